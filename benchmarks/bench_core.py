@@ -1,0 +1,106 @@
+"""Throughput of the vectorised speed-band core.
+
+Prints vehicle×intersection pairs per second of :func:`greenwave.bands.speed_bands` for N
+vehicles × M stop lines ahead × K green windows on the grid city, next to a plain numpy
+streaming operation over the same number of bytes the call reads and writes (the machine's
+memory-bandwidth bound), and their ratio.  Also times the whole advisory call (path lookup on
+the network + bands).  Ratios are measured in one run; each figure is the best of ``--repeat``.
+
+    python benchmarks/bench_core.py [--vehicles 100000] [--ahead 4] [--windows 3] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from greenwave.advice import advise
+from greenwave.bands import BandParams, speed_bands
+from greenwave.network import World
+from greenwave.scenario import load_scenario
+from greenwave.units import kmh_to_ms
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def best_of(fn, repeat):
+    times = []
+    for _ in range(repeat):
+        t0 = time.perf_counter()
+        fn()
+        times.append(time.perf_counter() - t0)
+    return min(times)
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--vehicles", type=int, default=100_000)
+    ap.add_argument("--ahead", type=int, default=4)
+    ap.add_argument("--windows", type=int, default=3)
+    ap.add_argument("--repeat", type=int, default=7)
+    ap.add_argument("--seed", type=int, default=1)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+
+    world = World.build(load_scenario(ROOT / "scenarios" / "zibo_city.toml"))
+    net = world.network
+    rng = np.random.default_rng(a.seed)
+    n, m = a.vehicles, a.ahead
+    link = rng.choice(np.flatnonzero(net.link_group >= 0), n)
+    offset = rng.uniform(0, 1, n) * net.link_length_m[link]
+    speed = kmh_to_ms(rng.uniform(0, 60, n))
+    t = world.epoch_s + rng.uniform(0, 3600, n)
+    params = BandParams(n_windows=a.windows)
+    dist, group, limit, _ = net.path_ahead(link, offset, m)
+
+    def bands():
+        return speed_bands(dist, speed, t, group, limit, world.timing, params)
+
+    def full():
+        return advise(net, world.timing, params, link, offset, speed, t, m)
+
+    res = bands()
+    feasible = float(res.feasible[:, 0].mean())
+    t_bands = best_of(bands, a.repeat)
+    t_full = best_of(full, a.repeat)
+
+    # Streaming bound: read and write as many bytes as the call's inputs and outputs.
+    in_bytes = dist.nbytes + group.nbytes + limit.nbytes + speed.nbytes + t.nbytes
+    out_bytes = sum(getattr(res, f).nbytes for f in res.__dataclass_fields__)
+    x = np.ones((in_bytes + out_bytes) // 16)
+    y = np.empty_like(x)
+    t_stream = best_of(lambda: np.multiply(x, 1.0001, out=y), a.repeat)
+
+    pairs = n * m
+    fig = {
+        "vehicles": n, "ahead": m, "windows": a.windows,
+        "pairs_per_s": pairs / t_bands,
+        "advise_pairs_per_s": pairs / t_full,
+        "stream_pairs_per_s": pairs / t_stream,
+        "ratio_to_stream": (pairs / t_bands) / (pairs / t_stream),
+        "bands_ms": t_bands * 1e3, "advise_ms": t_full * 1e3, "stream_ms": t_stream * 1e3,
+        "city_batch_410k_ms": t_bands * 410_000 / n * 1e3,
+        "feasible_share": feasible,
+        "machine": f"{platform.machine()} {os.cpu_count()} cpus, numpy {np.__version__}",
+    }
+    print(f"speed_bands: N={n} vehicles × M={m} stop lines × K={a.windows} windows "
+          f"(grid city, {len(net.intersection_ids)} intersections), best of {a.repeat}")
+    print(f"{'':<34}{'ms':>9}{'Mpairs/s':>11}")
+    print(f"{'speed_bands (core)':<34}{t_bands * 1e3:>9.1f}{pairs / t_bands / 1e6:>11.2f}")
+    print(f"{'advise (path lookup + bands)':<34}{t_full * 1e3:>9.1f}{pairs / t_full / 1e6:>11.2f}")
+    print(f"{'numpy streaming, same bytes':<34}{t_stream * 1e3:>9.1f}{pairs / t_stream / 1e6:>11.2f}")
+    print(f"core / streaming rate: {fig['ratio_to_stream']:.3f}; "
+          f"410k vehicles × {m} ahead ≈ {fig['city_batch_410k_ms']:.0f} ms on one core "
+          f"(goal < 100 ms = 16.4 Mpairs/s)")
+    if a.json:
+        print(json.dumps(fig))
+
+
+if __name__ == "__main__":
+    main()

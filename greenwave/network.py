@@ -1,0 +1,331 @@
+"""Road network as arrays: intersections, directed approach links, successors and geometry.
+
+A link is a directed approach that ends at the stop line of its downstream intersection (the
+intersection centre: intersection width is not modelled) or, for an exit link, leaves the
+network.  ``next`` is its straight-through successor.  Corridors and grids in the scenario are
+expanded here into plain links.
+
+Arrays are indexed by link (L) and intersection (I).  Speeds in m/s, lengths in metres.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from .geo import LocalProjection, bearing_deg, haversine_m, polyline_length_m
+from .scenario import CorridorModel, IntersectionModel, LinkModel, Scenario
+from .spat import SignalTiming
+from .timing import PlanTable
+from .units import kmh_to_ms
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A scenario's network written out: all intersections, all links, corridor chains."""
+
+    intersections: list[IntersectionModel]
+    links: list[LinkModel]
+    corridors: list[tuple[str, str, list[str]]]  # (corridor id, name, link ids in order)
+
+
+def _corridor_links(c: CorridorModel, pos: dict[str, tuple[float, float]], path: str):
+    """Links of one corridor, both directions; raises ValueError naming ``path``."""
+    if len(c.intersections) < 2:
+        raise ValueError(f"{path}.intersections: a corridor needs at least 2 intersections")
+    for k, iid in enumerate(c.intersections):
+        if iid not in pos:
+            raise ValueError(f"{path}.intersections[{k}]: unknown intersection '{iid}'")
+    dirs = [("f", c.intersections, c.forward_group)]
+    if c.both_directions:
+        dirs.append(("b", c.intersections[::-1], c.backward_group or c.forward_group))
+    links, chains = [], []
+    for tag, seq, grp in dirs:
+        pts = [pos[i] for i in seq]
+        proj = LocalProjection(*pts[0])
+
+        def extend(a, b, length):
+            ax, ay = proj.to_xy(*a)
+            bx, by = proj.to_xy(*b)
+            d = np.hypot(bx - ax, by - ay)
+            lon, lat = proj.to_lonlat(bx + (bx - ax) / d * length, by + (by - ay) / d * length)
+            return (float(lon), float(lat))
+
+        start = extend(pts[1], pts[0], c.entry_length_m)
+        end = extend(pts[-2], pts[-1], c.exit_length_m)
+        ids = [f"{c.id}_{tag}{k}" for k in range(len(seq) + 1)]
+        polys = [[start, pts[0]]] + [[pts[k - 1], pts[k]] for k in range(1, len(seq))]
+        polys.append([pts[-1], end])
+        for k, lid in enumerate(ids):
+            last = k == len(seq)
+            links.append(
+                LinkModel(
+                    id=lid,
+                    to=None if last else seq[k],
+                    signal_group=None if last else grp,
+                    polyline=polys[k],
+                    speed_limit_kmh=c.speed_limit_kmh,
+                    lanes=c.lanes,
+                    next=None if last else ids[k + 1],
+                )
+            )
+        chains.append((f"{c.id}_{tag}", c.name, ids))
+    return links, chains
+
+
+def expand_links(scenario: Scenario) -> Expanded:
+    """Write out a scenario's network; cached on the scenario. Raises ValueError with a path."""
+    key = _fingerprint(scenario)
+    cached = (scenario.__pydantic_private__ or {}).get("_expanded")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    inters = list(scenario.intersections)
+    corridors = list(scenario.corridors)
+    if scenario.grid is not None:
+        from .grid import grid_city
+
+        g_inters, g_corr = grid_city(scenario.grid)
+        inters += g_inters
+        corridors += g_corr
+    seen: dict[str, int] = {}
+    for k, it in enumerate(inters):
+        if it.id in seen:
+            raise ValueError(f"intersections[{k}].id: duplicate intersection id '{it.id}'")
+        seen[it.id] = k
+    pos = {it.id: (it.lon, it.lat) for it in inters}
+    groups = {it.id: {g.id for g in it.plan.groups} for it in inters}
+    links: list[LinkModel] = []
+    chains = []
+    n_user = len(scenario.corridors)
+    for k, c in enumerate(corridors):
+        path = f"corridors[{k}]" if k < n_user else f"grid (corridor '{c.id}')"
+        for field_name, grp in (("forward_group", c.forward_group),
+                                ("backward_group", c.backward_group)):
+            if grp is None:
+                continue
+            for iid in c.intersections:
+                if iid in groups and grp not in groups[iid]:
+                    raise ValueError(
+                        f"{path}.{field_name}: no signal group '{grp}' in the plan of "
+                        f"intersection '{iid}'"
+                    )
+        ls, ch = _corridor_links(c, pos, path)
+        links += ls
+        chains += ch
+    n_gen = len(links)
+    links += scenario.links
+    link_ids: dict[str, int] = {}
+    for k, ln in enumerate(links):
+        if ln.id in link_ids:
+            where = f"links[{k - n_gen}].id" if k >= n_gen else f"link '{ln.id}'"
+            raise ValueError(f"{where}: duplicate link id '{ln.id}'")
+        link_ids[ln.id] = k
+    for k, ln in enumerate(scenario.links):
+        where = f"links[{k}]"
+        if ln.to is not None and ln.to not in pos:
+            raise ValueError(f"{where}.to: unknown intersection '{ln.to}'")
+        if ln.signal_group is not None and ln.signal_group not in groups[ln.to]:
+            raise ValueError(
+                f"{where}.signal_group: no signal group '{ln.signal_group}' at '{ln.to}'"
+            )
+        if ln.next is not None and ln.next not in link_ids:
+            raise ValueError(f"{where}.next: unknown link '{ln.next}'")
+        if ln.next is not None and ln.to is None:
+            raise ValueError(f"{where}.next: a link with a successor must end at an intersection")
+        if polyline_length_m(ln.polyline) < 1.0:
+            raise ValueError(f"{where}.polyline: link is shorter than 1 m")
+    for k, e in enumerate(scenario.demand.entries):
+        if e.link not in link_ids:
+            raise ValueError(f"demand.entries[{k}].link: unknown link '{e.link}'")
+    exp = Expanded(inters, links, chains)
+    scenario._expanded = (key, exp)
+    return exp
+
+
+def _fingerprint(scenario: Scenario) -> tuple:
+    """Identity of the parts the expansion reads: a copy with any of them replaced misses."""
+    return tuple(id(getattr(scenario, f)) for f in ("intersections", "corridors", "links", "grid", "demand"))
+
+
+@dataclass(frozen=True)
+class Network:
+    """Links and intersections as arrays.
+
+    Attributes
+    ----------
+    intersection_ids, intersection_names : list[str], length I
+    intersection_lonlat : (I, 2) float64
+    link_ids : list[str], length L
+    link_length_m, link_speed_limit_ms : (L,) float64
+    link_lanes : (L,) int64
+    link_intersection : (L,) int64, -1 for exit links
+    link_group : (L,) int64, global signal group index (:class:`PlanTable`), -1 = none
+    link_next : (L,) int64, straight-through successor, -1 = none
+    link_lonlat : list of (P, 2) float64 polylines
+    link_xy : list of (P, 2) float64 polylines in the local projection (m)
+    link_cum_m : list of (P,) cumulative distance along each polyline (m), scaled so that the
+        last value equals ``link_length_m`` (great-circle length)
+    corridors : list of (id, name, (K,) int64 link indices in order)
+    projection : LocalProjection
+    """
+
+    intersection_ids: list[str]
+    intersection_names: list[str]
+    intersection_lonlat: np.ndarray
+    link_ids: list[str]
+    link_length_m: np.ndarray
+    link_speed_limit_ms: np.ndarray
+    link_lanes: np.ndarray
+    link_intersection: np.ndarray
+    link_group: np.ndarray
+    link_next: np.ndarray
+    link_lonlat: list[np.ndarray]
+    link_xy: list[np.ndarray]
+    link_cum_m: list[np.ndarray]
+    corridors: list[tuple[str, str, np.ndarray]]
+    projection: LocalProjection
+    link_index: dict[str, int] = field(repr=False)
+    intersection_index: dict[str, int] = field(repr=False)
+
+    @property
+    def n_links(self) -> int:
+        return len(self.link_ids)
+
+    @property
+    def entry_links(self) -> np.ndarray:
+        """Indices of links that no link leads into (where vehicles enter)."""
+        has_pred = np.zeros(self.n_links, dtype=bool)
+        nxt = self.link_next[self.link_next >= 0]
+        has_pred[nxt] = True
+        return np.flatnonzero(~has_pred)
+
+    def path_ahead(self, link, offset_m, m: int):
+        """The next ``m`` signalised stop lines along each vehicle's straight-through path.
+
+        Parameters
+        ----------
+        link : (N,) int
+            Current link index.
+        offset_m : (N,) float
+            Distance travelled along the link from its start.
+        m : int
+
+        Returns
+        -------
+        dist_m : (N, m) float64, NaN beyond the end of the path
+        group : (N, m) int64, global signal group, -1 beyond the end
+        limit_ms : (N, m) float64, lowest limit on the stretch before each stop line
+        stop_link : (N, m) int64, the link whose downstream end is that stop line, -1 beyond
+        """
+        link = np.asarray(link, dtype=np.int64)
+        n = link.shape[0]
+        cur = link.copy()
+        rem = self.link_length_m[cur] - np.asarray(offset_m, dtype=float)
+        lim = self.link_speed_limit_ms[cur].copy()
+        alive = np.ones(n, dtype=bool)
+        dist = np.full((n, m), np.nan)
+        group = np.full((n, m), -1, dtype=np.int64)
+        limit = np.full((n, m), np.nan)
+        stop_link = np.full((n, m), -1, dtype=np.int64)
+        max_hops = self.n_links
+        for j in range(m):
+            # Walk over unsignalised nodes to the next stop line (bounded: no infinite loops).
+            for _ in range(max_hops):
+                walk = alive & (self.link_group[cur] < 0)
+                if not walk.any():
+                    break
+                nxt = self.link_next[cur]
+                alive &= ~(walk & (nxt < 0))
+                walk &= alive
+                cur = np.where(walk, nxt, cur)
+                rem = np.where(walk, rem + self.link_length_m[cur], rem)
+                lim = np.where(walk, np.minimum(lim, self.link_speed_limit_ms[cur]), lim)
+            dist[alive, j] = rem[alive]
+            group[alive, j] = self.link_group[cur[alive]]
+            limit[alive, j] = lim[alive]
+            stop_link[alive, j] = cur[alive]
+            nxt = self.link_next[cur]
+            alive &= nxt >= 0
+            cur = np.where(alive, nxt, cur)
+            rem = np.where(alive, rem + self.link_length_m[cur], rem)
+            lim = np.where(alive, self.link_speed_limit_ms[cur], lim)
+        return dist, group, limit, stop_link
+
+    def point_at(self, link: int, offset_m: float):
+        """(lon, lat) and bearing (deg) at ``offset_m`` along a link."""
+        cum = self.link_cum_m[link]
+        xy = self.link_xy[link]
+        s = float(np.clip(offset_m, 0.0, cum[-1]))
+        k = int(np.clip(np.searchsorted(cum, s, side="right") - 1, 0, len(cum) - 2))
+        seg = cum[k + 1] - cum[k]
+        f = (s - cum[k]) / seg if seg > 0 else 0.0
+        x = xy[k, 0] + f * (xy[k + 1, 0] - xy[k, 0])
+        y = xy[k, 1] + f * (xy[k + 1, 1] - xy[k, 1])
+        lon, lat = self.projection.to_lonlat(x, y)
+        brg = bearing_deg(xy[k + 1, 0] - xy[k, 0], xy[k + 1, 1] - xy[k, 1])
+        return float(lon), float(lat), float(brg)
+
+
+def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
+    """Arrays for a validated scenario: the network and its signal plan table."""
+    exp = expand_links(scenario)
+    plans = PlanTable.from_plans((it.id, it.plan) for it in exp.intersections)
+    inter_index = {it.id: k for k, it in enumerate(exp.intersections)}
+    lonlat = np.array([[it.lon, it.lat] for it in exp.intersections], dtype=float).reshape(-1, 2)
+    proj = LocalProjection(float(lonlat[:, 0].mean()), float(lonlat[:, 1].mean()))
+    link_index = {ln.id: k for k, ln in enumerate(exp.links)}
+    polys = [np.asarray(ln.polyline, dtype=float) for ln in exp.links]
+    xy, cum, length = [], [], []
+    for p in polys:
+        x, y = proj.to_xy(p[:, 0], p[:, 1])
+        xy.append(np.column_stack([x, y]))
+        seg = haversine_m(p[:-1, 0], p[:-1, 1], p[1:, 0], p[1:, 1])
+        c = np.concatenate([[0.0], np.cumsum(seg)])
+        cum.append(c)
+        length.append(c[-1])
+    inter = np.array([inter_index.get(ln.to, -1) if ln.to else -1 for ln in exp.links], dtype=np.int64)
+    grp = np.array(
+        [plans.index[(ln.to, ln.signal_group)] if ln.signal_group else -1 for ln in exp.links],
+        dtype=np.int64,
+    )
+    nxt = np.array([link_index[ln.next] if ln.next else -1 for ln in exp.links], dtype=np.int64)
+    net = Network(
+        intersection_ids=[it.id for it in exp.intersections],
+        intersection_names=[it.name or it.id for it in exp.intersections],
+        intersection_lonlat=lonlat,
+        link_ids=[ln.id for ln in exp.links],
+        link_length_m=np.asarray(length, dtype=float),
+        link_speed_limit_ms=kmh_to_ms(np.array([ln.speed_limit_kmh for ln in exp.links], dtype=float)),
+        link_lanes=np.array([ln.lanes for ln in exp.links], dtype=np.int64),
+        link_intersection=inter,
+        link_group=grp,
+        link_next=nxt,
+        link_lonlat=polys,
+        link_xy=xy,
+        link_cum_m=cum,
+        corridors=[(cid, name, np.array([link_index[i] for i in ids])) for cid, name, ids in exp.corridors],
+        projection=proj,
+        link_index=link_index,
+        intersection_index=inter_index,
+    )
+    return net, plans
+
+
+@dataclass(frozen=True)
+class World:
+    """Everything the simulator and the API need from a scenario, built once."""
+
+    scenario: Scenario
+    network: Network
+    timing: SignalTiming
+
+    @classmethod
+    def build(cls, scenario: Scenario) -> "World":
+        net, plans = build_network(scenario)
+        return cls(scenario, net, SignalTiming(plans))
+
+    @property
+    def epoch_s(self) -> float:
+        """Absolute time (s) of simulation second 0."""
+        return self.scenario.simulation.epoch_s

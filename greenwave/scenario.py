@@ -1,0 +1,348 @@
+"""The scenario file: network, signal plans, demand, drivers, advisory and run settings.
+
+A scenario is a TOML file validated by the pydantic models below.  Errors name the file and the
+field path, e.g. ``zibo.toml: intersections[2] (id 'xiwu').plan.cycle_s: Input should be greater
+than 0``.  Speeds are km/h in the file (the edge) and m/s everywhere after :meth:`Scenario.band_params`
+and :func:`greenwave.network.build_network`.
+
+The network can be written out link by link (``[[links]]``), or generated: a ``[[corridors]]``
+entry chains links through a list of intersections in both directions, and a ``[grid]`` section
+generates a whole grid city (see :mod:`greenwave.grid`).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AwareDatetime,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+from .bands import BandParams
+from .timing import FiniteFloat, SignalPlan
+from .units import kmh_to_ms
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
+DEFAULT_SCENARIO = SCENARIO_DIR / "zibo_arterial.toml"
+
+Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
+Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
+Id = Annotated[str, Field(min_length=1, max_length=128, pattern=r"^[^\s]+$")]
+
+
+class _Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class IntersectionModel(_Strict):
+    id: Id
+    name: str = ""
+    lon: Lon
+    lat: Lat
+    plan: SignalPlan
+
+
+class LinkModel(_Strict):
+    """A directed approach link ending at the stop line of ``to`` (or leaving the network)."""
+
+    id: Id
+    to: Id | None = Field(None, description="Intersection at the downstream stop line")
+    signal_group: str | None = Field(None, description="Group controlling the stop line")
+    polyline: list[tuple[Lon, Lat]] = Field(min_length=2, description="[[lon, lat], ...]")
+    speed_limit_kmh: FiniteFloat = Field(gt=0.0, le=150.0)
+    lanes: int = Field(1, ge=1, le=8)
+    next: Id | None = Field(None, description="Straight-through successor link")
+
+    @model_validator(mode="after")
+    def _group_needs_intersection(self):
+        if self.signal_group is not None and self.to is None:
+            raise ValueError("signal_group given but no intersection 'to'")
+        return self
+
+
+class CorridorModel(_Strict):
+    """A chain of intersections; links are generated between consecutive ones.
+
+    Link ids are ``{id}_{dir}{k}`` with ``dir`` 'f' (along ``intersections``) or 'b' (against),
+    ``k = 0`` the entry link before the first intersection and the last one the exit link.
+    """
+
+    id: Id
+    name: str = ""
+    intersections: list[Id] = Field(min_length=1)
+    forward_group: str = Field(description="Signal group serving the forward direction")
+    backward_group: str | None = Field(None, description="Group for the backward direction")
+    both_directions: bool = True
+    speed_limit_kmh: FiniteFloat = Field(gt=0.0, le=150.0)
+    lanes: int = Field(1, ge=1, le=8)
+    entry_length_m: FiniteFloat = Field(300.0, gt=0.0, le=5000.0)
+    exit_length_m: FiniteFloat = Field(200.0, gt=0.0, le=5000.0)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        if len(set(self.intersections)) != len(self.intersections):
+            raise ValueError("intersections: a corridor visits each intersection once")
+        return self
+
+
+class GridModel(_Strict):
+    """A generated grid city: ``rows`` east–west and ``cols`` north–south two-way streets."""
+
+    rows: int = Field(ge=2, le=200)
+    cols: int = Field(ge=2, le=200)
+    spacing_m: FiniteFloat = Field(500.0, ge=50.0, le=5000.0)
+    spacing_jitter_m: FiniteFloat = Field(0.0, ge=0.0, le=200.0)
+    origin_lon: Lon = 118.0
+    origin_lat: Lat = 36.78
+    cycle_s: FiniteFloat = Field(120.0, ge=30.0, le=240.0)
+    ew_green_share: FiniteFloat = Field(0.5, gt=0.1, lt=0.9)
+    amber_s: FiniteFloat = Field(3.0, ge=0.0, le=6.0)
+    all_red_s: FiniteFloat = Field(2.0, ge=0.0, le=6.0)
+    speed_limit_kmh: FiniteFloat = Field(50.0, gt=0.0, le=120.0)
+    lanes: int = Field(2, ge=1, le=6)
+    offsets: Literal["zero", "random", "green_wave"] = "green_wave"
+    progression_kmh: FiniteFloat = Field(45.0, gt=5.0, le=120.0)
+    seed: int = 0
+    entry_length_m: FiniteFloat = Field(300.0, gt=0.0, le=5000.0)
+
+
+class DemandEntry(_Strict):
+    link: Id
+    flow_veh_h: FiniteFloat = Field(ge=0.0, le=4000.0)
+    profile: list[tuple[FiniteFloat, FiniteFloat]] | None = Field(
+        None,
+        description="Piecewise-constant factor over simulation time: [[t_s, factor], ...], "
+        "first t_s = 0, increasing",
+    )
+
+    @field_validator("profile")
+    @classmethod
+    def _profile(cls, prof):
+        if prof is None:
+            return prof
+        if not prof or prof[0][0] != 0.0:
+            raise ValueError("profile must start at t_s = 0")
+        for i in range(1, len(prof)):
+            if prof[i][0] <= prof[i - 1][0]:
+                raise ValueError(f"profile times must increase (entry {i})")
+        for i, (_, f) in enumerate(prof):
+            if f < 0:
+                raise ValueError(f"profile factor {i} must be >= 0")
+        return prof
+
+
+class DemandModel(_Strict):
+    scale: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Multiplies every flow")
+    flow_veh_h_per_lane: FiniteFloat = Field(
+        0.0, ge=0.0, le=2000.0, description="Default flow on each entry link not listed"
+    )
+    entries: list[DemandEntry] = Field(default_factory=list)
+
+
+class DriversModel(_Strict):
+    """Driver population. Desired speed = factor × speed limit, factor ~ truncated normal."""
+
+    desired_speed_factor_mean: FiniteFloat = Field(1.0, gt=0.2, le=2.0)
+    desired_speed_factor_sd: FiniteFloat = Field(0.1, ge=0.0, le=0.5)
+    desired_speed_factor_min: FiniteFloat = Field(0.7, gt=0.1, le=2.0)
+    desired_speed_factor_max: FiniteFloat = Field(1.3, gt=0.1, le=3.0)
+    accel_ms2: FiniteFloat = Field(1.5, gt=0.1, le=5.0, description="IDM maximum acceleration a")
+    decel_ms2: FiniteFloat = Field(2.0, gt=0.1, le=6.0, description="IDM comfortable decel b")
+    time_headway_s: FiniteFloat = Field(1.2, gt=0.1, le=5.0, description="IDM time gap T")
+    min_gap_m: FiniteFloat = Field(2.0, ge=0.0, le=10.0, description="IDM jam distance s0")
+    length_m: FiniteFloat = Field(5.0, gt=1.0, le=20.0)
+    compliance: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share that follows advice")
+    reaction_s: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Delay to act on advice")
+
+    @model_validator(mode="after")
+    def _range(self):
+        if not self.desired_speed_factor_min <= self.desired_speed_factor_max:
+            raise ValueError("desired_speed_factor_min must be <= desired_speed_factor_max")
+        return self
+
+
+class AdvisoryModel(_Strict):
+    penetration: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share of equipped vehicles")
+    range_m: FiniteFloat = Field(500.0, gt=0.0, le=5000.0)
+    update_interval_s: FiniteFloat = Field(1.0, gt=0.0, le=60.0)
+    band_min_kmh: FiniteFloat = Field(35.0, gt=0.0, le=150.0)
+    band_max_kmh: FiniteFloat = Field(50.0, gt=0.0, le=150.0)
+    safety_margin_s: FiniteFloat = Field(2.0, ge=0.0, le=30.0)
+    min_band_width_kmh: FiniteFloat = Field(2.0, ge=0.0, le=50.0)
+    accel_ms2: FiniteFloat = Field(1.0, gt=0.0, le=5.0, description="Comfortable accel in advice")
+    decel_ms2: FiniteFloat = Field(1.5, gt=0.0, le=6.0, description="Comfortable decel in advice")
+    n_windows: int = Field(3, ge=1, le=16)
+    intersections_ahead: int = Field(3, ge=1, le=10)
+    queue_aware: bool = True
+
+    @model_validator(mode="after")
+    def _band(self):
+        if not self.band_min_kmh < self.band_max_kmh:
+            raise ValueError("band_min_kmh must be < band_max_kmh")
+        return self
+
+    def band_params(self) -> BandParams:
+        return BandParams(
+            band_min_ms=kmh_to_ms(self.band_min_kmh),
+            band_max_ms=kmh_to_ms(self.band_max_kmh),
+            safety_margin_s=self.safety_margin_s,
+            min_width_ms=kmh_to_ms(self.min_band_width_kmh),
+            accel_ms2=self.accel_ms2,
+            decel_ms2=self.decel_ms2,
+            n_windows=self.n_windows,
+        )
+
+
+class SimulationModel(_Strict):
+    start_time: AwareDatetime = Field(
+        datetime.fromisoformat("2026-11-23T07:30:00+08:00"),
+        description="Absolute time of simulation second 0 (ISO 8601 with offset)",
+    )
+    duration_s: FiniteFloat = Field(3600.0, gt=0.0, le=86400.0)
+    warmup_s: FiniteFloat = Field(600.0, ge=0.0, le=86400.0)
+    dt_s: FiniteFloat = Field(0.5, gt=0.0, le=0.5)
+    seed: int = Field(1, ge=0)
+
+    @property
+    def epoch_s(self) -> float:
+        return self.start_time.timestamp()
+
+
+class Scenario(_Strict):
+    """A whole scenario file."""
+
+    name: str = Field(min_length=1)
+    description: str = ""
+    intersections: list[IntersectionModel] = Field(default_factory=list)
+    corridors: list[CorridorModel] = Field(default_factory=list)
+    links: list[LinkModel] = Field(default_factory=list)
+    grid: GridModel | None = None
+    demand: DemandModel = Field(default_factory=DemandModel)
+    drivers: DriversModel = Field(default_factory=DriversModel)
+    advisory: AdvisoryModel = Field(default_factory=AdvisoryModel)
+    simulation: SimulationModel = Field(default_factory=SimulationModel)
+    _expanded: Any = PrivateAttr(None)  # (fingerprint, network.Expanded), see expand_links
+
+    @model_validator(mode="after")
+    def _references(self):
+        from .network import expand_links  # late: network builds on these models
+
+        if not self.intersections and self.grid is None:
+            raise ValueError("intersections: a scenario needs intersections or a [grid]")
+        expand_links(self)  # raises ValueError naming the field path on a bad reference
+        return self
+
+    def band_params(self) -> BandParams:
+        return self.advisory.band_params()
+
+    def content_hash(self) -> str:
+        """SHA-256 of the validated content (stable across formatting of the file)."""
+        return hashlib.sha256(self.model_dump_json().encode()).hexdigest()
+
+
+class ScenarioError(ValueError):
+    """A scenario failed to load; ``errors`` lists ``(path, message)`` pairs."""
+
+    def __init__(self, source: str, errors: list[tuple[str, str]]):
+        self.source = source
+        self.errors = errors
+        lines = [f"{source}: {p}: {m}" if p else f"{source}: {m}" for p, m in errors]
+        super().__init__("\n".join(lines))
+
+
+def format_loc(loc: tuple, data: Any) -> str:
+    """Render a pydantic error location as ``a[2] (id 'x').b``, naming list items by id."""
+    out = ""
+    node = data
+    for part in loc:
+        if isinstance(part, int):
+            out += f"[{part}]"
+            try:
+                node = node[part]
+                if isinstance(node, dict) and "id" in node:
+                    out += f" (id '{node['id']}')"
+            except (IndexError, KeyError, TypeError):
+                node = None
+        else:
+            out += ("." if out else "") + str(part)
+            node = node.get(part) if isinstance(node, dict) else None
+    return out
+
+
+def validation_errors(exc: ValidationError, data: Any) -> list[tuple[str, str]]:
+    out = []
+    for e in exc.errors():
+        msg = e["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+        out.append((format_loc(tuple(e["loc"]), data), msg))
+    return out
+
+
+def parse_scenario(data: dict, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario from a dict; raise :class:`ScenarioError` naming the fields."""
+    try:
+        return Scenario.model_validate(data)
+    except ValidationError as exc:
+        raise ScenarioError(source, validation_errors(exc, data)) from None
+
+
+def load_scenario(path: str | Path) -> Scenario:
+    """Read and validate a TOML scenario file."""
+    path = Path(path)
+    try:
+        text = path.read_text(encoding="utf-8")
+    except OSError as exc:
+        raise ScenarioError(str(path), [("", f"cannot read file: {exc.strerror}")]) from None
+    return loads_scenario(text, str(path))
+
+
+def loads_scenario(text: str, source: str = "<scenario>") -> Scenario:
+    """Validate a scenario from TOML text (used by workers that get content, not a path)."""
+    try:
+        data = tomllib.loads(text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
+    return parse_scenario(data, source)
+
+
+def dumps_scenario(scenario: Scenario) -> str:
+    """TOML text of a scenario (comments of the original file are not kept)."""
+    import tomli_w
+
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    return tomli_w.dumps(_drop_empty(data))
+
+
+def _drop_empty(obj):
+    if isinstance(obj, dict):
+        return {k: _drop_empty(v) for k, v in obj.items() if v != [] and v is not None}
+    if isinstance(obj, list):
+        return [_drop_empty(v) for v in obj]
+    return obj
+
+
+def apply_override(data: dict, dotted: str, value: Any) -> dict:
+    """Return a copy of scenario ``data`` with ``a.b.c`` set to ``value`` (for sweeps, CLI)."""
+    import copy
+
+    out = copy.deepcopy(data)
+    node = out
+    parts = dotted.split(".")
+    for p in parts[:-1]:
+        node = node.setdefault(p, {})
+        if not isinstance(node, dict):
+            raise KeyError(dotted)
+    node[parts[-1]] = value
+    return out

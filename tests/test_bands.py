@@ -1,0 +1,249 @@
+"""Speed bands: every advised speed arrives on green, checked against scalar references."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import assume, given, settings
+from hypothesis import strategies as st
+
+from greenwave.bands import (
+    ADVICE, NO_SIGNAL, PROCEED, STOP, BandParams, queue_discharge_delay_s, speed_bands,
+)
+from greenwave.spat import SignalTiming, SpatMessage
+from greenwave.timing import PlanTable, SignalPlan
+from greenwave.units import kmh_to_ms
+from reference import arrival_time, in_any, windows_scalar
+
+TOL_S = 1e-6
+
+
+@st.composite
+def corridors(draw, max_m=4):
+    m = draw(st.integers(1, max_m))
+    plans = []
+    for _ in range(m):
+        cycle = draw(st.sampled_from([60.0, 75.0, 90.0, 100.0, 120.0, 150.0]))
+        g0 = draw(st.floats(0.0, cycle * 0.6))
+        g1 = min(draw(st.floats(g0 + 5.0, cycle)), g0 + cycle - 5.0)
+        plans.append(SignalPlan(cycle_s=cycle, offset_s=draw(st.floats(0, cycle - 0.01)),
+                                groups=[{"id": "A", "greens_s": [[round(g0, 2), round(g1, 2)]]}]))
+    gaps = draw(st.lists(st.floats(30.0, 700.0), min_size=m, max_size=m))
+    dist = np.cumsum(gaps)
+    limits = draw(st.lists(st.sampled_from([40.0, 50.0, 60.0, 70.0]), min_size=m, max_size=m))
+    return plans, dist, kmh_to_ms(np.array(limits))
+
+
+params_st = st.builds(
+    BandParams,
+    band_min_ms=st.sampled_from([kmh_to_ms(20.0), kmh_to_ms(35.0)]),
+    band_max_ms=st.sampled_from([kmh_to_ms(50.0), kmh_to_ms(60.0)]),
+    safety_margin_s=st.sampled_from([0.0, 2.0, 4.0]),
+    min_width_ms=st.sampled_from([0.0, kmh_to_ms(2.0)]),
+    accel_ms2=st.floats(0.5, 2.0),
+    decel_ms2=st.floats(0.8, 3.0),
+    n_windows=st.just(3),
+)
+
+
+def _compute(plans, dist, limits, v0, t, params, queue_delay=None):
+    tab = PlanTable.from_plans([(f"I{j}", p) for j, p in enumerate(plans)])
+    m = len(plans)
+    b = speed_bands(dist[None, :], np.array([v0]), t, np.arange(m)[None, :], limits[None, :],
+                    tab, params, None if queue_delay is None else np.array([queue_delay]))
+    return b
+
+
+def _ref_windows(plan, t):
+    g = plan.groups[0]
+    return windows_scalar(plan.cycle_s, plan.offset_s, g.greens_s, t, t + 2000.0)
+
+
+def _arrives_on_green(plan, d, v0, v, t, p, qd=0.0):
+    t_arr = t + arrival_time(d, v0, v, p.accel_ms2, p.decel_ms2)
+    wins = [(max(s, t) + qd if qd else s, e) for s, e in _ref_windows(plan, t)]
+    return in_any(t_arr, [(s - TOL_S, e + TOL_S) for s, e in wins], p.safety_margin_s)
+
+
+def _samples(lo, hi, rng):
+    return [lo, hi, 0.5 * (lo + hi)] + list(rng.uniform(lo, hi, 4))
+
+
+@settings(max_examples=400, deadline=None)
+@given(corridors(), st.floats(0.0, 20.0), st.floats(0.0, 1e7), params_st, st.integers(0, 2**31))
+def test_band_speeds_arrive_on_green(corr, v0, t, p, seed):
+    plans, dist, limits = corr
+    b = _compute(plans, dist, limits, v0, t, p)
+    rng = np.random.default_rng(seed)
+    vmax = np.minimum.accumulate(limits)
+    for j, plan in enumerate(plans):
+        lo, hi = b.lo_ms[0, j], b.hi_ms[0, j]
+        if math.isnan(lo):
+            assert b.status[0, j] == STOP
+            continue
+        assert b.status[0, j] in (ADVICE, PROCEED)
+        # Never outside [band min, min(band max, limit so far)].
+        assert p.band_min_ms <= lo <= hi <= min(p.band_max_ms, vmax[j])
+        assert hi - lo >= p.min_width_ms - 1e-9
+        for v in _samples(lo, hi, rng):
+            assert _arrives_on_green(plan, dist[j], v0, v, t, p), (j, v)
+        if b.status[0, j] == PROCEED:
+            assert lo <= v0 <= hi
+
+
+@settings(max_examples=300, deadline=None)
+@given(corridors(), st.floats(0.0, 20.0), st.floats(0.0, 1e7), params_st, st.integers(0, 2**31))
+def test_joint_band_passes_every_intersection(corr, v0, t, p, seed):
+    plans, dist, limits = corr
+    b = _compute(plans, dist, limits, v0, t, p)
+    rng = np.random.default_rng(seed)
+    ok = ~np.isnan(b.joint_lo_ms[0])
+    # Nested: a band for m stop lines exists only if one for m - 1 does.
+    assert np.all(ok[: ok.sum()]) and not np.any(ok[ok.sum():])
+    np.testing.assert_array_equal(b.joint_lo_ms[0, :1], b.lo_ms[0, :1])
+    for m in range(len(plans)):
+        lo, hi = b.joint_lo_ms[0, m], b.joint_hi_ms[0, m]
+        if math.isnan(lo):
+            continue
+        assert p.band_min_ms <= lo <= hi <= min(p.band_max_ms, limits[: m + 1].min())
+        for v in _samples(lo, hi, rng):
+            for j in range(m + 1):
+                assert _arrives_on_green(plans[j], dist[j], v0, v, t, p), (m, j, v)
+
+
+@settings(max_examples=200, deadline=None)
+@given(corridors(max_m=1), st.floats(0.0, 20.0), st.floats(0.0, 1e6),
+       st.sampled_from([0.0, 2.0]), st.floats(0.6, 2.0), st.floats(0.8, 3.0))
+def test_no_feasible_speed_agrees_with_brute_force(corr, v0, t, margin, acc, dec):
+    plans, dist, limits = corr
+    assume(dist[0] <= 1000.0)
+    # Enough windows to cover every arrival time the band allows (d <= 1 km, v >= 20 km/h).
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0),
+                   safety_margin_s=margin, min_width_ms=kmh_to_ms(1.0),
+                   accel_ms2=acc, decel_ms2=dec, n_windows=8)
+    b = _compute(plans, dist, limits, v0, t, p)
+    vmax = min(p.band_max_ms, limits[0])
+    step = 0.002
+    speeds = np.arange(p.band_min_ms, vmax + 1e-12, step)
+    ok = np.array([_arrives_on_green(plans[0], dist[0], v0, v, t, p) for v in speeds])
+    # Longest run of consecutive feasible speeds.
+    best, run = 0, 0
+    for f in ok:
+        run = run + 1 if f else 0
+        best = max(best, run)
+    width = (best - 1) * step if best else -1.0
+    if b.status[0, 0] == STOP:
+        assert width < p.min_width_ms + 2 * step
+    else:
+        assert width >= p.min_width_ms - 2 * step
+
+
+@st.composite
+def spat_cases(draw):
+    t0 = 1_000_000.0
+    n = draw(st.integers(1, 4))
+    first = draw(st.sampled_from(["red", "green"]))
+    states = [first if i % 2 == 0 else ("green" if first == "red" else "red") for i in range(n)]
+    events, lo = [], t0
+    for s in states:
+        mn = lo + draw(st.floats(0.5, 40.0))
+        mx = mn + draw(st.floats(0.0, 25.0))
+        lk = draw(st.floats(mn, mx))
+        events.append({"state": s, "min_end_s": mn, "likely_end_s": lk, "max_end_s": mx})
+        lo = mx
+    actual_frac = draw(st.lists(st.floats(0, 1), min_size=n, max_size=n))
+    return SpatMessage(timestamp_s=t0, events=events), actual_frac
+
+
+@settings(max_examples=300, deadline=None)
+@given(spat_cases(), st.floats(30.0, 500.0), st.floats(3.0, 17.0), st.floats(0.0, 20.0))
+def test_spat_band_valid_for_any_switch_time(case, d, v0, dt):
+    msg, frac = case
+    plan = SignalPlan(cycle_s=90.0, offset_s=7.0, groups=[{"id": "A", "greens_s": [[0, 40]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    timing = SignalTiming(tab).with_spat({0: msg})
+    t = msg.timestamp_s + dt
+    assume(t < msg.horizon_s)
+    p = BandParams(band_min_ms=kmh_to_ms(10.0), band_max_ms=kmh_to_ms(60.0), min_width_ms=0.0)
+    b = speed_bands(np.array([[d]]), np.array([v0]), t, np.array([[0]]),
+                    np.array([[kmh_to_ms(60.0)]]), timing, p)
+    # One actual switching sequence inside the announced [min, max] ranges.
+    ends, prev = [], msg.timestamp_s
+    for ev, f in zip(msg.events, frac):
+        e = max(ev.min_end_s + f * (ev.max_end_s - ev.min_end_s), prev)
+        ends.append(e)
+        prev = e
+    actual, start = [], msg.timestamp_s - 1e9
+    for ev, e in zip(msg.events, ends):
+        if ev.state == "green":
+            actual.append((start, e))
+        start = e
+    # After the last actual switch the plan governs again.
+    plan_w = windows_scalar(90.0, 7.0, [(0, 40)], ends[-1], ends[-1] + 3000)
+    if msg.events[-1].state == "green":
+        actual += [(s, e) for s, e in plan_w if s >= ends[-1]]
+    else:
+        actual += [(max(s, ends[-1]), e) for s, e in plan_w]
+    lo, hi = b.lo_ms[0, 0], b.hi_ms[0, 0]
+    if math.isnan(lo):
+        return
+    for v in np.linspace(lo, hi, 7):
+        t_arr = t + arrival_time(d, v0, v, p.accel_ms2, p.decel_ms2)
+        assert in_any(t_arr, [(s - TOL_S, e + TOL_S) for s, e in actual], p.safety_margin_s), v
+
+
+def test_spat_conservative_window_and_expiry():
+    plan = SignalPlan(cycle_s=90.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 40]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    msg = SpatMessage(timestamp_s=100.0, events=[
+        {"state": "red", "min_end_s": 110.0, "likely_end_s": 112.0, "max_end_s": 115.0},
+        {"state": "green", "min_end_s": 140.0, "max_end_s": 150.0},
+    ])
+    timing = SignalTiming(tab).with_spat({0: msg})
+    ws, we = timing.green_windows(np.array([0, 0]), np.array([105.0, 200.0]), 2)
+    assert ws[0, 0] == 115.0 and we[0, 0] == 140.0  # latest start, earliest end
+    assert ws[0, 1] >= 150.0  # plan only after the horizon, and never before the green ended
+    np.testing.assert_allclose(ws[1], [180.0, 270.0])  # message expired: plan windows
+    state, ttc, tmin, tmax = timing.state(np.array([0]), np.array([105.0]))
+    assert state[0] == 0 and ttc[0] == 7.0 and tmin[0] == 5.0 and tmax[0] == 10.0
+
+
+def test_statuses_and_limit():
+    plan = SignalPlan(cycle_s=100.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 50]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    p = BandParams()
+    # 480 m ahead at t = 60 s (red until 100 s): arrival 34.6–49.4 s at 35–50 km/h → [94.6,109.4]
+    dist = np.array([[480.0], [480.0], [480.0], [np.nan], [480.0]])
+    v0 = np.array([kmh_to_ms(45.0), kmh_to_ms(30.0), kmh_to_ms(45.0), 10.0, kmh_to_ms(45.0)])
+    t = np.array([60.0, 60.0, 5.0, 0.0, 60.0])
+    grp = np.array([[0], [0], [0], [-1], [0]])
+    lim = np.array([[60.0], [60.0], [60.0], [60.0], [40.0]]) / 3.6
+    b = speed_bands(dist, v0, t, grp, lim, tab, p)
+    assert b.status[0, 0] == ADVICE and b.window_start_s[0, 0] == 100.0
+    assert b.status[1, 0] == ADVICE
+    assert b.status[2, 0] == PROCEED  # 45 km/h from t=5 arrives at 43.4 s: green until 50
+    assert b.status[3, 0] == NO_SIGNAL and np.isnan(b.lo_ms[3, 0])
+    assert b.hi_ms[4, 0] <= 40 / 3.6  # never above the link's limit
+    assert b.time_to_green_s[0, 0] == 40.0 and b.time_to_red_s[0, 0] == 90.0
+
+
+def test_queue_delay_shifts_window_start():
+    plan = SignalPlan(cycle_s=100.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 50]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    p = BandParams(band_min_ms=kmh_to_ms(20), band_max_ms=kmh_to_ms(60), safety_margin_s=0.0)
+    qd = float(queue_discharge_delay_s(10))
+    assert qd == pytest.approx(2.0 + 10 * 3600 / 1900)
+    b0 = speed_bands(np.array([[300.0]]), np.array([10.0]), 80.0, np.array([[0]]),
+                     np.array([[20.0]]), tab, p)
+    b1 = speed_bands(np.array([[300.0]]), np.array([10.0]), 80.0, np.array([[0]]),
+                     np.array([[20.0]]), tab, p, queue_delay_s=np.array([[qd]]))
+    assert b1.hi_ms[0, 0] < b0.hi_ms[0, 0]
+    t_arr = 80.0 + arrival_time(300.0, 10.0, b1.hi_ms[0, 0], p.accel_ms2, p.decel_ms2)
+    assert t_arr >= 100.0 + qd - 1e-6
+
+
+def test_params_reject_bad_values():
+    with pytest.raises(ValueError, match="band_min_ms"):
+        BandParams(band_min_ms=20.0, band_max_ms=10.0)
+    with pytest.raises(ValueError, match="finite"):
+        BandParams(safety_margin_s=float("nan"))
