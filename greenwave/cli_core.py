@@ -7,7 +7,7 @@ import numpy as np
 from .advice import advise, records
 from .cli import finite_float, int_range, print_json, scenario_arg
 from .network import World
-from .scenario import DEFAULT_SCENARIO, load_scenario
+from .scenario import load_scenario
 from .units import kmh_to_ms
 
 
@@ -29,10 +29,6 @@ def add_parser(sub) -> None:
     p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=1)
     p.add_argument("--json", action="store_true", help="one JSON object on stdout")
     p.set_defaults(func=cmd_advise)
-
-    p = sub.add_parser("demo", help="advice for sample vehicles on the bundled Zibo arterial")
-    p.set_defaults(func=cmd_advise, scenario=DEFAULT_SCENARIO, vehicles=12, at_s=0.0, seed=1,
-                   json=False)
 
 
 def cmd_validate(args) -> int:

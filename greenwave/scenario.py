@@ -159,7 +159,7 @@ class DriversModel(_Strict):
     desired_speed_factor_max: FiniteFloat = Field(1.3, gt=0.1, le=3.0)
     accel_ms2: FiniteFloat = Field(1.5, gt=0.1, le=5.0, description="IDM maximum acceleration a")
     decel_ms2: FiniteFloat = Field(2.0, gt=0.1, le=6.0, description="IDM comfortable decel b")
-    time_headway_s: FiniteFloat = Field(1.2, gt=0.1, le=5.0, description="IDM time gap T")
+    time_headway_s: FiniteFloat = Field(1.0, gt=0.1, le=5.0, description="IDM time gap T")
     min_gap_m: FiniteFloat = Field(2.0, ge=0.0, le=10.0, description="IDM jam distance s0")
     length_m: FiniteFloat = Field(5.0, gt=1.0, le=20.0)
     compliance: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share that follows advice")

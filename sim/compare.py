@@ -1,0 +1,128 @@
+"""Paired runs: the same arrivals and drivers with and without the advisory.
+
+:func:`compare` runs, for each seed, a baseline (nobody equipped) and an advisory run on the
+same pre-drawn population (common random numbers) and returns the ``compare --json`` object.
+:func:`compare_before_after` also separates signal retiming from advice: the "before"
+scenario's timing without advice against the "after" scenario's timing with advice, plus each
+change alone.
+"""
+
+from __future__ import annotations
+
+import math
+
+import numpy as np
+
+from greenwave.network import World
+
+from .demand import draw_arrivals
+from .engine import SimResult, Simulation
+from .measures import aggregate, paired_changes, summarize
+
+
+def _settings(world: World, duration_s, penetration, compliance):
+    sc = world.scenario
+    return dict(
+        duration_s=float(duration_s if duration_s is not None else sc.simulation.duration_s),
+        penetration=float(penetration if penetration is not None else sc.advisory.penetration),
+        compliance=compliance,
+    )
+
+
+def check_same_network(a: World, b: World) -> None:
+    """Two worlds can share arrivals and swap timings only if network and groups match."""
+    na, nb = a.network, b.network
+    if na.link_ids != nb.link_ids or not np.array_equal(na.link_group, nb.link_group):
+        raise ValueError("scenarios differ in network or signal groups; only timings may differ")
+    if a.timing.plans.group_keys != b.timing.plans.group_keys:
+        raise ValueError("scenarios differ in signal groups; only timings may differ")
+
+
+def run_pair(world: World, seed: int, *, duration_s=None, penetration=None, compliance=None,
+             record=False) -> tuple[SimResult, SimResult]:
+    """Baseline and advisory run of one seed on the same arrivals."""
+    kw = _settings(world, duration_s, penetration, compliance)
+    arr = draw_arrivals(world.scenario, world.network, seed, kw["duration_s"])
+    base = Simulation(world, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr,
+                      record=record).run()
+    adv = Simulation(world, seed, advisory=True, penetration=kw["penetration"],
+                     compliance=compliance, duration_s=kw["duration_s"], arrivals=arr,
+                     record=record).run()
+    return base, adv
+
+
+def compare(world: World, seeds: list[int], *, duration_s=None, penetration=None,
+            compliance=None, name: str | None = None, keep=False) -> dict:
+    """The ``compare --json`` object for ``seeds`` (see the README for the keys).
+
+    With ``keep=True`` the raw :class:`SimResult` pairs are returned under ``"_runs"``.
+    """
+    kw = _settings(world, duration_s, penetration, compliance)
+    base_runs, adv_runs, kept = [], [], []
+    steps, wall = 0, 0.0
+    for seed in seeds:
+        b, a = run_pair(world, seed, duration_s=kw["duration_s"], penetration=kw["penetration"],
+                        compliance=compliance, record=keep)
+        base_runs.append(summarize(b))
+        adv_runs.append(summarize(a))
+        steps += b.vehicle_steps + a.vehicle_steps
+        wall += b.wall_s + a.wall_s
+        if keep:
+            kept.append((seed, b, a))
+    change, change_ci = paired_changes(base_runs, adv_runs)
+    out = {
+        "scenario": name or world.scenario.name,
+        "seeds": list(seeds),
+        "penetration": kw["penetration"],
+        "duration_s": kw["duration_s"],
+        "baseline": aggregate(base_runs),
+        "advisory": aggregate(adv_runs),
+        "change_pct": change,
+        "change_ci95": change_ci,
+        "per_seed": {"baseline": base_runs, "advisory": adv_runs},
+        "vehicle_steps_per_s": steps / wall if wall > 0 else math.nan,
+    }
+    if keep:
+        out["_runs"] = kept
+    return out
+
+
+def compare_before_after(after: World, before: World, seeds: list[int], *, duration_s=None,
+                         penetration=None, compliance=None) -> dict:
+    """Before timing without advice vs after timing with advice, and each change alone.
+
+    Cases per seed (same arrivals): ``before`` (before timing, no advice), ``retiming_only``
+    (after timing, no advice), ``advice_only`` (before timing, advice), ``after`` (after timing,
+    advice).  Changes are against ``before``.
+    """
+    check_same_network(after, before)
+    kw = _settings(after, duration_s, penetration, compliance)
+    cases = {"before": (before.timing, False), "retiming_only": (after.timing, False),
+             "advice_only": (before.timing, True), "after": (after.timing, True)}
+    runs = {k: [] for k in cases}
+    for seed in seeds:
+        arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
+        for k, (timing, adv) in cases.items():
+            res = Simulation(after, seed, advisory=adv, penetration=kw["penetration"],
+                             compliance=compliance, duration_s=kw["duration_s"], arrivals=arr,
+                             timing=timing).run()
+            runs[k].append(summarize(res))
+    out = {"scenario": after.scenario.name, "before_scenario": before.scenario.name,
+           "seeds": list(seeds), "penetration": kw["penetration"],
+           "duration_s": kw["duration_s"]}
+    for k in cases:
+        out[k] = aggregate(runs[k])
+    for k in ("retiming_only", "advice_only", "after"):
+        mean, ci = paired_changes(runs["before"], runs[k])
+        out[f"change_pct_{k}"] = mean
+        out[f"change_ci95_{k}"] = ci
+    out["per_seed"] = runs
+    return out
+
+
+def vehicles_table(res: SimResult, world: World) -> dict[str, np.ndarray]:
+    """Per-vehicle columns for CSV export (SI units, link ids as text)."""
+    v = dict(res.vehicles)
+    v["entry_link"] = np.array([world.network.link_ids[i] for i in v["entry_link"]])
+    return v
+
