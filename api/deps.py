@@ -1,0 +1,71 @@
+"""The per-worker service object and the dependencies routes use."""
+
+from __future__ import annotations
+
+import hmac
+import time
+from dataclasses import dataclass, field
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+
+from greenwave.network import World
+
+from .advisor import Advisor, MicroBatcher
+from .metrics import Metrics
+from .settings import Settings
+from .state import TimingStore
+
+
+@dataclass
+class Service:
+    """Everything built once at start-up (see :func:`api.main.lifespan`)."""
+
+    settings: Settings
+    world: World
+    store: TimingStore
+    advisor: Advisor
+    batcher: MicroBatcher
+    metrics: Metrics
+    network_json: bytes = b""
+    network_etag: str = ""
+    started_at: float = field(default_factory=time.time)
+    approaches: dict[str, list[str]] = field(default_factory=dict)  # iid → link ids
+
+    @property
+    def context(self) -> dict:
+        """Validation context of request bodies (network checks of link ids and offsets)."""
+        return {"network": self.world.network}
+
+    @property
+    def token(self) -> bytes | None:
+        tok = self.settings.token
+        return None if tok is None else tok.get_secret_value().encode()
+
+
+def get_service(request: Request) -> Service:
+    return request.app.state.service
+
+
+ServiceDep = Annotated[Service, Depends(get_service)]
+
+
+def require_token(request: Request) -> None:
+    """Bearer-token check of every write, before the body is read.
+
+    No token configured → 403 (writes disabled); missing or wrong token → 401.  The comparison
+    takes the same time wherever the tokens differ (``hmac.compare_digest``).
+    """
+    expected = get_service(request).token
+    if expected is None:
+        raise HTTPException(403, "writes are disabled: the server has no token configured "
+                                 "(set GREENWAVE_TOKEN or --token)")
+    header = request.headers.get("authorization", "")
+    scheme, _, given = header.partition(" ")
+    ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
+    if not ok:
+        raise HTTPException(401, "missing or wrong bearer token",
+                            headers={"WWW-Authenticate": 'Bearer realm="greenwave"'})
+
+
+WriteAuth = Depends(require_token)

@@ -1,0 +1,21 @@
+"""JSON responses encoded with orjson (NaN and ±inf become ``null``: never invalid JSON)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import orjson
+from starlette.responses import Response
+
+
+def dumps(content: Any) -> bytes:
+    return orjson.dumps(content, option=orjson.OPT_SERIALIZE_NUMPY)
+
+
+class JSONBytes(Response):
+    """``application/json`` from a Python object, or from bytes already encoded."""
+
+    media_type = "application/json"
+
+    def render(self, content: Any) -> bytes:
+        return content if isinstance(content, bytes) else dumps(content)

@@ -1,0 +1,465 @@
+"""Request and response models of the HTTP API, with the examples shown in ``/docs``.
+
+Speeds are km/h here (the edge); everything behind is SI (:mod:`greenwave.units`).  Times are ISO
+8601 with a UTC offset on the wire and seconds since the Unix epoch inside (:mod:`greenwave.timing`).
+
+Request models are strict (``"5"`` is not a number, ``true`` is not a speed) and forbid unknown
+fields, so a misspelt field is an error rather than silently ignored.  Checks that need the
+network (``link_id`` exists, ``offset_m`` within the link) read it from the validation context
+(``model_validate_json(body, context={"network": ...})``), so their errors carry the field path
+like every other validation error.
+"""
+
+from __future__ import annotations
+
+import re
+import time
+from datetime import datetime, timezone
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    AfterValidator,
+    BaseModel,
+    ConfigDict,
+    Field,
+    PlainValidator,
+    TypeAdapter,
+    ValidationInfo,
+    WithJsonSchema,
+    field_validator,
+    model_validator,
+)
+
+from pydantic_core import PydanticCustomError
+from typing_extensions import Required, TypedDict
+
+from greenwave.spat import SpatEvent, SpatMessage
+
+MAX_SPEED_KMH = 250.0
+"""Sanest maximum of a reported speed (km/h): above it the fix is rejected as garbage."""
+
+TIME_WINDOW_S = 86_400.0
+"""Timestamps are accepted within this many seconds of server time (a client replaying a drive
+may send past or future times)."""
+
+_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+
+Finite = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def parse_iso(v: Any) -> datetime:
+    """An ISO 8601 date-time with a UTC offset (``Z`` or ``±hh:mm``) within 24 h of server
+    time → aware datetime."""
+    if not isinstance(v, str):
+        raise ValueError("must be a string: an ISO 8601 date-time with a UTC offset")
+    if len(v) > 64 or not _ISO.match(v):
+        raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. "
+                         "2026-11-23T07:30:00+08:00")
+    try:
+        ts = datetime.fromisoformat(v)
+    except ValueError:
+        raise ValueError(f"'{v}' is not a valid ISO 8601 date-time") from None
+    if ts.tzinfo is None or ts.utcoffset() is None:
+        raise ValueError("needs a UTC offset (Z or +hh:mm)")
+    try:
+        ts.timestamp()
+    except (OverflowError, ValueError, OSError):
+        raise ValueError(f"'{v}' is out of range") from None
+    return check_window(ts)
+
+
+def check_window(ts: datetime, now_s: float | None = None) -> datetime:
+    """Raise ValueError unless ``ts`` is within :data:`TIME_WINDOW_S` of server time."""
+    now_s = time.time() if now_s is None else now_s
+    delta = ts.timestamp() - now_s
+    if abs(delta) > TIME_WINDOW_S:
+        raise ValueError(f"must be within 24 h of server time "
+                         f"({iso(now_s)}); it is {delta / 3600:+.1f} h away")
+    return ts
+
+
+def iso(t_s: float) -> str:
+    """ISO 8601 UTC text of an absolute time (s), millisecond precision."""
+    return (datetime.fromtimestamp(t_s, tz=timezone.utc).isoformat(timespec="milliseconds")
+            .replace("+00:00", "Z"))
+
+
+Timestamp = Annotated[
+    datetime,
+    PlainValidator(parse_iso),
+    WithJsonSchema({"type": "string", "format": "date-time",
+                    "examples": ["2026-11-23T07:31:05+08:00"]}),
+]
+
+
+class _Request(BaseModel):
+    model_config = ConfigDict(extra="forbid", strict=True)
+
+
+# --------------------------------------------------------------------------- advisory
+def _check_vehicle(v: dict, info: ValidationInfo) -> dict:
+    """Cross-field and network checks of one vehicle (one Python call per vehicle: batches of
+    10,000 are validated in a few milliseconds)."""
+    has_gps = [k for k in ("lat", "lon", "heading_deg") if k in v]
+    has_link = [k for k in ("link_id", "offset_m") if k in v]
+    if has_link:
+        if has_gps:
+            raise ValueError("give either lat, lon and heading_deg, or link_id and offset_m, "
+                             "not both")
+        if len(has_link) < 2:
+            raise ValueError("link_id and offset_m go together")
+        net = (info.context or {}).get("network")
+        if net is not None:
+            k = net.link_index.get(v["link_id"])
+            if k is None:
+                raise PydanticCustomError("unknown_link", "unknown link '{link_id}'",
+                                          {"field": "link_id", "link_id": v["link_id"][:128]})
+            length = float(net.link_length_m[k])
+            if v["offset_m"] > length + 1e-6:
+                raise PydanticCustomError(
+                    "offset_beyond_link",
+                    "{offset_m} is beyond the end of link '{link_id}' ({length} m long)",
+                    {"field": "offset_m", "offset_m": v["offset_m"], "link_id": v["link_id"],
+                     "length": round(length, 1)})
+    elif len(has_gps) < 3:
+        missing = [k for k in ("lat", "lon", "heading_deg") if k not in v]
+        raise ValueError(f"missing {', '.join(missing)}: give lat, lon and heading_deg, or "
+                         "link_id and offset_m")
+    return v
+
+
+class AdvisoryRequest(TypedDict, total=False):
+    """One vehicle: a GPS fix (``lat``, ``lon``, ``heading_deg``) or a position on a link
+    (``link_id``, ``offset_m``), plus its speed.  Validated as a plain dict (see
+    :data:`ADVISORY`)."""
+
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        extra="forbid", strict=True, title="AdvisoryRequest",
+        json_schema_extra={"examples": [
+            {"lat": 36.81052, "lon": 118.0265, "heading_deg": 90.0, "speed_kmh": 42.0,
+             "vehicle_id": "veh-17"},
+            {"link_id": "renmin_f2", "offset_m": 120.0, "speed_kmh": 38.0,
+             "timestamp": "2026-11-23T07:31:05+08:00"},
+        ]})
+
+    lat: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False,
+                                description="Latitude, WGS84 degrees")]
+    lon: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False,
+                                description="Longitude, WGS84 degrees")]
+    heading_deg: Annotated[float, Field(ge=0.0, lt=360.0, allow_inf_nan=False,
+                                        description="Direction of travel: 0 = north, clockwise")]
+    link_id: Annotated[str, Field(min_length=1, max_length=128,
+                                  description="Link the vehicle is on (instead of lat/lon)")]
+    offset_m: Annotated[float, Field(ge=0.0, allow_inf_nan=False,
+                                     description="Distance along link_id from its start (m)")]
+    speed_kmh: Required[Annotated[float, Field(ge=0.0, le=MAX_SPEED_KMH, allow_inf_nan=False,
+                                               description="Current speed (km/h)")]]
+    timestamp: Annotated[Timestamp, Field(
+        description="Time of the fix, ISO 8601 with offset, within 24 h of server time "
+                    "(default: server time)")]
+    vehicle_id: Annotated[str, Field(max_length=128, description="Echoed back")]
+
+
+Vehicle = Annotated[AdvisoryRequest, AfterValidator(_check_vehicle)]
+
+
+class BatchRequest(TypedDict):
+    """Many vehicles answered through one vectorised core call."""
+
+    __pydantic_config__ = ConfigDict(  # type: ignore[misc]
+        extra="forbid", strict=True, title="BatchRequest",
+        json_schema_extra={"examples": [{"vehicles": [
+            {"lat": 36.81052, "lon": 118.0265, "heading_deg": 90.0, "speed_kmh": 42.0,
+             "vehicle_id": "veh-17"},
+            {"link_id": "renmin_b3", "offset_m": 200.0, "speed_kmh": 30.0,
+             "vehicle_id": "bus-4"},
+        ]}]})
+
+    vehicles: Annotated[list[Vehicle], Field(
+        min_length=1, description="Up to the server's max_batch vehicles (default 10,000)")]
+
+
+ADVISORY = TypeAdapter(Vehicle)
+"""Validates one vehicle: ``ADVISORY.validate_json(body, context={"network": net})``."""
+BATCH = TypeAdapter(BatchRequest)
+
+
+class LatLon(BaseModel):
+    lat: float
+    lon: float
+
+
+class IntersectionRef(BaseModel):
+    id: str
+    name: str
+
+
+class SignalState(BaseModel):
+    state: Literal["red", "amber", "green"]
+    time_to_change_s: float = Field(description="Likely seconds until the state changes")
+    time_to_change_min_s: float
+    time_to_change_max_s: float
+
+
+class Band(BaseModel):
+    min_kmh: float
+    max_kmh: float
+
+
+class Option(BaseModel):
+    intersections: int = Field(description="Green through this many stop lines at one speed")
+    min_kmh: float
+    max_kmh: float
+
+
+class Message(BaseModel):
+    zh: str
+    en: str
+
+
+Status = Literal["advice", "proceed", "prepare_to_stop", "no_signal_ahead", "off_network"]
+
+
+class Advisory(BaseModel):
+    """What to tell one driver.  Holding any speed inside ``band`` from here brings the vehicle
+    to the next stop line on green (arriving within the conservative window, before the safety
+    margin at its end)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "status": "advice", "reason": None, "vehicle_id": "veh-17", "link_id": "renmin_f2",
+        "offset_m": 102.4, "lateral_m": 1.8, "snapped": {"lat": 36.81052, "lon": 118.0265},
+        "intersection": {"id": "xisi", "name": "人民路/西四路"}, "distance_m": 481.0,
+        "signal": {"state": "red", "time_to_change_s": 21.0, "time_to_change_min_s": 21.0,
+                   "time_to_change_max_s": 21.0},
+        "band": {"min_kmh": 35.0, "max_kmh": 48.2},
+        "options": [{"intersections": 1, "min_kmh": 35.0, "max_kmh": 48.2},
+                    {"intersections": 2, "min_kmh": 40.1, "max_kmh": 48.2}],
+        "message": {"zh": "距离前方路口480米,绿波速度区间35—48公里;41—48公里可连续绿灯通过2个路口",
+                    "en": "480 m to the next intersection, green-wave speed 35–48 km/h; "
+                          "41–48 km/h for green through the next 2 intersections"},
+        "speed_limit_kmh": 60.0, "valid_for_s": 1.0,
+        "timestamp": "2026-11-22T23:31:05.000Z", "generated_at": "2026-11-22T23:31:05.002Z",
+    }]})
+
+    status: Status
+    reason: str | None = Field(description="Why there is no advice, when there is none")
+    vehicle_id: str | None = None
+    link_id: str | None = Field(description="Matched link (null when off the network)")
+    offset_m: float | None = Field(None, description="Distance along the link from its start")
+    lateral_m: float | None = Field(None, description="Distance of the fix from the link")
+    snapped: LatLon | None = Field(description="The position on the link")
+    intersection: IntersectionRef | None
+    distance_m: float | None = Field(description="Distance to the next stop line (m)")
+    signal: SignalState | None
+    band: Band | None
+    options: list[Option]
+    message: Message
+    speed_limit_kmh: float | None
+    valid_for_s: float = Field(description="Ask again after this long")
+    timestamp: str = Field(description="Time the advice is for (the request's timestamp)")
+    generated_at: str
+
+
+class BatchResponse(BaseModel):
+    count: int
+    generated_at: str
+    advisories: list[Advisory] = Field(description="In the order of the request's vehicles")
+
+
+# --------------------------------------------------------------------------- network (GeoJSON)
+class Geometry(BaseModel):
+    type: Literal["Point", "LineString"]
+    coordinates: list[Any] = Field(description="[lon, lat] or [[lon, lat], ...]")
+
+
+class Feature(BaseModel):
+    type: Literal["Feature"]
+    id: str
+    geometry: Geometry
+    properties: dict[str, Any]
+
+
+class FeatureCollection(BaseModel):
+    """Links (``kind: "link"``: LineString with ``id``, ``speed_limit_kmh``, ``intersection_id``,
+    ``signal_group``, ``next_link_id``, ``length_m``, ``lanes``) and intersections
+    (``kind: "intersection"``: Point with ``id``, ``name``)."""
+
+    type: Literal["FeatureCollection"]
+    features: list[Feature]
+    name: str | None = None
+
+
+# --------------------------------------------------------------------------- intersections
+class IntersectionSummary(BaseModel):
+    id: str
+    name: str
+    lat: float
+    lon: float
+    cycle_s: float
+    offset_s: float
+    signal_groups: list[str]
+    approaches: list[str] = Field(description="Link ids ending at this intersection's stop line")
+    plan_source: Literal["scenario", "api"]
+
+
+class IntersectionList(BaseModel):
+    count: int
+    intersections: list[IntersectionSummary]
+
+
+class GroupState(BaseModel):
+    signal_group: str
+    state: Literal["red", "amber", "green"]
+    time_to_change_s: float
+    time_to_change_min_s: float
+    time_to_change_max_s: float
+    source: Literal["plan", "spat"] = Field(description="Live SPaT or the fixed-time plan")
+    approaches: list[str]
+
+
+class IntersectionDetail(BaseModel):
+    id: str
+    name: str
+    lat: float
+    lon: float
+    plan: dict[str, Any] = Field(description="The fixed-time plan in force (SignalPlan)")
+    plan_source: Literal["scenario", "api"]
+    plan_updated_at: str | None
+    at: str = Field(description="Time the states are for")
+    groups: list[GroupState]
+
+
+class GreenWindow(BaseModel):
+    start: str
+    end: str
+
+
+class GroupWindows(BaseModel):
+    signal_group: str
+    green: list[GreenWindow]
+
+
+class Windows(BaseModel):
+    """Conservative green windows ``[start, end)`` overlapping ``[start, start + horizon_s)``,
+    as the advice sees them (live SPaT where announced, the plan elsewhere)."""
+
+    intersection_id: str
+    start: str
+    horizon_s: float
+    signal_groups: list[GroupWindows]
+
+
+# --------------------------------------------------------------------------- writes
+class SpatEventIn(_Request):
+    """One movement event.  End times either absolute (ISO 8601) or in seconds after the
+    message ``timestamp``; ``likely`` defaults to ``min``."""
+
+    state: Literal["red", "amber", "green"]
+    min_end: Timestamp | None = None
+    likely_end: Timestamp | None = None
+    max_end: Timestamp | None = None
+    min_end_in_s: float | None = Field(None, ge=0.0, le=3600.0, allow_inf_nan=False)
+    likely_end_in_s: float | None = Field(None, ge=0.0, le=3600.0, allow_inf_nan=False)
+    max_end_in_s: float | None = Field(None, ge=0.0, le=3600.0, allow_inf_nan=False)
+
+    @model_validator(mode="after")
+    def _one_form(self):
+        for name in ("min_end", "likely_end", "max_end"):
+            if getattr(self, name) is not None and getattr(self, name + "_in_s") is not None:
+                raise ValueError(f"give {name} or {name}_in_s, not both")
+        for name in ("min_end", "max_end"):
+            if getattr(self, name) is None and getattr(self, name + "_in_s") is None:
+                raise ValueError(f"missing {name} (ISO 8601) or {name}_in_s (seconds)")
+        return self
+
+    def to_core(self, t0: float) -> SpatEvent:
+        def at(name):
+            absolute = getattr(self, name)
+            rel = getattr(self, name + "_in_s")
+            if absolute is not None:
+                return absolute.timestamp()
+            return None if rel is None else t0 + rel
+
+        return SpatEvent(state=self.state, min_end_s=at("min_end"), likely_end_s=at("likely_end"),
+                         max_end_s=at("max_end"))
+
+
+class SpatGroupIn(_Request):
+    signal_group: str = Field(min_length=1, max_length=128)
+    timestamp: Timestamp | None = Field(
+        None, description="When the state was observed (default: server time), within 24 h")
+    events: list[SpatEventIn] = Field(min_length=1, max_length=16)
+
+    def to_core(self, now_s: float) -> SpatMessage:
+        t0 = now_s if self.timestamp is None else self.timestamp.timestamp()
+        return SpatMessage(timestamp_s=t0, events=[e.to_core(t0) for e in self.events])
+
+
+class SpatIn(_Request):
+    """Live timing of some signal groups of one intersection (SAE J2735 MovementState idea: the
+    current state first, then the following ones, each with min/likely/max end)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{"groups": [{
+        "signal_group": "EW",
+        "events": [{"state": "red", "min_end_in_s": 8.0, "likely_end_in_s": 10.0,
+                    "max_end_in_s": 14.0},
+                   {"state": "green", "min_end_in_s": 50.0, "max_end_in_s": 60.0}],
+    }]}]})
+
+    groups: list[SpatGroupIn] = Field(min_length=1, max_length=64)
+
+    @model_validator(mode="after")
+    def _distinct(self):
+        ids = [g.signal_group for g in self.groups]
+        dup = sorted({i for i in ids if ids.count(i) > 1})
+        if dup:
+            raise ValueError(f"signal group(s) {dup} given more than once")
+        return self
+
+
+class WriteResult(BaseModel):
+    intersection_id: str
+    updated_at: str
+    persisted: bool = Field(description="Written to the state directory")
+    detail: str | None = None
+
+
+# --------------------------------------------------------------------------- health, errors
+class StateHealth(BaseModel):
+    file: str
+    ok: bool = Field(description="False when the state file could not be read or written")
+    error: str | None
+    plans_from_api: int
+    spat_groups: int
+
+
+class Health(BaseModel):
+    status: Literal["ok", "degraded"]
+    scenario: str
+    scenario_sha256: str
+    intersections: int
+    links: int
+    plans_updated_at: str | None = Field(description="Last accepted plan or SPaT change")
+    plans_age_s: float = Field(description="Seconds since the plans in force were set")
+    writes_enabled: bool
+    state: StateHealth
+    uptime_s: float
+    version: str
+
+
+class Ping(BaseModel):
+    ok: bool
+
+
+class ErrorResponse(BaseModel):
+    detail: str
+
+
+class ErrorItem(BaseModel):
+    loc: list[str | int]
+    msg: str
+    type: str
+
+
+class ValidationErrorResponse(BaseModel):
+    detail: list[ErrorItem]

@@ -1,0 +1,306 @@
+"""Throughput and latency of the advisory service under load, on the grid city.
+
+Starts ``greenwave serve`` (uvicorn) on 127.0.0.1 with 1 and then 2 workers and loads it from a
+separate process: a small keep-alive HTTP/1.1 load generator on asyncio streams (``--client``
+mode of this script), a bounded number of requests over a fixed number of connections.  For each
+server it measures, in the same run:
+
+* ``GET /v1/ping`` — a trivial endpoint, the framework's own ceiling;
+* ``POST /v1/advisory`` — random GPS fixes (position, heading, speed) on the city;
+* ``POST /v1/advisories/batch`` — 10,000 vehicles per request (vehicles/s).
+
+and prints req/s, p50/p99 latency and the ratios against the goals (single ≥ 70 % of the trivial
+endpoint's req/s; p99 ≤ 15 ms at 64 connections with 2 workers; batch ≥ 200k vehicles/s).
+The load generator runs on the same machine and shares its cores with the server.
+
+    python benchmarks/bench_api.py [--requests 20000] [--connections 64] [--json]
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import platform
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+CITY = ROOT / "scenarios" / "zibo_city.toml"
+GOALS = {"single_vs_trivial": 0.70, "p99_ms_2_workers": 15.0, "batch_vehicles_per_s": 200_000}
+
+
+# --------------------------------------------------------------------------- request bodies
+def advisory_bodies(n: int, seed: int) -> list[bytes]:
+    """``n`` single-advisory bodies: GPS fixes on random links of the city (3 m noise)."""
+    from greenwave.mapmatch import MapMatcher
+    from greenwave.network import World
+    from greenwave.scenario import load_scenario
+
+    net = World.build(load_scenario(CITY)).network
+    rng = np.random.default_rng(seed)
+    link = rng.integers(0, net.n_links, n)
+    off = rng.uniform(0.05, 0.95, n) * net.link_length_m[link]
+    lon, lat, brg = MapMatcher(net).locate(link, off)
+    lon, lat = net.projection.offset_lonlat(lon, lat, rng.normal(0, 3, n), rng.normal(0, 3, n))
+    heading = (brg + rng.normal(0, 5, n)) % 360.0
+    speed = rng.uniform(0, 60, n)
+    return [json.dumps({"lat": round(float(a), 7), "lon": round(float(b), 7),
+                        "heading_deg": round(float(h), 1) % 360.0,
+                        "speed_kmh": round(float(v), 1),
+                        "vehicle_id": f"v{i}"}).encode()
+            for i, (a, b, h, v) in enumerate(zip(lat, lon, heading, speed))]
+
+
+def batch_body(n: int, seed: int) -> bytes:
+    items = [json.loads(b) for b in advisory_bodies(n, seed)]
+    return json.dumps({"vehicles": items}).encode()
+
+
+# --------------------------------------------------------------------------- load generator
+def _request(method: str, path: str, body: bytes | None) -> bytes:
+    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+    if body is not None:
+        head += f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\n"
+    return head.encode() + b"\r\n" + (body or b"")
+
+
+class _Conn(asyncio.Protocol):
+    """One keep-alive connection, one request in flight; parses just enough HTTP/1.1."""
+
+    def __init__(self, load: "_Load"):
+        self.load = load
+        self.buf = bytearray()
+        self.need = -1
+        self.status = 0
+        self.t0 = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        self._send()
+
+    def _send(self):
+        req = self.load.next()
+        if req is None:
+            self.transport.close()
+            return
+        self.t0 = time.perf_counter()
+        self.transport.write(req)
+
+    def data_received(self, data):
+        buf = self.buf
+        buf += data
+        while True:
+            if self.need < 0:
+                end = buf.find(b"\r\n\r\n")
+                if end < 0:
+                    return
+                head = bytes(buf[:end]).lower()
+                self.status = int(head[9:12])
+                k = head.find(b"content-length:")
+                length = int(head[k + 15:head.find(b"\r\n", k) if head.find(b"\r\n", k) > 0
+                                  else None]) if k >= 0 else 0
+                self.need = end + 4 + length
+            if len(buf) < self.need:
+                return
+            self.load.record(time.perf_counter() - self.t0, self.status, self.need)
+            del buf[: self.need]
+            self.need = -1
+            self._send()
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+class _Load:
+    def __init__(self, requests, total):
+        self.requests, self.total = requests, total
+        self.sent = 0
+        self.lat: list[float] = []
+        self.statuses: dict[int, int] = {}
+        self.bytes_in = 0
+
+    def next(self):
+        if self.sent >= self.total:
+            return None
+        self.sent += 1
+        return self.requests[self.sent % len(self.requests)]
+
+    def record(self, seconds, status, nbytes):
+        self.lat.append(seconds)
+        self.statuses[status] = self.statuses.get(status, 0) + 1
+        self.bytes_in += nbytes
+
+
+async def _load(port, requests, total, connections, warmup):
+    if warmup:
+        await _load(port, requests, warmup, connections, 0)
+    loop = asyncio.get_running_loop()
+    load = _Load(requests, total)
+    t0 = time.perf_counter()
+    conns = [(await loop.create_connection(lambda: _Conn(load), "127.0.0.1", port))[1]
+             for _ in range(connections)]
+    await asyncio.gather(*(c.done for c in conns))
+    wall = time.perf_counter() - t0
+    lat_ms = np.array(load.lat) * 1e3
+    return {"requests": len(load.lat), "seconds": wall, "req_per_s": len(load.lat) / wall,
+            "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
+            "statuses": {str(k): v for k, v in load.statuses.items()}, "bytes_in": load.bytes_in}
+
+
+def client_main(a) -> None:
+    """``--client`` mode: run one load and print its stats as JSON."""
+    try:
+        import uvloop
+
+        uvloop.install()
+    except ImportError:
+        pass
+    if a.kind == "ping":
+        reqs = [_request("GET", "/v1/ping", None)]
+    elif a.kind == "single":
+        reqs = [_request("POST", "/v1/advisory", b) for b in advisory_bodies(4096, a.seed)]
+    else:
+        reqs = [_request("POST", "/v1/advisories/batch", batch_body(a.batch, a.seed + k))
+                for k in range(2)]
+    stats = asyncio.run(_load(a.port, reqs, a.requests, a.connections, a.warmup))
+    print(json.dumps(stats))
+
+
+def run_client(port, kind, requests, connections, warmup, batch=10_000, seed=1) -> dict:
+    cmd = [sys.executable, __file__, "--client", kind, "--port", str(port), "--requests",
+           str(requests), "--connections", str(connections), "--warmup", str(warmup),
+           "--batch", str(batch), "--seed", str(seed)]
+    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
+    return json.loads(out.stdout.strip().splitlines()[-1])
+
+
+# --------------------------------------------------------------------------- server
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+def start_server(workers: int, port: int, state_dir: str) -> subprocess.Popen:
+    env = dict(os.environ, GREENWAVE_STATE_DIR=state_dir)
+    env.pop("GREENWAVE_TOKEN", None)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenwave", "serve", "--scenario", str(CITY), "--port", str(port),
+         "--workers", str(workers), "--log-level", "warning"],
+        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+    deadline = time.time() + 120
+    import urllib.request
+
+    while time.time() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+        try:
+            with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
+                # all workers up: several answers in a row
+                time.sleep(1.0 + workers)
+                return proc
+        except OSError:
+            time.sleep(0.3)
+    stop_server(proc)
+    raise RuntimeError("server did not start within 120 s")
+
+
+def stop_server(proc: subprocess.Popen) -> None:
+    import signal
+
+    try:
+        os.killpg(proc.pid, signal.SIGINT)
+        proc.wait(timeout=20)
+    except (ProcessLookupError, subprocess.TimeoutExpired):
+        try:
+            os.killpg(proc.pid, signal.SIGKILL)
+        except ProcessLookupError:
+            pass
+        proc.wait(timeout=10)
+
+
+def bench(a) -> dict:
+    results = {}
+    with tempfile.TemporaryDirectory() as state:
+        for workers in a.workers:
+            port = free_port()
+            proc = start_server(workers, port, state)
+            try:
+                r = {}
+                r["trivial"] = run_client(port, "ping", a.requests, a.connections, a.warmup)
+                r["single"] = run_client(port, "single", a.requests, a.connections, a.warmup)
+                r["batch"] = run_client(port, "batch", a.batch_requests, a.batch_connections,
+                                        2, batch=a.batch_size)
+                r["batch"]["vehicles_per_s"] = r["batch"]["req_per_s"] * a.batch_size
+                r["single_vs_trivial"] = r["single"]["req_per_s"] / r["trivial"]["req_per_s"]
+                results[str(workers)] = r
+            finally:
+                stop_server(proc)
+    return results
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--requests", type=int, default=20_000, help="per endpoint (default 20000)")
+    ap.add_argument("--connections", type=int, default=64)
+    ap.add_argument("--warmup", type=int, default=2000)
+    ap.add_argument("--workers", type=int, nargs="+", default=[1, 2])
+    ap.add_argument("--batch-size", type=int, default=10_000)
+    ap.add_argument("--batch-requests", type=int, default=30)
+    ap.add_argument("--batch-connections", type=int, default=4)
+    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--client", choices=["ping", "single", "batch"], help=argparse.SUPPRESS)
+    ap.add_argument("--kind", help=argparse.SUPPRESS)
+    ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
+    ap.add_argument("--batch", type=int, default=10_000, help=argparse.SUPPRESS)
+    ap.add_argument("--seed", type=int, default=1, help=argparse.SUPPRESS)
+    a = ap.parse_args(argv)
+    if a.client:
+        a.kind = a.client
+        client_main(a)
+        return
+    res = bench(a)
+    print(f"greenwave API load test: grid city (1190 intersections), {a.connections} "
+          f"connections, {a.requests} requests per endpoint; batch {a.batch_size} vehicles × "
+          f"{a.batch_requests} requests over {a.batch_connections} connections")
+    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; the load "
+          "generator runs on the same cores")
+    print(f"{'workers':>7} {'endpoint':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
+          f"{'vehicles/s':>11} {'non-200':>8}")
+    for w, r in res.items():
+        for name, key in (("GET /v1/ping", "trivial"), ("POST /v1/advisory", "single"),
+                          ("POST /advisories/batch", "batch")):
+            s = r[key]
+            bad = sum(v for k, v in s["statuses"].items() if k != "200")
+            vps = f"{s['vehicles_per_s']:>11.0f}" if key == "batch" else f"{'':>11}"
+            print(f"{w:>7} {name:<22} {s['req_per_s']:>9.0f} {s['p50_ms']:>8.2f} "
+                  f"{s['p99_ms']:>8.2f} {vps} {bad:>8}")
+    print("goals:")
+    summary = {}
+    for w, r in res.items():
+        ratio = r["single_vs_trivial"]
+        print(f"  {w} worker(s): single/trivial req/s = {ratio:.2f} (goal >= "
+              f"{GOALS['single_vs_trivial']:.2f}); single p99 = {r['single']['p99_ms']:.1f} ms"
+              f"{' (goal <= 15 ms)' if w == '2' else ''}; batch = "
+              f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s (goal >= 200k)")
+        summary[w] = {"single_vs_trivial": ratio,
+                      "single_p99_ms": r["single"]["p99_ms"],
+                      "batch_vehicles_per_s": r["batch"]["vehicles_per_s"]}
+    if a.json:
+        print(json.dumps({"benchmark": "api", "connections": a.connections,
+                          "requests": a.requests, "goals": GOALS, "results": res,
+                          "summary": summary}))
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,230 @@
+"""POST /v1/advisory: map matching, the advice fields, and every kind of bad input."""
+
+import asyncio
+import json
+import time
+
+import numpy as np
+import pytest
+from fastapi.testclient import TestClient
+
+from api.advisor import MicroBatcher
+from api.main import create_app
+from api.settings import Settings
+from greenwave.units import kmh_to_ms
+
+pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
+
+
+@pytest.fixture(scope="module")
+def client(tmp_path_factory):
+    app = create_app(Settings(state_dir=tmp_path_factory.mktemp("state"), token="t0ken"))
+    with TestClient(app) as c:
+        yield c
+
+
+@pytest.fixture(scope="module")
+def svc(client):
+    return client.app.state.service
+
+
+def fix(svc, link_id, offset_m, reverse=False, **extra):
+    net = svc.world.network
+    lon, lat, brg = net.point_at(net.link_index[link_id], offset_m)
+    body = {"lat": lat, "lon": lon, "heading_deg": (brg + (180.0 if reverse else 0.0)) % 360.0,
+            "speed_kmh": 40.0}
+    body.update(extra)
+    return body
+
+
+def test_gps_fix_matched_to_the_right_direction(client, svc):
+    east = client.post("/v1/advisory", json=fix(svc, "renmin_f3", 200.0)).json()
+    west = client.post("/v1/advisory", json=fix(svc, "renmin_f3", 200.0, reverse=True)).json()
+    assert east["link_id"] == "renmin_f3"
+    assert east["offset_m"] == pytest.approx(200.0, abs=0.5)
+    assert west["link_id"].startswith("renmin_b")  # the same street, westbound
+    assert east["intersection"]["id"] != west["intersection"]["id"]
+    assert east["snapped"]["lat"] == pytest.approx(fix(svc, "renmin_f3", 200.0)["lat"], abs=1e-6)
+
+
+def test_response_fields(client, svc):
+    r = client.post("/v1/advisory", json=fix(svc, "renmin_f1", 150.0, vehicle_id="car-1"))
+    assert r.status_code == 200 and r.headers["content-type"] == "application/json"
+    a = r.json()
+    for k in ("status", "reason", "link_id", "snapped", "intersection", "distance_m", "signal",
+              "band", "options", "message", "speed_limit_kmh", "valid_for_s", "generated_at"):
+        assert k in a
+    assert a["vehicle_id"] == "car-1"
+    assert a["status"] in ("advice", "proceed", "prepare_to_stop")
+    assert a["intersection"]["id"] == "xiwu"
+    assert a["distance_m"] == pytest.approx(svc.world.network.link_length_m[
+        svc.world.network.link_index["renmin_f1"]] - 150.0, abs=1.0)
+    assert a["signal"]["state"] in ("red", "amber", "green")
+    assert a["speed_limit_kmh"] == pytest.approx(60.0)
+    assert set(a["message"]) == {"zh", "en"} and "米" in a["message"]["zh"]
+    if a["band"] is not None:
+        assert 35.0 - 1e-6 <= a["band"]["min_kmh"] <= a["band"]["max_kmh"] <= 50.0 + 1e-6
+        assert a["reason"] is None
+    else:
+        assert a["reason"]
+
+
+def test_link_mode_and_timestamp(client, svc):
+    t = time.time() + 3600.0
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+    a = client.post("/v1/advisory", json={"link_id": "renmin_f4", "offset_m": 300.0,
+                                          "speed_kmh": 45.0, "timestamp": iso}).json()
+    assert a["link_id"] == "renmin_f4" and a["lateral_m"] is None
+    assert a["timestamp"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)))
+    # The signal seen is the one at the requested time.
+    assert a["intersection"]["id"] == "liuquan"
+    g = svc.world.timing.plans.group_index("liuquan", "EW")
+    state, ttc, *_ = svc.store.timing.state(np.array([g]), np.array([float(int(t))]))
+    assert a["signal"]["state"] == ["red", "amber", "green"][int(state[0])]
+    assert a["signal"]["time_to_change_s"] == pytest.approx(ttc[0], abs=1e-6)
+
+
+def test_advice_matches_the_core(client, svc):
+    """The API adds no band logic: its band is the core's for the same vehicle."""
+    from greenwave.advice import advise
+
+    t = float(int(time.time()))
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+    net = svc.world.network
+    for link, back, v in (("renmin_f2", 350.0, 30.0), ("renmin_b4", 300.0, 50.0),
+                          ("renmin_f6", 120.0, 10.0)):
+        off = float(net.link_length_m[net.link_index[link]]) - back  # within the 500 m range
+        a = client.post("/v1/advisory", json={"link_id": link, "offset_m": off, "speed_kmh": v,
+                                              "timestamp": iso}).json()
+        adv = advise(net, svc.store.timing, svc.advisor.params, np.array([net.link_index[link]]),
+                     np.array([off]), np.array([kmh_to_ms(v)]), t, 3)
+        lo = adv.bands.lo_ms[0, 0]
+        if np.isnan(lo):
+            assert a["band"] is None
+        else:
+            assert a["band"]["min_kmh"] == pytest.approx(lo * 3.6)
+            assert a["band"]["max_kmh"] == pytest.approx(adv.bands.hi_ms[0, 0] * 3.6)
+
+
+def test_off_network_and_wrong_direction(client, svc):
+    far = client.post("/v1/advisory", json={"lat": 36.9, "lon": 118.3, "heading_deg": 90.0,
+                                            "speed_kmh": 30.0}).json()
+    assert far["status"] == "off_network" and "no road within" in far["reason"]
+    assert far["link_id"] is None and far["band"] is None and far["options"] == []
+    # On the arterial but driving north: no link runs that way.
+    north = fix(svc, "renmin_f3", 200.0)
+    north["heading_deg"] = 0.0
+    a = client.post("/v1/advisory", json=north).json()
+    assert a["status"] == "off_network" and "direction of travel" in a["reason"]
+
+
+def test_exit_link_and_range(client, svc):
+    a = client.post("/v1/advisory", json={"link_id": "renmin_f8", "offset_m": 10.0,
+                                          "speed_kmh": 40.0}).json()
+    assert a["status"] == "no_signal_ahead" and a["intersection"] is None and a["reason"]
+    # The entry link is 500 m: at 10 m the stop line is 490 m away (inside the 500 m range);
+    # on the 610 m link renmin_f2 at 10 m it is 600 m away: no band, but a reason.
+    a = client.post("/v1/advisory", json={"link_id": "renmin_f2", "offset_m": 10.0,
+                                          "speed_kmh": 40.0}).json()
+    assert a["status"] == "no_signal_ahead" and "advisory range" in a["reason"]
+    assert a["intersection"]["id"] == "xisi" and a["band"] is None
+
+
+BAD = [
+    (b'{"lat": NaN, "lon": 118.02, "heading_deg": 90, "speed_kmh": 40}', ["body", "lat"]),
+    (b'{"lat": 36.8, "lon": Infinity, "heading_deg": 90, "speed_kmh": 40}', ["body", "lon"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": -Infinity}',
+     ["body", "speed_kmh"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": 1e999}', ["body", "speed_kmh"]),
+    (b'{"lat": 91, "lon": 118.0, "heading_deg": 90, "speed_kmh": 40}', ["body", "lat"]),
+    (b'{"lat": 36.8, "lon": -180.5, "heading_deg": 90, "speed_kmh": 40}', ["body", "lon"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 360, "speed_kmh": 40}', ["body", "heading_deg"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": -1, "speed_kmh": 40}', ["body", "heading_deg"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": -1}', ["body", "speed_kmh"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": 400}', ["body", "speed_kmh"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": "40"}', ["body", "speed_kmh"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90}', ["body", "speed_kmh"]),
+    (b'{"link_id": "nope", "offset_m": 1, "speed_kmh": 40}', ["body", "link_id"]),
+    (b'{"link_id": "renmin_f2", "offset_m": -1, "speed_kmh": 40}', ["body", "offset_m"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 5000, "speed_kmh": 40}', ["body", "offset_m"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "yesterday"}',
+     ["body", "timestamp"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "2026-11-23T07:30"}',
+     ["body", "timestamp"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": 1700000000}',
+     ["body", "timestamp"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "1999-01-01T00:00:00Z"}',
+     ["body", "timestamp"]),
+    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "colour": "red"}', ["body", "colour"]),
+    (b'{"lat": 36.8, "lon": 118.0, "speed_kmh": 40}', ["body"]),
+    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 9, "link_id": "renmin_f2", "offset_m": 1, '
+     b'"speed_kmh": 40}', ["body"]),
+    (b'{"link_id": "renmin_f2", "speed_kmh": 40}', ["body"]),
+    (b'', ["body"]),
+    (b'{"lat": 36.8,', ["body"]),
+    (b'[1, 2]', ["body"]),
+]
+
+
+@pytest.mark.parametrize("body,loc", BAD)
+def test_bad_input_is_422_with_the_field(client, body, loc):
+    r = client.post("/v1/advisory", content=body, headers={"content-type": "application/json"})
+    assert r.status_code == 422, r.text
+    detail = r.json()["detail"]
+    assert detail and all({"loc", "msg", "type"} <= set(d) for d in detail)
+    assert detail[0]["loc"][: len(loc)] == loc, detail
+    assert detail[0]["msg"]
+
+
+def test_timestamp_window_accepts_past_and_future(client):
+    for h in (-23.5, 23.5):
+        iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + h * 3600))
+        r = client.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 5.0,
+                                              "speed_kmh": 40.0, "timestamp": iso})
+        assert r.status_code == 200
+    r = client.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 5.0,
+                                          "speed_kmh": 40.0,
+                                          "timestamp": time.strftime(
+                                              "%Y-%m-%dT%H:%M:%S+08:00",
+                                              time.gmtime(time.time() + 8 * 3600 + 25 * 3600))})
+    assert r.status_code == 422 and "24 h" in r.json()["detail"][0]["msg"]
+
+
+def test_oversize_body_is_413(client):
+    r = client.post("/v1/advisory", content=b" " * 20000 + b"{}",
+                    headers={"content-type": "application/json"})
+    assert r.status_code == 413
+
+
+def test_microbatcher_groups_concurrent_requests(svc):
+    """Concurrent calls are answered by fewer core calls, with the same results."""
+    calls = []
+
+    def fn(items):
+        calls.append(len(items))
+        time.sleep(0.01)
+        return [x * 2 for x in items]
+
+    async def run():
+        mb = MicroBatcher(fn, window_s=0.0, max_items=64)
+        try:
+            return await asyncio.gather(*(mb.submit(i) for i in range(200)))
+        finally:
+            mb.close()
+
+    out = asyncio.run(run())
+    assert out == [2 * i for i in range(200)]
+    assert sum(calls) == 200 and len(calls) < 20 and max(calls) <= 64
+
+
+def test_microbatched_answers_equal_direct_ones(svc):
+    net = svc.world.network
+    rng = np.random.default_rng(3)
+    links = rng.choice(np.flatnonzero(net.link_group >= 0), 40)
+    now = time.time()
+    reqs = [{"link_id": net.link_ids[k], "offset_m": float(rng.uniform(0, net.link_length_m[k])),
+             "speed_kmh": float(rng.uniform(0, 60))} for k in links]
+    together = svc.advisor.compute_json([(r, now) for r in reqs])
+    alone = [svc.advisor.compute_json([(r, now)])[0] for r in reqs]
+    strip = lambda b: {k: v for k, v in json.loads(b).items() if k != "generated_at"}  # noqa: E731
+    assert [strip(b) for b in together] == [strip(b) for b in alone]
