@@ -20,6 +20,7 @@ from .scenario import DEFAULT_SCENARIO, ScenarioError
 # name → module providing add_parser(subparsers); order is the order of --help.
 COMMANDS = [
     "greenwave.cli_core",
+    "greenwave.cli_coordination",
     "api.serve",
     "sim.cli",
 ]
