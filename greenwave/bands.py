@@ -282,12 +282,16 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, sl):
     kin = Arrival(d, vp, a, b)
     t_early = kin.time_for(vmax)
     t_late = kin.time_for(vmin)
-    ok = (rel_a < t_late) & (rel_b > t_early) & (rel_b > rel_a)
+    ok = (rel_a <= t_late) & (rel_b >= t_early) & (rel_b > rel_a)
     ok &= signal
     hi = np.broadcast_to(vmax, (k, npair)).copy()
     lo = np.full((k, npair), vmin)
-    for edge, bound, sign in ((rel_a, hi, -1.0), (rel_b, lo, 1.0)):
-        inside = ok & (edge > t_early) & (edge < t_late)
+    # Edges on the boundary are inverted too: B = t_early may still admit a range of speeds
+    # when T is flat there (a car that cannot reach vmax before the line).
+    for edge, bound, sign, inside in (
+        (rel_a, hi, -1.0, ok & (rel_a > t_early) & (rel_a <= t_late)),
+        (rel_b, lo, 1.0, ok & (rel_b >= t_early) & (rel_b < t_late)),
+    ):
         idx = np.flatnonzero(inside)
         if idx.size:
             pair = idx % npair

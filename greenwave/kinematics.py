@@ -24,7 +24,9 @@ import numpy as np
 def fastest_arrival_s(dist_m, v0_ms, accel_ms2):
     """Arrival time when accelerating at ``accel`` all the way: root of d = v0 τ + a τ²/2."""
     d = np.maximum(dist_m, 0.0)
-    return 2.0 * d / (v0_ms + np.sqrt(v0_ms * v0_ms + 2.0 * accel_ms2 * d))
+    with np.errstate(invalid="ignore", divide="ignore"):
+        t = 2.0 * d / (v0_ms + np.sqrt(v0_ms * v0_ms + 2.0 * accel_ms2 * d))
+    return np.where(d > 0.0, t, 0.0)  # at the line (0/0 for a stopped car): arrived
 
 
 def slowest_arrival_s(dist_m, v0_ms, decel_ms2):
@@ -51,9 +53,11 @@ class Arrival:
     Constants that depend only on distance and current speed are computed once, so that many
     speeds or window edges can be evaluated cheaply.  ``time_for(v)`` is :func:`arrival_time_s`.
 
-    ``speed_for(t)`` returns ``+inf`` when ``t <= T_fast`` (every speed arrives by ``t``) and
-    ``-inf`` when ``t >= T_slow`` (no speed arrives that late).  With those conventions the target
-    speeds arriving inside ``[A, B]`` are ``[speed_for(B), speed_for(A)]``.
+    ``speed_for(t)`` returns ``+inf`` when ``t < T_fast`` (every speed arrives by ``t``) and
+    ``-inf`` when ``t > T_slow`` (no speed arrives that late); at ``t = T_fast`` it returns the
+    lowest speed that arrives then (the one reached exactly at the line), at ``t = T_slow`` the
+    highest.  With those conventions the target speeds arriving inside ``[A, B]`` are
+    ``[speed_for(B), speed_for(A)]``.
     """
 
     def __init__(self, dist_m, v0_ms, accel_ms2, decel_ms2):
@@ -93,8 +97,8 @@ class Arrival:
             root = np.sqrt(np.maximum(q * q - self.c_down, 0.0))
             v_down = np.where(q >= 0.0, q + root, self.c_down / (q - root))
         v = np.where(t <= self.t_const, v_up, v_down)
-        v = np.where(t <= self.t_fast, np.inf, v)
-        return np.where(t >= self.t_slow, -np.inf, v)
+        v = np.where(t < self.t_fast, np.inf, v)
+        return np.where(t > self.t_slow, -np.inf, v)
 
 
 def speed_for_arrival_ms(dist_m, v0_ms, t_s, accel_ms2, decel_ms2):

@@ -1,0 +1,92 @@
+"""Simulator throughput: vehicle-steps per second (vehicles alive × ticks / wall seconds).
+
+Two cases, each a baseline run (no advisory: the physics alone) and an advisory run (50 %
+penetration: physics plus the advisory core calls every second):
+
+* the Zibo arterial at its design demand (a few hundred vehicles alive);
+* the 1190-intersection grid city, counting only ticks with at least ``--min-alive`` vehicles
+  alive (default 10,000).
+
+The physics tick is timed on its own (``tick``) and with the SimPy run around it (``run``).
+
+    python benchmarks/bench_sim.py [--json] [--city-duration 900]
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import platform
+import time
+from pathlib import Path
+
+import numpy as np
+
+from greenwave.network import World
+from greenwave.scenario import load_scenario
+from sim.engine import Simulation
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def measure(world, duration, advisory, min_alive=0, **kw):
+    sim = Simulation(world, seed=1, advisory=advisory, penetration=0.5, duration_s=duration,
+                     warmup_s=0.0, **kw)
+    ticks = []
+    step = sim._step
+
+    def timed(t):
+        n = int(sim.alive[: sim.hw].sum())
+        t0 = time.perf_counter()
+        step(t)
+        ticks.append((n, time.perf_counter() - t0))
+
+    sim._step = timed
+    res = sim.run()
+    alive = np.array([a for a, _ in ticks])
+    wall = np.array([w for _, w in ticks])
+    keep = alive >= min_alive
+    return {
+        "run_steps_per_s": res.vehicle_steps / res.wall_s,
+        "tick_steps_per_s": float(alive[keep].sum() / wall[keep].sum()) if keep.any() else 0.0,
+        "mean_alive": float(alive[keep].mean()) if keep.any() else 0.0,
+        "max_alive": int(alive.max()),
+        "ns_per_vehicle_step": float(wall[keep].sum() / alive[keep].sum() * 1e9) if keep.any()
+        else float("nan"),
+        "wall_s": res.wall_s,
+    }
+
+
+def main(argv=None):
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--corridor-duration", type=float, default=1800.0)
+    ap.add_argument("--city-duration", type=float, default=900.0)
+    ap.add_argument("--min-alive", type=int, default=10_000)
+    ap.add_argument("--json", action="store_true")
+    a = ap.parse_args(argv)
+    corridor = World.build(load_scenario(ROOT / "scenarios" / "zibo_arterial.toml"))
+    city = World.build(load_scenario(ROOT / "scenarios" / "zibo_city.toml"))
+    rows = {}
+    for name, world, dur, min_alive in (
+        ("corridor", corridor, a.corridor_duration, 0),
+        ("city", city, a.city_duration, a.min_alive),
+    ):
+        for adv in (False, True):
+            rows[f"{name}_{'advisory' if adv else 'baseline'}"] = measure(world, dur, adv,
+                                                                           min_alive)
+    print(f"greenwave simulator throughput ({platform.machine()}, {os.cpu_count()} cpus, "
+          "one process)")
+    print(f"{'case':<22}{'alive (mean)':>13}{'tick Msteps/s':>15}{'ns/veh-step':>13}"
+          f"{'run Msteps/s':>14}")
+    for k, r in rows.items():
+        print(f"{k:<22}{r['mean_alive']:>13.0f}{r['tick_steps_per_s'] / 1e6:>15.2f}"
+              f"{r['ns_per_vehicle_step']:>13.0f}{r['run_steps_per_s'] / 1e6:>14.2f}")
+    print("tick = physics only (IDM, signals, fuel, measures); run = whole SimPy run incl. "
+          "arrivals, signal events and (advisory) core calls")
+    if a.json:
+        print(json.dumps({k: v for k, v in rows.items()}))
+
+
+if __name__ == "__main__":
+    main()
