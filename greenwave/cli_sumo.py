@@ -1,0 +1,137 @@
+"""SUMO subcommands: ``export-sumo`` a scenario, ``import-sumo`` a SUMO corridor.
+
+The conversion lives in :mod:`greenwave.sumo_io`; this module only parses arguments and prints.
+"""
+
+from __future__ import annotations
+
+import sys
+from datetime import datetime
+from pathlib import Path
+
+from .cli import CliError, finite_float, int_range
+from .scenario import dumps_scenario, load_scenario
+
+
+def add_parser(sub) -> None:
+    p = sub.add_parser(
+        "export-sumo",
+        help="write a scenario as SUMO input (network, signal programs, flows, .sumocfg)",
+        description="Writes SUMO plain XML (nodes, edges, connections, tlLogic programs), "
+        "routes with one flow per entry link and a .sumocfg into OUTDIR, and builds "
+        "scenario.net.xml with netconvert when it is installed (pip install "
+        "'greenwave[sumo]'). SUMO second 0 is the scenario's start_time.",
+    )
+    p.add_argument("scenario", type=Path, help="scenario TOML file")
+    p.add_argument("outdir", type=Path, help="output directory (created)")
+    p.add_argument("--duration", type=finite_float(0.0, 86400.0, lo_open=True), metavar="S",
+                   help="simulated seconds (default: the scenario's simulation.duration_s)")
+    p.add_argument("--seed", type=int_range(0, 2**31 - 1), metavar="N",
+                   help="SUMO random seed (default: the scenario's simulation.seed)")
+    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform",
+                   help="equally spaced (vehsPerHour, default) or Poisson arrivals like "
+                   "greenwave's own demand (period=exp(rate))")
+    p.add_argument("--car-following", choices=("krauss", "idm"), default="krauss",
+                   help="SUMO's Krauss with sigma=0 (default) or SUMO's IDM with the "
+                   "scenario's IDM parameters")
+    p.add_argument("--no-netconvert", action="store_true",
+                   help="write the plain files only, do not build scenario.net.xml")
+    p.set_defaults(func=cmd_export)
+
+    p = sub.add_parser(
+        "import-sumo",
+        help="read a SUMO network's signalised corridor into a scenario",
+        description="Reads static traffic-light programs, offsets, lane speeds, edge shapes and "
+        "straight-through successors of a SUMO network (a .net.xml, read with sumolib, or the "
+        "plain files written by export-sumo, e.g. scenario.nod.xml, which need no SUMO) and "
+        "writes a greenwave scenario TOML.",
+    )
+    p.add_argument("net", type=Path, metavar="NET",
+                   help="NET.net.xml, or a plain PREFIX.nod.xml (with .edg/.con/.tll.xml)")
+    p.add_argument("out", type=Path, metavar="OUT_SCENARIO", help="scenario TOML to write")
+    p.add_argument("--routes", type=Path, metavar="ROUTES",
+                   help="SUMO routes file: its flows become the demand")
+    p.add_argument("--corridor-edges", metavar="E1,E2,...",
+                   help="edges to import (default: the only corridor of signalised edges)")
+    p.add_argument("--start-time", metavar="ISO",
+                   help="absolute time of SUMO second 0, e.g. 2026-11-23T07:30:00+08:00 "
+                   "(default: stored by export-sumo, else greenwave's default)")
+    p.add_argument("--origin", metavar="LON,LAT",
+                   help="lon/lat of the network point x=0, y=0 (networks without projection)")
+    p.add_argument("--name", help="scenario name (default: the network's file name)")
+    p.set_defaults(func=cmd_import)
+
+
+def cmd_export(args) -> int:
+    from .sumo_io import SumoError, export_sumo
+
+    sc = load_scenario(args.scenario)
+    try:
+        res = export_sumo(sc, args.outdir, duration_s=args.duration, seed=args.seed,
+                          arrivals=args.arrivals, car_following=args.car_following,
+                          build_net=not args.no_netconvert)
+    except SumoError as exc:
+        raise CliError(str(exc)) from None
+    except OSError as exc:
+        raise CliError(f"{args.outdir}: cannot write: {exc.strerror or exc}") from None
+    print(f"{args.scenario}: '{sc.name}' exported to {res.outdir}")
+    for kind, path in res.files.items():
+        print(f"  {kind:<12} {path.name}")
+    for note in res.notes:
+        print(f"  note: {note}")
+    cfg = res.files["sumocfg"]
+    if res.net_built:
+        print(f"  built with {res.netconvert}")
+        print(f"run: sumo-gui -c {cfg}   (or: sumo -c {cfg})")
+    else:
+        print(f"build the network first: cd {res.outdir} && netconvert -c {cfg.stem}.netccfg")
+    return 0
+
+
+def _parse_origin(text: str) -> tuple[float, float]:
+    try:
+        lon, lat = (float(v) for v in text.split(","))
+    except ValueError:
+        raise CliError(f"--origin: expected LON,LAT, got '{text}'") from None
+    if not (-180.0 <= lon <= 180.0 and -90.0 <= lat <= 90.0):
+        raise CliError(f"--origin: {lon}, {lat} is not a lon/lat")
+    return lon, lat
+
+
+def _parse_start(text: str) -> datetime:
+    try:
+        t = datetime.fromisoformat(text)
+    except ValueError:
+        raise CliError(f"--start-time: '{text}' is not an ISO 8601 time") from None
+    if t.tzinfo is None:
+        raise CliError(f"--start-time: '{text}' needs a UTC offset, e.g. +08:00")
+    return t
+
+
+def cmd_import(args) -> int:
+    from .sumo_io import SumoError, import_sumo
+
+    edges = None
+    if args.corridor_edges is not None:
+        edges = [e.strip() for e in args.corridor_edges.split(",") if e.strip()]
+        if not edges:
+            raise CliError("--corridor-edges: no edge ids given")
+    try:
+        sc, notes = import_sumo(
+            args.net, routes=args.routes, corridor_edges=edges,
+            start_time=_parse_start(args.start_time) if args.start_time else None,
+            origin=_parse_origin(args.origin) if args.origin else None, name=args.name)
+    except SumoError as exc:
+        raise CliError(str(exc)) from None
+    text = dumps_scenario(sc)
+    try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
+        args.out.write_text(text, encoding="utf-8")
+    except OSError as exc:
+        raise CliError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
+    n_sig = sum(1 for ln in sc.links if ln.signal_group)
+    print(f"{args.net}: {len(sc.intersections)} intersections, {len(sc.links)} links "
+          f"({n_sig} signalised), {len(sc.demand.entries)} demand entries → {args.out}")
+    for note in notes:
+        print(f"  note: {note}", file=sys.stderr)
+    return 0
