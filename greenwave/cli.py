@@ -23,6 +23,7 @@ COMMANDS = [
     "greenwave.cli_coordination",
     "api.serve",
     "sim.cli",
+    "greenwave.cli_sumo",
 ]
 
 
