@@ -88,6 +88,9 @@ class CorridorModel(_Strict):
     lanes: int = Field(1, ge=1, le=8)
     entry_length_m: FiniteFloat = Field(300.0, gt=0.0, le=5000.0)
     exit_length_m: FiniteFloat = Field(200.0, gt=0.0, le=5000.0)
+    progression_kmh: FiniteFloat | None = Field(
+        None, gt=5.0, le=120.0,
+        description="Design progression speed of the corridor's green wave (drawn on plots)")
 
     @model_validator(mode="after")
     def _distinct(self):

@@ -32,9 +32,44 @@ def _signal_runs(world: World, group: int, t0: float, t1: float, step: float = 0
     return [(ts[a], ts[b - 1] + step, int(st[a])) for a, b in zip(starts, ends)]
 
 
+def _green_band(ax, world: World, entry_link: int, first_stop_m: float, t0: float, t1: float):
+    """Shade the design green band of the corridor direction that starts at ``entry_link``.
+
+    Uses the corridor's ``progression_kmh`` and :func:`greenwave.coordination.corridor_bands`;
+    nothing is drawn for corridors without a design speed or without a band.
+    """
+    from greenwave.coordination import corridor_bands, corridor_timing
+
+    net, sc = world.network, world.scenario
+    for cid, _, links in net.corridors:
+        if int(links[0]) != entry_link:
+            continue
+        base, tag = cid[:-2], cid[-1]
+        model = next((c for c in sc.corridors if c.id == base), None)
+        if model is None or model.progression_kmh is None:
+            return
+        speed = model.progression_kmh / 3.6
+        band = corridor_bands(corridor_timing(world, base), speed)["forward" if tag == "f"
+                                                                   else "backward"]
+        if not band.bandwidth_s > 0:
+            return
+        c = band.cycle_s
+        first = band.entry_s - world.epoch_s  # simulation-time frame, modulo the cycle
+        n0 = np.floor((t0 - band.travel_s[-1] - first) / c)
+        for n in np.arange(n0, n0 + (t1 - t0) / c + 3):
+            a = first + n * c + band.travel_s
+            y = first_stop_m + band.distance_m
+            ax.fill_betweenx(y, a, a + band.bandwidth_s, color="#2ca02c", alpha=0.12, lw=0,
+                             label=f"green band {model.progression_kmh:g} km/h" if n == n0
+                             else None)
+        return
+
+
 def time_space(ax, world: World, res: SimResult, route: int, t0: float, t1: float, title: str):
     """Draw trajectories of one route's vehicles and the signal states at its stop lines."""
     routes = Routes.build(world.network, res.extra["entry_links"])
+    _green_band(ax, world, int(res.extra["entry_links"][route]), float(routes.stop_pos_m[route, 0]),
+                t0, t1)
     stops = routes.stop_pos_m[route]
     groups = routes.stop_group[route]
     for pos, g in zip(stops, groups):
