@@ -47,7 +47,7 @@ from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import EMERGENCY_DECEL_MS2, ballistic_step, idm_free, idm_interaction, safe_accel
 from .demand import Arrivals, draw_arrivals
-from .fuel import co2_rate_g_s, fuel_rate_l_s
+from .fuel import fuel_co2_rates
 
 AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
@@ -505,8 +505,9 @@ class Simulation:
 
         # Measures.
         v_mean = 0.5 * (v + v_new)
-        self.fuel[:n] += np.where(al, fuel_rate_l_s(v_mean, a_real), 0.0) * dt
-        self.co2[:n] += np.where(al, co2_rate_g_s(v_mean, a_real), 0.0) * dt
+        fuel, co2 = fuel_co2_rates(v_mean, a_real)
+        self.fuel[:n] += np.where(al, fuel, 0.0) * dt
+        self.co2[:n] += np.where(al, co2, 0.0) * dt
         stopped = al & (v_new <= STOP_SPEED_MS)
         self.stopped_time[:n] += stopped * dt
         in_stop = self.in_stop[:n]
