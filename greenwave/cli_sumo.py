@@ -34,6 +34,9 @@ def add_parser(sub) -> None:
     p.add_argument("--car-following", choices=("krauss", "idm"), default="krauss",
                    help="SUMO's Krauss with sigma=0 (default) or SUMO's IDM with the "
                    "scenario's IDM parameters")
+    p.add_argument("--no-lane-change", action="store_true",
+                   help="vehicles keep their departure lane (lcStrategic/lcCooperative -1, "
+                   "lcSpeedGain/lcKeepRight 0), like greenwave's single-file lanes")
     p.add_argument("--no-netconvert", action="store_true",
                    help="write the plain files only, do not build scenario.net.xml")
     p.set_defaults(func=cmd_export)
@@ -69,6 +72,7 @@ def cmd_export(args) -> int:
     try:
         res = export_sumo(sc, args.outdir, duration_s=args.duration, seed=args.seed,
                           arrivals=args.arrivals, car_following=args.car_following,
+                          lane_change=not args.no_lane_change,
                           build_net=not args.no_netconvert)
     except SumoError as exc:
         raise CliError(str(exc)) from None

@@ -54,6 +54,10 @@ the straight-through route.  ``departSpeed="desired"`` and ``departLane="random"
 greenwave's insertion (a vehicle enters at the start of its entry link, on a uniformly drawn
 lane, at its desired speed, and waits while there is no room).  Arrivals are equally spaced
 (``vehsPerHour``, the default) or Poisson like greenwave's demand (``period="exp(rate)"``).
+SUMO's lane changing stays on unless asked off (``lane_change=False``): greenwave has none, every
+(entry, lane) is a single-file stream, and :data:`NO_LANE_CHANGE` switches off all four LC2013
+motivations (strategic and cooperative with -1, speed gain and keep-right with 0, the documented
+"off" values of each; sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes.html).
 """
 
 from __future__ import annotations
@@ -93,6 +97,10 @@ NETCONVERT_OPTIONS = {
 }
 
 PLAIN_SUFFIXES = (".nod.xml", ".edg.xml", ".con.xml", ".tll.xml")
+
+NO_LANE_CHANGE = {"lcStrategic": "-1", "lcCooperative": "-1", "lcSpeedGain": "0",
+                  "lcKeepRight": "0"}
+"""vType attributes that keep every vehicle in its departure lane (``lane_change=False``)."""
 
 # SUMO signal characters (sumo.dlr.de/docs/Simulation/Traffic_Lights.html#signal_state_definitions)
 _GREEN_CHARS = set("Gg")
@@ -339,6 +347,7 @@ def export_sumo(
     seed: int | None = None,
     arrivals: Literal["uniform", "poisson"] = "uniform",
     car_following: Literal["krauss", "idm"] = "krauss",
+    lane_change: bool = True,
     build_net: bool = True,
 ) -> SumoExport:
     """Write a scenario as SUMO input into ``outdir`` (created); build the net if possible.
@@ -356,6 +365,9 @@ def export_sumo(
     car_following : {"krauss", "idm"}
         SUMO's Krauss with ``sigma=0`` (no dawdling; deterministic like greenwave) or SUMO's IDM
         with greenwave's IDM parameters.
+    lane_change : bool
+        False: vehicles keep their departure lane (:data:`NO_LANE_CHANGE`), like greenwave's
+        single-file streams.
     build_net : bool
         Run netconvert when it is available.
 
@@ -546,7 +558,8 @@ def export_sumo(
         ET.SubElement(proc, key, {"value": value})
     _write_xml(netcfg, files["netccfg"])
 
-    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following)
+    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following,
+                  lane_change)
     _write_sumocfg(files["sumocfg"], duration, seed)
     res.files = files
 
@@ -575,7 +588,7 @@ def _run_netconvert(exe: str, out: Path, res: SumoExport) -> None:
 
 
 def _write_routes(scenario: Scenario, exp, path: Path, duration: float, arrivals: str,
-                  car_following: str) -> None:
+                  car_following: str, lane_change: bool = True) -> None:
     drv = scenario.drivers
     routes = _xsd("routes", "routes_file.xsd")
     vt = {
@@ -591,6 +604,8 @@ def _write_routes(scenario: Scenario, exp, path: Path, duration: float, arrivals
         vt.update(carFollowModel="IDM", delta="4")
     else:
         vt.update(carFollowModel="Krauss", sigma="0")
+    if not lane_change:
+        vt.update(NO_LANE_CHANGE)
     ET.SubElement(routes, "vType", vt)
     nxt = {ln.id: ln.next for ln in exp.links}
     flows = []

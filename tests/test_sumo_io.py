@@ -262,6 +262,22 @@ def test_cli_export_import_plain(tmp_path, capsys):
     assert [e.flow_veh_h for e in back.demand.entries] == pytest.approx([1200.0, 1200.0])
 
 
+def test_no_lane_change_option(tmp_path):
+    scen = ROOT / "scenarios" / "zibo_arterial.toml"
+    assert main(["export-sumo", str(scen), str(tmp_path / "lc"), "--no-netconvert"]) == 0
+    assert main(["export-sumo", str(scen), str(tmp_path / "nolc"), "--no-netconvert",
+                 "--car-following", "idm", "--no-lane-change"]) == 0
+    keys = ("lcStrategic", "lcCooperative", "lcSpeedGain", "lcKeepRight")
+    vt = ET.parse(tmp_path / "lc" / "scenario.rou.xml").getroot().find("vType")
+    assert all(vt.get(k) is None for k in keys)  # SUMO's own lane changing by default
+    vt = ET.parse(tmp_path / "nolc" / "scenario.rou.xml").getroot().find("vType")
+    assert [vt.get(k) for k in keys] == ["-1", "-1", "0", "0"]
+    assert vt.get("carFollowModel") == "IDM"
+    back, _ = import_sumo(tmp_path / "nolc" / "scenario.nod.xml",
+                          routes=tmp_path / "nolc" / "scenario.rou.xml")
+    assert_same_network(load_scenario(scen), back)
+
+
 # ----------------------------------------------------------------------------- with SUMO
 
 
@@ -387,3 +403,19 @@ def test_import_foreign_net_matches_sumo(tmp_path):
         got = np.array(["G" if r.get("state")[idx] in "Gg" else r.get("state")[idx]
                         for r in sel])
         assert np.array_equal(got, want), (tl, t[got != want][:5])
+
+
+@needs_sumo
+def test_no_lane_change_keeps_lanes_in_sumo(tmp_path):
+    """With lane_change=False no vehicle changes lanes (SUMO's lane-change output is empty)."""
+    sc = _arterial()
+    counts = {}
+    for lc in (True, False):
+        out = tmp_path / f"lc{int(lc)}"
+        res = export_sumo(sc, out, duration_s=300, arrivals="poisson", car_following="idm",
+                          lane_change=lc)
+        assert res.net_built, res.notes
+        _run_sumo(out, "-c", "scenario.sumocfg", "--lanechange-output", "lc.xml")
+        counts[lc] = len(ET.parse(out / "lc.xml").getroot().findall("change"))
+    assert counts[True] > 0  # keep-right changes from the random departure lane
+    assert counts[False] == 0
