@@ -1,7 +1,8 @@
 """Request and response models of the HTTP API, with the examples shown in ``/docs``.
 
-Speeds are km/h here (the edge); everything behind is SI (:mod:`greenwave.units`).  Times are ISO
-8601 with a UTC offset on the wire and seconds since the Unix epoch inside (:mod:`greenwave.timing`).
+Speeds are km/h here (the edge); everything behind is SI (:mod:`greenwave.units`).  Times are
+ISO 8601 with a UTC offset on the wire and seconds since the Unix epoch inside
+(:mod:`greenwave.timing`).
 
 Request models are strict (``"5"`` is not a number, ``true`` is not a speed) and forbid unknown
 fields, so a misspelt field is an error rather than silently ignored.  Checks that need the
@@ -26,7 +27,6 @@ from pydantic import (
     TypeAdapter,
     ValidationInfo,
     WithJsonSchema,
-    field_validator,
     model_validator,
 )
 

@@ -106,10 +106,11 @@ class MapMatcher:
         # Segment s belongs to link seg_link[s]; link k's segments are seg_first[k] .. +counts[k].
         self.seg_first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64)
         self.seg_link = np.repeat(np.arange(network.n_links, dtype=np.int64), counts)
-        a = np.concatenate([xy[:-1] for xy in network.link_xy]) if counts.sum() else np.empty((0, 2))
-        b = np.concatenate([xy[1:] for xy in network.link_xy]) if counts.sum() else np.empty((0, 2))
-        c0 = np.concatenate([c[:-1] for c in network.link_cum_m]) if counts.sum() else np.empty(0)
-        c1 = np.concatenate([c[1:] for c in network.link_cum_m]) if counts.sum() else np.empty(0)
+        xy, cum = network.link_xy, network.link_cum_m
+        a = np.concatenate([p[:-1] for p in xy]) if len(xy) else np.empty((0, 2))
+        b = np.concatenate([p[1:] for p in xy]) if len(xy) else np.empty((0, 2))
+        c0 = np.concatenate([c[:-1] for c in cum]) if len(cum) else np.empty(0)
+        c1 = np.concatenate([c[1:] for c in cum]) if len(cum) else np.empty(0)
         self.seg_a, self.seg_d = a, b - a  # start point and direction vector (projected m)
         self.seg_len2 = np.einsum("ij,ij->i", self.seg_d, self.seg_d)
         self.seg_cum0, self.seg_cum1 = c0, c1  # great-circle metres at both ends

@@ -1,6 +1,7 @@
 """POST /v1/advisories/batch: ten thousand vehicles through one core call."""
 
 import json
+import time
 
 import numpy as np
 import pytest
@@ -62,9 +63,6 @@ def test_ten_thousand_vehicles_in_one_core_call(city, monkeypatch):
 def test_batch_equals_single(city):
     svc = city.app.state.service
     vs = vehicles(svc, 30, seed=5)
-    ts = "T".join(["2026-01-01", "00:00:00Z"])  # replaced below by a time near now
-    import time
-
     ts = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
     for v in vs:
         v["timestamp"] = ts
