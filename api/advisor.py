@@ -15,7 +15,6 @@ loop never runs the computation itself.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable, Sequence
@@ -129,12 +128,6 @@ class Advisor:
         if on.size:
             adv = advise(net, timing, self.params, link[on], offset[on], speed_ms[on], t_s[on],
                          self.ahead)
-            # greenwave.bands.speed_bands zeroes the NaN distances of its input in place when
-            # the (N, M) array's transpose is contiguous (N == 1 or M == 1), so a single
-            # vehicle on an exit link came back with distance 0 instead of none.  A stop line
-            # exists exactly where stop_link >= 0: restore the NaNs from that.
-            adv = dataclasses.replace(adv, dist_m=np.where(adv.stop_link >= 0, adv.dist_m,
-                                                           np.nan))
             out = records(adv, net, timing, t_s[on], self.params, self.ahead)
             far = np.flatnonzero(adv.dist_m[:, 0] > self.range_m).tolist()
             for i in far:

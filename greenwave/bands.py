@@ -255,7 +255,7 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, sl):
     n, m = dist.shape
     k = params.n_windows
     npair = n * m
-    d = np.ascontiguousarray(dist.T).ravel()  # (P,)
+    d = dist.T.ravel().copy()  # (P,); a copy: NaNs are zeroed below, never in the input
     present = ~np.isnan(d)
     g = np.ascontiguousarray(grp.T).ravel()
     signal = present & (g >= 0)

@@ -247,3 +247,14 @@ def test_params_reject_bad_values():
         BandParams(band_min_ms=20.0, band_max_ms=10.0)
     with pytest.raises(ValueError, match="finite"):
         BandParams(safety_margin_s=float("nan"))
+
+
+def test_inputs_are_not_modified():
+    plan = SignalPlan(cycle_s=100.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 50]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    for dist in (np.array([[np.nan]]), np.array([[300.0, np.nan]]), np.array([[np.nan], [5.0]])):
+        before = dist.copy()
+        n, m = dist.shape
+        speed_bands(dist, np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
+                    np.full((n, m), 15.0), tab)
+        np.testing.assert_array_equal(dist, before)
