@@ -23,6 +23,7 @@ COMMANDS = [
     "greenwave.cli_coordination",
     "api.serve",
     "sim.cli",
+    "sim.cli_sweep",
     "greenwave.cli_sumo",
 ]
 
