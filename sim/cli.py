@@ -31,7 +31,7 @@ def add_parser(sub) -> None:
         "compare",
         help="run baseline and advisory on the same traffic and compare",
         description="Runs, for each seed, a no-advisory baseline and an advisory run on the same "
-        "arrivals and drivers, and prints baseline, advisory and change %% (95 %% CI over seeds).",
+        "arrivals and drivers, and prints baseline, advisory and change % (95 % CI over seeds).",
     )
     scenario_arg(p)
     _common(p)
