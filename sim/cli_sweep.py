@@ -57,6 +57,9 @@ def add_parser(sub) -> None:
                    help=f"local worker processes (default: all cores, {os.cpu_count()})")
     p.add_argument("--scheduler", metavar="ADDRESS",
                    help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
+    p.add_argument("--before", type=Path, metavar="BEFORE",
+                   help="baseline = this scenario's signal timing without advice (the system "
+                   "comparison of compare --before); the --set overrides apply to both")
     p.add_argument("--force", action="store_true",
                    help="discard results of a different sweep in --out and start fresh")
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip plots/")
@@ -79,8 +82,15 @@ def cmd_sweep(args) -> int:
                 raise SweepError([f"--set {key} given twice; list all its values in one --set"])
             grid[key] = values
         seeds = range(args.first_seed, args.first_seed + args.seeds)
+        before_text = None
+        if args.before is not None:
+            try:
+                before_text = args.before.read_text(encoding="utf-8")
+            except OSError as exc:
+                raise CliError(f"{args.before}: cannot read file: {exc.strerror}") from None
         spec = build_spec(text, grid, seeds=seeds, duration_s=args.duration,
-                          source=str(args.scenario))
+                          source=str(args.scenario), before_text=before_text,
+                          before_source=str(args.before))
     except SweepError as exc:
         raise CliError(str(exc)) from None
 

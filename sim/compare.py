@@ -51,6 +51,23 @@ def run_pair(world: World, seed: int, *, duration_s=None, penetration=None, comp
     return base, adv
 
 
+def run_before_after(after: World, before: World, seed: int, *, duration_s=None,
+                     penetration=None, compliance=None) -> tuple[SimResult, SimResult]:
+    """The system comparison of one seed: before timing without advice, after timing with it.
+
+    Both runs use the after scenario's network, demand and drivers on the same arrivals; only
+    the signal timing and the advice differ.
+    """
+    check_same_network(after, before)
+    kw = _settings(after, duration_s, penetration, compliance)
+    arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
+    base = Simulation(after, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr,
+                      timing=before.timing).run()
+    adv = Simulation(after, seed, advisory=True, penetration=kw["penetration"],
+                     compliance=compliance, duration_s=kw["duration_s"], arrivals=arr).run()
+    return base, adv
+
+
 def compare(world: World, seeds: list[int], *, duration_s=None, penetration=None,
             compliance=None, name: str | None = None, keep=False) -> dict:
     """The ``compare --json`` object for ``seeds`` (see the README for the keys).

@@ -62,6 +62,7 @@ FORMAT = 1  # manifest / journal format version
 MANIFEST = "manifest.json"
 JOURNAL = "rows.jsonl"
 SCENARIO_COPY = "scenario.toml"
+BEFORE_COPY = "before.toml"  # with --before: the scenario whose timing the baselines run
 RESULTS_CSV = "results.csv"
 RESULTS_PARQUET = "results.parquet"
 SUMMARY_CSV = "summary.csv"
@@ -245,6 +246,8 @@ class SweepSpec:
     grid: dict[str, list]
     seeds: tuple[int, ...]
     duration_s: float | None = None
+    before_text: str | None = None
+    before_hash: str | None = None
 
     @property
     def keys(self) -> list[str]:
@@ -259,21 +262,26 @@ class SweepSpec:
         for params in self.combinations():
             for seed in self.seeds:
                 out.append(Case(len(out), params, seed,
-                                case_key(self.scenario_hash, self.duration_s, params, seed)))
+                                case_key(self.scenario_hash, self.duration_s, params, seed,
+                                         self.before_hash)))
         return out
 
     def identity(self) -> dict:
         """What a resumed sweep must share with the directory's manifest (seeds may differ)."""
         return {"scenario_hash": self.scenario_hash, "duration_s": self.duration_s,
+                "before_hash": self.before_hash,
                 "grid": {k: sorted(json.dumps(v) for v in vals)
                          for k, vals in sorted(self.grid.items())}}
 
 
-def case_key(scenario_hash: str, duration_s: float | None, params: dict, seed: int) -> str:
-    """Stable identity of a case: hash of scenario, duration, overrides (any order) and seed."""
-    blob = json.dumps({"scenario": scenario_hash, "duration_s": duration_s,
-                       "params": sorted(params.items()), "seed": int(seed)},
-                      sort_keys=True, separators=(",", ":"))
+def case_key(scenario_hash: str, duration_s: float | None, params: dict, seed: int,
+             before_hash: str | None = None) -> str:
+    """Stable identity of a case: hash of scenario(s), duration, overrides (any order), seed."""
+    ident = {"scenario": scenario_hash, "duration_s": duration_s,
+             "params": sorted(params.items()), "seed": int(seed)}
+    if before_hash is not None:
+        ident["before"] = before_hash
+    blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
     return hashlib.sha256(blob.encode()).hexdigest()[:16]
 
 
@@ -296,7 +304,8 @@ def _fmt_params(params: dict) -> str:
 
 
 def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=None,
-               source: str = "<scenario>") -> SweepSpec:
+               source: str = "<scenario>", before_text: str | None = None,
+               before_source: str = "<before>") -> SweepSpec:
     """Validate the scenario, every key, every value and every combination; build the spec.
 
     Parameters
@@ -305,6 +314,9 @@ def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=N
     grid : swept dotted key → list of values (Python scalars, e.g. from :func:`parse_values`)
     seeds : iterable of int, the seeds of every combination
     duration_s : simulated seconds of every run (None: each case's ``simulation.duration_s``)
+    before_text : optional "before" scenario TOML: each case's baseline then runs the before
+        scenario's signal timing without advice (the system comparison of ``compare --before``);
+        the overrides apply to both scenarios, which must share network and signal groups
 
     Raises
     ------
@@ -389,9 +401,40 @@ def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=N
                           f"the warm-up ({sc.simulation.warmup_s:g} s)")
     if errors:
         raise SweepError(list(dict.fromkeys(errors)))
+    before_hash = None
+    if before_text is not None:
+        before_hash = _check_before(scenario_text, before_text, norm, before_source)
     return SweepSpec(scenario_text=scenario_text, scenario_hash=scenario.content_hash(),
                      scenario_name=scenario.name, source=source, grid=norm, seeds=seeds,
-                     duration_s=None if duration_s is None else float(duration_s))
+                     duration_s=None if duration_s is None else float(duration_s),
+                     before_text=before_text, before_hash=before_hash)
+
+
+def _check_before(scenario_text: str, before_text: str, grid: dict, source: str) -> str:
+    """Validate the before scenario (with the first combination's overrides) against the after
+    scenario; return its content hash."""
+    from greenwave.network import World
+
+    from .compare import check_same_network
+
+    try:
+        before = tomllib.loads(before_text)
+    except tomllib.TOMLDecodeError as exc:
+        raise ScenarioError(source, [("", f"invalid TOML: {exc}")]) from None
+    base_sc = parse_scenario(before, source)
+    params = {k: v[0] for k, v in grid.items()}
+    data_b, data_a = before, tomllib.loads(scenario_text)
+    for k, v in params.items():
+        data_b, data_a = apply_override(data_b, k, v), apply_override(data_a, k, v)
+    try:
+        check_same_network(World.build(parse_scenario(data_a, "<after>")),
+                           World.build(parse_scenario(data_b, source)))
+    except ScenarioError as exc:
+        raise SweepError([f"--before: {p + ': ' if p else ''}{m}" for p, m in exc.errors]) \
+            from None
+    except ValueError as exc:
+        raise SweepError([f"--before: {exc}"]) from None
+    return base_sc.content_hash()
 
 
 def _where(path: str, key: str) -> str:
@@ -401,23 +444,34 @@ def _where(path: str, key: str) -> str:
 # --------------------------------------------------------------------------- the worker
 
 
-def run_case(scenario_text: str, overrides: dict, seed: int, duration_s: float | None) -> dict:
+def run_case(scenario_text: str, overrides: dict, seed: int, duration_s: float | None,
+             before_text: str | None = None) -> dict:
     """Run one case: baseline and advisory on the same arrivals; the measures of both and changes.
 
     Plain arguments only (the scenario content, never a path), so a remote worker needs nothing
-    but the package.  Returns ``{column: value}`` for :data:`MEASURE_COLUMNS` plus ``wall_s``.
+    but the package.  With ``before_text`` the baseline runs the before scenario's timing
+    without advice (:func:`sim.compare.run_before_after`).  Returns ``{column: value}`` for
+    :data:`MEASURE_COLUMNS` plus ``wall_s``.
     """
     from greenwave.network import World
 
-    from .compare import run_pair
+    from .compare import run_before_after, run_pair
     from .measures import summarize
 
     t0 = time.perf_counter()
-    data = tomllib.loads(scenario_text)
-    for k, v in overrides.items():
-        data = apply_override(data, k, v)
-    world = World.build(parse_scenario(data, "<sweep case>"))
-    base, adv = run_pair(world, int(seed), duration_s=duration_s)
+
+    def build(text, source):
+        data = tomllib.loads(text)
+        for k, v in overrides.items():
+            data = apply_override(data, k, v)
+        return World.build(parse_scenario(data, source))
+
+    world = build(scenario_text, "<sweep case>")
+    if before_text is None:
+        base, adv = run_pair(world, int(seed), duration_s=duration_s)
+    else:
+        base, adv = run_before_after(world, build(before_text, "<sweep before>"), int(seed),
+                                     duration_s=duration_s)
     b, a = summarize(base), summarize(adv)
     row = {f"baseline_{m}": b[m] for m in SIDE_MEASURES}
     row.update({f"advisory_{m}": a[m] for m in SIDE_MEASURES})
@@ -613,6 +667,8 @@ def _manifest_problems(old: dict, spec: SweepSpec) -> list[str]:
     if ident.get("duration_s") != new["duration_s"]:
         out.append(f"the duration differs ({ident.get('duration_s')} in the manifest, "
                    f"{new['duration_s']} now)")
+    if ident.get("before_hash") != new["before_hash"]:
+        out.append("the --before scenario differs")
     return out
 
 
@@ -621,7 +677,7 @@ def _grid_text(grid: dict) -> str:
 
 
 def _clear_outputs(out: Path) -> None:
-    for name in (RESULTS_CSV, RESULTS_PARQUET, SUMMARY_CSV, SCENARIO_COPY, MANIFEST):
+    for name in (RESULTS_CSV, RESULTS_PARQUET, SUMMARY_CSV, SCENARIO_COPY, BEFORE_COPY, MANIFEST):
         (out / name).unlink(missing_ok=True)
     plots = out / PLOTS_DIR
     if plots.is_dir():
@@ -675,7 +731,7 @@ def run_sweep(spec: SweepSpec, executor: Executor, out_dir, *, force: bool = Fal
         try:
             for c in todo:
                 fut = executor.submit(run_case, spec.scenario_text, dict(c.params), c.seed,
-                                      spec.duration_s)
+                                      spec.duration_s, spec.before_text)
                 futures[fut] = c
             for fut in as_completed(list(futures)):
                 c = futures.pop(fut)
@@ -754,12 +810,16 @@ def _open_manifest(spec, out, journal, force, executor, warnings) -> dict:
         manifest = {"format": FORMAT, "started": _now(), "finished": None,
                     "versions": versions, "runs": []}
         _write_atomic(out / SCENARIO_COPY, spec.scenario_text.encode())
+        if spec.before_text is not None:
+            _write_atomic(out / BEFORE_COPY, spec.before_text.encode())
     manifest.update({
         "scenario": {"name": spec.scenario_name, "source": spec.source,
                      "content_hash": spec.scenario_hash},
         "grid": spec.grid, "seeds": list(spec.seeds), "duration_s": spec.duration_s,
         "cases": len(spec.seeds) * math.prod(len(v) for v in spec.grid.values()),
         "identity": spec.identity(),
+        "before": None if spec.before_hash is None else {"content_hash": spec.before_hash,
+                                                         "file": BEFORE_COPY},
     })
     manifest["format"] = FORMAT
     manifest.setdefault("runs", [])

@@ -7,6 +7,7 @@ exactly (every column but the wall time).
 
 from __future__ import annotations
 
+import csv
 import json
 import math
 import os
@@ -340,7 +341,7 @@ def test_different_sweep_in_the_same_dir_is_refused(reference, scenario_file, tm
 
 
 def _fake_case(fail_seeds):
-    def run(scenario_text, overrides, seed, duration_s):
+    def run(scenario_text, overrides, seed, duration_s, before_text=None):
         if seed in fail_seeds:
             raise RuntimeError(f"boom on seed {seed}")
         row = {c: 1.0 for c in MEASURE_COLUMNS}
@@ -418,3 +419,36 @@ def test_missing_dask_exit_2(scenario_file, tmp_path, capsys, monkeypatch):
     monkeypatch.setitem(sys.modules, "dask.distributed", None)  # import fails
     assert main(cli_args(scenario_file, tmp_path / "o", "--scheduler", "tcp://x:1")) == 2
     assert "pip install 'greenwave[dask]'" in capsys.readouterr().err
+
+
+def test_before_after_sweep_runs_the_system_comparison(tmp_path, root):
+    """With --before the baseline is the before timing without advice (as compare --before)."""
+    import tomllib
+
+    from greenwave.network import World
+    from greenwave.scenario import apply_override, parse_scenario
+    from sim.compare import run_before_after
+    from sim.measures import summarize
+    from sim.sweep import build_spec, run_sweep
+
+    after = (root / "scenarios" / "zibo_arterial.toml").read_text(encoding="utf-8")
+    before = (root / "scenarios" / "zibo_arterial_uncoordinated.toml").read_text(encoding="utf-8")
+    spec = build_spec(after, {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
+                      seeds=[1], duration_s=900.0, before_text=before)
+    with ThreadPoolExecutor(1) as ex:
+        report = run_sweep(spec, ex, tmp_path / "ba", plots=False)
+    assert report.failed == 0 and (tmp_path / "ba" / "before.toml").exists()
+    row = next(csv.DictReader(open(tmp_path / "ba" / "results.csv")))
+
+    def world(text):
+        data = apply_override(tomllib.loads(text), "simulation.warmup_s", 100.0)
+        return World.build(parse_scenario(data))
+
+    b, a = run_before_after(world(after), world(before), 1, duration_s=900.0)
+    assert float(row["baseline_stops_per_veh"]) == pytest.approx(summarize(b)["stops_per_veh"])
+    assert float(row["advisory_stops_per_veh"]) == pytest.approx(summarize(a)["stops_per_veh"])
+    # A different before scenario under the same --out is a different sweep.
+    spec2 = build_spec(after, {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
+                       seeds=[1], duration_s=900.0, before_text=after)
+    with ThreadPoolExecutor(1) as ex, pytest.raises(SweepError, match="--before"):
+        run_sweep(spec2, ex, tmp_path / "ba", plots=False)
