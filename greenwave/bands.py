@@ -1,7 +1,7 @@
 """Feasible speed bands for arriving on green, for many vehicles and intersections in one call.
 
-For vehicle ``n`` and the ``j``-th stop line ahead (distance ``dist_m[n, j]``), each of the next
-``K`` conservative green windows ``[ws, we)`` of the controlling signal group defines the target
+For vehicle ``n`` and the ``j``-th stop line ahead (distance ``dist_m[n, j]``), each green window
+``[ws, we)`` looked at (see *Which windows*) of the controlling signal group defines the target
 speeds whose arrival time (see :mod:`greenwave.kinematics`) falls in
 
     [ws - t + queue_delay,  we - t - safety_margin]
@@ -10,14 +10,24 @@ which is one interval of speeds.  It is intersected with the advisory band
 ``[band_min, min(band_max, limit)]``, where ``limit`` is the lowest speed limit between the
 vehicle and that stop line, and kept only if it is at least ``min_width`` wide.
 
+Which windows
+-------------
+``n_windows`` conservative green windows are looked at per stop line, counted from the *first
+reachable* one: the first whose end, less the safety margin, is not before the earliest arrival
+(at the band's top speed).  Windows that end before then can hold no band, so this only widens
+what the next ``n_windows`` windows from now would find (a far stop line with short cycles).
+Usually one or two windows overlap the band's arrival times; only as many window rows as some
+vehicle of a block needs are computed.  ``time_to_green_s``/``time_to_red_s`` always describe
+the current (or next) green.
+
 Empty bands
 -----------
 Bands are sets of speeds ``[lo, hi]`` in m/s.  An empty band is returned as ``lo = hi = NaN``
 together with a status other than ``PROCEED``/``ADVICE``; ``Bands.feasible`` is the mask of
 non-empty ones.  Every non-empty band lies inside ``[band_min, min(band_max, limit)]``.
 
-Which window
-------------
+Which window is targeted
+------------------------
 If the current speed already lies in a window's band the vehicle is told to carry on (``PROCEED``,
 that window); otherwise the earliest window with a band is targeted (``ADVICE``): it is also the
 fastest.  No window with a band → ``STOP`` (prepare to stop); no signal → ``NO_SIGNAL``.
@@ -27,9 +37,10 @@ Joint bands
 ``joint_lo/hi[:, m-1]`` is a band of single speeds that arrives on green at *each* of the first
 ``m`` stop lines: the intersection over ``j < m`` of the union over windows of the per-window
 bands.  Candidates are intersected pairwise (windows are disjoint, so the pieces are too); per
-window of the latest stop line the fastest piece is kept, so K candidates carry to the next.  The reported piece is the one holding
-the current speed, else the fastest.  ``joint[:, 0]`` equals the per-intersection band of the
-first stop line.  An unsignalised node ahead constrains only the speed limit.
+window of the latest stop line the fastest piece is kept, so one candidate per window carries to
+the next.  The reported piece is the one holding the current speed, else the fastest.
+``joint[:, 0]`` equals the per-intersection band of the first stop line.  An unsignalised node
+ahead constrains only the speed limit.
 """
 
 from __future__ import annotations
@@ -206,7 +217,7 @@ def speed_bands(
 
     Notes
     -----
-    Vehicles are processed in blocks of ``_BLOCK`` so that the (block, M, K) temporaries stay in
+    Vehicles are processed in blocks of ``_BLOCK`` so that the (M, block) temporaries stay in
     cache; the work is the same array code for every block.
     """
     if isinstance(timing, PlanTable):
@@ -226,7 +237,7 @@ def speed_bands(
     for s in range(0, n, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
         _block(dist[sl], v0[sl], t[sl], grp[sl], lim[sl], None if qd is None else qd[sl],
-               timing, params, out, sl)
+               timing, params, {f: a[:, sl] for f, a in out.items()})
     return Bands(**{f: out[f].T for f in names})
 
 
@@ -245,145 +256,300 @@ def _first_true(masks):
     return f
 
 
-def _block(dist, v0, t, grp, lim, qd, timing, params, out, sl):
-    """Bands for one block of vehicles; writes rows ``sl`` of ``out``.
+def _block(dist, v0, t, grp, lim, qd, timing, params, out):
+    """Bands for one block of vehicles, written to the (M, n) views ``out``.
 
-    Layout: pairs are flattened stop-line-major (``p = j * n + i``) so that each stop line's
-    pairs are one contiguous slice, and window quantities are (K, P) so that each window is a
-    contiguous row: reductions over the few windows become a handful of elementwise operations.
+    Layout: stop-line-major (M, n) arrays, per-vehicle ``v0`` and ``t`` broadcast along stop
+    lines, and window rows (R, M, n): the few windows looked at are a leading axis, so that
+    reductions over them are a handful of elementwise operations.  A pair without a signal has
+    NaN window times, which makes every comparison on it false.
     """
     n, m = dist.shape
     k = params.n_windows
+    a, b = params.accel_ms2, params.decel_ms2
+    vmin, margin, min_width = params.band_min_ms, params.safety_margin_s, params.min_width_ms
     npair = n * m
-    d = dist.T.ravel().copy()  # (P,); a copy: NaNs are zeroed below, never in the input
-    present = ~np.isnan(d)
-    g = np.ascontiguousarray(grp.T).ravel()
-    signal = present & (g >= 0)
-    np.copyto(d, 0.0, where=~present)
-    lim_p = np.where(np.isnan(dist), np.inf, lim)
-    vmax = np.ascontiguousarray(
-        np.minimum(np.minimum.accumulate(lim_p, axis=1), params.band_max_ms).T).ravel()
-    vmin = params.band_min_ms
-    vp = np.tile(v0, m)
-    tp = np.tile(t, m)
+    plans = timing.plans
 
-    # Green windows, window-first (K, P); unsignalised pairs query group 0 and are masked.
-    ws, we = timing.windows_by_k(np.where(signal, g, 0), tp, k)
-    rel_a = ws - tp  # arrival must be >= rel_a ...
-    rel_b = we - tp  # ... and <= rel_b - margin
-    rel_b -= params.safety_margin_s
-    if qd is not None:
-        np.maximum(rel_a, 0.0, out=rel_a)
-        rel_a += np.ascontiguousarray(qd.T).ravel()
+    # Every (M, n) array is C-contiguous (outputs of ufuncs on the transposed inputs would
+    # follow their layout): the flat indexing below relies on it.
+    d = np.maximum(dist.T, 0.0, out=np.empty((m, n)))  # a copy; NaN (no stop line) stays NaN
+    present = np.equal(d, d)
+    g = np.ascontiguousarray(grp.T)
+    signal = g >= 0
+    signal &= present
+    # Lowest limit so far along the path; a missing stop line does not constrain later ones.
+    vmax = np.copy(lim.T, order="C")
+    if not present.all():
+        np.putmask(vmax, ~present, np.inf)
+    np.minimum.accumulate(vmax, axis=0, out=vmax)
+    np.minimum(vmax, np.float64(params.band_max_ms), out=vmax)
 
     # Arrival times of the band's fastest and slowest speeds: a window is usable only if it
     # overlaps [t_early, t_late], and inverses are needed only for edges strictly inside it.
-    a, b = params.accel_ms2, params.decel_ms2
-    kin = Arrival(d, vp, a, b)
+    kin = Arrival(d, v0, a, b)
     t_early = kin.time_for(vmax)
     t_late = kin.time_for(vmin)
-    ok = (rel_a <= t_late) & (rel_b >= t_early) & (rel_b > rel_a)
-    ok &= signal
-    hi = np.broadcast_to(vmax, (k, npair)).copy()
-    lo = np.full((k, npair), vmin)
+
+    # Current/next green (time to green/red) and the first reachable one: the first whose end,
+    # less the safety margin, is not before t_early.  Relative times (s after t).  One green per
+    # cycle: arithmetic, window r + 1 is window r shifted by a cycle.  Other pairs (several
+    # greens per cycle, live SPaT) take their rows from ``timing.windows_by_k``.
+    now_ws, now_we, cyc = plans.first_window(g, t)
+    now_ws -= t
+    now_we -= t
+    gen = _generic_pairs(timing, g, t, signal)
+    no_sig = np.flatnonzero(~signal)
+    if no_sig.size:
+        _flat(now_ws)[no_sig] = np.nan
+        _flat(now_we)[no_sig] = np.nan
+    first_ws = t_early + (margin - _EPS_S)
+    first_ws -= now_we
+    first_ws /= cyc
+    np.ceil(first_ws, out=first_ws)
+    np.maximum(first_ws, 0.0, out=first_ws)
+    first_ws *= cyc
+    first_we = first_ws + now_we
+    first_ws += now_ws
+    if gen.size:
+        _flat(first_ws)[gen] = np.nan  # their rows come from below
+        g_ws0, g_we0, g_ws, g_we = _generic_rows(
+            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k)
+        _flat(now_ws)[gen] = g_ws0
+        _flat(now_we)[gen] = g_we0
+    np.maximum(now_ws, 0.0, out=out["time_to_green_s"])
+    np.copyto(out["time_to_red_s"], now_we)
+
+    # Rows: windows from the first reachable one while any pair's window still starts by t_late.
+    r = 1
+    while r < k and np.any(first_ws + r * cyc <= t_late):
+        r += 1
+    if gen.size:
+        late = g_ws <= t_late.ravel()[gen]
+        r_gen = int(np.flatnonzero(late.any(axis=1)).max(initial=0)) + 1
+        r = max(r, r_gen)
+    if r == 1:
+        ws, we = first_ws[None], first_we[None]
+    else:
+        ws = np.arange(r, dtype=float).reshape(r, 1, 1) * cyc
+        we = ws + first_we
+        ws += first_ws
+    if gen.size:
+        ws.reshape(r, npair)[:, gen] = g_ws[:r]
+        we.reshape(r, npair)[:, gen] = g_we[:r]
+
+    # Arrival must be in [rel_a, rel_b]: after the green starts (plus the queue discharge delay)
+    # and a safety margin before it ends.
+    if qd is None:
+        rel_a = ws
+    else:
+        rel_a = np.maximum(ws, 0.0)
+        rel_a += qd.T
+    rel_b = we - margin
+    ok = rel_a <= t_late
+    ok &= rel_b >= t_early
+    ok &= rel_b > rel_a
+    hi = np.empty_like(rel_a)
+    hi[...] = vmax
+    lo = np.full_like(rel_a, vmin)
     # Edges on the boundary are inverted too: B = t_early may still admit a range of speeds
     # when T is flat there (a car that cannot reach vmax before the line).
+    v0_pair = None
     for edge, bound, sign, inside in (
-        (rel_a, hi, -1.0, ok & (rel_a > t_early) & (rel_a <= t_late)),
-        (rel_b, lo, 1.0, ok & (rel_b >= t_early) & (rel_b < t_late)),
+        (rel_a, hi, -1.0, ok & (rel_a > t_early)),
+        (rel_b, lo, 1.0, ok & (rel_b < t_late)),
     ):
         idx = np.flatnonzero(inside)
         if idx.size:
-            pair = idx % npair
-            inv = Arrival(d[pair], vp[pair], a, b)
-            bound.ravel()[idx] = inv.speed_for(edge.ravel()[idx]) + sign * _EPS_MS
+            pair = _pair_index(idx, npair, r)
+            if v0_pair is None:
+                v0_pair = np.broadcast_to(v0, (m, n)).ravel()
+            inv = Arrival(d.ravel()[pair], v0_pair[pair], a, b).speed_inside(edge.ravel()[idx])
+            inv += sign * _EPS_MS
+            _flat(bound)[idx] = inv
     np.minimum(hi, vmax, out=hi)
-    np.maximum(lo, vmin, out=lo)
-    ok &= hi - lo >= params.min_width_ms
+    np.maximum(lo, np.float64(vmin), out=lo)
+    width = hi - lo
+    ok &= width >= min_width
+    lo = np.where(ok, lo, np.nan)  # from here on, a NaN lo marks an empty band
 
     # Target window: the first holding the current speed, else the first (earliest) with a band.
-    holds = ok & (lo <= vp) & (hi >= vp)
-    f_ok = _first_true(ok)
-    f_hold = _first_true(holds)
-    has_ok = f_ok < k
-    has_hold = f_hold < k
-    pick = np.where(has_hold, f_hold, np.minimum(f_ok, k - 1)).astype(np.intp)
-    flat = pick * npair + np.arange(npair)
+    if r == 1:
+        sel_lo, sel_hi, sel_ws, sel_we = lo[0], hi[0], ws[0], we[0]
+    else:
+        holds = lo <= v0
+        holds &= hi >= v0
+        f_hold = _first_true(holds)
+        f_ok = _first_true(lo == lo)
+        pick = np.where(f_hold < r, f_hold, np.minimum(f_ok, r - 1))
+        later = np.flatnonzero(pick)
+        flat = pick.ravel()[later].astype(np.intp) * npair + later
+        sel = []
+        for arr in (lo, hi, ws, we):
+            v = arr[0].copy()
+            _flat(v)[later] = _flat(arr)[flat]
+            sel.append(v)
+        sel_lo, sel_hi, sel_ws, sel_we = sel
+    nan_if_none = sel_lo - sel_lo  # 0, or NaN where no window has a band
+    np.copyto(out["lo_ms"], sel_lo)
+    np.add(sel_hi, nan_if_none, out=out["hi_ms"])
+    np.add(sel_ws, t, out=out["window_start_s"])
+    out["window_start_s"] += nan_if_none
+    np.add(sel_we, t, out=out["window_end_s"])
+    out["window_end_s"] += nan_if_none
+    has_ok = sel_lo == sel_lo
+    has_hold = sel_lo <= v0
+    has_hold &= sel_hi >= v0
+    status = out["status"]
+    status[...] = STOP
+    status -= has_ok
+    status -= has_hold
+    status *= signal
 
-    def put(name, arr):
-        out[name][:, sl] = arr.reshape(m, n)
-
-    for name, arr in (("lo_ms", lo), ("hi_ms", hi), ("window_start_s", ws),
-                      ("window_end_s", we)):
-        v = arr.ravel()[flat]
-        v[~has_ok] = np.nan
-        put(name, v)
-    status = np.full(npair, STOP, dtype=np.int8)
-    status[has_ok] = ADVICE
-    status[has_hold] = PROCEED
-    status[~signal] = NO_SIGNAL
-    put("status", status)
-    ttg = np.maximum(ws[0] - tp, 0.0)
-    ttr = we[0] - tp
-    ttg[~signal] = np.nan
-    ttr[~signal] = np.nan
-    put("time_to_green_s", ttg)
-    put("time_to_red_s", ttr)
-
-    # Unsignalised but present stop lines constrain only the limit: one full-band interval.
+    # Joint bands.  Unsignalised but present stop lines constrain only the limit: one full-band
+    # interval.
+    first_lo, first_hi = out["lo_ms"][0], out["hi_ms"][0]
     free = present & ~signal
     if free.any():
-        lo[0, free] = vmin
-        hi[0, free] = vmax[free]
-        ok[0, free] = vmax[free] - vmin >= params.min_width_ms
-    _joint_bands(lo.reshape(k, m, n), hi.reshape(k, m, n), ok.reshape(k, m, n), v0,
-                 params.min_width_ms, out["joint_lo_ms"][:, sl], out["joint_hi_ms"][:, sl])
+        wide = free & (vmax - vmin >= min_width)
+        lo[0][wide] = vmin
+        hi[0][free] = vmax[free]
+        lo[1:, free] = np.nan
+        first_lo = np.where(free[0], np.where(wide[0], vmin, np.nan), first_lo)
+        first_hi = np.where(free[0], np.where(wide[0], vmax[0], np.nan), first_hi)
+    _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out["joint_lo_ms"],
+                 out["joint_hi_ms"])
 
 
-def _joint_bands(lo, hi, ok, v0, min_width, out_lo, out_hi):
+# Windows that end up to this long before the earliest arrival are looked at too (a row that
+# finds nothing for that pair), so that rounding never skips the first reachable window.
+_EPS_S = 1e-6
+
+
+def _flat(a):
+    """The flat view of a C-contiguous array (for scattering into it)."""
+    assert a.flags.c_contiguous
+    return a.reshape(-1)
+
+
+def _pair_index(idx, npair, rows):
+    """Pair of each flat index into a (rows, npair) array (``idx`` sorted, so no division)."""
+    if rows == 1:
+        return idx
+    pair = idx.copy()
+    for c in np.searchsorted(idx, npair * np.arange(1, rows)):
+        pair[c:] -= npair
+    return pair
+
+
+def _generic_pairs(timing, g, t, signal):
+    """Flat indices of signalised pairs the one-green-per-cycle arithmetic does not cover."""
+    plans = timing.plans
+    other = None
+    if not plans.single_green:
+        other = plans.n_greens[g] > 1
+    if timing.spat is not None:
+        live = timing.spat.active(g, t)
+        other = live if other is None else other | live
+    if other is None:
+        return np.empty(0, dtype=np.intp)
+    other &= signal
+    return np.flatnonzero(other)
+
+
+def _generic_rows(timing, g, t, t_early, margin, k):
+    """Windows of pairs with several greens per cycle or live SPaT, relative to ``t``.
+
+    Returns the current/next window ``(start, end)`` (n,) and ``k`` rows (k, n) from the first
+    reachable one (NaN where timing has fewer windows).
+    """
+    reach = t_early + (margin - _EPS_S)
+    kk = k + 2
+    while True:
+        ws, we = timing.windows_by_k(g, t, kk)
+        ws = ws - t
+        we = we - t
+        k0 = (we < reach).sum(axis=0)
+        short = (k0 + k > kk) & np.isfinite(we[-1])
+        if not short.any() or kk >= 1024:
+            break
+        kk *= 2
+    rows = k0 + np.arange(k)[:, None]
+    missing = rows >= kk
+    rows = np.minimum(rows, kk - 1)
+    rws = np.take_along_axis(ws, rows, axis=0)
+    rwe = np.take_along_axis(we, rows, axis=0)
+    rws[missing] = np.nan
+    rwe[missing] = np.nan
+    return ws[0], we[0], rws, rwe
+
+
+def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi):
     """Intersect per-stop-line unions of intervals cumulatively; see module docstring.
 
-    ``lo, hi, ok`` are (K, M, N); results go to ``out_lo, out_hi`` (M, N).  The running intersection is kept as K pieces, one per window
-    of the latest stop line (the fastest piece inside that window's band); pieces are disjoint
-    and ordered fastest first, because windows are in time order.
+    ``lo, hi`` are (R, M, n) window rows (NaN lo = no band); ``first_lo, first_hi`` (n,) the
+    reported band of the first stop line; results go to ``out_lo, out_hi`` (M, n).  The running
+    intersection is kept as R pieces, one per window row of the latest stop line (the fastest
+    piece inside that row's band); pieces are disjoint and ordered fastest first, because
+    windows are in time order.  Only vehicles whose running intersection is not empty and whose
+    next stop line has a band are carried on (compacted).
     """
-    k, m, n = lo.shape
-    j_lo, j_hi, j_ok = lo[:, 0].copy(), hi[:, 0].copy(), ok[:, 0].copy()
-    out_lo[0], out_hi[0] = _report(j_lo, j_hi, j_ok, v0)
+    r, m, n = lo.shape
+    np.copyto(out_lo[0], first_lo)
+    np.copyto(out_hi[0], first_hi)
+    if m == 1:
+        return
+    out_lo[1:] = np.nan
+    out_hi[1:] = np.nan
+    j_lo, j_hi = lo[:, 0], hi[:, 0]
+    act = np.arange(n)
+    vv = v0
     for j in range(1, m):
-        new_lo, new_hi = np.full((k, n), np.nan), np.full((k, n), np.nan)
-        new_ok = np.zeros((k, n), dtype=bool)
-        # Skip pieces and windows that are empty for the whole block: usually only one or two
-        # windows per stop line are reachable inside the band.
-        pieces = [p for p in range(k) if j_ok[p].any()]
-        for w in range(k):
-            if not pieces or not ok[w, j].any():
-                continue
-            c_lo = np.maximum(j_lo[pieces], lo[w, j])  # (pieces, N)
-            c_hi = np.minimum(j_hi[pieces], hi[w, j])
-            c_ok = j_ok[pieces] & ok[w, j]
-            c_ok &= c_hi - c_lo >= min_width
-            f = _first_true(c_ok)  # fastest valid piece
-            flat = np.minimum(f, len(pieces) - 1).astype(np.intp) * n + np.arange(n)
-            new_lo[w] = c_lo.ravel()[flat]
-            new_hi[w] = c_hi.ravel()[flat]
-            new_ok[w] = f < len(pieces)
-        j_lo, j_hi, j_ok = new_lo, new_hi, new_ok
-        out_lo[j], out_hi[j] = _report(j_lo, j_hi, j_ok, v0)
+        b_lo = lo[:, j, act]
+        alive = _any_band(j_lo) & _any_band(b_lo)
+        keep = np.flatnonzero(alive)
+        if keep.size == 0:
+            return
+        act, vv = act[keep], vv[keep]
+        j_lo, j_hi = j_lo[:, keep], j_hi[:, keep]
+        b_lo, b_hi = b_lo[:, keep], hi[:, j, act]
+        # Pieces p × windows w: c[p, w] = piece p ∩ band w; per w keep the first valid p.
+        c_lo = np.maximum(j_lo[:, None], b_lo[None])
+        c_hi = np.minimum(j_hi[:, None], b_hi[None])
+        valid = (c_hi - c_lo) >= min_width
+        new_lo = np.where(valid[r - 1], c_lo[r - 1], np.nan)
+        new_hi = c_hi[r - 1].copy()
+        for p in range(r - 2, -1, -1):
+            new_lo = np.where(valid[p], c_lo[p], new_lo)
+            new_hi = np.where(valid[p], c_hi[p], new_hi)
+        j_lo, j_hi = new_lo, new_hi
+        out_lo[j, act], out_hi[j, act] = _report(j_lo, j_hi, vv)
 
 
-def _report(lo, hi, ok, v0):
-    """Pick one of K (K, N) candidates per vehicle: the one holding v0, else the fastest."""
-    k, n = lo.shape
-    holds = ok & (lo <= v0) & (hi >= v0)
-    f_hold = _first_true(holds)
-    f_ok = _first_true(ok)  # candidates are ordered fastest first
-    pick = np.where(f_hold < k, f_hold, np.minimum(f_ok, k - 1)).astype(np.intp)
-    flat = pick * n + np.arange(n)
-    none = f_ok == k
-    sel_lo, sel_hi = lo.ravel()[flat], hi.ravel()[flat]
-    sel_lo[none] = np.nan
-    sel_hi[none] = np.nan
+def _any_band(lo):
+    """(n,) bool: any of the R rows of ``lo`` (R, n) is a band (not NaN)."""
+    alive = lo[0] == lo[0]
+    for row in lo[1:]:
+        alive |= row == row
+    return alive
+
+
+def _report(lo, hi, v0):
+    """Pick one of R (R, n) candidates per vehicle: the one holding v0, else the fastest.
+
+    Candidates with a NaN ``lo`` are empty; the result is NaN where all are.
+    """
+    r = lo.shape[0]
+    sel_lo, sel_hi = lo[r - 1].copy(), hi[r - 1].copy()
+    for p in range(r - 2, -1, -1):  # fastest (first) non-empty candidate
+        ok = lo[p] == lo[p]
+        sel_lo = np.where(ok, lo[p], sel_lo)
+        sel_hi = np.where(ok, hi[p], sel_hi)
+    for p in range(r - 1, -1, -1):  # unless one holds the current speed: the first such
+        holds = (lo[p] <= v0) & (hi[p] >= v0)
+        sel_lo = np.where(holds, lo[p], sel_lo)
+        sel_hi = np.where(holds, hi[p], sel_hi)
+    sel_hi += sel_lo - sel_lo
     return sel_lo, sel_hi
 
 

@@ -22,6 +22,7 @@ combination is :class:`greenwave.spat.SignalTiming`.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Annotated, Iterable, Sequence
 
 import numpy as np
@@ -341,17 +342,36 @@ class PlanTable:
     def first_window(self, g, t):
         """Current or next green window for tables with one green per cycle (hot path).
 
-        Returns ``start_s, end_s, cycle_s``, each (N,); window ``k`` is shifted by ``k`` cycles.
+        Returns ``start_s, end_s, cycle_s``, each of the broadcast shape of ``g`` and ``t``;
+        window ``k`` is shifted by ``k`` cycles.  ``g`` may have any shape (e.g. stop lines ×
+        vehicles, with ``t`` per vehicle).
         """
+        phase, length = self._first_green
         cycle = self.cycle_s[g]
-        off = self.offset_s[g]
-        gs = self.green_start_s[g, 0]
-        length = self.green_end_s[g, 0] - gs
         # Start of the latest green that began at or before t (its cycle may be the previous
         # one for a green that wraps); if it has ended, the next cycle's.
-        start = off + gs + np.floor((t - off - gs) / cycle) * cycle
-        start += np.where(start + length <= t, cycle, 0.0)
-        return start, start + length, cycle
+        ph = phase[g]
+        start = np.asarray(np.subtract(t, ph))
+        start /= cycle
+        np.floor(start, out=start)
+        start *= cycle
+        start += ph
+        end = length[g]
+        end += start
+        ended = end <= t
+        if ended.any():
+            step = cycle * ended
+            start += step
+            end += step
+        return start, end, cycle
+
+    @cached_property
+    def _first_green(self):
+        """Per group: cycle second at which the first green starts, plus the offset (the
+        absolute phase), and that green's length."""
+        phase = self.offset_s + self.green_start_s[:, 0]
+        length = self.green_end_s[:, 0] - self.green_start_s[:, 0]
+        return phase, length
 
     def state(self, g, t):
         """Signal state of groups ``g`` at times ``t`` and seconds until it changes.

@@ -258,3 +258,164 @@ def test_inputs_are_not_modified():
         speed_bands(dist, np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
                     np.full((n, m), 15.0), tab)
         np.testing.assert_array_equal(dist, before)
+
+
+def test_windows_counted_from_the_first_reachable_one():
+    # Green now (until 20 s) but 1 km away: the first reachable green is the next cycle's.
+    plan = SignalPlan(cycle_s=60.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 20]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    p = BandParams(n_windows=1, safety_margin_s=2.0)
+    b = speed_bands(np.array([[1000.0]]), np.array([12.0]), 0.0, np.array([[0]]),
+                    np.array([[kmh_to_ms(50.0)]]), tab, p)
+    assert b.status[0, 0] == ADVICE
+    assert b.window_start_s[0, 0] == 60.0 and b.window_end_s[0, 0] == 80.0
+    # Time to green / red still describe the current green.
+    assert b.time_to_green_s[0, 0] == 0.0 and b.time_to_red_s[0, 0] == 20.0
+    t_arr = arrival_time(1000.0, 12.0, b.lo_ms[0, 0], p.accel_ms2, p.decel_ms2)
+    assert 60.0 <= t_arr <= 78.0 + TOL_S
+
+
+@st.composite
+def multi_green_plans(draw):
+    """Plans with one or two greens per cycle, sometimes one wrapping over the cycle end."""
+    cycle = float(draw(st.sampled_from([60, 80, 90, 120])))
+    n = draw(st.integers(1, 2))
+    cuts = sorted(draw(st.lists(st.integers(0, int(cycle)), min_size=2 * n, max_size=2 * n,
+                                unique=True)))
+    if draw(st.booleans()):
+        cuts[0], cuts[-1] = 0, int(cycle)
+    greens = [(float(cuts[2 * i]), float(cuts[2 * i + 1])) for i in range(n)]
+    if sum(e - s for s, e in greens) >= cycle:
+        greens = [(0.0, cycle / 2)]
+    offset = float(draw(st.integers(0, int(cycle) - 1)))
+    return SignalPlan(cycle_s=cycle, offset_s=offset, groups=[{"id": "A", "greens_s": greens}])
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(multi_green_plans(), min_size=1, max_size=3), st.floats(0.0, 20.0),
+       st.floats(0.0, 1e7), params_st, st.integers(0, 2**31), st.data())
+def test_multi_green_band_speeds_arrive_on_green(plans, v0, t, p, seed, data):
+    m = len(plans)
+    dist = np.cumsum(data.draw(st.lists(st.floats(30.0, 600.0), min_size=m, max_size=m)))
+    limits = np.full(m, kmh_to_ms(60.0))
+    b = _compute(plans, dist, limits, v0, t, p)
+    rng = np.random.default_rng(seed)
+    for j, plan in enumerate(plans):
+        lo, hi = b.lo_ms[0, j], b.hi_ms[0, j]
+        if math.isnan(lo):
+            assert b.status[0, j] == STOP
+            continue
+        assert p.band_min_ms <= lo <= hi <= p.band_max_ms
+        assert b.window_start_s[0, j] < b.window_end_s[0, j]
+        for v in _samples(lo, hi, rng):
+            assert _arrives_on_green(plan, dist[j], v0, v, t, p), (j, v)
+    for m_ in range(m):
+        lo, hi = b.joint_lo_ms[0, m_], b.joint_hi_ms[0, m_]
+        if not math.isnan(lo):
+            for v in _samples(lo, hi, rng):
+                assert all(_arrives_on_green(plans[j], dist[j], v0, v, t, p) for j in range(m_ + 1))
+
+
+@settings(max_examples=150, deadline=None)
+@given(multi_green_plans(), st.floats(30.0, 1000.0), st.floats(0.0, 20.0), st.floats(0.0, 1e6))
+def test_multi_green_no_feasible_speed_agrees_with_brute_force(plan, d, v0, t):
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0),
+                   min_width_ms=kmh_to_ms(1.0), n_windows=8)
+    b = _compute([plan], np.array([d]), np.array([kmh_to_ms(60.0)]), v0, t, p)
+    step = 0.002
+    speeds = np.arange(p.band_min_ms, p.band_max_ms + 1e-12, step)
+    ok = np.array([_arrives_on_green(plan, d, v0, v, t, p) for v in speeds])
+    best, run = 0, 0
+    for f in ok:
+        run = run + 1 if f else 0
+        best = max(best, run)
+    width = (best - 1) * step if best else -1.0
+    if b.status[0, 0] == STOP:
+        assert width < p.min_width_ms + 2 * step
+    else:
+        assert width >= p.min_width_ms - 2 * step
+
+
+def _mixed_batch(n=400, m=4, seed=7):
+    """A batch mixing one-green plans, a two-green plan, live SPaT, unsignalised and missing
+    stop lines, on one timing."""
+    one = SignalPlan(cycle_s=90.0, offset_s=13.0, groups=[
+        {"id": "A", "greens_s": [[0, 40]], "conflicts": ["B"]},
+        {"id": "B", "greens_s": [[45, 85]]}])
+    two = SignalPlan(cycle_s=120.0, offset_s=5.0,
+                     groups=[{"id": "A", "greens_s": [[0, 25], [60, 90]]}])
+    wrap = SignalPlan(cycle_s=75.0, offset_s=40.0,
+                      groups=[{"id": "A", "greens_s": [[0, 10], [50, 75]]}])
+    tab = PlanTable.from_plans([("one", one), ("two", two), ("wrap", wrap)])
+    t0 = 1.7e9
+    msg = SpatMessage(timestamp_s=t0, events=[
+        {"state": "red", "min_end_s": t0 + 12.0, "likely_end_s": t0 + 14.0, "max_end_s": t0 + 18.0},
+        {"state": "green", "min_end_s": t0 + 45.0, "max_end_s": t0 + 52.0},
+        {"state": "red", "min_end_s": t0 + 80.0, "max_end_s": t0 + 95.0},
+    ])
+    timing = SignalTiming(tab).with_spat({0: msg})
+    rng = np.random.default_rng(seed)
+    dist = np.cumsum(rng.uniform(20.0, 600.0, (n, m)), axis=1)
+    dist[rng.random(n) < 0.1, 2:] = np.nan  # paths that end early
+    group = rng.integers(-1, tab.n_groups, (n, m))
+    group[np.isnan(dist)] = -1
+    limit = kmh_to_ms(rng.choice([40.0, 50.0, 60.0], (n, m)))
+    v0 = rng.uniform(0.0, 18.0, n)
+    t = t0 + rng.uniform(-30.0, 120.0, n)  # some vehicles see the SPaT message, some do not
+    qd = np.where(rng.random((n, m)) < 0.3, rng.uniform(0.0, 15.0, (n, m)), 0.0)
+    return dist, v0, t, group, limit, timing, qd
+
+
+def _assert_same_bands(x, y):
+    for f in ("lo_ms", "hi_ms", "status", "window_start_s", "window_end_s", "time_to_green_s",
+              "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
+        np.testing.assert_array_equal(getattr(x, f), getattr(y, f), err_msg=f)
+
+
+@pytest.mark.parametrize("with_queue", [False, True])
+def test_batch_equals_one_vehicle_at_a_time(monkeypatch, with_queue):
+    """Mixed batches (SPaT and plan rows, several greens per cycle, unsignalised and missing
+    stop lines) give every vehicle the bands it gets alone, whatever the block size."""
+    import greenwave.bands as bands_mod
+
+    dist, v0, t, group, limit, timing, qd = _mixed_batch()
+    qd = qd if with_queue else None
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0), n_windows=3)
+    whole = speed_bands(dist, v0, t, group, limit, timing, p, qd)
+    monkeypatch.setattr(bands_mod, "_BLOCK", 37)
+    _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), whole)
+    for i in range(0, len(v0), 7):
+        one = speed_bands(dist[i:i + 1], v0[i:i + 1], t[i:i + 1], group[i:i + 1],
+                          limit[i:i + 1], timing, p, None if qd is None else qd[i:i + 1])
+        for f in ("lo_ms", "hi_ms", "status", "window_start_s", "window_end_s",
+                  "time_to_green_s", "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
+            np.testing.assert_array_equal(getattr(one, f)[0], getattr(whole, f)[i],
+                                          err_msg=f"{f}, vehicle {i}")
+    assert {NO_SIGNAL, ADVICE, STOP} <= set(np.unique(whole.status))
+
+
+def test_fast_and_generic_windows_agree(monkeypatch):
+    """The one-green-per-cycle arithmetic and the general window lookup give the same bands."""
+    import greenwave.bands as bands_mod
+
+    plans = [SignalPlan(cycle_s=c, offset_s=o, groups=[{"id": "A", "greens_s": [[s, e]]}])
+             for c, o, s, e in [(60, 0, 0, 25), (90, 31, 10, 50), (120, 77, 60, 120),
+                                (75, 3, 0, 40)]]
+    tab = PlanTable.from_plans([(f"I{j}", pl) for j, pl in enumerate(plans)])
+    rng = np.random.default_rng(3)
+    n, m = 2000, 4
+    dist = np.cumsum(rng.uniform(20.0, 700.0, (n, m)), axis=1)
+    group = rng.integers(0, 4, (n, m))
+    limit = np.full((n, m), kmh_to_ms(60.0))
+    v0 = rng.uniform(0.0, 18.0, n)
+    t = 1e6 + rng.uniform(0.0, 600.0, n)
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0))
+    fast = speed_bands(dist, v0, t, group, limit, tab, p)
+    monkeypatch.setattr(bands_mod, "_generic_pairs",
+                        lambda timing, g, t, signal: np.flatnonzero(signal))
+    slow = speed_bands(dist, v0, t, group, limit, tab, p)
+    for f in ("lo_ms", "hi_ms", "window_start_s", "window_end_s", "time_to_green_s",
+              "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
+        np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=0, atol=1e-6,
+                                   err_msg=f)
+    np.testing.assert_array_equal(fast.status, slow.status)
