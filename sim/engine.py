@@ -225,7 +225,8 @@ class Simulation:
     # ----------------------------------------------------------------- storage
     _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "t_enter", "fuel", "co2",
               "stopped_time")
-    _INT = ("vid", "route", "stream", "link_k", "stop_k", "leader", "follower", "stops")
+    _INT = ("vid", "route", "stream", "link_k", "stop_k", "leader", "follower", "stops",
+            "adv_until")
     _BOOL = ("alive", "equipped", "complies", "committed", "in_stop")
 
     def _alloc(self, cap):
@@ -335,6 +336,7 @@ class Simulation:
         self.desired[k] = self.arr.desired_factor[vid]
         self.link_k[k] = 0
         self.stop_k[k] = 0
+        self.adv_until[k] = 0
         self.equipped[k] = self.veh_equipped[vid]
         self.complies[k] = self.veh_complies[vid]
         self.target[k] = np.nan
@@ -369,8 +371,11 @@ class Simulation:
         has_sig = r.stop_group[rr, sk] >= 0
         in_range = al & has_sig & (stop_pos - self.pos[:n] <= self.adv.range_m)
         want = in_range & self.complies[:n]
-        # Equipped drivers out of range (or past the last signal) drive normally.
-        drop = np.flatnonzero(al & self.complies[:n] & ~in_range)
+        # Out of range, a driver keeps the last advice while it still covers a stop line ahead
+        # (a joint band is valid through all the stop lines it covers); after that, or past the
+        # last signal, they drive normally.
+        expired = self.stop_k[:n] >= self.adv_until[:n]
+        drop = np.flatnonzero(al & self.complies[:n] & ~in_range & expired)
         if drop.size:
             self._schedule(drop, np.full(drop.size, np.nan), t)
         sel = np.flatnonzero(want)
@@ -392,6 +397,7 @@ class Simulation:
         lim = self.net.link_speed_limit_ms[link]
         tgt = np.clip(self.desired[sel] * lim, lo, hi)
         tgt[count == 0] = np.nan
+        self.adv_until[sel] = self.stop_k[sel] + count
         self._schedule(sel, tgt, t)
         self.n_advice_calls += 1
         self.n_advised += int((count > 0).sum())

@@ -40,12 +40,16 @@ def t975(df: int) -> float:
     return _T975[df - 1] if df <= len(_T975) else 1.96
 
 
-def summarize(res: SimResult) -> dict:
-    """Measures of one run (see module docstring) plus vehicle counts."""
+def summarize(res: SimResult, mask=None) -> dict:
+    """Measures of one run (see module docstring) plus vehicle counts.
+
+    ``mask`` (A,) bool restricts them to some vehicles (e.g. one direction's entry link).
+    """
     v = res.vehicles
-    c = v["counted"]
+    sel = np.ones(len(v["counted"]), dtype=bool) if mask is None else np.asarray(mask)
+    c = v["counted"] & sel
     n = int(c.sum())
-    incomplete = int((v["entered_after_warmup"] & ~v["completed"]).sum())
+    incomplete = int((v["entered_after_warmup"] & ~v["completed"] & sel).sum())
     out = {"vehicles": n, "incomplete": incomplete}
     if n == 0:
         out.update({k: math.nan for k in MEASURES})

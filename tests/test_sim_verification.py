@@ -113,3 +113,32 @@ def test_common_random_numbers(arterial):
     more = Simulation(arterial, seed=2, advisory=True, penetration=0.8, duration_s=900.0)
     assert np.all(more.veh_equipped[adv.veh_equipped])
     assert not base.veh_equipped.any()
+
+
+def test_full_penetration_reduces_stops_on_default_arterial(arterial):
+    from sim.compare import compare
+
+    res = compare(arterial, [1, 2], duration_s=1800.0, penetration=1.0)
+    assert res["advisory"]["stops_per_veh"] < res["baseline"]["stops_per_veh"]
+    for b, a in zip(res["per_seed"]["baseline"], res["per_seed"]["advisory"]):
+        assert a["stops_per_veh"] < b["stops_per_veh"]
+
+
+def test_advice_is_followed_inside_the_band(arterial):
+    """Advised drivers' targets lie inside [band min, min(band max, limit)]."""
+    from greenwave.units import kmh_to_ms
+
+    sim = Simulation(arterial, seed=4, advisory=True, duration_s=900.0)
+    seen = []
+    orig = sim._schedule
+
+    def spy(slots, new, t):
+        seen.append(new[np.isfinite(new)])
+        orig(slots, new, t)
+
+    sim._schedule = spy
+    res = sim.run()
+    targets = np.concatenate(seen)
+    assert targets.size > 100 and res.extra["advised"] > 0
+    assert targets.min() >= kmh_to_ms(35.0) - 1e-9
+    assert targets.max() <= kmh_to_ms(50.0) + 1e-9
