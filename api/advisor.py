@@ -1,9 +1,11 @@
 """Position → advisory, for one vehicle or ten thousand, through one core call.
 
-:class:`Advisor` turns validated requests into columns, map-matches the GPS fixes
-(:class:`greenwave.mapmatch.MapMatcher`), calls :func:`greenwave.advice.advise` and
-:func:`greenwave.advice.records` once for all vehicles, and adds the service's fields (matched
-link, snapped position, speed limit, validity, times).  No band logic lives here.
+:class:`Advisor` takes vehicles as columns (:class:`api.columns.Vehicles`), map-matches the GPS
+fixes (:class:`greenwave.mapmatch.MapMatcher`), calls :func:`greenwave.advice.advise` and
+:func:`greenwave.advice.record_columns` once for all vehicles, and adds the service's fields
+(matched link, snapped position, speed limit, validity, times).  The result stays in columns
+(:class:`Advisories`) until :class:`api.encode.Encoder` writes it as JSON.  No band logic lives
+here.
 
 :class:`MicroBatcher` answers concurrent single advisories together: a request waits while the
 previous group is being computed (and optionally ``window`` longer), then the whole group goes
@@ -16,23 +18,86 @@ from __future__ import annotations
 
 import asyncio
 import time
+from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any, Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
-from greenwave.advice import advise, records
+from greenwave.advice import advise, record_columns
+from greenwave.bands import NO_SIGNAL
+from greenwave.bands import STATUS_NAMES as CORE_STATUS_NAMES
 from greenwave.mapmatch import NO_ROAD, MapMatcher
 from greenwave.messages import round_distance_m
 from greenwave.network import World
-from greenwave.units import kmh_to_ms, ms_to_kmh
+from greenwave.units import kmh_to_ms
 
-from .responses import dumps
+from .columns import BatchParser, Vehicles
+from .encode import Encoder, iso_column
 from .schemas import iso
 from .state import TimingStore
 
+OFF_NETWORK = len(CORE_STATUS_NAMES)
+"""Status code of a vehicle not matched to the network (after the core's codes)."""
+STATUS_NAMES = (*CORE_STATUS_NAMES, "off_network")
+
 OFF_NETWORK_MESSAGE = {"zh": "当前位置不在路网上,暂无车速建议",
                        "en": "Position is not on a mapped road: no speed advice"}
+
+
+@dataclass(frozen=True)
+class Advisories:
+    """The advisories of N vehicles as columns (the fields of :class:`api.schemas.Advisory`).
+
+    Attributes
+    ----------
+    status : (N,) int64, code into :data:`STATUS_NAMES`
+    reason : list of N str or None
+    vehicle_id : list of N str or None
+    link : (N,) int64, matched link, -1 off the network
+    offset_m, lateral_m : (N,) float64 (NaN: null)
+    snapped_lat, snapped_lon : (N,) float64, NaN off the network
+    intersection : (N,) int64, next signalised intersection, -1 when none
+    distance_m : (N,) float64, to the next stop line (NaN: none)
+    signal_state : (N,) int64, ``timing.STATE_NAMES`` index, -1 when no signal
+    time_to_change_s, time_to_change_min_s, time_to_change_max_s : (N,) float64
+    band_min_kmh, band_max_kmh : (N,) float64, no band where ``band_min_kmh`` is NaN
+    option_min_kmh, option_max_kmh : (N, K) float64, option ``j`` (green through ``j + 1``
+        stop lines) exists where ``option_min_kmh[:, j]`` is not NaN
+    message : (N,) int64, index into ``messages`` (distinct ``{"zh", "en"}`` dicts)
+    timestamp : list of N str, time each advisory is for (ISO 8601)
+    valid_for_s : float
+    generated_at : str
+    """
+
+    status: np.ndarray
+    reason: list
+    vehicle_id: list
+    link: np.ndarray
+    offset_m: np.ndarray
+    lateral_m: np.ndarray
+    snapped_lat: np.ndarray
+    snapped_lon: np.ndarray
+    intersection: np.ndarray
+    distance_m: np.ndarray
+    signal_state: np.ndarray
+    time_to_change_s: np.ndarray
+    time_to_change_min_s: np.ndarray
+    time_to_change_max_s: np.ndarray
+    band_min_kmh: np.ndarray
+    band_max_kmh: np.ndarray
+    option_min_kmh: np.ndarray
+    option_max_kmh: np.ndarray
+    message: np.ndarray
+    messages: list
+    timestamp: list
+    valid_for_s: float
+    generated_at: str
+
+    def status_counts(self) -> dict[str, int]:
+        counts = np.bincount(self.status, minlength=len(STATUS_NAMES)).tolist()
+        return {name: c for name, c in zip(STATUS_NAMES, counts) if c}
 
 
 class Advisor:
@@ -45,10 +110,12 @@ class Advisor:
     radius_m, heading_tol_deg : map matching (see :mod:`greenwave.mapmatch`)
     range_m : float, no band for a stop line farther than this
     valid_for_s : float, ``valid_for_s`` of every advisory
+    max_batch : int, largest batch request (see :class:`api.columns.BatchParser`)
     """
 
     def __init__(self, world: World, store: TimingStore, radius_m: float,
-                 heading_tol_deg: float, range_m: float, valid_for_s: float):
+                 heading_tol_deg: float, range_m: float, valid_for_s: float,
+                 max_batch: int = 10_000):
         self.world = world
         self.network = net = world.network
         self.store = store
@@ -57,132 +124,124 @@ class Advisor:
         self.matcher = MapMatcher(net, radius_m, heading_tol_deg)
         self.range_m = float(range_m)
         self.valid_for_s = float(valid_for_s)
-        self._limit_kmh = np.round(ms_to_kmh(net.link_speed_limit_ms), 6).tolist()
+        self.parse_batch = BatchParser(net, max_batch)
+        self.encoder = Encoder(net, STATUS_NAMES)
 
     # ------------------------------------------------------------------ entry points
-    def from_requests(self, reqs: Sequence[dict], now_s: float | Sequence[float]) -> list[dict]:
+    def from_requests(self, reqs: Sequence[dict], now_s: float | Sequence[float]) -> Advisories:
         """Advisories for validated request dicts (:data:`api.schemas.ADVISORY`), in order.
 
         ``now_s`` is the server time of the requests (one value, or one per request): the time
         of a request without ``timestamp`` and the ``generated_at`` of all.
         """
-        n = len(reqs)
         if isinstance(now_s, (int, float)):
-            now_s = [now_s] * n
+            now_s = [now_s] * len(reqs)
         now_l = list(now_s)
-        nan = float("nan")
-        lat = [r.get("lat", nan) for r in reqs]
-        lon = [r.get("lon", nan) for r in reqs]
-        heading = [r.get("heading_deg", nan) for r in reqs]
-        link_index = self.network.link_index
-        link = [link_index[r["link_id"]] if "link_id" in r else -1 for r in reqs]
-        offset = [r.get("offset_m", nan) for r in reqs]
-        speed = [r["speed_kmh"] for r in reqs]
-        t = [r["timestamp"].timestamp() if "timestamp" in r else t0 for r, t0 in zip(reqs, now_l)]
-        vid = [r.get("vehicle_id") for r in reqs]
-        if n == 0:
-            return []
-        return self.compute(np.array(lat), np.array(lon), np.array(heading),
-                            np.array(link, dtype=np.int64), np.array(offset),
-                            kmh_to_ms(np.array(speed)), np.array(t), vid, max(now_l))
+        v = Vehicles.from_requests(reqs, now_l, self.network)
+        return self.compute(v, max(now_l, default=time.time()))
 
-    def compute(self, lat, lon, heading, link, offset, speed_ms, t_s, vehicle_id,
-                now_s: float) -> list[dict]:
-        """Advisories for N vehicles given as columns.
+    def compute_json(self, items: Sequence[tuple[dict, float]]) -> list[bytes]:
+        """``(request, arrival time)`` pairs → each advisory encoded as JSON (micro-batcher)."""
+        adv = self.from_requests([it[0] for it in items], [it[1] for it in items])
+        return self.encoder.items(adv)
 
-        Parameters
-        ----------
-        lat, lon, heading : (N,) float, NaN for vehicles given by link
-        link : (N,) int64, link index or -1 for vehicles given by GPS fix
-        offset : (N,) float, offset along ``link`` (m) where given
-        speed_ms : (N,) float
-        t_s : (N,) float, absolute time of each fix (s)
-        vehicle_id : list of N str or None
-        now_s : float, generation time
-        """
+    def compute(self, v: Vehicles, now_s: float) -> Advisories:
+        """Advisories for N vehicles given as columns; ``now_s`` is the generation time."""
         net = self.network
         timing = self.store.timing  # one reference: one consistent timing for the whole call
-        n = len(link)
-        by_link = link >= 0
-        lateral = np.full(n, np.nan)
+        n = len(v)
+        nan = np.nan
+        link = v.link.copy()
+        offset = v.offset_m.copy()
+        lateral = np.full(n, nan)
         code = np.zeros(n, dtype=np.int8)
-        near_brg = np.full(n, np.nan)
-        snap_lon, snap_lat = np.full(n, np.nan), np.full(n, np.nan)
-        gps = np.flatnonzero(~by_link)
-        link = link.copy()
-        offset = offset.copy()
+        near_brg = np.full(n, nan)
+        snap_lon, snap_lat = np.full(n, nan), np.full(n, nan)
+        gps = np.flatnonzero(link < 0)
         if gps.size:
-            m = self.matcher.match(lon[gps], lat[gps], heading[gps])
+            m = self.matcher.match(v.lon[gps], v.lat[gps], v.heading_deg[gps])
             link[gps] = m.link
             offset[gps] = m.offset_m
             lateral[gps] = m.lateral_m
             code[gps] = m.code
             near_brg[gps] = m.nearest_bearing_deg
             snap_lon[gps], snap_lat[gps] = m.lon, m.lat
-        lk = np.flatnonzero(by_link)
+        lk = np.flatnonzero(v.link >= 0)
         if lk.size:
             snap_lon[lk], snap_lat[lk], _ = self.matcher.locate(link[lk], offset[lk])
+
+        status = np.full(n, OFF_NETWORK, dtype=np.int64)
+        reason = np.full(n, None, dtype=object)
+        inter = np.full(n, -1, dtype=np.int64)
+        state = np.full(n, -1, dtype=np.int64)
+        dist = np.full(n, nan)
+        ttc, ttc_min, ttc_max = np.full(n, nan), np.full(n, nan), np.full(n, nan)
+        band_lo, band_hi = np.full(n, nan), np.full(n, nan)
+        message = np.zeros(n, dtype=np.int64)
+        messages = [OFF_NETWORK_MESSAGE]
+        k_opt = 0
         on = np.flatnonzero(link >= 0)
-
-        recs: list[Any] = [None] * n
         if on.size:
-            adv = advise(net, timing, self.params, link[on], offset[on], speed_ms[on], t_s[on],
-                         self.ahead)
-            out = records(adv, net, timing, t_s[on], self.params, self.ahead)
-            far = np.flatnonzero(adv.dist_m[:, 0] > self.range_m).tolist()
-            for i in far:
-                self._beyond_range(out[i])
-            for i, r in zip(on.tolist(), out):
-                recs[i] = r
+            adv = advise(net, timing, self.params, link[on], offset[on], kmh_to_ms(v.speed_kmh[on]),
+                         v.t_s[on], self.ahead)
+            c = record_columns(adv, net, timing, v.t_s[on], self.params, self.ahead)
+            status[on] = c.status
+            reason[on] = np.array(c.reason, dtype=object)[c.status]
+            sig = on[c.has_signal]
+            inter[sig] = c.intersection[c.has_signal]
+            state[sig] = c.signal_state[c.has_signal]
+            ttc[sig] = c.time_to_change_s[c.has_signal]
+            ttc_min[sig] = c.time_to_change_min_s[c.has_signal]
+            ttc_max[sig] = c.time_to_change_max_s[c.has_signal]
+            dist[on] = c.distance_m
+            band_lo[on], band_hi[on] = c.band_min_kmh, c.band_max_kmh
+            k_opt = c.option_min_kmh.shape[1]
+            opt_lo, opt_hi = np.full((n, k_opt), nan), np.full((n, k_opt), nan)
+            opt_lo[on], opt_hi[on] = c.option_min_kmh, c.option_max_kmh
+            message[on] = c.message + len(messages)
+            messages.extend(c.messages)
+            with np.errstate(invalid="ignore"):
+                far = on[c.distance_m > self.range_m]
+            if far.size:
+                self._beyond_range(far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
+                                   message, messages)
+        else:
+            opt_lo = opt_hi = np.full((n, 0), nan)
+        off = np.flatnonzero(link < 0)
+        for i in off.tolist():
+            reason[i] = self._off_reason(code[i], v.heading_deg[i], near_brg[i])
+        link[off] = -1
+        offset[off] = nan
 
-        gen = iso(now_s)
-        t_iso = _iso_column(t_s, now_s, gen)
-        link_l, off_l, lat_l = link.tolist(), offset.tolist(), lateral.tolist()
-        slon, slat = snap_lon.tolist(), snap_lat.tolist()
-        ids, limit = net.link_ids, self._limit_kmh
-        valid = self.valid_for_s
-        result = []
-        for i in range(n):
-            r = recs[i]
-            k = link_l[i]
-            if r is None:
-                r = {"status": "off_network", "reason": self._off_reason(code[i], heading[i],
-                                                                         near_brg[i]),
-                     "intersection": None, "distance_m": None, "signal": None, "band": None,
-                     "options": [], "message": dict(OFF_NETWORK_MESSAGE)}
-                r.update(vehicle_id=vehicle_id[i], link_id=None, offset_m=None,
-                         lateral_m=None if lat_l[i] != lat_l[i] else lat_l[i], snapped=None,
-                         speed_limit_kmh=None)
-            else:
-                r["vehicle_id"] = vehicle_id[i]
-                r["link_id"] = ids[k]
-                r["offset_m"] = off_l[i]
-                r["lateral_m"] = None if lat_l[i] != lat_l[i] else lat_l[i]
-                r["snapped"] = {"lat": slat[i], "lon": slon[i]}
-                r["speed_limit_kmh"] = limit[k]
-            r["valid_for_s"] = valid
-            r["timestamp"] = t_iso[i]
-            r["generated_at"] = gen
-            result.append(r)
-        return result
-
-    def compute_json(self, items: Sequence[tuple[dict, float]]) -> list[bytes]:
-        """``(request, arrival time)`` pairs → each advisory encoded as JSON (micro-batcher)."""
-        reqs = [it[0] for it in items]
-        return [dumps(r) for r in self.from_requests(reqs, [it[1] for it in items])]
+        return Advisories(
+            status=status, reason=reason.tolist(), vehicle_id=v.vehicle_id, link=link,
+            offset_m=offset, lateral_m=lateral, snapped_lat=snap_lat, snapped_lon=snap_lon,
+            intersection=inter, distance_m=dist, signal_state=state, time_to_change_s=ttc,
+            time_to_change_min_s=ttc_min, time_to_change_max_s=ttc_max, band_min_kmh=band_lo,
+            band_max_kmh=band_hi, option_min_kmh=opt_lo, option_max_kmh=opt_hi,
+            message=message, messages=messages, timestamp=iso_column(v.t_s),
+            valid_for_s=self.valid_for_s, generated_at=iso(now_s))
 
     # ------------------------------------------------------------------ helpers
-    def _beyond_range(self, r: dict) -> None:
-        d = round_distance_m(r["distance_m"])
+    def _beyond_range(self, far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
+                      message, messages) -> None:
+        """No band for a stop line beyond ``range_m``: say how far it is instead."""
         rng = f"{self.range_m:g}"
-        r["status"] = "no_signal_ahead"
-        r["reason"] = (f"the next stop line is {r['distance_m']:.0f} m ahead, beyond the "
-                       f"advisory range of {rng} m")
-        r["band"] = None
-        r["options"] = []
-        r["message"] = {"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
-                        "en": f"{d} m to the next intersection: speed advice starts within "
-                              f"{rng} m"}
+        status[far] = NO_SIGNAL
+        band_lo[far] = band_hi[far] = np.nan
+        opt_lo[far] = opt_hi[far] = np.nan
+        spoken: dict[int, int] = {}
+        for i, d_m in zip(far.tolist(), dist[far].tolist()):
+            reason[i] = (f"the next stop line is {d_m:.0f} m ahead, beyond the advisory range "
+                         f"of {rng} m")
+            d = round_distance_m(d_m)
+            j = spoken.get(d)
+            if j is None:
+                j = spoken[d] = len(messages)
+                messages.append({"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
+                                 "en": f"{d} m to the next intersection: speed advice starts "
+                                       f"within {rng} m"})
+            message[i] = j
 
     def _off_reason(self, code, heading, bearing) -> str:
         radius = f"{self.matcher.radius_m:g}"
@@ -190,17 +249,6 @@ class Advisor:
             return f"no road within {radius} m of the position"
         return (f"no road within {radius} m runs in the direction of travel (heading "
                 f"{heading:.0f}°; the nearest runs {bearing:.0f}°)")
-
-
-def _iso_column(t_s: np.ndarray, now_s: float, now_iso: str) -> list[str]:
-    """ISO text per vehicle, formatting each distinct time once."""
-    if len(t_s) and np.all(t_s == t_s[0]):
-        return [now_iso if t_s[0] == now_s else iso(float(t_s[0]))] * len(t_s)
-    if np.all(t_s == now_s):
-        return [now_iso] * len(t_s)
-    uniq, inv = np.unique(t_s, return_inverse=True)
-    text = [iso(x) for x in uniq.tolist()]
-    return [text[j] for j in inv.tolist()]
 
 
 class MicroBatcher:
@@ -258,6 +306,3 @@ class MicroBatcher:
     def close(self):
         self._executor.shutdown(wait=False, cancel_futures=True)
 
-
-def now() -> float:
-    return time.time()

@@ -53,13 +53,14 @@ def build_service(settings: Settings) -> Service:
     adv = scenario.advisory
     advisor = Advisor(world, store, settings.match_radius_m, settings.heading_tolerance_deg,
                       settings.advisory_range_m or adv.range_m,
-                      settings.valid_for_s or adv.update_interval_s)
+                      settings.valid_for_s or adv.update_interval_s, settings.max_batch)
     metrics = Metrics()
 
     def compute(items):
         metrics.group_size.observe(len(items))
-        out = advisor.compute_json(items)
-        return out
+        result = advisor.from_requests([it[0] for it in items], [it[1] for it in items])
+        metrics.count_statuses("single", result.status_counts())
+        return advisor.encoder.items(result)
 
     batcher = MicroBatcher(compute, settings.batch_window_ms / 1000.0, settings.max_microbatch)
     body, etag = network_geojson(world.network, world.timing, scenario.name)

@@ -54,10 +54,8 @@ class Metrics:
         ch[0].inc()
         ch[1].observe(seconds)
 
-    def count_statuses(self, endpoint: str, statuses) -> None:
-        counts: dict[str, int] = {}
-        for s in statuses:
-            counts[s] = counts.get(s, 0) + 1
+    def count_statuses(self, endpoint: str, counts: dict[str, int]) -> None:
+        """Add ``{status: count}`` of advisories answered by ``endpoint``."""
         for s, c in counts.items():
             self.advisories.labels(endpoint, s).inc(c)
 

@@ -266,6 +266,71 @@ class BatchResponse(BaseModel):
     advisories: list[Advisory] = Field(description="In the order of the request's vehicles")
 
 
+class AdvisoryColumns(BaseModel):
+    """The fields of :class:`Advisory`, one array per field (element ``i`` is vehicle ``i``).
+
+    Nested objects are flattened (``snapped_lat``, ``intersection_id``, ``message_zh``...);
+    ``null`` where the per-vehicle object has none.  ``options_min_kmh[i][j]`` and
+    ``options_max_kmh[i][j]`` are the joint band through the next ``j + 1`` stop lines (``null``
+    when there is none)."""
+
+    status: list[Status]
+    reason: list[str | None]
+    vehicle_id: list[str | None]
+    link_id: list[str | None]
+    offset_m: list[float | None]
+    lateral_m: list[float | None]
+    snapped_lat: list[float | None]
+    snapped_lon: list[float | None]
+    intersection_id: list[str | None]
+    intersection_name: list[str | None]
+    distance_m: list[float | None]
+    signal_state: list[Literal["red", "amber", "green"] | None]
+    time_to_change_s: list[float | None]
+    time_to_change_min_s: list[float | None]
+    time_to_change_max_s: list[float | None]
+    band_min_kmh: list[float | None]
+    band_max_kmh: list[float | None]
+    options_min_kmh: list[list[float | None]]
+    options_max_kmh: list[list[float | None]]
+    message_zh: list[str]
+    message_en: list[str]
+    speed_limit_kmh: list[float | None]
+    timestamp: list[str]
+
+
+class BatchColumns(BaseModel):
+    """``?format=columns``: the batch as one array per field (smaller and faster to produce
+    and to read into a data frame than one object per vehicle)."""
+
+    model_config = ConfigDict(json_schema_extra={"examples": [{
+        "count": 2, "generated_at": "2026-11-22T23:31:05.002Z", "valid_for_s": 1.0,
+        "columns": {
+            "status": ["advice", "off_network"], "reason": [None, "no road within 40 m of the "
+                                                                   "position"],
+            "vehicle_id": ["veh-17", "bus-4"], "link_id": ["renmin_f2", None],
+            "offset_m": [102.4, None], "lateral_m": [1.8, None],
+            "snapped_lat": [36.81052, None], "snapped_lon": [118.0265, None],
+            "intersection_id": ["xisi", None], "intersection_name": ["人民路/西四路", None],
+            "distance_m": [481.0, None], "signal_state": ["red", None],
+            "time_to_change_s": [21.0, None], "time_to_change_min_s": [21.0, None],
+            "time_to_change_max_s": [21.0, None], "band_min_kmh": [35.0, None],
+            "band_max_kmh": [48.2, None],
+            "options_min_kmh": [[35.0, 40.1, None], [None, None, None]],
+            "options_max_kmh": [[48.2, 48.2, None], [None, None, None]],
+            "message_zh": ["距离前方路口480米,绿波速度区间35—48公里", "当前位置不在路网上,暂无车速建议"],
+            "message_en": ["480 m to the next intersection, green-wave speed 35–48 km/h",
+                           "Position is not on a mapped road: no speed advice"],
+            "speed_limit_kmh": [60.0, None],
+            "timestamp": ["2026-11-22T23:31:05.000Z", "2026-11-22T23:31:05.000Z"]},
+    }]})
+
+    count: int
+    generated_at: str
+    valid_for_s: float = Field(description="Ask again after this long (every vehicle)")
+    columns: AdvisoryColumns
+
+
 # --------------------------------------------------------------------------- network (GeoJSON)
 class Geometry(BaseModel):
     type: Literal["Point", "LineString"]

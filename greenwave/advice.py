@@ -57,6 +57,97 @@ def advise(
     return Advice(bands, dist, group, limit, stop_link)
 
 
+@dataclass(frozen=True)
+class RecordColumns:
+    """The fields of :func:`records` for N vehicles, as columns (see :func:`record_columns`).
+
+    For encoders that never need one dict per vehicle (the API's JSON and columnar responses).
+
+    Attributes
+    ----------
+    status : (N,) int8, status code of the next stop line (``bands.STATUS_NAMES``)
+    reason : tuple indexed by status code: the ``reason`` text, or None
+    has_signal : (N,) bool, a signalised stop line is ahead (``intersection`` and ``signal``)
+    intersection : (N,) int64, index into ``network.intersection_ids`` where ``has_signal``
+    distance_m : (N,) float64, to the next stop line (NaN: none)
+    signal_state : (N,) int64, ``timing.STATE_NAMES`` index, where ``has_signal``
+    time_to_change_s, time_to_change_min_s, time_to_change_max_s : (N,) float64
+    band_min_kmh, band_max_kmh : (N,) float64, the band exists where ``band_min_kmh`` is not NaN
+    option_min_kmh, option_max_kmh : (N, K) float64, option ``j`` (green through ``j + 1`` stop
+        lines) exists where ``option_min_kmh[:, j]`` is not NaN
+    message : (N,) int64, index into ``messages``
+    messages : list of distinct ``{"zh", "en"}`` dicts (shared: copy before changing one)
+    """
+
+    status: np.ndarray
+    reason: tuple
+    has_signal: np.ndarray
+    intersection: np.ndarray
+    distance_m: np.ndarray
+    signal_state: np.ndarray
+    time_to_change_s: np.ndarray
+    time_to_change_min_s: np.ndarray
+    time_to_change_max_s: np.ndarray
+    band_min_kmh: np.ndarray
+    band_max_kmh: np.ndarray
+    option_min_kmh: np.ndarray
+    option_max_kmh: np.ndarray
+    message: np.ndarray
+    messages: list
+
+
+def record_columns(advice: Advice, network: Network, timing: SignalTiming, t_s,
+                   params: BandParams, n_options: int = 3) -> RecordColumns:
+    """What :func:`records` says about each vehicle, as arrays (see :class:`RecordColumns`).
+
+    Messages come from :func:`greenwave.messages.render` through a cache keyed on what the
+    spoken text depends on (see :func:`_message_keys`); batches of thousands of vehicles share a
+    few hundred distinct messages, each rendered once.
+    """
+    from .bands import NO_SIGNAL, STOP
+    from .units import ms_to_kmh
+
+    b = advice.bands
+    n = b.status.shape[0]
+    t = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
+    g0 = advice.group[:, 0]
+    has_sig = g0 >= 0
+    state, ttc, ttc_min, ttc_max = timing.state(np.where(has_sig, g0, 0), t)
+    inter = network.link_intersection[np.maximum(advice.stop_link[:, 0], 0)]
+    status = b.status[:, 0]
+    dist = advice.dist_m[:, 0]
+    lo, hi = b.lo_ms[:, 0], b.hi_ms[:, 0]
+    olo, ohi = b.options(n_options)
+    keys, first, message = _distinct_message_keys(
+        _message_keys(status, dist, lo, hi, olo, ohi))
+
+    # Each distinct message rendered (or found in the cache) once.
+    cache = _MESSAGE_CACHE
+    if len(cache) + len(keys) > _MESSAGE_CACHE_MAX:
+        cache.clear()
+    messages = []
+    for key, i in zip(keys, first):
+        msg = cache.get(key)
+        if msg is None:
+            ok = ~np.isnan(olo[i])
+            msg = cache[key] = _render(int(status[i]), None if np.isnan(dist[i]) else
+                                       float(dist[i]), float(lo[i]), float(hi[i]),
+                                       olo[i].tolist(), ohi[i].tolist(), ok.tolist())
+        messages.append(msg)
+
+    band_txt = f"{ms_to_kmh(params.band_min_ms):g}–{ms_to_kmh(params.band_max_ms):g} km/h"
+    reason = [None] * 4
+    reason[NO_SIGNAL] = "no signalised intersection ahead on this route"
+    reason[STOP] = (f"no speed within {band_txt} and the speed limit reaches the stop line on "
+                    "green")
+    return RecordColumns(
+        status=status, reason=tuple(reason), has_signal=has_sig, intersection=inter,
+        distance_m=dist, signal_state=state, time_to_change_s=ttc, time_to_change_min_s=ttc_min,
+        time_to_change_max_s=ttc_max, band_min_kmh=ms_to_kmh(lo), band_max_kmh=ms_to_kmh(hi),
+        option_min_kmh=ms_to_kmh(olo), option_max_kmh=ms_to_kmh(ohi), message=message,
+        messages=messages)
+
+
 def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params: BandParams,
             n_options: int = 3) -> list[dict]:
     """Per-vehicle advice as plain dicts with the API's field names (speeds in km/h).
@@ -66,50 +157,30 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
     max_kmh} or None), ``options`` (joint bands covering 1..n stop lines that exist), and
     ``message`` ({zh, en}).
 
-    Conversions happen on whole arrays and every column becomes a Python list before the loop,
-    which only assembles dicts.  Messages come from :func:`greenwave.messages.render` through a
-    cache keyed on what the spoken text depends on (see :func:`_message_keys`); batches of
-    thousands of vehicles share a few hundred distinct messages.
+    The content comes from :func:`record_columns`; every column becomes a Python list before the
+    loop, which only assembles dicts.
     """
-    from .bands import NO_SIGNAL, STATUS_NAMES, STOP
+    from .bands import STATUS_NAMES
     from .timing import STATE_NAMES
-    from .units import ms_to_kmh
 
-    b = advice.bands
-    n = b.status.shape[0]
-    t = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
-    g0 = advice.group[:, 0]
-    has_sig_a = g0 >= 0
-    state, ttc, ttc_min, ttc_max = timing.state(np.where(has_sig_a, g0, 0), t)
-    inter = network.link_intersection[np.maximum(advice.stop_link[:, 0], 0)]
-    status_a = b.status[:, 0]
-    dist_a = advice.dist_m[:, 0]
-    lo_a, hi_a = b.lo_ms[:, 0], b.hi_ms[:, 0]
-    olo, ohi = b.options(n_options)
-    n_opt = olo.shape[1]
-    opt_ok = ~np.isnan(olo)
-    msg_keys = _message_keys(status_a, dist_a, lo_a, hi_a, olo, ohi)
-
-    status = status_a.tolist()
-    has_sig = has_sig_a.tolist()
-    inter_l = inter.tolist()
-    state_l = state.tolist()
-    ttc_l, ttc_min_l, ttc_max_l = ttc.tolist(), ttc_min.tolist(), ttc_max.tolist()
-    dist = dist_a.tolist()
-    lo, hi = lo_a.tolist(), hi_a.tolist()
-    lo_kmh, hi_kmh = ms_to_kmh(lo_a).tolist(), ms_to_kmh(hi_a).tolist()
-    olo_l, ohi_l = olo.tolist(), ohi.tolist()
-    olo_k, ohi_k = ms_to_kmh(olo).tolist(), ms_to_kmh(ohi).tolist()
+    c = record_columns(advice, network, timing, t_s, params, n_options)
+    n = c.status.shape[0]
+    opt_ok = ~np.isnan(c.option_min_kmh)
+    n_opt = opt_ok.shape[1]
+    status = c.status.tolist()
+    has_sig = c.has_signal.tolist()
+    inter_l = c.intersection.tolist()
+    state_l = c.signal_state.tolist()
+    ttc_l, ttc_min_l = c.time_to_change_s.tolist(), c.time_to_change_min_s.tolist()
+    ttc_max_l = c.time_to_change_max_s.tolist()
+    dist = c.distance_m.tolist()
+    lo_kmh, hi_kmh = c.band_min_kmh.tolist(), c.band_max_kmh.tolist()
+    olo_k, ohi_k = c.option_min_kmh.tolist(), c.option_max_kmh.tolist()
     opt_ok_l = opt_ok.tolist()
     all_opts = opt_ok.all(axis=1).tolist()
-    band_txt = f"{ms_to_kmh(params.band_min_ms):g}–{ms_to_kmh(params.band_max_ms):g} km/h"
-    reason_none = "no signalised intersection ahead on this route"
-    reason_stop = f"no speed within {band_txt} and the speed limit reaches the stop line on green"
+    msg_l, messages, reasons = c.message.tolist(), c.messages, c.reason
     ids, names = network.intersection_ids, network.intersection_names
     counts = range(1, n_opt + 1)
-    cache = _MESSAGE_CACHE
-    if len(cache) > _MESSAGE_CACHE_MAX:
-        cache.clear()
     out = []
     append = out.append
     for i in range(n):
@@ -121,28 +192,24 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
                    "time_to_change_min_s": ttc_min_l[i], "time_to_change_max_s": ttc_max_l[i]}
         else:
             inter_d = sig = None
-        ok_i, lk, hk = opt_ok_l[i], olo_k[i], ohi_k[i]
+        lk, hk = olo_k[i], ohi_k[i]
         if all_opts[i]:
-            opts = [{"intersections": c, "min_kmh": a, "max_kmh": z}
-                    for c, a, z in zip(counts, lk, hk)]
+            opts = [{"intersections": j, "min_kmh": a, "max_kmh": z}
+                    for j, a, z in zip(counts, lk, hk)]
         else:
-            opts = [{"intersections": c, "min_kmh": a, "max_kmh": z}
-                    for c, a, z, o in zip(counts, lk, hk, ok_i) if o]
-        band = None if lo[i] != lo[i] else {"min_kmh": lo_kmh[i], "max_kmh": hi_kmh[i]}
-        d = None if dist[i] != dist[i] else dist[i]
-        key = msg_keys[i]
-        msg = cache.get(key)
-        if msg is None:
-            msg = cache[key] = _render(st, d, lo[i], hi[i], olo_l[i], ohi_l[i], ok_i)
+            opts = [{"intersections": j, "min_kmh": a, "max_kmh": z}
+                    for j, a, z, o in zip(counts, lk, hk, opt_ok_l[i]) if o]
+        lo = lo_kmh[i]
+        d = dist[i]
         append({
             "status": STATUS_NAMES[st],
-            "reason": reason_none if st == NO_SIGNAL else reason_stop if st == STOP else None,
+            "reason": reasons[st],
             "intersection": inter_d,
-            "distance_m": d,
+            "distance_m": None if d != d else d,
             "signal": sig,
-            "band": band,
+            "band": None if lo != lo else {"min_kmh": lo, "max_kmh": hi_kmh[i]},
             "options": opts,
-            "message": dict(msg),
+            "message": dict(messages[msg_l[i]]),
         })
     return out
 
@@ -159,7 +226,7 @@ def _render(status, dist, lo, hi, olo, ohi, ok):
                   [(j + 1, olo[j], ohi[j]) for j in range(len(olo)) if ok[j]])
 
 
-def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> list[tuple]:
+def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> tuple:
     """Per vehicle, everything :func:`greenwave.messages.render` reads, rounded as it rounds.
 
     The text depends on the status, the distance rounded by ``round_distance_m``, the band and
@@ -167,7 +234,8 @@ def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> list[tu
     with the same float operations, so two vehicles with equal keys get equal messages.
     ``tests/test_api_records.py`` checks this against ``render`` called per vehicle.
 
-    Returns a list of N hashable tuples.
+    Returns the 7 key columns (N,): status, rounded distance (-1: none), rounded band lo and hi
+    (-1: none), index of the longest multi-stop option (-1: none) and its rounded lo and hi.
     """
     from .messages import _ROUND_TOL_KMH
     from .units import ms_to_kmh
@@ -189,6 +257,44 @@ def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> list[tu
     pick = np.maximum(longest, 0)
     l_lo = np.where(longest >= 0, o_lo[rows, pick] if m else 0.0, 0.0)
     l_hi = np.where(longest >= 0, o_hi[rows, pick] if m else 0.0, 0.0)
-    cols = (status, d_round, np.where(b_ok, b_lo, -1.0), np.where(b_ok, b_hi, -1.0),
+    return (status, d_round, np.where(b_ok, b_lo, -1.0), np.where(b_ok, b_hi, -1.0),
             longest, l_lo, l_hi)
-    return list(zip(*(c.tolist() for c in cols)))
+
+
+# Bits of each key column when packed into one int64 (see _distinct_message_keys): status,
+# distance / 5 + 1, band lo + 1, band hi + 1, longest + 1, option lo + 1, option hi + 1.
+_KEY_BITS = (3, 20, 8, 8, 3, 8, 8)
+_KEY_SCALE = (1.0, 0.2, 1.0, 1.0, 1.0, 1.0, 1.0)
+
+
+def _distinct_message_keys(cols) -> tuple[list[tuple], list[int], np.ndarray]:
+    """Distinct message keys of N vehicles (key columns from :func:`_message_keys`).
+
+    Returns ``keys`` (distinct hashable tuples), ``first`` (the first vehicle with each key)
+    and ``index`` (N,) int64 into ``keys``.  Keys that fit in 58 bits (speeds below 255 km/h,
+    distances below 5,000 km: always, in practice) are packed into one int64 per vehicle and
+    grouped by ``np.unique``; otherwise by a dict of tuples.
+    """
+    n = len(cols[0])
+    packed = np.zeros(n, dtype=np.int64)
+    shift = 0
+    for c, bits, scale in zip(cols, _KEY_BITS, _KEY_SCALE):
+        c = np.asarray(c, dtype=np.float64)
+        v = np.where(c == -1.0, 0.0, c * scale + 1.0)  # -1 (none) → 0
+        if not (np.all(v == np.rint(v)) and np.all((v >= 0) & (v < (1 << bits)))):
+            packed = None
+            break
+        packed |= v.astype(np.int64) << shift
+        shift += bits
+    if packed is not None:
+        _, first, index = np.unique(packed, return_index=True, return_inverse=True)
+        keys = list(zip(*(c[first].tolist() for c in cols)))
+        return keys, first.tolist(), index.astype(np.int64).ravel()
+    all_keys = list(zip(*(np.asarray(c).tolist() for c in cols)))
+    distinct = dict.fromkeys(all_keys)
+    for j, key in enumerate(distinct):
+        distinct[key] = j
+    first_of = dict(zip(reversed(all_keys), range(n - 1, -1, -1)))
+    keys = list(distinct)
+    index = np.fromiter(map(distinct.__getitem__, all_keys), dtype=np.int64, count=n)
+    return keys, [first_of[k] for k in keys], index

@@ -84,3 +84,124 @@ def test_records_identical_to_reference(root, scenario, n, seed):
     # And a second call (message cache warm) still agrees.
     assert records(adv, net, timing, t, params, 3) == records_reference(adv, net, timing, t,
                                                                          params, 3)
+
+
+# --------------------------------------------------------------------------- the API's encoder
+def api_reference(svc, body_vehicles, now):
+    """Per-vehicle advisories built the straightforward way: records() dicts plus the service's
+    fields, one vehicle at a time (the implementation api.encode replaced)."""
+    from api.advisor import OFF_NETWORK_MESSAGE
+    from api.columns import Vehicles
+    from api.schemas import iso
+    from greenwave.messages import round_distance_m
+
+    adv = svc.advisor
+    net = adv.network
+    v = Vehicles.from_requests(body_vehicles, [now] * len(body_vehicles), net)
+    n = len(v)
+    link, offset = v.link.copy(), v.offset_m.copy()
+    lateral = np.full(n, np.nan)
+    slon, slat = np.full(n, np.nan), np.full(n, np.nan)
+    code, brg = np.zeros(n, int), np.full(n, np.nan)
+    gps = np.flatnonzero(link < 0)
+    m = adv.matcher.match(v.lon[gps], v.lat[gps], v.heading_deg[gps])
+    link[gps], offset[gps], lateral[gps] = m.link, m.offset_m, m.lateral_m
+    slon[gps], slat[gps], code[gps], brg[gps] = m.lon, m.lat, m.code, m.nearest_bearing_deg
+    lk = np.flatnonzero(v.link >= 0)
+    slon[lk], slat[lk], _ = adv.matcher.locate(link[lk], offset[lk])
+    on = np.flatnonzero(link >= 0)
+    a = advise(net, adv.store.timing, adv.params, link[on], offset[on],
+               kmh_to_ms(v.speed_kmh[on]), v.t_s[on], adv.ahead)
+    recs = dict(zip(on.tolist(), records(a, net, adv.store.timing, v.t_s[on], adv.params,
+                                         adv.ahead)))
+    limit = np.round(ms_to_kmh(net.link_speed_limit_ms), 6)
+    rng = f"{adv.range_m:g}"
+    out = []
+    for i in range(n):
+        r = recs.get(i)
+        if r is None:
+            r = {"status": "off_network", "reason": adv._off_reason(code[i], v.heading_deg[i],
+                                                                    brg[i]),
+                 "intersection": None, "distance_m": None, "signal": None, "band": None,
+                 "options": [], "message": dict(OFF_NETWORK_MESSAGE), "link_id": None,
+                 "offset_m": None, "snapped": None, "speed_limit_kmh": None}
+        else:
+            if r["distance_m"] is not None and r["distance_m"] > adv.range_m:
+                d = round_distance_m(r["distance_m"])
+                r.update(status="no_signal_ahead", band=None, options=[],
+                         reason=f"the next stop line is {r['distance_m']:.0f} m ahead, beyond "
+                                f"the advisory range of {rng} m",
+                         message={"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
+                                  "en": f"{d} m to the next intersection: speed advice starts "
+                                        f"within {rng} m"})
+            k = int(link[i])
+            r.update(link_id=net.link_ids[k], offset_m=float(offset[i]),
+                     snapped={"lat": float(slat[i]), "lon": float(slon[i])},
+                     speed_limit_kmh=float(limit[k]))
+        r.update(vehicle_id=v.vehicle_id[i],
+                 lateral_m=None if np.isnan(lateral[i]) else float(lateral[i]),
+                 valid_for_s=adv.valid_for_s, timestamp=iso(float(v.t_s[i])),
+                 generated_at=iso(now))
+        out.append(r)
+    return out
+
+
+def mixed_vehicles(net, matcher, n, seed):
+    """GPS fixes (matched, wrong direction, off the road), link positions, timestamps and
+    vehicle ids that JSON must escape."""
+    import time
+
+    rng = np.random.default_rng(seed)
+    link = rng.integers(0, net.n_links, n)
+    off = rng.uniform(0, 1, n) * net.link_length_m[link]
+    lon, lat, brg = matcher.locate(link, off)
+    now = time.time()
+    out = []
+    for i in range(n):
+        v = {"speed_kmh": float(rng.choice([0.0, 20.0, 42.5, 60.0]) + rng.uniform(0, 2))}
+        kind = i % 5
+        if kind == 0:
+            v.update(link_id=net.link_ids[link[i]], offset_m=float(off[i]))
+        else:
+            heading = (brg[i] + (180.0 if kind == 1 else 0.0)) % 360.0
+            v.update(lat=float(lat[i]) + (0.05 if kind == 2 else 0.0), lon=float(lon[i]),
+                     heading_deg=float(heading))
+        if i % 3 == 0:
+            v["vehicle_id"] = [f"car-{i}", f'quote"{i}', f"tab\t\\{i}", f"路{i}"][i % 4]
+        if i % 7 == 0:
+            v["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
+                                            time.gmtime(now + rng.uniform(-3600, 3600)))
+        out.append(v)
+    return out
+
+
+@pytest.fixture(scope="module")
+def city_service(root, tmp_path_factory):
+    from api.main import build_service
+    from api.settings import Settings
+
+    return build_service(Settings(scenario=root / "scenarios" / "zibo_city.toml",
+                                  state_dir=tmp_path_factory.mktemp("state")))
+
+
+def test_encoder_equals_records_plus_service_fields(city_service):
+    """api.encode writes, without a dict per vehicle, exactly what records() and the service's
+    fields give one vehicle at a time."""
+    import time
+
+    import orjson
+
+    from api.schemas import ADVISORY
+
+    svc = city_service
+    vs = mixed_vehicles(svc.world.network, svc.advisor.matcher, 2000, 4)
+    reqs = [ADVISORY.validate_python(v, context=svc.context) for v in vs]
+    now = time.time()
+    expected = api_reference(svc, reqs, now)
+    got = svc.advisor.encoder.items(svc.advisor.from_requests(reqs, now))
+    got = [orjson.loads(b) for b in got]
+    assert {r["status"] for r in got} == {"advice", "proceed", "prepare_to_stop",
+                                          "no_signal_ahead", "off_network"}
+    assert any("advisory range" in (r["reason"] or "") for r in got)
+    assert any("direction of travel" in (r["reason"] or "") for r in got)
+    assert got == expected

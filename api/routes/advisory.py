@@ -1,27 +1,30 @@
 """Speed advice: ``POST /v1/advisory`` (one vehicle) and ``POST /v1/advisories/batch``.
 
-Both validate the raw body in one pass (:data:`api.schemas.ADVISORY` / ``BATCH``, with the
-network as context).  Single advisories are answered through the micro-batcher
-(:class:`api.advisor.MicroBatcher`); a batch is one core call in the threadpool.  Responses are
-encoded with orjson and returned as bytes, so the response models below document the output
-without re-validating it.
+A single advisory's body is validated in one pass by :data:`api.schemas.ADVISORY` (with the
+network as context) and answered through the micro-batcher (:class:`api.advisor.MicroBatcher`).
+A batch body is checked column-wise (:class:`api.columns.BatchParser`, falling back to
+:data:`api.schemas.BATCH` for the error report) and answered by one core call in the threadpool.
+Responses are encoded from columns (:class:`api.encode.Encoder`) and returned as bytes, so the
+response models below document the output without re-validating it.
 """
 
 from __future__ import annotations
 
 import time
+from typing import Annotated, Literal
 
-from fastapi import APIRouter, HTTPException, Request
+from fastapi import APIRouter, Query, Request
 from starlette.concurrency import run_in_threadpool
+from starlette.responses import Response
 
 from ..deps import Service
 from ..errors import R413, R422, body_doc, parse, read_body
-from ..responses import JSONBytes, dumps
-from ..schemas import ADVISORY, BATCH, Advisory, BatchResponse, iso
+from ..schemas import ADVISORY, BATCH, Advisory, BatchColumns, BatchResponse
 
 router = APIRouter(prefix="/v1", tags=["advisory"])
 
 SINGLE_BODY_LIMIT = 16 * 1024
+_JSON = "application/json"
 
 
 @router.post("/advisory", response_model=Advisory, responses={**R413, **R422},
@@ -36,27 +39,28 @@ async def advisory(request: Request):
     svc: Service = request.app.state.service
     body = await read_body(request, SINGLE_BODY_LIMIT)
     req = parse(ADVISORY, body, svc.context)
-    return JSONBytes(await svc.batcher.submit((req, time.time())))
+    return Response(await svc.batcher.submit((req, time.time())), media_type=_JSON)
 
 
-@router.post("/advisories/batch", response_model=BatchResponse, responses={**R413, **R422},
+@router.post("/advisories/batch", response_model=BatchResponse | BatchColumns,
+             responses={**R413, **R422},
              summary="Speed advice for many vehicles in one core call",
              openapi_extra=body_doc(BATCH, "Up to max_batch vehicles (default 10,000)"))
-async def batch(request: Request):
+async def batch(request: Request, format: Annotated[Literal["items", "columns"], Query(
+        description="`items` (default): one object per vehicle (BatchResponse); `columns`: one "
+                    "array per field, for fleet clients (BatchColumns)")] = "items"):
     """The same advisory per vehicle, in request order, computed for all vehicles by one
     vectorised call.  More vehicles than the server's ``max_batch``: 413."""
     svc: Service = request.app.state.service
     body = await read_body(request, svc.settings.body_limit)
-    return JSONBytes(await run_in_threadpool(_batch, svc, body))
+    return Response(await run_in_threadpool(_batch, svc, body, format), media_type=_JSON)
 
 
-def _batch(svc: Service, body: bytes) -> bytes:
-    req = parse(BATCH, body, svc.context)
-    vehicles = req["vehicles"]
-    if len(vehicles) > svc.settings.max_batch:
-        raise HTTPException(413, f"batch of {len(vehicles)} vehicles exceeds the maximum of "
-                                 f"{svc.settings.max_batch}")
+def _batch(svc: Service, body: bytes, format: str) -> bytes:
     now = time.time()
-    recs = svc.advisor.from_requests(vehicles, now)
-    svc.metrics.count_statuses("batch", (r["status"] for r in recs))
-    return dumps({"count": len(recs), "generated_at": iso(now), "advisories": recs})
+    adv = svc.advisor
+    result = adv.compute(adv.parse_batch(body, now), now)
+    svc.metrics.count_statuses("batch", result.status_counts())
+    if format == "columns":
+        return adv.encoder.columns(result)
+    return adv.encoder.batch(result)

@@ -1,0 +1,206 @@
+"""Request bodies → one array per field (:class:`Vehicles`), the input of :class:`api.advisor.Advisor`.
+
+Single advisories are validated by the pydantic model (:data:`api.schemas.ADVISORY`) and turned
+into columns by :meth:`Vehicles.from_requests` when the micro-batcher groups them.
+
+A batch of 10,000 vehicles would cost about 20 ms as 10,000 validated dicts, so
+:class:`BatchParser` first tries a column-wise check: ``orjson`` parses the body, one list per field
+is taken from the vehicles, and numpy checks each field's type, finiteness and range on the whole
+column at once (link ids by one dict lookup each).  That check only *accepts*: a body it does not
+accept, for whatever reason, goes through the pydantic model (:data:`api.schemas.BATCH`), which is
+the authority on what is valid and reports every error with its field path
+(``["body", "vehicles", 17, "speed_kmh"]``).  So the check must never accept what the model
+rejects; being stricter only costs time (e.g. ``NaN``, which orjson refuses to parse, always takes
+the model's path and gets the model's 422).
+"""
+
+from __future__ import annotations
+
+import operator
+import time
+from collections.abc import Sequence
+from dataclasses import dataclass
+from itertools import repeat
+
+import numpy as np
+import orjson
+from fastapi import HTTPException
+
+from greenwave.network import Network
+
+from .errors import parse
+from .schemas import BATCH, MAX_SPEED_KMH, parse_iso
+
+_NAN = float("nan")
+_NUMBER = {float, int}  # JSON numbers (the strict models take ints for floats, not bools)
+_TEXT = {str, type(None)}
+_MAX_TEXT = 128  # max_length of link_id and vehicle_id in AdvisoryRequest
+
+
+@dataclass(frozen=True)
+class Vehicles:
+    """N vehicles as columns.
+
+    Attributes
+    ----------
+    lat, lon, heading_deg : (N,) float64, the GPS fix (NaN for vehicles given by link)
+    link : (N,) int64, link index for vehicles given by link, else -1
+    offset_m : (N,) float64, offset along ``link`` (NaN for GPS fixes)
+    speed_kmh : (N,) float64
+    t_s : (N,) float64, time of each fix (s since the epoch; server time when not given)
+    vehicle_id : list of N str or None
+    """
+
+    lat: np.ndarray
+    lon: np.ndarray
+    heading_deg: np.ndarray
+    link: np.ndarray
+    offset_m: np.ndarray
+    speed_kmh: np.ndarray
+    t_s: np.ndarray
+    vehicle_id: list
+
+    def __len__(self) -> int:
+        return len(self.link)
+
+    @classmethod
+    def from_requests(cls, reqs: Sequence[dict], now_s: Sequence[float],
+                      network: Network) -> Vehicles:
+        """Validated request dicts (:data:`api.schemas.ADVISORY`); ``now_s`` is the server time
+        of each request (the time of a request without ``timestamp``)."""
+        nan = _NAN
+        link_index = network.link_index
+        return cls(
+            lat=np.array([r.get("lat", nan) for r in reqs], dtype=float),
+            lon=np.array([r.get("lon", nan) for r in reqs], dtype=float),
+            heading_deg=np.array([r.get("heading_deg", nan) for r in reqs], dtype=float),
+            link=np.array([link_index[r["link_id"]] if "link_id" in r else -1 for r in reqs],
+                          dtype=np.int64),
+            offset_m=np.array([r.get("offset_m", nan) for r in reqs], dtype=float),
+            speed_kmh=np.array([r["speed_kmh"] for r in reqs], dtype=float),
+            t_s=np.array([r["timestamp"].timestamp() if "timestamp" in r else t
+                          for r, t in zip(reqs, now_s)], dtype=float),
+            vehicle_id=[r.get("vehicle_id") for r in reqs],
+        )
+
+
+class BatchParser:
+    """Parses batch bodies for one network (see the module docstring).
+
+    Parameters
+    ----------
+    network : Network
+    max_batch : int, more vehicles than this: 413
+    """
+
+    def __init__(self, network: Network, max_batch: int):
+        self.network = network
+        self.max_batch = max_batch
+        # Link ids a request may name (the model's 1..128 characters) → link index.
+        self.link_index = {k: i for k, i in network.link_index.items()
+                           if 1 <= len(k) <= _MAX_TEXT}
+
+    def __call__(self, body: bytes, now_s: float | None = None) -> Vehicles:
+        """A batch request body → :class:`Vehicles`.
+
+        Raises RequestValidationError (422, with field paths) for an invalid body and
+        HTTPException 413 for more than ``max_batch`` vehicles.
+        """
+        now_s = time.time() if now_s is None else now_s
+        try:
+            doc = orjson.loads(body)
+        except orjson.JSONDecodeError:
+            doc = None
+        vehicles = None if doc is None else self.accept(doc, now_s)
+        if vehicles is None:  # the model reports the error (or accepts what accept() did not)
+            reqs = parse(BATCH, body, {"network": self.network})["vehicles"]
+            self._check_size(len(reqs))
+            vehicles = Vehicles.from_requests(reqs, repeat(now_s, len(reqs)), self.network)
+        return vehicles
+
+    def _check_size(self, n: int) -> None:
+        if n > self.max_batch:
+            raise HTTPException(413, f"batch of {n} vehicles exceeds the maximum of "
+                                     f"{self.max_batch}")
+
+    def accept(self, doc, now_s: float) -> Vehicles | None:
+        """The column-wise check of a parsed batch body: :class:`Vehicles`, or None when
+        anything is not plainly valid (the caller then asks the model).  Mirrors
+        :class:`api.schemas.AdvisoryRequest` and ``_check_vehicle``."""
+        if type(doc) is not dict or len(doc) != 1 or type(doc.get("vehicles")) is not list:
+            return None
+        vs = doc["vehicles"]
+        n = len(vs)
+        if n == 0:
+            return None
+        self._check_size(n)
+        if set(map(type, vs)) != {dict}:
+            return None
+
+        def column(key, default):
+            return list(map(dict.get, vs, repeat(key, n), repeat(default, n)))
+
+        numbers = {}
+        for key in ("lat", "lon", "heading_deg", "offset_m", "speed_kmh"):
+            col = column(key, _NAN)
+            if not set(map(type, col)) <= _NUMBER:
+                return None
+            numbers[key] = np.array(col, dtype=np.float64)
+        texts = {}
+        for key in ("link_id", "timestamp", "vehicle_id"):
+            col = column(key, None)
+            if not set(map(type, col)) <= _TEXT:
+                return None
+            texts[key] = col
+
+        lat, lon, heading = numbers["lat"], numbers["lon"], numbers["heading_deg"]
+        offset, speed = numbers["offset_m"], numbers["speed_kmh"]
+        present = {k: ~np.isnan(v) for k, v in numbers.items()}
+        for k, col in texts.items():
+            present[k] = np.array(list(map(operator.is_not, col, repeat(None, n))), dtype=bool)
+        # An unknown field, or a null, is a key that none of the columns holds.
+        if sum(map(len, vs)) != sum(int(p.sum()) for p in present.values()):
+            return None
+        if not present["speed_kmh"].all():
+            return None
+        gps_any = present["lat"] | present["lon"] | present["heading_deg"]
+        gps = present["lat"] & present["lon"] & present["heading_deg"]
+        by_link_any = present["link_id"] | present["offset_m"]
+        by_link = present["link_id"] & present["offset_m"]
+        if not np.all((gps & ~by_link_any) | (by_link & ~gps_any)):
+            return None
+        with np.errstate(invalid="ignore"):  # NaN marks an absent value: never out of range
+            if (any(np.isinf(v).any() for v in numbers.values())
+                    or np.any((lat < -90.0) | (lat > 90.0))
+                    or np.any((lon < -180.0) | (lon > 180.0))
+                    or np.any((heading < 0.0) | (heading >= 360.0)) or np.any(offset < 0.0)
+                    or np.any((speed < 0.0) | (speed > MAX_SPEED_KMH))):
+                return None
+
+        link = np.full(n, -1, dtype=np.int64)
+        rows = np.flatnonzero(by_link)
+        if rows.size:
+            ids = texts["link_id"]
+            found = np.fromiter(map(self.link_index.get, map(ids.__getitem__, rows.tolist()),
+                                    repeat(-1, rows.size)), dtype=np.int64, count=rows.size)
+            if (found < 0).any():
+                return None
+            if np.any(offset[rows] > self.network.link_length_m[found] + 1e-6):
+                return None
+            link[rows] = found
+
+        vid = texts["vehicle_id"]
+        if max(map(len, filter(None, vid)), default=0) > _MAX_TEXT:
+            return None
+
+        t = np.full(n, now_s)
+        rows = np.flatnonzero(present["timestamp"])
+        if rows.size:
+            ts = texts["timestamp"]
+            given = [ts[i] for i in rows.tolist()]
+            try:
+                parsed = {s: parse_iso(s).timestamp() for s in set(given)}
+            except ValueError:
+                return None
+            t[rows] = [parsed[s] for s in given]
+        return Vehicles(lat, lon, heading, link, offset, speed, t, vid)
