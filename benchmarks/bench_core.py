@@ -7,6 +7,10 @@ memory-bandwidth bound), and their ratio.  Also times the whole advisory call (p
 the network + bands).  Ratios are measured in one run; each figure is the best of ``--repeat``.
 
     python benchmarks/bench_core.py [--vehicles 100000] [--ahead 4] [--windows 3] [--json]
+                                    [--profile]
+
+``--profile`` adds a breakdown of ``speed_bands`` by stage (the helpers of
+:func:`greenwave.bands._block`, timed by wrapping them), best of ``--repeat`` per stage.
 """
 
 from __future__ import annotations
@@ -20,6 +24,7 @@ from pathlib import Path
 
 import numpy as np
 
+import greenwave.bands as bands_mod
 from greenwave.advice import advise
 from greenwave.bands import BandParams, speed_bands
 from greenwave.network import World
@@ -38,6 +43,49 @@ def best_of(fn, repeat):
     return min(times)
 
 
+# Stages of greenwave.bands._block, in call order.
+STAGES = ("_inputs", "_arrival_range", "_windows", "_window_bands", "_select", "_joint_bands")
+
+
+def profile_stages(call, repeat):
+    """Seconds per stage of one ``call()`` (best of ``repeat``), plus ``total``.
+
+    Wraps the stage helpers of :mod:`greenwave.bands` with timers for the duration of the
+    measurement; ``other`` is what the stages do not cover (splitting into blocks, the
+    unsignalised-stop-line patch).
+    """
+    acc = dict.fromkeys(STAGES, 0.0)
+    originals = {name: getattr(bands_mod, name) for name in STAGES}
+
+    def timed(name, fn):
+        def wrapper(*args, **kwargs):
+            t0 = time.perf_counter()
+            try:
+                return fn(*args, **kwargs)
+            finally:
+                acc[name] += time.perf_counter() - t0
+        return wrapper
+
+    best = dict.fromkeys(STAGES + ("total",), float("inf"))
+    try:
+        for name, fn in originals.items():
+            setattr(bands_mod, name, timed(name, fn))
+        for _ in range(repeat):
+            for name in STAGES:
+                acc[name] = 0.0
+            t0 = time.perf_counter()
+            call()
+            total = time.perf_counter() - t0
+            for name in STAGES:
+                best[name] = min(best[name], acc[name])
+            best["total"] = min(best["total"], total)
+    finally:
+        for name, fn in originals.items():
+            setattr(bands_mod, name, fn)
+    best["other"] = max(best["total"] - sum(best[name] for name in STAGES), 0.0)
+    return best
+
+
 def main(argv=None):
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--vehicles", type=int, default=100_000)
@@ -46,6 +94,7 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", action="store_true")
+    ap.add_argument("--profile", action="store_true", help="time the stages of speed_bands")
     a = ap.parse_args(argv)
 
     world = World.build(load_scenario(ROOT / "scenarios" / "zibo_city.toml"))
@@ -98,6 +147,13 @@ def main(argv=None):
     print(f"core / streaming rate: {fig['ratio_to_stream']:.3f}; "
           f"410k vehicles × {m} ahead ≈ {fig['city_batch_410k_ms']:.0f} ms on one core "
           f"(goal < 100 ms = 16.4 Mpairs/s)")
+    if a.profile:
+        stages = profile_stages(bands, a.repeat)
+        fig["stages_ms"] = {k: v * 1e3 for k, v in stages.items()}
+        print(f"stages of speed_bands (best of {a.repeat} each; ns per pair):")
+        for name in STAGES + ("other", "total"):
+            sec = stages[name]
+            print(f"  {name:<32}{sec * 1e3:>9.1f}{sec / pairs * 1e9:>11.1f}")
     if a.json:
         print(json.dumps(fig))
 

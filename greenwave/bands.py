@@ -218,7 +218,8 @@ def speed_bands(
     Notes
     -----
     Vehicles are processed in blocks of ``_BLOCK`` so that the (M, block) temporaries stay in
-    cache; the work is the same array code for every block.
+    cache; the work is the same array code for every block, and its temporaries live in
+    scratch memory reused from block to block (see :class:`_Scratch`).
     """
     if isinstance(timing, PlanTable):
         timing = SignalTiming(timing)
@@ -231,17 +232,61 @@ def speed_bands(
     grp = np.asarray(group, dtype=np.int64).reshape(n, m)
     lim = np.asarray(limit_ms, dtype=float).reshape(n, m)
     qd = None if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float).reshape(n, m)
+    if grp.size and grp.max() >= timing.plans.n_groups:
+        raise IndexError(f"signal group {grp.max()} out of range: the timing has "
+                         f"{timing.plans.n_groups} groups")
     # Results are filled stop-line-major (M, N) and handed out as (N, M) transposed views.
+    # The float ones share one allocation: a large one is backed by huge pages, which spares
+    # the page faults of eight separate ones (they cost as much as filling them).
     names = [f.name for f in fields(Bands)]
-    out = {f: np.empty((m, n), dtype=np.int8 if f == "status" else float) for f in names}
+    floats = np.empty((len(names) - 1, m, n))
+    out = dict(zip([f for f in names if f != "status"], floats))
+    out["status"] = np.empty((m, n), dtype=np.int8)
+    scratch = _Scratch(64 * m * min(n, _BLOCK) * 8)
     for s in range(0, n, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
+        scratch.reset()
         _block(dist[sl], v0[sl], t[sl], grp[sl], lim[sl], None if qd is None else qd[sl],
-               timing, params, {f: a[:, sl] for f, a in out.items()})
+               timing, params, {f: a[:, sl] for f, a in out.items()}, scratch)
     return Bands(**{f: out[f].T for f in names})
 
 
 _BLOCK = 8192
+
+
+class _Scratch:
+    """Bump allocator for the temporaries of one block, reused block after block.
+
+    Fresh block-sized arrays (100 kB and more) are page-faulted in again on every block once
+    several are alive at a time (the C allocator hands the freed top of the heap back to the
+    system), which took longer than the arithmetic on them.  The hot path takes its
+    temporaries from here instead (``new(shape, dtype)``, then ``out=``); :meth:`reset` at the
+    start of a block makes the memory of the previous one available again.  Memory comes in
+    chunks of at least ``chunk_bytes`` (numpy backs large ones with huge pages) that are kept
+    for the whole call.
+    """
+
+    def __init__(self, chunk_bytes):
+        self._chunk_bytes = chunk_bytes
+        self._chunks = []
+        self.reset()
+
+    def reset(self):
+        self._chunk, self._offset = 0, 0
+
+    def __call__(self, shape, dtype=np.float64):
+        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
+        size = -(-nbytes // 64) * 64  # 64-byte aligned
+        while True:
+            if self._chunk == len(self._chunks):
+                self._chunks.append(np.empty(max(self._chunk_bytes, size), dtype=np.uint8))
+            chunk = self._chunks[self._chunk]
+            if self._offset + size <= chunk.size:
+                break
+            self._chunk, self._offset = self._chunk + 1, 0
+        buf = chunk[self._offset:self._offset + nbytes]
+        self._offset += size
+        return buf.view(dtype).reshape(shape)
 
 
 def _first_true(masks):
@@ -256,169 +301,225 @@ def _first_true(masks):
     return f
 
 
-def _block(dist, v0, t, grp, lim, qd, timing, params, out):
+def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
     """Bands for one block of vehicles, written to the (M, n) views ``out``.
 
     Layout: stop-line-major (M, n) arrays, per-vehicle ``v0`` and ``t`` broadcast along stop
     lines, and window rows (R, M, n): the few windows looked at are a leading axis, so that
     reductions over them are a handful of elementwise operations.  A pair without a signal has
-    NaN window times, which makes every comparison on it false.
+    NaN window times, which makes every comparison on it false.  Temporaries come from the
+    scratch allocator ``new``; every (M, n) and (R, M, n) array is C-contiguous, which the flat
+    indexing relies on.
     """
-    n, m = dist.shape
-    k = params.n_windows
-    a, b = params.accel_ms2, params.decel_ms2
-    vmin, margin, min_width = params.band_min_ms, params.safety_margin_s, params.min_width_ms
-    npair = n * m
-    plans = timing.plans
-
-    # Every (M, n) array is C-contiguous (outputs of ufuncs on the transposed inputs would
-    # follow their layout): the flat indexing below relies on it.
-    d = np.maximum(dist.T, 0.0, out=np.empty((m, n)))  # a copy; NaN (no stop line) stays NaN
-    present = np.equal(d, d)
-    g = np.ascontiguousarray(grp.T)
-    signal = g >= 0
-    signal &= present
-    # Lowest limit so far along the path; a missing stop line does not constrain later ones.
-    vmax = np.copy(lim.T, order="C")
-    if not present.all():
-        np.putmask(vmax, ~present, np.inf)
-    np.minimum.accumulate(vmax, axis=0, out=vmax)
-    np.minimum(vmax, np.float64(params.band_max_ms), out=vmax)
-
-    # Arrival times of the band's fastest and slowest speeds: a window is usable only if it
-    # overlaps [t_early, t_late], and inverses are needed only for edges strictly inside it.
-    kin = Arrival(d, v0, a, b)
-    t_early = kin.time_for(vmax)
-    t_late = kin.time_for(vmin)
-
-    # Current/next green (time to green/red) and the first reachable one: the first whose end,
-    # less the safety margin, is not before t_early.  Relative times (s after t).  One green per
-    # cycle: arithmetic, window r + 1 is window r shifted by a cycle.  Other pairs (several
-    # greens per cycle, live SPaT) take their rows from ``timing.windows_by_k``.
-    now_ws, now_we, cyc = plans.first_window(g, t)
-    now_ws -= t
-    now_we -= t
-    gen = _generic_pairs(timing, g, t, signal)
-    no_sig = np.flatnonzero(~signal)
-    if no_sig.size:
-        _flat(now_ws)[no_sig] = np.nan
-        _flat(now_we)[no_sig] = np.nan
-    first_ws = t_early + (margin - _EPS_S)
-    first_ws -= now_we
-    first_ws /= cyc
-    np.ceil(first_ws, out=first_ws)
-    np.maximum(first_ws, 0.0, out=first_ws)
-    first_ws *= cyc
-    first_we = first_ws + now_we
-    first_ws += now_ws
-    if gen.size:
-        _flat(first_ws)[gen] = np.nan  # their rows come from below
-        g_ws0, g_we0, g_ws, g_we = _generic_rows(
-            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k)
-        _flat(now_ws)[gen] = g_ws0
-        _flat(now_we)[gen] = g_we0
-    np.maximum(now_ws, 0.0, out=out["time_to_green_s"])
-    np.copyto(out["time_to_red_s"], now_we)
-
-    # Rows: windows from the first reachable one while any pair's window still starts by t_late.
-    r = 1
-    while r < k and np.any(first_ws + r * cyc <= t_late):
-        r += 1
-    if gen.size:
-        late = g_ws <= t_late.ravel()[gen]
-        r_gen = int(np.flatnonzero(late.any(axis=1)).max(initial=0)) + 1
-        r = max(r, r_gen)
-    if r == 1:
-        ws, we = first_ws[None], first_we[None]
-    else:
-        ws = np.arange(r, dtype=float).reshape(r, 1, 1) * cyc
-        we = ws + first_we
-        ws += first_ws
-    if gen.size:
-        ws.reshape(r, npair)[:, gen] = g_ws[:r]
-        we.reshape(r, npair)[:, gen] = g_we[:r]
-
-    # Arrival must be in [rel_a, rel_b]: after the green starts (plus the queue discharge delay)
-    # and a safety margin before it ends.
-    if qd is None:
-        rel_a = ws
-    else:
-        rel_a = np.maximum(ws, 0.0)
-        rel_a += qd.T
-    rel_b = we - margin
-    ok = rel_a <= t_late
-    ok &= rel_b >= t_early
-    ok &= rel_b > rel_a
-    hi = np.empty_like(rel_a)
-    hi[...] = vmax
-    lo = np.full_like(rel_a, vmin)
-    # Edges on the boundary are inverted too: B = t_early may still admit a range of speeds
-    # when T is flat there (a car that cannot reach vmax before the line).
-    v0_pair = None
-    for edge, bound, sign, inside in (
-        (rel_a, hi, -1.0, ok & (rel_a > t_early)),
-        (rel_b, lo, 1.0, ok & (rel_b < t_late)),
-    ):
-        idx = np.flatnonzero(inside)
-        if idx.size:
-            pair = _pair_index(idx, npair, r)
-            if v0_pair is None:
-                v0_pair = np.broadcast_to(v0, (m, n)).ravel()
-            inv = Arrival(d.ravel()[pair], v0_pair[pair], a, b).speed_inside(edge.ravel()[idx])
-            inv += sign * _EPS_MS
-            _flat(bound)[idx] = inv
-    np.minimum(hi, vmax, out=hi)
-    np.maximum(lo, np.float64(vmin), out=lo)
-    width = hi - lo
-    ok &= width >= min_width
-    lo = np.where(ok, lo, np.nan)  # from here on, a NaN lo marks an empty band
-
-    # Target window: the first holding the current speed, else the first (earliest) with a band.
-    if r == 1:
-        sel_lo, sel_hi, sel_ws, sel_we = lo[0], hi[0], ws[0], we[0]
-    else:
-        holds = lo <= v0
-        holds &= hi >= v0
-        f_hold = _first_true(holds)
-        f_ok = _first_true(lo == lo)
-        pick = np.where(f_hold < r, f_hold, np.minimum(f_ok, r - 1))
-        later = np.flatnonzero(pick)
-        flat = pick.ravel()[later].astype(np.intp) * npair + later
-        sel = []
-        for arr in (lo, hi, ws, we):
-            v = arr[0].copy()
-            _flat(v)[later] = _flat(arr)[flat]
-            sel.append(v)
-        sel_lo, sel_hi, sel_ws, sel_we = sel
-    nan_if_none = sel_lo - sel_lo  # 0, or NaN where no window has a band
-    np.copyto(out["lo_ms"], sel_lo)
-    np.add(sel_hi, nan_if_none, out=out["hi_ms"])
-    np.add(sel_ws, t, out=out["window_start_s"])
-    out["window_start_s"] += nan_if_none
-    np.add(sel_we, t, out=out["window_end_s"])
-    out["window_end_s"] += nan_if_none
-    has_ok = sel_lo == sel_lo
-    has_hold = sel_lo <= v0
-    has_hold &= sel_hi >= v0
-    status = out["status"]
-    status[...] = STOP
-    status -= has_ok
-    status -= has_hold
-    status *= signal
-
-    # Joint bands.  Unsignalised but present stop lines constrain only the limit: one full-band
-    # interval.
+    present, g, signal, vmax = _inputs(dist, grp, lim, params.band_max_ms, new)
+    kin, t_early, t_late = _arrival_range(dist, v0, vmax, params, new)
+    ws, we = _windows(g, t, signal, t_early, t_late, timing, params, out, new)
+    lo, hi = _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new)
+    _select(lo, hi, ws, we, v0, t, signal, out, new)
+    # Unsignalised but present stop lines constrain only the limit: one full-band interval.
     first_lo, first_hi = out["lo_ms"][0], out["hi_ms"][0]
     free = present & ~signal
     if free.any():
-        wide = free & (vmax - vmin >= min_width)
+        vmin = params.band_min_ms
+        wide = free & (vmax - vmin >= params.min_width_ms)
         lo[0][wide] = vmin
         hi[0][free] = vmax[free]
         lo[1:, free] = np.nan
         first_lo = np.where(free[0], np.where(wide[0], vmin, np.nan), first_lo)
         first_hi = np.where(free[0], np.where(wide[0], vmax[0], np.nan), first_hi)
-    _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out["joint_lo_ms"],
+    _joint_bands(lo, hi, v0, params.min_width_ms, first_lo, first_hi, out["joint_lo_ms"],
                  out["joint_hi_ms"])
+
+
+def _inputs(dist, grp, lim, band_max, new):
+    """Stop-line-major copies of the inputs: ``present, g, signal, vmax``, each (M, n)."""
+    n, m = dist.shape
+    present = np.equal(dist.T, dist.T, out=new((m, n), np.bool_))  # not NaN
+    g = new((m, n), np.int64)
+    np.copyto(g, grp.T)
+    signal = np.greater_equal(g, 0, out=new((m, n), np.bool_))
+    signal &= present
+    # Lowest limit so far along the path; a missing stop line does not constrain later ones.
+    vmax = new((m, n))
+    np.copyto(vmax, lim.T)
+    if not present.all():
+        np.putmask(vmax, ~present, np.inf)
+    np.minimum(vmax[0], band_max, out=vmax[0])
+    for j in range(1, m):
+        np.minimum(vmax[j - 1], vmax[j], out=vmax[j])
+    return present, g, signal, vmax
+
+
+def _arrival_range(dist, v0, vmax, params, new):
+    """Arrival times of the band's fastest and slowest speeds, ``t_early, t_late`` (M, n).
+
+    A window is usable only if it overlaps [t_early, t_late], and speeds need to be solved for
+    only at edges strictly inside it.
+    """
+    kin = Arrival(dist.T, v0, params.accel_ms2, params.decel_ms2, alloc=new)
+    # At the band's top speed, except where a lower limit caps it.
+    t_early = kin.time_for(params.band_max_ms)
+    low = np.flatnonzero(np.less(vmax, params.band_max_ms, out=new(vmax.shape, np.bool_)))
+    if low.size:
+        _flat(t_early)[low] = kin.time_at(low, _take(vmax, low, new), vmax.shape)
+    return kin, t_early, kin.time_for(params.band_min_ms)
+
+
+def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
+    """Window rows ``ws, we`` (R, M, n), relative to ``t``, from the first reachable window.
+
+    The first reachable window is the first whose end, less the safety margin, is not before
+    ``t_early``; rows follow while some pair's next window still starts by ``t_late`` (at most
+    ``n_windows``).  One green per cycle: arithmetic, window r + 1 is window r shifted by a
+    cycle.  Other pairs (several greens per cycle, live SPaT) take their windows from
+    ``timing.windows_by_k``.  Also writes time to green / red of the current (or next) green.
+    """
+    m, n = g.shape
+    k, margin = params.n_windows, params.safety_margin_s
+    now_ws, now_we, cyc = timing.plans.first_window(g, t, alloc=new)
+    now_ws -= t
+    now_we -= t
+    no_sig = np.flatnonzero(np.logical_not(signal, out=new((m, n), np.bool_)))
+    if no_sig.size:
+        _flat(now_ws)[no_sig] = np.nan
+        _flat(now_we)[no_sig] = np.nan
+    length = np.subtract(now_we, now_ws, out=new((m, n)))
+    rows = new((k, m, n))
+    first = rows[0]  # cycles to skip, then the start of the first reachable window
+    np.add(t_early, margin - _EPS_S, out=first)
+    first -= now_we
+    first /= cyc
+    np.ceil(first, out=first)
+    np.maximum(first, np.float64(0.0), out=first)
+    first *= cyc
+    first += now_ws
+    gen = _generic_pairs(timing, g, t, signal)
+    if gen.size:
+        _flat(first)[gen] = np.nan  # their rows come from below
+        g_ws0, g_we0, g_ws, g_we = _generic_rows(
+            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k)
+        _flat(now_ws)[gen] = g_ws0
+        _flat(now_we)[gen] = g_we0
+    np.maximum(now_ws, np.float64(0.0), out=out["time_to_green_s"])
+    np.copyto(out["time_to_red_s"], now_we)
+
+    r, filled = 1, 1
+    starts_by_late = new((m, n), np.bool_)
+    while r < k:
+        np.add(rows[r - 1], cyc, out=rows[r])
+        filled += 1
+        if not np.less_equal(rows[r], t_late, out=starts_by_late).any():
+            break
+        r += 1
+    if gen.size:
+        late = g_ws <= t_late.ravel()[gen]
+        r = max(r, int(np.flatnonzero(late.any(axis=1)).max(initial=0)) + 1)
+    for i in range(filled, r):  # rows that the pairs above need
+        np.add(rows[i - 1], cyc, out=rows[i])
+    ws = rows[:r]
+    we = np.add(ws, length, out=new(ws.shape))
+    if gen.size:
+        ws.reshape(r, m * n)[:, gen] = g_ws[:r]
+        we.reshape(r, m * n)[:, gen] = g_we[:r]
+    return ws, we
+
+
+def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
+    """Band of each window row, ``lo, hi`` (R, M, n); ``lo`` is NaN where there is none.
+
+    Arrival must be in ``[rel_a, rel_b]``: after the green starts (plus the queue discharge
+    delay) and a safety margin before it ends.
+    """
+    r, m, n = ws.shape
+    shape = ws.shape
+    if qd is None:
+        rel_a = ws
+    else:
+        rel_a = np.maximum(ws, np.float64(0.0), out=new(shape))
+        rel_a += qd.T
+    rel_b = np.subtract(we, params.safety_margin_s, out=new(shape))
+    ok = np.less_equal(rel_a, t_late, out=new(shape, np.bool_))
+    mask = new(shape, np.bool_)
+    ok &= np.greater_equal(rel_b, t_early, out=mask)
+    ok &= np.greater(rel_b, rel_a, out=mask)
+    hi = new(shape)
+    np.copyto(hi, vmax)
+    lo = new(shape)
+    lo.fill(params.band_min_ms)
+    # Speeds at the edges inside (t_early, t_late), clipped to the band.  Edges on the boundary
+    # are inverted too: B = t_early may still admit a range of speeds when T is flat there (a
+    # car that cannot reach vmax before the line).
+    v0_pair = None
+    for edge, bound in ((rel_a, hi), (rel_b, lo)):
+        if bound is hi:
+            inside = np.greater(rel_a, t_early, out=mask)
+        else:
+            inside = np.less(rel_b, t_late, out=mask)
+        inside &= ok
+        idx = np.flatnonzero(inside)
+        if not idx.size:
+            continue
+        pair = _pair_index(idx, m * n, r)
+        if v0_pair is None:
+            v0_pair = new((m, n))
+            np.copyto(v0_pair, v0)
+        sub = Arrival(_take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a, kin.b,
+                      alloc=new)
+        v = sub.speed_inside(_take(edge, idx, new))
+        if bound is hi:
+            v -= _EPS_MS
+            np.minimum(v, _take(vmax, pair, new), out=v)
+        else:
+            v += _EPS_MS
+            np.maximum(v, np.float64(params.band_min_ms), out=v)
+        _flat(bound)[idx] = v
+    width = np.subtract(hi, lo, out=rel_b)
+    ok &= np.greater_equal(width, params.min_width_ms, out=mask)
+    np.putmask(lo, np.logical_not(ok, out=mask), np.nan)  # a NaN lo marks an empty band
+    return lo, hi
+
+
+def _select(lo, hi, ws, we, v0, t, signal, out, new):
+    """Per stop line, the target window: the first holding the current speed, else the first
+    (earliest) with a band; writes its band, window and the status to ``out``."""
+    r, m, n = lo.shape
+    o_lo, o_hi = out["lo_ms"], out["hi_ms"]
+    o_ws, o_we = out["window_start_s"], out["window_end_s"]
+    np.copyto(o_lo, lo[0])
+    np.copyto(o_hi, hi[0])
+    np.add(ws[0], t, out=o_ws)
+    np.add(we[0], t, out=o_we)
+    if r > 1:
+        mask = new((r, m, n), np.bool_)
+        holds = np.less_equal(lo, v0, out=new((r, m, n), np.bool_))
+        holds &= np.greater_equal(hi, v0, out=mask)
+        f_hold = _first_true(holds)
+        f_ok = _first_true(np.equal(lo, lo, out=mask))
+        pick = np.where(f_hold < r, f_hold, np.minimum(f_ok, r - 1))
+        later = np.flatnonzero(pick)
+        if later.size:
+            j, i = np.divmod(later, n)
+            flat = pick.ravel()[later].astype(np.intp) * (m * n) + later
+            o_lo[j, i] = _flat(lo)[flat]
+            o_hi[j, i] = _flat(hi)[flat]
+            o_ws[j, i] = _flat(ws)[flat] + t[i]
+            o_we[j, i] = _flat(we)[flat] + t[i]
+    nan_if_none = np.subtract(o_lo, o_lo, out=new((m, n)))  # 0, or NaN where no band
+    o_hi += nan_if_none
+    o_ws += nan_if_none
+    o_we += nan_if_none
+    has_hold = np.less_equal(o_lo, v0, out=new((m, n), np.bool_))
+    has_hold &= np.greater_equal(o_hi, v0, out=new((m, n), np.bool_))
+    status = out["status"]
+    np.add(np.equal(o_lo, o_lo, out=new((m, n), np.bool_)), has_hold, out=status,
+           dtype=np.int8)
+    np.subtract(STOP, status, out=status)
+    status *= signal
+
+
+def _take(a, idx, new):
+    """``a.ravel()[idx]`` into scratch memory (``a`` C-contiguous, ``idx`` valid)."""
+    return np.take(_flat(a), idx, out=new(idx.shape), mode="clip")
 
 
 # Windows that end up to this long before the earliest arrival are looked at too (a row that

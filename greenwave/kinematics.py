@@ -58,6 +58,10 @@ def arrival_time_s(dist_m, v0_ms, v_ms, accel_ms2, decel_ms2):
     return Arrival(d, v0_ms, accel_ms2, decel_ms2).time_for(v_ms)
 
 
+def _new_array(shape, dtype=np.float64):
+    return np.empty(shape, dtype)
+
+
 class Arrival:
     """Arrival time for a target speed and its inverse, for fixed ``(d, v0)`` arrays.
 
@@ -71,25 +75,47 @@ class Arrival:
     highest.  With those conventions the target speeds arriving inside ``[A, B]`` are
     ``[speed_for(B), speed_for(A)]``.  ``speed_inside(t)`` is the same without the two
     conventions, for times known to lie in ``[T_fast, T_slow]`` (the hot path of the bands).
+
+    ``alloc(shape, dtype=float64)``, if given, supplies every array this object computes (the
+    band code hands out reused scratch memory); by default they are fresh.  Results are
+    arrays, 0-d for scalar inputs.
     """
 
-    def __init__(self, dist_m, v0_ms, accel_ms2, decel_ms2):
-        d = np.maximum(dist_m, 0.0)
-        v0 = np.maximum(v0_ms, _V_TINY)
-        self.a, self.b, self.d, self.v0 = accel_ms2, decel_ms2, d, v0
-        v0sq = v0 * v0
-        self.c_up = d * (2.0 * accel_ms2) + v0sq  # v_reach²
-        self.c_down = v0sq - d * (2.0 * decel_ms2)  # v_floor² when > 0
+    def __init__(self, dist_m, v0_ms, accel_ms2, decel_ms2, alloc=None):
+        new = alloc or _new_array
+        shape = np.broadcast_shapes(np.shape(dist_m), np.shape(v0_ms))
+        self.a, self.b, self._new, self._shape = accel_ms2, decel_ms2, new, shape
+        self.d = np.maximum(dist_m, 0.0, out=new(shape))
+        self.v0 = np.maximum(v0_ms, _V_TINY, out=new(np.shape(v0_ms)))
+
+    @cached_property
+    def _v0sq(self):
+        return np.multiply(self.v0, self.v0, out=self._new(self.v0.shape))
+
+    @cached_property
+    def c_up(self):
+        """``v_reach²``."""
+        c = np.multiply(self.d, 2.0 * self.a, out=self._new(self._shape))
+        c += self._v0sq
+        return c
+
+    @cached_property
+    def c_down(self):
+        """``v_floor²`` where positive (else the car can stop before the line)."""
+        c = np.multiply(self.d, -2.0 * self.b, out=self._new(self._shape))
+        c += self._v0sq
+        return c
 
     @cached_property
     def v_reach(self):
         """Speed reached at the line when accelerating all the way."""
-        return np.sqrt(self.c_up)
+        return np.sqrt(self.c_up, out=self._new(self._shape))
 
     @cached_property
     def v_floor(self):
         """Speed reached at the line when braking all the way (0 if the car can stop before)."""
-        return np.sqrt(np.maximum(self.c_down, 0.0))
+        v = np.maximum(self.c_down, np.float64(0.0), out=self._new(self._shape))
+        return np.sqrt(v, out=v)
 
     @cached_property
     def t_fast(self):
@@ -101,18 +127,64 @@ class Arrival:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.c_down > 0.0, 2.0 * self.d / (self.v0 + self.v_floor), np.inf)
 
-    def time_for(self, v_ms):
-        """Arrival time (s) for target speed ``v_ms`` (broadcasts against ``d``, ``v0``)."""
-        v0 = self.v0
-        ve = np.asarray(np.maximum(v_ms, self.v_floor))
+    def time_for(self, v_ms, out=None):
+        """Arrival time (s) for target speed ``v_ms`` (broadcasts against ``d``, ``v0``).
+
+        Where ``v`` is reached before the line (the usual case) this is the cruise formula
+        ``T = d / v + (v - v0)² / (2ρ v)``, whose second term depends on ``v0`` only: for a
+        scalar ``v`` it is computed once per ``v0`` element.  Where ``v`` is not reached
+        (``d < (v² - v0²) / (2ρ)``: T is flat), the formula holds at the speed reached at the
+        line, ``clip(v, v_floor, v_reach)``; those pairs are evaluated apart (:meth:`time_at`).
+        """
+        new, d = self._new, self.d
+        scalar = np.ndim(v_ms) == 0 and v_ms > 0.0
+        v = np.float64(v_ms) if scalar else v_ms
+        shape = np.broadcast_shapes(self._shape, np.shape(v))
+        part = np.shape(self.v0) if scalar else shape  # where (v - v0)² / (2ρ) varies
+        dv = np.subtract(v, self.v0, out=new(part))
+        kappa = np.sign(dv, out=new(part))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
+        kappa *= 0.25 / self.a + 0.25 / self.b
+        kappa += 0.25 / self.a - 0.25 / self.b
+        kappa *= dv
+        reach = np.add(v, self.v0, out=new(part))
+        reach *= kappa  # distance needed to change to v
+        kappa *= dv
+        with np.errstate(divide="ignore", invalid="ignore"):
+            if scalar:
+                kappa /= v
+                t = np.multiply(d, 1.0 / v, out=new(shape) if out is None else out)
+                t += kappa
+            else:  # inf for a target of 0 that stops before the line
+                t = np.add(d, kappa, out=new(shape) if out is None else out)
+                t /= v
+        flat = np.flatnonzero(np.less(d, reach, out=new(shape, np.bool_)))
+        if flat.size:
+            v_flat = v if scalar else _take_flat(v, shape, flat, new)
+            t.reshape(-1)[flat] = self.time_at(flat, v_flat, shape)
+        return t
+
+    def time_at(self, flat, v_ms, shape=None):
+        """Arrival times at speeds ``v_ms`` of the elements at ``flat`` (indices into the
+        flattened ``shape``, by default that of ``d`` and ``v0`` broadcast), by the full
+        formula."""
+        new, shape = self._new, self._shape if shape is None else shape
+        sub = Arrival.__new__(Arrival)
+        sub.a, sub.b, sub._new, sub._shape = self.a, self.b, new, flat.shape
+        sub.d = _take_flat(self.d, shape, flat, new)
+        sub.v0 = _take_flat(self.v0, shape, flat, new)
+        return sub._time_clipped(v_ms)
+
+    def _time_clipped(self, v_ms):
+        """``T(v) = T(clip(v, v_floor, v_reach))`` by the cruise formula (any ``v``)."""
+        new = self._new
+        shape = np.broadcast_shapes(self._shape, np.shape(v_ms))
+        ve = np.maximum(v_ms, self.v_floor, out=new(shape))
         np.minimum(ve, self.v_reach, out=ve)  # the speed actually held: T is flat beyond
-        dv = ve - v0
-        # (v - v0)² / (2ρ) = dv (c1 |dv| + c2 dv): 1/(2a) dv² when speeding up, -1/(2b) dv² not.
-        c1 = 0.25 / self.a + 0.25 / self.b
-        c2 = 0.25 / self.a - 0.25 / self.b
-        t = np.asarray(np.abs(dv))
-        t *= c1
-        t += c2 * dv
+        dv = np.subtract(ve, self.v0, out=new(shape))
+        t = np.multiply(dv, dv, out=new(shape))
+        np.sign(dv, out=dv)
+        dv *= 0.25 / self.a + 0.25 / self.b
+        dv += 0.25 / self.a - 0.25 / self.b
         t *= dv
         t += self.d
         with np.errstate(divide="ignore", invalid="ignore"):
@@ -126,25 +198,30 @@ class Arrival:
         when speeding up (``t <= d / v0``, ``ρ = accel``), the larger one when slowing down
         (``ρ = -decel``); each written so that it does not cancel.
         """
-        t = np.asarray(t_s, dtype=float)
-        v0 = self.v0
-        up = t * v0 <= self.d
-        p = np.where(up, self.a, -self.b)  # rho, then p
-        p *= t
-        p += v0
-        c = np.where(up, self.c_up, self.c_down)
-        root = np.asarray(p * p)
+        new = self._new
+        shape = np.broadcast_shapes(self._shape, np.shape(t_s))
+        rho = np.multiply(t_s, self.v0, out=new(shape))
+        up = np.less_equal(rho, self.d, out=new(shape, np.bool_))
+        rho.fill(-self.b)
+        np.putmask(rho, up, self.a)
+        c = np.multiply(rho, self.d, out=new(shape))
+        c *= 2.0
+        c += self._v0sq
+        p = rho
+        p *= t_s
+        p += self.v0
+        root = np.multiply(p, p, out=new(shape))
         root -= c
-        np.maximum(root, 0.0, out=root)
+        np.maximum(root, np.float64(0.0), out=root)
         np.sqrt(root, out=root)
         # up: c / (p + root) (p > 0); down: p + root if p >= 0, else c / (p - root).
-        s = np.copysign(root, p)
+        s = np.copysign(root, p, out=root)
         s += p
         with np.errstate(divide="ignore", invalid="ignore"):
-            v = np.asarray(np.divide(c, s))
-        down_pos = ~up
+            v = np.divide(c, s, out=c)
+        down_pos = np.logical_not(up, out=up)
         down_pos &= p >= 0.0
-        np.copyto(v, s, where=down_pos)
+        np.putmask(v, down_pos, s)
         return v
 
     def speed_for(self, t_s):
@@ -152,6 +229,14 @@ class Arrival:
         v = self.speed_inside(t)
         v = np.where(t < self.t_fast, np.inf, v)
         return np.where(t > self.t_slow, -np.inf, v)
+
+
+def _take_flat(a, shape, flat, new):
+    """Elements ``flat`` of ``a`` broadcast to ``shape`` (without materialising it)."""
+    a = np.asarray(a)
+    if a.shape == shape and a.flags.c_contiguous:
+        return np.take(a.reshape(-1), flat, out=new(flat.shape))
+    return np.broadcast_to(a, shape)[np.unravel_index(flat, shape)]
 
 
 def speed_for_arrival_ms(dist_m, v0_ms, t_s, accel_ms2, decel_ms2):

@@ -28,6 +28,10 @@ from typing import Annotated, Iterable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
+def _new_array(shape, dtype=np.float64):
+    return np.empty(shape, dtype)
+
+
 # Signal state codes shared by the core, the simulator and the API.
 RED, AMBER, GREEN = 0, 1, 2
 STATE_NAMES = ("red", "amber", "green")
@@ -339,39 +343,54 @@ class PlanTable:
         """True when every group has one green per cycle (the fast path)."""
         return bool(self.green_start_s.shape[1] == 1)
 
-    def first_window(self, g, t):
+    def first_window(self, g, t, alloc=None):
         """Current or next green window for tables with one green per cycle (hot path).
 
-        Returns ``start_s, end_s, cycle_s``, each of the broadcast shape of ``g`` and ``t``;
-        window ``k`` is shifted by ``k`` cycles.  ``g`` may have any shape (e.g. stop lines ×
-        vehicles, with ``t`` per vehicle).
+        Returns ``start_s, end_s, cycle_s``, each of the shape of ``g`` (``t`` broadcasts
+        against it: e.g. stop lines × vehicles, with ``t`` per vehicle); window ``k`` is
+        shifted by ``k`` cycles.  With ``alloc(shape, dtype=float64)`` the results are written
+        into arrays it supplies, and out-of-range indices in ``g`` are clipped instead of raising
+        (the band code passes -1 for stop lines it ignores).
         """
-        phase, length = self._first_green
-        cycle = self.cycle_s[g]
-        # Start of the latest green that began at or before t (its cycle may be the previous
-        # one for a green that wraps); if it has ended, the next cycle's.
-        ph = phase[g]
-        start = np.asarray(np.subtract(t, ph))
-        start /= cycle
-        np.floor(start, out=start)
-        start *= cycle
-        start += ph
-        end = length[g]
-        end += start
-        ended = end <= t
+        first_start, first_end = self._first_green
+        if alloc is None:
+            g = np.asarray(g)
+            new = _new_array
+
+            def gather(table, idx):
+                return np.asarray(table[idx])
+        else:
+            def gather(table, idx):
+                return np.take(table, idx, out=alloc(idx.shape), mode="clip")
+            new = alloc
+        cycle = gather(self.cycle_s, g)
+        # The latest green that began at or before t (its cycle may be the previous one for a
+        # green that wraps); if it has ended, the next cycle's.  Edges are offset + k cycle +
+        # green start/end, added in that order (as the scalar reference does), so that the
+        # "has it ended" test is decided the same way at a boundary.
+        off = gather(self.offset_s, g)
+        base = np.subtract(t, off, out=new(g.shape))
+        gs = gather(first_start, g)
+        base -= gs
+        base /= cycle
+        np.floor(base, out=base)
+        base *= cycle
+        base += off
+        start = np.add(base, gs, out=gs)
+        end = gather(first_end, g)
+        end += base
+        ended = np.less_equal(end, t, out=new(g.shape, np.bool_))
         if ended.any():
-            step = cycle * ended
+            step = np.multiply(cycle, ended, out=base)
             start += step
             end += step
         return start, end, cycle
 
     @cached_property
     def _first_green(self):
-        """Per group: cycle second at which the first green starts, plus the offset (the
-        absolute phase), and that green's length."""
-        phase = self.offset_s + self.green_start_s[:, 0]
-        length = self.green_end_s[:, 0] - self.green_start_s[:, 0]
-        return phase, length
+        """Per group: cycle seconds of the start and end of the first green (contiguous)."""
+        return (np.ascontiguousarray(self.green_start_s[:, 0]),
+                np.ascontiguousarray(self.green_end_s[:, 0]))
 
     def state(self, g, t):
         """Signal state of groups ``g`` at times ``t`` and seconds until it changes.

@@ -419,3 +419,45 @@ def test_fast_and_generic_windows_agree(monkeypatch):
         np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=0, atol=1e-6,
                                    err_msg=f)
     np.testing.assert_array_equal(fast.status, slow.status)
+
+
+def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
+    """Scratch memory handed out by the block allocator is filled with garbage: results must
+    not change (nothing reads memory it did not write), and plan-driven bands of a mixed batch
+    arrive on green by the scalar reference."""
+    import greenwave.bands as bands_mod
+
+    dist, v0, t, group, limit, timing, qd = _mixed_batch(n=300, seed=11)
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0), n_windows=3)
+    clean = speed_bands(dist, v0, t, group, limit, timing, p, qd)
+    rng = np.random.default_rng(0)
+    take = bands_mod._Scratch.__call__
+
+    def poisoned(self, shape, dtype=np.float64):
+        a = take(self, shape, dtype)
+        a.view(np.uint8)[...] = rng.integers(0, 256, a.nbytes, dtype=np.uint8).reshape(
+            a.view(np.uint8).shape)
+        if a.dtype == np.float64:
+            a[...] = rng.uniform(-200.0, 400.0, a.shape)
+        return a
+
+    monkeypatch.setattr(bands_mod._Scratch, "__call__", poisoned)
+    monkeypatch.setattr(bands_mod, "_BLOCK", 64)
+    _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), clean)
+
+    tab = timing.plans
+    live = timing.spat.active(np.maximum(group, 0), t[:, None])
+    checked = 0
+    for i, j in zip(*np.nonzero(~np.isnan(clean.lo_ms))):
+        g = group[i, j]
+        if live[i, j]:
+            continue
+        plan = tab.plans[tab.group_keys[g][0]]
+        greens = next(gr.greens_s for gr in plan.groups if gr.id == tab.group_keys[g][1])
+        wins = windows_scalar(plan.cycle_s, plan.offset_s, greens, t[i], t[i] + 3000.0)
+        wins = [(max(s, t[i]) + qd[i, j], e) for s, e in wins]
+        for v in (clean.lo_ms[i, j], clean.hi_ms[i, j]):
+            t_arr = t[i] + arrival_time(dist[i, j], v0[i], v, p.accel_ms2, p.decel_ms2)
+            assert in_any(t_arr, [(s - TOL_S, e + TOL_S) for s, e in wins], p.safety_margin_s)
+        checked += 1
+    assert checked > 100
