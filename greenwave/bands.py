@@ -357,12 +357,12 @@ def _arrival_range(dist, v0, vmax, params, new):
     only at edges strictly inside it.
     """
     kin = Arrival(dist.T, v0, params.accel_ms2, params.decel_ms2, alloc=new)
-    # At the band's top speed, except where a lower limit caps it.
-    t_early = kin.time_for(params.band_max_ms)
+    # t_early at the band's top speed, except where a lower limit caps it.
+    t_early, t_late = kin.times_for((params.band_max_ms, params.band_min_ms))
     low = np.flatnonzero(np.less(vmax, params.band_max_ms, out=new(vmax.shape, np.bool_)))
     if low.size:
         _flat(t_early)[low] = kin.time_at(low, _take(vmax, low, new), vmax.shape)
-    return kin, t_early, kin.time_for(params.band_min_ms)
+    return kin, t_early, t_late
 
 
 def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
@@ -446,33 +446,36 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
     np.copyto(hi, vmax)
     lo = new(shape)
     lo.fill(params.band_min_ms)
-    # Speeds at the edges inside (t_early, t_late), clipped to the band.  Edges on the boundary
-    # are inverted too: B = t_early may still admit a range of speeds when T is flat there (a
-    # car that cannot reach vmax before the line).
-    v0_pair = None
-    for edge, bound in ((rel_a, hi), (rel_b, lo)):
-        if bound is hi:
-            inside = np.greater(rel_a, t_early, out=mask)
-        else:
-            inside = np.less(rel_b, t_late, out=mask)
-        inside &= ok
-        idx = np.flatnonzero(inside)
-        if not idx.size:
-            continue
-        pair = _pair_index(idx, m * n, r)
-        if v0_pair is None:
-            v0_pair = new((m, n))
-            np.copyto(v0_pair, v0)
+    # Speeds at the edges inside (t_early, t_late), clipped to the band, for both kinds of
+    # edge in one evaluation.  Edges on the boundary are inverted too: B = t_early may still
+    # admit a range of speeds when T is flat there (a car that cannot reach vmax before the
+    # line).
+    inside = np.greater(rel_a, t_early, out=new(shape, np.bool_))
+    inside &= ok
+    at_a = np.flatnonzero(inside)
+    inside = np.less(rel_b, t_late, out=inside)
+    inside &= ok
+    at_b = np.flatnonzero(inside)
+    n_a, n_edges = at_a.size, at_a.size + at_b.size
+    if n_edges:
+        pair = new((n_edges,), np.intp)
+        _pair_index(at_a, m * n, r, out=pair[:n_a])
+        _pair_index(at_b, m * n, r, out=pair[n_a:])
+        edge = new((n_edges,))
+        np.take(_flat(rel_a), at_a, out=edge[:n_a], mode="clip")
+        np.take(_flat(rel_b), at_b, out=edge[n_a:], mode="clip")
+        v0_pair = new((m, n))
+        np.copyto(v0_pair, v0)
         sub = Arrival(_take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a, kin.b,
                       alloc=new)
-        v = sub.speed_inside(_take(edge, idx, new))
-        if bound is hi:
-            v -= _EPS_MS
-            np.minimum(v, _take(vmax, pair, new), out=v)
-        else:
-            v += _EPS_MS
-            np.maximum(v, np.float64(params.band_min_ms), out=v)
-        _flat(bound)[idx] = v
+        v = sub.speed_inside(edge)
+        v_a, v_b = v[:n_a], v[n_a:]
+        v_a -= _EPS_MS
+        np.minimum(v_a, _take(vmax, pair[:n_a], new), out=v_a)
+        _flat(hi)[at_a] = v_a
+        v_b += _EPS_MS
+        np.maximum(v_b, np.float64(params.band_min_ms), out=v_b)
+        _flat(lo)[at_b] = v_b
     width = np.subtract(hi, lo, out=rel_b)
     ok &= np.greater_equal(width, params.min_width_ms, out=mask)
     np.putmask(lo, np.logical_not(ok, out=mask), np.nan)  # a NaN lo marks an empty band
@@ -533,14 +536,13 @@ def _flat(a):
     return a.reshape(-1)
 
 
-def _pair_index(idx, npair, rows):
+def _pair_index(idx, npair, rows, out):
     """Pair of each flat index into a (rows, npair) array (``idx`` sorted, so no division)."""
-    if rows == 1:
-        return idx
-    pair = idx.copy()
-    for c in np.searchsorted(idx, npair * np.arange(1, rows)):
-        pair[c:] -= npair
-    return pair
+    np.copyto(out, idx)
+    if rows > 1:
+        for c in np.searchsorted(idx, npair * np.arange(1, rows)):
+            out[c:] -= npair
+    return out
 
 
 def _generic_pairs(timing, g, t, signal):
@@ -599,6 +601,15 @@ def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi):
     np.copyto(out_lo[0], first_lo)
     np.copyto(out_hi[0], first_hi)
     if m == 1:
+        return
+    if r == 1:  # one piece: a running intersection of intervals (NaN propagates)
+        for j in range(1, m):
+            j_lo, j_hi = out_lo[j], out_hi[j]
+            np.maximum(out_lo[j - 1], lo[0, j], out=j_lo)
+            np.minimum(out_hi[j - 1], hi[0, j], out=j_hi)
+            ok = np.greater_equal(j_hi - j_lo, min_width)
+            np.putmask(j_lo, ~ok, np.nan)
+            j_hi += j_lo - j_lo
         return
     out_lo[1:] = np.nan
     out_hi[1:] = np.nan

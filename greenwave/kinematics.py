@@ -127,7 +127,7 @@ class Arrival:
         with np.errstate(invalid="ignore", divide="ignore"):
             return np.where(self.c_down > 0.0, 2.0 * self.d / (self.v0 + self.v_floor), np.inf)
 
-    def time_for(self, v_ms, out=None):
+    def time_for(self, v_ms):
         """Arrival time (s) for target speed ``v_ms`` (broadcasts against ``d``, ``v0``).
 
         Where ``v`` is reached before the line (the usual case) this is the cruise formula
@@ -136,6 +136,33 @@ class Arrival:
         (``d < (v² - v0²) / (2ρ)``: T is flat), the formula holds at the speed reached at the
         line, ``clip(v, v_floor, v_reach)``; those pairs are evaluated apart (:meth:`time_at`).
         """
+        return self.times_for((v_ms,))[0]
+
+    def times_for(self, speeds):
+        """:meth:`time_for` of several target speeds; their flat-region pairs are evaluated
+        together."""
+        times, flats, v_flats = [], [], []
+        for v_ms in speeds:
+            t, flat, shape = self._cruise(v_ms)
+            times.append(t)
+            flats.append(flat)
+            v_flats.append(np.full(flat.shape, v_ms) if np.ndim(v_ms) == 0
+                           else _take_flat(v_ms, shape, flat, self._new))
+        n_flat = [f.size for f in flats]
+        if sum(n_flat):
+            shape = np.broadcast_shapes(*(t.shape for t in times))
+            if all(t.shape == shape for t in times):  # one evaluation for all
+                t_flat = self.time_at(np.concatenate(flats), np.concatenate(v_flats), shape)
+                parts = np.split(t_flat, np.cumsum(n_flat)[:-1])
+            else:
+                parts = [self.time_at(f, v, t.shape) for f, v, t in zip(flats, v_flats, times)]
+            for t, flat, part in zip(times, flats, parts):
+                if flat.size:
+                    t.reshape(-1)[flat] = part
+        return times
+
+    def _cruise(self, v_ms):
+        """Cruise-formula arrival times, the flat indices where it does not hold, the shape."""
         new, d = self._new, self.d
         scalar = np.ndim(v_ms) == 0 and v_ms > 0.0
         v = np.float64(v_ms) if scalar else v_ms
@@ -152,16 +179,13 @@ class Arrival:
         with np.errstate(divide="ignore", invalid="ignore"):
             if scalar:
                 kappa /= v
-                t = np.multiply(d, 1.0 / v, out=new(shape) if out is None else out)
+                t = np.multiply(d, 1.0 / v, out=new(shape))
                 t += kappa
             else:  # inf for a target of 0 that stops before the line
-                t = np.add(d, kappa, out=new(shape) if out is None else out)
+                t = np.add(d, kappa, out=new(shape))
                 t /= v
         flat = np.flatnonzero(np.less(d, reach, out=new(shape, np.bool_)))
-        if flat.size:
-            v_flat = v if scalar else _take_flat(v, shape, flat, new)
-            t.reshape(-1)[flat] = self.time_at(flat, v_flat, shape)
-        return t
+        return t, flat, shape
 
     def time_at(self, flat, v_ms, shape=None):
         """Arrival times at speeds ``v_ms`` of the elements at ``flat`` (indices into the
@@ -236,6 +260,8 @@ def _take_flat(a, shape, flat, new):
     a = np.asarray(a)
     if a.shape == shape and a.flags.c_contiguous:
         return np.take(a.reshape(-1), flat, out=new(flat.shape))
+    if a.ndim == 1 and len(shape) == 2 and a.shape[0] == shape[1]:  # per column (vehicle)
+        return np.take(a, flat % shape[1], out=new(flat.shape))
     return np.broadcast_to(a, shape)[np.unravel_index(flat, shape)]
 
 
