@@ -268,25 +268,39 @@ class _Scratch:
 
     def __init__(self, chunk_bytes):
         self._chunk_bytes = chunk_bytes
-        self._chunks = []
+        self._chunks = []  # (uint8 chunk, {dtype: typed view of it})
+        self._sizes = {}  # (shape, dtype) -> (elements, bytes taken)
         self.reset()
 
     def reset(self):
-        self._chunk, self._offset = 0, 0
+        self._chunk, self._offset = -1, 0
+        self._free = 0  # bytes left in the current chunk
 
     def __call__(self, shape, dtype=np.float64):
-        nbytes = math.prod(shape) * np.dtype(dtype).itemsize
-        size = -(-nbytes // 64) * 64  # 64-byte aligned
-        while True:
-            if self._chunk == len(self._chunks):
-                self._chunks.append(np.empty(max(self._chunk_bytes, size), dtype=np.uint8))
-            chunk = self._chunks[self._chunk]
-            if self._offset + size <= chunk.size:
-                break
-            self._chunk, self._offset = self._chunk + 1, 0
-        buf = chunk[self._offset:self._offset + nbytes]
+        try:
+            count, size = self._sizes[shape, dtype]
+        except KeyError:
+            count = math.prod(shape)
+            size = -(-count * np.dtype(dtype).itemsize // 64) * 64  # 64-byte aligned
+            self._sizes[shape, dtype] = count, size
+        if size > self._free:
+            self._next_chunk(size)
+        offset = self._offset
         self._offset += size
-        return buf.view(dtype).reshape(shape)
+        self._free -= size
+        typed = self._chunks[self._chunk][1]
+        view = typed.get(dtype)
+        if view is None:
+            view = typed[dtype] = self._chunks[self._chunk][0].view(dtype)
+        start = offset // view.itemsize
+        return view[start:start + count].reshape(shape)
+
+    def _next_chunk(self, size):
+        self._chunk += 1
+        if self._chunk == len(self._chunks) or self._chunks[self._chunk][0].size < size:
+            chunk = np.empty(max(self._chunk_bytes, size), dtype=np.uint8)
+            self._chunks[self._chunk:self._chunk + 1] = [(chunk, {})]
+        self._offset, self._free = 0, self._chunks[self._chunk][0].size
 
 
 def _first_true(masks):

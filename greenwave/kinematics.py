@@ -139,53 +139,58 @@ class Arrival:
         return self.times_for((v_ms,))[0]
 
     def times_for(self, speeds):
-        """:meth:`time_for` of several target speeds; their flat-region pairs are evaluated
-        together."""
-        times, flats, v_flats = [], [], []
-        for v_ms in speeds:
-            t, flat, shape = self._cruise(v_ms)
-            times.append(t)
-            flats.append(flat)
-            v_flats.append(np.full(flat.shape, v_ms) if np.ndim(v_ms) == 0
-                           else _take_flat(v_ms, shape, flat, self._new))
-        n_flat = [f.size for f in flats]
-        if sum(n_flat):
-            shape = np.broadcast_shapes(*(t.shape for t in times))
-            if all(t.shape == shape for t in times):  # one evaluation for all
-                t_flat = self.time_at(np.concatenate(flats), np.concatenate(v_flats), shape)
-                parts = np.split(t_flat, np.cumsum(n_flat)[:-1])
-            else:
-                parts = [self.time_at(f, v, t.shape) for f, v, t in zip(flats, v_flats, times)]
-            for t, flat, part in zip(times, flats, parts):
-                if flat.size:
-                    t.reshape(-1)[flat] = part
-        return times
+        """:meth:`time_for` of several target speeds, as a list of arrays.
 
-    def _cruise(self, v_ms):
-        """Cruise-formula arrival times, the flat indices where it does not hold, the shape."""
-        new, d = self._new, self.d
-        scalar = np.ndim(v_ms) == 0 and v_ms > 0.0
-        v = np.float64(v_ms) if scalar else v_ms
-        shape = np.broadcast_shapes(self._shape, np.shape(v))
-        part = np.shape(self.v0) if scalar else shape  # where (v - v0)² / (2ρ) varies
-        dv = np.subtract(v, self.v0, out=new(part))
-        kappa = np.sign(dv, out=new(part))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
+        Scalar speeds are evaluated together: one (speeds, ...) array per step, and one
+        evaluation of all their flat-region pairs.
+        """
+        if not all(np.ndim(v) == 0 and v > 0.0 for v in speeds):
+            return [self._time_clipped(v) for v in speeds]
+        new, d, v0 = self._new, self.d, self.v0
+        k, shape = len(speeds), self._shape
+        v = np.array(speeds, dtype=float).reshape((k,) + (1,) * v0.ndim)
+        dv = np.subtract(v, v0, out=new(np.broadcast_shapes(v.shape, v0.shape)))
+        kappa = np.sign(dv, out=new(dv.shape))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
         kappa *= 0.25 / self.a + 0.25 / self.b
         kappa += 0.25 / self.a - 0.25 / self.b
         kappa *= dv
-        reach = np.add(v, self.v0, out=new(part))
-        reach *= kappa  # distance needed to change to v
+        reach = np.add(v, v0, out=new(dv.shape))
+        reach *= kappa  # distance needed to change to v: (v² - v0²) / (2ρ)
         kappa *= dv
-        with np.errstate(divide="ignore", invalid="ignore"):
-            if scalar:
-                kappa /= v
-                t = np.multiply(d, 1.0 / v, out=new(shape))
-                t += kappa
-            else:  # inf for a target of 0 that stops before the line
-                t = np.add(d, kappa, out=new(shape))
-                t /= v
-        flat = np.flatnonzero(np.less(d, reach, out=new(shape, np.bool_)))
-        return t, flat, shape
+        kappa /= v  # (v - v0)² / (2ρ v), per v0 element
+        # Shape (k, 1.., v0 shape) to broadcast against (k, d shape).
+        per_v0 = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape
+        t = np.multiply(d, 1.0 / v.reshape((k,) + (1,) * len(shape)), out=new((k,) + shape))
+        t += kappa.reshape(per_v0)
+        flat = np.flatnonzero(np.less(d, reach.reshape(per_v0), out=new(t.shape, np.bool_)))
+        if flat.size:  # T is flat there: v is not reached before the line
+            size = t[0].size
+            pair = flat.copy()
+            v_flat = np.full(flat.shape, speeds[0], dtype=float)
+            for i, c in enumerate(np.searchsorted(flat, size * np.arange(1, k)), start=1):
+                pair[c:] -= size
+                v_flat[c:] = speeds[i]
+            t.reshape(-1)[flat] = self._time_flat(pair, v_flat)
+        return list(t)
+
+    def _time_flat(self, flat, v_ms):
+        """Arrival times where target ``v_ms`` is not reached before the line: changing speed
+        all the way, ``2 d / (v0 + sqrt(v0² + 2ρd))`` (elements ``flat`` of the broadcast
+        shape of ``d`` and ``v0``)."""
+        new, shape = self._new, self._shape
+        d = _take_flat(self.d, shape, flat, new)
+        v0 = _take_flat(self.v0, shape, flat, new)
+        rho = np.full(flat.shape, -self.b)
+        np.putmask(rho, v_ms >= v0, self.a)
+        rho *= d
+        rho *= 2.0
+        end = np.multiply(v0, v0, out=new(flat.shape))
+        end += rho
+        np.sqrt(end, out=end)  # speed at the line
+        end += v0
+        t = np.add(d, d, out=rho)
+        t /= end
+        return t
 
     def time_at(self, flat, v_ms, shape=None):
         """Arrival times at speeds ``v_ms`` of the elements at ``flat`` (indices into the
@@ -223,7 +228,9 @@ class Arrival:
         (``ρ = -decel``); each written so that it does not cancel.
         """
         new = self._new
-        shape = np.broadcast_shapes(self._shape, np.shape(t_s))
+        shape = np.shape(t_s)
+        if shape != self._shape:
+            shape = np.broadcast_shapes(self._shape, shape)
         rho = np.multiply(t_s, self.v0, out=new(shape))
         up = np.less_equal(rho, self.d, out=new(shape, np.bool_))
         rho.fill(-self.b)
