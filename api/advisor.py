@@ -170,43 +170,47 @@ class Advisor:
         if lk.size:
             snap_lon[lk], snap_lat[lk], _ = self.matcher.locate(link[lk], offset[lk])
 
-        status = np.full(n, OFF_NETWORK, dtype=np.int64)
-        reason = np.full(n, None, dtype=object)
-        inter = np.full(n, -1, dtype=np.int64)
-        state = np.full(n, -1, dtype=np.int64)
-        dist = np.full(n, nan)
-        ttc, ttc_min, ttc_max = np.full(n, nan), np.full(n, nan), np.full(n, nan)
-        band_lo, band_hi = np.full(n, nan), np.full(n, nan)
-        message = np.zeros(n, dtype=np.int64)
         messages = [OFF_NETWORK_MESSAGE]
-        k_opt = 0
         on = np.flatnonzero(link >= 0)
         if on.size:
-            adv = advise(net, timing, self.params, link[on], offset[on], kmh_to_ms(v.speed_kmh[on]),
-                         v.t_s[on], self.ahead)
+            adv = advise(net, timing, self.params, link[on], offset[on],
+                         kmh_to_ms(v.speed_kmh[on]), v.t_s[on], self.ahead)
             c = record_columns(adv, net, timing, v.t_s[on], self.params, self.ahead)
-            status[on] = c.status
-            reason[on] = np.array(c.reason, dtype=object)[c.status]
-            sig = on[c.has_signal]
-            inter[sig] = c.intersection[c.has_signal]
-            state[sig] = c.signal_state[c.has_signal]
-            ttc[sig] = c.time_to_change_s[c.has_signal]
-            ttc_min[sig] = c.time_to_change_min_s[c.has_signal]
-            ttc_max[sig] = c.time_to_change_max_s[c.has_signal]
-            dist[on] = c.distance_m
-            band_lo[on], band_hi[on] = c.band_min_kmh, c.band_max_kmh
-            k_opt = c.option_min_kmh.shape[1]
-            opt_lo, opt_hi = np.full((n, k_opt), nan), np.full((n, k_opt), nan)
-            opt_lo[on], opt_hi[on] = c.option_min_kmh, c.option_max_kmh
-            message[on] = c.message + len(messages)
+            has = c.has_signal
+
+            def put(values, fill):  # on-network rows → all rows (no copy when all are on)
+                if on.size == n:
+                    return values
+                out = np.full((n, *values.shape[1:]), fill, dtype=values.dtype)
+                out[on] = values
+                return out
+
+            status = put(c.status.astype(np.int64), OFF_NETWORK)
+            reason = put(np.array(c.reason, dtype=object)[c.status], None)
+            inter = put(np.where(has, c.intersection, -1), -1)
+            state = put(np.where(has, c.signal_state, -1), -1)
+            ttc = put(np.where(has, c.time_to_change_s, nan), nan)
+            ttc_min = put(np.where(has, c.time_to_change_min_s, nan), nan)
+            ttc_max = put(np.where(has, c.time_to_change_max_s, nan), nan)
+            dist = put(c.distance_m, nan)
+            band_lo, band_hi = put(c.band_min_kmh, nan), put(c.band_max_kmh, nan)
+            opt_lo, opt_hi = put(c.option_min_kmh, nan), put(c.option_max_kmh, nan)
+            message = put(c.message + len(messages), 0)
             messages.extend(c.messages)
             with np.errstate(invalid="ignore"):
                 far = on[c.distance_m > self.range_m]
             if far.size:
+                band_lo, band_hi, opt_lo, opt_hi = (band_lo.copy(), band_hi.copy(),
+                                                    opt_lo.copy(), opt_hi.copy())
                 self._beyond_range(far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
                                    message, messages)
         else:
+            status = np.full(n, OFF_NETWORK, dtype=np.int64)
+            reason = np.full(n, None, dtype=object)
+            inter, state = np.full(n, -1, dtype=np.int64), np.full(n, -1, dtype=np.int64)
+            dist = ttc = ttc_min = ttc_max = band_lo = band_hi = np.full(n, nan)
             opt_lo = opt_hi = np.full((n, 0), nan)
+            message = np.zeros(n, dtype=np.int64)
         off = np.flatnonzero(link < 0)
         for i in off.tolist():
             reason[i] = self._off_reason(code[i], v.heading_deg[i], near_brg[i])

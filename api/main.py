@@ -131,6 +131,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     sink = _MetricsSink()
     app.state.metrics_sink = sink
+    app.add_middleware(advisory.AdvisoryFastPath)  # inside the metrics middleware
     app.add_middleware(MetricsMiddleware, metrics=sink)
     errors.install(app)
 

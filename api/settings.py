@@ -59,6 +59,9 @@ class Settings(BaseSettings):
         0.0, ge=0.0, le=50.0, allow_inf_nan=False,
         description="Extra time single advisories wait to be answered together (0: only "
                     "requests that arrive while the previous group is computed are grouped)")
+    fast_path: bool = Field(
+        True, description="Answer valid single advisories without FastAPI's routing "
+                          "(api.routes.advisory.AdvisoryFastPath; same responses)")
     max_microbatch: int = Field(512, ge=1, le=10_000,
                                 description="Largest group of single advisories per core call")
     max_body_bytes: int | None = Field(

@@ -7,11 +7,18 @@ server it measures, in the same run:
 
 * ``GET /v1/ping`` — a trivial endpoint, the framework's own ceiling;
 * ``POST /v1/advisory`` — random GPS fixes (position, heading, speed) on the city;
-* ``POST /v1/advisories/batch`` — 10,000 vehicles per request (vehicles/s).
+* ``POST /v1/advisories/batch`` — 10,000 vehicles per request (vehicles/s), in the default
+  per-vehicle format and as ``?format=columns``.
 
 and prints req/s, p50/p99 latency and the ratios against the goals (single ≥ 70 % of the trivial
 endpoint's req/s; p99 ≤ 15 ms at 64 connections with 2 workers; batch ≥ 200k vehicles/s).
-The load generator runs on the same machine and shares its cores with the server.
+
+The load generator runs on the same machine and shares its cores with the server, so the CPU time
+of both sides is measured too (Linux ``/proc``; the server's summed over its worker processes):
+``srv µs/req`` is what a request costs the server whatever else the machine is doing, and
+``gen %`` the share of the wall time the load generator itself kept a core busy.  The generator
+is one asyncio (uvloop) process that writes pre-built requests and only finds the end of each
+response (status line and ``content-length``), without parsing or keeping the body.
 
     python benchmarks/bench_api.py [--requests 20000] [--connections 64] [--json]
 """
@@ -73,13 +80,15 @@ def _request(method: str, path: str, body: bytes | None) -> bytes:
 
 
 class _Conn(asyncio.Protocol):
-    """One keep-alive connection, one request in flight; parses just enough HTTP/1.1."""
+    """One keep-alive connection, one request in flight; reads just enough HTTP/1.1 to find
+    where each response ends (the body is counted, not kept)."""
 
-    def __init__(self, load: "_Load"):
+    def __init__(self, load: _Load):
         self.load = load
-        self.buf = bytearray()
-        self.need = -1
+        self.head = b""
+        self.body_left = 0  # bytes of the current body still to come
         self.status = 0
+        self.size = 0
         self.t0 = 0.0
         self.done = asyncio.get_running_loop().create_future()
 
@@ -96,25 +105,37 @@ class _Conn(asyncio.Protocol):
         self.transport.write(req)
 
     def data_received(self, data):
-        buf = self.buf
-        buf += data
-        while True:
-            if self.need < 0:
-                end = buf.find(b"\r\n\r\n")
-                if end < 0:
+        while data:
+            if self.body_left:
+                if len(data) < self.body_left:
+                    self.body_left -= len(data)
                     return
-                head = bytes(buf[:end]).lower()
-                self.status = int(head[9:12])
-                k = head.find(b"content-length:")
-                length = int(head[k + 15:head.find(b"\r\n", k) if head.find(b"\r\n", k) > 0
-                                  else None]) if k >= 0 else 0
-                self.need = end + 4 + length
-            if len(buf) < self.need:
+                data = data[self.body_left:]
+                self.body_left = 0
+                self._complete()
+                continue
+            head = self.head + data if self.head else data
+            end = head.find(b"\r\n\r\n")
+            if end < 0:
+                self.head = head
                 return
-            self.load.record(time.perf_counter() - self.t0, self.status, self.need)
-            del buf[: self.need]
-            self.need = -1
-            self._send()
+            self.head = b""
+            self.status = int(head[9:12])
+            k = head.find(b"content-length:", 0, end)
+            if k < 0:
+                k = head.lower().find(b"content-length:", 0, end)
+            length = int(head[k + 15:head.find(b"\r\n", k)]) if k >= 0 else 0
+            self.size = end + 4 + length
+            data = head[end + 4:]
+            if len(data) < length:
+                self.body_left = length - len(data)
+                return
+            data = data[length:]
+            self._complete()
+
+    def _complete(self):
+        self.load.record(time.perf_counter() - self.t0, self.status, self.size)
+        self._send()
 
     def connection_lost(self, exc):
         if not self.done.done():
@@ -141,18 +162,23 @@ class _Load:
         self.bytes_in += nbytes
 
 
-async def _load(port, requests, total, connections, warmup):
+async def _load(port, requests, total, connections, warmup, ready=None):
     if warmup:
         await _load(port, requests, warmup, connections, 0)
+    if ready is not None:
+        ready()
     loop = asyncio.get_running_loop()
     load = _Load(requests, total)
     t0 = time.perf_counter()
+    c0 = time.process_time()
     conns = [(await loop.create_connection(lambda: _Conn(load), "127.0.0.1", port))[1]
              for _ in range(connections)]
     await asyncio.gather(*(c.done for c in conns))
     wall = time.perf_counter() - t0
+    cpu = time.process_time() - c0
     lat_ms = np.array(load.lat) * 1e3
     return {"requests": len(load.lat), "seconds": wall, "req_per_s": len(load.lat) / wall,
+            "client_cpu_s": cpu,
             "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
             "statuses": {str(k): v for k, v in load.statuses.items()}, "bytes_in": load.bytes_in}
 
@@ -170,18 +196,54 @@ def client_main(a) -> None:
     elif a.kind == "single":
         reqs = [_request("POST", "/v1/advisory", b) for b in advisory_bodies(4096, a.seed)]
     else:
-        reqs = [_request("POST", "/v1/advisories/batch", batch_body(a.batch, a.seed + k))
-                for k in range(2)]
-    stats = asyncio.run(_load(a.port, reqs, a.requests, a.connections, a.warmup))
+        path = "/v1/advisories/batch" + ("?format=columns" if a.kind == "columns" else "")
+        reqs = [_request("POST", path, batch_body(a.batch, a.seed + k)) for k in range(2)]
+    stats = asyncio.run(_load(a.port, reqs, a.requests, a.connections, a.warmup,
+                              ready=lambda: print("ready", flush=True)))
     print(json.dumps(stats))
 
 
-def run_client(port, kind, requests, connections, warmup, batch=10_000, seed=1) -> dict:
+def run_client(port, kind, requests, connections, warmup, batch=10_000, seed=1,
+               server=None) -> dict:
+    """Run one load in a separate process; with ``server`` (its pid), also the server's CPU
+    time over the load (the client reports when it starts loading: its first output line)."""
     cmd = [sys.executable, __file__, "--client", kind, "--port", str(port), "--requests",
            str(requests), "--connections", str(connections), "--warmup", str(warmup),
            "--batch", str(batch), "--seed", str(seed)]
-    out = subprocess.run(cmd, capture_output=True, text=True, timeout=900, check=True)
-    return json.loads(out.stdout.strip().splitlines()[-1])
+    proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
+    try:
+        assert proc.stdout is not None
+        ready = proc.stdout.readline()  # bodies built, warm-up done
+        cpu0 = server_cpu_s(server) if ready and server else None
+        out = proc.stdout.read()
+        cpu1 = server_cpu_s(server) if cpu0 is not None else None
+        if proc.wait(timeout=900) != 0:
+            raise RuntimeError(f"load generator failed ({kind})")
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+    stats = json.loads(out.strip().splitlines()[-1])
+    if cpu0 is not None and cpu1 is not None:
+        stats["server_cpu_s"] = cpu1 - cpu0
+    return stats
+
+
+def server_cpu_s(pid: int) -> float | None:
+    """User + system CPU time (s) of a process and its live descendants (Linux), or None."""
+    try:
+        tick = os.sysconf("SC_CLK_TCK")
+        total, todo = 0.0, [pid]
+        while todo:
+            p = todo.pop()
+            with open(f"/proc/{p}/stat") as f:
+                fields = f.read().rsplit(")", 1)[1].split()
+            total += (int(fields[11]) + int(fields[12])) / tick  # utime, stime
+            for task in os.listdir(f"/proc/{p}/task"):
+                with open(f"/proc/{p}/task/{task}/children") as f:
+                    todo += [int(c) for c in f.read().split()]
+        return total
+    except (OSError, ValueError, IndexError):
+        return None
 
 
 # --------------------------------------------------------------------------- server
@@ -193,11 +255,13 @@ def free_port() -> int:
 
 def start_server(workers: int, port: int, state_dir: str) -> subprocess.Popen:
     env = dict(os.environ, GREENWAVE_STATE_DIR=state_dir)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("GREENWAVE_TOKEN", None)
     proc = subprocess.Popen(
         [sys.executable, "-m", "greenwave", "serve", "--scenario", str(CITY), "--port", str(port),
          "--workers", str(workers), "--log-level", "warning"],
-        env=env, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True)
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
+        start_new_session=True)
     deadline = time.time() + 120
     import urllib.request
 
@@ -237,11 +301,15 @@ def bench(a) -> dict:
             proc = start_server(workers, port, state)
             try:
                 r = {}
-                r["trivial"] = run_client(port, "ping", a.requests, a.connections, a.warmup)
-                r["single"] = run_client(port, "single", a.requests, a.connections, a.warmup)
-                r["batch"] = run_client(port, "batch", a.batch_requests, a.batch_connections,
-                                        2, batch=a.batch_size)
-                r["batch"]["vehicles_per_s"] = r["batch"]["req_per_s"] * a.batch_size
+                pid = proc.pid
+                r["trivial"] = run_client(port, "ping", a.requests, a.connections, a.warmup,
+                                          server=pid)
+                r["single"] = run_client(port, "single", a.requests, a.connections, a.warmup,
+                                         server=pid)
+                for kind in ("batch", "columns"):
+                    r[kind] = run_client(port, kind, a.batch_requests, a.batch_connections, 2,
+                                         batch=a.batch_size, server=pid)
+                    r[kind]["vehicles_per_s"] = r[kind]["req_per_s"] * a.batch_size
                 r["single_vs_trivial"] = r["single"]["req_per_s"] / r["trivial"]["req_per_s"]
                 results[str(workers)] = r
             finally:
@@ -259,7 +327,8 @@ def main(argv=None):
     ap.add_argument("--batch-requests", type=int, default=30)
     ap.add_argument("--batch-connections", type=int, default=4)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--client", choices=["ping", "single", "batch"], help=argparse.SUPPRESS)
+    ap.add_argument("--client", choices=["ping", "single", "batch", "columns"],
+                    help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -275,27 +344,37 @@ def main(argv=None):
           f"{a.batch_requests} requests over {a.batch_connections} connections")
     print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; the load "
           "generator runs on the same cores")
-    print(f"{'workers':>7} {'endpoint':<22} {'req/s':>9} {'p50 ms':>8} {'p99 ms':>8} "
-          f"{'vehicles/s':>11} {'non-200':>8}")
+    print(f"{'workers':>7} {'endpoint':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+          f"{'vehicles/s':>10} {'srv µs/req':>10} {'gen %':>6} {'non-200':>7}")
+    rows = (("GET /v1/ping", "trivial"), ("POST /v1/advisory", "single"),
+            ("POST /v1/advisories/batch", "batch"), ("  ...?format=columns", "columns"))
     for w, r in res.items():
-        for name, key in (("GET /v1/ping", "trivial"), ("POST /v1/advisory", "single"),
-                          ("POST /advisories/batch", "batch")):
+        for name, key in rows:
             s = r[key]
             bad = sum(v for k, v in s["statuses"].items() if k != "200")
-            vps = f"{s['vehicles_per_s']:>11.0f}" if key == "batch" else f"{'':>11}"
-            print(f"{w:>7} {name:<22} {s['req_per_s']:>9.0f} {s['p50_ms']:>8.2f} "
-                  f"{s['p99_ms']:>8.2f} {vps} {bad:>8}")
+            vps = f"{s['vehicles_per_s']:>10.0f}" if "vehicles_per_s" in s else f"{'':>10}"
+            srv = s.get("server_cpu_s")
+            srv = f"{srv / s['requests'] * 1e6:>10.0f}" if srv is not None else f"{'':>10}"
+            gen = 100 * s["client_cpu_s"] / s["seconds"]
+            print(f"{w:>7} {name:<30} {s['req_per_s']:>8.0f} {s['p50_ms']:>7.2f} "
+                  f"{s['p99_ms']:>7.2f} {vps} {srv} {gen:>6.0f} {bad:>7}")
     print("goals:")
     summary = {}
     for w, r in res.items():
         ratio = r["single_vs_trivial"]
-        print(f"  {w} worker(s): single/trivial req/s = {ratio:.2f} (goal >= "
+        cpu = ""
+        if "server_cpu_s" in r["single"] and "server_cpu_s" in r["trivial"]:
+            per = {k: r[k]["server_cpu_s"] / r[k]["requests"] for k in ("single", "trivial")}
+            cpu = f" (server CPU per request: {per['trivial'] / per['single']:.2f})"
+        print(f"  {w} worker(s): single/trivial req/s = {ratio:.2f}{cpu} (goal >= "
               f"{GOALS['single_vs_trivial']:.2f}); single p99 = {r['single']['p99_ms']:.1f} ms"
               f"{' (goal <= 15 ms)' if w == '2' else ''}; batch = "
-              f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s (goal >= 200k)")
+              f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s, columns "
+              f"{r['columns']['vehicles_per_s'] / 1000:.0f}k (goal >= 200k)")
         summary[w] = {"single_vs_trivial": ratio,
                       "single_p99_ms": r["single"]["p99_ms"],
-                      "batch_vehicles_per_s": r["batch"]["vehicles_per_s"]}
+                      "batch_vehicles_per_s": r["batch"]["vehicles_per_s"],
+                      "columns_vehicles_per_s": r["columns"]["vehicles_per_s"]}
     if a.json:
         print(json.dumps({"benchmark": "api", "connections": a.connections,
                           "requests": a.requests, "goals": GOALS, "results": res,

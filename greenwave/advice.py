@@ -265,6 +265,7 @@ def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> tuple:
 # distance / 5 + 1, band lo + 1, band hi + 1, longest + 1, option lo + 1, option hi + 1.
 _KEY_BITS = (3, 20, 8, 8, 3, 8, 8)
 _KEY_SCALE = (1.0, 0.2, 1.0, 1.0, 1.0, 1.0, 1.0)
+_PACK_MIN = 256  # fewer vehicles: a dict of tuples is quicker than the numpy packing
 
 
 def _distinct_message_keys(cols) -> tuple[list[tuple], list[int], np.ndarray]:
@@ -273,19 +274,10 @@ def _distinct_message_keys(cols) -> tuple[list[tuple], list[int], np.ndarray]:
     Returns ``keys`` (distinct hashable tuples), ``first`` (the first vehicle with each key)
     and ``index`` (N,) int64 into ``keys``.  Keys that fit in 58 bits (speeds below 255 km/h,
     distances below 5,000 km: always, in practice) are packed into one int64 per vehicle and
-    grouped by ``np.unique``; otherwise by a dict of tuples.
+    grouped by ``np.unique``; otherwise, and for small N, by a dict of tuples.
     """
     n = len(cols[0])
-    packed = np.zeros(n, dtype=np.int64)
-    shift = 0
-    for c, bits, scale in zip(cols, _KEY_BITS, _KEY_SCALE):
-        c = np.asarray(c, dtype=np.float64)
-        v = np.where(c == -1.0, 0.0, c * scale + 1.0)  # -1 (none) → 0
-        if not (np.all(v == np.rint(v)) and np.all((v >= 0) & (v < (1 << bits)))):
-            packed = None
-            break
-        packed |= v.astype(np.int64) << shift
-        shift += bits
+    packed = _pack_keys(cols) if n > _PACK_MIN else None
     if packed is not None:
         _, first, index = np.unique(packed, return_index=True, return_inverse=True)
         keys = list(zip(*(c[first].tolist() for c in cols)))
@@ -298,3 +290,18 @@ def _distinct_message_keys(cols) -> tuple[list[tuple], list[int], np.ndarray]:
     keys = list(distinct)
     index = np.fromiter(map(distinct.__getitem__, all_keys), dtype=np.int64, count=n)
     return keys, [first_of[k] for k in keys], index
+
+
+def _pack_keys(cols) -> np.ndarray | None:
+    """The key columns packed into one int64 per vehicle (see :data:`_KEY_BITS`), or None
+    when a value does not fit."""
+    packed = np.zeros(len(cols[0]), dtype=np.int64)
+    shift = 0
+    for c, bits, scale in zip(cols, _KEY_BITS, _KEY_SCALE):
+        c = np.asarray(c, dtype=np.float64)
+        v = np.where(c == -1.0, 0.0, c * scale + 1.0)  # -1 (none) → 0
+        if not (np.all(v == np.rint(v)) and np.all((v >= 0) & (v < (1 << bits)))):
+            return None
+        packed |= v.astype(np.int64) << shift
+        shift += bits
+    return packed

@@ -228,3 +228,86 @@ def test_microbatched_answers_equal_direct_ones(svc):
     alone = [svc.advisor.compute_json([(r, now)])[0] for r in reqs]
     strip = lambda b: {k: v for k, v in json.loads(b).items() if k != "generated_at"}  # noqa: E731
     assert [strip(b) for b in together] == [strip(b) for b in alone]
+
+
+# --------------------------------------------------------------------------- the fast path
+def test_fast_path_answers_like_the_route(tmp_path, svc, monkeypatch):
+    """Valid requests are answered by AdvisoryFastPath without the router; with
+    fast_path=False the route answers every request, with the same bytes."""
+    import api.routes.advisory as route
+
+    t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
+    bodies = [fix(svc, "renmin_f2", 120.0, vehicle_id="a", timestamp=t),
+              fix(svc, "renmin_f2", 120.0, reverse=True, timestamp=t),
+              {"link_id": "renmin_f5", "offset_m": 10.0, "speed_kmh": 0, "timestamp": t},
+              {"lat": 36.9, "lon": 118.3, "heading_deg": 90.0, "speed_kmh": 30.0,
+               "timestamp": t}]
+    answers = {}
+    calls = []
+    real_parse = route.parse
+    monkeypatch.setattr(route, "parse", lambda *a: calls.append(1) or real_parse(*a))
+    for fast in (True, False):
+        app = create_app(Settings(state_dir=tmp_path / str(fast), fast_path=fast))
+        calls.clear()
+        with TestClient(app) as c:
+            rs = [c.post("/v1/advisory", json=b) for b in bodies]
+            bad = c.post("/v1/advisory", json={"lat": 91, "lon": 0, "heading_deg": 0,
+                                               "speed_kmh": 1})
+            assert all(r.status_code == 200 for r in rs)
+            assert {r.headers["content-type"] for r in rs} == {"application/json"}
+            assert len(calls) == (1 if fast else len(bodies) + 1)  # the route: errors only
+            assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "lat"]
+            answers[fast] = [{k: v for k, v in r.json().items() if k != "generated_at"}
+                             for r in rs]
+            metrics = c.get("/metrics").text
+            assert 'route="/v1/advisory",status="200"} 4.0' in metrics
+            assert 'route="/v1/advisory",status="422"} 1.0' in metrics
+    assert answers[True] == answers[False]
+
+
+def test_fast_path_replays_what_it_read(svc):
+    """A body in several messages, and a body the fast path does not answer, reach the app
+    intact."""
+    from api.routes.advisory import AdvisoryFastPath
+
+    seen = []
+
+    async def app(scope, receive, send):
+        body = b""
+        while True:
+            m = await receive()
+            body += m.get("body", b"")
+            if not m.get("more_body"):
+                break
+        seen.append(body)
+
+    class State:
+        service = svc
+
+    class App:
+        state = State()
+
+    async def run(chunks):
+        msgs = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+                for i, c in enumerate(chunks)]
+        sent = []
+
+        async def receive():
+            return msgs.pop(0)
+
+        async def send(m):
+            sent.append(m)
+
+        scope = {"type": "http", "path": "/v1/advisory", "method": "POST", "app": App()}
+        await AdvisoryFastPath(app)(scope, receive, send)
+        return sent
+
+    good = json.dumps({"link_id": "renmin_f1", "offset_m": 5.0, "speed_kmh": 40.0}).encode()
+    sent = asyncio.run(run([good[:10], good[10:20], good[20:]]))
+    assert sent[0]["status"] == 200 and json.loads(sent[1]["body"])["link_id"] == "renmin_f1"
+    assert seen == []
+    bad = b'{"link_id": "nope", "offset_m": 5, "speed_kmh": 40}'
+    assert asyncio.run(run([bad[:7], bad[7:]])) == [] and seen == [bad]
+    big = b" " * 20000
+    asyncio.run(run([big[:9000], big[9000:18000], big[18000:]]))
+    assert seen[-1] == big

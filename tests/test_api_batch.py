@@ -138,6 +138,10 @@ def test_columns_format_holds_the_same_advisories(city):
     assert cols["valid_for_s"] == items["advisories"][0]["valid_for_s"]
     r = city.post("/v1/advisories/batch?format=rows", json={"vehicles": vs})
     assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["query", "format"]
+    # All on the network (no scatter into fresh arrays) and a single vehicle.
+    for some in (vs[4:], vs[4:5]):
+        r = city.post("/v1/advisories/batch?format=columns", json={"vehicles": some})
+        assert r.status_code == 200 and r.json()["count"] == len(some)
 
 
 def test_fast_check_and_model_agree(city, monkeypatch):
