@@ -261,7 +261,9 @@ class _Scratch:
     several are alive at a time (the C allocator hands the freed top of the heap back to the
     system), which took longer than the arithmetic on them.  The hot path takes its
     temporaries from here instead (``new(shape, dtype)``, then ``out=``); :meth:`reset` at the
-    start of a block makes the memory of the previous one available again.  Memory comes in
+    start of a block makes the memory of the previous one available again, and a stage hands
+    back its own temporaries with :meth:`mark` / :meth:`release` (results are taken before the
+    mark), which keeps a block's memory, and so its cache footprint, small.  Memory comes in
     chunks of at least ``chunk_bytes`` (numpy backs large ones with huge pages) that are kept
     for the whole call.
     """
@@ -294,6 +296,14 @@ class _Scratch:
             view = typed[dtype] = self._chunks[self._chunk][0].view(dtype)
         start = offset // view.itemsize
         return view[start:start + count].reshape(shape)
+
+    def mark(self):
+        """The allocation state, to :meth:`release` back to (a stack discipline)."""
+        return self._chunk, self._offset, self._free
+
+    def release(self, mark):
+        """Make everything taken since ``mark`` available again."""
+        self._chunk, self._offset, self._free = mark
 
     def _next_chunk(self, size):
         self._chunk += 1
@@ -371,11 +381,14 @@ def _arrival_range(dist, v0, vmax, params, new):
     only at edges strictly inside it.
     """
     kin = Arrival(dist.T, v0, params.accel_ms2, params.decel_ms2, alloc=new)
+    times = new((2,) + vmax.shape)
+    mark = new.mark()
     # t_early at the band's top speed, except where a lower limit caps it.
-    t_early, t_late = kin.times_for((params.band_max_ms, params.band_min_ms))
+    t_early, t_late = kin.times_for((params.band_max_ms, params.band_min_ms), out=times)
     low = np.flatnonzero(np.less(vmax, params.band_max_ms, out=new(vmax.shape, np.bool_)))
     if low.size:
         _flat(t_early)[low] = kin.time_at(low, _take(vmax, low, new), vmax.shape)
+    new.release(mark)
     return kin, t_early, t_late
 
 
@@ -390,6 +403,8 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     """
     m, n = g.shape
     k, margin = params.n_windows, params.safety_margin_s
+    rows, we_rows = new((k, m, n)), new((k, m, n))
+    mark = new.mark()
     now_ws, now_we, cyc = timing.plans.first_window(g, t, alloc=new)
     now_ws -= t
     now_we -= t
@@ -398,7 +413,6 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
         _flat(now_ws)[no_sig] = np.nan
         _flat(now_we)[no_sig] = np.nan
     length = np.subtract(now_we, now_ws, out=new((m, n)))
-    rows = new((k, m, n))
     first = rows[0]  # cycles to skip, then the start of the first reachable window
     np.add(t_early, margin - _EPS_S, out=first)
     first -= now_we
@@ -431,10 +445,11 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     for i in range(filled, r):  # rows that the pairs above need
         np.add(rows[i - 1], cyc, out=rows[i])
     ws = rows[:r]
-    we = np.add(ws, length, out=new(ws.shape))
+    we = np.add(ws, length, out=we_rows[:r])
     if gen.size:
         ws.reshape(r, m * n)[:, gen] = g_ws[:r]
         we.reshape(r, m * n)[:, gen] = g_we[:r]
+    new.release(mark)
     return ws, we
 
 
@@ -446,6 +461,8 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
     """
     r, m, n = ws.shape
     shape = ws.shape
+    lo, hi = new(shape), new(shape)
+    mark = new.mark()
     if qd is None:
         rel_a = ws
     else:
@@ -456,9 +473,7 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
     mask = new(shape, np.bool_)
     ok &= np.greater_equal(rel_b, t_early, out=mask)
     ok &= np.greater(rel_b, rel_a, out=mask)
-    hi = new(shape)
     np.copyto(hi, vmax)
-    lo = new(shape)
     lo.fill(params.band_min_ms)
     # Speeds at the edges inside (t_early, t_late), clipped to the band, for both kinds of
     # edge in one evaluation.  Edges on the boundary are inverted too: B = t_early may still
@@ -493,6 +508,7 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
     width = np.subtract(hi, lo, out=rel_b)
     ok &= np.greater_equal(width, params.min_width_ms, out=mask)
     np.putmask(lo, np.logical_not(ok, out=mask), np.nan)  # a NaN lo marks an empty band
+    new.release(mark)
     return lo, hi
 
 
@@ -500,6 +516,7 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
     """Per stop line, the target window: the first holding the current speed, else the first
     (earliest) with a band; writes its band, window and the status to ``out``."""
     r, m, n = lo.shape
+    mark = new.mark()
     o_lo, o_hi = out["lo_ms"], out["hi_ms"]
     o_ws, o_we = out["window_start_s"], out["window_end_s"]
     np.copyto(o_lo, lo[0])
@@ -532,6 +549,7 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
            dtype=np.int8)
     np.subtract(STOP, status, out=status)
     status *= signal
+    new.release(mark)
 
 
 def _take(a, idx, new):

@@ -138,16 +138,22 @@ class Arrival:
         """
         return self.times_for((v_ms,))[0]
 
-    def times_for(self, speeds):
+    def times_for(self, speeds, out=None):
         """:meth:`time_for` of several target speeds, as a list of arrays.
 
         Scalar speeds are evaluated together: one (speeds, ...) array per step, and one
-        evaluation of all their flat-region pairs.
+        evaluation of all their flat-region pairs; ``out``, if given, is that (speeds, ...)
+        array (the results are its rows).
         """
         if not all(np.ndim(v) == 0 and v > 0.0 for v in speeds):
-            return [self._time_clipped(v) for v in speeds]
+            times = [self._time_clipped(v) for v in speeds]
+            if out is None:
+                return times
+            out[...] = times
+            return list(out)
         new, d, v0 = self._new, self.d, self.v0
         k, shape = len(speeds), self._shape
+        t = new((k,) + shape) if out is None else out
         v = np.array(speeds, dtype=float).reshape((k,) + (1,) * v0.ndim)
         dv = np.subtract(v, v0, out=new(np.broadcast_shapes(v.shape, v0.shape)))
         kappa = np.sign(dv, out=new(dv.shape))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
@@ -160,7 +166,7 @@ class Arrival:
         kappa /= v  # (v - v0)² / (2ρ v), per v0 element
         # Shape (k, 1.., v0 shape) to broadcast against (k, d shape).
         per_v0 = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape
-        t = np.multiply(d, 1.0 / v.reshape((k,) + (1,) * len(shape)), out=new((k,) + shape))
+        np.multiply(d, 1.0 / v.reshape((k,) + (1,) * len(shape)), out=t)
         t += kappa.reshape(per_v0)
         flat = np.flatnonzero(np.less(d, reach.reshape(per_v0), out=new(t.shape, np.bool_)))
         if flat.size:  # T is flat there: v is not reached before the line

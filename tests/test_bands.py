@@ -422,9 +422,10 @@ def test_fast_and_generic_windows_agree(monkeypatch):
 
 
 def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
-    """Scratch memory handed out by the block allocator is filled with garbage: results must
-    not change (nothing reads memory it did not write), and plan-driven bands of a mixed batch
-    arrive on green by the scalar reference."""
+    """Scratch memory handed out by the block allocator, or handed back by a stage, is filled
+    with garbage: results must not change (nothing reads memory it did not write, or after
+    releasing it), and plan-driven bands of a mixed batch arrive on green by the scalar
+    reference."""
     import greenwave.bands as bands_mod
 
     dist, v0, t, group, limit, timing, qd = _mixed_batch(n=300, seed=11)
@@ -441,7 +442,19 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
             a[...] = rng.uniform(-200.0, 400.0, a.shape)
         return a
 
+    def release(self, mark):  # what a stage hands back is garbage too
+        state = self.mark()
+        self._release(mark)
+        spent = [(c, 0 if c != mark[0] else mark[1]) for c in range(mark[0], state[0] + 1)]
+        for c, start in spent:
+            chunk = self._chunks[c][0]
+            stop = state[1] if c == state[0] else chunk.size
+            chunk[start:stop] = rng.integers(0, 256, stop - start, dtype=np.uint8)
+
     monkeypatch.setattr(bands_mod._Scratch, "__call__", poisoned)
+    monkeypatch.setattr(bands_mod._Scratch, "_release", bands_mod._Scratch.release,
+                        raising=False)
+    monkeypatch.setattr(bands_mod._Scratch, "release", release)
     monkeypatch.setattr(bands_mod, "_BLOCK", 64)
     _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), clean)
 
