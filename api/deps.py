@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hmac
 import time
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Annotated
 
@@ -31,6 +32,10 @@ class Service:
     network_etag: str = ""
     started_at: float = field(default_factory=time.time)
     approaches: dict[str, list[str]] = field(default_factory=dict)  # iid → link ids
+    # Batch requests are computed one at a time, in this thread: concurrent batches in several
+    # threads only take turns on the GIL, each holding its memory for longer.
+    batch_executor: ThreadPoolExecutor = field(
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch"))
 
     @property
     def context(self) -> dict:

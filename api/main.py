@@ -99,6 +99,7 @@ async def lifespan(app: FastAPI) -> AsyncIterator[None]:
         with contextlib.suppress(asyncio.CancelledError):
             await poll
         svc.batcher.close()
+        svc.batch_executor.shutdown(wait=False, cancel_futures=True)
 
 
 async def _poll_state(svc: Service) -> None:

@@ -3,7 +3,8 @@
 A single advisory's body is validated in one pass by :data:`api.schemas.ADVISORY` (with the
 network as context) and answered through the micro-batcher (:class:`api.advisor.MicroBatcher`).
 A batch body is checked column-wise (:class:`api.columns.BatchParser`, falling back to
-:data:`api.schemas.BATCH` for the error report) and answered by one core call in the threadpool.
+:data:`api.schemas.BATCH` for the error report) and answered by one core call in the worker's
+batch thread (one batch at a time).
 Responses are encoded from columns (:class:`api.encode.Encoder`) and returned as bytes, so the
 response models below document the output without re-validating it.
 
@@ -17,11 +18,11 @@ below with the body replayed, which gives the documented error.  The route stays
 
 from __future__ import annotations
 
+import asyncio
 import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
-from starlette.concurrency import run_in_threadpool
 from starlette.responses import Response
 
 from ..deps import Service
@@ -63,7 +64,9 @@ async def batch(request: Request, format: Annotated[Literal["items", "columns"],
     vectorised call.  More vehicles than the server's ``max_batch``: 413."""
     svc: Service = request.app.state.service
     body = await read_body(request, svc.settings.body_limit)
-    return Response(await run_in_threadpool(_batch, svc, body, format), media_type=_JSON)
+    out = await asyncio.get_running_loop().run_in_executor(svc.batch_executor, _batch, svc, body,
+                                                           format)
+    return Response(out, media_type=_JSON)
 
 
 def _batch(svc: Service, body: bytes, format: str) -> bytes:
