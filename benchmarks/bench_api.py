@@ -257,17 +257,18 @@ def start_server(workers: int, port: int, state_dir: str) -> subprocess.Popen:
     env = dict(os.environ, GREENWAVE_STATE_DIR=state_dir)
     env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(ROOT), env.get("PYTHONPATH")]))
     env.pop("GREENWAVE_TOKEN", None)
+    log = tempfile.TemporaryFile()  # noqa: SIM115 - not a pipe: a chatty server never blocks
     proc = subprocess.Popen(
         [sys.executable, "-m", "greenwave", "serve", "--scenario", str(CITY), "--port", str(port),
          "--workers", str(workers), "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE,
-        start_new_session=True)
+        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
     deadline = time.time() + 120
     import urllib.request
 
     while time.time() < deadline:
         if proc.poll() is not None:
-            raise RuntimeError(f"server exited: {proc.stderr.read().decode()[-2000:]}")
+            log.seek(0)
+            raise RuntimeError(f"server exited: {log.read().decode()[-2000:]}")
         try:
             with urllib.request.urlopen(f"http://127.0.0.1:{port}/healthz", timeout=1):
                 # all workers up: several answers in a row
