@@ -1,0 +1,357 @@
+"""Cross-check greenwave's simulator against Eclipse SUMO: baselines (no advice), same scenario.
+
+The scenario (default ``scenarios/zibo_arterial.toml``) is exported with
+:func:`greenwave.sumo_io.export_sumo`: same links and lengths, same signal programs (checked step
+by step in ``tests/test_sumo_io.py``), same demand as Poisson flows, same driver parameters
+(length, minGap, accel, decel, tau, speedFactor distribution).  Then, for every seed, SUMO and
+greenwave run without advice and the trips that departed after the warm-up and completed are
+measured the same way on both sides:
+
+* travel time — SUMO ``duration`` / greenwave ``t_exit - t_enter`` (both from insertion);
+* mean speed — space-mean Σ distance / Σ travel time (SUMO ``routeLength``); the arithmetic mean
+  of per-trip speeds (SUMO's ``Statistics: Speed``) is shown as well;
+* stops per vehicle — SUMO ``waitingCount`` counts every drop of the speed to ≤ 0.1 m/s; the same
+  count is taken from greenwave's speeds every tick ("waitingCount def."), next to greenwave's
+  own measure (a stop ends only above 1 m/s: hysteresis against creeping in queues);
+* time loss — SUMO ``timeLoss`` is Σ dt (1 - v / v_max) with v_max the vehicle's own maximum
+  speed on the lane (speedFactor × limit); greenwave's is computed the same way from its ticks,
+  next to greenwave's own ``delay`` (travel time minus the route at the speed limit);
+* throughput — vehicle-steps per wall second: SUMO's own ``UPS`` (``--duration-log.statistics``)
+  and greenwave's ``vehicle_steps / wall_s`` of the same run (one process each).
+
+SUMO variants: IDM without lane changing (the like-for-like row the goals are checked on:
+greenwave's drivers are IDM in single-file lanes), the same with SUMO's ballistic position update
+(greenwave integrates ballistically; SUMO's default is Euler), Krauss (sigma 0) without lane
+changing, and IDM with SUMO's lane changing.  Goals: travel time and mean speed within 10 %,
+stops within 20 % of SUMO IDM; greenwave at least as many vehicle-steps per second as SUMO.
+
+    python benchmarks/vs_sumo.py [SCENARIO] [--seeds 1-5] [--duration S] [--warmup S]
+                                 [--variants idm,idm_ballistic,krauss,idm_lc] [--keep DIR]
+                                 [--json]
+
+Needs the ``[sumo]`` extra (``pip install 'greenwave[sumo]'``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import datetime as _dt
+import json
+import math
+import os
+import platform
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+import numpy as np
+
+ROOT = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(ROOT))
+
+from greenwave.network import World
+from greenwave.scenario import load_scenario
+from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
+from sim.engine import STOP_SPEED_MS, Simulation
+from sim.measures import mean_ci, summarize
+from sim.sumo_glosa import (
+    parse_sumo_duration_s,
+    parse_ups,
+    read_tripinfo,
+    trip_summary,
+)
+
+VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, legend)
+    "idm": ("idm", False, (), "SUMO IDM",
+            "SUMO IDM, no lane changes, SUMO's default (Euler) update: the like-for-like row"),
+    "idm_ballistic": ("idm", False, ("--step-method.ballistic", "true"), "IDM ballistic",
+                      "the same with --step-method.ballistic (greenwave's integration scheme)"),
+    "krauss": ("krauss", False, (), "Krauss",
+               "SUMO Krauss (sigma 0), no lane changes"),
+    "idm_lc": ("idm", True, (), "IDM + LC", "SUMO IDM with SUMO's lane changing (LC2013)"),
+}
+GOALS = {"travel_time_s": 10.0, "mean_speed_kmh": 10.0, "stops_per_veh": 20.0}
+
+ROWS = [  # key, label, format
+    ("vehicles", "trips counted (per seed)", "{:.0f}"),
+    ("travel_time_s", "travel time (s)", "{:.1f}"),
+    ("mean_speed_kmh", "mean speed, space-mean (km/h)", "{:.2f}"),
+    ("mean_trip_speed_kmh", "mean of trip speeds (km/h)", "{:.2f}"),
+    ("stops_per_veh", "stops/veh, waitingCount def.", "{:.3f}"),
+    ("stops_hysteresis", "stops/veh, greenwave def.", "{:.3f}"),
+    ("waiting_time_s", "time at <= 0.1 m/s (s)", "{:.1f}"),
+    ("time_loss_s", "time loss, SUMO def. (s)", "{:.1f}"),
+    ("delay_s", "delay vs speed limit (s)", "{:.1f}"),
+    ("depart_delay_s", "insertion delay (s)", "{:.2f}"),
+    ("steps_per_s", "vehicle-steps / s (UPS)", "{:,.0f}"),
+]
+
+
+# ----------------------------------------------------------------------------- greenwave
+
+
+class _SumoMeasures(Simulation):
+    """The engine plus SUMO's per-step measures: waitingCount (drops to <= 0.1 m/s, no
+    hysteresis) and timeLoss (Σ dt - Δx / v_max, v_max = desired factor × limit)."""
+
+    def __init__(self, *a, **kw):
+        super().__init__(*a, **kw)
+        n = self.arr.count
+        self.m_wait = np.zeros(n, dtype=bool)
+        self.m_count = np.zeros(n, dtype=np.int64)
+        self.m_loss = np.zeros(n)
+
+    def _step(self, t):
+        idx = np.flatnonzero(self.alive[: self.hw])
+        pos0 = self.pos[idx].copy()
+        r = self.routes
+        vmax = self.desired[idx] * self.net.link_speed_limit_ms[
+            r.links[self.route[idx], self.link_k[idx]]]
+        vid = self.vid[idx].copy()
+        super()._step(t)
+        self.m_loss[vid] += self.dt - (self.pos[idx] - pos0) / vmax
+        stopped = self.v[idx] <= STOP_SPEED_MS
+        self.m_count[vid] += stopped & ~self.m_wait[vid]
+        self.m_wait[vid] = stopped
+
+
+def run_greenwave(world: World, seed: int, duration: float, warmup: float) -> dict:
+    """One seed: a plain run (measures, throughput) and an instrumented one (SUMO measures)."""
+    res = Simulation(world, seed, advisory=False, duration_s=duration, warmup_s=warmup).run()
+    s = summarize(res)
+    probe = _SumoMeasures(world, seed, advisory=False, duration_s=duration, warmup_s=warmup)
+    res2 = probe.run()
+    v, v2 = res.vehicles, res2.vehicles
+    c = v["counted"]
+    assert np.array_equal(c, v2["counted"]) and np.allclose(
+        v["travel_time_s"][c], v2["travel_time_s"][c])  # deterministic: the same run
+    tt = v["travel_time_s"][c]
+    if not c.any():
+        raise SystemExit(f"seed {seed}: no greenwave trip departed after the warm-up and "
+                         "completed: lengthen --duration")
+    return {
+        "vehicles": int(c.sum()),
+        "travel_time_s": s["travel_time_s"],
+        "mean_speed_kmh": s["mean_speed_kmh"],
+        "mean_trip_speed_kmh": float(np.mean(v["distance_m"][c] / tt) * 3.6),
+        "stops_per_veh": float(probe.m_count[c].mean()),
+        "stops_hysteresis": s["stops_per_veh"],
+        "waiting_time_s": s["stopped_time_s"],
+        "time_loss_s": float(probe.m_loss[c].mean()),
+        "delay_s": s["delay_s"],
+        "depart_delay_s": float(np.mean(v["entry_wait_s"][c])),
+        "steps_per_s": res.vehicle_steps / res.wall_s,
+        "vehicle_steps": res.vehicle_steps,
+        "wall_s": res.wall_s,
+        "red_violations": res.red_violations,
+    }
+
+
+# ----------------------------------------------------------------------------- SUMO
+
+
+def run_sumo_cli(outdir: Path, seed: int, warmup: float, extra=()) -> dict:
+    """One seed of the exported scenario with the ``sumo`` binary; tripinfo measures and UPS."""
+    exe = find_sumo_tool("sumo")
+    trip = outdir / f"tripinfo_{seed}.xml"
+    proc = subprocess.run(
+        [exe, "-c", "scenario.sumocfg", "--seed", str(seed), "--tripinfo-output", trip.name,
+         "--duration-log.statistics", "true", "--no-step-log", "true", *extra],
+        cwd=outdir, capture_output=True, text=True, timeout=1800, env=tool_env(exe), check=False)
+    if proc.returncode != 0:
+        raise RuntimeError(f"sumo failed (seed {seed}): {proc.stderr[-2000:]}")
+    s = trip_summary(read_tripinfo(trip), warmup)
+    s["steps_per_s"] = parse_ups(proc.stdout)
+    s["wall_s"] = parse_sumo_duration_s(proc.stdout)
+    return s
+
+
+# ----------------------------------------------------------------------------- report
+
+
+def _agg(runs: list[dict]) -> dict:
+    out = {}
+    for k, _, _ in ROWS:
+        vals = [r.get(k, math.nan) for r in runs]
+        m, lo, hi = mean_ci(vals)
+        out[k] = {"mean": m, "ci95": [lo, hi]}
+    return out
+
+
+def _diff_pct(a: float, b: float) -> float:
+    return (a - b) / b * 100.0 if b and math.isfinite(a) and math.isfinite(b) else math.nan
+
+
+def main(argv=None) -> int:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("scenario", nargs="?", type=Path,
+                    default=ROOT / "scenarios" / "zibo_arterial.toml")
+    ap.add_argument("--seeds", default="1-5", help="e.g. 1-5 or 1,2,7 (default 1-5)")
+    ap.add_argument("--duration", type=float, help="simulated seconds (default: scenario's)")
+    ap.add_argument("--warmup", type=float, help="warm-up seconds (default: scenario's)")
+    ap.add_argument("--variants", default="idm,idm_ballistic,krauss,idm_lc",
+                    help="SUMO variants: idm (like for like), idm_ballistic, krauss, idm_lc")
+    ap.add_argument("--keep", type=Path, help="keep the SUMO files in this directory")
+    ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    a = ap.parse_args(argv)
+    if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
+        print("SUMO not found: pip install 'greenwave[sumo]'", file=sys.stderr)
+        return 2
+    seeds = _parse_seeds(a.seeds)
+    variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+    if "idm" not in variants:
+        variants.insert(0, "idm")
+    unknown = set(variants) - set(VARIANTS)
+    if unknown:
+        ap.error(f"unknown variants {sorted(unknown)}")
+    sc = load_scenario(a.scenario)
+    duration = float(a.duration or sc.simulation.duration_s)
+    warmup = float(sc.simulation.warmup_s if a.warmup is None else a.warmup)
+    if not 0 <= warmup < duration:
+        ap.error("need 0 <= warm-up < duration")
+    world = World.build(sc)
+    t_start = time.perf_counter()
+    tmp = None
+    base = a.keep
+    if base is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gw_vs_sumo_")
+        base = Path(tmp.name)
+    runs: dict[str, list[dict]] = {"greenwave": []}
+    timing = {}
+    t0 = time.perf_counter()
+    for seed in seeds:
+        runs["greenwave"].append(run_greenwave(world, seed, duration, warmup))
+    timing["greenwave"] = time.perf_counter() - t0
+    for var in variants:
+        cf, lc, extra, _, _ = VARIANTS[var]
+        out = base / var
+        res = export_sumo(sc, out, duration_s=duration, arrivals="poisson", car_following=cf,
+                          lane_change=lc)
+        if not res.net_built:
+            raise RuntimeError(f"netconvert did not build the net: {res.notes}")
+        t0 = time.perf_counter()
+        runs[var] = [run_sumo_cli(out, seed, warmup, extra) for seed in seeds]
+        timing[var] = time.perf_counter() - t0
+    if tmp is not None:
+        tmp.cleanup()
+
+    agg = {k: _agg(v) for k, v in runs.items()}
+    gw, ref = agg["greenwave"], agg["idm"]
+    diffs = {k: _diff_pct(gw[k]["mean"], ref[k]["mean"]) for k, _, _ in ROWS}
+    ratio = gw["steps_per_s"]["mean"] / ref["steps_per_s"]["mean"]
+    goals = {k: {"diff_pct": diffs[k], "limit_pct": lim, "met": abs(diffs[k]) <= lim}
+             for k, lim in GOALS.items()}
+    goals["throughput"] = {"ratio": ratio, "limit": 1.0, "met": ratio >= 1.0}
+    total = time.perf_counter() - t_start
+
+    host = f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_implementation()} " \
+           f"{platform.python_version()}"
+    print(f"greenwave vs SUMO, baselines without advice: {sc.name} ({a.scenario.name}), "
+          f"seeds {a.seeds}, {duration:g} s, warm-up {warmup:g} s, Poisson arrivals")
+    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; "
+          f"SUMO {_sumo_version()}")
+    others = [v for v in variants if v != "idm"]
+    all_diffs = {v: {k: _diff_pct(gw[k]["mean"], agg[v][k]["mean"]) for k, _, _ in ROWS}
+                 for v in variants}
+    w0, w1 = 31, 14
+    print(f"{'measure (mean ± 95 % CI)':<{w0}}{'greenwave':>{w1}}{'SUMO IDM':>{w1}}"
+          f"{'diff':>9}{'goal':>12}" + "".join(f"{VARIANTS[v][3]:>{w1 + 10}}" for v in others))
+    for k, label, fmt in ROWS:
+        line = f"{label:<{w0}}{_fmt(fmt, gw[k], k):>{w1}}{_fmt(fmt, ref[k], k):>{w1}}"
+        line += f"{_pct(diffs[k]):>9}"
+        if k in GOALS:
+            goal = f"±{GOALS[k]:g} % {'ok' if goals[k]['met'] else 'MISS'}"
+        elif k == "steps_per_s":
+            goal = f"x{ratio:.2f} {'ok' if ratio >= 1 else 'MISS'}"
+        else:
+            goal = ""
+        line += f"{goal:>12}"
+        for v in others:
+            cell = _fmt(fmt, agg[v][k], k)
+            d = all_diffs[v][k]
+            line += f"{cell:>{w1}}" + (f"{'(' + _pct(d) + ')':>10}" if math.isfinite(d)
+                                       else " " * 10)
+        print(line)
+    print("diff: greenwave against the SUMO column, (in brackets) against each other variant.")
+    for v in variants:
+        print(f"  {VARIANTS[v][3]}: {VARIANTS[v][4]}")
+    print("  stops: SUMO waitingCount = drops of the speed to <= 0.1 m/s; 'greenwave def.' ends a "
+          "stop only above 1 m/s.  time loss: against the vehicle's own v_max (speedFactor x "
+          "limit); delay: against the limit.")
+    print("run time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
+          + f", total {total:.0f} s")
+    if a.json:
+        print(json.dumps(_finite({
+            "scenario": sc.name, "seeds": seeds, "duration_s": duration, "warmup_s": warmup,
+            "host": host, "sumo_version": _sumo_version(),
+            "variants": {v: VARIANTS[v][4] for v in variants},
+            "results": agg, "diff_pct_vs_sumo_idm": diffs, "diff_pct": all_diffs,
+            "goals": goals,
+            "throughput_ratio": ratio, "per_seed": runs, "run_time_s": timing,
+        }), default=_json_default, allow_nan=False))
+    return 0
+
+
+def _fmt(fmt, d, k):
+    m, ci = d["mean"], d["ci95"]
+    if not math.isfinite(m):
+        return "—"
+    if k in ("vehicles", "steps_per_s") or not math.isfinite(ci[0]):
+        return fmt.format(m)
+    return f"{fmt.format(m)}±{fmt.format((ci[1] - ci[0]) / 2)}"
+
+
+def _pct(d: float) -> str:
+    return f"{d:+.1f} %" if math.isfinite(d) else "—"
+
+
+def _finite(o):
+    """JSON has no NaN/Infinity: non-finite numbers become null."""
+    if isinstance(o, dict):
+        return {k: _finite(v) for k, v in o.items()}
+    if isinstance(o, (list, tuple)):
+        return [_finite(v) for v in o]
+    if isinstance(o, (float, np.floating)):
+        return float(o) if math.isfinite(o) else None
+    return o
+
+
+def _json_default(o):
+    if isinstance(o, (np.integer,)):
+        return int(o)
+    if isinstance(o, (np.floating,)):
+        return float(o)
+    if isinstance(o, np.bool_):
+        return bool(o)
+    raise TypeError(type(o))
+
+
+def _parse_seeds(text: str) -> list[int]:
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if "-" in part:
+            lo, hi = part.split("-")
+            out += list(range(int(lo), int(hi) + 1))
+        elif part:
+            out.append(int(part))
+    if not out:
+        raise SystemExit("--seeds: no seeds")
+    return out
+
+
+def _sumo_version() -> str:
+    exe = find_sumo_tool("sumo")
+    try:
+        text = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
+                              env=tool_env(exe), check=False).stdout
+    except (OSError, subprocess.SubprocessError):
+        return "?"
+    first = text.strip().splitlines()[0] if text.strip() else "?"
+    return first.replace("Eclipse SUMO sumo ", "").strip()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

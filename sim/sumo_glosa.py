@@ -1,0 +1,627 @@
+"""Greenwave's advice for equipped vehicles inside SUMO (libsumo, fallback TraCI).
+
+The controller (:class:`GlosaController`) runs next to a SUMO simulation of a scenario exported
+by :func:`greenwave.sumo_io.export_sumo` (edge ids are greenwave link ids, edge lengths are link
+lengths, SUMO second ``t`` is the absolute time ``epoch + t``) and does for SUMO's vehicles what
+:mod:`sim.engine` does for its own drivers, through the same core call:
+
+* every ``advisory.update_interval_s`` (1 s): equipped, complying vehicles within
+  ``advisory.range_m`` of their next stop line are mapped to ``(link index, offset along the
+  link)`` (SUMO lane → edge id = link id, lane position of the front bumper), and
+  :func:`greenwave.advice.advise` is called for all of them at once, with their speeds, the
+  absolute time and, when ``advisory.queue_aware``, the queue discharge delay of the vehicles
+  slower than 1 m/s on their lane (the engine's queue count: a SUMO lane is one of greenwave's
+  single-file streams up to the next stop line).  The target is the vehicle's desired speed
+  (``vehicle.getAllowedSpeed``: its speedFactor × the lane speed, capped by its maximum speed)
+  clipped into the longest joint band; no band (``count == 0``) means no target.  Out of range a
+  vehicle keeps its last advice while the joint band still covers a stop line ahead (it was
+  valid through all the stop lines it covers), then, or past the last signal, has no target
+  (the engine's ``adv_until``).
+* a new target takes effect after the driver's reaction time (``drivers.reaction_s``); a
+  repeated advice does not restart it (``Simulation._schedule``, vectorised the same way);
+* a vehicle with a target is steered towards it at the advisory's comfortable rates
+  (``advisory.accel_ms2`` / ``decel_ms2``, the kinematics the bands assume): from the speed ``v``
+  read at the update, every step ``k`` until the next update gets
+  ``vehicle.setSpeed(id, v + clip(target - v, -decel k dt, accel k dt))`` (a ramp), and once the
+  target is reached ``vehicle.setSpeed(id, target)`` holds it until it changes.  SUMO's default
+  speed mode (31) keeps the car-following model's safe speed, red lights and the vehicle's own
+  acceleration bounds on top of the command, as the engine keeps IDM's interaction term and its
+  safe-speed bound.  Losing the target releases the vehicle (``setSpeed(id, -1)``).
+
+Vehicles are polled only at the advisory updates (plain getters; a per-step subscription of
+every vehicle would cost SUMO more than the whole simulation).
+
+Who is equipped is drawn per vehicle from a generator seeded with ``(seed, crc32(id))``:
+``u < penetration``, so the equipped sets are nested across penetrations and the same vehicle
+ids can be handed to SUMO's own device (``--device.glosa.explicit``) for a paired comparison
+(:func:`equipped_ids`).
+
+At every update the controller also checks the signals passed since the previous one: a vehicle
+whose edge changed from a signalised link crossed that link's stop line in between; if the signal
+(greenwave's plan, which the export reproduces step by step) was red at both ends of the
+interval, shorter than any amber, it ran a red light (``red_crossings``).
+
+The module also reads SUMO's ``tripinfo`` output (:func:`read_tripinfo`,
+:func:`trip_summary`) for ``benchmarks/vs_sumo.py`` and ``benchmarks/glosa_vs_sumo.py``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import math
+import os
+import re
+import sys
+import time
+import xml.etree.ElementTree as ET
+import zlib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+from greenwave.advice import advise
+from greenwave.bands import queue_discharge_delay_s
+from greenwave.network import World
+from greenwave.sumo_io import find_sumo_tool, tool_env
+from greenwave.timing import RED
+
+QUEUE_SPEED_MS = 1.0  # queued = slower than this (sim.engine.QUEUE_SPEED_MS)
+SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice (sim.engine)
+HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
+
+EMISSION_CLASS = "HBEFA3/PC_G_EU4"
+"""Emission class the benchmarks give SUMO's vehicles (petrol Euro 4 car, HBEFA 3.1)."""
+PETROL_DENSITY_G_PER_L = 742.0
+"""SUMO's petrol density for HBEFA3 fuel mass → volume (src/utils/emissions/HelpersHBEFA3)."""
+
+
+# ----------------------------------------------------------------------------- SUMO plumbing
+
+
+def sumo_api(prefer: str = "libsumo"):
+    """``(module, name)``: libsumo when importable (in-process, fast), else traci.
+
+    Raises ImportError when neither is installed (``pip install 'greenwave[sumo]'``).
+    """
+    order = ("libsumo", "traci") if prefer == "libsumo" else ("traci", "libsumo")
+    for name in order:
+        try:
+            with _quiet_stdout():  # libsumo may print a version warning on import
+                mod = __import__(name)
+            return mod, name
+        except ImportError:
+            continue
+    raise ImportError("neither libsumo nor traci is installed: pip install 'greenwave[sumo]'")
+
+
+@contextlib.contextmanager
+def _quiet_stdout():
+    saved = sys.stdout
+    try:
+        with open(os.devnull, "w") as null:
+            sys.stdout = null
+            yield
+    finally:
+        sys.stdout = saved
+
+
+@contextlib.contextmanager
+def _redirect_fds(path: Path):
+    """Send the process's C-level stdout/stderr (libsumo's messages) to ``path``."""
+    sys.stdout.flush()
+    sys.stderr.flush()
+    saved = os.dup(1), os.dup(2)
+    with open(path, "ab") as f:
+        os.dup2(f.fileno(), 1)
+        os.dup2(f.fileno(), 2)
+        try:
+            yield
+        finally:
+            sys.stdout.flush()
+            sys.stderr.flush()
+            os.dup2(saved[0], 1)
+            os.dup2(saved[1], 2)
+            os.close(saved[0])
+            os.close(saved[1])
+
+
+def parse_ups(text: str) -> float:
+    """SUMO's ``UPS`` (vehicle updates per wall second) from its ``--duration-log.statistics``
+    report, NaN when absent."""
+    m = re.findall(r"UPS:\s*([0-9.eE+-]+)", text)
+    return float(m[-1]) if m else math.nan
+
+
+def parse_sumo_duration_s(text: str) -> float:
+    """The simulation's wall time (``Performance: Duration: 5.43s``), NaN when absent."""
+    m = re.findall(r"Duration:\s*([0-9.]+)s", text)
+    return float(m[-1]) if m else math.nan
+
+
+# ----------------------------------------------------------------------------- equipment
+
+
+def equip_draws(seed: int, vid: str) -> tuple[float, float]:
+    """Uniform draws ``(u_equip, u_comply)`` of one vehicle, from a generator seeded with
+    ``(seed, crc32(id))``: the same vehicle gets the same draws at every penetration."""
+    rng = np.random.default_rng([int(seed), zlib.crc32(vid.encode())])
+    u = rng.random(2)
+    return float(u[0]), float(u[1])
+
+
+def equipped_ids(candidates, seed: int, penetration: float) -> list[str]:
+    """The vehicle ids among ``candidates`` that are equipped at ``penetration``."""
+    return [v for v in candidates if equip_draws(seed, v)[0] < penetration]
+
+
+def flow_vehicle_ids(routes: Path, max_per_flow: int) -> list[str]:
+    """Ids SUMO gives the vehicles of every ``<flow>`` in a routes file (``flowid.N``)."""
+    root = ET.parse(routes).getroot()
+    return [f"{f.get('id')}.{k}" for f in root.iter("flow") for k in range(max_per_flow)]
+
+
+# ----------------------------------------------------------------------------- controller
+
+
+@dataclass
+class AdviceLog:
+    """What the controller did (for tests and benchmarks)."""
+
+    advice_calls: int = 0
+    advised: int = 0  # vehicle-updates with a band
+    released: int = 0  # setSpeed(id, -1) calls
+    # Per vehicle-update with a band (when recording): time, vehicle, band and target chosen.
+    records: list[tuple[float, str, float, float, float]] = field(default_factory=list)
+    # Per update and vehicle with an active target (when recording): time, vehicle, speed,
+    # target.
+    tracking: list[tuple[float, str, float, float]] = field(default_factory=list)
+
+
+class GlosaController:
+    """Greenwave's advisory for equipped SUMO vehicles (see the module docstring).
+
+    Parameters
+    ----------
+    world : World
+        The scenario the SUMO network was exported from.
+    api : module
+        ``libsumo`` or ``traci``, already started.
+    seed : int
+        Seed of the equipment draws.
+    penetration, compliance : float, optional
+        Default: the scenario's ``advisory.penetration`` and ``drivers.compliance``.
+    update_s, range_m : float, optional
+        Default: the scenario's ``advisory.update_interval_s`` and ``range_m``.
+    reaction_s : float, optional
+        Default: the scenario's ``drivers.reaction_s``.
+    steer_accel_ms2, steer_decel_ms2 : float, optional
+        Rates of the speed changes towards the target (default: the advisory's comfortable
+        ``accel_ms2`` / ``decel_ms2``, as the engine; the bands keep assuming those).
+    check_red : bool
+        Check every stop-line crossing against the signal (:attr:`red_crossings`).
+    record : bool
+        Keep every advice and every steering command in :attr:`log`.
+    """
+
+    HOLD_MS = 0.05  # within this of the target, hold it with setSpeed instead of ramping
+
+    def __init__(self, world: World, api, *, seed: int, penetration=None, compliance=None,
+                 update_s=None, range_m=None, reaction_s=None, steer_accel_ms2=None,
+                 steer_decel_ms2=None, check_red: bool = True, record: bool = False):
+        sc = world.scenario
+        self.world = world
+        self.net = world.network
+        self.timing = world.timing
+        self.api = api
+        self.seed = int(seed)
+        adv = sc.advisory
+        self.adv = adv
+        self.params = sc.band_params()
+        self.penetration = float(adv.penetration if penetration is None else penetration)
+        self.compliance = float(sc.drivers.compliance if compliance is None else compliance)
+        self.update_s = float(adv.update_interval_s if update_s is None else update_s)
+        self.range_m = float(adv.range_m if range_m is None else range_m)
+        self.reaction_s = float(sc.drivers.reaction_s if reaction_s is None else reaction_s)
+        self.m = int(adv.intersections_ahead)
+        self.acc = float(self.params.accel_ms2 if steer_accel_ms2 is None else steer_accel_ms2)
+        self.dec = float(self.params.decel_ms2 if steer_decel_ms2 is None else steer_decel_ms2)
+        self.epoch = world.epoch_s
+        self.check_red = check_red
+        self.record = record
+        self.log = AdviceLog()
+        self.red_crossings = 0
+        self.red_crossing_ids: list[tuple[float, str, str]] = []
+        self.crossings = 0
+        self.crossings_by_state: dict[int, int] = {}  # signal state at the interval's start
+        self.equipped_seen: dict[str, bool] = {}  # every departed vehicle: equipped?
+        self._next_update = 0.0
+        self._t_prev = None
+        self.dt = float(api.simulation.getDeltaT())
+        self._link = dict(self.net.link_index)
+        self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
+        # Per-vehicle state in slots (a free list reuses them), as in sim.engine.
+        self.slot: dict[str, int] = {}
+        self.slot_id: list[str] = []
+        self.free: list[int] = []
+        self.cap = 0
+        self.hw = 0
+        self._alloc(256)
+
+    def _alloc(self, cap):
+        old = self.cap
+        for name, fill, dtype in (("alive", False, bool), ("complies", False, bool),
+                                  ("target", np.nan, float), ("pend_v", np.nan, float),
+                                  ("pend_t", np.inf, float), ("hold", np.nan, float),
+                                  ("ramping", False, bool), ("ramp_v0", np.nan, float),
+                                  ("ramp_t0", np.nan, float), ("prev_link", -1, np.int64),
+                                  ("stop_k", 0, np.int64), ("adv_until", 0, np.int64)):
+            arr = np.full(cap, fill, dtype=dtype)
+            if old:
+                arr[:old] = getattr(self, name)
+            setattr(self, name, arr)
+        self.slot_id += [""] * (cap - old)
+        self.cap = cap
+
+    def _new_slot(self, vid: str) -> None:
+        if self.free:
+            k = self.free.pop()
+        else:
+            if self.hw >= self.cap:
+                self._alloc(self.cap * 2)
+            k = self.hw
+            self.hw += 1
+        ue, uc = equip_draws(self.seed, vid)
+        eq = ue < self.penetration
+        self.equipped_seen[vid] = eq
+        self.alive[k] = True
+        self.complies[k] = eq and uc < self.compliance
+        self.target[k] = self.pend_v[k] = self.hold[k] = np.nan
+        self.pend_t[k] = np.inf
+        self.ramping[k] = False
+        self.prev_link[k] = -1
+        self.stop_k[k] = self.adv_until[k] = 0  # signalised stop lines passed / advice valid to
+        self.slot[vid] = k
+        self.slot_id[k] = vid
+
+    def _ramp(self, t, slots):
+        """Speed commands for the step after ``t`` of vehicles changing to their target."""
+        if slots.size == 0:
+            return
+        tg = self.target[slots]
+        v0 = self.ramp_v0[slots]
+        dt_ramp = t - self.ramp_t0[slots] + self.dt
+        cmd = v0 + np.clip(tg - v0, -self.dec * dt_ramp, self.acc * dt_ramp)
+        done = np.abs(cmd - tg) <= 1e-9
+        setspeed = self.api.vehicle.setSpeed
+        for k, c in zip(slots.tolist(), cmd.tolist()):
+            setspeed(self.slot_id[k], c)
+        fin = slots[done]
+        self.ramping[fin] = False
+        self.hold[fin] = tg[done]
+
+    # ------------------------------------------------------------------ per step
+    def step(self) -> None:
+        """Call after every ``simulationStep``."""
+        api = self.api
+        t = float(api.simulation.getTime())
+        for vid in api.simulation.getDepartedIDList():
+            self._new_slot(vid)
+        for vid in api.simulation.getArrivedIDList():
+            k = self.slot.pop(vid, None)
+            if k is not None:
+                self.alive[k] = self.complies[k] = False
+                self.free.append(k)
+        if t + 1e-9 >= self._next_update:
+            while self._next_update <= t + 1e-9:
+                self._next_update += self.update_s
+            self._update(t)
+            self._t_prev = t
+        else:
+            hw = self.hw
+            # Advice whose reaction time ends between updates.
+            due = np.flatnonzero(self.complies[:hw] & (self.pend_t[:hw] <= t + 1e-9))
+            if due.size:
+                v = np.array([api.vehicle.getSpeed(self.slot_id[k]) for k in due])
+                self._steer(t, due, v)
+            self._ramp(t, np.flatnonzero(self.complies[:hw] & self.ramping[:hw]))
+
+    def _update(self, t: float) -> None:
+        veh = self.api.vehicle
+        slot = self.slot
+        ids = [v for v in veh.getIDList() if v in slot]
+        n = len(ids)
+        slots = np.fromiter((slot[v] for v in ids), np.int64, n)
+        lanes = [veh.getLaneID(v) for v in ids]
+        speed = np.fromiter((veh.getSpeed(v) for v in ids), float, n)
+        lane_link = self._lane_link
+        for ln in set(lanes) - lane_link.keys():
+            lane_link[ln] = self._link.get(ln.rsplit("_", 1)[0], -1)
+        link = np.fromiter((lane_link[ln] for ln in lanes), np.int64, n)
+        self._check_crossings(t, slots, link)
+        self.prev_link[slots] = link
+        self._advise(t, ids, lanes, slots, link, speed)
+        sel = self.complies[slots]
+        self._steer(t, slots[sel], speed[sel])
+
+    def _check_crossings(self, t, slots, link):
+        prev = self.prev_link[slots]
+        moved = np.flatnonzero((prev >= 0) & (link != prev))
+        if moved.size == 0 or self._t_prev is None:
+            return
+        g = self.net.link_group[prev[moved]]
+        sig = g >= 0
+        moved, g = moved[sig], g[sig]
+        if moved.size == 0:
+            return
+        self.stop_k[slots[moved]] += 1
+        self.crossings += int(moved.size)
+        if not self.check_red:
+            return
+        st0, _, _, _ = self.timing.state(g, np.full(g.size, self.epoch + self._t_prev))
+        st1, _, _, _ = self.timing.state(g, np.full(g.size, self.epoch + t))
+        for a in st0.tolist():
+            self.crossings_by_state[a] = self.crossings_by_state.get(a, 0) + 1
+        for k in np.flatnonzero((st0 == RED) & (st1 == RED)):
+            self.red_crossings += 1
+            j = int(moved[k])
+            self.red_crossing_ids.append((t, self.slot_id[int(slots[j])],
+                                          self.net.link_ids[int(prev[j])]))
+
+    def _advise(self, t, ids, lanes, slots, link, speed):
+        want = self.complies[slots]
+        on_net = link >= 0
+        # Complying vehicles off greenwave's links drive normally.
+        off = slots[want & ~on_net]
+        if off.size:
+            self._schedule(off, np.full(off.size, np.nan), t)
+        sel = np.flatnonzero(want & on_net)
+        if sel.size == 0:
+            return
+        veh = self.api.vehicle
+        offset = np.fromiter((veh.getLanePosition(ids[i]) for i in sel), float, sel.size)
+        desired = np.fromiter((veh.getAllowedSpeed(ids[i]) for i in sel), float, sel.size)
+        qd = None
+        if self.adv.queue_aware:
+            queue: dict[str, int] = {}
+            for i in np.flatnonzero(speed < QUEUE_SPEED_MS).tolist():
+                queue[lanes[i]] = queue.get(lanes[i], 0) + 1
+            qd = np.zeros((sel.size, self.m))
+            qd[:, 0] = queue_discharge_delay_s(
+                np.fromiter((queue.get(lanes[i], 0) for i in sel), float, sel.size))
+        adv = advise(self.net, self.timing, self.params, link[sel], offset, speed[sel],
+                     self.epoch + t, self.m, qd)
+        self.log.advice_calls += 1
+        in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
+        lo, hi, count = adv.bands.longest_joint()
+        tgt = np.clip(desired, lo, hi)
+        ok = in_range & (count > 0)
+        tgt[~ok] = np.nan
+        self.log.advised += int(ok.sum())
+        ks = slots[sel]
+        # In range: the new advice (valid through the stop lines its band covers).  Out of
+        # range: keep the last advice until it has expired, then drive normally.
+        self.adv_until[ks[in_range]] = self.stop_k[ks[in_range]] + count[in_range]
+        expired = self.stop_k[ks] >= self.adv_until[ks]
+        upd = in_range | expired
+        self._schedule(ks[upd], tgt[upd], t)
+        if self.record:
+            for k in np.flatnonzero(ok):
+                self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]),
+                                         float(tgt[k])))
+
+    def _schedule(self, slots, new, t):
+        """``Simulation._schedule``: new targets act after the reaction time; repeating the
+        advice a driver already follows (or waits to act on) does not restart it."""
+        cur, pend = self.target[slots], self.pend_v[slots]
+        waiting = np.isfinite(self.pend_t[slots])
+        same_cur = (np.isnan(new) & np.isnan(cur)) | (np.abs(new - cur) < SAME_ADVICE_MS)
+        same_pend = waiting & ((np.isnan(new) & np.isnan(pend))
+                               | (np.abs(new - pend) < SAME_ADVICE_MS))
+        follow = same_cur & ~same_pend
+        self.target[slots[follow]] = new[follow]
+        self.pend_t[slots[follow & waiting]] = np.inf
+        self.pend_v[slots[same_pend]] = new[same_pend]
+        fresh = ~same_cur & ~same_pend
+        self.pend_v[slots[fresh]] = new[fresh]
+        self.pend_t[slots[fresh]] = t + self.reaction_s
+
+    def _steer(self, t, slots, v):
+        """Commands for complying vehicles in ``slots`` (speeds ``v``) until the next update."""
+        act = self.pend_t[slots] <= t + 1e-9
+        if act.any():
+            k = slots[act]
+            self.target[k] = self.pend_v[k]
+            self.pend_t[k] = np.inf
+        veh = self.api.vehicle
+        target = self.target[slots]
+        controlled = self.ramping[slots] | ~np.isnan(self.hold[slots])
+        has = ~np.isnan(target)
+        # Released: back to the car-following model.
+        for k in slots[~has & controlled].tolist():
+            veh.setSpeed(self.slot_id[k], -1.0)
+            self.ramping[k] = False
+            self.hold[k] = np.nan
+            self.log.released += 1
+        idx = np.flatnonzero(has)
+        if idx.size == 0:
+            return
+        tg, vv, ks = target[idx], v[idx], slots[idx]
+        near = np.abs(tg - vv) <= self.HOLD_MS
+        hold = ks[near]
+        for k, b in zip(hold.tolist(), tg[near].tolist()):
+            if self.hold[k] != b or self.ramping[k]:
+                veh.setSpeed(self.slot_id[k], b)
+                self.hold[k] = b
+        self.ramping[hold] = False
+        ramp = ks[~near]
+        self.ramping[ramp] = True
+        self.hold[ramp] = np.nan
+        self.ramp_v0[ramp] = vv[~near]
+        self.ramp_t0[ramp] = t
+        self._ramp(t, ramp)
+        if self.record:
+            self.log.tracking += [(t, self.slot_id[k], a, b)
+                                  for k, a, b in zip(ks.tolist(), vv.tolist(), tg.tolist())]
+
+
+# ----------------------------------------------------------------------------- runs
+
+
+@dataclass
+class SumoRun:
+    """One SUMO run: its trips and what the run cost."""
+
+    trips: dict[str, np.ndarray]
+    ups: float  # SUMO's vehicle updates per second (its own statistic)
+    sumo_wall_s: float  # SUMO's own simulation duration
+    wall_s: float  # wall time of the whole stepping loop (incl. any controller)
+    controller: GlosaController | None = None
+    log_text: str = ""
+
+
+def run_sumo(cfg: Path, *, seed: int, end_s: float | None = None, args=(), world=None,
+             glosa: dict | None = None, api=None, tag: str = "run") -> SumoRun:
+    """Run SUMO on ``cfg`` (libsumo/TraCI), with greenwave's controller when ``glosa`` is given.
+
+    Parameters
+    ----------
+    cfg : Path
+        The exported ``scenario.sumocfg``.
+    seed : int
+        SUMO's random seed (``--seed``) and the seed of the controller's equipment draws.
+    end_s : float, optional
+        ``--end`` (default: the configuration's).
+    args : sequence of str
+        More SUMO options (e.g. ``--device.glosa.probability 1``).
+    world : World
+        Needed with ``glosa``.
+    glosa : dict, optional
+        Keyword arguments of :class:`GlosaController` (``penetration``, ``record``, ...).
+    api : module, optional
+        libsumo or traci (default: :func:`sumo_api`).
+    tag : str
+        Output file stem (``tripinfo_<tag>.xml``, ``<tag>.log`` next to ``cfg``).
+
+    With libsumo, run one simulation per process when runs differ in more than the controller:
+    SUMO keeps some state for the life of the process (e.g. the ``--device.<name>.explicit``
+    id list is parsed by the first run and reused by later ones).
+    """
+    if api is None:
+        api, _ = sumo_api()
+    exe = find_sumo_tool("sumo")
+    if exe is None:
+        raise FileNotFoundError("sumo not found: pip install 'greenwave[sumo]'")
+    out = Path(cfg).parent
+    trip_path = out / f"tripinfo_{tag}.xml"
+    log_path = out / f"{tag}.log"
+    log_path.unlink(missing_ok=True)
+    cmd = [exe, "-c", str(cfg), "--seed", str(int(seed)), "--tripinfo-output", str(trip_path),
+           "--duration-log.statistics", "true", "--no-step-log", "true", *map(str, args)]
+    if end_s is not None:
+        cmd += ["--end", f"{float(end_s):g}"]
+    env = tool_env(exe)
+    for k in ("SUMO_HOME", "PROJ_DATA", "PROJ_LIB"):
+        if k in env:
+            os.environ.setdefault(k, env[k])
+    ctrl = None
+    with _redirect_fds(log_path):
+        if api.__name__ == "traci":
+            with open(log_path, "ab") as lf:
+                api.start(cmd, stdout=lf)
+        else:
+            api.start(cmd)
+        try:
+            end = float(end_s) if end_s is not None else _cfg_end(cfg)
+            if glosa is not None:
+                ctrl = GlosaController(world, api, seed=seed, **glosa)
+            wall = time.perf_counter()
+            while api.simulation.getTime() < end - 1e-9:
+                api.simulationStep()
+                if ctrl is not None:
+                    ctrl.step()
+            wall = time.perf_counter() - wall
+        finally:
+            api.close()
+    text = log_path.read_text(errors="replace")
+    return SumoRun(read_tripinfo(trip_path), parse_ups(text), parse_sumo_duration_s(text), wall,
+                   ctrl, text)
+
+
+def _cfg_end(cfg: Path) -> float:
+    el = ET.parse(cfg).getroot().find("time/end")
+    if el is None:
+        raise ValueError(f"{cfg}: no time/end; give end_s")
+    return float(el.get("value"))
+
+
+# ----------------------------------------------------------------------------- tripinfo
+
+
+def read_tripinfo(path: Path) -> dict[str, np.ndarray]:
+    """Columns of a SUMO tripinfo file: ``id, entry`` (first edge), ``depart, duration,
+    route_length_m, waiting_count, waiting_time_s, time_loss_s, depart_delay_s, speed_factor``
+    and, with the emissions device, ``fuel_mg, co2_mg`` (NaN otherwise)."""
+    rows = []
+    for el in ET.parse(path).getroot().iter("tripinfo"):
+        em = el.find("emissions")
+        lane = el.get("departLane", "")
+        rows.append((
+            el.get("id"), lane.rsplit("_", 1)[0] if "_" in lane else lane,
+            float(el.get("depart")), float(el.get("duration")), float(el.get("routeLength")),
+            int(el.get("waitingCount")), float(el.get("waitingTime")),
+            float(el.get("timeLoss")), float(el.get("departDelay", "nan")),
+            float(el.get("speedFactor", "nan")),
+            float(em.get("fuel_abs")) if em is not None else math.nan,
+            float(em.get("CO2_abs")) if em is not None else math.nan,
+        ))
+    names = ("id", "entry", "depart", "duration", "route_length_m", "waiting_count",
+             "waiting_time_s", "time_loss_s", "depart_delay_s", "speed_factor", "fuel_mg",
+             "co2_mg")
+    cols = list(zip(*rows)) if rows else [[] for _ in names]
+    out = {}
+    for name, col in zip(names, cols):
+        if name in ("id", "entry"):
+            out[name] = np.array(col, dtype=object)
+        elif name == "waiting_count":
+            out[name] = np.array(col, dtype=np.int64)
+        else:
+            out[name] = np.array(col, dtype=float)
+    return out
+
+
+def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
+                 density_g_per_l: float = PETROL_DENSITY_G_PER_L) -> dict:
+    """Measures over completed trips that departed at or after ``warmup_s`` (and ``mask``).
+
+    ``mean_speed_kmh`` is the space-mean speed Σ routeLength / Σ duration (the definition of
+    :func:`sim.measures.summarize`); ``mean_trip_speed_kmh`` SUMO's arithmetic mean of per-trip
+    speeds; ``stops_per_veh`` the mean ``waitingCount``; fuel from ``fuel_abs`` (mg) over the
+    fuel density.
+    """
+    sel = trips["depart"] >= warmup_s
+    if mask is not None:
+        sel &= mask
+    n = int(sel.sum())
+    out = {"vehicles": n}
+    keys = ("travel_time_s", "mean_speed_kmh", "mean_trip_speed_kmh", "stops_per_veh",
+            "waiting_time_s", "time_loss_s", "depart_delay_s", "fuel_l_per_100km",
+            "co2_g_per_km")
+    if n == 0:
+        out.update({k: math.nan for k in keys})
+        return out
+    dur = trips["duration"][sel]
+    dist = trips["route_length_m"][sel]
+    out.update({
+        "travel_time_s": float(dur.mean()),
+        "mean_speed_kmh": float(dist.sum() / dur.sum() * 3.6),
+        "mean_trip_speed_kmh": float(np.mean(dist / dur) * 3.6),
+        "stops_per_veh": float(trips["waiting_count"][sel].mean()),
+        "waiting_time_s": float(trips["waiting_time_s"][sel].mean()),
+        "time_loss_s": float(trips["time_loss_s"][sel].mean()),
+        "depart_delay_s": float(np.nanmean(trips["depart_delay_s"][sel])),
+        "fuel_l_per_100km": float(trips["fuel_mg"][sel].sum() / 1000.0 / density_g_per_l
+                                  / dist.sum() * 1e5),
+        "co2_g_per_km": float(trips["co2_mg"][sel].sum() / 1000.0 / dist.sum() * 1e3),
+    })
+    return out
