@@ -272,6 +272,7 @@ class _Scratch:
         self._chunk_bytes = chunk_bytes
         self._chunks = []  # (uint8 chunk, {dtype: typed view of it})
         self._sizes = {}  # (shape, dtype) -> (elements, bytes taken)
+        self._arange = np.arange(0)
         self.reset()
 
     def reset(self):
@@ -296,6 +297,12 @@ class _Scratch:
             view = typed[dtype] = self._chunks[self._chunk][0].view(dtype)
         start = offset // view.itemsize
         return view[start:start + count].reshape(shape)
+
+    def arange(self, count):
+        """``np.arange(count)`` (intp), kept for the whole call."""
+        if self._arange.size < count:
+            self._arange = np.arange(count)
+        return self._arange[:count]
 
     def mark(self):
         """The allocation state, to :meth:`release` back to (a stack discipline)."""
@@ -352,7 +359,7 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
         first_lo = np.where(free[0], np.where(wide[0], vmin, np.nan), first_lo)
         first_hi = np.where(free[0], np.where(wide[0], vmax[0], np.nan), first_hi)
     _joint_bands(lo, hi, v0, params.min_width_ms, first_lo, first_hi, out["joint_lo_ms"],
-                 out["joint_hi_ms"])
+                 out["joint_hi_ms"], new)
 
 
 def _inputs(dist, grp, lim, band_max, new):
@@ -383,11 +390,10 @@ def _arrival_range(dist, v0, vmax, params, new):
     kin = Arrival(dist.T, v0, params.accel_ms2, params.decel_ms2, alloc=new)
     times = new((2,) + vmax.shape)
     mark = new.mark()
-    # t_early at the band's top speed, except where a lower limit caps it.
-    t_early, t_late = kin.times_for((params.band_max_ms, params.band_min_ms), out=times)
-    low = np.flatnonzero(np.less(vmax, params.band_max_ms, out=new(vmax.shape, np.bool_)))
-    if low.size:
-        _flat(t_early)[low] = kin.time_at(low, _take(vmax, low, new), vmax.shape)
+    # vmax is often one value for a whole block (no limit below the band's top speed): a
+    # scalar is cheaper.
+    top = vmax.flat[0] if vmax.min() == vmax.max() else vmax
+    t_early, t_late = kin.times_for((top, params.band_min_ms), out=times)
     new.release(mark)
     return kin, t_early, t_late
 
@@ -494,9 +500,9 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
         np.take(_flat(rel_a), at_a, out=edge[:n_a], mode="clip")
         np.take(_flat(rel_b), at_b, out=edge[n_a:], mode="clip")
         v0_pair = new((m, n))
-        np.copyto(v0_pair, v0)
-        sub = Arrival(_take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a, kin.b,
-                      alloc=new)
+        np.copyto(v0_pair, kin.v0)
+        sub = Arrival.of_clamped(_take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a,
+                                 kin.b, alloc=new)
         v = sub.speed_inside(edge)
         v_a, v_b = v[:n_a], v[n_a:]
         v_a -= _EPS_MS
@@ -519,25 +525,22 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
     mark = new.mark()
     o_lo, o_hi = out["lo_ms"], out["hi_ms"]
     o_ws, o_we = out["window_start_s"], out["window_end_s"]
-    np.copyto(o_lo, lo[0])
-    np.copyto(o_hi, hi[0])
-    np.add(ws[0], t, out=o_ws)
-    np.add(we[0], t, out=o_we)
-    if r > 1:
+    if r == 1:
+        sel = lo[0], hi[0], ws[0], we[0]
+    else:
         mask = new((r, m, n), np.bool_)
         holds = np.less_equal(lo, v0, out=new((r, m, n), np.bool_))
         holds &= np.greater_equal(hi, v0, out=mask)
         f_hold = _first_true(holds)
         f_ok = _first_true(np.equal(lo, lo, out=mask))
         pick = np.where(f_hold < r, f_hold, np.minimum(f_ok, r - 1))
-        later = np.flatnonzero(pick)
-        if later.size:
-            j, i = np.divmod(later, n)
-            flat = pick.ravel()[later].astype(np.intp) * (m * n) + later
-            o_lo[j, i] = _flat(lo)[flat]
-            o_hi[j, i] = _flat(hi)[flat]
-            o_ws[j, i] = _flat(ws)[flat] + t[i]
-            o_we[j, i] = _flat(we)[flat] + t[i]
+        flat = np.multiply(pick, m * n, out=new((m, n), np.intp), dtype=np.intp)
+        flat += new.arange(m * n).reshape(m, n)
+        sel = [np.take(_flat(a), flat, out=new((m, n)), mode="clip") for a in (lo, hi, ws, we)]
+    np.copyto(o_lo, sel[0])
+    np.copyto(o_hi, sel[1])
+    np.add(sel[2], t, out=o_ws)
+    np.add(sel[3], t, out=o_we)
     nan_if_none = np.subtract(o_lo, o_lo, out=new((m, n)))  # 0, or NaN where no band
     o_hi += nan_if_none
     o_ws += nan_if_none
@@ -619,7 +622,7 @@ def _generic_rows(timing, g, t, t_early, margin, k):
     return ws[0], we[0], rws, rwe
 
 
-def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi):
+def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi, new):
     """Intersect per-stop-line unions of intervals cumulatively; see module docstring.
 
     ``lo, hi`` are (R, M, n) window rows (NaN lo = no band); ``first_lo, first_hi`` (n,) the
@@ -649,25 +652,32 @@ def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi):
     act = np.arange(n)
     vv = v0
     for j in range(1, m):
-        b_lo = lo[:, j, act]
-        alive = _any_band(j_lo) & _any_band(b_lo)
-        keep = np.flatnonzero(alive)
+        b_lo = np.take(lo[:, j], act, axis=1, out=new((r, act.size)))
+        keep = np.flatnonzero(_any_band(j_lo) & _any_band(b_lo))
         if keep.size == 0:
             return
         act, vv = act[keep], vv[keep]
-        j_lo, j_hi = j_lo[:, keep], j_hi[:, keep]
-        b_lo, b_hi = b_lo[:, keep], hi[:, j, act]
+        a = keep.size
+        next_lo, next_hi = new((r, a)), new((r, a))  # carried to the next stop line
+        mark = new.mark()
+        j_lo = np.take(j_lo, keep, axis=1, out=new((r, a)))
+        j_hi = np.take(j_hi, keep, axis=1, out=new((r, a)))
+        b_lo = np.take(b_lo, keep, axis=1, out=new((r, a)))
+        b_hi = np.take(hi[:, j], act, axis=1, out=new((r, a)))
         # Pieces p × windows w: c[p, w] = piece p ∩ band w; per w keep the first valid p.
-        c_lo = np.maximum(j_lo[:, None], b_lo[None])
-        c_hi = np.minimum(j_hi[:, None], b_hi[None])
-        valid = (c_hi - c_lo) >= min_width
-        new_lo = np.where(valid[r - 1], c_lo[r - 1], np.nan)
-        new_hi = c_hi[r - 1].copy()
+        c_lo = np.maximum(j_lo[:, None], b_lo[None], out=new((r, r, a)))
+        c_hi = np.minimum(j_hi[:, None], b_hi[None], out=new((r, r, a)))
+        width = np.subtract(c_hi, c_lo, out=new((r, r, a)))
+        valid = np.greater_equal(width, min_width, out=new((r, r, a), np.bool_))
+        np.copyto(next_lo, c_lo[r - 1])
+        np.copyto(next_hi, c_hi[r - 1])
+        np.putmask(next_lo, ~valid[r - 1], np.nan)
         for p in range(r - 2, -1, -1):
-            new_lo = np.where(valid[p], c_lo[p], new_lo)
-            new_hi = np.where(valid[p], c_hi[p], new_hi)
-        j_lo, j_hi = new_lo, new_hi
-        out_lo[j, act], out_hi[j, act] = _report(j_lo, j_hi, vv)
+            np.putmask(next_lo, valid[p], c_lo[p])
+            np.putmask(next_hi, valid[p], c_hi[p])
+        out_lo[j, act], out_hi[j, act] = _report(next_lo, next_hi, vv)
+        new.release(mark)
+        j_lo, j_hi = next_lo, next_hi
 
 
 def _any_band(lo):
@@ -687,12 +697,13 @@ def _report(lo, hi, v0):
     sel_lo, sel_hi = lo[r - 1].copy(), hi[r - 1].copy()
     for p in range(r - 2, -1, -1):  # fastest (first) non-empty candidate
         ok = lo[p] == lo[p]
-        sel_lo = np.where(ok, lo[p], sel_lo)
-        sel_hi = np.where(ok, hi[p], sel_hi)
+        np.putmask(sel_lo, ok, lo[p])
+        np.putmask(sel_hi, ok, hi[p])
     for p in range(r - 1, -1, -1):  # unless one holds the current speed: the first such
-        holds = (lo[p] <= v0) & (hi[p] >= v0)
-        sel_lo = np.where(holds, lo[p], sel_lo)
-        sel_hi = np.where(holds, hi[p], sel_hi)
+        holds = lo[p] <= v0
+        holds &= hi[p] >= v0
+        np.putmask(sel_lo, holds, lo[p])
+        np.putmask(sel_hi, holds, hi[p])
     sel_hi += sel_lo - sel_lo
     return sel_lo, sel_hi
 

@@ -88,6 +88,17 @@ class Arrival:
         self.d = np.maximum(dist_m, 0.0, out=new(shape))
         self.v0 = np.maximum(v0_ms, _V_TINY, out=new(np.shape(v0_ms)))
 
+    @classmethod
+    def of_clamped(cls, dist_m, v0_ms, accel_ms2, decel_ms2, alloc=None):
+        """As the constructor, for arrays already clamped: ``dist_m >= 0`` (or NaN) and
+        ``v0_ms >= _V_TINY`` (e.g. elements of another instance's ``d`` and ``v0``); they are
+        used as they are, without copies."""
+        self = cls.__new__(cls)
+        self.a, self.b, self._new = accel_ms2, decel_ms2, alloc or _new_array
+        self._shape = np.broadcast_shapes(np.shape(dist_m), np.shape(v0_ms))
+        self.d, self.v0 = dist_m, v0_ms
+        return self
+
     @cached_property
     def _v0sq(self):
         return np.multiply(self.v0, self.v0, out=self._new(self.v0.shape))
@@ -134,27 +145,38 @@ class Arrival:
         ``T = d / v + (v - v0)² / (2ρ v)``, whose second term depends on ``v0`` only: for a
         scalar ``v`` it is computed once per ``v0`` element.  Where ``v`` is not reached
         (``d < (v² - v0²) / (2ρ)``: T is flat), the formula holds at the speed reached at the
-        line, ``clip(v, v_floor, v_reach)``; those pairs are evaluated apart (:meth:`time_at`).
+        line, ``clip(v, v_floor, v_reach)``, which is the closed form of changing speed all the
+        way; those few pairs are evaluated apart.
         """
         return self.times_for((v_ms,))[0]
 
     def times_for(self, speeds, out=None):
         """:meth:`time_for` of several target speeds, as a list of arrays.
 
-        Scalar speeds are evaluated together: one (speeds, ...) array per step, and one
+        The speeds are evaluated together, as one (speeds, ...) array per step, with one
         evaluation of all their flat-region pairs; ``out``, if given, is that (speeds, ...)
-        array (the results are its rows).
+        array (the results are its rows).  Scalar speeds leave the second term of the cruise
+        formula per ``v0`` element only.
         """
-        if not all(np.ndim(v) == 0 and v > 0.0 for v in speeds):
+        new, d, v0 = self._new, self.d, self.v0
+        shape = np.broadcast_shapes(self._shape, *(np.shape(v) for v in speeds))
+        k = len(speeds)
+        if not all(np.all(np.greater(v, 0.0)) for v in speeds):  # 0 or NaN: the general way
             times = [self._time_clipped(v) for v in speeds]
             if out is None:
                 return times
             out[...] = times
             return list(out)
-        new, d, v0 = self._new, self.d, self.v0
-        k, shape = len(speeds), self._shape
         t = new((k,) + shape) if out is None else out
-        v = np.array(speeds, dtype=float).reshape((k,) + (1,) * v0.ndim)
+        if all(np.ndim(v) == 0 for v in speeds):
+            v_all = np.array(speeds, dtype=float).reshape((k,) + (1,) * len(shape))
+            v = v_all.reshape((k,) + (1,) * v0.ndim)  # against v0
+            part = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape  # against t
+        else:
+            v = v_all = new((k,) + shape)
+            for i, speed in enumerate(speeds):
+                v_all[i] = speed
+            part = v_all.shape
         dv = np.subtract(v, v0, out=new(np.broadcast_shapes(v.shape, v0.shape)))
         kappa = np.sign(dv, out=new(dv.shape))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
         kappa *= 0.25 / self.a + 0.25 / self.b
@@ -163,27 +185,24 @@ class Arrival:
         reach = np.add(v, v0, out=new(dv.shape))
         reach *= kappa  # distance needed to change to v: (v² - v0²) / (2ρ)
         kappa *= dv
-        kappa /= v  # (v - v0)² / (2ρ v), per v0 element
-        # Shape (k, 1.., v0 shape) to broadcast against (k, d shape).
-        per_v0 = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape
-        np.multiply(d, 1.0 / v.reshape((k,) + (1,) * len(shape)), out=t)
-        t += kappa.reshape(per_v0)
-        flat = np.flatnonzero(np.less(d, reach.reshape(per_v0), out=new(t.shape, np.bool_)))
+        kappa /= v  # (v - v0)² / (2ρ v)
+        np.divide(d, v_all, out=t)
+        t += kappa.reshape(part)
+        flat = np.flatnonzero(np.less(d, reach.reshape(part), out=new(t.shape, np.bool_)))
         if flat.size:  # T is flat there: v is not reached before the line
             size = t[0].size
             pair = flat.copy()
-            v_flat = np.full(flat.shape, speeds[0], dtype=float)
-            for i, c in enumerate(np.searchsorted(flat, size * np.arange(1, k)), start=1):
+            for c in np.searchsorted(flat, size * np.arange(1, k)):
                 pair[c:] -= size
-                v_flat[c:] = speeds[i]
-            t.reshape(-1)[flat] = self._time_flat(pair, v_flat)
+            v_flat = np.take(np.broadcast_to(v_all, t.shape), flat)
+            t.reshape(-1)[flat] = self._time_flat(pair, v_flat, shape)
         return list(t)
 
-    def _time_flat(self, flat, v_ms):
+    def _time_flat(self, flat, v_ms, shape):
         """Arrival times where target ``v_ms`` is not reached before the line: changing speed
-        all the way, ``2 d / (v0 + sqrt(v0² + 2ρd))`` (elements ``flat`` of the broadcast
-        shape of ``d`` and ``v0``)."""
-        new, shape = self._new, self._shape
+        all the way, ``2 d / (v0 + sqrt(v0² + 2ρd))`` (elements ``flat`` of ``d`` and ``v0``
+        broadcast to ``shape``)."""
+        new = self._new
         d = _take_flat(self.d, shape, flat, new)
         v0 = _take_flat(self.v0, shape, flat, new)
         rho = np.full(flat.shape, -self.b)
@@ -197,17 +216,6 @@ class Arrival:
         t = np.add(d, d, out=rho)
         t /= end
         return t
-
-    def time_at(self, flat, v_ms, shape=None):
-        """Arrival times at speeds ``v_ms`` of the elements at ``flat`` (indices into the
-        flattened ``shape``, by default that of ``d`` and ``v0`` broadcast), by the full
-        formula."""
-        new, shape = self._new, self._shape if shape is None else shape
-        sub = Arrival.__new__(Arrival)
-        sub.a, sub.b, sub._new, sub._shape = self.a, self.b, new, flat.shape
-        sub.d = _take_flat(self.d, shape, flat, new)
-        sub.v0 = _take_flat(self.v0, shape, flat, new)
-        return sub._time_clipped(v_ms)
 
     def _time_clipped(self, v_ms):
         """``T(v) = T(clip(v, v_floor, v_reach))`` by the cruise formula (any ``v``)."""
