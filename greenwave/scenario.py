@@ -183,7 +183,10 @@ class AdvisoryModel(_Strict):
     band_max_kmh: FiniteFloat = Field(50.0, gt=0.0, le=150.0)
     safety_margin_s: FiniteFloat = Field(2.0, ge=0.0, le=30.0)
     min_band_width_kmh: FiniteFloat = Field(2.0, ge=0.0, le=50.0)
-    accel_ms2: FiniteFloat = Field(1.0, gt=0.0, le=5.0, description="Comfortable accel in advice")
+    accel_ms2: FiniteFloat = Field(
+        1.5, gt=0.0, le=5.0,
+        description="Acceleration the advice assumes (default = the drivers' IDM a, so advised "
+        "drivers pull away from a queue as everyone else does)")
     decel_ms2: FiniteFloat = Field(1.5, gt=0.0, le=6.0, description="Comfortable decel in advice")
     n_windows: int = Field(3, ge=1, le=16)
     intersections_ahead: int = Field(3, ge=1, le=10)

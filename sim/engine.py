@@ -220,6 +220,7 @@ class Simulation:
         self.traj: list[tuple] = []
         self.n_groups = self.timing.plans.n_groups
         self.sig_state = np.zeros(self.n_groups, dtype=np.int8)
+        self.sig_change_at = np.zeros(self.n_groups)
         self.sig_next_change = -math.inf
 
     # ----------------------------------------------------------------- storage
@@ -280,6 +281,7 @@ class Simulation:
             groups = np.arange(self.n_groups)
         state, ttc, _, _ = self.timing.state(groups, self.epoch + t)
         self.sig_state = state
+        self.sig_change_at = t + ttc  # per group: simulation time of its next change
         self.sig_next_change = t + float(ttc.min())
 
     def _advisory(self, env):
@@ -486,6 +488,14 @@ class Simulation:
         cannot_stop = v * v > 2.0 * AMBER_DECEL_MS2 * np.maximum(dist, 1e-9)
         committed |= amber & cannot_stop & ~committed & (dist > 0)
         obstacle = has_sig & ((st == RED) | amber) & ~committed
+        # A driver following advice trusts it: a red that turns green before they can reach
+        # the line (at their current speed, with a 1 s margin) is no reason to brake.  If the
+        # light is still red when they get close, the obstacle (and the safe-speed bound) is back.
+        trusting = obstacle & has_t & (st == RED)
+        if trusting.any():
+            to_green = self.sig_change_at[np.where(has_sig, grp, 0)] - t
+            eta = dist / np.maximum(v, 0.1)
+            obstacle &= ~(trusting & (eta >= to_green + 1.0))
         if obstacle.any():
             inter_o = idm_interaction(v, v, dist + drv.min_gap_m, drv.accel_ms2, drv.decel_ms2,
                                       drv.time_headway_s, drv.min_gap_m)
