@@ -159,25 +159,29 @@ class Arrival:
         formula per ``v0`` element only.
         """
         new, d, v0 = self._new, self.d, self.v0
-        shape = np.broadcast_shapes(self._shape, *(np.shape(v) for v in speeds))
         k = len(speeds)
-        if not all(np.all(np.greater(v, 0.0)) for v in speeds):  # 0 or NaN: the general way
+        scalar = all(isinstance(v, (int, float)) for v in speeds)  # also numpy float64
+        if scalar and all(v > 0.0 for v in speeds):
+            shape = self._shape
+            v_all = np.array(speeds, dtype=float).reshape((k,) + (1,) * len(shape))
+            v = v_all.reshape((k,) + (1,) * v0.ndim)  # against v0
+            part = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape  # against t
+            t = new((k,) + shape) if out is None else out
+            dv = np.subtract(v, v0, out=new((k,) + v0.shape))
+        elif not scalar and all(np.all(np.greater(v, 0.0)) for v in speeds):
+            shape = np.broadcast_shapes(self._shape, *(np.shape(v) for v in speeds))
+            v = v_all = new((k,) + shape)
+            for i, speed in enumerate(speeds):
+                v_all[i] = speed
+            part = v_all.shape
+            t = new((k,) + shape) if out is None else out
+            dv = np.subtract(v, v0, out=new(part))
+        else:  # 0 or NaN speeds: the general way
             times = [self._time_clipped(v) for v in speeds]
             if out is None:
                 return times
             out[...] = times
             return list(out)
-        t = new((k,) + shape) if out is None else out
-        if all(np.ndim(v) == 0 for v in speeds):
-            v_all = np.array(speeds, dtype=float).reshape((k,) + (1,) * len(shape))
-            v = v_all.reshape((k,) + (1,) * v0.ndim)  # against v0
-            part = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape  # against t
-        else:
-            v = v_all = new((k,) + shape)
-            for i, speed in enumerate(speeds):
-                v_all[i] = speed
-            part = v_all.shape
-        dv = np.subtract(v, v0, out=new(np.broadcast_shapes(v.shape, v0.shape)))
         kappa = np.sign(dv, out=new(dv.shape))  # 1 / (2ρ): ρ = a speeding up, -b slowing down
         kappa *= 0.25 / self.a + 0.25 / self.b
         kappa += 0.25 / self.a - 0.25 / self.b
@@ -192,9 +196,14 @@ class Arrival:
         if flat.size:  # T is flat there: v is not reached before the line
             size = t[0].size
             pair = flat.copy()
-            for c in np.searchsorted(flat, size * np.arange(1, k)):
+            if scalar:
+                v_flat = np.full(flat.shape, float(speeds[0]))
+            else:
+                v_flat = np.take(v_all.reshape(-1), flat)
+            for i, c in enumerate(np.searchsorted(flat, size * np.arange(1, k)), start=1):
                 pair[c:] -= size
-            v_flat = np.take(np.broadcast_to(v_all, t.shape), flat)
+                if scalar:
+                    v_flat[c:] = speeds[i]
             t.reshape(-1)[flat] = self._time_flat(pair, v_flat, shape)
         return list(t)
 

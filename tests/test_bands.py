@@ -474,3 +474,14 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
             assert in_any(t_arr, [(s - TOL_S, e + TOL_S) for s, e in wins], p.safety_margin_s)
         checked += 1
     assert checked > 100
+
+
+def test_missing_stop_line_does_not_cap_later_ones():
+    plan = SignalPlan(cycle_s=100.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 90]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0), min_width_ms=0.0)
+    dist = np.array([[300.0, np.nan, 900.0]])
+    limit = kmh_to_ms(np.array([[60.0, 20.0, 60.0]]))  # the 20 km/h belongs to no stop line
+    b = speed_bands(dist, np.array([12.0]), 0.0, np.array([[0, 0, 0]]), limit, tab, p)
+    assert b.status[0, 1] == NO_SIGNAL
+    assert b.hi_ms[0, 2] > kmh_to_ms(20.0)
