@@ -370,12 +370,12 @@ def _inputs(dist, grp, lim, band_max, new):
     np.copyto(g, grp.T)
     signal = np.greater_equal(g, 0, out=new((m, n), np.bool_))
     signal &= present
-    # Lowest limit so far along the path; a missing stop line does not constrain later ones
-    # (usually there are none: a path ends there).
+    # Lowest limit so far along the path; a missing stop line does not constrain later ones.
+    # (Its own vmax is that of the stop line before: uniform blocks stay uniform.)
     vmax = new((m, n))
     np.copyto(vmax, lim.T)
     absent = np.logical_not(present, out=new((m, n), np.bool_))
-    if absent.any() and (absent[:-1] & present[1:]).any():
+    if absent.any():
         np.putmask(vmax, absent, np.inf)
     np.minimum(vmax[0], band_max, out=vmax[0])
     for j in range(1, m):
