@@ -236,13 +236,13 @@ def speed_bands(
         raise IndexError(f"signal group {grp.max()} out of range: the timing has "
                          f"{timing.plans.n_groups} groups")
     # Results are filled stop-line-major (M, N) and handed out as (N, M) transposed views.
-    # The float ones share one allocation: a large one is backed by huge pages, which spares
-    # the page faults of eight separate ones (they cost as much as filling them).
+    # The float ones share one allocation: eight separate ones cost ~20% more per call
+    # (measured), their fresh pages being faulted in one by one.
     names = [f.name for f in fields(Bands)]
     floats = np.empty((len(names) - 1, m, n))
     out = dict(zip([f for f in names if f != "status"], floats))
     out["status"] = np.empty((m, n), dtype=np.int8)
-    scratch = _Scratch(64 * m * min(n, _BLOCK) * 8)
+    scratch = _Scratch(max(32 * m * min(n, _BLOCK) * 8, 1 << 16))
     for s in range(0, n, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
         scratch.reset()
@@ -264,8 +264,7 @@ class _Scratch:
     start of a block makes the memory of the previous one available again, and a stage hands
     back its own temporaries with :meth:`mark` / :meth:`release` (results are taken before the
     mark), which keeps a block's memory, and so its cache footprint, small.  Memory comes in
-    chunks of at least ``chunk_bytes`` (numpy backs large ones with huge pages) that are kept
-    for the whole call.
+    chunks of at least ``chunk_bytes``, kept for the whole call.
     """
 
     def __init__(self, chunk_bytes):
