@@ -15,7 +15,9 @@ Which windows
 ``n_windows`` conservative green windows are looked at per stop line, counted from the *first
 reachable* one: the first whose end, less the safety margin, is not before the earliest arrival
 (at the band's top speed).  Windows that end before then can hold no band, so this only widens
-what the next ``n_windows`` windows from now would find (a far stop line with short cycles).
+what the next ``n_windows`` windows from now would find, when one of those is unreachable (a far
+stop line, short cycles, a wide band): a band where there was none, a later window that holds
+the current speed (``PROCEED`` instead of ``ADVICE``), a joint band through later windows.
 Usually one or two windows overlap the band's arrival times; only as many window rows as some
 vehicle of a block needs are computed.  ``time_to_green_s``/``time_to_red_s`` always describe
 the current (or next) green.
@@ -84,7 +86,8 @@ class BandParams:
     accel_ms2, decel_ms2 : float
         Comfortable acceleration / deceleration used to change to the advised speed.
     n_windows : int
-        Green windows looked at per stop line (cycles ahead).
+        Green windows looked at per stop line, from the first reachable one (see "Which
+        windows" in the module docstring).
     """
 
     band_min_ms: float = kmh_to_ms(35.0)

@@ -13,10 +13,12 @@ come from the closed-form inverse below.  ``T`` is flat at ``T_fast`` (accelerat
 above the speed reachable by the line, ``v_reach = sqrt(v0² + 2 accel d)``, and, when the driver
 cannot brake below ``v_floor = sqrt(v0² - 2 decel d)``, flat at ``T_slow`` below it.
 
-Evaluation: the first case simplifies to ``T = (d + (v - v0)² / (2ρ)) / v`` with ``ρ = accel``
-when speeding up and ``ρ = -decel`` when slowing down (no cancellation: the numerator is at least
-``2 v d / (v0 + v)``), and the second case is the first one evaluated at the speed reached at the
-line, so ``T(v) = T(clip(v, v_floor, v_reach))``: one formula, no branches.
+Evaluation: the first case simplifies to ``T = d / v + (v - v0)² / (2ρ v)`` with ``ρ = accel``
+when speeding up and ``ρ = -decel`` when slowing down (the second term is at most
+``(v0 - v) / (v0 + v)`` of the first when negative: no cancellation to speak of); for a scalar
+``v`` it depends on ``v0`` only.  The second case is the first one at the speed reached at the
+line, ``T(v) = T(clip(v, v_floor, v_reach))``, i.e. the closed form of changing speed all the
+way, ``2 d / (v0 + sqrt(v0² + 2ρd))``; it applies where ``d < (v² - v0²) / (2ρ)``.
 
 All functions broadcast over numpy arrays; distances ``d <= 0`` mean the line is reached now.
 """
@@ -78,7 +80,7 @@ class Arrival:
 
     ``alloc(shape, dtype=float64)``, if given, supplies every array this object computes (the
     band code hands out reused scratch memory); by default they are fresh.  Results are
-    arrays, 0-d for scalar inputs.
+    arrays (0-d for scalar inputs).
     """
 
     def __init__(self, dist_m, v0_ms, accel_ms2, decel_ms2, alloc=None):
@@ -205,7 +207,7 @@ class Arrival:
                 if scalar:
                     v_flat[c:] = speeds[i]
             t.reshape(-1)[flat] = self._time_flat(pair, v_flat, shape)
-        return list(t)
+        return [t[i, ...] for i in range(k)]
 
     def _time_flat(self, flat, v_ms, shape):
         """Arrival times where target ``v_ms`` is not reached before the line: changing speed

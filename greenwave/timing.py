@@ -28,15 +28,15 @@ from typing import Annotated, Iterable, Sequence
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-def _new_array(shape, dtype=np.float64):
-    return np.empty(shape, dtype)
-
-
 # Signal state codes shared by the core, the simulator and the API.
 RED, AMBER, GREEN = 0, 1, 2
 STATE_NAMES = ("red", "amber", "green")
 
 FiniteFloat = Annotated[float, Field(allow_inf_nan=False)]
+
+
+def _new_array(shape, dtype=np.float64):
+    return np.empty(shape, dtype)
 
 
 class SignalGroupPlan(BaseModel):
@@ -365,9 +365,10 @@ class PlanTable:
             new = alloc
         cycle = gather(self.cycle_s, g)
         # The latest green that began at or before t (its cycle may be the previous one for a
-        # green that wraps); if it has ended, the next cycle's.  Edges are offset + k cycle +
-        # green start/end, added in that order (as the scalar reference does), so that the
-        # "has it ended" test is decided the same way at a boundary.
+        # green that wraps); if it has ended, the next cycle's.  Edges are summed as
+        # (offset + k cycle) + green start/end, like the plain scalar computation of a
+        # window, so that whether a window ending exactly at t has ended is decided alike
+        # (rounding otherwise could keep a window that ends at t, up to an ulp).
         off = gather(self.offset_s, g)
         base = np.subtract(t, off, out=new(g.shape))
         gs = gather(first_start, g)
