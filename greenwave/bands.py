@@ -422,15 +422,16 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     if no_sig.size:
         _flat(now_ws)[no_sig] = np.nan
         _flat(now_we)[no_sig] = np.nan
-    length = np.subtract(now_we, now_ws, out=new((m, n)))
-    first = rows[0]  # cycles to skip, then the start of the first reachable window
-    np.add(t_early, margin - _EPS_S, out=first)
-    first -= now_we
-    first /= cyc
-    np.ceil(first, out=first)
-    np.maximum(first, np.float64(0.0), out=first)
-    first *= cyc
-    first += now_ws
+    # Cycles to skip to the first reachable window: ceil((t_early + margin - now_we) / cycle),
+    # never below -0 as now_we < cycle (a green is shorter than its cycle).
+    shift = np.add(t_early, margin - _EPS_S, out=new((m, n)))
+    shift -= now_we
+    shift /= cyc
+    np.ceil(shift, out=shift)
+    shift *= cyc
+    np.add(now_ws, shift, out=rows[0])
+    np.add(now_we, shift, out=we_rows[0])
+    first = rows[0]
     gen = _generic_pairs(timing, g, t, signal)
     if gen.size:
         _flat(first)[gen] = np.nan  # their rows come from below
@@ -454,8 +455,9 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
         r = max(r, int(np.flatnonzero(late.any(axis=1)).max(initial=0)) + 1)
     for i in range(filled, r):  # rows that the pairs above need
         np.add(rows[i - 1], cyc, out=rows[i])
-    ws = rows[:r]
-    we = np.add(ws, length, out=we_rows[:r])
+    for i in range(1, r):
+        np.add(we_rows[i - 1], cyc, out=we_rows[i])
+    ws, we = rows[:r], we_rows[:r]
     if gen.size:
         ws.reshape(r, m * n)[:, gen] = g_ws[:r]
         we.reshape(r, m * n)[:, gen] = g_we[:r]
