@@ -246,7 +246,7 @@ def speed_bands(
     out = dict(zip([f for f in names if f != "status"], floats))
     out["status"] = np.empty((m, n), dtype=np.int8)
     scratch = _Scratch(max(32 * m * min(n, _BLOCK) * 8, 1 << 16))
-    for s in range(0, n, _BLOCK):
+    for s in range(0, n if m else 0, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
         scratch.reset()
         _block(dist[sl], v0[sl], t[sl], grp[sl], lim[sl], None if qd is None else qd[sl],

@@ -485,3 +485,12 @@ def test_missing_stop_line_does_not_cap_later_ones():
     b = speed_bands(dist, np.array([12.0]), 0.0, np.array([[0, 0, 0]]), limit, tab, p)
     assert b.status[0, 1] == NO_SIGNAL
     assert b.hi_ms[0, 2] > kmh_to_ms(20.0)
+
+
+@pytest.mark.parametrize("n, m", [(0, 3), (3, 0), (0, 0)])
+def test_empty_batches(n, m):
+    plan = SignalPlan(cycle_s=90.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 40]]}])
+    tab = PlanTable.from_plans([("I", plan)])
+    b = speed_bands(np.full((n, m), 100.0), np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
+                    np.full((n, m), 15.0), tab)
+    assert b.lo_ms.shape == b.status.shape == b.joint_hi_ms.shape == (n, m)
