@@ -344,8 +344,8 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
     scratch allocator ``new``; every (M, n) and (R, M, n) array is C-contiguous, which the flat
     indexing relies on.
     """
-    present, g, signal, vmax = _inputs(dist, grp, lim, params.band_max_ms, new)
-    kin, t_early, t_late = _arrival_range(dist, v0, vmax, params, new)
+    d, present, g, signal, vmax = _inputs(dist, grp, lim, params.band_max_ms, new)
+    kin, t_early, t_late = _arrival_range(d, v0, vmax, params, new)
     ws, we = _windows(g, t, signal, t_early, t_late, timing, params, out, new)
     lo, hi = _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new)
     _select(lo, hi, ws, we, v0, t, signal, out, new)
@@ -365,9 +365,11 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
 
 
 def _inputs(dist, grp, lim, band_max, new):
-    """Stop-line-major copies of the inputs: ``present, g, signal, vmax``, each (M, n)."""
+    """Stop-line-major copies of the inputs: ``d, present, g, signal, vmax``, each (M, n)."""
     n, m = dist.shape
-    present = np.equal(dist.T, dist.T, out=new((m, n), np.bool_))  # not NaN
+    d = new((m, n))
+    np.copyto(d, dist.T)
+    present = np.equal(d, d, out=new((m, n), np.bool_))  # not NaN
     g = new((m, n), np.int64)
     np.copyto(g, grp.T)
     signal = np.greater_equal(g, 0, out=new((m, n), np.bool_))
@@ -382,16 +384,16 @@ def _inputs(dist, grp, lim, band_max, new):
     np.minimum(vmax[0], band_max, out=vmax[0])
     for j in range(1, m):
         np.minimum(vmax[j - 1], vmax[j], out=vmax[j])
-    return present, g, signal, vmax
+    return d, present, g, signal, vmax
 
 
-def _arrival_range(dist, v0, vmax, params, new):
+def _arrival_range(d, v0, vmax, params, new):
     """Arrival times of the band's fastest and slowest speeds, ``t_early, t_late`` (M, n).
 
     A window is usable only if it overlaps [t_early, t_late], and speeds need to be solved for
     only at edges strictly inside it.
     """
-    kin = Arrival(dist.T, v0, params.accel_ms2, params.decel_ms2, alloc=new)
+    kin = Arrival(d, v0, params.accel_ms2, params.decel_ms2, alloc=new)
     times = new((2,) + vmax.shape)
     mark = new.mark()
     # vmax is often one value for a whole block (no limit below the band's top speed): a
@@ -644,13 +646,16 @@ def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi, new)
     if m == 1:
         return
     if r == 1:  # one piece: a running intersection of intervals (NaN propagates)
+        width, narrow = new((n,)), new((n,), np.bool_)
         for j in range(1, m):
             j_lo, j_hi = out_lo[j], out_hi[j]
             np.maximum(out_lo[j - 1], lo[0, j], out=j_lo)
             np.minimum(out_hi[j - 1], hi[0, j], out=j_hi)
-            ok = np.greater_equal(j_hi - j_lo, min_width)
-            np.putmask(j_lo, ~ok, np.nan)
-            j_hi += j_lo - j_lo
+            np.subtract(j_hi, j_lo, out=width)
+            np.logical_not(np.greater_equal(width, min_width, out=narrow), out=narrow)
+            np.putmask(j_lo, narrow, np.nan)
+            np.subtract(j_lo, j_lo, out=width)
+            j_hi += width
         return
     out_lo[1:] = np.nan
     out_hi[1:] = np.nan
