@@ -187,6 +187,7 @@ class Network:
     projection: LocalProjection
     link_index: dict[str, int] = field(repr=False)
     intersection_index: dict[str, int] = field(repr=False)
+    _ahead: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def n_links(self) -> int:
@@ -203,6 +204,9 @@ class Network:
     def path_ahead(self, link, offset_m, m: int):
         """The next ``m`` signalised stop lines along each vehicle's straight-through path.
 
+        A lookup in a per-link table built once per ``m`` (:meth:`_ahead_table`), so a call
+        costs a few gathers whatever the network.
+
         Parameters
         ----------
         link : (N,) int
@@ -218,6 +222,21 @@ class Network:
         limit_ms : (N, m) float64, lowest limit on the stretch before each stop line
         stop_link : (N, m) int64, the link whose downstream end is that stop line, -1 beyond
         """
+        table = self._ahead.get(m)
+        if table is None:
+            table = self._ahead[m] = self._ahead_table(m)
+        dist0, group, limit, stop_link = table
+        link = np.asarray(link, dtype=np.int64)
+        dist = dist0[link] - np.asarray(offset_m, dtype=float)[:, None]
+        return dist, group[link], limit[link], stop_link[link]
+
+    def _ahead_table(self, m: int):
+        """Path ahead of every link from its start: (L, m) arrays as :meth:`path_ahead`."""
+        every = np.arange(self.n_links)
+        return self._walk_ahead(every, np.zeros(self.n_links), m)
+
+    def _walk_ahead(self, link, offset_m, m: int):
+        """Walk the successor links (bounded: no infinite loops on rings); see path_ahead."""
         link = np.asarray(link, dtype=np.int64)
         n = link.shape[0]
         cur = link.copy()
