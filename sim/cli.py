@@ -15,7 +15,7 @@ from .measures import CHANGE_MEASURES
 
 ROWS = [  # (key, label, format)
     ("vehicles", "vehicles counted", "{:.0f}"),
-    ("incomplete", "did not complete", "{:.0f}"),
+    ("incomplete", "en route at the end", "{:.0f}"),
     ("mean_speed_kmh", "mean speed (km/h)", "{:.2f}"),
     ("travel_time_s", "travel time (s)", "{:.1f}"),
     ("stops_per_veh", "stops per vehicle", "{:.3f}"),
