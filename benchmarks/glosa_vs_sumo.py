@@ -6,36 +6,46 @@ no lane changes, Poisson arrivals) with SUMO's emission model on every vehicle
 (``--device.emissions.probability 1``, emission class ``HBEFA3/PC_G_EU4``: petrol Euro 4 car;
 tripinfo ``fuel_abs``/``CO2_abs`` in mg, fuel converted to litres with SUMO's petrol density
 742 g/L).  For every seed (SUMO's ``--seed``: the same vehicles, departures and speed factors in
-every case) it runs:
+every case) it runs **no advice** and, at each penetration, the two advisories at two levels of
+speed freedom plus SUMO's defaults:
 
-* **no advice**;
-* **SUMO device.glosa** at each penetration: ``--device.glosa.range 500`` (the advisory range
-  greenwave uses; SUMO's default is 100 m), all other options at SUMO's defaults —
-  ``min-speed 5`` m/s (slowest speed it coasts at towards a red light), ``max-speedfactor 1.1``
-  (it may raise the driver's speed factor to 1.1 × the limit to catch a green),
-  ``add-switchtime 0``, ``use-queue false``, ``override-safety false``, ``ignore-cfmodel false``.
-  It advises for the next signal only.  The equipped vehicles are named with
-  ``--device.glosa.explicit``: the same ids greenwave's controller equips (nested across
-  penetrations; :func:`sim.sumo_glosa.equipped_ids`), so the two systems are compared on the
-  same equipped vehicles;
-* **greenwave** at each penetration: :class:`sim.sumo_glosa.GlosaController` (libsumo) gives the
-  equipped vehicles the core's advice (``greenwave.advice.advise``; the scenario's 35–50 km/h
-  band, 500 m range, queue-aware, up to 3 signals ahead);
-* diagnostics at the highest penetration (``--no-diagnostics`` to skip), to show where a
-  difference comes from: device.glosa held to greenwave's band floor (``min-speed`` = the band
-  minimum, 35 km/h, and ``max-speedfactor 1``: it no longer speeds drivers up beyond their own
-  speed factor), and greenwave given device.glosa's speed range as far as the speed limit allows
-  (band from ``min-speed``, 18 km/h, up to the limit instead of 35–50 km/h).
+* **matched freedom** — both may slow a driver down to 5 m/s (18 km/h) and raise them to the
+  speed limit, no further: SUMO ``device.glosa`` with ``min-speed 5`` (its default) and
+  ``max-speedfactor 1.0``; greenwave with the band 18 km/h – the limit (60 km/h);
+* **Zibo band** — the app's announced 35–50 km/h: greenwave with the scenario's band (its
+  default); the device with ``min-speed`` 35 km/h and ``max-speedfactor`` 50/60 (it raises slow
+  drivers to at most 50 km/h; unlike greenwave it never holds a faster driver down to 50);
+* **device.glosa with SUMO's defaults** (reference): ``min-speed 5``, ``max-speedfactor 1.1``
+  (up to 66 km/h on the 60 km/h road).
+
+Both advisories use a 500 m range (SUMO's default is 100 m); the device's other options are
+SUMO's defaults (``add-switchtime 0``, ``use-queue false``, ``override-safety false``,
+``ignore-cfmodel false``); it advises for the next signal only.  The equipped vehicles are the
+same in both systems: SUMO gets greenwave's draw through ``--device.glosa.explicit`` (nested
+across penetrations; :func:`sim.sumo_glosa.equipped_ids`).  Greenwave runs through
+:class:`sim.sumo_glosa.GlosaController` (libsumo): the core's ``greenwave.advice.advise``,
+queue-aware, up to 3 signals ahead, with the controller's driver behaviour (trusted red lights,
+queues left to SUMO's car following, speed factor raised to reach a target; see its docstring).
+
+``--ablation`` adds, at the highest penetration and for both bands, greenwave with the
+controller as it was before those behaviours (``before``) and with each one switched off alone,
+so one session shows what each contributes.
 
 Measures over the trips that departed after the warm-up and completed: stops per vehicle (SUMO
-``waitingCount``, per direction too), time loss (``timeLoss``), travel time, fuel (L/100 km) and
-CO2 (g/km) over the distance driven, and red-light crossings (every run is watched).  Mean and
-95 % CI over seeds; changes are paired per seed.  Goal: greenwave's advice beats device.glosa on
-stops and fuel.
+``waitingCount``; per direction and for the equipped vehicles too), delay (travel time minus the
+time at the driver's own desired speed, tripinfo ``speedFactor`` × the limit; SUMO's own
+``timeLoss`` is in the JSON but not compared: it is accumulated against the speed factor of the
+moment, which both advisories raise, so it overstates their losses), travel time, fuel
+(L/100 km) and CO2 (g/km) over the distance driven, and red-light crossings (every run is
+watched by the controller's monitor).  Mean and 95 % CI over seeds (:func:`sim.measures.mean_ci`);
+changes vs no advice and the differences greenwave − device are paired per seed.  Goal (issue
+6): greenwave's advice beats device.glosa on stops and fuel.
 
     python benchmarks/glosa_vs_sumo.py [SCENARIO] [--seeds 1-4] [--duration 1800]
-        [--warmup S] [--penetrations 25,50,100] [--jobs N] [--no-diagnostics] [--json]
+        [--warmup S] [--penetrations 25,50,100] [--jobs N] [--ablation] [--json]
 
+About 6 minutes with the defaults on two idle cores (4 seeds × 16 SUMO runs of 1800 s, 4–8 s
+each; ``--ablation`` adds 10 runs per seed).
 Needs the ``[sumo]`` extra (``pip install 'greenwave[sumo]'``).
 """
 
@@ -67,6 +77,7 @@ from sim.measures import mean_ci
 from sim.sumo_glosa import (
     EMISSION_CLASS,
     PETROL_DENSITY_G_PER_L,
+    equip_draws,
     equipped_ids,
     flow_vehicle_ids,
     run_sumo,
@@ -74,39 +85,69 @@ from sim.sumo_glosa import (
 )
 
 DEVICE_RANGE_M = 500.0
-DEVICE_MIN_SPEED_MS = 5.0  # SUMO's default device.glosa.min-speed
-MEASURES = [  # key, label, format, lower is better
+DEVICE_DEFAULT_MIN_SPEED_MS = 5.0  # SUMO's device.glosa.min-speed default
+DEVICE_DEFAULT_MAX_SPEEDFACTOR = 1.1  # SUMO's device.glosa.max-speedfactor default
+MATCHED_MIN_SPEED_MS = 5.0  # matched freedom: the device's default floor for both
+MEASURES = [  # key, label, format (lower is better for all)
     ("stops_per_veh", "stops / veh", "{:.3f}"),
-    ("time_loss_s", "time loss (s)", "{:.1f}"),
+    ("delay_s", "delay (s)", "{:.1f}"),
     ("travel_time_s", "travel time (s)", "{:.1f}"),
     ("fuel_l_per_100km", "fuel (L/100 km)", "{:.3f}"),
     ("co2_g_per_km", "CO2 (g/km)", "{:.1f}"),
+]
+COUNTERS = ("trusted", "trust_kept_to_green", "trust_rearmed", "queue_releases",
+            "speed_factor_raised")
+BEFORE = {"trust_red": False, "release_queued": False, "raise_speed_factor": False}
+ABLATIONS = [  # key suffix, label suffix, controller options
+    ("before", "before (none of the three)", BEFORE),
+    ("no_trust", "without trusted reds", {"trust_red": False}),
+    ("no_release", "without queue release", {"release_queued": False}),
+    ("no_raise", "without speed-factor raise", {"raise_speed_factor": False}),
+    ("next_band", "next signal's band only (diagnostic)", {"band_choice": "next"}),
 ]
 
 
 # ----------------------------------------------------------------------------- cases
 
 
-def make_cases(penetrations: list[float], diagnostics: bool, band_min_kmh: float,
-               limit_kmh: float) -> list[dict]:
-    cases = [{"key": "none", "label": "no advice", "kind": "none", "p": 0.0}]
+def make_cases(penetrations: list[float], band_kmh: tuple[float, float], limit_kmh: float,
+               ablation: bool = False) -> list[dict]:
+    """The runs of one seed.  ``section``: ``matched``, ``zibo`` or ``reference``."""
+    lo, hi = band_kmh
+    m_lo = MATCHED_MIN_SPEED_MS * 3.6
+    cases = [{"key": "none", "label": "no advice", "kind": "none", "p": 0.0,
+              "section": "reference"}]
     for p in penetrations:
         pc = f"{p * 100:g}"
-        cases.append({"key": f"device_{pc}", "label": f"SUMO device.glosa {pc} %",
-                      "kind": "device", "p": p})
-        cases.append({"key": f"greenwave_{pc}", "label": f"greenwave {pc} %",
-                      "kind": "greenwave", "p": p})
-    if diagnostics:
+        cases += [
+            {"key": f"device_matched_{pc}", "section": "matched", "kind": "device", "p": p,
+             "label": f"device.glosa {pc} % (min {m_lo:g} km/h, msf 1.0)",
+             "min_speed_ms": MATCHED_MIN_SPEED_MS, "max_speedfactor": 1.0},
+            {"key": f"greenwave_matched_{pc}", "section": "matched", "kind": "greenwave",
+             "p": p, "label": f"greenwave {pc} % (band {m_lo:g}–{limit_kmh:g} km/h)",
+             "band_kmh": (m_lo, limit_kmh)},
+            {"key": f"device_zibo_{pc}", "section": "zibo", "kind": "device", "p": p,
+             "label": f"device.glosa {pc} % (min {lo:g} km/h, msf {hi / limit_kmh:.2f})",
+             "min_speed_ms": lo / 3.6, "max_speedfactor": hi / limit_kmh},
+            {"key": f"greenwave_zibo_{pc}", "section": "zibo", "kind": "greenwave", "p": p,
+             "label": f"greenwave {pc} % (band {lo:g}–{hi:g} km/h)"},
+            {"key": f"device_default_{pc}", "section": "reference", "kind": "device", "p": p,
+             "label": f"device.glosa {pc} % (SUMO defaults: min "
+                      f"{DEVICE_DEFAULT_MIN_SPEED_MS * 3.6:g} km/h, msf "
+                      f"{DEVICE_DEFAULT_MAX_SPEEDFACTOR:g})",
+             "min_speed_ms": DEVICE_DEFAULT_MIN_SPEED_MS,
+             "max_speedfactor": DEVICE_DEFAULT_MAX_SPEEDFACTOR},
+        ]
+    if ablation:
         p = max(penetrations)
         pc = f"{p * 100:g}"
-        cases.append({"key": f"device_{pc}_min{band_min_kmh:g}",
-                      "label": f"device {pc} %, min {band_min_kmh:g} km/h, msf 1",
-                      "kind": "device", "p": p, "min_speed_ms": band_min_kmh / 3.6,
-                      "max_speedfactor": 1.0})
-        low = DEVICE_MIN_SPEED_MS * 3.6
-        cases.append({"key": f"greenwave_{pc}_band{low:g}_{limit_kmh:g}",
-                      "label": f"greenwave {pc} %, band {low:g}–{limit_kmh:g} km/h",
-                      "kind": "greenwave", "p": p, "band_kmh": (low, limit_kmh)})
+        for sect, extra, band_label in (("matched", {"band_kmh": (m_lo, limit_kmh)},
+                                         f"{m_lo:g}–{limit_kmh:g}"),
+                                        ("zibo", {}, f"{lo:g}–{hi:g}")):
+            for suffix, label, opts in ABLATIONS:
+                cases.append({"key": f"greenwave_{sect}_{pc}_{suffix}", "section": "ablation",
+                              "kind": "greenwave", "p": p, "glosa": dict(opts),
+                              "label": f"greenwave {pc} % ({band_label}), {label}", **extra})
     return cases
 
 
@@ -123,35 +164,37 @@ def _run_case(job: dict) -> dict:
     args = ["--device.emissions.probability", "1"]
     glosa = {"penetration": 0.0}  # watches red-light crossings, advises nobody
     if case["kind"] == "device":
-        args += ["--device.glosa.range", f"{DEVICE_RANGE_M:g}"]
+        args += ["--device.glosa.range", f"{DEVICE_RANGE_M:g}",
+                 "--device.glosa.min-speed", f"{case['min_speed_ms']:.6g}",
+                 "--device.glosa.max-speedfactor", f"{case['max_speedfactor']:.6g}"]
         if case["p"] >= 1.0:
             args += ["--device.glosa.probability", "1"]
         else:
             ids = equipped_ids(job["candidates"], seed, case["p"])
             args += ["--device.glosa.explicit", ",".join(ids)]
-        if "min_speed_ms" in case:
-            args += ["--device.glosa.min-speed", f"{case['min_speed_ms']:.6g}"]
-        if "max_speedfactor" in case:
-            args += ["--device.glosa.max-speedfactor", f"{case['max_speedfactor']:g}"]
     elif case["kind"] == "greenwave":
-        glosa = {"penetration": case["p"]}
+        glosa = {"penetration": case["p"], **case.get("glosa", {})}
     t0 = time.perf_counter()
     run = run_sumo(cfg, seed=seed, end_s=job["duration"], args=args, world=world, glosa=glosa,
                    tag=f"{case['key']}_s{seed}")
     wall = time.perf_counter() - t0
     trips = run.trips
-    s = trip_summary(trips, job["warmup"])
+    lim = job["limit_kmh"] / 3.6
+    s = trip_summary(trips, job["warmup"], limit_ms=lim)
     for entry in job["entries"]:
-        s[f"stops_{entry}"] = trip_summary(trips, job["warmup"],
-                                           trips["entry"] == entry)["stops_per_veh"]
+        e = trip_summary(trips, job["warmup"], trips["entry"] == entry, limit_ms=lim)
+        s[f"stops_{entry}"] = e["stops_per_veh"]
+        s[f"delay_{entry}"] = e["delay_s"]
     ctrl = run.controller
-    eq = np.array([ctrl.equipped_seen.get(v, False) for v in trips["id"]], dtype=bool)
+    eq = np.array([equip_draws(seed, v)[0] < case["p"] for v in trips["id"]], dtype=bool)
     s.update({
         "red_crossings": ctrl.red_crossings, "crossings": ctrl.crossings,
         "advised_updates": ctrl.log.advised, "wall_s": wall,
         "stops_equipped": trip_summary(trips, job["warmup"], eq)["stops_per_veh"]
-        if case["kind"] == "greenwave" else math.nan,
+        if case["p"] > 0 else math.nan,
     })
+    for c in COUNTERS:
+        s[c] = getattr(ctrl.log, c)
     return {"key": case["key"], "seed": seed, "summary": s}
 
 
@@ -169,8 +212,8 @@ def main(argv=None) -> int:
     ap.add_argument("--penetrations", default="25,50,100", help="percent (default 25,50,100)")
     ap.add_argument("--jobs", type=int, default=min(2, os.cpu_count() or 1),
                     help="worker processes, one SUMO each (default: 2, or 1 on one CPU)")
-    ap.add_argument("--no-diagnostics", action="store_true",
-                    help="skip the two one-change diagnostic cases")
+    ap.add_argument("--ablation", action="store_true",
+                    help="add greenwave without each controller behaviour (highest penetration)")
     ap.add_argument("--keep", type=Path, help="keep the SUMO files in this directory")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
     a = ap.parse_args(argv)
@@ -186,9 +229,9 @@ def main(argv=None) -> int:
     warmup = float(sc.simulation.warmup_s if a.warmup is None else a.warmup)
     if not 0 <= warmup < duration:
         ap.error("need 0 <= warm-up < duration")
-    band_min = sc.advisory.band_min_kmh
+    band = (sc.advisory.band_min_kmh, sc.advisory.band_max_kmh)
     limit = max(ln.speed_limit_kmh for ln in expand_links(sc).links)
-    cases = make_cases(pens, not a.no_diagnostics, band_min, limit)
+    cases = make_cases(pens, band, limit, a.ablation)
     t_start = time.perf_counter()
     tmp = None
     base = a.keep
@@ -205,7 +248,7 @@ def main(argv=None) -> int:
     entries = [world.network.link_ids[int(k)] for k in world.network.entry_links]
     jobs = [{"case": c, "seed": s, "cfg": str(res.files["sumocfg"]), "scenario": str(a.scenario),
              "duration": duration, "warmup": warmup, "candidates": candidates,
-             "entries": entries} for s in seeds for c in cases]
+             "entries": entries, "limit_kmh": limit} for s in seeds for c in cases]
     # One fresh process per SUMO run: libsumo runs one simulation per process, and SUMO keeps
     # some state for the life of the process (the --device.glosa.explicit id list is parsed once
     # and cached), so runs must not share a process.
@@ -221,7 +264,9 @@ def main(argv=None) -> int:
     total = time.perf_counter() - t_start
 
     keys = [m[0] for m in MEASURES] + [f"stops_{e}" for e in entries] + [
-        "vehicles", "waiting_time_s", "red_crossings", "stops_equipped"]
+        f"delay_{e}" for e in entries] + [
+        "vehicles", "time_loss_s", "waiting_time_s", "red_crossings", "stops_equipped",
+        *COUNTERS]
     agg, change = {}, {}
     for c in cases:
         runs = [per[c["key"]][s] for s in seeds]
@@ -229,79 +274,129 @@ def main(argv=None) -> int:
         agg[c["key"]]["red_crossings"]["total"] = int(sum(r["red_crossings"] for r in runs))
         change[c["key"]] = {k: _mci([_pct(per["none"][s][k], per[c["key"]][s][k])
                                      for s in seeds]) for k, _, _ in MEASURES}
-    versus = {}
-    for p in pens:
-        pc = f"{p * 100:g}"
-        g, d = per[f"greenwave_{pc}"], per[f"device_{pc}"]
-        out = {}
-        for k in ("stops_per_veh", "fuel_l_per_100km", "co2_g_per_km", "time_loss_s"):
-            diff = _mci([g[s][k] - d[s][k] for s in seeds])
-            mg, md = np.mean([g[s][k] for s in seeds]), np.mean([d[s][k] for s in seeds])
-            out[k] = {"diff": diff, "diff_pct_of_means": _pct(md, mg),
-                      "greenwave_better": diff["mean"] < 0,
-                      "significant": bool(diff["ci95"][1] < 0 or diff["ci95"][0] > 0)}
-        out["beats_on_stops_and_fuel"] = bool(out["stops_per_veh"]["greenwave_better"]
-                                              and out["fuel_l_per_100km"]["greenwave_better"])
-        versus[pc] = out
+    pairs = {  # name: (greenwave case, device case) per penetration
+        "matched": ("greenwave_matched_{}", "device_matched_{}"),
+        "zibo": ("greenwave_zibo_{}", "device_zibo_{}"),
+        "zibo_vs_device_defaults": ("greenwave_zibo_{}", "device_default_{}"),
+        "matched_vs_device_defaults": ("greenwave_matched_{}", "device_default_{}"),
+    }
+    versus = {name: {} for name in pairs}
+    for name, (gk, dk) in pairs.items():
+        for p in pens:
+            pc = f"{p * 100:g}"
+            versus[name][pc] = _versus(per[gk.format(pc)], per[dk.format(pc)], seeds)
 
     host = f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_implementation()} " \
            f"{platform.python_version()}"
     print(f"greenwave advice vs SUMO device.glosa in SUMO: {sc.name} ({a.scenario.name}), "
           f"seeds {a.seeds}, {duration:g} s, warm-up {warmup:g} s; SUMO IDM, no lane changes, "
           f"Poisson arrivals; emissions {EMISSION_CLASS} (petrol {PETROL_DENSITY_G_PER_L:g} g/L)")
-    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; device.glosa range "
-          f"{DEVICE_RANGE_M:g} m (SUMO default 100 m), min-speed {DEVICE_MIN_SPEED_MS:g} m/s, "
-          f"max-speedfactor 1.1; greenwave band {sc.advisory.band_min_kmh:g}–"
-          f"{sc.advisory.band_max_kmh:g} km/h, range {sc.advisory.range_m:g} m")
-    w0 = 42
+    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; range "
+          f"{DEVICE_RANGE_M:g} m (device) / {sc.advisory.range_m:g} m (greenwave); speed limit "
+          f"{limit:g} km/h; msf = device.glosa.max-speedfactor")
+    w0 = 58
     head = f"{'case (mean ± 95 % CI; change vs no advice)':<{w0}}"
     for _, label, _ in MEASURES:
-        head += f"{label:>24}"
-    print(head + f"{'red crossings':>15}")
-    for c in cases:
-        line = f"{c['label']:<{w0}}"
-        for k, _, fmt in MEASURES:
-            m = agg[c["key"]][k]
-            cell = _fmt(fmt, m)
-            if c["key"] != "none":
-                ch = change[c["key"]][k]["mean"]
-                cell += f" ({ch:+.0f}%)" if math.isfinite(ch) else ""
-            line += f"{cell:>24}"
-        line += f"{agg[c['key']]['red_crossings']['total']:>15}"
-        print(line)
-    print("stops / veh by entry link (direction): " + ", ".join(entries))
+        head += f"{label:>22}"
+    print(head + f"{'stops equipped':>16}{'red x':>7}")
+    titles = {"matched": "matched freedom (18 km/h – the limit)",
+              "zibo": "Zibo band (35–50 km/h)", "reference": "reference",
+              "ablation": "ablation: the controller's behaviours (highest penetration)"}
+    for sect in ("reference", "matched", "zibo", "ablation"):
+        rows = [c for c in cases if c["section"] == sect]
+        if not rows:
+            continue
+        print(f"-- {titles[sect]}")
+        for c in rows:
+            line = f"{c['label']:<{w0}}"
+            for k, _, fmt in MEASURES:
+                cell = _fmt(fmt, agg[c["key"]][k])
+                if c["key"] != "none":
+                    ch = change[c["key"]][k]["mean"]
+                    cell += f" ({ch:+.0f}%)" if math.isfinite(ch) else ""
+                line += f"{cell:>22}"
+            line += f"{_fmt('{:.3f}', agg[c['key']]['stops_equipped']):>16}"
+            line += f"{agg[c['key']]['red_crossings']['total']:>7}"
+            print(line)
+    print("stops / veh and delay (s) by entry link (direction): " + ", ".join(entries))
     for c in cases:
         print(f"  {c['label']:<{w0 - 2}}" + "".join(
-            f"{_fmt('{:.3f}', agg[c['key']][f'stops_{e}']):>24}" for e in entries))
-    print("greenwave − device.glosa, paired per seed, mean [95 % CI] (relative to device's "
+            f"{_fmt('{:.3f}', agg[c['key']][f'stops_{e}']):>16}" for e in entries) + "".join(
+            f"{_fmt('{:.1f}', agg[c['key']][f'delay_{e}']):>14}" for e in entries))
+    gw = [c for c in cases if c["kind"] == "greenwave"]
+    print("greenwave controller, per run (mean): " + ", ".join(COUNTERS))
+    for c in gw:
+        print(f"  {c['label']:<{w0 - 2}}" + "".join(
+            f"{agg[c['key']][k]['mean']:>12.0f}" for k in COUNTERS))
+    print("greenwave − device.glosa, paired per seed, mean [95 % CI] (relative to the device's "
           "mean); negative: greenwave better:")
-    for pc, out in versus.items():
-        parts = []
-        for k, label, nd in (("stops_per_veh", "stops/veh", 3), ("fuel_l_per_100km", "fuel", 3),
-                             ("co2_g_per_km", "CO2", 1), ("time_loss_s", "time loss", 1)):
-            d = out[k]["diff"]
-            parts.append(f"{label} {d['mean']:+.{nd}f} [{d['ci95'][0]:+.{nd}f}, "
-                         f"{d['ci95'][1]:+.{nd}f}] ({out[k]['diff_pct_of_means']:+.0f} %)")
-        verdict = "beats device.glosa on stops and fuel" if out["beats_on_stops_and_fuel"] \
-            else "does NOT beat device.glosa on stops and fuel"
-        print(f"  {pc:>3} %: " + "; ".join(parts) + f" → {verdict}")
+    names = {"matched": "matched freedom", "zibo": "Zibo band",
+             "zibo_vs_device_defaults": "greenwave Zibo band vs device defaults",
+             "matched_vs_device_defaults": "greenwave matched vs device defaults"}
+    for name, by_p in versus.items():
+        print(f"  {names[name]}:")
+        for pc, out in by_p.items():
+            parts = []
+            for k, label, nd in (("stops_per_veh", "stops/veh", 3),
+                                 ("fuel_l_per_100km", "fuel", 3), ("co2_g_per_km", "CO2", 1),
+                                 ("delay_s", "delay", 1)):
+                d = out[k]["diff"]
+                parts.append(f"{label} {d['mean']:+.{nd}f} [{d['ci95'][0]:+.{nd}f}, "
+                             f"{d['ci95'][1]:+.{nd}f}] ({out[k]['diff_pct_of_means']:+.0f} %)")
+            print(f"    {pc:>3} %: " + "; ".join(parts) + f" → {_verdict(out)}")
     print(f"run time {total:.0f} s ({len(jobs)} SUMO runs, {a.jobs} process(es))")
     if a.json:
         print(json.dumps(_finite({
             "scenario": sc.name, "seeds": seeds, "duration_s": duration, "warmup_s": warmup,
             "host": host, "emission_class": EMISSION_CLASS,
-            "fuel_density_g_per_l": PETROL_DENSITY_G_PER_L,
-            "device_glosa": {"range_m": DEVICE_RANGE_M, "min_speed_ms": DEVICE_MIN_SPEED_MS,
-                             "max_speedfactor": 1.1, "add_switchtime_s": 0.0,
-                             "use_queue": False},
-            "greenwave_band_kmh": [sc.advisory.band_min_kmh, sc.advisory.band_max_kmh],
-            "cases": {c["key"]: {"label": c["label"], "measures": agg[c["key"]],
+            "fuel_density_g_per_l": PETROL_DENSITY_G_PER_L, "speed_limit_kmh": limit,
+            "device_glosa": {"range_m": DEVICE_RANGE_M, "add_switchtime_s": 0.0,
+                             "use_queue": False,
+                             "defaults": {"min_speed_ms": DEVICE_DEFAULT_MIN_SPEED_MS,
+                                          "max_speedfactor": DEVICE_DEFAULT_MAX_SPEEDFACTOR},
+                             "matched": {"min_speed_ms": MATCHED_MIN_SPEED_MS,
+                                         "max_speedfactor": 1.0},
+                             "zibo": {"min_speed_ms": band[0] / 3.6,
+                                      "max_speedfactor": band[1] / limit}},
+            "greenwave_band_kmh": {"zibo": list(band),
+                                   "matched": [MATCHED_MIN_SPEED_MS * 3.6, limit]},
+            "cases": {c["key"]: {"label": c["label"], "section": c["section"],
+                                 "measures": agg[c["key"]],
                                  "change_pct_vs_none": change[c["key"]]} for c in cases},
             "greenwave_vs_device": versus,
-            "goal_met": {pc: out["beats_on_stops_and_fuel"] for pc, out in versus.items()},
+            "goal_met": {name: {pc: out["beats_on_stops_and_fuel"] for pc, out in by_p.items()}
+                         for name, by_p in versus.items()},
             "per_seed": per, "run_time_s": total,
         }), default=_json_default, allow_nan=False))
     return 0
+
+
+def _versus(g: dict, d: dict, seeds) -> dict:
+    """Paired differences greenwave − device over seeds."""
+    out = {}
+    for k in ("stops_per_veh", "fuel_l_per_100km", "co2_g_per_km", "delay_s", "time_loss_s",
+              "travel_time_s"):
+        diff = _mci([g[s][k] - d[s][k] for s in seeds])
+        mg, md = np.mean([g[s][k] for s in seeds]), np.mean([d[s][k] for s in seeds])
+        out[k] = {"diff": diff, "diff_pct_of_means": _pct(md, mg),
+                  "greenwave_better": bool(diff["mean"] < 0),
+                  "significant": bool(diff["ci95"][1] < 0 or diff["ci95"][0] > 0)}
+    out["beats_on_stops_and_fuel"] = bool(out["stops_per_veh"]["greenwave_better"]
+                                          and out["fuel_l_per_100km"]["greenwave_better"])
+    return out
+
+
+def _verdict(out: dict) -> str:
+    s, f = out["stops_per_veh"], out["fuel_l_per_100km"]
+    if not (math.isfinite(s["diff"]["mean"]) and math.isfinite(f["diff"]["mean"])):
+        return "not comparable (no completed trips after the warm-up)"
+    if out["beats_on_stops_and_fuel"]:
+        both = s["significant"] and f["significant"]
+        return "greenwave better on stops and fuel (" + (
+            "significant on both)" if both else "not significant on both)")
+    worse = [n + (" (significant)" if m["significant"] else " (not significant)")
+             for n, m in (("stops", s), ("fuel", f)) if not m["greenwave_better"]]
+    return "does NOT beat device.glosa (worse on " + " and ".join(worse) + ")"
 
 
 # ----------------------------------------------------------------------------- helpers

@@ -11,25 +11,82 @@ lengths, SUMO second ``t`` is the absolute time ``epoch + t``) and does for SUMO
   :func:`greenwave.advice.advise` is called for all of them at once, with their speeds, the
   absolute time and, when ``advisory.queue_aware``, the queue discharge delay of the vehicles
   slower than 1 m/s on their lane (the engine's queue count: a SUMO lane is one of greenwave's
-  single-file streams up to the next stop line).  The target is the vehicle's desired speed
-  (``vehicle.getAllowedSpeed``: its speedFactor × the lane speed, capped by its maximum speed)
+  single-file streams up to the next stop line).  The target is the driver's own desired speed
+  (the speed factor drawn at departure × the lane speed, capped by the vehicle's maximum speed)
   clipped into the longest joint band; no band (``count == 0``) means no target.  Out of range a
   vehicle keeps its last advice while the joint band still covers a stop line ahead (it was
   valid through all the stop lines it covers), then, or past the last signal, has no target
   (the engine's ``adv_until``).
 * a new target takes effect after the driver's reaction time (``drivers.reaction_s``); a
   repeated advice does not restart it (``Simulation._schedule``, vectorised the same way);
-* a vehicle with a target is steered towards it at the advisory's comfortable rates
-  (``advisory.accel_ms2`` / ``decel_ms2``, the kinematics the bands assume): from the speed ``v``
+* a vehicle with a target is steered towards it at the advisory's rates (``advisory.accel_ms2``
+  / ``decel_ms2``, the kinematics the bands assume; the acceleration is the drivers' own
+  1.5 m/s², so advised vehicles pull away from a stop like everyone else): from the speed ``v``
   read at the update, every step ``k`` until the next update gets
   ``vehicle.setSpeed(id, v + clip(target - v, -decel k dt, accel k dt))`` (a ramp), and once the
-  target is reached ``vehicle.setSpeed(id, target)`` holds it until it changes.  SUMO's default
-  speed mode (31) keeps the car-following model's safe speed, red lights and the vehicle's own
-  acceleration bounds on top of the command, as the engine keeps IDM's interaction term and its
-  safe-speed bound.  Losing the target releases the vehicle (``setSpeed(id, -1)``).
+  target is reached ``vehicle.setSpeed(id, target)`` holds it until it changes.  SUMO keeps the
+  car-following model's safe speed and the vehicle's acceleration bounds on top of the command
+  (speed mode bits 0–2), as the engine keeps IDM's interaction term and its safe-speed bound.
+  Losing the target releases the vehicle (``setSpeed(id, -1)``).
+
+Driver behaviour (the engine's, brought into SUMO as far as SUMO allows; each can be switched off
+for comparison, ``benchmarks/glosa_vs_sumo.py --ablation``):
+
+* **Trusted red lights** (``trust_red``).  The engine's advised driver does not brake for a red
+  light that turns green before they can reach the line (distance / current speed >= time to
+  green + 1 s); if it is still red when they get close, the stop line is an obstacle again.  In
+  SUMO a red light enters the vehicle's safe speed as IDM's approach to a standing obstacle at the
+  stop line (``MSVehicle::planMoveInternal``): a driver at its desired speed starts braking
+  150–230 m out, one held below it about 65 m out (measured at 12 m/s), so an advised vehicle
+  timed for the green may arrive late and slow.  ``setSpeed`` cannot override that (the
+  command is capped by the safe speed, speed mode bit 0, which also carries the leaders, so it
+  must stay on).  Speed mode bit 4 ("brake hard to avoid passing a red light") is the switch
+  SUMO has: with it off, ``MSVehicle::ignoreRed`` is true and the red link is neither braked
+  for nor refused.  So a complying vehicle with a target, moving at >= 1 m/s towards a red
+  that meets the engine's condition, gets speed mode 15 (31 without bit 4) while it also
+  cannot cross on red: either it cannot reach the line before the light turns green even at
+  full acceleration (with 1 s to spare; the plan is fixed-time and SUMO's program is the
+  plan), or it could still stop before the line at SUMO's red-light deceleration (max(decel,
+  min(3 m/s², emergencyDecel)), ``--tls.yellow.min-decel``) from where it can be one step
+  later, with 2 m to spare.  Every step (or, when the conditions hold for sure for 1–2 s at
+  full acceleration, after that long) they are re-checked; when one fails while the light is
+  still red, speed mode 31 is restored and SUMO's own red-light stop applies — SUMO brakes for
+  a red only while it can stop at that deceleration (``canBrakeBeforeStopLine``), which the
+  second condition keeps true, and a vehicle that only meets the first cannot reach the line
+  before green anyway.  Losing the target, queueing or leaving the lane restores speed mode 31
+  as well; on green it is restored 1 s after the switch.  So no vehicle can cross on red
+  because of it; the red-light monitor below checks every crossing (the tests also check every
+  step and require none).  As advised vehicles are held below their desired speed, SUMO's
+  red-light braking only reaches the last ~65 m (the engine's IDM feels the stop line from
+  much further), and the bands' 2 s safety margin keeps most advised arrivals further from the
+  green start than that, so on the Zibo arterial this matters for few vehicles.
+* **Queues are SUMO's** (``release_queued``).  A complying vehicle that queues (slower than
+  1 m/s) before a signalised stop line is released to SUMO's car following until it has
+  crossed that line: a queue discharges at the drivers' own pace (the saturation flow the
+  queue-aware bands assume), not at a band speed its first vehicle would hold.  A vehicle below
+  its target and close behind a leader that is slower than its target too (gap within 1.3 ×
+  IDM's desired gap ``s0 + v T + v dv / (2 sqrt(a b))``, the steady-following distance) is
+  released to car following as well, and steered again at the first update where the leader is
+  no longer slower or no longer close.  Leaders are found from the positions read at the update
+  (same lane, next vehicle ahead).
+* **Speed factor while steering** (``raise_speed_factor``).  SUMO caps a commanded speed at the
+  vehicle's desired speed (speed factor × lane speed), and IDM's free-road term
+  ``1 - (v / v0)^4`` keeps a vehicle behind any leader below a target close to ``v0``.  The
+  engine's advised driver replaces IDM's free-road term by tracking the target, keeping only the
+  interaction term.  So while the controller steers a target, SUMO's desired speed is at least
+  1.5 × the target (speed factor ``max(own, 1.5 target / lane speed)``, changed only when it
+  leaves 1.3–2 × the target): targets above the driver's own desired speed (a band that starts
+  above it) can be reached, and a leader holds the vehicle back only inside about IDM's desired
+  gap, as in the engine.  The command still caps the speed at the target (inside the band,
+  so never above the speed limit).  Released vehicles get their own factor back (device.glosa
+  raises the factor too, up to its ``max-speedfactor``; both restore it before the trip ends,
+  so tripinfo's ``speedFactor`` is the driver's own, while SUMO's ``timeLoss``, accumulated
+  against the factor of the moment, overstates advised vehicles' losses — the benchmarks
+  compare delays against the driver's own desired speed instead).
 
 Vehicles are polled only at the advisory updates (plain getters; a per-step subscription of
-every vehicle would cost SUMO more than the whole simulation).
+every vehicle would cost SUMO more than the whole simulation), and vehicles with a trusted red
+between them.
 
 Who is equipped is drawn per vehicle from a generator seeded with ``(seed, crc32(id))``:
 ``u < penetration``, so the equipped sets are nested across penetrations and the same vehicle
@@ -164,6 +221,19 @@ def flow_vehicle_ids(routes: Path, max_per_flow: int) -> list[str]:
 # ----------------------------------------------------------------------------- controller
 
 
+SPEED_MODE_DEFAULT = 31  # SUMO's default speed mode: all checks on
+SPEED_MODE_TRUST = 31 & ~16  # bit 4 off: the red light is no reason to brake (see docstring)
+TRUST_MARGIN_S = 1.0  # trust a red that turns green >= 1 s before arrival (sim.engine)
+GREEN_GRACE_S = 1.0  # keep trusting 1 s into the green (SUMO switches at the step boundary)
+STOP_MARGIN_M = 2.0  # a re-armed stop must end this far before the line (SUMO stops 1 m short)
+TRUST_REACH_MARGIN_S = 1.0  # "cannot reach the line before green": with 1 s to spare
+TLS_MIN_DECEL_MS2 = 3.0  # SUMO's --tls.yellow.min-decel default (its braking at a changing light)
+FOLLOW_GAP_FACTOR = 1.3  # following: gap within 1.3 × IDM's desired gap (steady following)
+TRUST_HORIZONS_S = (2.0, 1.0)  # a trusted red is re-checked after these if surely still fine
+CRUISE_V0 = 1.5  # SUMO's desired speed while a target is steered: at least 1.5 × the target
+CRUISE_V0_RANGE = (1.3, 2.0)  # ... kept unchanged while inside this range (× the target)
+
+
 @dataclass
 class AdviceLog:
     """What the controller did (for tests and benchmarks)."""
@@ -171,11 +241,20 @@ class AdviceLog:
     advice_calls: int = 0
     advised: int = 0  # vehicle-updates with a band
     released: int = 0  # setSpeed(id, -1) calls
+    queue_releases: int = 0  # vehicles released because they queued before a stop line
+    following: int = 0  # vehicle-updates released behind a slower leader
+    speed_factor_raised: int = 0  # setSpeedFactor calls above the driver's own factor
+    trusted: int = 0  # red lights trusted (speed mode bit 4 off)
+    trust_kept_to_green: int = 0  # ... until the light turned green
+    trust_rearmed: int = 0  # ... re-armed while still red (SUMO's red-light stop back on)
     # Per vehicle-update with a band (when recording): time, vehicle, band and target chosen.
     records: list[tuple[float, str, float, float, float]] = field(default_factory=list)
-    # Per update and vehicle with an active target (when recording): time, vehicle, speed,
-    # target.
+    # Per update and vehicle with an active, steered target (when recording): time, vehicle,
+    # speed, target.
     tracking: list[tuple[float, str, float, float]] = field(default_factory=list)
+    # Per trusted red light (when recording): time trusted, vehicle, lane, distance to the line,
+    # speed, seconds to green; and when it ended: time, distance, speed, still red.
+    trust_events: list[tuple] = field(default_factory=list)
 
 
 class GlosaController:
@@ -196,19 +275,36 @@ class GlosaController:
     reaction_s : float, optional
         Default: the scenario's ``drivers.reaction_s``.
     steer_accel_ms2, steer_decel_ms2 : float, optional
-        Rates of the speed changes towards the target (default: the advisory's comfortable
-        ``accel_ms2`` / ``decel_ms2``, as the engine; the bands keep assuming those).
+        Rates of the speed changes towards the target (default: the advisory's ``accel_ms2`` /
+        ``decel_ms2``, as the engine; the bands assume those).
+    trust_red : bool
+        Advised vehicles do not brake for a red light that turns green before they arrive
+        (SUMO speed mode bit 4 off while they cannot cross on red; see the module docstring).
+    release_queued : bool
+        Vehicles queued before a stop line (until they have crossed it), and vehicles close
+        behind a leader slower than their target, follow SUMO's car following.
+    raise_speed_factor : bool
+        While a target is steered, SUMO's desired speed is raised to at least 1.5 × the
+        target (speed factor), so targets above the driver's own desired speed can be reached
+        and IDM's free-road term does not hold the vehicle below its target behind a distant
+        leader; the command still caps the speed at the target.
+    band_choice : {"longest", "next"}
+        Which joint band the target is clipped into: the one covering the most stop lines
+        (``"longest"``, as :mod:`sim.engine` and the app), or the next stop line's alone
+        (``"next"``, a diagnostic: what SUMO's device.glosa looks at).
     check_red : bool
         Check every stop-line crossing against the signal (:attr:`red_crossings`).
     record : bool
-        Keep every advice and every steering command in :attr:`log`.
+        Keep every advice, steering command and trusted red light in :attr:`log`.
     """
 
     HOLD_MS = 0.05  # within this of the target, hold it with setSpeed instead of ramping
 
     def __init__(self, world: World, api, *, seed: int, penetration=None, compliance=None,
                  update_s=None, range_m=None, reaction_s=None, steer_accel_ms2=None,
-                 steer_decel_ms2=None, check_red: bool = True, record: bool = False):
+                 steer_decel_ms2=None, trust_red: bool = True, release_queued: bool = True,
+                 raise_speed_factor: bool = True, band_choice: str = "longest",
+                 check_red: bool = True, record: bool = False):
         sc = world.scenario
         self.world = world
         self.net = world.network
@@ -226,6 +322,16 @@ class GlosaController:
         self.m = int(adv.intersections_ahead)
         self.acc = float(self.params.accel_ms2 if steer_accel_ms2 is None else steer_accel_ms2)
         self.dec = float(self.params.decel_ms2 if steer_decel_ms2 is None else steer_decel_ms2)
+        self.trust_red = bool(trust_red)
+        self.release_queued = bool(release_queued)
+        self.raise_speed_factor = bool(raise_speed_factor)
+        if band_choice not in ("longest", "next"):
+            raise ValueError(f"band_choice: 'longest' or 'next', not {band_choice!r}")
+        self.band_choice = band_choice
+        drv = sc.drivers
+        self.s0 = float(drv.min_gap_m)
+        self.length = float(drv.length_m)
+        self.headway = float(drv.time_headway_s)
         self.epoch = world.epoch_s
         self.check_red = check_red
         self.record = record
@@ -240,6 +346,9 @@ class GlosaController:
         self.dt = float(api.simulation.getDeltaT())
         self._link = dict(self.net.link_index)
         self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
+        self._lane_len: dict[str, float] = {}
+        self._lane_vmax: dict[str, float] = {}
+        self._trust_lane: dict[int, str] = {}  # slot → lane on which its red is trusted
         # Per-vehicle state in slots (a free list reuses them), as in sim.engine.
         self.slot: dict[str, int] = {}
         self.slot_id: list[str] = []
@@ -255,7 +364,14 @@ class GlosaController:
                                   ("pend_t", np.inf, float), ("hold", np.nan, float),
                                   ("ramping", False, bool), ("ramp_v0", np.nan, float),
                                   ("ramp_t0", np.nan, float), ("prev_link", -1, np.int64),
-                                  ("stop_k", 0, np.int64), ("adv_until", 0, np.int64)):
+                                  ("stop_k", 0, np.int64), ("adv_until", 0, np.int64),
+                                  ("sf0", 1.0, float), ("sf", 1.0, float),
+                                  ("vmax", np.inf, float), ("accel", 0.0, float),
+                                  ("decel", 1.0, float), ("stop_decel", 3.0, float),
+                                  ("lane_vmax", np.nan, float),
+                                  ("queued_until", -1, np.int64), ("following", False, bool),
+                                  ("trusted", False, bool), ("green_at", np.nan, float),
+                                  ("trust_next", 0.0, float)):
             arr = np.full(cap, fill, dtype=dtype)
             if old:
                 arr[:old] = getattr(self, name)
@@ -281,6 +397,19 @@ class GlosaController:
         self.ramping[k] = False
         self.prev_link[k] = -1
         self.stop_k[k] = self.adv_until[k] = 0  # signalised stop lines passed / advice valid to
+        self.queued_until[k] = -1
+        self.following[k] = self.trusted[k] = False
+        self.green_at[k] = np.nan
+        self.lane_vmax[k] = np.nan
+        if self.complies[k]:
+            veh = self.api.vehicle
+            self.sf0[k] = self.sf[k] = veh.getSpeedFactor(vid)
+            self.vmax[k] = veh.getMaxSpeed(vid)
+            self.accel[k] = veh.getAccel(vid)
+            self.decel[k] = veh.getDecel(vid)
+            # SUMO's deceleration for a yellow/red light: max(min(3, emergencyDecel), decel).
+            self.stop_decel[k] = max(min(TLS_MIN_DECEL_MS2, veh.getEmergencyDecel(vid)),
+                                     self.decel[k])
         self.slot[vid] = k
         self.slot_id[k] = vid
 
@@ -310,7 +439,8 @@ class GlosaController:
         for vid in api.simulation.getArrivedIDList():
             k = self.slot.pop(vid, None)
             if k is not None:
-                self.alive[k] = self.complies[k] = False
+                self.alive[k] = self.complies[k] = self.trusted[k] = False
+                self._trust_lane.pop(k, None)
                 self.free.append(k)
         if t + 1e-9 >= self._next_update:
             while self._next_update <= t + 1e-9:
@@ -319,6 +449,8 @@ class GlosaController:
             self._t_prev = t
         else:
             hw = self.hw
+            if self._trust_lane:
+                self._check_trust(t)
             # Advice whose reaction time ends between updates.
             due = np.flatnonzero(self.complies[:hw] & (self.pend_t[:hw] <= t + 1e-9))
             if due.size:
@@ -337,12 +469,32 @@ class GlosaController:
         lane_link = self._lane_link
         for ln in set(lanes) - lane_link.keys():
             lane_link[ln] = self._link.get(ln.rsplit("_", 1)[0], -1)
+            self._lane_len[ln] = self.api.lane.getLength(ln)
+            self._lane_vmax[ln] = self.api.lane.getMaxSpeed(ln)
         link = np.fromiter((lane_link[ln] for ln in lanes), np.int64, n)
         self._check_crossings(t, slots, link)
         self.prev_link[slots] = link
-        self._advise(t, ids, lanes, slots, link, speed)
-        sel = self.complies[slots]
-        self._steer(t, slots[sel], speed[sel])
+        want = self.complies[slots]
+        if not want.any():
+            return
+        self.lane_vmax[slots] = np.fromiter((self._lane_vmax[ln] for ln in lanes), float, n)
+        # Positions of every vehicle on greenwave's links (the advice needs the complying ones',
+        # the leaders all of them).
+        on = np.flatnonzero(link >= 0) if self.release_queued else \
+            np.flatnonzero(want & (link >= 0))
+        pos = np.full(n, np.nan)
+        pos[on] = np.fromiter((veh.getLanePosition(ids[i]) for i in on), float, on.size)
+        sel = np.flatnonzero(want & (link >= 0))
+        offset = pos[sel]
+        self._advise(t, ids, lanes, slots, link, speed, sel, offset)
+        if self.release_queued:
+            self._release_queued(t, lanes, slots, link, speed, sel, on, pos)
+        if self._trust_lane:
+            self._check_trust(t)
+        csel = np.flatnonzero(want)
+        self._steer(t, slots[csel], speed[csel])
+        if self.trust_red:
+            self._trust(t, ids, lanes, slots, link, speed, sel, offset)
 
     def _check_crossings(self, t, slots, link):
         prev = self.prev_link[slots]
@@ -368,19 +520,18 @@ class GlosaController:
             self.red_crossing_ids.append((t, self.slot_id[int(slots[j])],
                                           self.net.link_ids[int(prev[j])]))
 
-    def _advise(self, t, ids, lanes, slots, link, speed):
+    def _advise(self, t, ids, lanes, slots, link, speed, sel, offset):
         want = self.complies[slots]
-        on_net = link >= 0
         # Complying vehicles off greenwave's links drive normally.
-        off = slots[want & ~on_net]
+        off = slots[want & (link < 0)]
         if off.size:
             self._schedule(off, np.full(off.size, np.nan), t)
-        sel = np.flatnonzero(want & on_net)
         if sel.size == 0:
             return
-        veh = self.api.vehicle
-        offset = np.fromiter((veh.getLanePosition(ids[i]) for i in sel), float, sel.size)
-        desired = np.fromiter((veh.getAllowedSpeed(ids[i]) for i in sel), float, sel.size)
+        ks = slots[sel]
+        # The driver's own desired speed (the original speed factor × the lane's limit, capped
+        # by the vehicle's maximum speed: SUMO's getAllowedSpeed before any raise).
+        desired = np.minimum(self.sf0[ks] * self.lane_vmax[ks], self.vmax[ks])
         qd = None
         if self.adv.queue_aware:
             queue: dict[str, int] = {}
@@ -393,12 +544,16 @@ class GlosaController:
                      self.epoch + t, self.m, qd)
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
-        lo, hi, count = adv.bands.longest_joint()
+        if self.band_choice == "next":
+            lo = adv.bands.joint_lo_ms[:, 0].copy()
+            hi = adv.bands.joint_hi_ms[:, 0].copy()
+            count = (~np.isnan(lo)).astype(np.int64)
+        else:
+            lo, hi, count = adv.bands.longest_joint()
         tgt = np.clip(desired, lo, hi)
         ok = in_range & (count > 0)
         tgt[~ok] = np.nan
         self.log.advised += int(ok.sum())
-        ks = slots[sel]
         # In range: the new advice (valid through the stop lines its band covers).  Out of
         # range: keep the last advice until it has expired, then drive normally.
         self.adv_until[ks[in_range]] = self.stop_k[ks[in_range]] + count[in_range]
@@ -409,6 +564,46 @@ class GlosaController:
             for k in np.flatnonzero(ok):
                 self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]),
                                          float(tgt[k])))
+
+    def _release_queued(self, t, lanes, slots, link, speed, sel, on, pos):
+        """Queues are SUMO's: a complying vehicle that queues (slower than 1 m/s) before a
+        signalised stop line drives by SUMO's car following until it has crossed that line;
+        one slower than its target and close behind a leader that is slower than the target
+        too follows that leader (car following) until the leader is no longer slower or no
+        longer close (re-checked at every update)."""
+        self.following[slots] = False
+        ks = slots[sel]
+        sig = self.net.link_group[link[sel]] >= 0
+        qd = ks[(self.queued_until[ks] >= 0) & (self.stop_k[ks] >= self.queued_until[ks])]
+        self.queued_until[qd] = -1  # crossed the line it queued at
+        newq = ks[sig & (speed[sel] < QUEUE_SPEED_MS) & (self.queued_until[ks] < 0)]
+        self.queued_until[newq] = self.stop_k[newq] + 1
+        self.log.queue_releases += int(newq.size)
+        # Leaders on the same lane (vehicles on greenwave's links sorted by lane and position;
+        # a leader beyond the lane's end is not looked for: SUMO's car following still holds
+        # a commanded vehicle back behind it).
+        codes: dict[str, int] = {}
+        lane_code = np.fromiter((codes.setdefault(lanes[i], len(codes)) for i in on), np.int64,
+                                on.size)
+        order = np.lexsort((pos[on], lane_code))
+        srt = on[order]
+        same = lane_code[order][1:] == lane_code[order][:-1]
+        leader = np.full(speed.size, -1, np.int64)
+        leader[srt[:-1][same]] = srt[1:][same]
+        li = leader[sel]
+        has_l = li >= 0
+        lj = np.where(has_l, li, 0)
+        # Gap as SUMO's getLeader gives it: back of the leader to the front, minus minGap.
+        gap = np.where(has_l, pos[lj] - self.length - pos[sel] - self.s0, np.inf)
+        v, vl = speed[sel], speed[lj]
+        root = 2.0 * np.sqrt(self.accel[ks] * self.decel[ks])
+        s_star = self.s0 + self.headway * v + v * np.maximum(v - vl, 0.0) / root
+        tg = self.target[ks]
+        follow = (has_l & ~np.isnan(tg) & (self.queued_until[ks] < 0)
+                  & (v < tg - SAME_ADVICE_MS) & (vl < tg - SAME_ADVICE_MS)
+                  & (gap + self.s0 <= FOLLOW_GAP_FACTOR * s_star))
+        self.following[ks] = follow
+        self.log.following += int(follow.sum())
 
     def _schedule(self, slots, new, t):
         """``Simulation._schedule``: new targets act after the reaction time; repeating the
@@ -426,6 +621,11 @@ class GlosaController:
         self.pend_v[slots[fresh]] = new[fresh]
         self.pend_t[slots[fresh]] = t + self.reaction_s
 
+    def released(self, slots):
+        """Complying vehicles that follow SUMO's car following now (queued, or close behind a
+        slower leader) although they may hold a target."""
+        return (self.queued_until[slots] >= 0) | self.following[slots]
+
     def _steer(self, t, slots, v):
         """Commands for complying vehicles in ``slots`` (speeds ``v``) until the next update."""
         act = self.pend_t[slots] <= t + 1e-9
@@ -436,7 +636,9 @@ class GlosaController:
         veh = self.api.vehicle
         target = self.target[slots]
         controlled = self.ramping[slots] | ~np.isnan(self.hold[slots])
-        has = ~np.isnan(target)
+        has = ~np.isnan(target) & ~self.released(slots)
+        if self.raise_speed_factor:
+            self._speed_factor(slots, np.where(has, target, np.nan))
         # Released: back to the car-following model.
         for k in slots[~has & controlled].tolist():
             veh.setSpeed(self.slot_id[k], -1.0)
@@ -463,6 +665,129 @@ class GlosaController:
         if self.record:
             self.log.tracking += [(t, self.slot_id[k], a, b)
                                   for k, a, b in zip(ks.tolist(), vv.tolist(), tg.tolist())]
+
+    def _speed_factor(self, slots, target):
+        """While a target is steered, SUMO's desired speed (speed factor × lane limit) is at
+        least ``CRUISE_V0`` × the target (kept while it stays within ``CRUISE_V0_RANGE`` of
+        it, so small target changes cost no call); otherwise the driver's own factor."""
+        vmax = self.lane_vmax[slots]
+        cur = self.sf[slots]
+        want = self.sf0[slots].copy()
+        has = ~np.isnan(target)
+        need = np.where(has, target / vmax, 0.0)
+        lo, hi = CRUISE_V0_RANGE
+        up = has & (need * CRUISE_V0 > want)
+        keep = up & (cur >= need * lo) & (cur <= np.maximum(need * hi, want))
+        want[up] = need[up] * CRUISE_V0
+        want[keep] = cur[keep]
+        change = np.flatnonzero(np.abs(want - cur) > 1e-12)
+        if change.size == 0:
+            return
+        setf = self.api.vehicle.setSpeedFactor
+        for j in change.tolist():
+            setf(self.slot_id[int(slots[j])], float(want[j]))
+        self.log.speed_factor_raised += int(up[change].sum())
+        self.sf[slots[change]] = want[change]
+
+    # ------------------------------------------------------------------ trusted red lights
+    def _trust_safe(self, k, seen, v, to_green):
+        """Can the vehicle not cross on red with the red light ignored?  Either it cannot reach
+        the line before the light turns green even at full acceleration (SUMO's Euler steps;
+        1 s to spare), or it could still stop before the line at SUMO's red-light deceleration
+        from where it can be one step later (then SUMO, re-armed, stops it: it brakes for a red
+        only while it can stop at that deceleration, ``canBrakeBeforeStopLine``)."""
+        a, dt = self.accel[k], self.dt
+        b = v + a * dt / 2.0
+        earliest = (math.sqrt(b * b + 2.0 * a * max(seen, 0.0)) - b) / a
+        if earliest >= to_green + TRUST_REACH_MARGIN_S:
+            return True
+        v1 = v + a * dt
+        return seen - v1 * dt >= v1 * v1 / (2.0 * self.stop_decel[k]) + STOP_MARGIN_M
+
+    def _trust_ok(self, k, seen, v, to_green):
+        """The trust conditions at a red: at its current speed the vehicle would arrive at
+        least 1 s after green (the engine's rule), and it cannot cross on red
+        (:meth:`_trust_safe`)."""
+        return (v >= 1e-3 and seen / v >= to_green + TRUST_MARGIN_S
+                and self._trust_safe(k, seen, v, to_green))
+
+    def _trust_horizon(self, k, seen, v, to_green):
+        """How long the trust conditions hold for sure (the vehicle at full acceleration; any
+        slower is safer): the next check of a trusted red is due then (one step at least, and
+        no later than the end of the green grace)."""
+        a, dt = self.accel[k], self.dt
+        for h in TRUST_HORIZONS_S:
+            if h >= to_green + GREEN_GRACE_S:
+                continue
+            d = v * h + a * h * (h + dt) / 2.0  # Euler positions at full acceleration
+            if self._trust_ok(k, seen - d, v + a * h, to_green - h):
+                return h
+        return dt
+
+    def _trust(self, t, ids, lanes, slots, link, speed, sel, offset):
+        """At an update: advised vehicles approaching a red that turns green before they can
+        reach the line (at their current speed, with a 1 s margin) trust it (bit 4 off)."""
+        if sel.size == 0:
+            return
+        ks = slots[sel]
+        g = self.net.link_group[link[sel]]
+        v = speed[sel]
+        cand = np.flatnonzero((g >= 0) & ~np.isnan(self.target[ks]) & ~self.trusted[ks]
+                              & (self.queued_until[ks] < 0) & (v >= QUEUE_SPEED_MS))
+        if cand.size == 0:
+            return
+        st, ttc, _, _ = self.timing.state(g[cand], np.full(cand.size, self.epoch + t))
+        for j, s, to_green in zip(cand.tolist(), st.tolist(), ttc.tolist()):
+            if s != RED:
+                continue
+            i = int(sel[j])
+            k = int(ks[j])
+            seen = self._lane_len[lanes[i]] - float(offset[j])
+            vj = float(v[j])
+            if not self._trust_ok(k, seen, vj, to_green):
+                continue
+            self.api.vehicle.setSpeedMode(ids[i], SPEED_MODE_TRUST)
+            self.trusted[k] = True
+            self.green_at[k] = t + to_green
+            self.trust_next[k] = t + self._trust_horizon(k, seen, vj, to_green)
+            self._trust_lane[k] = lanes[i]
+            self.log.trusted += 1
+            if self.record:
+                self.log.trust_events.append(("on", t, ids[i], lanes[i], seen, vj, to_green))
+
+    def _check_trust(self, t):
+        """A trusted red stays trusted while the light is red, the vehicle still has a target,
+        is not queued, is on the same lane and meets the trust conditions — checked every step
+        unless they hold for sure for longer (:meth:`_trust_horizon`) — and for 1 s into the
+        green.  Otherwise SUMO's red-light stop is back (speed mode 31)."""
+        veh = self.api.vehicle
+        for k, lane in list(self._trust_lane.items()):
+            if t + 1e-9 < self.trust_next[k]:
+                continue
+            vid = self.slot_id[k]
+            to_green = float(self.green_at[k]) - t
+            seen = v = math.nan
+            if to_green <= 1e-9:  # green
+                if -to_green < GREEN_GRACE_S - 1e-9:
+                    self.trust_next[k] = self.green_at[k] + GREEN_GRACE_S
+                    continue
+                self.log.trust_kept_to_green += 1
+            else:
+                keep = (not np.isnan(self.target[k]) and self.queued_until[k] < 0
+                        and veh.getLaneID(vid) == lane)
+                if keep:
+                    seen = self._lane_len[lane] - veh.getLanePosition(vid)
+                    v = veh.getSpeed(vid)
+                    keep = self._trust_ok(k, seen, v, to_green)
+                if keep:
+                    self.trust_next[k] = t + self._trust_horizon(k, seen, v, to_green)
+                    continue
+                self.log.trust_rearmed += 1
+            veh.setSpeedMode(vid, SPEED_MODE_DEFAULT)
+            self.trusted[k] = False
+            del self._trust_lane[k]
+            if self.record:
+                self.log.trust_events.append(("off", t, vid, lane, seen, v, to_green > 1e-9))
 
 
 # ----------------------------------------------------------------------------- runs
@@ -591,13 +916,19 @@ def read_tripinfo(path: Path) -> dict[str, np.ndarray]:
 
 
 def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
-                 density_g_per_l: float = PETROL_DENSITY_G_PER_L) -> dict:
+                 density_g_per_l: float = PETROL_DENSITY_G_PER_L,
+                 limit_ms: float | None = None) -> dict:
     """Measures over completed trips that departed at or after ``warmup_s`` (and ``mask``).
 
     ``mean_speed_kmh`` is the space-mean speed Σ routeLength / Σ duration (the definition of
     :func:`sim.measures.summarize`); ``mean_trip_speed_kmh`` SUMO's arithmetic mean of per-trip
     speeds; ``stops_per_veh`` the mean ``waitingCount``; fuel from ``fuel_abs`` (mg) over the
-    fuel density.
+    fuel density.  With ``limit_ms`` (the road's speed limit), ``delay_s`` is the travel time
+    minus the time at the driver's own desired speed (tripinfo ``speedFactor`` × the limit):
+    unlike SUMO's ``timeLoss``, which is accumulated against the speed factor of the moment,
+    it does not grow when an advisory raises the speed factor (device.glosa to its
+    ``max-speedfactor``, this controller while it steers a target; both restore it before the
+    trip ends, so tripinfo's factor is the driver's own).
     """
     sel = trips["depart"] >= warmup_s
     if mask is not None:
@@ -606,7 +937,7 @@ def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
     out = {"vehicles": n}
     keys = ("travel_time_s", "mean_speed_kmh", "mean_trip_speed_kmh", "stops_per_veh",
             "waiting_time_s", "time_loss_s", "depart_delay_s", "fuel_l_per_100km",
-            "co2_g_per_km")
+            "co2_g_per_km", "delay_s")
     if n == 0:
         out.update({k: math.nan for k in keys})
         return out
@@ -623,5 +954,7 @@ def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
         "fuel_l_per_100km": float(trips["fuel_mg"][sel].sum() / 1000.0 / density_g_per_l
                                   / dist.sum() * 1e5),
         "co2_g_per_km": float(trips["co2_mg"][sel].sum() / 1000.0 / dist.sum() * 1e3),
+        "delay_s": math.nan if limit_ms is None else float(np.mean(
+            dur - dist / (trips["speed_factor"][sel] * float(limit_ms)))),
     })
     return out
