@@ -160,6 +160,40 @@ class Bands:
         """
         ok = ~np.isnan(self.joint_lo_ms)
         count = ok.sum(axis=1)  # joint bands are nested: non-empty for 1..count
+        return self._joint_at(count)
+
+    def choose_joint(self, desired_ms, max_signals=None, min_speed_ratio=0.0):
+        """Per vehicle: the option a driver takes among the joint bands (the app's several
+        speed options), and how many stop lines it covers (0 = none).
+
+        The driver drives their desired speed clipped into a band.  They take the joint band
+        covering the most stop lines, but at most ``max_signals`` (None: all), and not one whose
+        speed is below ``min_speed_ratio`` × the speed of the next stop line's own band:
+        covering one more signal is not worth crawling towards it.  With the defaults this is
+        :meth:`longest_joint`.
+
+        Parameters
+        ----------
+        desired_ms : (N,) or scalar float
+            Each driver's desired speed (m/s).
+        max_signals : int, optional
+        min_speed_ratio : float in [0, 1]
+
+        Returns ``lo (N,), hi (N,), count (N,) int``.
+        """
+        jlo, jhi = self.joint_lo_ms, self.joint_hi_ms
+        if max_signals is not None:
+            jlo, jhi = jlo[:, :max_signals], jhi[:, :max_signals]
+        ok = ~np.isnan(jlo)
+        if min_speed_ratio > 0.0 and ok.shape[1] > 1:
+            d = np.broadcast_to(np.asarray(desired_ms, dtype=float), ok.shape[:1])[:, None]
+            speed = np.clip(d, jlo, jhi)
+            with np.errstate(invalid="ignore"):
+                ok &= speed >= min_speed_ratio * speed[:, :1]
+            ok = np.logical_and.accumulate(ok, axis=1)
+        return self._joint_at(ok.sum(axis=1))
+
+    def _joint_at(self, count):
         idx = np.maximum(count - 1, 0)[:, None]
         lo = np.take_along_axis(self.joint_lo_ms, idx, axis=1)[:, 0]
         hi = np.take_along_axis(self.joint_hi_ms, idx, axis=1)[:, 0]

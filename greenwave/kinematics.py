@@ -303,3 +303,59 @@ def speed_for_arrival_ms(dist_m, v0_ms, t_s, accel_ms2, decel_ms2):
     See :class:`Arrival` for the ``±inf`` conventions; broadcasts.
     """
     return Arrival(dist_m, v0_ms, accel_ms2, decel_ms2).speed_for(t_s)
+
+
+def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms=0.0):
+    """Speed to drive now to reach the stop line no earlier than ``t_s`` and at ``v_exit``.
+
+    A constant band speed reaches the line at the green start slowly and speeds up after it.
+    The *paced* approach (the trajectory of SUMO's GLOSA device, ``MSDevice_GLOSA::adaptSpeed``,
+    and of eco-approach controllers, e.g. Barth et al. 2011, "Dynamic ECO-driving for arterial
+    corridors", IEEE FISTS) crosses at the same time but at speed: change from ``v0`` to a
+    cruise speed ``u`` (at ``decel`` down, ``accel`` up), hold ``u``, then accelerate from ``u``
+    to ``v_exit`` at ``accel``, ending at the line.  Its arrival time:
+
+    * ``u <= min(v0, v_exit)``: ``T(u) = A - c2 u - c0 / u`` with ``A = v0/decel + v_exit/accel``,
+      ``c2 = (1/accel + 1/decel)/2``, ``c0 = v0²/(2 decel) + v_exit²/(2 accel) - d``;
+      non-increasing wherever the cruise distance is non-negative (``u² >= c0/c2``), so
+      ``T(u) = t`` gives ``u = (A - t + sqrt((A - t)² - 4 c2 c0)) / (2 c2)``;
+    * ``v0 <= u <= v_exit``: ``T(u) = (v_exit - v0)/accel + D/u`` with the cruise distance
+      ``D = d - (v_exit² - v0²)/(2 accel) >= 0``, so ``u = D / (t - (v_exit - v0)/accel)``.
+
+    ``v_exit`` itself is the fastest of the family (accelerate now, then hold it).  If ``t``
+    is before that arrival, the driver can just drive ``v_exit``.  Applied as a feedback rule
+    every update (the driver re-plans from where they are), the first leg is all that matters:
+    the returned speed is ``u`` (or ``v_exit``).  NaN where no such profile fits: ``u <
+    v_min``, or the line is too close to change speed and accelerate to ``v_exit`` before it
+    (use a constant band speed instead).  Following the profile arrives at ``t`` (``v_exit``:
+    no earlier than ``t``); a re-plan from a late position only makes it later.
+
+    Parameters
+    ----------
+    dist_m, v0_ms, v_exit_ms, t_s : array_like, broadcast
+        Distance to the stop line (m), current speed (m/s), speed wanted at the line (m/s),
+        earliest arrival time relative to now (s).
+    accel_ms2, decel_ms2 : float
+        Comfortable rates (m/s²), the ones the bands assume.
+    v_min_ms : float or array_like
+        Lowest cruise speed allowed (the advisory band's minimum).
+
+    Returns
+    -------
+    ndarray of float (broadcast shape), m/s
+    """
+    d, v0, ve, t = np.broadcast_arrays(*(np.asarray(x, dtype=float)
+                                         for x in (dist_m, v0_ms, v_exit_ms, t_s)))
+    a, b = float(accel_ms2), float(decel_ms2)
+    t_go = arrival_time_s(d, v0, ve, a, b)
+    c2 = 0.5 * (1.0 / a + 1.0 / b)
+    c0 = v0 * v0 / (2.0 * b) + ve * ve / (2.0 * a) - d
+    q = v0 / b + ve / a - t
+    cruise_up = d - (ve * ve - v0 * v0) / (2.0 * a)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        u_down = (q + np.sqrt(q * q - 4.0 * c2 * c0)) / (2.0 * c2)
+        u_up = cruise_up / (t - (ve - v0) / a)
+    down = (u_down < np.minimum(v0, ve)) & (c0 <= c2 * u_down * u_down)
+    up = ~down & (v0 <= ve) & (cruise_up >= 0.0) & (u_up >= v0) & (u_up <= ve)
+    u = np.select([t <= t_go, down, up], [ve, u_down, u_up], np.nan)
+    return np.where(u >= v_min_ms, u, np.nan)

@@ -167,6 +167,18 @@ class DriversModel(_Strict):
     length_m: FiniteFloat = Field(5.0, gt=1.0, le=20.0)
     compliance: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share that follows advice")
     reaction_s: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Delay to act on advice")
+    option_max_signals: int | None = Field(
+        None, ge=1, le=10,
+        description="Advised drivers take the joint band covering the most stop lines, up to this "
+        "many (default: all the advisory gives)")
+    option_min_speed_ratio: FiniteFloat = Field(
+        0.0, ge=0.0, le=1.0,
+        description="... but not one whose speed is below this share of the next stop line's "
+        "band speed (0: always the longest)")
+    hold_on_stop: bool = Field(
+        False,
+        description="When the next stop line says 'prepare to stop', keep the last advice "
+        "instead of driving normally (speeding up towards the red light)")
 
     @model_validator(mode="after")
     def _range(self):

@@ -41,7 +41,7 @@ import numpy as np
 import simpy
 
 from greenwave.advice import advise
-from greenwave.bands import queue_discharge_delay_s
+from greenwave.bands import STOP, queue_discharge_delay_s
 from greenwave.network import World
 from greenwave.timing import AMBER, GREEN, RED
 
@@ -395,10 +395,18 @@ class Simulation:
                 self.stream[sel] * r.stop_pos_m.shape[1] + self.stop_k[sel]])
         adv = advise(self.net, self.timing, self.params, link, offset, self.v[sel],
                      self.epoch + t, m, qd)
-        lo, hi, count = adv.bands.longest_joint()
         lim = self.net.link_speed_limit_ms[link]
-        tgt = np.clip(self.desired[sel] * lim, lo, hi)
+        desired = self.desired[sel] * lim
+        drv = self.drv
+        lo, hi, count = adv.bands.choose_joint(desired, drv.option_max_signals,
+                                               drv.option_min_speed_ratio)
+        tgt = np.clip(desired, lo, hi)
         tgt[count == 0] = np.nan
+        if drv.hold_on_stop:
+            # "Prepare to stop": a driver following advice keeps it rather than speed up
+            # towards the red light (the stop line still stops them if it is red).
+            keep = (adv.bands.status[:, 0] == STOP) & ~np.isnan(self.target[sel])
+            sel, tgt, count = sel[~keep], tgt[~keep], count[~keep]
         self.adv_until[sel] = self.stop_k[sel] + count
         self._schedule(sel, tgt, t)
         self.n_advice_calls += 1

@@ -13,7 +13,11 @@ lengths, SUMO second ``t`` is the absolute time ``epoch + t``) and does for SUMO
   slower than 1 m/s on their lane (the engine's queue count: a SUMO lane is one of greenwave's
   single-file streams up to the next stop line).  The target is the driver's own desired speed
   (the speed factor drawn at departure × the lane speed, capped by the vehicle's maximum speed)
-  clipped into the longest joint band; no band (``count == 0``) means no target.  Out of range a
+  clipped into the joint band the driver takes (the longest, or as the scenario's
+  ``drivers.option_max_signals`` / ``option_min_speed_ratio`` choose:
+  :meth:`greenwave.bands.Bands.choose_joint`, as the engine); no band (``count == 0``) means
+  no target, except that with ``drivers.hold_on_stop`` a driver told "prepare to stop" keeps
+  the target they have rather than speed up towards the red light (as the engine).  Out of range a
   vehicle keeps its last advice while the joint band still covers a stop line ahead (it was
   valid through all the stop lines it covers), then, or past the last signal, has no target
   (the engine's ``adv_until``).
@@ -118,7 +122,8 @@ from pathlib import Path
 import numpy as np
 
 from greenwave.advice import advise
-from greenwave.bands import queue_discharge_delay_s
+from greenwave.bands import STOP, queue_discharge_delay_s
+from greenwave.kinematics import arrival_time_s, paced_speed_ms
 from greenwave.network import World
 from greenwave.sumo_io import find_sumo_tool, tool_env
 from greenwave.timing import RED
@@ -247,6 +252,8 @@ class AdviceLog:
     trusted: int = 0  # red lights trusted (speed mode bit 4 off)
     trust_kept_to_green: int = 0  # ... until the light turned green
     trust_rearmed: int = 0  # ... re-armed while still red (SUMO's red-light stop back on)
+    paced: int = 0  # vehicle-updates whose target came from the paced approach
+    held: int = 0  # vehicle-updates on which "prepare to stop" kept the last advice
     # Per vehicle-update with a band (when recording): time, vehicle, band and target chosen.
     records: list[tuple[float, str, float, float, float]] = field(default_factory=list)
     # Per update and vehicle with an active, steered target (when recording): time, vehicle,
@@ -288,10 +295,18 @@ class GlosaController:
         target (speed factor), so targets above the driver's own desired speed can be reached
         and IDM's free-road term does not hold the vehicle below its target behind a distant
         leader; the command still caps the speed at the target.
-    band_choice : {"longest", "next"}
-        Which joint band the target is clipped into: the one covering the most stop lines
-        (``"longest"``, as :mod:`sim.engine` and the app), or the next stop line's alone
-        (``"next"``, a diagnostic: what SUMO's device.glosa looks at).
+    max_signals, min_speed_ratio, hold_on_stop : optional
+        The driver's choice among the joint bands and what they do on "prepare to stop"
+        (default: the scenario's ``drivers.option_max_signals`` (pass ``None`` for all),
+        ``option_min_speed_ratio`` and ``hold_on_stop``, as :mod:`sim.engine`;
+        :meth:`greenwave.bands.Bands.choose_joint`).
+    profile : {"constant", "paced"}
+        How a driver told to slow down drives the band: ``"constant"`` holds one speed in it
+        (the app's advice, the engine's drivers); ``"paced"`` slows down further, earlier, and
+        accelerates to their desired speed (capped by the band's maximum and the limit) so as
+        to cross the next stop line when the constant band speed would, but at speed
+        (:func:`greenwave.kinematics.paced_speed_ms`, re-planned every update; the cruise
+        speed never below the band's minimum; the constant speed where no such profile fits).
     check_red : bool
         Check every stop-line crossing against the signal (:attr:`red_crossings`).
     record : bool
@@ -303,8 +318,9 @@ class GlosaController:
     def __init__(self, world: World, api, *, seed: int, penetration=None, compliance=None,
                  update_s=None, range_m=None, reaction_s=None, steer_accel_ms2=None,
                  steer_decel_ms2=None, trust_red: bool = True, release_queued: bool = True,
-                 raise_speed_factor: bool = True, band_choice: str = "longest",
-                 check_red: bool = True, record: bool = False):
+                 raise_speed_factor: bool = True, max_signals=-1, min_speed_ratio=None,
+                 hold_on_stop=None, profile: str = "constant", check_red: bool = True,
+                 record: bool = False):
         sc = world.scenario
         self.world = world
         self.net = world.network
@@ -325,10 +341,14 @@ class GlosaController:
         self.trust_red = bool(trust_red)
         self.release_queued = bool(release_queued)
         self.raise_speed_factor = bool(raise_speed_factor)
-        if band_choice not in ("longest", "next"):
-            raise ValueError(f"band_choice: 'longest' or 'next', not {band_choice!r}")
-        self.band_choice = band_choice
         drv = sc.drivers
+        self.max_signals = drv.option_max_signals if max_signals == -1 else max_signals
+        self.min_speed_ratio = float(drv.option_min_speed_ratio if min_speed_ratio is None
+                                     else min_speed_ratio)
+        self.hold_on_stop = bool(drv.hold_on_stop if hold_on_stop is None else hold_on_stop)
+        if profile not in ("constant", "paced"):
+            raise ValueError(f"profile: 'constant' or 'paced', not {profile!r}")
+        self.profile = profile
         self.s0 = float(drv.min_gap_m)
         self.length = float(drv.length_m)
         self.headway = float(drv.time_headway_s)
@@ -544,26 +564,46 @@ class GlosaController:
                      self.epoch + t, self.m, qd)
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
-        if self.band_choice == "next":
-            lo = adv.bands.joint_lo_ms[:, 0].copy()
-            hi = adv.bands.joint_hi_ms[:, 0].copy()
-            count = (~np.isnan(lo)).astype(np.int64)
-        else:
-            lo, hi, count = adv.bands.longest_joint()
+        lo, hi, count = adv.bands.choose_joint(desired, self.max_signals, self.min_speed_ratio)
         tgt = np.clip(desired, lo, hi)
         ok = in_range & (count > 0)
         tgt[~ok] = np.nan
+        if self.profile == "paced":
+            self._pace(tgt, desired, adv, speed[sel])
         self.log.advised += int(ok.sum())
         # In range: the new advice (valid through the stop lines its band covers).  Out of
         # range: keep the last advice until it has expired, then drive normally.
-        self.adv_until[ks[in_range]] = self.stop_k[ks[in_range]] + count[in_range]
+        renew = in_range
+        if self.hold_on_stop:
+            # "Prepare to stop" (no speed reaches the next green): keep the last advice rather
+            # than speed up towards the red light.
+            renew = in_range & ~((adv.bands.status[:, 0] == STOP) & ~np.isnan(self.target[ks]))
+            self.log.held += int((in_range & ~renew).sum())
+        self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + count[renew]
         expired = self.stop_k[ks] >= self.adv_until[ks]
-        upd = in_range | expired
+        upd = renew | expired
         self._schedule(ks[upd], tgt[upd], t)
         if self.record:
             for k in np.flatnonzero(ok):
                 self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]),
                                          float(tgt[k])))
+
+    def _pace(self, tgt, desired, adv, v):
+        """``profile="paced"``: replace, in place, the constant band speed ``tgt`` of drivers
+        it holds below their desired speed by the paced approach to the next stop line."""
+        p = self.params
+        v_exit = np.minimum(np.minimum(desired, p.band_max_ms), adv.limit_ms[:, 0])
+        sl = np.flatnonzero(~np.isnan(tgt) & (tgt < v_exit - SAME_ADVICE_MS)
+                            & (v >= QUEUE_SPEED_MS))
+        if sl.size == 0:
+            return
+        d = adv.dist_m[sl, 0]
+        t_arr = arrival_time_s(d, v[sl], tgt[sl], p.accel_ms2, p.decel_ms2)
+        u = paced_speed_ms(d, v[sl], v_exit[sl], t_arr, p.accel_ms2, p.decel_ms2,
+                           p.band_min_ms)
+        use = ~np.isnan(u)
+        tgt[sl[use]] = u[use]
+        self.log.paced += int(use.sum())
 
     def _release_queued(self, t, lanes, slots, link, speed, sel, on, pos):
         """Queues are SUMO's: a complying vehicle that queues (slower than 1 m/s) before a
@@ -619,7 +659,12 @@ class GlosaController:
         self.pend_v[slots[same_pend]] = new[same_pend]
         fresh = ~same_cur & ~same_pend
         self.pend_v[slots[fresh]] = new[fresh]
-        self.pend_t[slots[fresh]] = t + self.reaction_s
+        due = t + self.reaction_s
+        if self.profile == "paced":
+            # A paced driver re-plans every update; a re-plan replacing one not yet acted on
+            # does not restart the reaction time (else a plan that keeps moving never acts).
+            due = np.minimum(self.pend_t[slots[fresh]], due)
+        self.pend_t[slots[fresh]] = due
 
     def released(self, slots):
         """Complying vehicles that follow SUMO's car following now (queued, or close behind a

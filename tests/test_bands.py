@@ -494,3 +494,37 @@ def test_empty_batches(n, m):
     b = speed_bands(np.full((n, m), 100.0), np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
                     np.full((n, m), 15.0), tab)
     assert b.lo_ms.shape == b.status.shape == b.joint_hi_ms.shape == (n, m)
+
+
+def _joint(rows):
+    """A Bands whose joint bands are ``rows`` (N, M) of (lo, hi) in m/s or None."""
+    from greenwave.bands import Bands
+
+    n, m = len(rows), len(rows[0])
+    lo = np.array([[np.nan if c is None else c[0] for c in r] for r in rows])
+    hi = np.array([[np.nan if c is None else c[1] for c in r] for r in rows])
+    z = np.zeros((n, m))
+    return Bands(lo.copy(), hi.copy(), np.full((n, m), ADVICE, np.int8), z, z, z, z, lo, hi)
+
+
+def test_choose_joint_is_the_drivers_option():
+    b = _joint([[(8.0, 16.0), (8.0, 12.0), (5.0, 6.0)],  # 3 signals only at a crawl
+                [(8.0, 16.0), (9.0, 15.0), (10.0, 14.0)],
+                [(8.0, 16.0), None, None],
+                [None, None, None]])
+    desired = np.array([15.0, 15.0, 15.0, 15.0])
+    lo, hi, n = b.choose_joint(desired)
+    np.testing.assert_array_equal(n, [3, 3, 1, 0])
+    for got, want in zip((lo, hi, n), b.longest_joint()):
+        np.testing.assert_array_equal(got, want)
+    np.testing.assert_array_equal(b.choose_joint(desired, max_signals=2)[2], [2, 2, 1, 0])
+    np.testing.assert_array_equal(b.choose_joint(desired, max_signals=1)[2], [1, 1, 1, 0])
+    # Speeds chosen: 15, 12, 6 (row 0); 15, 15, 14 (row 1).  Half of 15 excludes 6 only.
+    lo, hi, n = b.choose_joint(desired, min_speed_ratio=0.5)
+    np.testing.assert_array_equal(n, [2, 3, 1, 0])
+    assert (lo[0], hi[0]) == (8.0, 12.0)
+    # 0.9 × 15 = 13.5: row 0 keeps only its next signal, row 1 all three (14 >= 13.5).
+    np.testing.assert_array_equal(b.choose_joint(desired, min_speed_ratio=0.9)[2], [1, 3, 1, 0])
+    # A driver slower than the bands is raised to lo: 8, 8, 5 → 5 < 0.9 × 8 drops the third.
+    np.testing.assert_array_equal(b.choose_joint(np.full(4, 4.0), min_speed_ratio=0.9)[2],
+                                  [2, 3, 1, 0])

@@ -124,3 +124,18 @@ def test_point_at_and_geometry(arterial):
     assert 80 < brg < 100  # eastbound
     assert math.isclose(lon0, net.intersection_lonlat[0, 0], abs_tol=1e-6)
     assert math.isclose(lon1, net.intersection_lonlat[1, 0], abs_tol=1e-6)
+
+
+def test_driver_option_policy_is_validated(arterial):
+    data = arterial.scenario.model_dump(mode="json")
+    assert data["drivers"]["option_max_signals"] is None  # defaults: longest band, no hold
+    assert data["drivers"]["option_min_speed_ratio"] == 0.0
+    assert data["drivers"]["hold_on_stop"] is False
+    for field, bad, why in (("option_max_signals", 0, "greater than or equal to 1"),
+                            ("option_min_speed_ratio", 1.5, "less than or equal to 1"),
+                            ("option_min_speed_ratio", float("nan"), "finite"),
+                            ("hold_on_stop", "sometimes", "valid boolean")):
+        d = arterial.scenario.model_dump(mode="json")
+        d["drivers"][field] = bad
+        with pytest.raises(ScenarioError, match=rf"drivers\.{field}.*{why}"):
+            parse_scenario(d, "t.toml")

@@ -142,3 +142,44 @@ def test_advice_is_followed_inside_the_band(arterial):
     assert targets.size > 100 and res.extra["advised"] > 0
     assert targets.min() >= kmh_to_ms(35.0) - 1e-9
     assert targets.max() <= kmh_to_ms(50.0) + 1e-9
+
+
+@pytest.mark.parametrize("hold", [False, True])
+def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
+    """A driver following advice whose next stop line turns to "prepare to stop" (no speed
+    reaches a green) drives normally again, or, with ``drivers.hold_on_stop``, keeps the target
+    they have (as in the SUMO controller)."""
+    import sim.engine as engine
+    from greenwave.bands import STOP
+
+    w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=900.0, green=(0.0, 45.0),
+                 drivers={"hold_on_stop": hold}, advisory={"band_min_kmh": 20.0})
+    real = engine.advise
+
+    def lost_after_60s(net, timing, params, link, offset, v, t, m, qd):
+        adv = real(net, timing, params, link, offset, v, t, m, qd)
+        if t - w.epoch_s >= 60.0:  # the band is gone from 60 s on
+            b = adv.bands
+            b.status[:, 0] = STOP
+            b.joint_lo_ms[:] = b.joint_hi_ms[:] = np.nan
+        return adv
+
+    monkeypatch.setattr(engine, "advise", lost_after_60s)
+    sim = Simulation(w, seed=0, advisory=True, penetration=1.0,
+                     arrivals=arrivals(w, [20.0], u_equip=0.0), duration_s=200.0, warmup_s=0.0)
+    seen = []
+    orig = sim._schedule
+
+    def spy(slots, new, t):
+        seen.append((t, new.copy()))
+        orig(slots, new, t)
+
+    sim._schedule = spy
+    sim.run()
+    before = [n for t, n in seen if t < 60.0]
+    after = np.concatenate([n for t, n in seen if 60.0 <= t < 75.0] or [np.empty(0)])
+    assert before and np.isfinite(np.concatenate(before)).any()  # advised before 60 s
+    if hold:
+        assert after.size == 0  # nothing new: the target in force is kept
+    else:
+        assert after.size > 0 and np.isnan(after).all()

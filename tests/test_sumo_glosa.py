@@ -234,6 +234,35 @@ def wide_band(exported):
     return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0)
 
 
+@pytest.fixture(scope="module")
+def policy(exported):
+    """The wide band with the benchmark's driver policy (joint bands over at most 2 signals,
+    not slower than half the next signal's band speed, hold on "prepare to stop") and the
+    paced profile."""
+    world, res = exported
+    data = world.scenario.model_dump(mode="json")
+    data["advisory"]["band_min_kmh"], data["advisory"]["band_max_kmh"] = 18.0, 60.0
+    data["drivers"].update(option_max_signals=2, option_min_speed_ratio=0.5, hold_on_stop=True)
+    return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0,
+                  profile="paced")
+
+
+@needs_sumo
+def test_driver_policy_and_paced_profile(policy, wide_band):
+    """The scenario's driver policy reaches the controller; paced targets (which may lie
+    above the joint band: the driver crosses at speed) never leave [band min, band max]; the
+    "prepare to stop" hold happens only with the policy."""
+    ctrl = policy["ctrl"]
+    assert (ctrl.max_signals, ctrl.min_speed_ratio, ctrl.hold_on_stop) == (2, 0.5, True)
+    assert wide_band["ctrl"].hold_on_stop is False and wide_band["ctrl"].max_signals is None
+    log = ctrl.log
+    assert log.paced > 100 and log.held > 10
+    assert wide_band["ctrl"].log.held == 0 and wide_band["ctrl"].log.paced == 0
+    rec = np.array([r[2:] for r in log.records])
+    assert rec[:, 2].min() >= 18.0 / 3.6 - 1e-9 and rec[:, 2].max() <= 60.0 / 3.6 + 1e-9
+    assert np.any(rec[:, 2] > rec[:, 1] + 0.1)  # paced: faster than the band at the line
+
+
 @needs_sumo
 def test_controller_run_completes_and_advises(runs):
     ctrl = runs[1.0]["ctrl"]
@@ -276,11 +305,12 @@ def test_targets_inside_bands_and_followed(runs, exported):
 
 
 @needs_sumo
-def test_no_red_light_running(runs, untrusting, wide_band):
+def test_no_red_light_running(runs, untrusting, wide_band, policy):
     """Neither the controller's monitor (at the updates) nor a check at every step finds a
     crossing on red; a vehicle whose red light was trusted (SUMO speed mode bit 4 off) crosses
     only once it is green."""
-    for name, r in [*runs.items(), ("untrusting", untrusting), ("wide band", wide_band)]:
+    for name, r in [*runs.items(), ("untrusting", untrusting), ("wide band", wide_band),
+                    ("policy", policy)]:
         ctrl = r["ctrl"]
         assert ctrl.crossings > 100, name  # the monitor saw the stop lines being crossed
         assert ctrl.red_crossings == 0, ctrl.red_crossing_ids[:5]
