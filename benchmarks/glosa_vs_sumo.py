@@ -429,9 +429,9 @@ def _verdict(out: dict) -> str:
     if not (math.isfinite(s["diff"]["mean"]) and math.isfinite(f["diff"]["mean"])):
         return "not comparable (no completed trips after the warm-up)"
     if out["beats_on_stops_and_fuel"]:
-        both = s["significant"] and f["significant"]
-        return "greenwave better on stops and fuel (" + (
-            "significant on both)" if both else "not significant on both)")
+        sig = [n for n, m in (("stops", s), ("fuel", f)) if m["significant"]]
+        return "greenwave better on stops and fuel (significant on " + (
+            " and ".join(sig) if sig else "neither") + ")"
     worse = [n + (" (significant)" if m["significant"] else " (not significant)")
              for n, m in (("stops", s), ("fuel", f)) if not m["greenwave_better"]]
     return "does NOT beat device.glosa (worse on " + " and ".join(worse) + ")"

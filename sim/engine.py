@@ -7,7 +7,9 @@ Processes (SimPy)
 * ``_signals`` — wakes at every signal change of any group and refreshes the state array.
 * ``_advisory`` — every ``advisory.update_interval_s``: equipped, complying drivers within
   ``advisory.range_m`` of their next stop line ask the core (:func:`greenwave.advice.advise`,
-  the same call as the API) for bands and pick a target speed.
+  the same call as the API) for bands and pick a target speed: their desired speed clipped
+  into the joint band they take (``drivers.option_*``, :meth:`greenwave.bands.Bands.choose_joint`;
+  with ``drivers.hold_on_stop`` a "prepare to stop" keeps the target they have).
 * ``_physics`` — every ``dt``: inserts waiting vehicles, then moves all vehicles at once.
 
 Streams

@@ -149,7 +149,7 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
     """A driver following advice whose next stop line turns to "prepare to stop" (no speed
     reaches a green) drives normally again, or, with ``drivers.hold_on_stop``, keeps the target
     they have (as in the SUMO controller)."""
-    import sim.engine as engine
+    from sim import engine
     from greenwave.bands import STOP
 
     w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=900.0, green=(0.0, 45.0),
