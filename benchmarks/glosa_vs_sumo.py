@@ -64,7 +64,6 @@ from __future__ import annotations
 import argparse
 import concurrent.futures as cf
 import datetime as _dt
-import json
 import math
 import multiprocessing
 import os
@@ -81,6 +80,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from greenwave.cli import parse_list, print_json
 from greenwave.network import World, expand_links
 from greenwave.scenario import apply_override, load_scenario, parse_scenario
 from greenwave.sumo_io import export_sumo, find_sumo_tool
@@ -254,8 +254,11 @@ def main(argv=None) -> int:
     if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
         print("SUMO not found: pip install 'greenwave[sumo]'", file=sys.stderr)
         return 2
-    seeds = _parse_list(a.seeds, int)
-    pens = [p / 100.0 for p in _parse_list(a.penetrations, float)]
+    try:
+        seeds = parse_list(a.seeds, int)
+        pens = [p / 100.0 for p in parse_list(a.penetrations, float)]
+    except ValueError as e:
+        ap.error(f"--seeds / --penetrations: {e}")
     if not pens or any(not 0 < p <= 1 for p in pens):
         ap.error("--penetrations: percentages in (0, 100]")
     sc = load_scenario(a.scenario)
@@ -383,7 +386,7 @@ def main(argv=None) -> int:
             print(f"    {pc:>3} %: " + "; ".join(parts) + f" → {_verdict(out)}")
     print(f"run time {total:.0f} s ({len(jobs)} SUMO runs, {a.jobs} process(es))")
     if a.json:
-        print(json.dumps(_finite({
+        print_json({
             "scenario": sc.name, "seeds": seeds, "duration_s": duration, "warmup_s": warmup,
             "host": host, "emission_class": EMISSION_CLASS,
             "fuel_density_g_per_l": PETROL_DENSITY_G_PER_L, "speed_limit_kmh": limit,
@@ -405,7 +408,7 @@ def main(argv=None) -> int:
             "goal_met": {name: {pc: out["beats_on_stops_and_fuel"] for pc, out in by_p.items()}
                          for name, by_p in versus.items()},
             "per_seed": per, "run_time_s": total,
-        }), default=_json_default, allow_nan=False))
+        })
     return 0
 
 
@@ -488,39 +491,7 @@ def _fmt(fmt: str, m: dict) -> str:
     return f"{fmt.format(m['mean'])}±{fmt.format((m['ci95'][1] - m['ci95'][0]) / 2)}"
 
 
-def _parse_list(text: str, conv) -> list:
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if conv is int and "-" in part:
-            lo, hi = part.split("-")
-            out += list(range(int(lo), int(hi) + 1))
-        elif part:
-            out.append(conv(part))
-    if not out:
-        raise SystemExit(f"empty list: '{text}'")
-    return out
 
-
-def _finite(o):
-    """JSON has no NaN/Infinity: non-finite numbers become null."""
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if math.isfinite(o) else None
-    return o
-
-
-def _json_default(o):
-    if isinstance(o, np.integer):
-        return int(o)
-    if isinstance(o, np.floating):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    raise TypeError(type(o))
 
 
 if __name__ == "__main__":

@@ -25,7 +25,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import json
 import math
 import os
 import platform
@@ -37,6 +36,7 @@ from pathlib import Path
 
 import numpy as np
 
+from greenwave.cli import print_json
 from greenwave.coordination import corridor_timing, optimize_offsets, with_offsets
 from greenwave.network import World
 from greenwave.scenario import dumps_scenario, load_scenario, parse_scenario
@@ -259,17 +259,8 @@ def main(argv=None):
                "advice_on_green_wave": {k: v for k, v in first["advice_on_green_wave"].items()
                                         if k.endswith("_change_pct")},
                "scenarios": results}
-        print(json.dumps(_clean(obj)))
+        print_json(obj)
 
-
-def _clean(obj):
-    if isinstance(obj, float) and not math.isfinite(obj):
-        return None
-    if isinstance(obj, dict):
-        return {k: _clean(v) for k, v in obj.items()}
-    if isinstance(obj, (list, tuple)):
-        return [_clean(v) for v in obj]
-    return obj
 
 
 if __name__ == "__main__":

@@ -36,7 +36,6 @@ from __future__ import annotations
 
 import argparse
 import datetime as _dt
-import json
 import math
 import os
 import platform
@@ -51,6 +50,7 @@ import numpy as np
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
+from greenwave.cli import parse_list, print_json
 from greenwave.network import World
 from greenwave.scenario import load_scenario
 from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
@@ -199,7 +199,10 @@ def main(argv=None) -> int:
     if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
         print("SUMO not found: pip install 'greenwave[sumo]'", file=sys.stderr)
         return 2
-    seeds = _parse_seeds(a.seeds)
+    try:
+        seeds = parse_list(a.seeds, int)
+    except ValueError as e:
+        ap.error(f"--seeds: {e}")
     variants = [v.strip() for v in a.variants.split(",") if v.strip()]
     if "idm" not in variants:
         variants.insert(0, "idm")
@@ -283,14 +286,14 @@ def main(argv=None) -> int:
     print("run time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
           + f", total {total:.0f} s")
     if a.json:
-        print(json.dumps(_finite({
+        print_json({
             "scenario": sc.name, "seeds": seeds, "duration_s": duration, "warmup_s": warmup,
             "host": host, "sumo_version": _sumo_version(),
             "variants": {v: VARIANTS[v][4] for v in variants},
             "results": agg, "diff_pct_vs_sumo_idm": diffs, "diff_pct": all_diffs,
             "goals": goals,
             "throughput_ratio": ratio, "per_seed": runs, "run_time_s": timing,
-        }), default=_json_default, allow_nan=False))
+        })
     return 0
 
 
@@ -307,39 +310,7 @@ def _pct(d: float) -> str:
     return f"{d:+.1f} %" if math.isfinite(d) else "—"
 
 
-def _finite(o):
-    """JSON has no NaN/Infinity: non-finite numbers become null."""
-    if isinstance(o, dict):
-        return {k: _finite(v) for k, v in o.items()}
-    if isinstance(o, (list, tuple)):
-        return [_finite(v) for v in o]
-    if isinstance(o, (float, np.floating)):
-        return float(o) if math.isfinite(o) else None
-    return o
 
-
-def _json_default(o):
-    if isinstance(o, (np.integer,)):
-        return int(o)
-    if isinstance(o, (np.floating,)):
-        return float(o)
-    if isinstance(o, np.bool_):
-        return bool(o)
-    raise TypeError(type(o))
-
-
-def _parse_seeds(text: str) -> list[int]:
-    out = []
-    for part in text.split(","):
-        part = part.strip()
-        if "-" in part:
-            lo, hi = part.split("-")
-            out += list(range(int(lo), int(hi) + 1))
-        elif part:
-            out.append(int(part))
-    if not out:
-        raise SystemExit("--seeds: no seeds")
-    return out
 
 
 def _sumo_version() -> str:

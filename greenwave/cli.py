@@ -15,6 +15,8 @@ import math
 import sys
 from pathlib import Path
 
+import numpy as np
+
 from .scenario import DEFAULT_SCENARIO, ScenarioError
 
 # name → module providing add_parser(subparsers); order is the order of --help.
@@ -76,11 +78,32 @@ def scenario_arg(p: argparse.ArgumentParser, required: bool = False):
 
 
 def print_json(obj) -> None:
-    """Exactly one JSON object on one line of stdout (NaN is written as null)."""
+    """Exactly one JSON object on one line of stdout (NaN and infinities are written as null;
+    numpy scalars as plain numbers)."""
     print(json.dumps(_nan_to_none(obj), ensure_ascii=False, allow_nan=False))
 
 
+def parse_list(text: str, conv=int) -> list:
+    """``"1-4"``, ``"1,2,7"`` or ``"25,50,100"`` as a list (ranges for integers only).
+
+    Raises ``ValueError`` naming the text when it is empty or malformed.
+    """
+    out = []
+    for part in text.split(","):
+        part = part.strip()
+        if conv is int and "-" in part:
+            lo, hi = part.split("-")
+            out += list(range(int(lo), int(hi) + 1))
+        elif part:
+            out.append(conv(part))
+    if not out:
+        raise ValueError(f"empty list: {text!r}")
+    return out
+
+
 def _nan_to_none(obj):
+    if isinstance(obj, np.generic):
+        obj = obj.item()
     if isinstance(obj, float) and not math.isfinite(obj):
         return None
     if isinstance(obj, dict):

@@ -54,8 +54,9 @@ from .fuel import fuel_co2_rates
 AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
 STOP_END_SPEED_MS = 1.0  # ... and ends above this one (hysteresis against creeping in queues)
-QUEUE_SPEED_MS = 1.0
-CROSS_EPS_M = 1e-6  # vehicles slower than this before a stop line count as queued
+QUEUE_SPEED_MS = 1.0  # vehicles slower than this before a stop line count as queued
+CROSS_EPS_M = 1e-6  # a front bumper this far past a stop line has crossed it
+SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice
 
 
 @dataclass
@@ -139,6 +140,35 @@ class SimResult:
     duration_s: float
     trajectories: dict[str, np.ndarray] | None = None
     extra: dict = field(default_factory=dict)
+
+
+def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s, keep_due=False):
+    """Hand new target speeds ``new`` (m/s, NaN = drive normally) to the drivers in ``slots``
+    after their reaction time, in place on the per-slot arrays ``target`` (followed now),
+    ``pend_v`` / ``pend_t`` (waiting to act on, and when; inf = nothing waiting).
+
+    Repeating the advice a driver already follows, or already waits to act on (within
+    ``SAME_ADVICE_MS``), does not restart the reaction time (the app repeats its advice every
+    update); small updates of the advice being followed apply at once.  With ``keep_due`` a
+    new target replacing one not yet acted on keeps the earlier due time (drivers who re-plan
+    every update, whose plan would otherwise never act).  Shared by :class:`Simulation` and
+    the SUMO controller.
+    """
+    cur, pend = target[slots], pend_v[slots]
+    waiting = np.isfinite(pend_t[slots])
+    same_cur = (np.isnan(new) & np.isnan(cur)) | (np.abs(new - cur) < SAME_ADVICE_MS)
+    same_pend = waiting & ((np.isnan(new) & np.isnan(pend))
+                           | (np.abs(new - pend) < SAME_ADVICE_MS))
+    follow = same_cur & ~same_pend
+    target[slots[follow]] = new[follow]
+    pend_t[slots[follow & waiting]] = np.inf
+    pend_v[slots[same_pend]] = new[same_pend]
+    fresh = ~same_cur & ~same_pend
+    pend_v[slots[fresh]] = new[fresh]
+    due = t + reaction_s
+    if keep_due:
+        due = np.minimum(pend_t[slots[fresh]], due)
+    pend_t[slots[fresh]] = due
 
 
 class Simulation:
@@ -415,24 +445,10 @@ class Simulation:
         self.n_advised += int((count > 0).sum())
 
     def _schedule(self, slots, new, t):
-        """Hand new target speeds (NaN = drive normally) to drivers after their reaction time.
-
-        Repeating the advice a driver already follows, or already waits to act on, does not
-        restart the reaction time (the app repeats its advice every update).
-        """
-        tol = 0.5 / 3.6
-        cur, pend = self.target[slots], self.pend_v[slots]
-        waiting = np.isfinite(self.pend_t[slots])
-        same_cur = (np.isnan(new) & np.isnan(cur)) | (np.abs(new - cur) < tol)
-        same_pend = waiting & ((np.isnan(new) & np.isnan(pend)) | (np.abs(new - pend) < tol))
-        # Still the advice being followed: small updates apply at once, pending changes drop.
-        follow = same_cur & ~same_pend
-        self.target[slots[follow]] = new[follow]
-        self.pend_t[slots[follow & waiting]] = np.inf
-        self.pend_v[slots[same_pend]] = new[same_pend]
-        fresh = ~same_cur & ~same_pend
-        self.pend_v[slots[fresh]] = new[fresh]
-        self.pend_t[slots[fresh]] = t + self.drv.reaction_s
+        """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
+        (:func:`schedule_targets`)."""
+        schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
+                         self.drv.reaction_s)
 
     def _queue_counts(self, n):
         """Vehicles queued (slower than QUEUE_SPEED_MS) per (stream, next stop line)."""

@@ -128,8 +128,8 @@ from greenwave.network import World
 from greenwave.sumo_io import find_sumo_tool, tool_env
 from greenwave.timing import RED
 
-QUEUE_SPEED_MS = 1.0  # queued = slower than this (sim.engine.QUEUE_SPEED_MS)
-SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice (sim.engine)
+from .engine import QUEUE_SPEED_MS, SAME_ADVICE_MS, schedule_targets
+
 HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
 
 EMISSION_CLASS = "HBEFA3/PC_G_EU4"
@@ -646,25 +646,10 @@ class GlosaController:
         self.log.following += int(follow.sum())
 
     def _schedule(self, slots, new, t):
-        """``Simulation._schedule``: new targets act after the reaction time; repeating the
-        advice a driver already follows (or waits to act on) does not restart it."""
-        cur, pend = self.target[slots], self.pend_v[slots]
-        waiting = np.isfinite(self.pend_t[slots])
-        same_cur = (np.isnan(new) & np.isnan(cur)) | (np.abs(new - cur) < SAME_ADVICE_MS)
-        same_pend = waiting & ((np.isnan(new) & np.isnan(pend))
-                               | (np.abs(new - pend) < SAME_ADVICE_MS))
-        follow = same_cur & ~same_pend
-        self.target[slots[follow]] = new[follow]
-        self.pend_t[slots[follow & waiting]] = np.inf
-        self.pend_v[slots[same_pend]] = new[same_pend]
-        fresh = ~same_cur & ~same_pend
-        self.pend_v[slots[fresh]] = new[fresh]
-        due = t + self.reaction_s
-        if self.profile == "paced":
-            # A paced driver re-plans every update; a re-plan replacing one not yet acted on
-            # does not restart the reaction time (else a plan that keeps moving never acts).
-            due = np.minimum(self.pend_t[slots[fresh]], due)
-        self.pend_t[slots[fresh]] = due
+        """New targets act after the reaction time (:func:`sim.engine.schedule_targets`, as
+        the engine); a paced driver's re-plan does not restart it."""
+        schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
+                         self.reaction_s, keep_due=self.profile == "paced")
 
     def released(self, slots):
         """Complying vehicles that follow SUMO's car following now (queued, or close behind a
