@@ -1,7 +1,8 @@
 """The FastAPI app: ``create_app(settings)``; state is built once in the lifespan.
 
-Run it with ``greenwave serve`` (:mod:`api.serve`), or ``uvicorn --factory api.main:app_from_env``
-with settings from ``GREENWAVE_*`` environment variables.
+Run it with ``greenwave serve`` (:mod:`api.serve`), or
+``uvicorn --factory greenwave.api.main:app_from_env`` with settings from ``GREENWAVE_*``
+environment variables.
 """
 
 from __future__ import annotations

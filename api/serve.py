@@ -67,7 +67,7 @@ def cmd_serve(args) -> int:
     _check_listen(args.host, args.port)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="greenwave-metrics-")
-    uvicorn.run("api.main:app_from_env", factory=True, host=args.host, port=args.port,
+    uvicorn.run("greenwave.api.main:app_from_env", factory=True, host=args.host, port=args.port,
                 workers=args.workers, log_level=args.log_level, access_log=args.access_log,
                 proxy_headers=False, server_header=False)
     return 0

@@ -61,7 +61,7 @@ class Settings(BaseSettings):
                     "requests that arrive while the previous group is computed are grouped)")
     fast_path: bool = Field(
         True, description="Answer valid single advisories without FastAPI's routing "
-                          "(api.routes.advisory.AdvisoryFastPath; same responses)")
+                          "(greenwave.api.routes.advisory.AdvisoryFastPath; same responses)")
     max_microbatch: int = Field(512, ge=1, le=10_000,
                                 description="Largest group of single advisories per core call")
     max_body_bytes: int | None = Field(

@@ -25,7 +25,7 @@ import numpy as np
 
 from greenwave.network import World
 from greenwave.scenario import load_scenario
-from sim.engine import Simulation
+from greenwave.sim.engine import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
 

@@ -30,7 +30,7 @@ import time
 from pathlib import Path
 
 from greenwave.scenario import DEFAULT_SCENARIO
-from sim.sweep import build_spec, local_executor, read_results, run_sweep, warm_up
+from greenwave.sim.sweep import build_spec, local_executor, read_results, run_sweep, warm_up
 
 PENETRATIONS = [0.25, 0.5, 0.75, 1.0]
 WARMUP_S = 120.0

@@ -84,8 +84,8 @@ from greenwave.cli import parse_list, print_json
 from greenwave.network import World, expand_links
 from greenwave.scenario import apply_override, load_scenario, parse_scenario
 from greenwave.sumo_io import export_sumo, find_sumo_tool
-from sim.measures import mean_ci
-from sim.sumo_glosa import (
+from greenwave.sim.measures import mean_ci
+from greenwave.sim.sumo_glosa import (
     EMISSION_CLASS,
     PETROL_DENSITY_G_PER_L,
     equip_draws,

@@ -40,11 +40,11 @@ from greenwave.cli import print_json
 from greenwave.coordination import corridor_timing, optimize_offsets, with_offsets
 from greenwave.network import World
 from greenwave.scenario import dumps_scenario, load_scenario, parse_scenario
-from sim.compare import check_same_network
-from sim.demand import draw_arrivals
-from sim.engine import Simulation
-from sim.measures import change_pct, mean_ci, summarize
-from sim.sweep import build_spec, local_executor, run_sweep
+from greenwave.sim.compare import check_same_network
+from greenwave.sim.demand import draw_arrivals
+from greenwave.sim.engine import Simulation
+from greenwave.sim.measures import change_pct, mean_ci, summarize
+from greenwave.sim.sweep import build_spec, local_executor, run_sweep
 
 ROOT = Path(__file__).resolve().parent.parent
 DEFAULT = ROOT / "scenarios" / "zibo_arterial.toml"

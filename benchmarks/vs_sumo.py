@@ -54,9 +54,9 @@ from greenwave.cli import parse_list, print_json
 from greenwave.network import World
 from greenwave.scenario import load_scenario
 from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
-from sim.engine import STOP_SPEED_MS, Simulation
-from sim.measures import mean_ci, summarize
-from sim.sumo_glosa import (
+from greenwave.sim.engine import STOP_SPEED_MS, Simulation
+from greenwave.sim.measures import mean_ci, summarize
+from greenwave.sim.sumo_glosa import (
     parse_sumo_duration_s,
     parse_ups,
     read_tripinfo,

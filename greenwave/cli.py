@@ -23,9 +23,9 @@ from .scenario import DEFAULT_SCENARIO, ScenarioError
 COMMANDS = [
     "greenwave.cli_core",
     "greenwave.cli_coordination",
-    "api.serve",
-    "sim.cli",
-    "sim.cli_sweep",
+    "greenwave.api.serve",
+    "greenwave.sim.cli",
+    "greenwave.sim.cli_sweep",
     "greenwave.cli_sumo",
 ]
 
@@ -118,10 +118,23 @@ def build_parser() -> argparse.ArgumentParser:
         prog="greenwave",
         description="Green-wave speed advisory (GLOSA): speed bands, simulation, service.",
     )
+    parser.add_argument("--version", action="version", version=f"greenwave {_version()}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", required=True)
     for mod in COMMANDS:
         importlib.import_module(mod).add_parser(sub)
     return parser
+
+
+def _version() -> str:
+    """The installed distribution's version (the package's own when run from a bare source tree)."""
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("greenwave")
+    except PackageNotFoundError:
+        from . import __version__
+
+        return __version__
 
 
 def main(argv: list[str] | None = None) -> int:

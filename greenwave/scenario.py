@@ -12,9 +12,14 @@ generates a whole grid city (see :mod:`greenwave.grid`).
 
 from __future__ import annotations
 
+import atexit
+import contextlib
+import functools
 import hashlib
+import importlib.resources
 import tomllib
 from datetime import datetime
+from importlib.resources.abc import Traversable
 from pathlib import Path
 from typing import Annotated, Any, Literal
 
@@ -33,8 +38,12 @@ from .bands import BandParams
 from .timing import FiniteFloat, SignalPlan
 from .units import kmh_to_ms
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent / "scenarios"
-DEFAULT_SCENARIO = SCENARIO_DIR / "zibo_arterial.toml"
+# The bundled scenarios are the package data of greenwave.scenarios (the repository's scenarios/
+# folder, mapped in pyproject.toml), read through importlib.resources so that they are found in a
+# wheel as in an editable install.  SCENARIO_DIR (a Traversable) and DEFAULT_SCENARIO (a Path) are
+# resolved on first use, see __getattr__ at the end of the module.
+SCENARIO_PACKAGE = "greenwave.scenarios"
+DEFAULT_SCENARIO_NAME = "zibo_arterial.toml"
 
 Lon = Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False)]
 Lat = Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False)]
@@ -364,3 +373,37 @@ def apply_override(data: dict, dotted: str, value: Any) -> dict:
             raise KeyError(dotted)
     node[parts[-1]] = value
     return out
+
+
+# --------------------------------------------------------------------------- bundled scenarios
+_resource_files = contextlib.ExitStack()  # temporary copies, only for a zip-imported package
+atexit.register(_resource_files.close)
+
+
+def scenario_dir() -> Traversable:
+    """The bundled scenarios (``importlib.resources.files("greenwave.scenarios")``)."""
+    return importlib.resources.files(SCENARIO_PACKAGE)
+
+
+@functools.cache
+def bundled_scenario(name: str) -> Path:
+    """Path of the bundled scenario file ``name`` (e.g. ``"zibo_city.toml"``).
+
+    Installed packages are directories, so this is the file itself; a package imported from a
+    zip archive gets a temporary copy that lives until the interpreter exits.
+    """
+    res = scenario_dir().joinpath(name)
+    if not res.is_file():
+        bundled = sorted(r.name for r in scenario_dir().iterdir() if r.name.endswith(".toml"))
+        raise ScenarioError(name, [("", f"no bundled scenario of that name "
+                                        f"(bundled: {', '.join(bundled) or 'none'})")])
+    return _resource_files.enter_context(importlib.resources.as_file(res))
+
+
+def __getattr__(name: str):
+    # Module constants resolved on first use: importing this module never needs the data.
+    if name == "SCENARIO_DIR":
+        return scenario_dir()
+    if name == "DEFAULT_SCENARIO":
+        return bundled_scenario(DEFAULT_SCENARIO_NAME)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

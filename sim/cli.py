@@ -44,9 +44,11 @@ def add_parser(sub) -> None:
     p.add_argument("--plots", type=Path, default=Path("greenwave-demo"), metavar="DIR",
                    help="where to write the plots (default ./greenwave-demo)")
     p.add_argument("--seeds", type=int_range(1, 100), default=3)
+    p.add_argument("--duration", type=finite_float(1.0, 86400.0), metavar="S",
+                   help="simulated seconds, more than the warm-up (default: the scenario's)")
     p.add_argument("--json", action="store_true")
     p.set_defaults(func=cmd_compare, scenario=DEFAULT_SCENARIO, penetration=None,
-                   compliance=None, duration=None, out=None, before=None, first_seed=1)
+                   compliance=None, out=None, before=None, first_seed=1)
 
 
 def _common(p):

@@ -146,7 +146,7 @@ def _dask_executor(address: str):
 
 
 def _worker_greenwave() -> str:
-    from sim.sweep import greenwave_version
+    from greenwave.sim.sweep import greenwave_version
 
     return greenwave_version()
 

@@ -505,7 +505,7 @@ def warm_up(hold_s: float = 0.0) -> int:
     Benchmarks submit one per worker (holding, so that every worker gets one) to start a pool
     before timing it.
     """
-    import sim.compare  # noqa: F401
+    import greenwave.sim.compare  # noqa: F401
 
     time.sleep(hold_s)
     return os.getpid()

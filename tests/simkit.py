@@ -7,7 +7,7 @@ import numpy as np
 from greenwave.geo import LocalProjection
 from greenwave.network import World
 from greenwave.scenario import parse_scenario
-from sim.demand import Arrivals
+from greenwave.sim.demand import Arrivals
 
 
 def corridor(n=3, spacing=400.0, cycle=90.0, green=(0.0, 45.0), offsets=None, limit_kmh=50.0,

@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.advisor import MicroBatcher
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.advisor import MicroBatcher
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 from greenwave.units import kmh_to_ms
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
@@ -234,7 +234,7 @@ def test_microbatched_answers_equal_direct_ones(svc):
 def test_fast_path_answers_like_the_route(tmp_path, svc, monkeypatch):
     """Valid requests are answered by AdvisoryFastPath without the router; with
     fast_path=False the route answers every request, with the same bytes."""
-    import api.routes.advisory as route
+    import greenwave.api.routes.advisory as route
 
     t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
     bodies = [fix(svc, "renmin_f2", 120.0, vehicle_id="a", timestamp=t),
@@ -268,7 +268,7 @@ def test_fast_path_answers_like_the_route(tmp_path, svc, monkeypatch):
 def test_fast_path_replays_what_it_read(svc):
     """A body in several messages, and a body the fast path does not answer, reach the app
     intact."""
-    from api.routes.advisory import AdvisoryFastPath
+    from greenwave.api.routes.advisory import AdvisoryFastPath
 
     seen = []
 

@@ -4,8 +4,8 @@ server has no token; nothing changes."""
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 PLAN = {"cycle_s": 90.0, "groups": [
     {"id": "EW", "greens_s": [[0.0, 40.0]], "conflicts": ["NS"]},

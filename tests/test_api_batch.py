@@ -7,9 +7,9 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-import api.advisor
-from api.main import create_app
-from api.settings import Settings
+import greenwave.api.advisor
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 
 @pytest.fixture(scope="module")
@@ -41,13 +41,13 @@ def vehicles(svc, n, seed=1):
 def test_ten_thousand_vehicles_in_one_core_call(city, monkeypatch):
     svc = city.app.state.service
     calls = []
-    real = api.advisor.advise
+    real = greenwave.api.advisor.advise
 
     def counting(*args, **kw):
         calls.append(len(args[3]))
         return real(*args, **kw)
 
-    monkeypatch.setattr(api.advisor, "advise", counting)
+    monkeypatch.setattr(greenwave.api.advisor, "advise", counting)
     vs = vehicles(svc, 10_000)
     r = city.post("/v1/advisories/batch", json={"vehicles": vs})
     assert r.status_code == 200
@@ -146,7 +146,7 @@ def test_columns_format_holds_the_same_advisories(city):
 
 def test_fast_check_and_model_agree(city, monkeypatch):
     """Valid batches are read column-wise without the pydantic model, into the same columns."""
-    import api.columns
+    import greenwave.api.columns
 
     svc = city.app.state.service
     vs = vehicles(svc, 300, seed=3)
@@ -157,7 +157,7 @@ def test_fast_check_and_model_agree(city, monkeypatch):
     parser = svc.advisor.parse_batch
     fast = parser(body, now_s=1e9 + 0.5)
     calls = []
-    monkeypatch.setattr(api.columns, "parse", lambda *a: calls.append(1) or
+    monkeypatch.setattr(greenwave.api.columns, "parse", lambda *a: calls.append(1) or
                         pytest.fail("the model was asked about a valid batch"))
     parser(body, now_s=1e9 + 0.5)
     monkeypatch.undo()
@@ -201,8 +201,8 @@ def arterial(tmp_path_factory):
 def test_fast_check_never_accepts_what_the_model_rejects(arterial):
     from fastapi.exceptions import RequestValidationError
 
-    from api.errors import parse
-    from api.schemas import BATCH
+    from greenwave.api.errors import parse
+    from greenwave.api.schemas import BATCH
 
     svc = arterial.app.state.service
     parser = svc.advisor.parse_batch

@@ -10,8 +10,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 ROUTE = [f"renmin_f{k}" for k in range(9)]  # entry, 7 inner links, exit
 ACCEL, DECEL = 1.0, 1.5  # comfortable, as the advice assumes (scenario advisory section)

@@ -3,8 +3,8 @@
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 
 @pytest.fixture(scope="module")

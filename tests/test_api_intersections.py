@@ -7,8 +7,8 @@ import numpy as np
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 AUTH = {"Authorization": "Bearer s3cret"}
 

@@ -7,8 +7,8 @@ import time
 import pytest
 from fastapi.testclient import TestClient
 
-from api.main import create_app
-from api.settings import Settings
+from greenwave.api.main import create_app
+from greenwave.api.settings import Settings
 
 AUTH = {"Authorization": "Bearer tok"}
 PLAN = {"cycle_s": 100.0, "offset_s": 7.0, "groups": [

@@ -90,9 +90,9 @@ def test_records_identical_to_reference(root, scenario, n, seed):
 def api_reference(svc, body_vehicles, now):
     """Per-vehicle advisories built the straightforward way: records() dicts plus the service's
     fields, one vehicle at a time (the implementation api.encode replaced)."""
-    from api.advisor import OFF_NETWORK_MESSAGE
-    from api.columns import Vehicles
-    from api.schemas import iso
+    from greenwave.api.advisor import OFF_NETWORK_MESSAGE
+    from greenwave.api.columns import Vehicles
+    from greenwave.api.schemas import iso
     from greenwave.messages import round_distance_m
 
     adv = svc.advisor
@@ -177,8 +177,8 @@ def mixed_vehicles(net, matcher, n, seed):
 
 @pytest.fixture(scope="module")
 def city_service(root, tmp_path_factory):
-    from api.main import build_service
-    from api.settings import Settings
+    from greenwave.api.main import build_service
+    from greenwave.api.settings import Settings
 
     return build_service(Settings(scenario=root / "scenarios" / "zibo_city.toml",
                                   state_dir=tmp_path_factory.mktemp("state")))
@@ -191,7 +191,7 @@ def test_encoder_equals_records_plus_service_fields(city_service):
 
     import orjson
 
-    from api.schemas import ADVISORY
+    from greenwave.api.schemas import ADVISORY
 
     svc = city_service
     vs = mixed_vehicles(svc.world.network, svc.advisor.matcher, 2000, 4)

@@ -12,8 +12,8 @@ from schemathesis.checks import (  # noqa: E402
     status_code_conformance,
 )
 
-from api.main import create_app  # noqa: E402
-from api.settings import Settings  # noqa: E402
+from greenwave.api.main import create_app  # noqa: E402
+from greenwave.api.settings import Settings  # noqa: E402
 
 import tempfile  # noqa: E402
 

@@ -6,7 +6,7 @@ import numpy as np
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from sim.carfollow import ballistic_step, idm_accel, safe_accel, safe_speed
+from greenwave.sim.carfollow import ballistic_step, idm_accel, safe_accel, safe_speed
 
 # Highway parameter set of Treiber, Hennecke & Helbing (2000), Table I.
 V0, T, A, B, S0 = 120 / 3.6, 1.6, 0.73, 1.67, 2.0

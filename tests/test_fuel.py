@@ -15,8 +15,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from hypothesis.extra import numpy as hnp
 
-from sim import fuel
-from sim.fuel import co2_rate_g_s, fuel_co2_rates, fuel_rate_l_s
+from greenwave.sim import fuel
+from greenwave.sim.fuel import co2_rate_g_s, fuel_co2_rates, fuel_rate_l_s
 
 KMH = 1.0 / 3.6  # m/s per km/h
 

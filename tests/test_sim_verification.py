@@ -4,8 +4,8 @@ import numpy as np
 import pytest
 
 from simkit import arrivals, corridor
-from sim.engine import Simulation
-from sim.measures import summarize
+from greenwave.sim.engine import Simulation
+from greenwave.sim.measures import summarize
 
 
 def _vehicle(res, vid=0):
@@ -116,7 +116,7 @@ def test_common_random_numbers(arterial):
 
 
 def test_full_penetration_reduces_stops_on_default_arterial(arterial):
-    from sim.compare import compare
+    from greenwave.sim.compare import compare
 
     res = compare(arterial, [1, 2], duration_s=1800.0, penetration=1.0)
     assert res["advisory"]["stops_per_veh"] < res["baseline"]["stops_per_veh"]
@@ -149,7 +149,7 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
     """A driver following advice whose next stop line turns to "prepare to stop" (no speed
     reaches a green) drives normally again, or, with ``drivers.hold_on_stop``, keeps the target
     they have (as in the SUMO controller)."""
-    from sim import engine
+    from greenwave.sim import engine
     from greenwave.bands import STOP
 
     w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=900.0, green=(0.0, 45.0),

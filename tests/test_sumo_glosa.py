@@ -22,7 +22,7 @@ from greenwave.network import World
 from greenwave.scenario import load_scenario, parse_scenario
 from greenwave.sumo_io import export_sumo, find_sumo_tool
 from greenwave.timing import RED
-from sim.sumo_glosa import (
+from greenwave.sim.sumo_glosa import (
     HALTING_SPEED_MS,
     GlosaController,
     equip_draws,
@@ -104,7 +104,7 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
     """300 s with the controller; per step the stops (drops to <= 0.1 m/s) of every eastbound
     vehicle and every stop-line crossing with the signal state at both ends of the step, per
     update the speed and leader gap of every vehicle with a steered target."""
-    from sim.sumo_glosa import sumo_api
+    from greenwave.sim.sumo_glosa import sumo_api
 
     api, _ = sumo_api()
     exe = find_sumo_tool("sumo")

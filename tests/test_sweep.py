@@ -23,9 +23,9 @@ from pathlib import Path
 import pytest
 
 from greenwave.cli import main
-from sim import cli_sweep, sweep
-from sim.measures import CHANGE_MEASURES, aggregate, paired_changes
-from sim.sweep import (
+from greenwave.sim import cli_sweep, sweep
+from greenwave.sim.measures import CHANGE_MEASURES, aggregate, paired_changes
+from greenwave.sim.sweep import (
     MEASURE_COLUMNS,
     SIDE_MEASURES,
     SweepError,
@@ -427,9 +427,9 @@ def test_before_after_sweep_runs_the_system_comparison(tmp_path, root):
 
     from greenwave.network import World
     from greenwave.scenario import apply_override, parse_scenario
-    from sim.compare import run_before_after
-    from sim.measures import summarize
-    from sim.sweep import build_spec, run_sweep
+    from greenwave.sim.compare import run_before_after
+    from greenwave.sim.measures import summarize
+    from greenwave.sim.sweep import build_spec, run_sweep
 
     after = (root / "scenarios" / "zibo_arterial.toml").read_text(encoding="utf-8")
     before = (root / "scenarios" / "zibo_arterial_uncoordinated.toml").read_text(encoding="utf-8")
