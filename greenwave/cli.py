@@ -27,6 +27,7 @@ COMMANDS = [
     "greenwave.sim.cli",
     "greenwave.sim.cli_sweep",
     "greenwave.cli_sumo",
+    "greenwave.cli_generate",
 ]
 
 
