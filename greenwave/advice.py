@@ -8,6 +8,7 @@ import numpy as np
 
 from .bands import Bands, BandParams, speed_bands
 from .network import Network
+from .plans import Plans, approach_plans
 from .spat import SignalTiming
 
 
@@ -22,6 +23,7 @@ class Advice:
     group : (N, M) int64, controlling signal group (-1 = none)
     limit_ms : (N, M) float64, lowest speed limit before each stop line
     stop_link : (N, M) int64, link ending at each stop line (-1 = none)
+    plan : Plans, the approach plan to the next stop line (:mod:`greenwave.plans`)
     """
 
     bands: Bands
@@ -29,6 +31,7 @@ class Advice:
     group: np.ndarray
     limit_ms: np.ndarray
     stop_link: np.ndarray
+    plan: Plans
 
 
 def advise(
@@ -41,8 +44,12 @@ def advise(
     t_s,
     m: int = 3,
     queue_delay_s=None,
+    cruise_ms=None,
+    queue_m=None,
+    first_dist_m=None,
 ) -> Advice:
-    """Speed bands for vehicles at ``offset_m`` along ``link`` driving at ``speed_ms`` at ``t_s``.
+    """Speed bands and approach plans for vehicles at ``offset_m`` along ``link`` driving at
+    ``speed_ms`` at ``t_s``.
 
     Parameters
     ----------
@@ -50,11 +57,47 @@ def advise(
     t_s : (N,) float or scalar, absolute time (s)
     m : int, stop lines ahead to look at
     queue_delay_s : (N, m) float, optional queue discharge delay per stop line
+    cruise_ms : (N,) float, optional speed each driver wants to cross the next stop line at
+        (their desired speed; default: the speed limit), capped as the plans cap it
+    queue_m : (N,) float, optional length of the standing queue before the next stop line
+    first_dist_m : (N,) float, optional distance to the next stop line measured by the
+        caller (e.g. along SUMO's lanes, junction-internal lanes included); replaces the
+        network's for the first stop line, and the later ones move with it
     """
     dist, group, limit, stop_link = network.path_ahead(link, offset_m, m)
-    bands = speed_bands(dist, np.asarray(speed_ms, dtype=float), t_s, group, limit, timing,
-                        params, queue_delay_s)
-    return Advice(bands, dist, group, limit, stop_link)
+    if first_dist_m is not None:
+        fd = np.asarray(first_dist_m, dtype=float)
+        ok = np.isfinite(fd) & np.isfinite(dist[:, 0])
+        dist = dist + np.where(ok, fd - dist[:, 0], 0.0)[:, None]
+    v0 = np.asarray(speed_ms, dtype=float)
+    bands = speed_bands(dist, v0, t_s, group, limit, timing, params, queue_delay_s)
+    plan = plan_next(dist[:, 0], group[:, 0], limit[:, 0], v0, t_s, timing, params,
+                     None if queue_delay_s is None else np.asarray(queue_delay_s)[:, 0],
+                     cruise_ms, queue_m)
+    return Advice(bands, dist, group, limit, stop_link, plan)
+
+
+def plan_next(dist_m, group, limit_ms, speed_ms, t_s, timing: SignalTiming, params: BandParams,
+              queue_delay_s=None, cruise_ms=None, queue_m=None) -> Plans:
+    """Approach plans to the next stop line (:func:`greenwave.plans.approach_plans`) from the
+    signal timing: the conservative green windows of ``group`` (N,), their start delayed by
+    ``queue_delay_s`` and their end brought forward by the safety margin; hold speeds in
+    ``[band_min, band_max]`` and below ``limit × max_speed_factor``."""
+    n = len(dist_m)
+    g = np.asarray(group, dtype=np.int64)
+    sig = g >= 0
+    t = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
+    ws, we = timing.green_windows(np.where(sig, g, 0), t, params.n_windows)
+    qd = 0.0 if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float)[:, None]
+    ws = ws + qd
+    we = we - params.safety_margin_s
+    dist = np.where(sig, dist_m, np.nan)
+    v_max = np.minimum(params.band_max_ms, limit_ms * params.max_speed_factor)
+    cruise = limit_ms if cruise_ms is None else cruise_ms
+    return approach_plans(dist, speed_ms, cruise, ws, we, t, accel_ms2=params.accel_ms2,
+                          decel_ms2=params.decel_ms2, v_min_ms=params.band_min_ms,
+                          v_max_ms=v_max, eco_decel_ms2=params.eco_decel_ms2,
+                          queue_m=0.0 if queue_m is None else queue_m)
 
 
 @dataclass(frozen=True)

@@ -88,6 +88,11 @@ class BandParams:
     n_windows : int
         Green windows looked at per stop line, from the first reachable one (see "Which
         windows" in the module docstring).
+    max_speed_factor : float
+        Approach plans (:mod:`greenwave.plans`) may speed up to this × the speed limit (and
+        never above ``band_max_ms``); 1.0 keeps every plan within the limit.
+    eco_decel_ms2 : float
+        Deceleration of the eco-approach when no green is reachable (:mod:`greenwave.plans`).
     """
 
     band_min_ms: float = kmh_to_ms(35.0)
@@ -97,6 +102,8 @@ class BandParams:
     accel_ms2: float = 1.0
     decel_ms2: float = 1.5
     n_windows: int = 3
+    max_speed_factor: float = 1.0
+    eco_decel_ms2: float = 1.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -107,7 +114,9 @@ class BandParams:
             raise ValueError(
                 f"need 0 < band_min_ms < band_max_ms, got {self.band_min_ms}, {self.band_max_ms}"
             )
-        for name in ("accel_ms2", "decel_ms2"):
+        if not 1.0 <= self.max_speed_factor <= 2.0:
+            raise ValueError("max_speed_factor must be in [1, 2]")
+        for name in ("accel_ms2", "decel_ms2", "eco_decel_ms2"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
         if self.safety_margin_s < 0 or self.min_width_ms < 0:

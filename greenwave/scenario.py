@@ -184,6 +184,11 @@ class DriversModel(_Strict):
         0.0, ge=0.0, le=1.0,
         description="... but not one whose speed is below this share of the next stop line's "
         "band speed (0: always the longest)")
+    policy: Literal["plan", "band"] = Field(
+        "plan",
+        description="How advised drivers use the advice: 'plan' follows the approach plan "
+        "(slow down, speed up again, cross at cruise speed; eco-approach when no green is "
+        "reachable), 'band' holds one speed of the band to the line (the app's literal advice)")
     hold_on_stop: bool = Field(
         False,
         description="When the next stop line says 'prepare to stop', keep the last advice "
@@ -212,6 +217,14 @@ class AdvisoryModel(_Strict):
     n_windows: int = Field(3, ge=1, le=16)
     intersections_ahead: int = Field(3, ge=1, le=10)
     queue_aware: bool = True
+    max_speed_factor: FiniteFloat = Field(
+        1.0, ge=1.0, le=2.0,
+        description="Approach plans may speed up to this × the speed limit to catch a green "
+        "(never above band_max_kmh); SUMO's device.glosa allows 1.1")
+    eco_decel_ms2: FiniteFloat = Field(
+        1.0, gt=0.0, le=3.0,
+        description="Deceleration of the eco-approach when no green is reachable without "
+        "stopping (m/s²)")
 
     @model_validator(mode="after")
     def _band(self):
@@ -228,6 +241,8 @@ class AdvisoryModel(_Strict):
             accel_ms2=self.accel_ms2,
             decel_ms2=self.decel_ms2,
             n_windows=self.n_windows,
+            max_speed_factor=self.max_speed_factor,
+            eco_decel_ms2=self.eco_decel_ms2,
         )
 
 

@@ -43,18 +43,18 @@ import numpy as np
 import simpy
 
 from greenwave.advice import advise
-from greenwave.bands import STOP, queue_discharge_delay_s
+from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
 from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import EMERGENCY_DECEL_MS2, ballistic_step, idm_free, idm_interaction, safe_accel
 from .demand import Arrivals, draw_arrivals
+from .driver import QUEUE_SPEED_MS, commands
 from .fuel import fuel_co2_rates
 
 AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
 STOP_END_SPEED_MS = 1.0  # ... and ends above this one (hysteresis against creeping in queues)
-QUEUE_SPEED_MS = 1.0  # vehicles slower than this before a stop line count as queued
 CROSS_EPS_M = 1e-6  # a front bumper this far past a stop line has crossed it
 SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice
 
@@ -256,8 +256,8 @@ class Simulation:
         self.sig_next_change = -math.inf
 
     # ----------------------------------------------------------------- storage
-    _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "t_enter", "fuel", "co2",
-              "stopped_time")
+    _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "then_v", "then_t",
+              "t_enter", "fuel", "co2", "stopped_time")
     _INT = ("vid", "route", "stream", "link_k", "stop_k", "leader", "follower", "stops",
             "adv_until")
     _BOOL = ("alive", "equipped", "complies", "committed", "in_stop")
@@ -376,6 +376,8 @@ class Simulation:
         self.target[k] = np.nan
         self.pend_v[k] = np.nan
         self.pend_t[k] = np.inf
+        self.then_v[k] = np.nan
+        self.then_t[k] = np.inf
         self.committed[k] = False
         self.in_stop[k] = False
         self.stops[k] = 0
@@ -412,6 +414,7 @@ class Simulation:
         drop = np.flatnonzero(al & self.complies[:n] & ~in_range & expired)
         if drop.size:
             self._schedule(drop, np.full(drop.size, np.nan), t)
+            self.then_t[drop] = np.inf
         sel = np.flatnonzero(want)
         if sel.size == 0:
             return
@@ -420,29 +423,30 @@ class Simulation:
         link = r.links[rs, lk]
         offset = self.pos[sel] - r.link_start_m[rs, lk]
         m = self.adv.intersections_ahead
-        qd = None
+        qd = queue_m = None
         if self.adv.queue_aware:
+            queued = self._queued_ahead(n, sel)
             qd = np.zeros((sel.size, m))
-            qd[:, 0] = queue_discharge_delay_s(self._queue_counts(n)[
-                self.stream[sel] * r.stop_pos_m.shape[1] + self.stop_k[sel]])
-        adv = advise(self.net, self.timing, self.params, link, offset, self.v[sel],
-                     self.epoch + t, m, qd)
+            qd[:, 0] = queue_discharge_delay_s(queued)
+            queue_m = queued * JAM_SPACING_M
         lim = self.net.link_speed_limit_ms[link]
         desired = self.desired[sel] * lim
+        adv = advise(self.net, self.timing, self.params, link, offset, self.v[sel],
+                     self.epoch + t, m, qd, cruise_ms=desired, queue_m=queue_m)
         drv = self.drv
-        lo, hi, count = adv.bands.choose_joint(desired, drv.option_max_signals,
-                                               drv.option_min_speed_ratio)
-        tgt = np.clip(desired, lo, hi)
-        tgt[count == 0] = np.nan
-        if drv.hold_on_stop:
-            # "Prepare to stop": a driver following advice keeps it rather than speed up
-            # towards the red light (the stop line still stops them if it is red).
-            keep = (adv.bands.status[:, 0] == STOP) & ~np.isnan(self.target[sel])
-            sel, tgt, count = sel[~keep], tgt[~keep], count[~keep]
-        self.adv_until[sel] = self.stop_k[sel] + count
-        self._schedule(sel, tgt, t)
+        cmd = commands(adv, self.v[sel], desired, t, policy=drv.policy,
+                       update_s=self.adv.update_interval_s, max_signals=drv.option_max_signals,
+                       min_speed_ratio=drv.option_min_speed_ratio, hold_on_stop=drv.hold_on_stop)
+        # "Prepare to stop" with hold_on_stop: a driver following advice keeps it rather than
+        # speed up towards the red light (the stop line still stops them if it is red).
+        keep = cmd.keep & ~np.isnan(self.target[sel])
+        upd = sel[~keep]
+        self.adv_until[upd] = self.stop_k[upd] + cmd.valid_stops[~keep]
+        self._schedule(upd, cmd.now_ms[~keep], t)
+        self.then_v[upd] = cmd.then_ms[~keep]
+        self.then_t[upd] = cmd.then_t_s[~keep]
         self.n_advice_calls += 1
-        self.n_advised += int((count > 0).sum())
+        self.n_advised += int((cmd.valid_stops > 0).sum())
 
     def _schedule(self, slots, new, t):
         """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
@@ -450,12 +454,21 @@ class Simulation:
         schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
                          self.drv.reaction_s)
 
-    def _queue_counts(self, n):
-        """Vehicles queued (slower than QUEUE_SPEED_MS) per (stream, next stop line)."""
+    def _queued_ahead(self, n, sel):
+        """Per vehicle in ``sel``: vehicles queued (slower than QUEUE_SPEED_MS) ahead of it on
+        its stream before the same stop line."""
         width = self.routes.stop_pos_m.shape[1]
-        q = self.alive[:n] & (self.v[:n] < QUEUE_SPEED_MS)
-        key = self.stream[:n][q] * width + self.stop_k[:n][q]
-        return np.bincount(key, minlength=self.n_streams * width)
+        al = self.alive[:n]
+        key = np.where(al, self.stream[:n] * width + self.stop_k[:n], -1)
+        q = (al & (self.v[:n] < QUEUE_SPEED_MS)).astype(np.int64)
+        order = np.lexsort((-self.pos[:n], key))  # by stream and stop line, front first
+        qs = q[order]
+        before = np.cumsum(qs) - qs
+        ks = key[order]
+        first = np.r_[True, ks[1:] != ks[:-1]]
+        ahead = np.empty(n, dtype=np.int64)
+        ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
+        return ahead[sel]
 
     # ---------------------------------------------------------------- physics
     def _step(self, t):
@@ -480,6 +493,12 @@ class Simulation:
         if act.any():
             self.target[:n][act] = self.pend_v[:n][act]
             pend_t[act] = np.inf
+        # A plan's own next step (speed up again before the stop line) needs no reaction.
+        then_t = self.then_t[:n]
+        resume = al & (then_t <= t) & np.isinf(pend_t)
+        if resume.any():
+            self.target[:n][resume] = self.then_v[:n][resume]
+            then_t[resume] = np.inf
         target = self.target[:n]
 
         lim = self.net.link_speed_limit_ms[r.links[route, lk]]

@@ -124,11 +124,17 @@ def test_full_penetration_reduces_stops_on_default_arterial(arterial):
         assert a["stops_per_veh"] < b["stops_per_veh"]
 
 
-def test_advice_is_followed_inside_the_band(arterial):
-    """Advised drivers' targets lie inside [band min, min(band max, limit)]."""
+@pytest.mark.parametrize("policy", ["band", "plan"])
+def test_advice_is_followed_inside_the_band(arterial, policy):
+    """Advised drivers' targets lie inside [band min, min(band max, limit)] (band policy); plan
+    followers never go above the band's top, and below its floor only on the eco-approach."""
+    from greenwave.network import World
     from greenwave.units import kmh_to_ms
 
-    sim = Simulation(arterial, seed=4, advisory=True, duration_s=900.0)
+    sc = arterial.scenario
+    world = World.build(sc.model_copy(update={"drivers": sc.drivers.model_copy(
+        update={"policy": policy})}))
+    sim = Simulation(world, seed=4, advisory=True, duration_s=900.0)
     seen = []
     orig = sim._schedule
 
@@ -140,8 +146,11 @@ def test_advice_is_followed_inside_the_band(arterial):
     res = sim.run()
     targets = np.concatenate(seen)
     assert targets.size > 100 and res.extra["advised"] > 0
-    assert targets.min() >= kmh_to_ms(35.0) - 1e-9
     assert targets.max() <= kmh_to_ms(50.0) + 1e-9
+    if policy == "band":
+        assert targets.min() >= kmh_to_ms(35.0) - 1e-9
+    else:
+        assert targets.min() >= 0.0 and (targets >= kmh_to_ms(35.0) - 1e-9).mean() > 0.5
 
 
 @pytest.mark.parametrize("hold", [False, True])
@@ -153,11 +162,12 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
     from greenwave.bands import STOP
 
     w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=900.0, green=(0.0, 45.0),
-                 drivers={"hold_on_stop": hold}, advisory={"band_min_kmh": 20.0})
+                 drivers={"hold_on_stop": hold, "policy": "band"},
+                 advisory={"band_min_kmh": 20.0})
     real = engine.advise
 
-    def lost_after_60s(net, timing, params, link, offset, v, t, m, qd):
-        adv = real(net, timing, params, link, offset, v, t, m, qd)
+    def lost_after_60s(net, timing, params, link, offset, v, t, m, qd, **kw):
+        adv = real(net, timing, params, link, offset, v, t, m, qd, **kw)
         if t - w.epoch_s >= 60.0:  # the band is gone from 60 s on
             b = adv.bands
             b.status[:, 0] = STOP

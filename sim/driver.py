@@ -1,0 +1,105 @@
+"""The advised driver: from advice to speed commands, the same in greenwave's simulator and in
+SUMO.
+
+Both :mod:`greenwave.sim.engine` and the SUMO controller (:mod:`greenwave.sim.sumo_glosa`) ask
+the core (:func:`greenwave.advice.advise`) for advice every update and hand it to
+:func:`commands`, which returns, per driver, a target speed to change to now (NaN: drive
+normally, i.e. the car-following model alone) and, for plans that speed up again before the
+stop line, the target that replaces it and when.  The simulators then apply the targets with
+their own reaction-time delay (:func:`greenwave.sim.engine.schedule_targets`) and track them
+at the advisory's comfortable rates under their car-following model's safety.
+
+Policies (``drivers.policy``):
+
+* ``"plan"`` (default): follow the approach plan to the next signalised stop line
+  (:mod:`greenwave.plans`): cruise; slow down to a hold speed and speed up again so as to
+  cross at cruise speed when the light is green; speed up (within ``max_speed_factor``) to
+  catch a green; or, when no green is reachable without stopping, the eco-approach — hold the
+  speed until the lift-off point, then follow the gentle deceleration curve to the queue's
+  tail.  A driver slower than ``QUEUE_SPEED_MS`` (queued, or pulling away) drives normally:
+  queues discharge at the car-following model's own pace.
+* ``"band"``: the app's literal advice, one constant speed held to the line: the driver's
+  desired speed clipped into the joint band they take
+  (:meth:`greenwave.bands.Bands.choose_joint`); no band means driving normally, except that
+  with ``hold_on_stop`` a driver told "prepare to stop" keeps the target they have.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import numpy as np
+
+from greenwave import plans as P
+from greenwave.bands import STOP
+
+QUEUE_SPEED_MS = 1.0  # slower than this before a stop line: queued (car following decides)
+POLICIES = ("plan", "band")
+ECO_MIN_ROOM_M = 5.0  # closer than this to the queue's tail: car following alone
+
+
+@dataclass(frozen=True)
+class Commands:
+    """Speed commands for N drivers (m/s, absolute times in s).
+
+    Attributes
+    ----------
+    now_ms : (N,) target to change to now (NaN: drive normally)
+    then_ms : (N,) target that replaces it at ``then_t_s`` (NaN: none)
+    then_t_s : (N,) when (inf: never)
+    valid_stops : (N,) int, how many stop lines ahead the advice stays valid through when the
+        driver leaves the advisory range (0: drive normally once out of range)
+    keep : (N,) bool, keep the target the driver already has instead (``hold_on_stop``)
+    """
+
+    now_ms: np.ndarray
+    then_ms: np.ndarray
+    then_t_s: np.ndarray
+    valid_stops: np.ndarray
+    keep: np.ndarray
+
+
+def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
+             max_signals=None, min_speed_ratio=0.0, hold_on_stop=False) -> Commands:
+    """Speed commands from ``advice`` (:class:`greenwave.advice.Advice` of N drivers) for
+    drivers at ``speed_ms`` (N,) who want ``desired_ms`` (N,), at absolute time ``t_s``.
+
+    ``update_s`` is the time until the next advice: the eco-approach commands the speed its
+    deceleration curve has at the position the driver reaches by then.
+    """
+    v = np.asarray(speed_ms, dtype=float)
+    n = v.shape[0]
+    then_v, then_t = np.full(n, np.nan), np.full(n, np.inf)
+    keep = np.zeros(n, dtype=bool)
+    if policy == "band":
+        lo, hi, count = advice.bands.choose_joint(desired_ms, max_signals, min_speed_ratio)
+        now = np.clip(desired_ms, lo, hi)
+        now[count == 0] = np.nan
+        if hold_on_stop:
+            keep = advice.bands.status[:, 0] == STOP
+        return Commands(now, then_v, then_t, count, keep)
+    if policy != "plan":
+        raise ValueError(f"policy: one of {POLICIES}, not {policy!r}")
+    p = advice.plan
+    d = advice.dist_m[:, 0]
+    kind = p.kind
+    now = np.where((kind == P.CRUISE) | (kind == P.SLOW) | (kind == P.FAST), p.hold_ms, np.nan)
+    slow = kind == P.SLOW
+    resume_now = slow & (d <= p.resume_dist_m + 1e-6)
+    now[resume_now] = p.cross_ms[resume_now]
+    later = slow & ~resume_now & (p.resume_dist_m > 0)
+    then_v[later] = p.cross_ms[later]
+    then_t[later] = t_s + p.resume_in_s[later] if np.ndim(t_s) == 0 else \
+        np.asarray(t_s)[later] + p.resume_in_s[later]
+    # The eco-approach steers towards the queue's tail; a driver already at it (or in the
+    # queue) is left to car following.
+    eco = (kind == P.ECO) & (d - p.stop_dist_m > ECO_MIN_ROOM_M)
+    if eco.any():
+        ahead = np.maximum(d[eco] - v[eco] * update_s, 0.0)
+        curve = P.eco_speed_ms(ahead, p.stop_dist_m[eco], p.eco_decel_ms2)
+        now[eco] = np.minimum.reduce([curve, v[eco], desired_ms[eco], p.cap_ms[eco]])
+    queued = v < QUEUE_SPEED_MS
+    now[queued] = np.nan
+    then_v[queued], then_t[queued] = np.nan, np.inf
+    valid = (kind != P.NONE).astype(np.int64)
+    return Commands(now, then_v, then_t, valid, keep)

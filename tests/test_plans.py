@@ -1,0 +1,123 @@
+"""Approach plans (greenwave.plans) checked against a fine-step integration of the motion they
+describe: every plan arrives inside its window at the stated speed, never above the speed it
+may reach, and changes speed only at the comfortable rates."""
+
+import numpy as np
+
+from greenwave import plans as P
+
+A, B, ECO_B = 1.5, 1.5, 1.0
+VMIN, VMAX = 5.0, 13.9
+
+
+def drive(dist, v0, plan, dt=0.01, horizon=700.0):
+    """Integrate every plan at once (fine steps, exact rate limits).  Returns per vehicle the
+    arrival time (inf: came to rest first), the speed at the line (or, at rest, the distance
+    left), the highest speed and the lowest and highest acceleration."""
+    n = dist.size
+    kind, hold, cross = plan.kind, plan.hold_ms, plan.cross_ms
+    x, v = np.zeros(n), v0.astype(float).copy()
+    t_arr, v_line = np.full(n, np.inf), np.full(n, np.nan)
+    vmax_seen, amin, amax = v.copy(), np.zeros(n), np.zeros(n)
+    live = np.ones(n, dtype=bool)
+    eco = kind == P.ECO
+    for step in range(int(horizon / dt)):
+        left = dist - x
+        resume = (kind == P.SLOW) & (left <= plan.resume_dist_m + 1e-9)
+        target = np.where(resume, cross, hold)
+        acc = np.clip((target - v) / dt, -B, A)
+        lifting = eco & (left <= np.nan_to_num(plan.lift_dist_m) + 1e-9)
+        acc = np.where(eco, np.where(lifting, -ECO_B, 0.0), acc)
+        v_new = np.maximum(v + acc * dt, 0.0)
+        a_real = (v_new - v) / dt
+        x_new = x + 0.5 * (v + v_new) * dt
+        amin = np.where(live, np.minimum(amin, a_real), amin)
+        amax = np.where(live, np.maximum(amax, a_real), amax)
+        vmax_seen = np.where(live, np.maximum(vmax_seen, v_new), vmax_seen)
+        arrived = live & (x_new >= dist)
+        if arrived.any():
+            # Linear interpolation inside the step.
+            f = (dist[arrived] - x[arrived]) / np.maximum(x_new[arrived] - x[arrived], 1e-12)
+            t_arr[arrived] = (step + f) * dt
+            v_line[arrived] = v[arrived] + f * (v_new[arrived] - v[arrived])
+        rest = live & ~arrived & (v_new <= 0.0) & eco & lifting
+        v_line[rest] = dist[rest] - x_new[rest]
+        live &= ~(arrived | rest)
+        x, v = x_new, v_new
+        if not live.any():
+            break
+    return t_arr, v_line, vmax_seen, amin, amax
+
+
+def test_plans_arrive_as_stated():
+    rng = np.random.default_rng(7)
+    n = 3000
+    dist = rng.uniform(20.0, 600.0, n)
+    v0 = rng.uniform(0.0, 16.0, n)
+    vc = rng.uniform(6.0, 13.9, n)
+    start = rng.uniform(-30.0, 120.0, n)
+    length = rng.uniform(5.0, 60.0, n)
+    queue = rng.choice([0.0, 7.0, 35.0], n)
+    ws = np.stack([start, start + 100.0], axis=1)
+    we = ws + length[:, None]
+    plan = P.approach_plans(dist, v0, vc, ws, we, 0.0, accel_ms2=A, decel_ms2=B,
+                            v_min_ms=VMIN, v_max_ms=VMAX, eco_decel_ms2=ECO_B, queue_m=queue)
+    assert np.isin(plan.kind, [P.CRUISE, P.SLOW, P.FAST, P.ECO]).all()
+    for k in (P.CRUISE, P.SLOW, P.FAST, P.ECO):
+        assert (plan.kind == k).sum() > 50, k  # every kind is exercised
+    t_arr, v_line, vmax_seen, amin, amax = drive(dist, v0, plan)
+    go = plan.kind != P.ECO
+    assert (amax <= A + 1e-6).all() and (amin[go] >= -B - 1e-6).all()
+    assert (vmax_seen[go] <= np.maximum.reduce([v0, np.full(n, VMAX), vc])[go] + 1e-6).all()
+    s, e = plan.window_start_s[go], plan.window_end_s[go]
+    ta = t_arr[go]
+    assert (ta >= s - P.ON_TIME_TOL_S - 0.05).all() and (ta <= e + 0.05).all()
+    assert np.abs(ta - plan.arrival_in_s[go]).max() < 0.1
+    assert np.abs(v_line[go] - plan.cross_ms[go]).max() < 0.05
+    paced = (plan.kind == P.SLOW) & (plan.resume_dist_m > 0)
+    assert np.abs(v_line[paced] - vc[paced]).max() < 0.05  # crosses at cruise speed
+    assert (plan.hold_ms[paced] >= VMIN - 1e-9).all()
+    # The eco-approach: where the lift-off point is still ahead, a gentle deceleration
+    # (never harder than eco_decel) comes to rest at the queue's tail, before the line.
+    eco = (plan.kind == P.ECO) & (plan.lift_dist_m <= dist) & (v0 > 1.0)
+    assert eco.sum() > 20
+    assert (amin[eco] >= -ECO_B - 1e-6).all()
+    rest = eco & np.isinf(t_arr)
+    assert np.abs(v_line[rest] - plan.stop_dist_m[rest]).max() < 0.2
+    # (a stop exactly at the line may touch it at walking pace in the discrete integration)
+    assert (v_line[eco & ~rest] < 0.6).all() and (plan.stop_dist_m[eco & ~rest] == 0).all()
+
+
+def test_kinds_on_a_simple_approach():
+    # 300 m at 12 m/s (25 s at cruise); windows chosen to give each kind.
+    d, v0, vc = np.full(4, 300.0), np.full(4, 12.0), np.full(4, 12.0)
+    ws = np.array([[10.0], [40.0], [-10.0], [200.0]])
+    we = np.array([[40.0], [70.0], [22.0], [230.0]])
+    p = P.approach_plans(d, v0, vc, ws, we, 0.0, accel_ms2=A, decel_ms2=B, v_min_ms=VMIN,
+                         v_max_ms=VMAX, eco_decel_ms2=ECO_B)
+    assert p.kind.tolist() == [P.CRUISE, P.SLOW, P.FAST, P.ECO]
+    assert p.hold_ms[1] < vc[1] and p.resume_dist_m[1] > 0  # slow down, speed up again
+    assert abs(p.arrival_in_s[1] - 40.0) < 1e-6 and p.cross_ms[1] == vc[1]
+    assert p.hold_ms[2] > vc[2]  # speed up (up to v_max) to catch the green
+    assert p.lift_dist_m[3] == 0.0 + 12.0 ** 2 / (2 * ECO_B)
+
+
+def test_later_window_when_the_first_is_missed():
+    # Green now but ending before even v_max arrives: the next window is targeted.
+    p = P.approach_plans(np.array([400.0]), np.array([12.0]), np.array([12.0]),
+                         np.array([[-20.0, 60.0]]), np.array([[5.0, 100.0]]), 0.0,
+                         accel_ms2=A, decel_ms2=B, v_min_ms=VMIN, v_max_ms=VMAX,
+                         eco_decel_ms2=ECO_B)
+    assert p.kind[0] == P.SLOW and p.window_start_s[0] == 60.0
+
+
+def test_no_signal_and_empty_batch():
+    p = P.approach_plans(np.array([np.nan, 0.5]), np.array([10.0, 10.0]), np.array([12.0, 12.0]),
+                         np.array([[0.0], [0.0]]), np.array([[10.0], [10.0]]), 0.0,
+                         accel_ms2=A, decel_ms2=B, v_min_ms=VMIN, v_max_ms=VMAX,
+                         eco_decel_ms2=ECO_B)
+    assert p.kind.tolist() == [P.NONE, P.NONE]
+    e = P.approach_plans(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 2)),
+                         np.zeros((0, 2)), 0.0, accel_ms2=A, decel_ms2=B, v_min_ms=VMIN,
+                         v_max_ms=VMAX, eco_decel_ms2=ECO_B)
+    assert e.kind.shape == (0,)
