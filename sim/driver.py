@@ -14,7 +14,7 @@ Policies (``drivers.policy``):
 * ``"plan"`` (default): follow the approach plan to the next signalised stop line
   (:mod:`greenwave.plans`): cruise; slow down to a hold speed and speed up again so as to
   cross at cruise speed when the light is green; speed up (within ``max_speed_factor``) to
-  catch a green; or, when no green is reachable without stopping, the eco-approach — hold the
+  catch a green (a driver on time for a green that has begun drives normally); or, when no green is reachable without stopping, the eco-approach — hold the
   speed until the lift-off point, then follow the gentle deceleration curve to the queue's
   tail.  A driver slower than ``QUEUE_SPEED_MS`` (queued, or pulling away) drives normally:
   queues discharge at the car-following model's own pace.
@@ -84,13 +84,15 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
     d = advice.dist_m[:, 0]
     kind = p.kind
     now = np.where((kind == P.CRUISE) | (kind == P.SLOW) | (kind == P.FAST), p.hold_ms, np.nan)
+    # Green now and on time at cruise speed: nothing to advise, drive normally.
+    t_arr = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
+    now[(kind == P.CRUISE) & (p.window_start_s <= t_arr)] = np.nan
     slow = kind == P.SLOW
     resume_now = slow & (d <= p.resume_dist_m + 1e-6)
     now[resume_now] = p.cross_ms[resume_now]
     later = slow & ~resume_now & (p.resume_dist_m > 0)
     then_v[later] = p.cross_ms[later]
-    then_t[later] = t_s + p.resume_in_s[later] if np.ndim(t_s) == 0 else \
-        np.asarray(t_s)[later] + p.resume_in_s[later]
+    then_t[later] = t_arr[later] + p.resume_in_s[later]
     # The eco-approach steers towards the queue's tail; a driver already at it (or in the
     # queue) is left to car following.
     eco = (kind == P.ECO) & (d - p.stop_dist_m > ECO_MIN_ROOM_M)

@@ -122,13 +122,13 @@ from pathlib import Path
 import numpy as np
 
 from greenwave.advice import advise
-from greenwave.bands import STOP, queue_discharge_delay_s
-from greenwave.kinematics import arrival_time_s, paced_speed_ms
+from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
 from greenwave.sumo_io import find_sumo_tool, tool_env
 from greenwave.timing import RED
 
-from .engine import QUEUE_SPEED_MS, SAME_ADVICE_MS, schedule_targets
+from .driver import QUEUE_SPEED_MS, commands
+from .engine import SAME_ADVICE_MS, schedule_targets
 
 HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
 
@@ -252,7 +252,6 @@ class AdviceLog:
     trusted: int = 0  # red lights trusted (speed mode bit 4 off)
     trust_kept_to_green: int = 0  # ... until the light turned green
     trust_rearmed: int = 0  # ... re-armed while still red (SUMO's red-light stop back on)
-    paced: int = 0  # vehicle-updates whose target came from the paced approach
     held: int = 0  # vehicle-updates on which "prepare to stop" kept the last advice
     # Per vehicle-update with a band (when recording): time, vehicle, band and target chosen.
     records: list[tuple[float, str, float, float, float]] = field(default_factory=list)
@@ -300,13 +299,11 @@ class GlosaController:
         (default: the scenario's ``drivers.option_max_signals`` (pass ``None`` for all),
         ``option_min_speed_ratio`` and ``hold_on_stop``, as :mod:`sim.engine`;
         :meth:`greenwave.bands.Bands.choose_joint`).
-    profile : {"constant", "paced"}
-        How a driver told to slow down drives the band: ``"constant"`` holds one speed in it
-        (the app's advice, the engine's drivers); ``"paced"`` slows down further, earlier, and
-        accelerates to their desired speed (capped by the band's maximum and the limit) so as
-        to cross the next stop line when the constant band speed would, but at speed
-        (:func:`greenwave.kinematics.paced_speed_ms`, re-planned every update; the cruise
-        speed never below the band's minimum; the constant speed where no such profile fits).
+    policy : {"plan", "band"}, optional
+        How drivers use the advice (default: the scenario's ``drivers.policy``), the same
+        function as the engine's drivers (:func:`greenwave.sim.driver.commands`): follow the
+        approach plan (slow down, speed up again, cross at cruise speed; eco-approach) or hold
+        one speed of the band to the line.
     check_red : bool
         Check every stop-line crossing against the signal (:attr:`red_crossings`).
     record : bool
@@ -319,7 +316,7 @@ class GlosaController:
                  update_s=None, range_m=None, reaction_s=None, steer_accel_ms2=None,
                  steer_decel_ms2=None, trust_red: bool = True, release_queued: bool = True,
                  raise_speed_factor: bool = True, max_signals=-1, min_speed_ratio=None,
-                 hold_on_stop=None, profile: str = "constant", check_red: bool = True,
+                 hold_on_stop=None, policy=None, check_red: bool = True,
                  record: bool = False):
         sc = world.scenario
         self.world = world
@@ -346,9 +343,7 @@ class GlosaController:
         self.min_speed_ratio = float(drv.option_min_speed_ratio if min_speed_ratio is None
                                      else min_speed_ratio)
         self.hold_on_stop = bool(drv.hold_on_stop if hold_on_stop is None else hold_on_stop)
-        if profile not in ("constant", "paced"):
-            raise ValueError(f"profile: 'constant' or 'paced', not {profile!r}")
-        self.profile = profile
+        self.policy = drv.policy if policy is None else policy
         self.s0 = float(drv.min_gap_m)
         self.length = float(drv.length_m)
         self.headway = float(drv.time_headway_s)
@@ -382,6 +377,7 @@ class GlosaController:
         for name, fill, dtype in (("alive", False, bool), ("complies", False, bool),
                                   ("target", np.nan, float), ("pend_v", np.nan, float),
                                   ("pend_t", np.inf, float), ("hold", np.nan, float),
+                                  ("then_v", np.nan, float), ("then_t", np.inf, float),
                                   ("ramping", False, bool), ("ramp_v0", np.nan, float),
                                   ("ramp_t0", np.nan, float), ("prev_link", -1, np.int64),
                                   ("stop_k", 0, np.int64), ("adv_until", 0, np.int64),
@@ -412,8 +408,8 @@ class GlosaController:
         self.equipped_seen[vid] = eq
         self.alive[k] = True
         self.complies[k] = eq and uc < self.compliance
-        self.target[k] = self.pend_v[k] = self.hold[k] = np.nan
-        self.pend_t[k] = np.inf
+        self.target[k] = self.pend_v[k] = self.hold[k] = self.then_v[k] = np.nan
+        self.pend_t[k] = self.then_t[k] = np.inf
         self.ramping[k] = False
         self.prev_link[k] = -1
         self.stop_k[k] = self.adv_until[k] = 0  # signalised stop lines passed / advice valid to
@@ -471,8 +467,10 @@ class GlosaController:
             hw = self.hw
             if self._trust_lane:
                 self._check_trust(t)
-            # Advice whose reaction time ends between updates.
-            due = np.flatnonzero(self.complies[:hw] & (self.pend_t[:hw] <= t + 1e-9))
+            # Advice whose reaction time ends between updates, and plans that speed up again.
+            self._resume(t, np.arange(hw))
+            due = np.flatnonzero(self.complies[:hw] & ((self.pend_t[:hw] <= t + 1e-9)
+                                                       | self._resumed[:hw]))
             if due.size:
                 v = np.array([api.vehicle.getSpeed(self.slot_id[k]) for k in due])
                 self._steer(t, due, v)
@@ -506,7 +504,8 @@ class GlosaController:
         pos[on] = np.fromiter((veh.getLanePosition(ids[i]) for i in on), float, on.size)
         sel = np.flatnonzero(want & (link >= 0))
         offset = pos[sel]
-        self._advise(t, ids, lanes, slots, link, speed, sel, offset)
+        self._resume(t, slots)
+        self._advise(t, ids, lanes, slots, link, speed, sel, offset, pos)
         if self.release_queued:
             self._release_queued(t, lanes, slots, link, speed, sel, on, pos)
         if self._trust_lane:
@@ -540,70 +539,71 @@ class GlosaController:
             self.red_crossing_ids.append((t, self.slot_id[int(slots[j])],
                                           self.net.link_ids[int(prev[j])]))
 
-    def _advise(self, t, ids, lanes, slots, link, speed, sel, offset):
+    def _advise(self, t, ids, lanes, slots, link, speed, sel, offset, pos):
         want = self.complies[slots]
         # Complying vehicles off greenwave's links drive normally.
         off = slots[want & (link < 0)]
         if off.size:
             self._schedule(off, np.full(off.size, np.nan), t)
+            self.then_t[off] = np.inf
         if sel.size == 0:
             return
         ks = slots[sel]
         # The driver's own desired speed (the original speed factor × the lane's limit, capped
         # by the vehicle's maximum speed: SUMO's getAllowedSpeed before any raise).
         desired = np.minimum(self.sf0[ks] * self.lane_vmax[ks], self.vmax[ks])
-        qd = None
+        # Distances to the next signal along SUMO's own lanes (junction-internal lanes
+        # included), not greenwave's link lengths.
+        veh = self.api.vehicle
+        first = np.full(sel.size, np.nan)
+        for j, i in enumerate(sel.tolist()):
+            nxt = veh.getNextTLS(ids[i])
+            if nxt:
+                first[j] = float(nxt[0][2])
+        qd = queue_m = None
         if self.adv.queue_aware:
-            queue: dict[str, int] = {}
-            for i in np.flatnonzero(speed < QUEUE_SPEED_MS).tolist():
-                queue[lanes[i]] = queue.get(lanes[i], 0) + 1
+            ahead = _queued_ahead(lanes, pos, speed, sel)
             qd = np.zeros((sel.size, self.m))
-            qd[:, 0] = queue_discharge_delay_s(
-                np.fromiter((queue.get(lanes[i], 0) for i in sel), float, sel.size))
+            qd[:, 0] = queue_discharge_delay_s(ahead)
+            queue_m = ahead * JAM_SPACING_M
         adv = advise(self.net, self.timing, self.params, link[sel], offset, speed[sel],
-                     self.epoch + t, self.m, qd)
+                     self.epoch + t, self.m, qd, cruise_ms=desired, queue_m=queue_m,
+                     first_dist_m=first)
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
-        lo, hi, count = adv.bands.choose_joint(desired, self.max_signals, self.min_speed_ratio)
-        tgt = np.clip(desired, lo, hi)
-        ok = in_range & (count > 0)
-        tgt[~ok] = np.nan
-        if self.profile == "paced":
-            self._pace(tgt, desired, adv, speed[sel])
+        cmd = commands(adv, speed[sel], desired, t, policy=self.policy, update_s=self.update_s,
+                       max_signals=self.max_signals, min_speed_ratio=self.min_speed_ratio,
+                       hold_on_stop=self.hold_on_stop)
+        tgt = np.where(in_range, cmd.now_ms, np.nan)
+        ok = in_range & ~np.isnan(tgt)
         self.log.advised += int(ok.sum())
-        # In range: the new advice (valid through the stop lines its band covers).  Out of
-        # range: keep the last advice until it has expired, then drive normally.
-        renew = in_range
-        if self.hold_on_stop:
-            # "Prepare to stop" (no speed reaches the next green): keep the last advice rather
-            # than speed up towards the red light.
-            renew = in_range & ~((adv.bands.status[:, 0] == STOP) & ~np.isnan(self.target[ks]))
-            self.log.held += int((in_range & ~renew).sum())
-        self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + count[renew]
+        # In range: the new advice (valid through the stop lines it covers).  Out of range:
+        # keep the last advice until it has expired, then drive normally.
+        renew = in_range & ~(cmd.keep & ~np.isnan(self.target[ks]))
+        self.log.held += int((in_range & ~renew).sum())
+        self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + cmd.valid_stops[renew]
         expired = self.stop_k[ks] >= self.adv_until[ks]
         upd = renew | expired
         self._schedule(ks[upd], tgt[upd], t)
+        self.then_v[ks[upd]] = np.where(in_range[upd], cmd.then_ms[upd], np.nan)
+        self.then_t[ks[upd]] = np.where(in_range[upd], cmd.then_t_s[upd], np.inf)
         if self.record:
+            lo, hi = adv.bands.lo_ms[:, 0], adv.bands.hi_ms[:, 0]
             for k in np.flatnonzero(ok):
                 self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]),
                                          float(tgt[k])))
 
-    def _pace(self, tgt, desired, adv, v):
-        """``profile="paced"``: replace, in place, the constant band speed ``tgt`` of drivers
-        it holds below their desired speed by the paced approach to the next stop line."""
-        p = self.params
-        v_exit = np.minimum(np.minimum(desired, p.band_max_ms), adv.limit_ms[:, 0])
-        sl = np.flatnonzero(~np.isnan(tgt) & (tgt < v_exit - SAME_ADVICE_MS)
-                            & (v >= QUEUE_SPEED_MS))
-        if sl.size == 0:
-            return
-        d = adv.dist_m[sl, 0]
-        t_arr = arrival_time_s(d, v[sl], tgt[sl], p.accel_ms2, p.decel_ms2)
-        u = paced_speed_ms(d, v[sl], v_exit[sl], t_arr, p.accel_ms2, p.decel_ms2,
-                           p.band_min_ms)
-        use = ~np.isnan(u)
-        tgt[sl[use]] = u[use]
-        self.log.paced += int(use.sum())
+    def _resume(self, t, slots):
+        """Plans that speed up again before the stop line: their next target is due (no
+        reaction time: it is part of the advice the driver already follows)."""
+        due = self.complies[slots] & (self.then_t[slots] <= t + 1e-9) \
+            & np.isinf(self.pend_t[slots])
+        self._resumed = np.zeros(self.cap, dtype=bool)
+        k = slots[due]
+        if k.size:
+            self.target[k] = self.then_v[k]
+            self.then_t[k] = np.inf
+            self._resumed[k] = True
 
     def _release_queued(self, t, lanes, slots, link, speed, sel, on, pos):
         """Queues are SUMO's: a complying vehicle that queues (slower than 1 m/s) before a
@@ -647,9 +647,9 @@ class GlosaController:
 
     def _schedule(self, slots, new, t):
         """New targets act after the reaction time (:func:`sim.engine.schedule_targets`, as
-        the engine); a paced driver's re-plan does not restart it."""
+        the engine)."""
         schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
-                         self.reaction_s, keep_due=self.profile == "paced")
+                         self.reaction_s)
 
     def released(self, slots):
         """Complying vehicles that follow SUMO's car following now (queued, or close behind a
@@ -818,6 +818,23 @@ class GlosaController:
             del self._trust_lane[k]
             if self.record:
                 self.log.trust_events.append(("off", t, vid, lane, seen, v, to_green > 1e-9))
+
+
+def _queued_ahead(lanes, pos, speed, sel):
+    """Per vehicle in ``sel``: vehicles slower than QUEUE_SPEED_MS ahead of it on its lane
+    (positions ``pos``, NaN where unknown)."""
+    codes: dict[str, int] = {}
+    lane = np.fromiter((codes.setdefault(ln, len(codes)) for ln in lanes), np.int64, len(lanes))
+    known = ~np.isnan(pos)
+    q = (known & (speed < QUEUE_SPEED_MS)).astype(np.int64)
+    order = np.lexsort((-np.where(known, pos, -np.inf), lane))
+    qs = q[order]
+    before = np.cumsum(qs) - qs
+    ls = lane[order]
+    first = np.r_[True, ls[1:] != ls[:-1]] if ls.size else np.zeros(0, bool)
+    ahead = np.empty(len(lanes), dtype=np.int64)
+    ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
+    return ahead[sel]
 
 
 # ----------------------------------------------------------------------------- runs

@@ -97,6 +97,9 @@ def exported(tmp_path_factory):
     res = export_sumo(sc, tmp_path_factory.mktemp("glosa"), duration_s=DURATION_S,
                       arrivals="poisson", car_following="idm", lane_change=False)
     assert res.net_built, res.notes
+    # The controller's mechanics are checked with the band policy (one speed of the band held
+    # to the line, so targets can be checked against the band); `planned` runs the plans.
+    sc = sc.model_copy(update={"drivers": sc.drivers.model_copy(update={"policy": "band"})})
     return World.build(sc), res
 
 
@@ -235,32 +238,41 @@ def wide_band(exported):
 
 
 @pytest.fixture(scope="module")
-def policy(exported):
-    """The wide band with the benchmark's driver policy (joint bands over at most 2 signals,
-    not slower than half the next signal's band speed, hold on "prepare to stop") and the
-    paced profile."""
+def planned(exported):
+    """The wide band with the plan policy (the default): approach plans and eco-approach."""
     world, res = exported
     data = world.scenario.model_dump(mode="json")
     data["advisory"]["band_min_kmh"], data["advisory"]["band_max_kmh"] = 18.0, 60.0
-    data["drivers"].update(option_max_signals=2, option_min_speed_ratio=0.5, hold_on_stop=True)
-    return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0,
-                  profile="paced")
+    data["drivers"]["policy"] = "plan"
+    return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0)
+
+
+@pytest.fixture(scope="module")
+def policy(exported):
+    """The wide band with the band policy's options (joint bands over at most 2 signals,
+    not slower than half the next signal's band speed, hold on "prepare to stop")."""
+    world, res = exported
+    data = world.scenario.model_dump(mode="json")
+    data["advisory"]["band_min_kmh"], data["advisory"]["band_max_kmh"] = 18.0, 60.0
+    data["drivers"].update(option_max_signals=2, option_min_speed_ratio=0.5, hold_on_stop=True,
+                           policy="band")
+    return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0)
 
 
 @needs_sumo
-def test_driver_policy_and_paced_profile(policy, wide_band):
-    """The scenario's driver policy reaches the controller; paced targets (which may lie
-    above the joint band: the driver crosses at speed) never leave [band min, band max]; the
-    "prepare to stop" hold happens only with the policy."""
+def test_driver_policy_reaches_the_controller(policy, wide_band, planned):
+    """The scenario's driver policy reaches the controller: band followers hold a speed of
+    the band (and "prepare to stop" holds the last advice); plan followers' targets never
+    exceed the band's top."""
     ctrl = policy["ctrl"]
+    assert ctrl.policy == "band" and planned["ctrl"].policy == "plan"
     assert (ctrl.max_signals, ctrl.min_speed_ratio, ctrl.hold_on_stop) == (2, 0.5, True)
     assert wide_band["ctrl"].hold_on_stop is False and wide_band["ctrl"].max_signals is None
-    log = ctrl.log
-    assert log.paced > 100 and log.held > 10
-    assert wide_band["ctrl"].log.held == 0 and wide_band["ctrl"].log.paced == 0
-    rec = np.array([r[2:] for r in log.records])
+    assert ctrl.log.held > 10 and wide_band["ctrl"].log.held == 0
+    rec = np.array([r[2:] for r in ctrl.log.records])
     assert rec[:, 2].min() >= 18.0 / 3.6 - 1e-9 and rec[:, 2].max() <= 60.0 / 3.6 + 1e-9
-    assert np.any(rec[:, 2] > rec[:, 1] + 0.1)  # paced: faster than the band at the line
+    plan = np.array([r[2:] for r in planned["ctrl"].log.records])
+    assert plan.shape[0] > 100 and plan[:, 2].max() <= 60.0 / 3.6 + 1e-9
 
 
 @needs_sumo
@@ -305,12 +317,12 @@ def test_targets_inside_bands_and_followed(runs, exported):
 
 
 @needs_sumo
-def test_no_red_light_running(runs, untrusting, wide_band, policy):
+def test_no_red_light_running(runs, untrusting, wide_band, policy, planned):
     """Neither the controller's monitor (at the updates) nor a check at every step finds a
     crossing on red; a vehicle whose red light was trusted (SUMO speed mode bit 4 off) crosses
     only once it is green."""
     for name, r in [*runs.items(), ("untrusting", untrusting), ("wide band", wide_band),
-                    ("policy", policy)]:
+                    ("policy", policy), ("planned", planned)]:
         ctrl = r["ctrl"]
         assert ctrl.crossings > 100, name  # the monitor saw the stop lines being crossed
         assert ctrl.red_crossings == 0, ctrl.red_crossing_ids[:5]
