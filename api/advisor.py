@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from greenwave.advice import advise, record_columns
+from greenwave.advice import PLAN_FIELDS, advise, record_columns
 from greenwave.bands import NO_SIGNAL
 from greenwave.bands import STATUS_NAMES as CORE_STATUS_NAMES
 from greenwave.mapmatch import NO_ROAD, MapMatcher
@@ -66,6 +66,10 @@ class Advisories:
     option_min_kmh, option_max_kmh : (N, K) float64, option ``j`` (green through ``j + 1``
         stop lines) exists where ``option_min_kmh[:, j]`` is not NaN
     message : (N,) int64, index into ``messages`` (distinct ``{"zh", "en"}`` dicts)
+    plan_kind : (N,) int64, ``greenwave.plans.PLAN_NAMES`` index (0, ``none``: no plan, also off
+        the network and beyond ``range_m``)
+    plan : dict of (N,) float64 by field of :data:`greenwave.advice.PLAN_FIELDS` (``hold_kmh``,
+        ...; NaN: null, and NaN for every field where ``plan_kind`` is 0)
     timestamp : list of N str, time each advisory is for (ISO 8601)
     valid_for_s : float
     generated_at : str
@@ -91,6 +95,8 @@ class Advisories:
     option_max_kmh: np.ndarray
     message: np.ndarray
     messages: list
+    plan_kind: np.ndarray
+    plan: dict
     timestamp: list
     valid_for_s: float
     generated_at: str
@@ -197,6 +203,8 @@ class Advisor:
             opt_lo, opt_hi = put(c.option_min_kmh, nan), put(c.option_max_kmh, nan)
             message = put(c.message + len(messages), 0)
             messages.extend(c.messages)
+            plan_kind = put(c.plan_kind.astype(np.int64), 0)
+            plan = {k: put(getattr(c, "plan_" + k), nan) for k in PLAN_FIELDS}
             with np.errstate(invalid="ignore"):
                 far = on[c.distance_m > self.range_m]
             if far.size:
@@ -204,6 +212,12 @@ class Advisor:
                                                     opt_lo.copy(), opt_hi.copy())
                 self._beyond_range(far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
                                    message, messages)
+                # No plan either: it rests on the same signal prediction as the band.
+                plan_kind = plan_kind.copy()
+                plan_kind[far] = 0
+                plan = {k: col.copy() for k, col in plan.items()}
+                for col in plan.values():
+                    col[far] = nan
         else:
             status = np.full(n, OFF_NETWORK, dtype=np.int64)
             reason = np.full(n, None, dtype=object)
@@ -211,6 +225,8 @@ class Advisor:
             dist = ttc = ttc_min = ttc_max = band_lo = band_hi = np.full(n, nan)
             opt_lo = opt_hi = np.full((n, 0), nan)
             message = np.zeros(n, dtype=np.int64)
+            plan_kind = np.zeros(n, dtype=np.int64)
+            plan = {k: np.full(n, nan) for k in PLAN_FIELDS}
         off = np.flatnonzero(link < 0)
         for i in off.tolist():
             reason[i] = self._off_reason(code[i], v.heading_deg[i], near_brg[i])
@@ -223,8 +239,8 @@ class Advisor:
             intersection=inter, distance_m=dist, signal_state=state, time_to_change_s=ttc,
             time_to_change_min_s=ttc_min, time_to_change_max_s=ttc_max, band_min_kmh=band_lo,
             band_max_kmh=band_hi, option_min_kmh=opt_lo, option_max_kmh=opt_hi,
-            message=message, messages=messages, timestamp=iso_column(v.t_s),
-            valid_for_s=self.valid_for_s, generated_at=iso(now_s))
+            message=message, messages=messages, plan_kind=plan_kind, plan=plan,
+            timestamp=iso_column(v.t_s), valid_for_s=self.valid_for_s, generated_at=iso(now_s))
 
     # ------------------------------------------------------------------ helpers
     def _beyond_range(self, far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,

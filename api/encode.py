@@ -20,6 +20,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 import orjson
 
+from greenwave.advice import PLAN_FIELDS
+from greenwave.plans import PLAN_NAMES
 from greenwave.timing import STATE_NAMES
 from greenwave.units import ms_to_kmh
 
@@ -111,6 +113,11 @@ class Encoder:
         self._signal = [_template(b'{"state":%s,' % orjson.dumps(s)) +
                         b'"time_to_change_s":%s,"time_to_change_min_s":%s,'
                         b'"time_to_change_max_s":%s}' for s in STATE_NAMES]
+        self._plan_kinds = [orjson.dumps(k) for k in PLAN_NAMES]
+        self._plan_names = np.array([None, *PLAN_NAMES[1:]], dtype=object)  # none → null
+        self._plan = b'{"kind":%s' + b"".join(
+            b',"%s":%%s' % k.encode() for k in PLAN_FIELDS) + b"}"
+        self._no_plan = b"null" + b"%.0s" * (1 + len(PLAN_FIELDS))
         self._rows: dict[tuple[int, int], bytes] = {}
         self._messages: dict[tuple[str, str], bytes] = {}
 
@@ -119,8 +126,8 @@ class Encoder:
         """One JSON object per vehicle (``bytes``), in order.
 
         Every vehicle's pieces go into one ``bytes % (...)``.  The template depends on which
-        optional objects the vehicle has (signal state, band, options, snapped position): absent
-        ones are written ``null`` (or left out of ``options``) and their pieces swallowed by
+        optional objects the vehicle has (signal state, band, options, plan, snapped position):
+        absent ones are written ``null`` (or left out of ``options``) and their pieces swallowed by
         ``%.0s``, so that every row takes the same pieces in the same order.
         """
         n = len(a.status)
@@ -129,10 +136,11 @@ class Encoder:
         k = a.option_min_kmh.shape[1]
         on = a.link >= 0
         opt_ok = ~np.isnan(a.option_min_kmh)
+        has_plan = a.plan_kind > 0
         pattern = (np.where(a.signal_state < 0, len(STATE_NAMES), a.signal_state)
                    + (len(STATE_NAMES) + 1) * (~np.isnan(a.band_min_kmh)
-                                               + 2 * (on + 2 * (opt_ok * (1 << np.arange(k)))
-                                                      .sum(axis=1))))
+                                               + 2 * (on + 2 * (has_plan + 2 * (
+                                                   opt_ok * (1 << np.arange(k))).sum(axis=1)))))
         pattern = pattern.tolist()
         tail = (b',"valid_for_s":' + _template(orjson.dumps(a.valid_for_s)) +
                 b',"timestamp":%s,"generated_at":' + _template(orjson.dumps(a.generated_at)) +
@@ -150,6 +158,8 @@ class Encoder:
                 pieces(a.band_min_kmh), pieces(a.band_max_kmh)]
         for j in range(k):
             cols += [pieces(a.option_min_kmh[:, j]), pieces(a.option_max_kmh[:, j])]
+        cols += [list(map(self._plan_kinds.__getitem__, a.plan_kind.tolist()))]
+        cols += [pieces(a.plan[f]) for f in PLAN_FIELDS]
         cols += [list(map(msg_json.__getitem__, a.message.tolist())),
                  strings(a.vehicle_id),
                  list(map(self._link.__getitem__, links)),
@@ -190,7 +200,7 @@ class Encoder:
             return t
         n_states = len(STATE_NAMES)
         state, rest = pattern % (n_states + 1), pattern // (n_states + 1)
-        has_band, on, mask = rest & 1, rest >> 1 & 1, rest >> 2
+        has_band, on, has_plan, mask = rest & 1, rest >> 1 & 1, rest >> 2 & 1, rest >> 3
         signal = self._signal[state] if state < n_states else b"null%.0s%.0s%.0s"
         band = b'{"min_kmh":%s,"max_kmh":%s}' if has_band else b"null%.0s%.0s"
         options, seen = [], False
@@ -204,7 +214,8 @@ class Encoder:
         snapped = b'{"lat":%s,"lon":%s}' if on else b"null%.0s%.0s"
         t = self._rows[(k, pattern)] = (
             b'{"status":%s,"reason":%s,"intersection":%s,"distance_m":%s,"signal":' + signal +
-            b',"band":' + band + b',"options":[' + b"".join(options) + b'],"message":%s,'
+            b',"band":' + band + b',"options":[' + b"".join(options) + b'],"plan":' +
+            (self._plan if has_plan else self._no_plan) + b',"message":%s,'
             b'"vehicle_id":%s,"link_id":%s,"offset_m":%s,"lateral_m":%s,"snapped":' + snapped +
             b',"speed_limit_kmh":%s')
         return t
@@ -238,6 +249,8 @@ class Encoder:
             "options_min_kmh": arr(a.option_min_kmh),
             "options_max_kmh": arr(np.where(np.isnan(a.option_min_kmh), np.nan,
                                             a.option_max_kmh)),
+            "plan_kind": self._plan_names[a.plan_kind].tolist(),
+            **{"plan_" + f: arr(a.plan[f]) for f in PLAN_FIELDS},
             "message_zh": msg_zh[a.message].tolist(),
             "message_en": msg_en[a.message].tolist(),
             "speed_limit_kmh": arr(self._limit_kmh[a.link]),

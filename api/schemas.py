@@ -217,6 +217,43 @@ class Message(BaseModel):
     en: str
 
 
+PlanKind = Literal["cruise", "slow_down", "speed_up", "eco_stop"]
+
+_PLAN_DOC = {
+    "kind": "`cruise`: keep the cruise speed (the speed limit), it arrives on green; `slow_down`: "
+            "slow to `hold_kmh` now, and `resume_in_m` before the stop line speed up again to "
+            "cross it at `cross_kmh` when the light is green; `speed_up`: hold `hold_kmh` (up to "
+            "the speed limit × the scenario's max_speed_factor) to make the current green; "
+            "`eco_stop`: no green is reachable without stopping — keep going, lift off "
+            "`lift_off_m` before the stop line and coast gently to rest `stop_at_m` before it",
+    "hold_kmh": "Speed to change to now (km/h; eco_stop: the current speed)",
+    "cross_kmh": "Expected speed at the stop line (km/h; eco_stop: 0)",
+    "resume_in_m": "Distance before the stop line at which to speed up again from `hold_kmh` to "
+                   "`cross_kmh` (m); null when there is no re-acceleration",
+    "resume_in_s": "Seconds from now until that re-acceleration (s); null when there is none",
+    "arrival_in_s": "Expected arrival at the stop line, seconds from now (s); null for eco_stop",
+    "lift_off_m": "eco_stop: distance before the stop line at which to start the gentle "
+                  "deceleration (m); null otherwise",
+    "stop_at_m": "eco_stop: distance before the stop line at which to come to rest, the tail of "
+                 "the standing queue (m); null otherwise",
+}
+
+
+class Plan(BaseModel):
+    """The approach plan to the next signalised stop line (:mod:`greenwave.plans`): how to
+    reach it inside green and cross it at cruise speed.  Distances are measured back from the
+    stop line; times are seconds from the advisory's ``timestamp``."""
+
+    kind: PlanKind = Field(description=_PLAN_DOC["kind"])
+    hold_kmh: float = Field(description=_PLAN_DOC["hold_kmh"])
+    cross_kmh: float = Field(description=_PLAN_DOC["cross_kmh"])
+    resume_in_m: float | None = Field(description=_PLAN_DOC["resume_in_m"])
+    resume_in_s: float | None = Field(description=_PLAN_DOC["resume_in_s"])
+    arrival_in_s: float | None = Field(description=_PLAN_DOC["arrival_in_s"])
+    lift_off_m: float | None = Field(description=_PLAN_DOC["lift_off_m"])
+    stop_at_m: float | None = Field(description=_PLAN_DOC["stop_at_m"])
+
+
 Status = Literal["advice", "proceed", "prepare_to_stop", "no_signal_ahead", "off_network"]
 
 
@@ -234,6 +271,9 @@ class Advisory(BaseModel):
         "band": {"min_kmh": 35.0, "max_kmh": 48.2},
         "options": [{"intersections": 1, "min_kmh": 35.0, "max_kmh": 48.2},
                     {"intersections": 2, "min_kmh": 40.1, "max_kmh": 48.2}],
+        "plan": {"kind": "slow_down", "hold_kmh": 32.4, "cross_kmh": 50.0, "resume_in_m": 85.0,
+                 "resume_in_s": 12.3, "arrival_in_s": 41.0, "lift_off_m": None,
+                 "stop_at_m": None},
         "message": {"zh": "距离前方路口480米,绿波速度区间35—48公里;41—48公里可连续绿灯通过2个路口",
                     "en": "480 m to the next intersection, green-wave speed 35–48 km/h; "
                           "41–48 km/h for green through the next 2 intersections"},
@@ -253,6 +293,9 @@ class Advisory(BaseModel):
     signal: SignalState | None
     band: Band | None
     options: list[Option]
+    plan: Plan | None = Field(description="The approach plan to the next signalised stop line; "
+                                          "null when there is none (no signal ahead, off the "
+                                          "network, or the stop line beyond the advisory range)")
     message: Message
     speed_limit_kmh: float | None
     valid_for_s: float = Field(description="Ask again after this long")
@@ -269,7 +312,8 @@ class BatchResponse(BaseModel):
 class AdvisoryColumns(BaseModel):
     """The fields of :class:`Advisory`, one array per field (element ``i`` is vehicle ``i``).
 
-    Nested objects are flattened (``snapped_lat``, ``intersection_id``, ``message_zh``...);
+    Nested objects are flattened (``snapped_lat``, ``intersection_id``, ``plan_hold_kmh``,
+    ``message_zh``...);
     ``null`` where the per-vehicle object has none.  ``options_min_kmh[i][j]`` and
     ``options_max_kmh[i][j]`` are the joint band through the next ``j + 1`` stop lines (``null``
     when there is none)."""
@@ -293,6 +337,15 @@ class AdvisoryColumns(BaseModel):
     band_max_kmh: list[float | None]
     options_min_kmh: list[list[float | None]]
     options_max_kmh: list[list[float | None]]
+    plan_kind: list[PlanKind | None] = Field(description="`plan.kind`; null: no plan (then "
+                                                         "every plan_* column is null)")
+    plan_hold_kmh: list[float | None] = Field(description=_PLAN_DOC["hold_kmh"])
+    plan_cross_kmh: list[float | None] = Field(description=_PLAN_DOC["cross_kmh"])
+    plan_resume_in_m: list[float | None] = Field(description=_PLAN_DOC["resume_in_m"])
+    plan_resume_in_s: list[float | None] = Field(description=_PLAN_DOC["resume_in_s"])
+    plan_arrival_in_s: list[float | None] = Field(description=_PLAN_DOC["arrival_in_s"])
+    plan_lift_off_m: list[float | None] = Field(description=_PLAN_DOC["lift_off_m"])
+    plan_stop_at_m: list[float | None] = Field(description=_PLAN_DOC["stop_at_m"])
     message_zh: list[str]
     message_en: list[str]
     speed_limit_kmh: list[float | None]
@@ -318,6 +371,10 @@ class BatchColumns(BaseModel):
             "band_max_kmh": [48.2, None],
             "options_min_kmh": [[35.0, 40.1, None], [None, None, None]],
             "options_max_kmh": [[48.2, 48.2, None], [None, None, None]],
+            "plan_kind": ["slow_down", None], "plan_hold_kmh": [32.4, None],
+            "plan_cross_kmh": [50.0, None], "plan_resume_in_m": [85.0, None],
+            "plan_resume_in_s": [12.3, None], "plan_arrival_in_s": [41.0, None],
+            "plan_lift_off_m": [None, None], "plan_stop_at_m": [None, None],
             "message_zh": ["距离前方路口480米,绿波速度区间35—48公里", "当前位置不在路网上,暂无车速建议"],
             "message_en": ["480 m to the next intersection, green-wave speed 35–48 km/h",
                            "Position is not on a mapped road: no speed advice"],

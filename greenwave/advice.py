@@ -120,6 +120,15 @@ class RecordColumns:
         lines) exists where ``option_min_kmh[:, j]`` is not NaN
     message : (N,) int64, index into ``messages``
     messages : list of distinct ``{"zh", "en"}`` dicts (shared: copy before changing one)
+    plan_kind : (N,) int8, approach plan kind (``greenwave.plans.PLAN_NAMES``; ``NONE``: no plan)
+    plan_hold_kmh, plan_cross_kmh : (N,) float64, speed to change to now and speed at the stop
+        line (NaN where no plan)
+    plan_resume_in_m, plan_resume_in_s : (N,) float64, distance before the stop line at which
+        to re-accelerate to ``plan_cross_kmh``, and seconds from now until then (NaN where there
+        is no re-acceleration)
+    plan_arrival_in_s : (N,) float64, expected arrival at the stop line (NaN: none, eco_stop)
+    plan_lift_off_m, plan_stop_at_m : (N,) float64, eco_stop: distance before the stop line at
+        which to start the gentle deceleration, and at which to come to rest (NaN otherwise)
     """
 
     status: np.ndarray
@@ -137,6 +146,45 @@ class RecordColumns:
     option_max_kmh: np.ndarray
     message: np.ndarray
     messages: list
+    plan_kind: np.ndarray
+    plan_hold_kmh: np.ndarray
+    plan_cross_kmh: np.ndarray
+    plan_resume_in_m: np.ndarray
+    plan_resume_in_s: np.ndarray
+    plan_arrival_in_s: np.ndarray
+    plan_lift_off_m: np.ndarray
+    plan_stop_at_m: np.ndarray
+
+
+def plan_columns(plan: Plans) -> dict[str, np.ndarray]:
+    """The approach plans as the API's columns (km/h, NaN where a field does not apply): the
+    ``plan_*`` fields of :class:`RecordColumns`.
+
+    Values are rounded to :data:`PLAN_DECIMALS` decimals (mm, ms, 0.001 km/h): far below what
+    a driver can act on, and it keeps a vehicle's answer the same whether it is computed alone
+    or in a batch (numpy's vector loops may differ in the last bit between array lengths).
+    """
+    from .plans import NONE
+    from .units import ms_to_kmh
+
+    kind = np.asarray(plan.kind, dtype=np.int8)
+    has = kind != NONE
+    resume = has & np.isfinite(plan.resume_in_s)
+    nan = np.nan
+
+    def col(mask, x):
+        return np.round(np.where(mask, x, nan), PLAN_DECIMALS)
+
+    return {
+        "plan_kind": kind,
+        "plan_hold_kmh": col(has, ms_to_kmh(plan.hold_ms)),
+        "plan_cross_kmh": col(has, ms_to_kmh(plan.cross_ms)),
+        "plan_resume_in_m": col(resume, plan.resume_dist_m),
+        "plan_resume_in_s": col(resume, plan.resume_in_s),
+        "plan_arrival_in_s": col(has, plan.arrival_in_s),
+        "plan_lift_off_m": col(has, plan.lift_dist_m),
+        "plan_stop_at_m": col(has, plan.stop_dist_m),
+    }
 
 
 def record_columns(advice: Advice, network: Network, timing: SignalTiming, t_s,
@@ -188,7 +236,7 @@ def record_columns(advice: Advice, network: Network, timing: SignalTiming, t_s,
         distance_m=dist, signal_state=state, time_to_change_s=ttc, time_to_change_min_s=ttc_min,
         time_to_change_max_s=ttc_max, band_min_kmh=ms_to_kmh(lo), band_max_kmh=ms_to_kmh(hi),
         option_min_kmh=ms_to_kmh(olo), option_max_kmh=ms_to_kmh(ohi), message=message,
-        messages=messages)
+        messages=messages, **plan_columns(advice.plan))
 
 
 def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params: BandParams,
@@ -197,13 +245,16 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
 
     Fields: ``status``, ``reason``, ``intersection`` ({id, name} or None), ``distance_m``,
     ``signal`` (state and time to change likely/min/max, or None), ``band`` ({min_kmh,
-    max_kmh} or None), ``options`` (joint bands covering 1..n stop lines that exist), and
-    ``message`` ({zh, en}).
+    max_kmh} or None), ``options`` (joint bands covering 1..n stop lines that exist),
+    ``plan`` (the approach plan to the next stop line: {kind, hold_kmh, cross_kmh, resume_in_m,
+    resume_in_s, arrival_in_s, lift_off_m, stop_at_m}, rounded to ``PLAN_DECIMALS``, NaN fields
+    as None; None where the plan's kind is ``none``) and ``message`` ({zh, en}).
 
     The content comes from :func:`record_columns`; every column becomes a Python list before the
     loop, which only assembles dicts.
     """
     from .bands import STATUS_NAMES
+    from .plans import NONE, PLAN_NAMES
     from .timing import STATE_NAMES
 
     c = record_columns(advice, network, timing, t_s, params, n_options)
@@ -224,6 +275,8 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
     msg_l, messages, reasons = c.message.tolist(), c.messages, c.reason
     ids, names = network.intersection_ids, network.intersection_names
     counts = range(1, n_opt + 1)
+    plan_kind = c.plan_kind.tolist()
+    plan_fields = [(k, getattr(c, "plan_" + k).tolist()) for k in PLAN_FIELDS]
     out = []
     append = out.append
     for i in range(n):
@@ -244,6 +297,14 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
                     for j, a, z, o in zip(counts, lk, hk, opt_ok_l[i]) if o]
         lo = lo_kmh[i]
         d = dist[i]
+        pk = plan_kind[i]
+        if pk == NONE:
+            plan = None
+        else:
+            plan = {"kind": PLAN_NAMES[pk]}
+            for k, col in plan_fields:
+                x = col[i]
+                plan[k] = None if x != x else x
         append({
             "status": STATUS_NAMES[st],
             "reason": reasons[st],
@@ -252,9 +313,17 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
             "signal": sig,
             "band": None if lo != lo else {"min_kmh": lo, "max_kmh": hi_kmh[i]},
             "options": opts,
+            "plan": plan,
             "message": dict(messages[msg_l[i]]),
         })
     return out
+
+
+PLAN_DECIMALS = 3  # decimals of the plan's fields (see plan_columns)
+
+# The numeric fields of a record's ``plan``, in order (``RecordColumns.plan_<field>``).
+PLAN_FIELDS = ("hold_kmh", "cross_kmh", "resume_in_m", "resume_in_s", "arrival_in_s",
+               "lift_off_m", "stop_at_m")
 
 
 # Rendered messages by key (see _message_keys); bounded, cleared when full.

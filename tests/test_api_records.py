@@ -14,6 +14,27 @@ from greenwave.timing import STATE_NAMES
 from greenwave.units import kmh_to_ms, ms_to_kmh
 
 
+def plan_reference(plan, i):
+    """The record's ``plan`` of vehicle ``i``, one field at a time."""
+    from greenwave.plans import NONE, PLAN_NAMES
+
+    k = int(plan.kind[i])
+    if k == NONE:
+        return None
+
+    def num(x):
+        x = float(x)
+        return None if np.isnan(x) else float(np.round(x, 3))
+
+    resume = not np.isnan(plan.resume_in_s[i])
+    return {"kind": PLAN_NAMES[k], "hold_kmh": num(ms_to_kmh(plan.hold_ms[i])),
+            "cross_kmh": num(ms_to_kmh(plan.cross_ms[i])),
+            "resume_in_m": num(plan.resume_dist_m[i]) if resume else None,
+            "resume_in_s": num(plan.resume_in_s[i]) if resume else None,
+            "arrival_in_s": num(plan.arrival_in_s[i]), "lift_off_m": num(plan.lift_dist_m[i]),
+            "stop_at_m": num(plan.stop_dist_m[i])}
+
+
 def records_reference(advice, network, timing, t_s, params, n_options=3):
     b = advice.bands
     n = b.status.shape[0]
@@ -55,7 +76,8 @@ def records_reference(advice, network, timing, t_s, params, n_options=3):
                       if olo_l[i][j] == olo_l[i][j]])
         out.append({"status": STATUS_NAMES[st], "reason": reason, "intersection": inter_d,
                     "distance_m": None if dist[i] != dist[i] else dist[i], "signal": sig,
-                    "band": band, "options": opts, "message": msg})
+                    "band": band, "options": opts, "plan": plan_reference(advice.plan, i),
+                    "message": msg})
     return out
 
 
@@ -123,12 +145,13 @@ def api_reference(svc, body_vehicles, now):
             r = {"status": "off_network", "reason": adv._off_reason(code[i], v.heading_deg[i],
                                                                     brg[i]),
                  "intersection": None, "distance_m": None, "signal": None, "band": None,
-                 "options": [], "message": dict(OFF_NETWORK_MESSAGE), "link_id": None,
+                 "options": [], "plan": None, "message": dict(OFF_NETWORK_MESSAGE),
+                 "link_id": None,
                  "offset_m": None, "snapped": None, "speed_limit_kmh": None}
         else:
             if r["distance_m"] is not None and r["distance_m"] > adv.range_m:
                 d = round_distance_m(r["distance_m"])
-                r.update(status="no_signal_ahead", band=None, options=[],
+                r.update(status="no_signal_ahead", band=None, options=[], plan=None,
                          reason=f"the next stop line is {r['distance_m']:.0f} m ahead, beyond "
                                 f"the advisory range of {rng} m",
                          message={"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
