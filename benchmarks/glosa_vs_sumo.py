@@ -178,7 +178,7 @@ ABLATIONS = [  # key suffix, label suffix, controller options, scenario override
     ("longest3", "longest of 3 signals (no speed ratio)", {},
      {"drivers.option_max_signals": 3, "drivers.option_min_speed_ratio": 0.0}),
     ("next_only", "next signal only", {}, {"drivers.option_max_signals": 1}),
-    ("paced", "paced profile (slow early, cross at speed)", {"profile": "paced"}, {}),
+    ("band", "band policy (one speed of the band held to the line)", {"policy": "band"}, {}),
     ("scenario_policy", "scenario's driver policy (longest of 3, no hold)", {},
      SCENARIO_POLICY),
 ]
