@@ -99,6 +99,7 @@ import numpy as np
 
 from .geo import LocalProjection
 from .scenario import Scenario, loads_scenario
+from .sumo_io import _num, _write_xml
 from .timing import AMBER, GREEN, RED
 from .units import kmh_to_ms
 
@@ -418,16 +419,6 @@ def corridor_scenario(p: CorridorParams) -> Scenario:
 
 
 # ----------------------------------------------------------------------------- SUMO
-
-
-def _num(x: float, nd: int = 3) -> str:
-    text = f"{float(x):.{nd}f}".rstrip("0").rstrip(".")
-    return "0" if text in ("-0", "") else text
-
-
-def _write_xml(root: ET.Element, path: Path) -> None:
-    ET.indent(root, space="    ")
-    ET.ElementTree(root).write(path, encoding="UTF-8", xml_declaration=True)
 
 
 def _plain_files(p: CorridorParams, sc: Scenario, out: Path) -> None:

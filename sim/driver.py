@@ -105,3 +105,24 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
     then_v[queued], then_t[queued] = np.nan, np.inf
     valid = (kind != P.NONE).astype(np.int64)
     return Commands(now, then_v, then_t, valid, keep)
+
+
+def queued_ahead(key, pos_m, speed_ms):
+    """Per vehicle: how many vehicles slower than ``QUEUE_SPEED_MS`` are ahead of it among the
+    vehicles with the same ``key`` (N,) int (a lane, or a stream and its next stop line;
+    negative: none), by position ``pos_m`` (N,) (larger is further ahead).
+
+    The queue a driver waits behind is the one ahead of them: counting the vehicles behind too
+    would delay the green they aim at by vehicles that leave after them.
+    """
+    key = np.asarray(key)
+    q = ((key >= 0) & (np.asarray(speed_ms) < QUEUE_SPEED_MS)).astype(np.int64)
+    order = np.lexsort((-np.asarray(pos_m, dtype=float), key))  # by key, front first
+    qs = q[order]
+    before = np.cumsum(qs) - qs
+    ks = key[order]
+    first = np.ones(ks.size, dtype=bool)
+    first[1:] = ks[1:] != ks[:-1]
+    ahead = np.empty(key.size, dtype=np.int64)
+    ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
+    return ahead

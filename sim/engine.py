@@ -49,7 +49,7 @@ from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import EMERGENCY_DECEL_MS2, ballistic_step, idm_free, idm_interaction, safe_accel
 from .demand import Arrivals, draw_arrivals
-from .driver import QUEUE_SPEED_MS, commands
+from .driver import commands, queued_ahead
 from .fuel import fuel_co2_rates
 
 AMBER_DECEL_MS2 = 3.0
@@ -455,20 +455,11 @@ class Simulation:
                          self.drv.reaction_s)
 
     def _queued_ahead(self, n, sel):
-        """Per vehicle in ``sel``: vehicles queued (slower than QUEUE_SPEED_MS) ahead of it on
-        its stream before the same stop line."""
+        """Per vehicle in ``sel``: queued vehicles ahead of it on its stream before the same
+        stop line (:func:`greenwave.sim.driver.queued_ahead`)."""
         width = self.routes.stop_pos_m.shape[1]
-        al = self.alive[:n]
-        key = np.where(al, self.stream[:n] * width + self.stop_k[:n], -1)
-        q = (al & (self.v[:n] < QUEUE_SPEED_MS)).astype(np.int64)
-        order = np.lexsort((-self.pos[:n], key))  # by stream and stop line, front first
-        qs = q[order]
-        before = np.cumsum(qs) - qs
-        ks = key[order]
-        first = np.r_[True, ks[1:] != ks[:-1]]
-        ahead = np.empty(n, dtype=np.int64)
-        ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
-        return ahead[sel]
+        key = np.where(self.alive[:n], self.stream[:n] * width + self.stop_k[:n], -1)
+        return queued_ahead(key, self.pos[:n], self.v[:n])[sel]
 
     # ---------------------------------------------------------------- physics
     def _step(self, t):

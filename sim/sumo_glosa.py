@@ -127,7 +127,7 @@ from greenwave.network import World
 from greenwave.sumo_io import find_sumo_tool, tool_env
 from greenwave.timing import RED
 
-from .driver import QUEUE_SPEED_MS, commands
+from .driver import QUEUE_SPEED_MS, commands, queued_ahead
 from .engine import SAME_ADVICE_MS, schedule_targets
 
 HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
@@ -562,7 +562,12 @@ class GlosaController:
                 first[j] = float(nxt[0][2])
         qd = queue_m = None
         if self.adv.queue_aware:
-            ahead = _queued_ahead(lanes, pos, speed, sel)
+            codes: dict[str, int] = {}
+            lane = np.fromiter((codes.setdefault(ln, len(codes)) for ln in lanes), np.int64,
+                               len(lanes))
+            known = ~np.isnan(pos)
+            ahead = queued_ahead(np.where(known, lane, -1), np.where(known, pos, 0.0),
+                                 speed)[sel]
             qd = np.zeros((sel.size, self.m))
             qd[:, 0] = queue_discharge_delay_s(ahead)
             queue_m = ahead * JAM_SPACING_M
@@ -818,23 +823,6 @@ class GlosaController:
             del self._trust_lane[k]
             if self.record:
                 self.log.trust_events.append(("off", t, vid, lane, seen, v, to_green > 1e-9))
-
-
-def _queued_ahead(lanes, pos, speed, sel):
-    """Per vehicle in ``sel``: vehicles slower than QUEUE_SPEED_MS ahead of it on its lane
-    (positions ``pos``, NaN where unknown)."""
-    codes: dict[str, int] = {}
-    lane = np.fromiter((codes.setdefault(ln, len(codes)) for ln in lanes), np.int64, len(lanes))
-    known = ~np.isnan(pos)
-    q = (known & (speed < QUEUE_SPEED_MS)).astype(np.int64)
-    order = np.lexsort((-np.where(known, pos, -np.inf), lane))
-    qs = q[order]
-    before = np.cumsum(qs) - qs
-    ls = lane[order]
-    first = np.r_[True, ls[1:] != ls[:-1]] if ls.size else np.zeros(0, bool)
-    ahead = np.empty(len(lanes), dtype=np.int64)
-    ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
-    return ahead[sel]
 
 
 # ----------------------------------------------------------------------------- runs

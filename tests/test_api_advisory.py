@@ -16,18 +16,6 @@ from greenwave.units import kmh_to_ms
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    app = create_app(Settings(state_dir=tmp_path_factory.mktemp("state"), token="t0ken"))
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def svc(client):
-    return client.app.state.service
-
-
 def fix(svc, link_id, offset_m, reverse=False, **extra):
     net = svc.world.network
     lon, lat, brg = net.point_at(net.link_index[link_id], offset_m)

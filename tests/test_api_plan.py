@@ -5,10 +5,7 @@ import time
 
 import numpy as np
 import pytest
-from fastapi.testclient import TestClient
 
-from greenwave.api.main import create_app
-from greenwave.api.settings import Settings
 from greenwave.plans import ECO, NONE, PLAN_NAMES, SLOW, approach_plans
 from greenwave.units import kmh_to_ms
 
@@ -16,18 +13,6 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
 FIELDS = ("hold_kmh", "cross_kmh", "resume_in_m", "resume_in_s", "arrival_in_s", "lift_off_m",
           "stop_at_m")
-
-
-@pytest.fixture(scope="module")
-def client(tmp_path_factory):
-    app = create_app(Settings(state_dir=tmp_path_factory.mktemp("state"), token="t0ken"))
-    with TestClient(app) as c:
-        yield c
-
-
-@pytest.fixture(scope="module")
-def svc(client):
-    return client.app.state.service
 
 
 def direct_plans(svc, link, offset_m, speed_kmh, t_s):

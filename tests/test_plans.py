@@ -121,3 +121,13 @@ def test_no_signal_and_empty_batch():
                          np.zeros((0, 2)), 0.0, accel_ms2=A, decel_ms2=B, v_min_ms=VMIN,
                          v_max_ms=VMAX, eco_decel_ms2=ECO_B)
     assert e.kind.shape == (0,)
+
+
+def test_queued_ahead_counts_only_vehicles_in_front():
+    from greenwave.sim.driver import queued_ahead
+
+    # Two lanes (0, 1) and a vehicle with no lane (-1); positions grow towards the line.
+    key = np.array([0, 0, 0, 0, 1, 1, -1])
+    pos = np.array([100.0, 95.0, 50.0, 90.0, 10.0, 20.0, 5.0])
+    v = np.array([0.0, 0.5, 12.0, 0.2, 0.0, 0.0, 0.0])
+    assert queued_ahead(key, pos, v).tolist() == [0, 1, 3, 2, 1, 0, 0]
