@@ -1,78 +1,45 @@
 """Greenwave's advice against SUMO's device.glosa on freshly generated corridors.
 
     python benchmarks/glosa_generated.py --corridors 1001-1008 [--sigma 0] [--seeds 1,2]
-        [--band-kmh 18 55] [--max-speedfactor 1.1] [--duration 1800] [--drain 900]
-        [--work DIR] [--json]
+        [--penetration 1.0] [--min-speed-kmh 18] [--max-speedfactor 1.1] [--device-range 500]
+        [--duration 1800] [--drain 1800] [--work DIR] [--json]
 
 Every corridor is drawn by :mod:`greenwave.corridorgen` from its seed (SUMO net with internal
 lanes, separate signal programs, Krauss vType with ``--sigma``; the matching greenwave
-scenario) and run in SUMO, per seed, four ways on the same vehicles: no advice, device.glosa
-with SUMO's defaults (range 100 m, min speed 5 m/s, max speed factor 1.1), device.glosa with
-greenwave's range (500 m), and greenwave's controller (``drivers.policy = "plan"``, band
-``--band-kmh``, ``advisory.max_speed_factor``).  Demand departs for ``--duration`` seconds and
-the run continues for ``--drain`` more, so (below saturation) every trip is counted.
+scenario) and compared by ``benchmarks/glosa_vs_sumo.py --net`` (no advice, device.glosa and
+greenwave on the same vehicles, every trip drained; see that script for the freedom given to
+both).  This script only loops over corridors and pools the paired per-seed changes of all
+corridors × seeds into one mean and 95 % CI per measure.
 
-Corridor seeds are the train/test split: the policy's parameters were chosen on corridors 1–4
-(seeds 1–2); figures are reported on corridors 1001 and up.  The table gives the per-corridor
-mean change against no advice (paired per seed) and, over all corridors × seeds, the mean and
-95 % CI of the paired change; ``--json`` prints them as one JSON object on the last line.
+Corridor seeds are the train/test split: the advice's parameters are chosen on corridors 1–4;
+report figures on corridors 1001 and up.
 """
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import io
 import json
 import math
-import multiprocessing as mp
 import sys
 import tempfile
 from pathlib import Path
 
 import numpy as np
 
-KINDS = ("baseline", "device", "device_500m", "greenwave")
-METRICS = ("stops_per_veh", "fuel_l_per_100km", "travel_time_s")
+PAIRS = ("greenwave_vs_baseline_pct", "device_vs_baseline_pct", "greenwave_vs_device_pct")
+MEASURES = ("stops_per_veh", "fuel_l_per_100km", "travel_time_s")
+RUNS = ("baseline", "device_glosa", "greenwave")
+COUNTS = ("red_light_crossings", "collisions", "teleports", "unfinished")
 
 
-def _run(job: dict) -> dict:
-    from greenwave.network import World
-    from greenwave.scenario import load_scenario
-    from greenwave.sim.sumo_glosa import run_sumo, trip_summary
+def _vs_sumo():
+    # Imported by name from this folder, so that its worker processes can find its functions.
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import glosa_vs_sumo
 
-    d = Path(job["dir"])
-    sc = load_scenario(d / "corridor.toml")
-    lo, hi = job["band_kmh"]
-    adv = sc.advisory.model_copy(update={"band_min_kmh": lo, "band_max_kmh": hi,
-                                         "max_speed_factor": job["max_speedfactor"]})
-    world = World.build(sc.model_copy(update={"advisory": adv}))
-    kind = job["kind"]
-    args = ["--device.emissions.probability", "1"]
-    glosa = None
-    if kind.startswith("device"):
-        args += ["--device.glosa.probability", "1",
-                 "--device.glosa.min-speed", f"{lo / 3.6:g}",
-                 "--device.glosa.max-speedfactor", f"{job['max_speedfactor']:g}"]
-        if kind == "device_500m":
-            args += ["--device.glosa.range", f"{sc.advisory.range_m:g}"]
-    elif kind == "greenwave":
-        glosa = {"penetration": 1.0}
-    r = run_sumo(d / "corridor.sumocfg", seed=job["seed"], end_s=job["end_s"], args=args,
-                 world=world if glosa else None, glosa=glosa, tag=f"{kind}_{job['seed']}")
-    s = trip_summary(r.trips, 0.0)
-    out = {k: s[k] for k in ("vehicles", *METRICS)}
-    out["red_crossings"] = r.controller.red_crossings if r.controller else 0
-    out["teleports"] = r.log_text.count("Teleporting vehicle")
-    out["collisions"] = r.log_text.count("Collision")
-    return {**job, "result": out, "wall_s": r.wall_s}
-
-
-def _ci(x):
-    x = np.asarray(x, dtype=float)
-    if x.size < 2:
-        return float(x.mean()), None
-    from greenwave.sim.measures import t975
-
-    return float(x.mean()), float(t975(x.size - 1) * x.std(ddof=1) / math.sqrt(x.size))
+    return glosa_vs_sumo
 
 
 def main(argv=None) -> int:
@@ -81,75 +48,81 @@ def main(argv=None) -> int:
     ap.add_argument("--corridors", default="1001-1008", help="corridor seeds, e.g. 1001-1008")
     ap.add_argument("--sigma", type=float, default=0.0, help="Krauss driver imperfection")
     ap.add_argument("--seeds", default="1,2", help="SUMO seeds, e.g. 1,2")
-    ap.add_argument("--band-kmh", type=float, nargs=2, default=(18.0, 55.0),
-                    help="greenwave's band (km/h); its floor is also the device's min-speed")
-    ap.add_argument("--max-speedfactor", type=float, default=1.1)
+    ap.add_argument("--penetration", default="1.0", help="share of equipped vehicles")
+    ap.add_argument("--min-speed-kmh", default="18", help="slowest advised speed, both")
+    ap.add_argument("--max-speedfactor", default="1.1", help="fastest, × the limit, both")
+    ap.add_argument("--device-range", default="500", help="device.glosa.range (m)")
     ap.add_argument("--duration", type=float, default=1800.0, help="seconds of departures")
-    ap.add_argument("--drain", type=float, default=900.0, help="seconds run after them")
-    ap.add_argument("--kinds", default=",".join(KINDS))
-    ap.add_argument("--jobs", type=int, default=2)
-    ap.add_argument("--work", help="folder for the corridors and SUMO outputs")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument("--drain", default="1800", help="seconds SUMO may run after them")
+    ap.add_argument("--jobs", default="2", help="SUMO processes")
+    ap.add_argument("--work", type=Path, help="folder for the corridors and SUMO outputs")
+    ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
     a = ap.parse_args(argv)
     from greenwave.cli import parse_list
     from greenwave.corridorgen import generate_corridor
+    from greenwave.sim.measures import mean_ci
 
     try:
         corridors = parse_list(a.corridors)
-        seeds = parse_list(a.seeds)
     except ValueError as e:
-        print(f"glosa_generated: {e}", file=sys.stderr)
+        print(f"glosa_generated: --corridors: {e}", file=sys.stderr)
         return 2
-    kinds = a.kinds.split(",")
-    if "baseline" not in kinds or not set(kinds) <= set(KINDS):
-        print(f"glosa_generated: --kinds must include baseline, from {KINDS}", file=sys.stderr)
+    if not (0.0 <= a.sigma <= 1.0 and a.duration > 0):
+        print("glosa_generated: --sigma must be in [0, 1] and --duration > 0", file=sys.stderr)
         return 2
-    if not (0.0 <= a.sigma <= 1.0 and a.duration > 0 and a.drain >= 0):
-        print("glosa_generated: --sigma in [0, 1], --duration > 0, --drain >= 0", file=sys.stderr)
-        return 2
-    work = Path(a.work or tempfile.mkdtemp(prefix="glosa_generated_"))
-    jobs = []
+    vs = _vs_sumo()
+    work = a.work or Path(tempfile.mkdtemp(prefix="glosa_generated_"))
+    per_corridor = {}
     for c in corridors:
         d = work / f"corridor_{c}_sigma{a.sigma:g}"
         generate_corridor(int(c), d, sigma=a.sigma, duration_s=a.duration)
-        for s in seeds:
-            for k in kinds:
-                jobs.append({"dir": str(d), "corridor": int(c), "seed": int(s), "kind": k,
-                             "band_kmh": tuple(a.band_kmh), "end_s": a.duration + a.drain,
-                             "max_speedfactor": a.max_speedfactor})
-    with mp.get_context("spawn").Pool(max(1, a.jobs)) as pool:
-        done = pool.map(_run, jobs, chunksize=1)
-    res = {(j["corridor"], j["seed"], j["kind"]): j["result"] for j in done}
-    change = {k: {m: [] for m in METRICS} for k in kinds if k != "baseline"}
-    rows = []
-    for c in corridors:
-        row = {"corridor": int(c)}
-        for k in change:
-            for m in METRICS:
-                vals = [100.0 * (res[(c, s, k)][m] / res[(c, s, "baseline")][m] - 1.0)
-                        for s in seeds]
-                change[k][m] += vals
-                row[f"{k}:{m}"] = float(np.mean(vals))
-        rows.append(row)
-    summary = {k: {m: dict(zip(("mean_pct", "ci95"), _ci(v))) for m, v in ch.items()}
-               for k, ch in change.items()}
-    counters = {k: {c: int(sum(r[c] for (_, _, kk), r in res.items() if kk == k))
-                    for c in ("red_crossings", "teleports", "collisions")} for k in kinds}
-    lost = {k: int(sum(res[(c, s, "baseline")]["vehicles"] - res[(c, s, k)]["vehicles"]
-                       for c in corridors for s in seeds)) for k in kinds}
-    print(f"{'corridor':>8} " + " ".join(f"{k[:10] + ' ' + m[:5]:>17}" for k in change
-                                          for m in METRICS))
-    for row in rows:
-        print(f"{row['corridor']:>8} " + " ".join(f"{row[f'{k}:{m}']:>+16.1f}%" for k in change
-                                                  for m in METRICS))
-    for k, ch in summary.items():
-        print(f"{k:>12}: " + ", ".join(f"{m} {v['mean_pct']:+.1f} % ± {v['ci95'] or math.nan:.1f}"
-                                       for m, v in ch.items()))
-    print(f"counters: {counters}; trips fewer than baseline: {lost}")
+        args = ["--net", str(d / "corridor.net.xml"), "--routes", str(d / "corridor.rou.xml"),
+                "--additional", str(d / "corridor.tll.add.xml"),
+                "--scenario", str(d / "corridor.toml"), "--seeds", a.seeds,
+                "--penetration", a.penetration, "--min-speed-kmh", a.min_speed_kmh,
+                "--max-speedfactor", a.max_speedfactor, "--device-range", a.device_range,
+                "--drain", a.drain, "--jobs", a.jobs, "--work", str(d / "runs"), "--json"]
+        out = io.StringIO()
+        with contextlib.redirect_stdout(out):
+            rc = vs.main(args)
+        text = out.getvalue()
+        if rc != 0:
+            print(text, end="")
+            print(f"glosa_generated: corridor {c}: glosa_vs_sumo exited {rc}", file=sys.stderr)
+            return rc
+        per_corridor[int(c)] = json.loads(text.strip().splitlines()[-1])
+        print(f"corridor {c} done ({per_corridor[int(c)]['run_time_s']:.0f} s)", file=sys.stderr)
+
+    pooled = {}
+    for pair in PAIRS:
+        pooled[pair] = {}
+        for m in MEASURES:
+            vals = [v for r in per_corridor.values() for v in r[pair][m]["per_seed"]]
+            mean, lo, hi = mean_ci(vals)
+            ci = [lo, hi] if math.isfinite(lo) else None
+            pooled[pair][m] = {"mean_pct": mean, "ci95": ci, "n": len(vals)}
+    counts = {run: {k: int(sum(r[run][k]["total"] for r in per_corridor.values()))
+                    for k in COUNTS} for run in RUNS}
+
+    print(f"change in %, mean over seeds {a.seeds} (stops / fuel / travel time); sigma "
+          f"{a.sigma:g}, penetration {a.penetration}, device range {a.device_range} m")
+    print(f"{'corridor':>8}" + "".join(f"{p.replace('_pct', ''):>32}" for p in PAIRS))
+    for c, r in per_corridor.items():
+        cells = ["/".join(f"{np.mean(r[p][m]['per_seed']):+.1f}" for m in MEASURES)
+                 for p in PAIRS]
+        print(f"{c:>8}" + "".join(f"{x:>32}" for x in cells))
+    for p in PAIRS:
+        print(f"{p}: " + "; ".join(
+            f"{m} {v['mean_pct']:+.1f}"
+            + (f" [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" if v["ci95"] else "")
+            for m, v in pooled[p].items()))
+    print(f"counters (all corridors and seeds): {counts}")
     if a.json:
-        print(json.dumps({"corridors": corridors, "seeds": seeds, "sigma": a.sigma,
-                          "change_vs_baseline": summary, "per_corridor": rows,
-                          "counters": counters, "trips_fewer_than_baseline": lost}))
+        print(json.dumps({"corridors": corridors, "seeds": a.seeds, "sigma": a.sigma,
+                          "penetration": a.penetration, "device_range_m": a.device_range,
+                          "pooled": pooled, "counters": counts,
+                          "per_corridor": {c: {p: r[p] for p in PAIRS}
+                                           for c, r in per_corridor.items()}}))
     return 0
 
 

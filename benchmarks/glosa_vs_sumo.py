@@ -319,6 +319,9 @@ def main(argv=None) -> int:
     net.add_argument("--max-speedfactor", type=float, metavar="F",
                      help="highest advised speed as a factor of the limit, both systems "
                      "(default 1.1, device.glosa's)")
+    net.add_argument("--device-range", type=float, metavar="M",
+                     help=f"device.glosa.range in m (default {DEVICE_RANGE_M:g}, greenwave's "
+                     "advisory range; SUMO's own default is 100)")
     net.add_argument("--drain", type=float, metavar="S",
                      help=f"run SUMO at most this long after --duration so every trip ends "
                      f"(default {DRAIN_S:g})")
@@ -332,7 +335,7 @@ def main(argv=None) -> int:
     net_only = {"--routes": a.routes, "--additional": a.additional or None,
                 "--scenario": a.net_scenario, "--penetration": a.penetration,
                 "--min-speed-kmh": a.min_speed_kmh, "--max-speedfactor": a.max_speedfactor,
-                "--drain": a.drain, "--work": a.work}
+                "--drain": a.drain, "--work": a.work, "--device-range": a.device_range}
     if a.net is not None:
         given = [k for k, v in {"SCENARIO": a.scenario, "--warmup": a.warmup,
                                 "--penetrations": a.penetrations, "--keep": a.keep,
@@ -695,7 +698,12 @@ def _net_setup(a, tmp_dir: Path | None) -> dict:
 
 def _net_run(a, st: dict, t_start: float) -> int:
     seeds, pen = st["seeds"], st["penetration"]
-    dev_args = ["--device.glosa.range", f"{DEVICE_RANGE_M:g}",
+    dev_range = DEVICE_RANGE_M if a.device_range is None else a.device_range
+    if not (math.isfinite(dev_range) and dev_range > 0):
+        print(f"glosa_vs_sumo: error: --device-range must be a positive number of metres, "
+              f"not {a.device_range}", file=sys.stderr)
+        return 2
+    dev_args = ["--device.glosa.range", f"{dev_range:g}",
                 "--device.glosa.min-speed", f"{st['min_speed_kmh'] / 3.6:.6g}",
                 "--device.glosa.max-speedfactor", f"{st['max_speedfactor']:.6g}"]
     jobs = []
@@ -785,7 +793,7 @@ def _net_run(a, st: dict, t_start: float) -> int:
           f"{EMISSION_CLASS} where a vType has none (fuel at petrol "
           f"{PETROL_DENSITY_G_PER_L:g} g/L)")
     print(f"freedom: device.glosa min-speed {st['min_speed_kmh'] / 3.6:.3g} m/s, "
-          f"max-speedfactor {st['max_speedfactor']:g}, range {DEVICE_RANGE_M:g} m; greenwave "
+          f"max-speedfactor {st['max_speedfactor']:g}, range {dev_range:g} m; greenwave "
           f"band {lo_kmh:g}–{hi_kmh:g} km/h (highest limit {st['limit']:g} km/h), "
           f"max_speed_factor {max(1.0, st['max_speedfactor']):g}, range "
           f"{st['scenario'].advisory.range_m:g} m, policy {MATCHED_POLICY}")
@@ -824,7 +832,7 @@ def _net_run(a, st: dict, t_start: float) -> int:
             "max_speedfactor": st["max_speedfactor"], "duration_s": st["duration"],
             "last_departure_s": st["last_departure"], "end_s": st["end"],
             "emission_class": EMISSION_CLASS, "fuel_density_g_per_l": PETROL_DENSITY_G_PER_L,
-            "device_glosa_options": {"range_m": DEVICE_RANGE_M,
+            "device_glosa_options": {"range_m": dev_range,
                                      "min_speed_ms": st["min_speed_kmh"] / 3.6,
                                      "max_speedfactor": st["max_speedfactor"]},
             "greenwave_advisory": {"band_kmh": list(st["band"]),
