@@ -88,8 +88,9 @@ def plan_next(dist_m, group, limit_ms, speed_ms, t_s, timing: SignalTiming, para
     sig = g >= 0
     t = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
     ws, we = timing.green_windows(np.where(sig, g, 0), t, params.n_windows)
+    green_now = sig & (ws[:, 0] <= t) & (t < we[:, 0])
     qd = 0.0 if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float)[:, None]
-    ws = ws + qd
+    ws = ws + qd + params.plan_start_margin_s
     we = we - params.safety_margin_s
     dist = np.where(sig, dist_m, np.nan)
     v_max = np.minimum(params.band_max_ms, limit_ms * params.max_speed_factor)
@@ -97,7 +98,7 @@ def plan_next(dist_m, group, limit_ms, speed_ms, t_s, timing: SignalTiming, para
     return approach_plans(dist, speed_ms, cruise, ws, we, t, accel_ms2=params.accel_ms2,
                           decel_ms2=params.decel_ms2, v_min_ms=params.band_min_ms,
                           v_max_ms=v_max, eco_decel_ms2=params.eco_decel_ms2,
-                          queue_m=0.0 if queue_m is None else queue_m)
+                          queue_m=0.0 if queue_m is None else queue_m, green_now=green_now)
 
 
 @dataclass(frozen=True)

@@ -93,6 +93,8 @@ class BandParams:
         never above ``band_max_ms``); 1.0 keeps every plan within the limit.
     eco_decel_ms2 : float
         Deceleration of the eco-approach when no green is reachable (:mod:`greenwave.plans`).
+    plan_start_margin_s : float
+        Approach plans aim this long after the green start (and the queue's discharge).
     """
 
     band_min_ms: float = kmh_to_ms(35.0)
@@ -104,6 +106,7 @@ class BandParams:
     n_windows: int = 3
     max_speed_factor: float = 1.0
     eco_decel_ms2: float = 1.0
+    plan_start_margin_s: float = 0.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -119,7 +122,7 @@ class BandParams:
         for name in ("accel_ms2", "decel_ms2", "eco_decel_ms2"):
             if getattr(self, name) <= 0:
                 raise ValueError(f"{name} must be > 0")
-        if self.safety_margin_s < 0 or self.min_width_ms < 0:
+        if self.safety_margin_s < 0 or self.min_width_ms < 0 or self.plan_start_margin_s < 0:
             raise ValueError("safety_margin_s and min_width_ms must be >= 0")
         if not 1 <= self.n_windows <= 16 or int(self.n_windows) != self.n_windows:
             raise ValueError("n_windows must be an integer in 1..16")

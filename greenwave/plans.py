@@ -70,6 +70,8 @@ class Plans:
     stop_dist_m : (N,) ECO: distance before the line where the car should come to rest (the
         queue's tail; NaN otherwise)
     cap_ms : (N,) the highest speed any plan uses (``v_max_ms``)
+    green_now : (N,) bool, the stop line's signal is green now (an ECO driver then waits
+        behind a queue that is discharging, or has missed this green: not a red ahead yet)
     eco_decel_ms2 : float
     """
 
@@ -84,12 +86,13 @@ class Plans:
     lift_dist_m: np.ndarray
     stop_dist_m: np.ndarray
     cap_ms: np.ndarray
+    green_now: np.ndarray
     eco_decel_ms2: float
 
 
 def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, accel_ms2,
                    decel_ms2, v_min_ms, v_max_ms, eco_decel_ms2, queue_m=0.0,
-                   on_time_tol_s=ON_TIME_TOL_S) -> Plans:
+                   on_time_tol_s=ON_TIME_TOL_S, green_now=None) -> Plans:
     """Plans to the next signalised stop line (see the module docstring).
 
     Parameters
@@ -105,6 +108,7 @@ def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, acc
     v_max_ms : float or (N,), highest speed (FAST plans)
     eco_decel_ms2 : float, deceleration of the eco-approach
     queue_m : float or (N,), length of the standing queue before the line
+    green_now : (N,) bool, optional: the signal is green now (default: no)
     """
     d = np.asarray(dist_m, dtype=float)
     n = d.shape[0]
@@ -200,7 +204,9 @@ def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, acc
     return Plans(kind=kind, hold_ms=hold, cross_ms=cross, resume_dist_m=resume_d,
                  resume_in_s=resume_in, arrival_in_s=arrival, window_start_s=wsel_s,
                  window_end_s=wsel_e, lift_dist_m=lift, stop_dist_m=stop_d,
-                 cap_ms=np.maximum(vmax, vc), eco_decel_ms2=float(eco_decel_ms2))
+                 cap_ms=np.maximum(vmax, vc),
+                 green_now=np.zeros(n, bool) if green_now is None else np.asarray(green_now),
+                 eco_decel_ms2=float(eco_decel_ms2))
 
 
 def _speed_at_line(d, v0, u, a, b):

@@ -225,6 +225,10 @@ class AdvisoryModel(_Strict):
         1.0, gt=0.0, le=3.0,
         description="Deceleration of the eco-approach when no green is reachable without "
         "stopping (m/s²)")
+    plan_start_margin_s: FiniteFloat = Field(
+        0.0, ge=0.0, le=10.0,
+        description="Approach plans aim this long after the green start (after the queue "
+        "ahead has discharged)")
 
     @model_validator(mode="after")
     def _band(self):
@@ -243,6 +247,7 @@ class AdvisoryModel(_Strict):
             n_windows=self.n_windows,
             max_speed_factor=self.max_speed_factor,
             eco_decel_ms2=self.eco_decel_ms2,
+            plan_start_margin_s=self.plan_start_margin_s,
         )
 
 

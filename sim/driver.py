@@ -14,10 +14,13 @@ Policies (``drivers.policy``):
 * ``"plan"`` (default): follow the approach plan to the next signalised stop line
   (:mod:`greenwave.plans`): cruise; slow down to a hold speed and speed up again so as to
   cross at cruise speed when the light is green; speed up (within ``max_speed_factor``) to
-  catch a green (a driver on time for a green that has begun drives normally); or, when no green is reachable without stopping, the eco-approach — hold the
-  speed until the lift-off point, then follow the gentle deceleration curve to the queue's
-  tail.  A driver slower than ``QUEUE_SPEED_MS`` (queued, or pulling away) drives normally:
-  queues discharge at the car-following model's own pace.
+  catch a green; or, when no green is reachable without stopping and the light is red, the
+  eco-approach — hold the speed until the lift-off point, then follow the gentle
+  deceleration curve to the queue's tail.  Drivers on time for a green that has begun, and
+  drivers slower than ``QUEUE_SPEED_MS`` (queued, or pulling away), drive normally: queues
+  discharge at the car-following model's own pace.  A correction of the manoeuvre a driver
+  already follows applies at once; a new manoeuvre (another plan kind or green window)
+  after their reaction time.
 * ``"band"``: the app's literal advice, one constant speed held to the line: the driver's
   desired speed clipped into the joint band they take
   (:meth:`greenwave.bands.Bands.choose_joint`); no band means driving normally, except that
@@ -50,6 +53,10 @@ class Commands:
     valid_stops : (N,) int, how many stop lines ahead the advice stays valid through when the
         driver leaves the advisory range (0: drive normally once out of range)
     keep : (N,) bool, keep the target the driver already has instead (``hold_on_stop``)
+    plan_id : (N,) float, identifies the manoeuvre (plan kind and targeted green window; NaN
+        for none and for the band policy): an update of the same manoeuvre is a correction
+        the driver follows at once, a new one needs their reaction time
+        (:func:`reaction_times`)
     """
 
     now_ms: np.ndarray
@@ -57,6 +64,7 @@ class Commands:
     then_t_s: np.ndarray
     valid_stops: np.ndarray
     keep: np.ndarray
+    plan_id: np.ndarray
 
 
 def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
@@ -77,7 +85,7 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
         now[count == 0] = np.nan
         if hold_on_stop:
             keep = advice.bands.status[:, 0] == STOP
-        return Commands(now, then_v, then_t, count, keep)
+        return Commands(now, then_v, then_t, count, keep, np.full(n, np.nan))
     if policy != "plan":
         raise ValueError(f"policy: one of {POLICIES}, not {policy!r}")
     p = advice.plan
@@ -93,9 +101,11 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
     later = slow & ~resume_now & (p.resume_dist_m > 0)
     then_v[later] = p.cross_ms[later]
     then_t[later] = t_arr[later] + p.resume_in_s[later]
-    # The eco-approach steers towards the queue's tail; a driver already at it (or in the
-    # queue) is left to car following.
-    eco = (kind == P.ECO) & (d - p.stop_dist_m > ECO_MIN_ROOM_M)
+    # The eco-approach steers towards the queue's tail before a red.  A driver already at it
+    # (or in the queue) is left to car following, and so is everyone while the light is
+    # green: holding drivers back behind a discharging queue leaves gaps in it (on the
+    # training scenarios this cost up to 17 % travel time and 6 % fuel).
+    eco = (kind == P.ECO) & (d - p.stop_dist_m > ECO_MIN_ROOM_M) & ~p.green_now
     if eco.any():
         ahead = np.maximum(d[eco] - v[eco] * update_s, 0.0)
         curve = P.eco_speed_ms(ahead, p.stop_dist_m[eco], p.eco_decel_ms2)
@@ -104,7 +114,16 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
     now[queued] = np.nan
     then_v[queued], then_t[queued] = np.nan, np.inf
     valid = (kind != P.NONE).astype(np.int64)
-    return Commands(now, then_v, then_t, valid, keep)
+    # Window starts rounded to 0.1 s: the same green seen from successive updates.
+    plan_id = np.where(np.isnan(now), np.nan,
+                       np.round(np.nan_to_num(p.window_start_s, nan=-1.0), 1) * 8.0 + kind)
+    return Commands(now, then_v, then_t, valid, keep, plan_id)
+
+
+def reaction_times(old_id, new_id, reaction_s):
+    """Per driver: no delay for an update of the manoeuvre they already follow (same
+    ``plan_id``), their reaction time ``reaction_s`` for a new one (or any band advice)."""
+    return np.where(np.asarray(old_id) == np.asarray(new_id), 0.0, reaction_s)
 
 
 def queued_ahead(key, pos_m, speed_ms):

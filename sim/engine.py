@@ -49,7 +49,7 @@ from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import EMERGENCY_DECEL_MS2, ballistic_step, idm_free, idm_interaction, safe_accel
 from .demand import Arrivals, draw_arrivals
-from .driver import commands, queued_ahead
+from .driver import commands, queued_ahead, reaction_times
 from .fuel import fuel_co2_rates
 
 AMBER_DECEL_MS2 = 3.0
@@ -142,17 +142,16 @@ class SimResult:
     extra: dict = field(default_factory=dict)
 
 
-def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s, keep_due=False):
+def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
     """Hand new target speeds ``new`` (m/s, NaN = drive normally) to the drivers in ``slots``
     after their reaction time, in place on the per-slot arrays ``target`` (followed now),
     ``pend_v`` / ``pend_t`` (waiting to act on, and when; inf = nothing waiting).
 
     Repeating the advice a driver already follows, or already waits to act on (within
     ``SAME_ADVICE_MS``), does not restart the reaction time (the app repeats its advice every
-    update); small updates of the advice being followed apply at once.  With ``keep_due`` a
-    new target replacing one not yet acted on keeps the earlier due time (drivers who re-plan
-    every update, whose plan would otherwise never act).  Shared by :class:`Simulation` and
-    the SUMO controller.
+    update); small updates of the advice being followed apply at once.  ``reaction_s`` is a
+    float or one per slot (:func:`greenwave.sim.driver.reaction_times`).  Shared by
+    :class:`Simulation` and the SUMO controller.
     """
     cur, pend = target[slots], pend_v[slots]
     waiting = np.isfinite(pend_t[slots])
@@ -165,10 +164,7 @@ def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s, keep_due
     pend_v[slots[same_pend]] = new[same_pend]
     fresh = ~same_cur & ~same_pend
     pend_v[slots[fresh]] = new[fresh]
-    due = t + reaction_s
-    if keep_due:
-        due = np.minimum(pend_t[slots[fresh]], due)
-    pend_t[slots[fresh]] = due
+    pend_t[slots[fresh]] = t + (reaction_s[fresh] if np.ndim(reaction_s) else reaction_s)
 
 
 class Simulation:
@@ -256,7 +252,7 @@ class Simulation:
         self.sig_next_change = -math.inf
 
     # ----------------------------------------------------------------- storage
-    _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "then_v", "then_t",
+    _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "then_v", "then_t", "plan_id",
               "t_enter", "fuel", "co2", "stopped_time")
     _INT = ("vid", "route", "stream", "link_k", "stop_k", "leader", "follower", "stops",
             "adv_until")
@@ -378,6 +374,7 @@ class Simulation:
         self.pend_t[k] = np.inf
         self.then_v[k] = np.nan
         self.then_t[k] = np.inf
+        self.plan_id[k] = np.nan
         self.committed[k] = False
         self.in_stop[k] = False
         self.stops[k] = 0
@@ -415,6 +412,7 @@ class Simulation:
         if drop.size:
             self._schedule(drop, np.full(drop.size, np.nan), t)
             self.then_t[drop] = np.inf
+            self.plan_id[drop] = np.nan
         sel = np.flatnonzero(want)
         if sel.size == 0:
             return
@@ -442,17 +440,20 @@ class Simulation:
         keep = cmd.keep & ~np.isnan(self.target[sel])
         upd = sel[~keep]
         self.adv_until[upd] = self.stop_k[upd] + cmd.valid_stops[~keep]
-        self._schedule(upd, cmd.now_ms[~keep], t)
+        new_id = cmd.plan_id[~keep]
+        self._schedule(upd, cmd.now_ms[~keep], t,
+                       reaction_times(self.plan_id[upd], new_id, drv.reaction_s))
+        self.plan_id[upd] = new_id
         self.then_v[upd] = cmd.then_ms[~keep]
         self.then_t[upd] = cmd.then_t_s[~keep]
         self.n_advice_calls += 1
         self.n_advised += int((cmd.valid_stops > 0).sum())
 
-    def _schedule(self, slots, new, t):
+    def _schedule(self, slots, new, t, reaction_s=None):
         """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
-        (:func:`schedule_targets`)."""
+        (:func:`schedule_targets`; default: the drivers' ``reaction_s``)."""
         schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
-                         self.drv.reaction_s)
+                         self.drv.reaction_s if reaction_s is None else reaction_s)
 
     def _queued_ahead(self, n, sel):
         """Per vehicle in ``sel``: queued vehicles ahead of it on its stream before the same
@@ -497,10 +498,13 @@ class Simulation:
         acc = idm_free(v, v_des, drv.accel_ms2)
         has_t = ~np.isnan(target)
         if has_t.any():
-            # Advised drivers change speed at the constant comfortable rates the bands assume,
-            # like a cruise control set to the target (IDM's interaction term still applies).
+            # Advised drivers slow down to their target at the constant comfortable rate the
+            # advice assumes; towards a higher target they speed up as they always do (IDM's
+            # free-road term, towards the target when it is above their desired speed) but
+            # not beyond it.  IDM's interaction term still applies.
             track = np.clip((target - v) / dt, -self.adv.decel_ms2, self.adv.accel_ms2)
-            acc = np.where(has_t, track, acc)
+            up = np.minimum(track, idm_free(v, np.fmax(v_des, target), drv.accel_ms2))
+            acc = np.where(has_t, np.where(track > 0, up, track), acc)
 
         # Leader.
         lead = self.leader[:n]

@@ -127,7 +127,7 @@ from greenwave.network import World
 from greenwave.sumo_io import find_sumo_tool, tool_env
 from greenwave.timing import RED
 
-from .driver import QUEUE_SPEED_MS, commands, queued_ahead
+from .driver import QUEUE_SPEED_MS, commands, queued_ahead, reaction_times
 from .engine import SAME_ADVICE_MS, schedule_targets
 
 HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
@@ -378,6 +378,7 @@ class GlosaController:
                                   ("target", np.nan, float), ("pend_v", np.nan, float),
                                   ("pend_t", np.inf, float), ("hold", np.nan, float),
                                   ("then_v", np.nan, float), ("then_t", np.inf, float),
+                                  ("plan_id", np.nan, float),
                                   ("ramping", False, bool), ("ramp_v0", np.nan, float),
                                   ("ramp_t0", np.nan, float), ("prev_link", -1, np.int64),
                                   ("stop_k", 0, np.int64), ("adv_until", 0, np.int64),
@@ -409,6 +410,7 @@ class GlosaController:
         self.alive[k] = True
         self.complies[k] = eq and uc < self.compliance
         self.target[k] = self.pend_v[k] = self.hold[k] = self.then_v[k] = np.nan
+        self.plan_id[k] = np.nan
         self.pend_t[k] = self.then_t[k] = np.inf
         self.ramping[k] = False
         self.prev_link[k] = -1
@@ -546,6 +548,7 @@ class GlosaController:
         if off.size:
             self._schedule(off, np.full(off.size, np.nan), t)
             self.then_t[off] = np.inf
+            self.plan_id[off] = np.nan
         if sel.size == 0:
             return
         ks = slots[sel]
@@ -589,7 +592,10 @@ class GlosaController:
         self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + cmd.valid_stops[renew]
         expired = self.stop_k[ks] >= self.adv_until[ks]
         upd = renew | expired
-        self._schedule(ks[upd], tgt[upd], t)
+        new_id = np.where(in_range[upd], cmd.plan_id[upd], np.nan)
+        self._schedule(ks[upd], tgt[upd], t,
+                       reaction_times(self.plan_id[ks[upd]], new_id, self.reaction_s))
+        self.plan_id[ks[upd]] = new_id
         self.then_v[ks[upd]] = np.where(in_range[upd], cmd.then_ms[upd], np.nan)
         self.then_t[ks[upd]] = np.where(in_range[upd], cmd.then_t_s[upd], np.inf)
         if self.record:
@@ -650,11 +656,11 @@ class GlosaController:
         self.following[ks] = follow
         self.log.following += int(follow.sum())
 
-    def _schedule(self, slots, new, t):
-        """New targets act after the reaction time (:func:`sim.engine.schedule_targets`, as
-        the engine)."""
+    def _schedule(self, slots, new, t, reaction_s=None):
+        """New targets act after the reaction time (:func:`greenwave.sim.engine.
+        schedule_targets`, as the engine; default: the drivers' ``reaction_s``)."""
         schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
-                         self.reaction_s)
+                         self.reaction_s if reaction_s is None else reaction_s)
 
     def released(self, slots):
         """Complying vehicles that follow SUMO's car following now (queued, or close behind a

@@ -138,9 +138,9 @@ def test_advice_is_followed_inside_the_band(arterial, policy):
     seen = []
     orig = sim._schedule
 
-    def spy(slots, new, t):
+    def spy(slots, new, t, *rest):
         seen.append(new[np.isfinite(new)])
-        orig(slots, new, t)
+        orig(slots, new, t, *rest)
 
     sim._schedule = spy
     res = sim.run()
@@ -180,9 +180,9 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
     seen = []
     orig = sim._schedule
 
-    def spy(slots, new, t):
+    def spy(slots, new, t, *rest):
         seen.append((t, new.copy()))
-        orig(slots, new, t)
+        orig(slots, new, t, *rest)
 
     sim._schedule = spy
     sim.run()
