@@ -131,3 +131,27 @@ def test_queued_ahead_counts_only_vehicles_in_front():
     pos = np.array([100.0, 95.0, 50.0, 90.0, 10.0, 20.0, 5.0])
     v = np.array([0.0, 0.5, 12.0, 0.2, 0.0, 0.0, 0.0])
     assert queued_ahead(key, pos, v).tolist() == [0, 1, 3, 2, 1, 0, 0]
+
+
+def test_driver_reacts_only_to_a_new_manoeuvre():
+    from greenwave.sim.driver import reaction_times
+
+    old = np.array([8.0 * 100.0 + P.SLOW, np.nan, 8.0 * 100.0 + P.SLOW])
+    new = np.array([8.0 * 100.0 + P.SLOW, 8.0 * 100.0 + P.SLOW, 8.0 * 190.0 + P.SLOW])
+    assert reaction_times(old, new, 1.0).tolist() == [0.0, 1.0, 1.0]
+
+
+def test_no_eco_approach_while_green():
+    """An ECO plan commands the deceleration curve before a red, nothing while green."""
+    from types import SimpleNamespace
+
+    from greenwave.sim.driver import commands
+
+    kw = dict(accel_ms2=A, decel_ms2=B, v_min_ms=VMIN, v_max_ms=VMAX, eco_decel_ms2=ECO_B)
+    d, v = np.array([300.0, 300.0]), np.array([12.0, 12.0])
+    ws, we = np.array([[200.0], [200.0]]), np.array([[230.0], [230.0]])
+    plan = P.approach_plans(d, v, v, ws, we, 0.0, green_now=np.array([False, True]), **kw)
+    assert plan.kind.tolist() == [P.ECO, P.ECO]
+    adv = SimpleNamespace(plan=plan, dist_m=d[:, None])
+    c = commands(adv, v, v, 0.0, update_s=1.0)
+    assert 0.0 < c.now_ms[0] <= 12.0 and np.isnan(c.now_ms[1])
