@@ -226,9 +226,9 @@ class AdvisoryModel(_Strict):
         description="Deceleration of the eco-approach when no green is reachable without "
         "stopping (m/s²)")
     plan_start_margin_s: FiniteFloat = Field(
-        0.0, ge=0.0, le=10.0,
+        2.0, ge=0.0, le=10.0,
         description="Approach plans aim this long after the green start (after the queue "
-        "ahead has discharged)")
+        "ahead has discharged); 2 s chosen on training corridors (glosa_generated.py)")
 
     @model_validator(mode="after")
     def _band(self):
