@@ -24,11 +24,13 @@ def direct_plans(svc, link, offset_m, speed_kmh, t_s):
     sig = g >= 0
     t = np.broadcast_to(np.asarray(t_s, dtype=float), d.shape)
     ws, we = timing.green_windows(np.where(sig, g, 0), t, p.n_windows)
-    plans = approach_plans(np.where(sig, d, np.nan), kmh_to_ms(speed_kmh), lim, ws,
-                           we - p.safety_margin_s, t, accel_ms2=p.accel_ms2,
-                           decel_ms2=p.decel_ms2, v_min_ms=p.band_min_ms,
+    green_now = sig & (ws[:, 0] <= t) & (t < we[:, 0])
+    plans = approach_plans(np.where(sig, d, np.nan), kmh_to_ms(speed_kmh), lim,
+                           ws + p.plan_start_margin_s, we - p.safety_margin_s, t,
+                           accel_ms2=p.accel_ms2, decel_ms2=p.decel_ms2,
+                           v_min_ms=p.band_min_ms,
                            v_max_ms=np.minimum(p.band_max_ms, lim * p.max_speed_factor),
-                           eco_decel_ms2=p.eco_decel_ms2, queue_m=0.0)
+                           eco_decel_ms2=p.eco_decel_ms2, queue_m=0.0, green_now=green_now)
     return plans, np.where(sig, d, np.nan)
 
 
