@@ -565,9 +565,7 @@ class GlosaController:
                 first[j] = float(nxt[0][2])
         qd = queue_m = None
         if self.adv.queue_aware:
-            codes: dict[str, int] = {}
-            lane = np.fromiter((codes.setdefault(ln, len(codes)) for ln in lanes), np.int64,
-                               len(lanes))
+            lane = np.unique(np.asarray(lanes, dtype=str), return_inverse=True)[1].ravel()
             known = ~np.isnan(pos)
             ahead = queued_ahead(np.where(known, lane, -1), np.where(known, pos, 0.0),
                                  speed)[sel]
