@@ -260,6 +260,10 @@ class SimulationModel(_Strict):
     warmup_s: FiniteFloat = Field(600.0, ge=0.0, le=86400.0)
     dt_s: FiniteFloat = Field(0.5, gt=0.0, le=0.5)
     seed: int = Field(1, ge=0)
+    fuel_model: Literal["vtmicro", "hbefa3"] = Field(
+        "vtmicro",
+        description="Fuel and CO2 model of the simulator: VT-Micro (Ahn et al. 2002), or "
+        "HBEFA3 PC_G_EU4 as fitted in SUMO (for comparisons with SUMO runs)")
 
     @property
     def epoch_s(self) -> float:

@@ -210,6 +210,7 @@ class Simulation:
         self.compliance = sc.drivers.compliance if compliance is None else compliance
         drv = sc.drivers
         self.drv = drv
+        self.fuel_model = sc.simulation.fuel_model
         self.arr = arrivals if arrivals is not None else draw_arrivals(
             sc, self.net, seed, self.duration)
         self.routes = Routes.build(self.net, self.arr.entry_links)
@@ -561,7 +562,7 @@ class Simulation:
 
         # Measures.
         v_mean = 0.5 * (v + v_new)
-        fuel, co2 = fuel_co2_rates(v_mean, a_real)
+        fuel, co2 = fuel_co2_rates(v_mean, a_real, model=self.fuel_model)
         self.fuel[:n] += np.where(al, fuel, 0.0) * dt
         self.co2[:n] += np.where(al, co2, 0.0) * dt
         stopped = al & (v_new <= STOP_SPEED_MS)

@@ -193,3 +193,26 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
         assert after.size == 0  # nothing new: the target in force is kept
     else:
         assert after.size > 0 and np.isnan(after).all()
+
+
+def test_fuel_model_setting_integrates_the_chosen_model():
+    """simulation.fuel_model switches the per-tick fuel model (HBEFA3 for comparisons with
+    SUMO): a car's fuel is the chosen model's rate integrated along its trajectory."""
+    from greenwave.sim.fuel import fuel_rate_l_s
+
+    fuel = {}
+    for model in ("vtmicro", "hbefa3"):
+        w = corridor(n=2, offsets=[0.0, 29.0], green=(0.0, 70.0),
+                     simulation={"fuel_model": model})
+        sim = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, [1.0]),
+                         duration_s=200.0, warmup_s=0.0, record=True, record_routes=[0])
+        res = sim.run()
+        assert res.vehicles["completed"][0]
+        tr = res.trajectories
+        v = np.r_[50.0 / 3.6, tr["v"][tr["vid"] == 0]]  # enters at the limit, then per tick
+        dt = sim.dt
+        expected = np.sum(fuel_rate_l_s(0.5 * (v[1:] + v[:-1]), (v[1:] - v[:-1]) / dt,
+                                        model=model)) * dt
+        fuel[model] = res.vehicles["fuel_l"][0]
+        assert fuel[model] == pytest.approx(expected, rel=1e-9), model
+    assert fuel["hbefa3"] != pytest.approx(fuel["vtmicro"], rel=0.01)
