@@ -42,8 +42,10 @@ OFF_NETWORK = len(CORE_STATUS_NAMES)
 """Status code of a vehicle not matched to the network (after the core's codes)."""
 STATUS_NAMES = (*CORE_STATUS_NAMES, "off_network")
 
-OFF_NETWORK_MESSAGE = {"zh": "当前位置不在路网上,暂无车速建议",
-                       "en": "Position is not on a mapped road: no speed advice"}
+OFF_NETWORK_MESSAGE = {
+    "zh": "当前位置不在路网上,暂无车速建议",
+    "en": "Position is not on a mapped road: no speed advice",
+}
 
 
 @dataclass(frozen=True)
@@ -103,7 +105,7 @@ class Advisories:
 
     def status_counts(self) -> dict[str, int]:
         counts = np.bincount(self.status, minlength=len(STATUS_NAMES)).tolist()
-        return {name: c for name, c in zip(STATUS_NAMES, counts) if c}
+        return {name: c for name, c in zip(STATUS_NAMES, counts, strict=True) if c}
 
 
 class Advisor:
@@ -119,9 +121,16 @@ class Advisor:
     max_batch : int, largest batch request (see :class:`api.columns.BatchParser`)
     """
 
-    def __init__(self, world: World, store: TimingStore, radius_m: float,
-                 heading_tol_deg: float, range_m: float, valid_for_s: float,
-                 max_batch: int = 10_000):
+    def __init__(
+        self,
+        world: World,
+        store: TimingStore,
+        radius_m: float,
+        heading_tol_deg: float,
+        range_m: float,
+        valid_for_s: float,
+        max_batch: int = 10_000,
+    ):
         self.world = world
         self.network = net = world.network
         self.store = store
@@ -179,8 +188,16 @@ class Advisor:
         messages = [OFF_NETWORK_MESSAGE]
         on = np.flatnonzero(link >= 0)
         if on.size:
-            adv = advise(net, timing, self.params, link[on], offset[on],
-                         kmh_to_ms(v.speed_kmh[on]), v.t_s[on], self.ahead)
+            adv = advise(
+                net,
+                timing,
+                self.params,
+                link[on],
+                offset[on],
+                kmh_to_ms(v.speed_kmh[on]),
+                v.t_s[on],
+                self.ahead,
+            )
             c = record_columns(adv, net, timing, v.t_s[on], self.params, self.ahead)
             has = c.has_signal
 
@@ -208,10 +225,15 @@ class Advisor:
             with np.errstate(invalid="ignore"):
                 far = on[c.distance_m > self.range_m]
             if far.size:
-                band_lo, band_hi, opt_lo, opt_hi = (band_lo.copy(), band_hi.copy(),
-                                                    opt_lo.copy(), opt_hi.copy())
-                self._beyond_range(far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
-                                   message, messages)
+                band_lo, band_hi, opt_lo, opt_hi = (
+                    band_lo.copy(),
+                    band_hi.copy(),
+                    opt_lo.copy(),
+                    opt_hi.copy(),
+                )
+                self._beyond_range(
+                    far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi, message, messages
+                )
                 # No plan either: it rests on the same signal prediction as the band.
                 plan_kind = plan_kind.copy()
                 plan_kind[far] = 0
@@ -234,41 +256,67 @@ class Advisor:
         offset[off] = nan
 
         return Advisories(
-            status=status, reason=reason.tolist(), vehicle_id=v.vehicle_id, link=link,
-            offset_m=offset, lateral_m=lateral, snapped_lat=snap_lat, snapped_lon=snap_lon,
-            intersection=inter, distance_m=dist, signal_state=state, time_to_change_s=ttc,
-            time_to_change_min_s=ttc_min, time_to_change_max_s=ttc_max, band_min_kmh=band_lo,
-            band_max_kmh=band_hi, option_min_kmh=opt_lo, option_max_kmh=opt_hi,
-            message=message, messages=messages, plan_kind=plan_kind, plan=plan,
-            timestamp=iso_column(v.t_s), valid_for_s=self.valid_for_s, generated_at=iso(now_s))
+            status=status,
+            reason=reason.tolist(),
+            vehicle_id=v.vehicle_id,
+            link=link,
+            offset_m=offset,
+            lateral_m=lateral,
+            snapped_lat=snap_lat,
+            snapped_lon=snap_lon,
+            intersection=inter,
+            distance_m=dist,
+            signal_state=state,
+            time_to_change_s=ttc,
+            time_to_change_min_s=ttc_min,
+            time_to_change_max_s=ttc_max,
+            band_min_kmh=band_lo,
+            band_max_kmh=band_hi,
+            option_min_kmh=opt_lo,
+            option_max_kmh=opt_hi,
+            message=message,
+            messages=messages,
+            plan_kind=plan_kind,
+            plan=plan,
+            timestamp=iso_column(v.t_s),
+            valid_for_s=self.valid_for_s,
+            generated_at=iso(now_s),
+        )
 
     # ------------------------------------------------------------------ helpers
-    def _beyond_range(self, far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi,
-                      message, messages) -> None:
+    def _beyond_range(
+        self, far, dist, status, reason, band_lo, band_hi, opt_lo, opt_hi, message, messages
+    ) -> None:
         """No band for a stop line beyond ``range_m``: say how far it is instead."""
         rng = f"{self.range_m:g}"
         status[far] = NO_SIGNAL
         band_lo[far] = band_hi[far] = np.nan
         opt_lo[far] = opt_hi[far] = np.nan
         spoken: dict[int, int] = {}
-        for i, d_m in zip(far.tolist(), dist[far].tolist()):
-            reason[i] = (f"the next stop line is {d_m:.0f} m ahead, beyond the advisory range "
-                         f"of {rng} m")
+        for i, d_m in zip(far.tolist(), dist[far].tolist(), strict=True):
+            reason[i] = (
+                f"the next stop line is {d_m:.0f} m ahead, beyond the advisory range of {rng} m"
+            )
             d = round_distance_m(d_m)
             j = spoken.get(d)
             if j is None:
                 j = spoken[d] = len(messages)
-                messages.append({"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
-                                 "en": f"{d} m to the next intersection: speed advice starts "
-                                       f"within {rng} m"})
+                messages.append(
+                    {
+                        "zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
+                        "en": f"{d} m to the next intersection: speed advice starts within {rng} m",
+                    }
+                )
             message[i] = j
 
     def _off_reason(self, code, heading, bearing) -> str:
         radius = f"{self.matcher.radius_m:g}"
         if code == NO_ROAD:
             return f"no road within {radius} m of the position"
-        return (f"no road within {radius} m runs in the direction of travel (heading "
-                f"{heading:.0f}°; the nearest runs {bearing:.0f}°)")
+        return (
+            f"no road within {radius} m runs in the direction of travel (heading "
+            f"{heading:.0f}°; the nearest runs {bearing:.0f}°)"
+        )
 
 
 class MicroBatcher:
@@ -280,8 +328,7 @@ class MicroBatcher:
     starting a group.  At most ``max_items`` per group.
     """
 
-    def __init__(self, fn: Callable[[list], list], window_s: float = 0.0,
-                 max_items: int = 512):
+    def __init__(self, fn: Callable[[list], list], window_s: float = 0.0, max_items: int = 512):
         self.fn = fn
         self.window_s = window_s
         self.max_items = max_items
@@ -310,14 +357,15 @@ class MicroBatcher:
                 self.groups += 1
                 self.items += len(group)
                 try:
-                    results = await loop.run_in_executor(self._executor, self.fn,
-                                                         [g[0] for g in group])
+                    results = await loop.run_in_executor(
+                        self._executor, self.fn, [g[0] for g in group]
+                    )
                 except Exception as exc:  # reported to every waiting request
                     for _, fut in group:
                         if not fut.done():
                             fut.set_exception(exc)
                     continue
-                for (_, fut), res in zip(group, results):
+                for (_, fut), res in zip(group, results, strict=True):
                     if not fut.done():
                         fut.set_result(res)
         finally:
@@ -325,4 +373,3 @@ class MicroBatcher:
 
     def close(self):
         self._executor.shutdown(wait=False, cancel_futures=True)
-

@@ -1,4 +1,5 @@
-"""Request bodies → one array per field (:class:`Vehicles`), the input of :class:`api.advisor.Advisor`.
+"""Request bodies → one array per field (:class:`Vehicles`), the input of
+:class:`api.advisor.Advisor`.
 
 Single advisories are validated by the pydantic model (:data:`api.schemas.ADVISORY`) and turned
 into columns by :meth:`Vehicles.from_requests` when the micro-batcher groups them.
@@ -64,8 +65,9 @@ class Vehicles:
         return len(self.link)
 
     @classmethod
-    def from_requests(cls, reqs: Sequence[dict], now_s: Sequence[float],
-                      network: Network) -> Vehicles:
+    def from_requests(
+        cls, reqs: Sequence[dict], now_s: Sequence[float], network: Network
+    ) -> Vehicles:
         """Validated request dicts (:data:`api.schemas.ADVISORY`); ``now_s`` is the server time
         of each request (the time of a request without ``timestamp``)."""
         nan = _NAN
@@ -74,12 +76,18 @@ class Vehicles:
             lat=np.array([r.get("lat", nan) for r in reqs], dtype=float),
             lon=np.array([r.get("lon", nan) for r in reqs], dtype=float),
             heading_deg=np.array([r.get("heading_deg", nan) for r in reqs], dtype=float),
-            link=np.array([link_index[r["link_id"]] if "link_id" in r else -1 for r in reqs],
-                          dtype=np.int64),
+            link=np.array(
+                [link_index[r["link_id"]] if "link_id" in r else -1 for r in reqs], dtype=np.int64
+            ),
             offset_m=np.array([r.get("offset_m", nan) for r in reqs], dtype=float),
             speed_kmh=np.array([r["speed_kmh"] for r in reqs], dtype=float),
-            t_s=np.array([r["timestamp"].timestamp() if "timestamp" in r else t
-                          for r, t in zip(reqs, now_s)], dtype=float),
+            t_s=np.array(
+                [
+                    r["timestamp"].timestamp() if "timestamp" in r else t
+                    for r, t in zip(reqs, now_s, strict=True)
+                ],
+                dtype=float,
+            ),
             vehicle_id=[r.get("vehicle_id") for r in reqs],
         )
 
@@ -97,8 +105,7 @@ class BatchParser:
         self.network = network
         self.max_batch = max_batch
         # Link ids a request may name (the model's 1..128 characters) → link index.
-        self.link_index = {k: i for k, i in network.link_index.items()
-                           if 1 <= len(k) <= _MAX_TEXT}
+        self.link_index = {k: i for k, i in network.link_index.items() if 1 <= len(k) <= _MAX_TEXT}
 
     def __call__(self, body: bytes, now_s: float | None = None) -> Vehicles:
         """A batch request body → :class:`Vehicles`.
@@ -120,8 +127,9 @@ class BatchParser:
 
     def _check_size(self, n: int) -> None:
         if n > self.max_batch:
-            raise HTTPException(413, f"batch of {n} vehicles exceeds the maximum of "
-                                     f"{self.max_batch}")
+            raise HTTPException(
+                413, f"batch of {n} vehicles exceeds the maximum of {self.max_batch}"
+            )
 
     def accept(self, doc, now_s: float) -> Vehicles | None:
         """The column-wise check of a parsed batch body: :class:`Vehicles`, or None when
@@ -170,19 +178,27 @@ class BatchParser:
         if not np.all((gps & ~by_link_any) | (by_link & ~gps_any)):
             return None
         with np.errstate(invalid="ignore"):  # NaN marks an absent value: never out of range
-            if (any(np.isinf(v).any() for v in numbers.values())
-                    or np.any((lat < -90.0) | (lat > 90.0))
-                    or np.any((lon < -180.0) | (lon > 180.0))
-                    or np.any((heading < 0.0) | (heading >= 360.0)) or np.any(offset < 0.0)
-                    or np.any((speed < 0.0) | (speed > MAX_SPEED_KMH))):
+            if (
+                any(np.isinf(v).any() for v in numbers.values())
+                or np.any((lat < -90.0) | (lat > 90.0))
+                or np.any((lon < -180.0) | (lon > 180.0))
+                or np.any((heading < 0.0) | (heading >= 360.0))
+                or np.any(offset < 0.0)
+                or np.any((speed < 0.0) | (speed > MAX_SPEED_KMH))
+            ):
                 return None
 
         link = np.full(n, -1, dtype=np.int64)
         rows = np.flatnonzero(by_link)
         if rows.size:
             ids = texts["link_id"]
-            found = np.fromiter(map(self.link_index.get, map(ids.__getitem__, rows.tolist()),
-                                    repeat(-1, rows.size)), dtype=np.int64, count=rows.size)
+            found = np.fromiter(
+                map(
+                    self.link_index.get, map(ids.__getitem__, rows.tolist()), repeat(-1, rows.size)
+                ),
+                dtype=np.int64,
+                count=rows.size,
+            )
             if (found < 0).any():
                 return None
             if np.any(offset[rows] > self.network.link_length_m[found] + 1e-6):

@@ -35,7 +35,8 @@ class Service:
     # Batch requests are computed one at a time, in this thread: concurrent batches in several
     # threads only take turns on the GIL, each holding its memory for longer.
     batch_executor: ThreadPoolExecutor = field(
-        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch"))
+        default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
+    )
 
     @property
     def context(self) -> dict:
@@ -63,14 +64,20 @@ def require_token(request: Request) -> None:
     """
     expected = get_service(request).token
     if expected is None:
-        raise HTTPException(403, "writes are disabled: the server has no token configured "
-                                 "(set GREENWAVE_TOKEN or --token)")
+        raise HTTPException(
+            403,
+            "writes are disabled: the server has no token configured "
+            "(set GREENWAVE_TOKEN or --token)",
+        )
     header = request.headers.get("authorization", "")
     scheme, _, given = header.partition(" ")
     ok = scheme.lower() == "bearer" and hmac.compare_digest(given.strip().encode(), expected)
     if not ok:
-        raise HTTPException(401, "missing or wrong bearer token",
-                            headers={"WWW-Authenticate": 'Bearer realm="greenwave"'})
+        raise HTTPException(
+            401,
+            "missing or wrong bearer token",
+            headers={"WWW-Authenticate": 'Bearer realm="greenwave"'},
+        )
 
 
 WriteAuth = Depends(require_token)

@@ -101,22 +101,26 @@ class Encoder:
         self._status = [orjson.dumps(s) for s in status_names]
         # Index -1 (no link / no intersection) picks the trailing null.
         self._link = [orjson.dumps(i) for i in network.link_ids] + [_NULL]
-        self._inter = [orjson.dumps({"id": i, "name": n}) for i, n in
-                       zip(network.intersection_ids, network.intersection_names)] + [_NULL]
+        self._inter = [
+            orjson.dumps({"id": i, "name": n})
+            for i, n in zip(network.intersection_ids, network.intersection_names, strict=True)
+        ] + [_NULL]
         limit = np.round(ms_to_kmh(network.link_speed_limit_ms), 6)
-        self._limit = pieces(limit) + [_NULL]
+        self._limit = [*pieces(limit), _NULL]
         self._limit_kmh = np.append(limit, np.nan)
-        self._link_ids = np.array(list(network.link_ids) + [None], dtype=object)
-        self._inter_ids = np.array(list(network.intersection_ids) + [None], dtype=object)
-        self._inter_names = np.array(list(network.intersection_names) + [None], dtype=object)
-        self._states = np.array(list(STATE_NAMES) + [None], dtype=object)
-        self._signal = [_template(b'{"state":%s,' % orjson.dumps(s)) +
-                        b'"time_to_change_s":%s,"time_to_change_min_s":%s,'
-                        b'"time_to_change_max_s":%s}' for s in STATE_NAMES]
+        self._link_ids = np.array([*list(network.link_ids), None], dtype=object)
+        self._inter_ids = np.array([*list(network.intersection_ids), None], dtype=object)
+        self._inter_names = np.array([*list(network.intersection_names), None], dtype=object)
+        self._states = np.array([*list(STATE_NAMES), None], dtype=object)
+        self._signal = [
+            _template(b'{"state":%s,' % orjson.dumps(s))
+            + b'"time_to_change_s":%s,"time_to_change_min_s":%s,'
+            b'"time_to_change_max_s":%s}'
+            for s in STATE_NAMES
+        ]
         self._plan_kinds = [orjson.dumps(k) for k in PLAN_NAMES]
         self._plan_names = np.array([None, *PLAN_NAMES[1:]], dtype=object)  # none → null
-        self._plan = b'{"kind":%s' + b"".join(
-            b',"%s":%%s' % k.encode() for k in PLAN_FIELDS) + b"}"
+        self._plan = b'{"kind":%s' + b"".join(b',"%s":%%s' % k.encode() for k in PLAN_FIELDS) + b"}"
         self._no_plan = b"null" + b"%.0s" * (1 + len(PLAN_FIELDS))
         self._rows: dict[tuple[int, int], bytes] = {}
         self._messages: dict[tuple[str, str], bytes] = {}
@@ -137,42 +141,58 @@ class Encoder:
         on = a.link >= 0
         opt_ok = ~np.isnan(a.option_min_kmh)
         has_plan = a.plan_kind > 0
-        pattern = (np.where(a.signal_state < 0, len(STATE_NAMES), a.signal_state)
-                   + (len(STATE_NAMES) + 1) * (~np.isnan(a.band_min_kmh)
-                                               + 2 * (on + 2 * (has_plan + 2 * (
-                                                   opt_ok * (1 << np.arange(k))).sum(axis=1)))))
+        pattern = np.where(a.signal_state < 0, len(STATE_NAMES), a.signal_state) + (
+            len(STATE_NAMES) + 1
+        ) * (
+            ~np.isnan(a.band_min_kmh)
+            + 2 * (on + 2 * (has_plan + 2 * (opt_ok * (1 << np.arange(k))).sum(axis=1)))
+        )
         pattern = pattern.tolist()
-        tail = (b',"valid_for_s":' + _template(orjson.dumps(a.valid_for_s)) +
-                b',"timestamp":%s,"generated_at":' + _template(orjson.dumps(a.generated_at)) +
-                b"}")
+        tail = (
+            b',"valid_for_s":'
+            + _template(orjson.dumps(a.valid_for_s))
+            + b',"timestamp":%s,"generated_at":'
+            + _template(orjson.dumps(a.generated_at))
+            + b"}"
+        )
         tmpl = {p: self._row_template(k, p) + tail for p in set(pattern)}
 
         links = a.link.tolist()
         msg_json = self._encode_messages(a.messages)
-        cols = [list(map(self._status.__getitem__, a.status.tolist())),
-                texts(a.reason),
-                list(map(self._inter.__getitem__, a.intersection.tolist())),
-                pieces(a.distance_m),
-                pieces(a.time_to_change_s), pieces(a.time_to_change_min_s),
-                pieces(a.time_to_change_max_s),
-                pieces(a.band_min_kmh), pieces(a.band_max_kmh)]
+        cols = [
+            list(map(self._status.__getitem__, a.status.tolist())),
+            texts(a.reason),
+            list(map(self._inter.__getitem__, a.intersection.tolist())),
+            pieces(a.distance_m),
+            pieces(a.time_to_change_s),
+            pieces(a.time_to_change_min_s),
+            pieces(a.time_to_change_max_s),
+            pieces(a.band_min_kmh),
+            pieces(a.band_max_kmh),
+        ]
         for j in range(k):
             cols += [pieces(a.option_min_kmh[:, j]), pieces(a.option_max_kmh[:, j])]
         cols += [list(map(self._plan_kinds.__getitem__, a.plan_kind.tolist()))]
         cols += [pieces(a.plan[f]) for f in PLAN_FIELDS]
-        cols += [list(map(msg_json.__getitem__, a.message.tolist())),
-                 strings(a.vehicle_id),
-                 list(map(self._link.__getitem__, links)),
-                 pieces(a.offset_m), pieces(a.lateral_m),
-                 pieces(a.snapped_lat), pieces(a.snapped_lon),
-                 list(map(self._limit.__getitem__, links)),
-                 texts(a.timestamp)]
-        return [tmpl[p] % row for p, row in zip(pattern, zip(*cols))]
+        cols += [
+            list(map(msg_json.__getitem__, a.message.tolist())),
+            strings(a.vehicle_id),
+            list(map(self._link.__getitem__, links)),
+            pieces(a.offset_m),
+            pieces(a.lateral_m),
+            pieces(a.snapped_lat),
+            pieces(a.snapped_lon),
+            list(map(self._limit.__getitem__, links)),
+            texts(a.timestamp),
+        ]
+        return [tmpl[p] % row for p, row in zip(pattern, zip(*cols, strict=True), strict=True)]
 
     def batch(self, a: Advisories) -> bytes:
         """The batch response (:class:`api.schemas.BatchResponse`)."""
         head = b'{"count":%d,"generated_at":%s,"advisories":[' % (
-            len(a.status), orjson.dumps(a.generated_at))
+            len(a.status),
+            orjson.dumps(a.generated_at),
+        )
         items = self.items(a)
         if not items:
             return head + b"]}"
@@ -206,18 +226,28 @@ class Encoder:
         options, seen = [], False
         for j in range(k):
             if mask >> j & 1:
-                options.append((b"," if seen else b"") +
-                               b'{"intersections":%d,"min_kmh":%%s,"max_kmh":%%s}' % (j + 1))
+                options.append(
+                    (b"," if seen else b"")
+                    + b'{"intersections":%d,"min_kmh":%%s,"max_kmh":%%s}' % (j + 1)
+                )
                 seen = True
             else:
                 options.append(b"%.0s%.0s")
         snapped = b'{"lat":%s,"lon":%s}' if on else b"null%.0s%.0s"
         t = self._rows[(k, pattern)] = (
-            b'{"status":%s,"reason":%s,"intersection":%s,"distance_m":%s,"signal":' + signal +
-            b',"band":' + band + b',"options":[' + b"".join(options) + b'],"plan":' +
-            (self._plan if has_plan else self._no_plan) + b',"message":%s,'
-            b'"vehicle_id":%s,"link_id":%s,"offset_m":%s,"lateral_m":%s,"snapped":' + snapped +
-            b',"speed_limit_kmh":%s')
+            b'{"status":%s,"reason":%s,"intersection":%s,"distance_m":%s,"signal":'
+            + signal
+            + b',"band":'
+            + band
+            + b',"options":['
+            + b"".join(options)
+            + b'],"plan":'
+            + (self._plan if has_plan else self._no_plan)
+            + b',"message":%s,'
+            b'"vehicle_id":%s,"link_id":%s,"offset_m":%s,"lateral_m":%s,"snapped":'
+            + snapped
+            + b',"speed_limit_kmh":%s'
+        )
         return t
 
     # ------------------------------------------------------------------ columns
@@ -247,8 +277,7 @@ class Encoder:
             "band_min_kmh": arr(a.band_min_kmh),
             "band_max_kmh": arr(np.where(band, a.band_max_kmh, np.nan)),
             "options_min_kmh": arr(a.option_min_kmh),
-            "options_max_kmh": arr(np.where(np.isnan(a.option_min_kmh), np.nan,
-                                            a.option_max_kmh)),
+            "options_max_kmh": arr(np.where(np.isnan(a.option_min_kmh), np.nan, a.option_max_kmh)),
             "plan_kind": self._plan_names[a.plan_kind].tolist(),
             **{"plan_" + f: arr(a.plan[f]) for f in PLAN_FIELDS},
             "message_zh": msg_zh[a.message].tolist(),
@@ -256,5 +285,12 @@ class Encoder:
             "speed_limit_kmh": arr(self._limit_kmh[a.link]),
             "timestamp": a.timestamp,
         }
-        return orjson.dumps({"count": len(a.status), "generated_at": a.generated_at,
-                             "valid_for_s": a.valid_for_s, "columns": cols}, option=_NUMPY)
+        return orjson.dumps(
+            {
+                "count": len(a.status),
+                "generated_at": a.generated_at,
+                "valid_for_s": a.valid_for_s,
+                "columns": cols,
+            },
+            option=_NUMPY,
+        )

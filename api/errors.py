@@ -20,10 +20,10 @@ from typing import Any, TypeVar
 
 from fastapi import HTTPException, Request
 from fastapi.exceptions import RequestValidationError
-from .responses import JSONBytes
 from pydantic import BaseModel, TypeAdapter, ValidationError
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from .responses import JSONBytes
 from .schemas import ErrorResponse, ValidationErrorResponse
 
 log = logging.getLogger("greenwave.api")
@@ -35,8 +35,9 @@ R401 = {401: {"model": ErrorResponse, "description": "Missing or wrong bearer to
 R403 = {403: {"model": ErrorResponse, "description": "Writes are disabled: no token configured"}}
 R404 = {404: {"model": ErrorResponse, "description": "Unknown intersection"}}
 R413 = {413: {"model": ErrorResponse, "description": "Body or batch too large"}}
-R422 = {422: {"model": ValidationErrorResponse, "description": "Invalid input: field path and "
-                                                               "reason"}}
+R422 = {
+    422: {"model": ValidationErrorResponse, "description": "Invalid input: field path and reason"}
+}
 
 REF = "#/components/schemas/{model}"
 
@@ -59,11 +60,13 @@ def body_doc(source: type[BaseModel] | TypeAdapter, description: str = "") -> di
         name = js.get("title", "Body")
         BODY_SCHEMAS[name] = js
         ref = REF.format(model=name)
-    return {"requestBody": {
-        "required": True,
-        "description": description,
-        "content": {"application/json": {"schema": {"$ref": ref}}},
-    }}
+    return {
+        "requestBody": {
+            "required": True,
+            "description": description,
+            "content": {"application/json": {"schema": {"$ref": ref}}},
+        }
+    }
 
 
 def clean_errors(errors, prefix: tuple = ()) -> list[dict[str, Any]]:
@@ -72,7 +75,7 @@ def clean_errors(errors, prefix: tuple = ()) -> list[dict[str, Any]]:
     for e in errors:
         msg = str(e.get("msg", "invalid"))
         if msg.startswith("Value error, "):
-            msg = msg[len("Value error, "):]
+            msg = msg[len("Value error, ") :]
         loc = [p if isinstance(p, (str, int)) else str(p) for p in (*prefix, *e.get("loc", ()))]
         field = (e.get("ctx") or {}).get("field")
         if isinstance(field, str):  # checks of one field made where the whole object is seen
@@ -95,8 +98,9 @@ async def read_body(request: Request, limit: int) -> bytes:
         except ValueError:
             raise HTTPException(400, "invalid Content-Length") from None
         if size > limit:
-            raise HTTPException(413, f"request body of {size} bytes exceeds the limit of "
-                                     f"{limit} bytes")
+            raise HTTPException(
+                413, f"request body of {size} bytes exceeds the limit of {limit} bytes"
+            )
     chunks, size = [], 0
     async for chunk in request.stream():
         size += len(chunk)
@@ -129,8 +133,7 @@ async def on_validation_error(request: Request, exc: RequestValidationError):
 async def on_http_error(request: Request, exc: StarletteHTTPException):
     headers = getattr(exc, "headers", None)
     detail = exc.detail if isinstance(exc.detail, str) else str(exc.detail)
-    return JSONBytes(status_code=exc.status_code, content={"detail": detail},
-                          headers=headers)
+    return JSONBytes(status_code=exc.status_code, content={"detail": detail}, headers=headers)
 
 
 def install(app) -> None:

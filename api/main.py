@@ -52,9 +52,15 @@ def build_service(settings: Settings) -> Service:
     world = World.build(scenario)
     store = TimingStore(world, settings.state_dir)
     adv = scenario.advisory
-    advisor = Advisor(world, store, settings.match_radius_m, settings.heading_tolerance_deg,
-                      settings.advisory_range_m or adv.range_m,
-                      settings.valid_for_s or adv.update_interval_s, settings.max_batch)
+    advisor = Advisor(
+        world,
+        store,
+        settings.match_radius_m,
+        settings.heading_tolerance_deg,
+        settings.advisory_range_m or adv.range_m,
+        settings.valid_for_s or adv.update_interval_s,
+        settings.max_batch,
+    )
     metrics = Metrics()
 
     def compute(items):
@@ -71,14 +77,27 @@ def build_service(settings: Settings) -> Service:
         i = int(net.link_intersection[k])
         if i >= 0:
             approaches.setdefault(net.intersection_ids[i], []).append(lid)
-    svc = Service(settings=settings, world=world, store=store, advisor=advisor,
-                  batcher=batcher, metrics=metrics, network_json=body, network_etag=etag,
-                  approaches=approaches)
+    svc = Service(
+        settings=settings,
+        world=world,
+        store=store,
+        advisor=advisor,
+        batcher=batcher,
+        metrics=metrics,
+        network_json=body,
+        network_etag=etag,
+        approaches=approaches,
+    )
     if store.error:
         log.error("%s", store.error)
-    log.info("scenario '%s': %d intersections, %d links; state file %s; writes %s",
-             scenario.name, len(net.intersection_ids), net.n_links, store.path,
-             "enabled" if settings.token else "disabled (no token)")
+    log.info(
+        "scenario '%s': %d intersections, %d links; state file %s; writes %s",
+        scenario.name,
+        len(net.intersection_ids),
+        net.n_links,
+        store.path,
+        "enabled" if settings.token else "disabled (no token)",
+    )
     return svc
 
 
@@ -128,8 +147,13 @@ class _MetricsSink:
 def create_app(settings: Settings | None = None) -> FastAPI:
     """The app; the scenario is loaded when the lifespan starts."""
     settings = settings or Settings()
-    app = FastAPI(title="greenwave advisory service", version=VERSION,
-                  description=DESCRIPTION, lifespan=lifespan, default_response_class=JSONBytes)
+    app = FastAPI(
+        title="greenwave advisory service",
+        version=VERSION,
+        description=DESCRIPTION,
+        lifespan=lifespan,
+        default_response_class=JSONBytes,
+    )
     app.state.settings = settings
     sink = _MetricsSink()
     app.state.metrics_sink = sink
@@ -147,8 +171,9 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     def openapi():
         if app.openapi_schema is None:
-            schema = get_openapi(title=app.title, version=app.version,
-                                 description=app.description, routes=app.routes)
+            schema = get_openapi(
+                title=app.title, version=app.version, description=app.description, routes=app.routes
+            )
             comps = schema.setdefault("components", {}).setdefault("schemas", {})
             for name, js in errors.BODY_SCHEMAS.items():
                 comps.setdefault(name, js)

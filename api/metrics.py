@@ -15,8 +15,22 @@ import time
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
-LATENCY_BUCKETS_S = (0.0005, 0.001, 0.002, 0.005, 0.01, 0.015, 0.025, 0.05, 0.1, 0.25, 0.5,
-                     1.0, 2.5, 5.0)
+LATENCY_BUCKETS_S = (
+    0.0005,
+    0.001,
+    0.002,
+    0.005,
+    0.01,
+    0.015,
+    0.025,
+    0.05,
+    0.1,
+    0.25,
+    0.5,
+    1.0,
+    2.5,
+    5.0,
+)
 
 
 class Metrics:
@@ -26,19 +40,34 @@ class Metrics:
         self.registry = CollectorRegistry(auto_describe=True)
         self.multiprocess = bool(os.environ.get("PROMETHEUS_MULTIPROC_DIR"))
         reg = None if self.multiprocess else self.registry
-        self.requests = Counter("greenwave_http_requests_total", "HTTP requests",
-                                ["method", "route", "status"], registry=reg)
-        self.latency = Histogram("greenwave_http_request_duration_seconds",
-                                 "Time from request start to the end of the response",
-                                 ["method", "route"], buckets=LATENCY_BUCKETS_S, registry=reg)
-        self.advisories = Counter("greenwave_advisories_total", "Advisories answered",
-                                  ["endpoint", "status"], registry=reg)
-        self.group_size = Histogram("greenwave_microbatch_size",
-                                    "Single advisories answered by one core call",
-                                    buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
-                                    registry=reg)
-        self.writes = Counter("greenwave_timing_writes_total", "Accepted plan and SPaT writes",
-                              ["kind"], registry=reg)
+        self.requests = Counter(
+            "greenwave_http_requests_total",
+            "HTTP requests",
+            ["method", "route", "status"],
+            registry=reg,
+        )
+        self.latency = Histogram(
+            "greenwave_http_request_duration_seconds",
+            "Time from request start to the end of the response",
+            ["method", "route"],
+            buckets=LATENCY_BUCKETS_S,
+            registry=reg,
+        )
+        self.advisories = Counter(
+            "greenwave_advisories_total",
+            "Advisories answered",
+            ["endpoint", "status"],
+            registry=reg,
+        )
+        self.group_size = Histogram(
+            "greenwave_microbatch_size",
+            "Single advisories answered by one core call",
+            buckets=(1, 2, 4, 8, 16, 32, 64, 128, 256, 512),
+            registry=reg,
+        )
+        self.writes = Counter(
+            "greenwave_timing_writes_total", "Accepted plan and SPaT writes", ["kind"], registry=reg
+        )
         self._children: dict = {}
         if self.multiprocess:
             from prometheus_client import multiprocess
@@ -49,8 +78,10 @@ class Metrics:
         key = (method, route, status)
         ch = self._children.get(key)
         if ch is None:
-            ch = self._children[key] = (self.requests.labels(method, route, str(status)),
-                                        self.latency.labels(method, route))
+            ch = self._children[key] = (
+                self.requests.labels(method, route, str(status)),
+                self.latency.labels(method, route),
+            )
         ch[0].inc()
         ch[1].observe(seconds)
 

@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import re
 import time
-from datetime import datetime, timezone
-from typing import Annotated, Any, Literal
+from datetime import UTC, datetime
+from typing import Annotated, Any, Literal, Required
 
 from pydantic import (
     AfterValidator,
@@ -29,9 +29,8 @@ from pydantic import (
     WithJsonSchema,
     model_validator,
 )
-
 from pydantic_core import PydanticCustomError
-from typing_extensions import Required, TypedDict
+from typing_extensions import TypedDict
 
 from greenwave.spat import SpatEvent, SpatMessage
 
@@ -53,8 +52,9 @@ def parse_iso(v: Any) -> datetime:
     if not isinstance(v, str):
         raise ValueError("must be a string: an ISO 8601 date-time with a UTC offset")
     if len(v) > 64 or not _ISO.match(v):
-        raise ValueError("must be an ISO 8601 date-time with a UTC offset, e.g. "
-                         "2026-11-23T07:30:00+08:00")
+        raise ValueError(
+            "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-23T07:30:00+08:00"
+        )
     try:
         ts = datetime.fromisoformat(v)
     except ValueError:
@@ -73,22 +73,27 @@ def check_window(ts: datetime, now_s: float | None = None) -> datetime:
     now_s = time.time() if now_s is None else now_s
     delta = ts.timestamp() - now_s
     if abs(delta) > TIME_WINDOW_S:
-        raise ValueError(f"must be within 24 h of server time "
-                         f"({iso(now_s)}); it is {delta / 3600:+.1f} h away")
+        raise ValueError(
+            f"must be within 24 h of server time ({iso(now_s)}); it is {delta / 3600:+.1f} h away"
+        )
     return ts
 
 
 def iso(t_s: float) -> str:
     """ISO 8601 UTC text of an absolute time (s), millisecond precision."""
-    return (datetime.fromtimestamp(t_s, tz=timezone.utc).isoformat(timespec="milliseconds")
-            .replace("+00:00", "Z"))
+    return (
+        datetime.fromtimestamp(t_s, tz=UTC)
+        .isoformat(timespec="milliseconds")
+        .replace("+00:00", "Z")
+    )
 
 
 Timestamp = Annotated[
     datetime,
     PlainValidator(parse_iso),
-    WithJsonSchema({"type": "string", "format": "date-time",
-                    "examples": ["2026-11-23T07:31:05+08:00"]}),
+    WithJsonSchema(
+        {"type": "string", "format": "date-time", "examples": ["2026-11-23T07:31:05+08:00"]}
+    ),
 ]
 
 
@@ -104,27 +109,37 @@ def _check_vehicle(v: dict, info: ValidationInfo) -> dict:
     has_link = [k for k in ("link_id", "offset_m") if k in v]
     if has_link:
         if has_gps:
-            raise ValueError("give either lat, lon and heading_deg, or link_id and offset_m, "
-                             "not both")
+            raise ValueError(
+                "give either lat, lon and heading_deg, or link_id and offset_m, not both"
+            )
         if len(has_link) < 2:
             raise ValueError("link_id and offset_m go together")
         net = (info.context or {}).get("network")
         if net is not None:
             k = net.link_index.get(v["link_id"])
             if k is None:
-                raise PydanticCustomError("unknown_link", "unknown link '{link_id}'",
-                                          {"field": "link_id", "link_id": v["link_id"][:128]})
+                raise PydanticCustomError(
+                    "unknown_link",
+                    "unknown link '{link_id}'",
+                    {"field": "link_id", "link_id": v["link_id"][:128]},
+                )
             length = float(net.link_length_m[k])
             if v["offset_m"] > length + 1e-6:
                 raise PydanticCustomError(
                     "offset_beyond_link",
                     "{offset_m} is beyond the end of link '{link_id}' ({length} m long)",
-                    {"field": "offset_m", "offset_m": v["offset_m"], "link_id": v["link_id"],
-                     "length": round(length, 1)})
+                    {
+                        "field": "offset_m",
+                        "offset_m": v["offset_m"],
+                        "link_id": v["link_id"],
+                        "length": round(length, 1),
+                    },
+                )
     elif len(has_gps) < 3:
         missing = [k for k in ("lat", "lon", "heading_deg") if k not in v]
-        raise ValueError(f"missing {', '.join(missing)}: give lat, lon and heading_deg, or "
-                         "link_id and offset_m")
+        raise ValueError(
+            f"missing {', '.join(missing)}: give lat, lon and heading_deg, or link_id and offset_m"
+        )
     return v
 
 
@@ -134,29 +149,69 @@ class AdvisoryRequest(TypedDict, total=False):
     :data:`ADVISORY`)."""
 
     __pydantic_config__ = ConfigDict(  # type: ignore[misc]
-        extra="forbid", strict=True, title="AdvisoryRequest",
-        json_schema_extra={"examples": [
-            {"lat": 36.81052, "lon": 118.0265, "heading_deg": 90.0, "speed_kmh": 42.0,
-             "vehicle_id": "veh-17"},
-            {"link_id": "renmin_f2", "offset_m": 120.0, "speed_kmh": 38.0,
-             "timestamp": "2026-11-23T07:31:05+08:00"},
-        ]})
+        extra="forbid",
+        strict=True,
+        title="AdvisoryRequest",
+        json_schema_extra={
+            "examples": [
+                {
+                    "lat": 36.81052,
+                    "lon": 118.0265,
+                    "heading_deg": 90.0,
+                    "speed_kmh": 42.0,
+                    "vehicle_id": "veh-17",
+                },
+                {
+                    "link_id": "renmin_f2",
+                    "offset_m": 120.0,
+                    "speed_kmh": 38.0,
+                    "timestamp": "2026-11-23T07:31:05+08:00",
+                },
+            ]
+        },
+    )
 
-    lat: Annotated[float, Field(ge=-90.0, le=90.0, allow_inf_nan=False,
-                                description="Latitude, WGS84 degrees")]
-    lon: Annotated[float, Field(ge=-180.0, le=180.0, allow_inf_nan=False,
-                                description="Longitude, WGS84 degrees")]
-    heading_deg: Annotated[float, Field(ge=0.0, lt=360.0, allow_inf_nan=False,
-                                        description="Direction of travel: 0 = north, clockwise")]
-    link_id: Annotated[str, Field(min_length=1, max_length=128,
-                                  description="Link the vehicle is on (instead of lat/lon)")]
-    offset_m: Annotated[float, Field(ge=0.0, allow_inf_nan=False,
-                                     description="Distance along link_id from its start (m)")]
-    speed_kmh: Required[Annotated[float, Field(ge=0.0, le=MAX_SPEED_KMH, allow_inf_nan=False,
-                                               description="Current speed (km/h)")]]
-    timestamp: Annotated[Timestamp, Field(
-        description="Time of the fix, ISO 8601 with offset, within 24 h of server time "
-                    "(default: server time)")]
+    lat: Annotated[
+        float, Field(ge=-90.0, le=90.0, allow_inf_nan=False, description="Latitude, WGS84 degrees")
+    ]
+    lon: Annotated[
+        float,
+        Field(ge=-180.0, le=180.0, allow_inf_nan=False, description="Longitude, WGS84 degrees"),
+    ]
+    heading_deg: Annotated[
+        float,
+        Field(
+            ge=0.0,
+            lt=360.0,
+            allow_inf_nan=False,
+            description="Direction of travel: 0 = north, clockwise",
+        ),
+    ]
+    link_id: Annotated[
+        str,
+        Field(
+            min_length=1, max_length=128, description="Link the vehicle is on (instead of lat/lon)"
+        ),
+    ]
+    offset_m: Annotated[
+        float,
+        Field(ge=0.0, allow_inf_nan=False, description="Distance along link_id from its start (m)"),
+    ]
+    speed_kmh: Required[
+        Annotated[
+            float,
+            Field(
+                ge=0.0, le=MAX_SPEED_KMH, allow_inf_nan=False, description="Current speed (km/h)"
+            ),
+        ]
+    ]
+    timestamp: Annotated[
+        Timestamp,
+        Field(
+            description="Time of the fix, ISO 8601 with offset, within 24 h of server time "
+            "(default: server time)"
+        ),
+    ]
     vehicle_id: Annotated[str, Field(max_length=128, description="Echoed back")]
 
 
@@ -167,16 +222,36 @@ class BatchRequest(TypedDict):
     """Many vehicles answered through one vectorised core call."""
 
     __pydantic_config__ = ConfigDict(  # type: ignore[misc]
-        extra="forbid", strict=True, title="BatchRequest",
-        json_schema_extra={"examples": [{"vehicles": [
-            {"lat": 36.81052, "lon": 118.0265, "heading_deg": 90.0, "speed_kmh": 42.0,
-             "vehicle_id": "veh-17"},
-            {"link_id": "renmin_b3", "offset_m": 200.0, "speed_kmh": 30.0,
-             "vehicle_id": "bus-4"},
-        ]}]})
+        extra="forbid",
+        strict=True,
+        title="BatchRequest",
+        json_schema_extra={
+            "examples": [
+                {
+                    "vehicles": [
+                        {
+                            "lat": 36.81052,
+                            "lon": 118.0265,
+                            "heading_deg": 90.0,
+                            "speed_kmh": 42.0,
+                            "vehicle_id": "veh-17",
+                        },
+                        {
+                            "link_id": "renmin_b3",
+                            "offset_m": 200.0,
+                            "speed_kmh": 30.0,
+                            "vehicle_id": "bus-4",
+                        },
+                    ]
+                }
+            ]
+        },
+    )
 
-    vehicles: Annotated[list[Vehicle], Field(
-        min_length=1, description="Up to the server's max_batch vehicles (default 10,000)")]
+    vehicles: Annotated[
+        list[Vehicle],
+        Field(min_length=1, description="Up to the server's max_batch vehicles (default 10,000)"),
+    ]
 
 
 ADVISORY = TypeAdapter(Vehicle)
@@ -221,21 +296,21 @@ PlanKind = Literal["cruise", "slow_down", "speed_up", "eco_stop"]
 
 _PLAN_DOC = {
     "kind": "`cruise`: keep the cruise speed (the speed limit), it arrives on green; `slow_down`: "
-            "slow to `hold_kmh` now, and `resume_in_m` before the stop line speed up again to "
-            "cross it at `cross_kmh` when the light is green; `speed_up`: hold `hold_kmh` (up to "
-            "the speed limit × the scenario's max_speed_factor) to make the current green; "
-            "`eco_stop`: no green is reachable without stopping — keep going, lift off "
-            "`lift_off_m` before the stop line and coast gently to rest `stop_at_m` before it",
+    "slow to `hold_kmh` now, and `resume_in_m` before the stop line speed up again to "
+    "cross it at `cross_kmh` when the light is green; `speed_up`: hold `hold_kmh` (up to "
+    "the speed limit × the scenario's max_speed_factor) to make the current green; "
+    "`eco_stop`: no green is reachable without stopping — keep going, lift off "
+    "`lift_off_m` before the stop line and coast gently to rest `stop_at_m` before it",
     "hold_kmh": "Speed to change to now (km/h; eco_stop: the current speed)",
     "cross_kmh": "Expected speed at the stop line (km/h; eco_stop: 0)",
     "resume_in_m": "Distance before the stop line at which to speed up again from `hold_kmh` to "
-                   "`cross_kmh` (m); null when there is no re-acceleration",
+    "`cross_kmh` (m); null when there is no re-acceleration",
     "resume_in_s": "Seconds from now until that re-acceleration (s); null when there is none",
     "arrival_in_s": "Expected arrival at the stop line, seconds from now (s); null for eco_stop",
     "lift_off_m": "eco_stop: distance before the stop line at which to start the gentle "
-                  "deceleration (m); null otherwise",
+    "deceleration (m); null otherwise",
     "stop_at_m": "eco_stop: distance before the stop line at which to come to rest, the tail of "
-                 "the standing queue (m); null otherwise",
+    "the standing queue (m); null otherwise",
 }
 
 
@@ -262,24 +337,54 @@ class Advisory(BaseModel):
     to the next stop line on green (arriving within the conservative window, before the safety
     margin at its end)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "status": "advice", "reason": None, "vehicle_id": "veh-17", "link_id": "renmin_f2",
-        "offset_m": 102.4, "lateral_m": 1.8, "snapped": {"lat": 36.81052, "lon": 118.0265},
-        "intersection": {"id": "xisi", "name": "人民路/西四路"}, "distance_m": 481.0,
-        "signal": {"state": "red", "time_to_change_s": 21.0, "time_to_change_min_s": 21.0,
-                   "time_to_change_max_s": 21.0},
-        "band": {"min_kmh": 35.0, "max_kmh": 48.2},
-        "options": [{"intersections": 1, "min_kmh": 35.0, "max_kmh": 48.2},
-                    {"intersections": 2, "min_kmh": 40.1, "max_kmh": 48.2}],
-        "plan": {"kind": "slow_down", "hold_kmh": 32.4, "cross_kmh": 50.0, "resume_in_m": 85.0,
-                 "resume_in_s": 12.3, "arrival_in_s": 41.0, "lift_off_m": None,
-                 "stop_at_m": None},
-        "message": {"zh": "距离前方路口480米,绿波速度区间35—48公里;41—48公里可连续绿灯通过2个路口",
-                    "en": "480 m to the next intersection, green-wave speed 35–48 km/h; "
-                          "41–48 km/h for green through the next 2 intersections"},
-        "speed_limit_kmh": 60.0, "valid_for_s": 1.0,
-        "timestamp": "2026-11-22T23:31:05.000Z", "generated_at": "2026-11-22T23:31:05.002Z",
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "status": "advice",
+                    "reason": None,
+                    "vehicle_id": "veh-17",
+                    "link_id": "renmin_f2",
+                    "offset_m": 102.4,
+                    "lateral_m": 1.8,
+                    "snapped": {"lat": 36.81052, "lon": 118.0265},
+                    "intersection": {"id": "xisi", "name": "人民路/西四路"},
+                    "distance_m": 481.0,
+                    "signal": {
+                        "state": "red",
+                        "time_to_change_s": 21.0,
+                        "time_to_change_min_s": 21.0,
+                        "time_to_change_max_s": 21.0,
+                    },
+                    "band": {"min_kmh": 35.0, "max_kmh": 48.2},
+                    "options": [
+                        {"intersections": 1, "min_kmh": 35.0, "max_kmh": 48.2},
+                        {"intersections": 2, "min_kmh": 40.1, "max_kmh": 48.2},
+                    ],
+                    "plan": {
+                        "kind": "slow_down",
+                        "hold_kmh": 32.4,
+                        "cross_kmh": 50.0,
+                        "resume_in_m": 85.0,
+                        "resume_in_s": 12.3,
+                        "arrival_in_s": 41.0,
+                        "lift_off_m": None,
+                        "stop_at_m": None,
+                    },
+                    "message": {
+                        "zh": "距离前方路口480米,绿波速度区间35—48公里;"
+                        "41—48公里可连续绿灯通过2个路口",
+                        "en": "480 m to the next intersection, green-wave speed 35–48 km/h; "
+                        "41–48 km/h for green through the next 2 intersections",
+                    },
+                    "speed_limit_kmh": 60.0,
+                    "valid_for_s": 1.0,
+                    "timestamp": "2026-11-22T23:31:05.000Z",
+                    "generated_at": "2026-11-22T23:31:05.002Z",
+                }
+            ]
+        }
+    )
 
     status: Status
     reason: str | None = Field(description="Why there is no advice, when there is none")
@@ -293,9 +398,11 @@ class Advisory(BaseModel):
     signal: SignalState | None
     band: Band | None
     options: list[Option]
-    plan: Plan | None = Field(description="The approach plan to the next signalised stop line; "
-                                          "null when there is none (no signal ahead, off the "
-                                          "network, or the stop line beyond the advisory range)")
+    plan: Plan | None = Field(
+        description="The approach plan to the next signalised stop line; "
+        "null when there is none (no signal ahead, off the "
+        "network, or the stop line beyond the advisory range)"
+    )
     message: Message
     speed_limit_kmh: float | None
     valid_for_s: float = Field(description="Ask again after this long")
@@ -337,8 +444,9 @@ class AdvisoryColumns(BaseModel):
     band_max_kmh: list[float | None]
     options_min_kmh: list[list[float | None]]
     options_max_kmh: list[list[float | None]]
-    plan_kind: list[PlanKind | None] = Field(description="`plan.kind`; null: no plan (then "
-                                                         "every plan_* column is null)")
+    plan_kind: list[PlanKind | None] = Field(
+        description="`plan.kind`; null: no plan (then every plan_* column is null)"
+    )
     plan_hold_kmh: list[float | None] = Field(description=_PLAN_DOC["hold_kmh"])
     plan_cross_kmh: list[float | None] = Field(description=_PLAN_DOC["cross_kmh"])
     plan_resume_in_m: list[float | None] = Field(description=_PLAN_DOC["resume_in_m"])
@@ -356,31 +464,56 @@ class BatchColumns(BaseModel):
     """``?format=columns``: the batch as one array per field (smaller and faster to produce
     and to read into a data frame than one object per vehicle)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{
-        "count": 2, "generated_at": "2026-11-22T23:31:05.002Z", "valid_for_s": 1.0,
-        "columns": {
-            "status": ["advice", "off_network"], "reason": [None, "no road within 40 m of the "
-                                                                   "position"],
-            "vehicle_id": ["veh-17", "bus-4"], "link_id": ["renmin_f2", None],
-            "offset_m": [102.4, None], "lateral_m": [1.8, None],
-            "snapped_lat": [36.81052, None], "snapped_lon": [118.0265, None],
-            "intersection_id": ["xisi", None], "intersection_name": ["人民路/西四路", None],
-            "distance_m": [481.0, None], "signal_state": ["red", None],
-            "time_to_change_s": [21.0, None], "time_to_change_min_s": [21.0, None],
-            "time_to_change_max_s": [21.0, None], "band_min_kmh": [35.0, None],
-            "band_max_kmh": [48.2, None],
-            "options_min_kmh": [[35.0, 40.1, None], [None, None, None]],
-            "options_max_kmh": [[48.2, 48.2, None], [None, None, None]],
-            "plan_kind": ["slow_down", None], "plan_hold_kmh": [32.4, None],
-            "plan_cross_kmh": [50.0, None], "plan_resume_in_m": [85.0, None],
-            "plan_resume_in_s": [12.3, None], "plan_arrival_in_s": [41.0, None],
-            "plan_lift_off_m": [None, None], "plan_stop_at_m": [None, None],
-            "message_zh": ["距离前方路口480米,绿波速度区间35—48公里", "当前位置不在路网上,暂无车速建议"],
-            "message_en": ["480 m to the next intersection, green-wave speed 35–48 km/h",
-                           "Position is not on a mapped road: no speed advice"],
-            "speed_limit_kmh": [60.0, None],
-            "timestamp": ["2026-11-22T23:31:05.000Z", "2026-11-22T23:31:05.000Z"]},
-    }]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "count": 2,
+                    "generated_at": "2026-11-22T23:31:05.002Z",
+                    "valid_for_s": 1.0,
+                    "columns": {
+                        "status": ["advice", "off_network"],
+                        "reason": [None, "no road within 40 m of the position"],
+                        "vehicle_id": ["veh-17", "bus-4"],
+                        "link_id": ["renmin_f2", None],
+                        "offset_m": [102.4, None],
+                        "lateral_m": [1.8, None],
+                        "snapped_lat": [36.81052, None],
+                        "snapped_lon": [118.0265, None],
+                        "intersection_id": ["xisi", None],
+                        "intersection_name": ["人民路/西四路", None],
+                        "distance_m": [481.0, None],
+                        "signal_state": ["red", None],
+                        "time_to_change_s": [21.0, None],
+                        "time_to_change_min_s": [21.0, None],
+                        "time_to_change_max_s": [21.0, None],
+                        "band_min_kmh": [35.0, None],
+                        "band_max_kmh": [48.2, None],
+                        "options_min_kmh": [[35.0, 40.1, None], [None, None, None]],
+                        "options_max_kmh": [[48.2, 48.2, None], [None, None, None]],
+                        "plan_kind": ["slow_down", None],
+                        "plan_hold_kmh": [32.4, None],
+                        "plan_cross_kmh": [50.0, None],
+                        "plan_resume_in_m": [85.0, None],
+                        "plan_resume_in_s": [12.3, None],
+                        "plan_arrival_in_s": [41.0, None],
+                        "plan_lift_off_m": [None, None],
+                        "plan_stop_at_m": [None, None],
+                        "message_zh": [
+                            "距离前方路口480米,绿波速度区间35—48公里",
+                            "当前位置不在路网上,暂无车速建议",
+                        ],
+                        "message_en": [
+                            "480 m to the next intersection, green-wave speed 35–48 km/h",
+                            "Position is not on a mapped road: no speed advice",
+                        ],
+                        "speed_limit_kmh": [60.0, None],
+                        "timestamp": ["2026-11-22T23:31:05.000Z", "2026-11-22T23:31:05.000Z"],
+                    },
+                }
+            ]
+        }
+    )
 
     count: int
     generated_at: str
@@ -502,14 +635,19 @@ class SpatEventIn(_Request):
                 return absolute.timestamp()
             return None if rel is None else t0 + rel
 
-        return SpatEvent(state=self.state, min_end_s=at("min_end"), likely_end_s=at("likely_end"),
-                         max_end_s=at("max_end"))
+        return SpatEvent(
+            state=self.state,
+            min_end_s=at("min_end"),
+            likely_end_s=at("likely_end"),
+            max_end_s=at("max_end"),
+        )
 
 
 class SpatGroupIn(_Request):
     signal_group: str = Field(min_length=1, max_length=128)
     timestamp: Timestamp | None = Field(
-        None, description="When the state was observed (default: server time), within 24 h")
+        None, description="When the state was observed (default: server time), within 24 h"
+    )
     events: list[SpatEventIn] = Field(min_length=1, max_length=16)
 
     def to_core(self, now_s: float) -> SpatMessage:
@@ -521,12 +659,28 @@ class SpatIn(_Request):
     """Live timing of some signal groups of one intersection (SAE J2735 MovementState idea: the
     current state first, then the following ones, each with min/likely/max end)."""
 
-    model_config = ConfigDict(json_schema_extra={"examples": [{"groups": [{
-        "signal_group": "EW",
-        "events": [{"state": "red", "min_end_in_s": 8.0, "likely_end_in_s": 10.0,
-                    "max_end_in_s": 14.0},
-                   {"state": "green", "min_end_in_s": 50.0, "max_end_in_s": 60.0}],
-    }]}]})
+    model_config = ConfigDict(
+        json_schema_extra={
+            "examples": [
+                {
+                    "groups": [
+                        {
+                            "signal_group": "EW",
+                            "events": [
+                                {
+                                    "state": "red",
+                                    "min_end_in_s": 8.0,
+                                    "likely_end_in_s": 10.0,
+                                    "max_end_in_s": 14.0,
+                                },
+                                {"state": "green", "min_end_in_s": 50.0, "max_end_in_s": 60.0},
+                            ],
+                        }
+                    ]
+                }
+            ]
+        }
+    )
 
     groups: list[SpatGroupIn] = Field(min_length=1, max_length=64)
 

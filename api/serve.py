@@ -19,28 +19,49 @@ from greenwave.scenario import DEFAULT_SCENARIO, load_scenario
 
 def add_parser(sub) -> None:
     p = sub.add_parser(
-        "serve", help="run the advisory HTTP service (FastAPI + uvicorn)",
+        "serve",
+        help="run the advisory HTTP service (FastAPI + uvicorn)",
         description="Serves speed advice for a scenario's network over HTTP; OpenAPI docs at "
-                    "/docs.  Every flag can also be set as an environment variable "
-                    "GREENWAVE_<NAME>; the write token is GREENWAVE_TOKEN.")
-    p.add_argument("--scenario", type=Path, default=None,
-                   help=f"scenario TOML file (default: $GREENWAVE_SCENARIO or "
-                        f"{DEFAULT_SCENARIO.name})")
+        "/docs.  Every flag can also be set as an environment variable "
+        "GREENWAVE_<NAME>; the write token is GREENWAVE_TOKEN.",
+    )
+    p.add_argument(
+        "--scenario",
+        type=Path,
+        default=None,
+        help=f"scenario TOML file (default: $GREENWAVE_SCENARIO or {DEFAULT_SCENARIO.name})",
+    )
     p.add_argument("--host", default="127.0.0.1", help="(default 127.0.0.1)")
     p.add_argument("--port", type=int_range(0, 65535), default=8000, help="(default 8000)")
     p.add_argument("--workers", type=int_range(1, 64), default=1, help="(default 1)")
-    p.add_argument("--token", default=None,
-                   help="bearer token for plan/SPaT writes (prefer $GREENWAVE_TOKEN: flags are "
-                        "visible in the process list); none = writes refused")
-    p.add_argument("--state-dir", type=Path, default=None,
-                   help="where accepted plans are kept (default: $GREENWAVE_STATE_DIR or "
-                        "~/.local/state/greenwave)")
-    p.add_argument("--max-batch", type=int_range(1, 1_000_000), default=None,
-                   help="largest batch of vehicles per request (default 10000)")
-    p.add_argument("--advisory-range-m", type=finite_float(0.0, 100_000.0, lo_open=True),
-                   default=None, help="no band beyond this distance (default: the scenario's)")
-    p.add_argument("--log-level", default="info",
-                   choices=["critical", "error", "warning", "info", "debug"])
+    p.add_argument(
+        "--token",
+        default=None,
+        help="bearer token for plan/SPaT writes (prefer $GREENWAVE_TOKEN: flags are "
+        "visible in the process list); none = writes refused",
+    )
+    p.add_argument(
+        "--state-dir",
+        type=Path,
+        default=None,
+        help="where accepted plans are kept (default: $GREENWAVE_STATE_DIR or "
+        "~/.local/state/greenwave)",
+    )
+    p.add_argument(
+        "--max-batch",
+        type=int_range(1, 1_000_000),
+        default=None,
+        help="largest batch of vehicles per request (default 10000)",
+    )
+    p.add_argument(
+        "--advisory-range-m",
+        type=finite_float(0.0, 100_000.0, lo_open=True),
+        default=None,
+        help="no band beyond this distance (default: the scenario's)",
+    )
+    p.add_argument(
+        "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
+    )
     p.add_argument("--access-log", action="store_true", help="log every request")
     p.set_defaults(func=cmd_serve)
 
@@ -52,8 +73,13 @@ def cmd_serve(args) -> int:
     from .settings import Settings
 
     env = {}
-    for flag, name in (("scenario", "SCENARIO"), ("token", "TOKEN"), ("state_dir", "STATE_DIR"),
-                       ("max_batch", "MAX_BATCH"), ("advisory_range_m", "ADVISORY_RANGE_M")):
+    for flag, name in (
+        ("scenario", "SCENARIO"),
+        ("token", "TOKEN"),
+        ("state_dir", "STATE_DIR"),
+        ("max_batch", "MAX_BATCH"),
+        ("advisory_range_m", "ADVISORY_RANGE_M"),
+    ):
         value = getattr(args, flag)
         if value is not None:
             env["GREENWAVE_" + name] = str(value)
@@ -67,9 +93,17 @@ def cmd_serve(args) -> int:
     _check_listen(args.host, args.port)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):
         os.environ["PROMETHEUS_MULTIPROC_DIR"] = tempfile.mkdtemp(prefix="greenwave-metrics-")
-    uvicorn.run("greenwave.api.main:app_from_env", factory=True, host=args.host, port=args.port,
-                workers=args.workers, log_level=args.log_level, access_log=args.access_log,
-                proxy_headers=False, server_header=False)
+    uvicorn.run(
+        "greenwave.api.main:app_from_env",
+        factory=True,
+        host=args.host,
+        port=args.port,
+        workers=args.workers,
+        log_level=args.log_level,
+        access_log=args.access_log,
+        proxy_headers=False,
+        server_header=False,
+    )
     return 0
 
 

@@ -37,39 +37,72 @@ class Settings(BaseSettings):
 
     scenario: Path = Field(DEFAULT_SCENARIO, description="Scenario TOML file")
     token: SecretStr | None = Field(
-        None, description="Bearer token for plan and SPaT writes; no token = writes refused")
-    state_dir: Path = Field(default_factory=default_state_dir,
-                            description="Where accepted plans and SPaT are persisted")
-    max_batch: int = Field(10_000, ge=1, le=1_000_000,
-                           description="Largest batch of vehicles in one request")
+        None, description="Bearer token for plan and SPaT writes; no token = writes refused"
+    )
+    state_dir: Path = Field(
+        default_factory=default_state_dir, description="Where accepted plans and SPaT are persisted"
+    )
+    max_batch: int = Field(
+        10_000, ge=1, le=1_000_000, description="Largest batch of vehicles in one request"
+    )
     advisory_range_m: float | None = Field(
-        None, gt=0.0, le=100_000.0, allow_inf_nan=False,
+        None,
+        gt=0.0,
+        le=100_000.0,
+        allow_inf_nan=False,
         description="No speed band for stop lines farther than this (default: the scenario's "
-                    "advisory.range_m)")
-    match_radius_m: float = Field(40.0, gt=0.0, le=500.0, allow_inf_nan=False,
-                                  description="Largest distance of a GPS fix from its road")
+        "advisory.range_m)",
+    )
+    match_radius_m: float = Field(
+        40.0,
+        gt=0.0,
+        le=500.0,
+        allow_inf_nan=False,
+        description="Largest distance of a GPS fix from its road",
+    )
     heading_tolerance_deg: float = Field(
-        60.0, gt=0.0, lt=90.0, allow_inf_nan=False,
-        description="Largest difference between heading and road bearing when map matching")
+        60.0,
+        gt=0.0,
+        lt=90.0,
+        allow_inf_nan=False,
+        description="Largest difference between heading and road bearing when map matching",
+    )
     valid_for_s: float | None = Field(
-        None, gt=0.0, le=60.0, allow_inf_nan=False,
+        None,
+        gt=0.0,
+        le=60.0,
+        allow_inf_nan=False,
         description="valid_for_s of every advisory (default: the scenario's "
-                    "advisory.update_interval_s)")
+        "advisory.update_interval_s)",
+    )
     batch_window_ms: float = Field(
-        0.0, ge=0.0, le=50.0, allow_inf_nan=False,
+        0.0,
+        ge=0.0,
+        le=50.0,
+        allow_inf_nan=False,
         description="Extra time single advisories wait to be answered together (0: only "
-                    "requests that arrive while the previous group is computed are grouped)")
+        "requests that arrive while the previous group is computed are grouped)",
+    )
     fast_path: bool = Field(
-        True, description="Answer valid single advisories without FastAPI's routing "
-                          "(greenwave.api.routes.advisory.AdvisoryFastPath; same responses)")
-    max_microbatch: int = Field(512, ge=1, le=10_000,
-                                description="Largest group of single advisories per core call")
+        True,
+        description="Answer valid single advisories without FastAPI's routing "
+        "(greenwave.api.routes.advisory.AdvisoryFastPath; same responses)",
+    )
+    max_microbatch: int = Field(
+        512, ge=1, le=10_000, description="Largest group of single advisories per core call"
+    )
     max_body_bytes: int | None = Field(
-        None, ge=1024, description="Largest request body (default: 400 bytes per vehicle of "
-                                   "max_batch + 64 KiB)")
-    state_poll_s: float = Field(1.0, gt=0.0, le=60.0, allow_inf_nan=False,
-                                description="How often a worker looks for plans written by "
-                                            "another worker")
+        None,
+        ge=1024,
+        description="Largest request body (default: 400 bytes per vehicle of max_batch + 64 KiB)",
+    )
+    state_poll_s: float = Field(
+        1.0,
+        gt=0.0,
+        le=60.0,
+        allow_inf_nan=False,
+        description="How often a worker looks for plans written by another worker",
+    )
 
     @field_validator("token", mode="before")
     @classmethod

@@ -30,7 +30,7 @@ import re
 import tempfile
 import threading
 import time
-from contextlib import contextmanager
+from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -116,6 +116,7 @@ class TimingStore:
         Raises KeyError (unknown intersection), ValueError (groups differ), PersistError.
         Returns the time of the change (s).
         """
+
         def change(snap: Snapshot, now: float) -> Snapshot:
             timing = snap.timing.with_plan(intersection_id, plan)
             plans = {**snap.plans, intersection_id: (plan, now)}
@@ -149,7 +150,8 @@ class TimingStore:
             spat = {k: m for k, m in snap.spat.items() if m.horizon_s > now}  # drop expired
             spat.update({(intersection_id, gid): m for gid, m in messages.items()})
             timing = SignalTiming(snap.timing.plans).with_spat(
-                {table.group_index(*k): m for k, m in spat.items()})
+                {table.group_index(*k): m for k, m in spat.items()}
+            )
             return Snapshot(timing, snap.plans, spat, now)
 
         return self._write(change)
@@ -170,7 +172,8 @@ class TimingStore:
         base = self.base.plans
         if plans:
             table = PlanTable.from_plans(
-                (iid, plans[iid][0] if iid in plans else p) for iid, p in base.plans.items())
+                (iid, plans[iid][0] if iid in plans else p) for iid, p in base.plans.items()
+            )
         else:
             table = base
         timing = SignalTiming(table)
@@ -196,19 +199,25 @@ class TimingStore:
             updated = float(updated) if isinstance(updated, (int, float)) else None
             timing = self._compose(plans, spat)
         except (OSError, ValueError, TypeError, KeyError, AttributeError) as exc:
-            self.error = (f"state file {self.path} is unreadable or corrupt ({exc}); "
-                          "using the scenario's plans")
+            self.error = (
+                f"state file {self.path} is unreadable or corrupt ({exc}); "
+                "using the scenario's plans"
+            )
             self._corrupt = True
             log.error("%s", self.error)
             return
         self._snap = Snapshot(timing, plans, spat, updated)
         self._corrupt = False
-        self.error = ("; ".join(problems) if problems else None)
+        self.error = "; ".join(problems) if problems else None
         if problems:
             log.warning("state file %s: %s", self.path, self.error)
         if doc.get("scenario_sha256") != self.world.scenario.content_hash():
-            log.warning("state file %s was written for another version of scenario '%s'; "
-                        "entries that still fit were applied", self.path, doc.get("scenario"))
+            log.warning(
+                "state file %s was written for another version of scenario '%s'; "
+                "entries that still fit were applied",
+                self.path,
+                doc.get("scenario"),
+            )
 
     def _entries(self, doc: dict):
         base = self.base.plans
@@ -240,10 +249,14 @@ class TimingStore:
             "scenario": self.world.scenario.name,
             "scenario_sha256": self.world.scenario.content_hash(),
             "updated_at_s": snap.updated_at_s,
-            "plans": {iid: {"plan": p.model_dump(mode="json"), "updated_at_s": t}
-                      for iid, (p, t) in snap.plans.items()},
-            "spat": [{"intersection_id": i, "signal_group": g,
-                      "message": m.model_dump(mode="json")} for (i, g), m in snap.spat.items()],
+            "plans": {
+                iid: {"plan": p.model_dump(mode="json"), "updated_at_s": t}
+                for iid, (p, t) in snap.plans.items()
+            },
+            "spat": [
+                {"intersection_id": i, "signal_group": g, "message": m.model_dump(mode="json")}
+                for (i, g), m in snap.spat.items()
+            ],
         }
         data = json.dumps(doc, ensure_ascii=False, indent=1).encode()
         try:
@@ -251,8 +264,9 @@ class TimingStore:
             if self._corrupt and self.path.exists():
                 os.replace(self.path, self.path.with_name(self.path.name + ".corrupt"))
                 log.warning("kept the unreadable state file as %s.corrupt", self.path)
-            fd, tmp = tempfile.mkstemp(prefix=self.path.name + ".", suffix=".tmp",
-                                       dir=self.path.parent)
+            fd, tmp = tempfile.mkstemp(
+                prefix=self.path.name + ".", suffix=".tmp", dir=self.path.parent
+            )
             try:
                 with os.fdopen(fd, "wb") as f:
                     f.write(data)
@@ -283,8 +297,9 @@ class TimingStore:
             return
         try:
             self.path.parent.mkdir(parents=True, exist_ok=True)
-            fd = os.open(self.path.with_name(self.path.name + ".lock"),
-                         os.O_RDWR | os.O_CREAT, 0o644)
+            fd = os.open(
+                self.path.with_name(self.path.name + ".lock"), os.O_RDWR | os.O_CREAT, 0o644
+            )
         except OSError as exc:
             raise PersistError(f"cannot open the state lock file: {exc.strerror or exc}") from None
         try:
@@ -302,10 +317,8 @@ def _short(exc: Exception) -> str:
 
 
 def _unlink(path: str) -> None:
-    try:
+    with suppress(OSError):
         os.unlink(path)
-    except OSError:
-        pass
 
 
 def _fsync_dir(path: Path) -> None:

@@ -27,6 +27,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import platform
@@ -59,11 +60,18 @@ def advisory_bodies(n: int, seed: int) -> list[bytes]:
     lon, lat = net.projection.offset_lonlat(lon, lat, rng.normal(0, 3, n), rng.normal(0, 3, n))
     heading = (brg + rng.normal(0, 5, n)) % 360.0
     speed = rng.uniform(0, 60, n)
-    return [json.dumps({"lat": round(float(a), 7), "lon": round(float(b), 7),
-                        "heading_deg": round(float(h), 1) % 360.0,
-                        "speed_kmh": round(float(v), 1),
-                        "vehicle_id": f"v{i}"}).encode()
-            for i, (a, b, h, v) in enumerate(zip(lat, lon, heading, speed))]
+    return [
+        json.dumps(
+            {
+                "lat": round(float(a), 7),
+                "lon": round(float(b), 7),
+                "heading_deg": round(float(h), 1) % 360.0,
+                "speed_kmh": round(float(v), 1),
+                "vehicle_id": f"v{i}",
+            }
+        ).encode()
+        for i, (a, b, h, v) in enumerate(zip(lat, lon, heading, speed, strict=True))
+    ]
 
 
 def batch_body(n: int, seed: int) -> bytes:
@@ -110,7 +118,7 @@ class _Conn(asyncio.Protocol):
                 if len(data) < self.body_left:
                     self.body_left -= len(data)
                     return
-                data = data[self.body_left:]
+                data = data[self.body_left :]
                 self.body_left = 0
                 self._complete()
                 continue
@@ -124,9 +132,9 @@ class _Conn(asyncio.Protocol):
             k = head.find(b"content-length:", 0, end)
             if k < 0:
                 k = head.lower().find(b"content-length:", 0, end)
-            length = int(head[k + 15:head.find(b"\r\n", k)]) if k >= 0 else 0
+            length = int(head[k + 15 : head.find(b"\r\n", k)]) if k >= 0 else 0
             self.size = end + 4 + length
-            data = head[end + 4:]
+            data = head[end + 4 :]
             if len(data) < length:
                 self.body_left = length - len(data)
                 return
@@ -171,16 +179,24 @@ async def _load(port, requests, total, connections, warmup, ready=None):
     load = _Load(requests, total)
     t0 = time.perf_counter()
     c0 = time.process_time()
-    conns = [(await loop.create_connection(lambda: _Conn(load), "127.0.0.1", port))[1]
-             for _ in range(connections)]
+    conns = [
+        (await loop.create_connection(lambda: _Conn(load), "127.0.0.1", port))[1]
+        for _ in range(connections)
+    ]
     await asyncio.gather(*(c.done for c in conns))
     wall = time.perf_counter() - t0
     cpu = time.process_time() - c0
     lat_ms = np.array(load.lat) * 1e3
-    return {"requests": len(load.lat), "seconds": wall, "req_per_s": len(load.lat) / wall,
-            "client_cpu_s": cpu,
-            "p50_ms": float(np.percentile(lat_ms, 50)), "p99_ms": float(np.percentile(lat_ms, 99)),
-            "statuses": {str(k): v for k, v in load.statuses.items()}, "bytes_in": load.bytes_in}
+    return {
+        "requests": len(load.lat),
+        "seconds": wall,
+        "req_per_s": len(load.lat) / wall,
+        "client_cpu_s": cpu,
+        "p50_ms": float(np.percentile(lat_ms, 50)),
+        "p99_ms": float(np.percentile(lat_ms, 99)),
+        "statuses": {str(k): v for k, v in load.statuses.items()},
+        "bytes_in": load.bytes_in,
+    }
 
 
 def client_main(a) -> None:
@@ -198,18 +214,42 @@ def client_main(a) -> None:
     else:
         path = "/v1/advisories/batch" + ("?format=columns" if a.kind == "columns" else "")
         reqs = [_request("POST", path, batch_body(a.batch, a.seed + k)) for k in range(2)]
-    stats = asyncio.run(_load(a.port, reqs, a.requests, a.connections, a.warmup,
-                              ready=lambda: print("ready", flush=True)))
+    stats = asyncio.run(
+        _load(
+            a.port,
+            reqs,
+            a.requests,
+            a.connections,
+            a.warmup,
+            ready=lambda: print("ready", flush=True),
+        )
+    )
     print(json.dumps(stats))
 
 
-def run_client(port, kind, requests, connections, warmup, batch=10_000, seed=1,
-               server=None) -> dict:
+def run_client(
+    port, kind, requests, connections, warmup, batch=10_000, seed=1, server=None
+) -> dict:
     """Run one load in a separate process; with ``server`` (its pid), also the server's CPU
     time over the load (the client reports when it starts loading: its first output line)."""
-    cmd = [sys.executable, __file__, "--client", kind, "--port", str(port), "--requests",
-           str(requests), "--connections", str(connections), "--warmup", str(warmup),
-           "--batch", str(batch), "--seed", str(seed)]
+    cmd = [
+        sys.executable,
+        __file__,
+        "--client",
+        kind,
+        "--port",
+        str(port),
+        "--requests",
+        str(requests),
+        "--connections",
+        str(connections),
+        "--warmup",
+        str(warmup),
+        "--batch",
+        str(batch),
+        "--seed",
+        str(seed),
+    ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
@@ -259,9 +299,26 @@ def start_server(workers: int, port: int, state_dir: str) -> subprocess.Popen:
     env.pop("GREENWAVE_TOKEN", None)
     log = tempfile.TemporaryFile()  # noqa: SIM115 - not a pipe: a chatty server never blocks
     proc = subprocess.Popen(
-        [sys.executable, "-m", "greenwave", "serve", "--scenario", str(CITY), "--port", str(port),
-         "--workers", str(workers), "--log-level", "warning"],
-        env=env, cwd=ROOT, stdout=subprocess.DEVNULL, stderr=log, start_new_session=True)
+        [
+            sys.executable,
+            "-m",
+            "greenwave",
+            "serve",
+            "--scenario",
+            str(CITY),
+            "--port",
+            str(port),
+            "--workers",
+            str(workers),
+            "--log-level",
+            "warning",
+        ],
+        env=env,
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=log,
+        start_new_session=True,
+    )
     deadline = time.time() + 120
     import urllib.request
 
@@ -287,10 +344,8 @@ def stop_server(proc: subprocess.Popen) -> None:
         os.killpg(proc.pid, signal.SIGINT)
         proc.wait(timeout=20)
     except (ProcessLookupError, subprocess.TimeoutExpired):
-        try:
+        with contextlib.suppress(ProcessLookupError):
             os.killpg(proc.pid, signal.SIGKILL)
-        except ProcessLookupError:
-            pass
         proc.wait(timeout=10)
 
 
@@ -303,13 +358,22 @@ def bench(a) -> dict:
             try:
                 r = {}
                 pid = proc.pid
-                r["trivial"] = run_client(port, "ping", a.requests, a.connections, a.warmup,
-                                          server=pid)
-                r["single"] = run_client(port, "single", a.requests, a.connections, a.warmup,
-                                         server=pid)
+                r["trivial"] = run_client(
+                    port, "ping", a.requests, a.connections, a.warmup, server=pid
+                )
+                r["single"] = run_client(
+                    port, "single", a.requests, a.connections, a.warmup, server=pid
+                )
                 for kind in ("batch", "columns"):
-                    r[kind] = run_client(port, kind, a.batch_requests, a.batch_connections, 2,
-                                         batch=a.batch_size, server=pid)
+                    r[kind] = run_client(
+                        port,
+                        kind,
+                        a.batch_requests,
+                        a.batch_connections,
+                        2,
+                        batch=a.batch_size,
+                        server=pid,
+                    )
                     r[kind]["vehicles_per_s"] = r[kind]["req_per_s"] * a.batch_size
                 r["single_vs_trivial"] = r["single"]["req_per_s"] / r["trivial"]["req_per_s"]
                 results[str(workers)] = r
@@ -328,8 +392,9 @@ def main(argv=None):
     ap.add_argument("--batch-requests", type=int, default=30)
     ap.add_argument("--batch-connections", type=int, default=4)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--client", choices=["ping", "single", "batch", "columns"],
-                    help=argparse.SUPPRESS)
+    ap.add_argument(
+        "--client", choices=["ping", "single", "batch", "columns"], help=argparse.SUPPRESS
+    )
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -340,15 +405,25 @@ def main(argv=None):
         client_main(a)
         return
     res = bench(a)
-    print(f"greenwave API load test: grid city (1190 intersections), {a.connections} "
-          f"connections, {a.requests} requests per endpoint; batch {a.batch_size} vehicles × "
-          f"{a.batch_requests} requests over {a.batch_connections} connections")
-    print(f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; the load "
-          "generator runs on the same cores")
-    print(f"{'workers':>7} {'endpoint':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
-          f"{'vehicles/s':>10} {'srv µs/req':>10} {'gen %':>6} {'non-200':>7}")
-    rows = (("GET /v1/ping", "trivial"), ("POST /v1/advisory", "single"),
-            ("POST /v1/advisories/batch", "batch"), ("  ...?format=columns", "columns"))
+    print(
+        f"greenwave API load test: grid city (1190 intersections), {a.connections} "
+        f"connections, {a.requests} requests per endpoint; batch {a.batch_size} vehicles × "
+        f"{a.batch_requests} requests over {a.batch_connections} connections"
+    )
+    print(
+        f"machine: {os.cpu_count()} cores, Python {platform.python_version()}; the load "
+        "generator runs on the same cores"
+    )
+    print(
+        f"{'workers':>7} {'endpoint':<30} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} "
+        f"{'vehicles/s':>10} {'srv µs/req':>10} {'gen %':>6} {'non-200':>7}"
+    )
+    rows = (
+        ("GET /v1/ping", "trivial"),
+        ("POST /v1/advisory", "single"),
+        ("POST /v1/advisories/batch", "batch"),
+        ("  ...?format=columns", "columns"),
+    )
     for w, r in res.items():
         for name, key in rows:
             s = r[key]
@@ -357,8 +432,10 @@ def main(argv=None):
             srv = s.get("server_cpu_s")
             srv = f"{srv / s['requests'] * 1e6:>10.0f}" if srv is not None else f"{'':>10}"
             gen = 100 * s["client_cpu_s"] / s["seconds"]
-            print(f"{w:>7} {name:<30} {s['req_per_s']:>8.0f} {s['p50_ms']:>7.2f} "
-                  f"{s['p99_ms']:>7.2f} {vps} {srv} {gen:>6.0f} {bad:>7}")
+            print(
+                f"{w:>7} {name:<30} {s['req_per_s']:>8.0f} {s['p50_ms']:>7.2f} "
+                f"{s['p99_ms']:>7.2f} {vps} {srv} {gen:>6.0f} {bad:>7}"
+            )
     print("goals:")
     summary = {}
     for w, r in res.items():
@@ -367,19 +444,32 @@ def main(argv=None):
         if "server_cpu_s" in r["single"] and "server_cpu_s" in r["trivial"]:
             per = {k: r[k]["server_cpu_s"] / r[k]["requests"] for k in ("single", "trivial")}
             cpu = f" (server CPU per request: {per['trivial'] / per['single']:.2f})"
-        print(f"  {w} worker(s): single/trivial req/s = {ratio:.2f}{cpu} (goal >= "
-              f"{GOALS['single_vs_trivial']:.2f}); single p99 = {r['single']['p99_ms']:.1f} ms"
-              f"{' (goal <= 15 ms)' if w == '2' else ''}; batch = "
-              f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s, columns "
-              f"{r['columns']['vehicles_per_s'] / 1000:.0f}k (goal >= 200k)")
-        summary[w] = {"single_vs_trivial": ratio,
-                      "single_p99_ms": r["single"]["p99_ms"],
-                      "batch_vehicles_per_s": r["batch"]["vehicles_per_s"],
-                      "columns_vehicles_per_s": r["columns"]["vehicles_per_s"]}
+        print(
+            f"  {w} worker(s): single/trivial req/s = {ratio:.2f}{cpu} (goal >= "
+            f"{GOALS['single_vs_trivial']:.2f}); single p99 = {r['single']['p99_ms']:.1f} ms"
+            f"{' (goal <= 15 ms)' if w == '2' else ''}; batch = "
+            f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s, columns "
+            f"{r['columns']['vehicles_per_s'] / 1000:.0f}k (goal >= 200k)"
+        )
+        summary[w] = {
+            "single_vs_trivial": ratio,
+            "single_p99_ms": r["single"]["p99_ms"],
+            "batch_vehicles_per_s": r["batch"]["vehicles_per_s"],
+            "columns_vehicles_per_s": r["columns"]["vehicles_per_s"],
+        }
     if a.json:
-        print(json.dumps({"benchmark": "api", "connections": a.connections,
-                          "requests": a.requests, "goals": GOALS, "results": res,
-                          "summary": summary}))
+        print(
+            json.dumps(
+                {
+                    "benchmark": "api",
+                    "connections": a.connections,
+                    "requests": a.requests,
+                    "goals": GOALS,
+                    "results": res,
+                    "summary": summary,
+                }
+            )
+        )
 
 
 if __name__ == "__main__":

@@ -67,9 +67,10 @@ def profile_stages(call, repeat):
                 return fn(*args, **kwargs)
             finally:
                 acc[name] += time.perf_counter() - t0
+
         return wrapper
 
-    best = dict.fromkeys(STAGES + ("total",), float("inf"))
+    best = dict.fromkeys((*STAGES, "total"), float("inf"))
     try:
         for name, fn in originals.items():
             setattr(bands_mod, name, timed(name, fn))
@@ -97,8 +98,14 @@ def main(argv=None):
     ap.add_argument("--repeat", type=int, default=7)
     ap.add_argument("--seed", type=int, default=1)
     ap.add_argument("--json", action="store_true")
-    ap.add_argument("--band-kmh", type=float, nargs=2, default=(35.0, 50.0),
-                    metavar=("MIN", "MAX"), help="advisory band (km/h)")
+    ap.add_argument(
+        "--band-kmh",
+        type=float,
+        nargs=2,
+        default=(35.0, 50.0),
+        metavar=("MIN", "MAX"),
+        help="advisory band (km/h)",
+    )
     ap.add_argument("--profile", action="store_true", help="time the stages of speed_bands")
     a = ap.parse_args(argv)
 
@@ -110,8 +117,11 @@ def main(argv=None):
     offset = rng.uniform(0, 1, n) * net.link_length_m[link]
     speed = kmh_to_ms(rng.uniform(0, 60, n))
     t = world.epoch_s + rng.uniform(0, 3600, n)
-    params = BandParams(band_min_ms=kmh_to_ms(a.band_kmh[0]), band_max_ms=kmh_to_ms(a.band_kmh[1]),
-                        n_windows=a.windows)
+    params = BandParams(
+        band_min_ms=kmh_to_ms(a.band_kmh[0]),
+        band_max_ms=kmh_to_ms(a.band_kmh[1]),
+        n_windows=a.windows,
+    )
     dist, group, limit, _ = net.path_ahead(link, offset, m)
 
     def bands():
@@ -135,34 +145,47 @@ def main(argv=None):
 
     pairs = n * m
     fig = {
-        "vehicles": n, "ahead": m, "windows": a.windows,
+        "vehicles": n,
+        "ahead": m,
+        "windows": a.windows,
         "pairs_per_s": pairs / t_bands,
         "advise_pairs_per_s": pairs / t_full,
         "stream_pairs_per_s": pairs / t_stream,
         "ratio_to_stream": (pairs / t_bands) / (pairs / t_stream),
-        "bands_ms": t_bands * 1e3, "advise_ms": t_full * 1e3, "stream_ms": t_stream * 1e3,
-        "bands_cpu_ms": cpu_bands * 1e3, "band_kmh": list(a.band_kmh),
+        "bands_ms": t_bands * 1e3,
+        "advise_ms": t_full * 1e3,
+        "stream_ms": t_stream * 1e3,
+        "bands_cpu_ms": cpu_bands * 1e3,
+        "band_kmh": list(a.band_kmh),
         "city_batch_410k_ms": t_bands * 410_000 / n * 1e3,
         "feasible_share": feasible,
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, numpy {np.__version__}",
     }
-    print(f"speed_bands: N={n} vehicles × M={m} stop lines × K={a.windows} windows, band "
-          f"{a.band_kmh[0]:g}–{a.band_kmh[1]:g} km/h (grid city, {len(net.intersection_ids)} "
-          f"intersections), best of {a.repeat}")
-    rows = [("speed_bands (core)", t_bands), ("speed_bands (core), CPU time", cpu_bands),
-            ("advise (path lookup + bands)", t_full), ("numpy streaming, same bytes", t_stream)]
+    print(
+        f"speed_bands: N={n} vehicles × M={m} stop lines × K={a.windows} windows, band "
+        f"{a.band_kmh[0]:g}–{a.band_kmh[1]:g} km/h (grid city, {len(net.intersection_ids)} "
+        f"intersections), best of {a.repeat}"
+    )
+    rows = [
+        ("speed_bands (core)", t_bands),
+        ("speed_bands (core), CPU time", cpu_bands),
+        ("advise (path lookup + bands)", t_full),
+        ("numpy streaming, same bytes", t_stream),
+    ]
     print(f"{'':<34}{'ms':>9}{'Mpairs/s':>11}")
     for label, sec in rows:
         print(f"{label:<34}{sec * 1e3:>9.1f}{pairs / sec / 1e6:>11.2f}")
-    print(f"core / streaming rate: {fig['ratio_to_stream']:.3f}; "
-          f"410k vehicles × {m} ahead ≈ {fig['city_batch_410k_ms']:.0f} ms on one core "
-          f"(goal < 100 ms = 16.4 Mpairs/s)")
+    print(
+        f"core / streaming rate: {fig['ratio_to_stream']:.3f}; "
+        f"410k vehicles × {m} ahead ≈ {fig['city_batch_410k_ms']:.0f} ms on one core "
+        f"(goal < 100 ms = 16.4 Mpairs/s)"
+    )
     if a.profile:
         stages = profile_stages(bands, a.repeat)
         fig["stages_ms"] = {k: v * 1e3 for k, v in stages.items()}
         print(f"stages of speed_bands (best of {a.repeat} each)")
         print(f"{'':<34}{'ms':>9}{'ns/pair':>11}")
-        for name in STAGES + ("other", "total"):
+        for name in (*STAGES, "other", "total"):
             sec = stages[name]
             print(f"  {name:<32}{sec * 1e3:>9.1f}{sec / pairs * 1e9:>11.1f}")
     if a.json:

@@ -31,8 +31,9 @@ ROOT = Path(__file__).resolve().parent.parent
 
 
 def measure(world, duration, advisory, min_alive=0, **kw):
-    sim = Simulation(world, seed=1, advisory=advisory, penetration=0.5, duration_s=duration,
-                     warmup_s=0.0, **kw)
+    sim = Simulation(
+        world, seed=1, advisory=advisory, penetration=0.5, duration_s=duration, warmup_s=0.0, **kw
+    )
     ticks = []
     step = sim._step
 
@@ -52,7 +53,8 @@ def measure(world, duration, advisory, min_alive=0, **kw):
         "tick_steps_per_s": float(alive[keep].sum() / wall[keep].sum()) if keep.any() else 0.0,
         "mean_alive": float(alive[keep].mean()) if keep.any() else 0.0,
         "max_alive": int(alive.max()),
-        "ns_per_vehicle_step": float(wall[keep].sum() / alive[keep].sum() * 1e9) if keep.any()
+        "ns_per_vehicle_step": float(wall[keep].sum() / alive[keep].sum() * 1e9)
+        if keep.any()
         else float("nan"),
         "wall_s": res.wall_s,
     }
@@ -73,17 +75,25 @@ def main(argv=None):
         ("city", city, a.city_duration, a.min_alive),
     ):
         for adv in (False, True):
-            rows[f"{name}_{'advisory' if adv else 'baseline'}"] = measure(world, dur, adv,
-                                                                           min_alive)
-    print(f"greenwave simulator throughput ({platform.machine()}, {os.cpu_count()} cpus, "
-          "one process)")
-    print(f"{'case':<22}{'alive (mean)':>13}{'tick Msteps/s':>15}{'ns/veh-step':>13}"
-          f"{'run Msteps/s':>14}")
+            rows[f"{name}_{'advisory' if adv else 'baseline'}"] = measure(
+                world, dur, adv, min_alive
+            )
+    print(
+        f"greenwave simulator throughput ({platform.machine()}, {os.cpu_count()} cpus, one process)"
+    )
+    print(
+        f"{'case':<22}{'alive (mean)':>13}{'tick Msteps/s':>15}{'ns/veh-step':>13}"
+        f"{'run Msteps/s':>14}"
+    )
     for k, r in rows.items():
-        print(f"{k:<22}{r['mean_alive']:>13.0f}{r['tick_steps_per_s'] / 1e6:>15.2f}"
-              f"{r['ns_per_vehicle_step']:>13.0f}{r['run_steps_per_s'] / 1e6:>14.2f}")
-    print("tick = physics only (IDM, signals, fuel, measures); run = whole SimPy run incl. "
-          "arrivals, signal events and (advisory) core calls")
+        print(
+            f"{k:<22}{r['mean_alive']:>13.0f}{r['tick_steps_per_s'] / 1e6:>15.2f}"
+            f"{r['ns_per_vehicle_step']:>13.0f}{r['run_steps_per_s'] / 1e6:>14.2f}"
+        )
+    print(
+        "tick = physics only (IDM, signals, fuel, measures); run = whole SimPy run incl. "
+        "arrivals, signal events and (advisory) core calls"
+    )
     if a.json:
         print(json.dumps({k: v for k, v in rows.items()}))
 

@@ -12,7 +12,8 @@ are interleaved (1, 2, Dask, 1, 2, Dask, ...) and the best of each is kept.
 Reported: cases per minute, the 2-worker scaling ratio (ideal 2), the mean compute time of one
 case inside its worker and the worker-seconds per case spent on anything else (scheduling,
 transfer, journal, the idle tail), and the Dask wall time against local processes with the same
-number of workers.  The machine's load average is printed: on a shared machine the figures move with it.
+number of workers.  The machine's load average is printed: on a shared machine the figures move
+with it.
 
     python benchmarks/bench_sweep.py [--duration 600] [--seeds 2] [--repeat 3] [--json]
 """
@@ -65,28 +66,35 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
 
-    spec = build_spec(DEFAULT_SCENARIO.read_text(encoding="utf-8"),
-                      {"advisory.penetration": PENETRATIONS, "simulation.warmup_s": [WARMUP_S]},
-                      seeds=range(1, a.seeds + 1), duration_s=a.duration,
-                      source=DEFAULT_SCENARIO.name)
+    spec = build_spec(
+        DEFAULT_SCENARIO.read_text(encoding="utf-8"),
+        {"advisory.penetration": PENETRATIONS, "simulation.warmup_s": [WARMUP_S]},
+        seeds=range(1, a.seeds + 1),
+        duration_s=a.duration,
+        source=DEFAULT_SCENARIO.name,
+    )
     n = len(spec.cases())
     load = os.getloadavg()
     executors = {}  # name → (label, workers, executor, start-up s)
-    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench_sweep_") \
-            as tmp:
+    with contextlib.ExitStack() as stack, tempfile.TemporaryDirectory(prefix="bench_sweep_") as tmp:
         for workers in (1, 2):
             t0 = time.perf_counter()
             ex = stack.enter_context(local_executor(workers))
             warm(ex, workers)
-            executors[f"processes_{workers}"] = ("processes", workers, ex,
-                                                 time.perf_counter() - t0)
+            executors[f"processes_{workers}"] = ("processes", workers, ex, time.perf_counter() - t0)
         if not a.no_dask:
             from dask.distributed import Client, LocalCluster
 
             t0 = time.perf_counter()
-            cluster = stack.enter_context(LocalCluster(
-                n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                dashboard_address=None))
+            cluster = stack.enter_context(
+                LocalCluster(
+                    n_workers=2,
+                    threads_per_worker=1,
+                    processes=True,
+                    host="127.0.0.1",
+                    dashboard_address=None,
+                )
+            )
             client = stack.enter_context(Client(cluster, set_as_default=False))
             ex = client.get_executor(pure=False)
             warm(ex, 2)
@@ -99,9 +107,16 @@ def main(argv=None):
                 w, c = one_sweep(spec, ex, Path(tmp) / k)
                 walls[k].append(w)
                 case_s[k].append(c)
-    results = {k: {"executor": label, "workers": workers, "wall_s": min(walls[k]),
-                   "case_s": case_s[k][walls[k].index(min(walls[k]))], "startup_s": start}
-               for k, (label, workers, _, start) in executors.items()}
+    results = {
+        k: {
+            "executor": label,
+            "workers": workers,
+            "wall_s": min(walls[k]),
+            "case_s": case_s[k][walls[k].index(min(walls[k]))],
+            "startup_s": start,
+        }
+        for k, (label, workers, _, start) in executors.items()
+    }
 
     for r in results.values():
         r["cases_per_min"] = n / r["wall_s"] * 60.0
@@ -109,31 +124,44 @@ def main(argv=None):
         r["overhead_s_per_case"] = r["wall_s"] * r["workers"] / n - r["case_s"]
     one, two = results["processes_1"], results["processes_2"]
     fig = {
-        "cases": n, "duration_s": a.duration, "seeds": a.seeds, "repeat": a.repeat,
+        "cases": n,
+        "duration_s": a.duration,
+        "seeds": a.seeds,
+        "repeat": a.repeat,
         "runs": results,
         "scaling_ratio_2_vs_1": two["cases_per_min"] / one["cases_per_min"],
         "machine": f"{platform.machine()} {os.cpu_count()} cpus, python "
-                   f"{platform.python_version()}",
+        f"{platform.python_version()}",
         "loadavg_1min_at_start": load[0],
     }
     if "dask_2" in results:
         fig["dask_overhead_pct"] = (results["dask_2"]["wall_s"] / two["wall_s"] - 1.0) * 100.0
 
-    print(f"sweep: {DEFAULT_SCENARIO.name}, advisory.penetration × {len(PENETRATIONS)} values × "
-          f"{a.seeds} seeds = {n} cases, {a.duration:g} s per run, best of {a.repeat}")
+    print(
+        f"sweep: {DEFAULT_SCENARIO.name}, advisory.penetration × {len(PENETRATIONS)} values × "
+        f"{a.seeds} seeds = {n} cases, {a.duration:g} s per run, best of {a.repeat}"
+    )
     print(f"machine: {fig['machine']}; load average at start {load[0]:.2f}")
-    print(f"{'executor':<19}{'workers':>8}{'wall s':>8}{'cases/min':>11}{'case s':>8}"
-          f"{'overhead s/case':>17}{'start-up s':>12}")
+    print(
+        f"{'executor':<19}{'workers':>8}{'wall s':>8}{'cases/min':>11}{'case s':>8}"
+        f"{'overhead s/case':>17}{'start-up s':>12}"
+    )
     for r in results.values():
-        print(f"{r['executor']:<19}{r['workers']:>8}{r['wall_s']:>8.1f}"
-              f"{r['cases_per_min']:>11.1f}{r['case_s']:>8.2f}{r['overhead_s_per_case']:>17.3f}"
-              f"{r['startup_s']:>12.1f}")
-    print("(case s: mean compute time of one case in its worker; overhead: wall × workers / "
-          "cases - case s)")
+        print(
+            f"{r['executor']:<19}{r['workers']:>8}{r['wall_s']:>8.1f}"
+            f"{r['cases_per_min']:>11.1f}{r['case_s']:>8.2f}{r['overhead_s_per_case']:>17.3f}"
+            f"{r['startup_s']:>12.1f}"
+        )
+    print(
+        "(case s: mean compute time of one case in its worker; overhead: wall × workers / "
+        "cases - case s)"
+    )
     print(f"scaling 2 vs 1 worker: {fig['scaling_ratio_2_vs_1']:.2f}× (ideal 2.00)")
     if "dask_overhead_pct" in fig:
-        print(f"Dask LocalCluster vs local processes (2 workers): "
-              f"{fig['dask_overhead_pct']:+.1f} % wall time")
+        print(
+            f"Dask LocalCluster vs local processes (2 workers): "
+            f"{fig['dask_overhead_pct']:+.1f} % wall time"
+        )
     if a.json:
         print(json.dumps(fig))
 

@@ -43,8 +43,9 @@ def _vs_sumo():
 
 
 def main(argv=None) -> int:
-    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0],
-                                 formatter_class=argparse.RawDescriptionHelpFormatter)
+    ap = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     ap.add_argument("--corridors", default="1001-1008", help="corridor seeds, e.g. 1001-1008")
     ap.add_argument("--sigma", type=float, default=0.0, help="Krauss driver imperfection")
     ap.add_argument("--seeds", default="1,2", help="SUMO seeds, e.g. 1,2")
@@ -76,12 +77,33 @@ def main(argv=None) -> int:
     for c in corridors:
         d = work / f"corridor_{c}_sigma{a.sigma:g}"
         generate_corridor(int(c), d, sigma=a.sigma, duration_s=a.duration)
-        args = ["--net", str(d / "corridor.net.xml"), "--routes", str(d / "corridor.rou.xml"),
-                "--additional", str(d / "corridor.tll.add.xml"),
-                "--scenario", str(d / "corridor.toml"), "--seeds", a.seeds,
-                "--penetration", a.penetration, "--min-speed-kmh", a.min_speed_kmh,
-                "--max-speedfactor", a.max_speedfactor, "--device-range", a.device_range,
-                "--drain", a.drain, "--jobs", a.jobs, "--work", str(d / "runs"), "--json"]
+        args = [
+            "--net",
+            str(d / "corridor.net.xml"),
+            "--routes",
+            str(d / "corridor.rou.xml"),
+            "--additional",
+            str(d / "corridor.tll.add.xml"),
+            "--scenario",
+            str(d / "corridor.toml"),
+            "--seeds",
+            a.seeds,
+            "--penetration",
+            a.penetration,
+            "--min-speed-kmh",
+            a.min_speed_kmh,
+            "--max-speedfactor",
+            a.max_speedfactor,
+            "--device-range",
+            a.device_range,
+            "--drain",
+            a.drain,
+            "--jobs",
+            a.jobs,
+            "--work",
+            str(d / "runs"),
+            "--json",
+        ]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):
             rc = vs.main(args)
@@ -101,28 +123,44 @@ def main(argv=None) -> int:
             mean, lo, hi = mean_ci(vals)
             ci = [lo, hi] if math.isfinite(lo) else None
             pooled[pair][m] = {"mean_pct": mean, "ci95": ci, "n": len(vals)}
-    counts = {run: {k: int(sum(r[run][k]["total"] for r in per_corridor.values()))
-                    for k in COUNTS} for run in RUNS}
+    counts = {
+        run: {k: int(sum(r[run][k]["total"] for r in per_corridor.values())) for k in COUNTS}
+        for run in RUNS
+    }
 
-    print(f"change in %, mean over seeds {a.seeds} (stops / fuel / travel time); sigma "
-          f"{a.sigma:g}, penetration {a.penetration}, device range {a.device_range} m")
+    print(
+        f"change in %, mean over seeds {a.seeds} (stops / fuel / travel time); sigma "
+        f"{a.sigma:g}, penetration {a.penetration}, device range {a.device_range} m"
+    )
     print(f"{'corridor':>8}" + "".join(f"{p.replace('_pct', ''):>32}" for p in PAIRS))
     for c, r in per_corridor.items():
-        cells = ["/".join(f"{np.mean(r[p][m]['per_seed']):+.1f}" for m in MEASURES)
-                 for p in PAIRS]
+        cells = ["/".join(f"{np.mean(r[p][m]['per_seed']):+.1f}" for m in MEASURES) for p in PAIRS]
         print(f"{c:>8}" + "".join(f"{x:>32}" for x in cells))
     for p in PAIRS:
-        print(f"{p}: " + "; ".join(
-            f"{m} {v['mean_pct']:+.1f}"
-            + (f" [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" if v["ci95"] else "")
-            for m, v in pooled[p].items()))
+        print(
+            f"{p}: "
+            + "; ".join(
+                f"{m} {v['mean_pct']:+.1f}"
+                + (f" [{v['ci95'][0]:+.1f}, {v['ci95'][1]:+.1f}]" if v["ci95"] else "")
+                for m, v in pooled[p].items()
+            )
+        )
     print(f"counters (all corridors and seeds): {counts}")
     if a.json:
-        print(json.dumps({"corridors": corridors, "seeds": a.seeds, "sigma": a.sigma,
-                          "penetration": a.penetration, "device_range_m": a.device_range,
-                          "pooled": pooled, "counters": counts,
-                          "per_corridor": {c: {p: r[p] for p in PAIRS}
-                                           for c, r in per_corridor.items()}}))
+        print(
+            json.dumps(
+                {
+                    "corridors": corridors,
+                    "seeds": a.seeds,
+                    "sigma": a.sigma,
+                    "penetration": a.penetration,
+                    "device_range_m": a.device_range,
+                    "pooled": pooled,
+                    "counters": counts,
+                    "per_corridor": {c: {p: r[p] for p in PAIRS} for c, r in per_corridor.items()},
+                }
+            )
+        )
     return 0
 
 

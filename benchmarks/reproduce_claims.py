@@ -77,16 +77,20 @@ def before_after(path: Path, seed: int = 1):
         world = World.build(sc)
         ct = corridor_timing(world)
         rng = np.random.default_rng(seed)
-        offs = {iid: float(np.round(rng.uniform(0, ct.cycle_s), 0) % ct.cycle_s)
-                for iid in ct.intersection_ids}
+        offs = {
+            iid: float(np.round(rng.uniform(0, ct.cycle_s), 0) % ct.cycle_s)
+            for iid in ct.intersection_ids
+        }
         before = with_offsets(sc, offs)
         how = f"before = {path.name} with seeded random offsets (seed {seed})"
     corridor = sc.corridors[0]
     speed_kmh = corridor.progression_kmh or 45.0
     opt = optimize_offsets(before, corridor.id, speed_ms=speed_kmh / 3.6, direction="one")
-    how += (f"; after = green wave optimised from it at {speed_kmh:g} km/h "
-            f"(forward band {opt.after['forward'].bandwidth_s:.1f} s, "
-            f"{opt.after['forward'].efficiency:.0%} of the cycle)")
+    how += (
+        f"; after = green wave optimised from it at {speed_kmh:g} km/h "
+        f"(forward band {opt.after['forward'].bandwidth_s:.1f} s, "
+        f"{opt.after['forward'].efficiency:.0%} of the cycle)"
+    )
     return dumps_scenario(before), dumps_scenario(opt.scenario), how
 
 
@@ -106,12 +110,17 @@ def run_seed(before_text: str, after_text: str, seed: int, duration_s: float) ->
     before = World.build(parse_scenario(tomllib.loads(before_text), "<before>"))
     check_same_network(after, before)
     arr = draw_arrivals(after.scenario, after.network, seed, duration_s)
-    setups = {"before": (before.timing, False), "coordination_only": (after.timing, False),
-              "advice_only": (before.timing, True), "after": (after.timing, True)}
+    setups = {
+        "before": (before.timing, False),
+        "coordination_only": (after.timing, False),
+        "advice_only": (before.timing, True),
+        "after": (after.timing, True),
+    }
     out = {}
     for case, (timing, adv) in setups.items():
-        res = Simulation(after, seed, advisory=adv, duration_s=duration_s, arrivals=arr,
-                         timing=timing).run()
+        res = Simulation(
+            after, seed, advisory=adv, duration_s=duration_s, arrivals=arr, timing=timing
+        ).run()
         out[case] = {"all": summarize(res)}
         for cid, mask in _direction_masks(res, after).items():
             out[case][cid] = summarize(res, mask)
@@ -136,16 +145,24 @@ def sensitivity(before_text, after_text, seeds, duration_s, executor, out_dir) -
     """One-key sweeps (others at the scenario's values) of the system comparison."""
     rows = []
     for key, values in SENSITIVITY.items():
-        spec = build_spec(after_text, {key: values}, seeds=seeds, duration_s=duration_s,
-                          before_text=before_text, source="<after>")
+        spec = build_spec(
+            after_text,
+            {key: values},
+            seeds=seeds,
+            duration_s=duration_s,
+            before_text=before_text,
+            source="<after>",
+        )
         run_sweep(spec, executor, out_dir / key.replace(".", "_"), plots=False)
         with open(out_dir / key.replace(".", "_") / "summary.csv", newline="") as f:
             for r in csv.DictReader(f):
                 row = {"key": key, "value": float(r[key])}
                 for name, col in FIGURES.items():
                     row[name] = float(r[f"change_pct_{col}_mean"] or "nan")
-                    row[f"{name}_ci95"] = [float(r[f"change_pct_{col}_ci_lo"] or "nan"),
-                                           float(r[f"change_pct_{col}_ci_hi"] or "nan")]
+                    row[f"{name}_ci95"] = [
+                        float(r[f"change_pct_{col}_ci_lo"] or "nan"),
+                        float(r[f"change_pct_{col}_ci_hi"] or "nan"),
+                    ]
                 row["stops"] = float(r["change_pct_stops_per_veh_mean"] or "nan")
                 rows.append(row)
     return rows
@@ -164,8 +181,10 @@ def print_table(title: str, figs: dict):
     print(f"  {'measure':<20}{'reported':>10}{'reproduced':>12}  {'95% CI':<18}{'difference':>11}")
     for name in FIGURES:
         d = figs[f"{name}_change_pct"]
-        print(f"  {name + ' change %':<20}{d['reported']:>+10.2f}{_f(d['mean'], '{:+.2f}'):>12}  "
-              f"{_ci(d['ci95']):<18}{_f(d['mean'] - d['reported'], '{:+.2f}'):>11}")
+        print(
+            f"  {name + ' change %':<20}{d['reported']:>+10.2f}{_f(d['mean'], '{:+.2f}'):>12}  "
+            f"{_ci(d['ci95']):<18}{_f(d['mean'] - d['reported'], '{:+.2f}'):>11}"
+        )
     for key in ("stops_per_veh", "delay_s"):
         d = figs[f"{key}_change_pct"]
         print(f"  {key + ' change %':<20}{'':>10}{_f(d['mean'], '{:+.2f}'):>12}  {_ci(d['ci95'])}")
@@ -191,8 +210,9 @@ def main(argv=None):
         for path in a.scenarios:
             before_text, after_text, how = before_after(path)
             seeds = list(range(1, a.seeds + 1))
-            futs = [executor.submit(run_seed, before_text, after_text, s, a.duration)
-                    for s in seeds]
+            futs = [
+                executor.submit(run_seed, before_text, after_text, s, a.duration) for s in seeds
+            ]
             runs = [f.result() for f in futs]
             name = load_scenario(path).name
             directions = [k for k in runs[0]["before"] if k != "all"]
@@ -200,15 +220,29 @@ def main(argv=None):
             for comp in COMPARISONS:
                 res[comp] = paired(runs, comp)
                 res[comp]["by_direction"] = {d: paired(runs, comp, d) for d in directions}
-            res["levels"] = {case: {k: mean_ci([r[case]["all"][k] for r in runs])[0]
-                                    for k in ("mean_speed_kmh", "fuel_l_per_100km",
-                                              "co2_g_per_km", "stops_per_veh", "travel_time_s")}
-                             for case in CASES}
+            res["levels"] = {
+                case: {
+                    k: mean_ci([r[case]["all"][k] for r in runs])[0]
+                    for k in (
+                        "mean_speed_kmh",
+                        "fuel_l_per_100km",
+                        "co2_g_per_km",
+                        "stops_per_veh",
+                        "travel_time_s",
+                    )
+                }
+                for case in CASES
+            }
             if not a.no_sensitivity:
                 out = a.out or Path(tempfile.mkdtemp(prefix="gw-reproduce-"))
                 res["sensitivity"] = sensitivity(
-                    before_text, after_text, list(range(1, a.sensitivity_seeds + 1)),
-                    a.duration, executor, out / name)
+                    before_text,
+                    after_text,
+                    list(range(1, a.sensitivity_seeds + 1)),
+                    a.duration,
+                    executor,
+                    out / name,
+                )
             results[name] = res
     finally:
         executor.shutdown(cancel_futures=True)
@@ -216,12 +250,19 @@ def main(argv=None):
 
     for name, res in results.items():
         print(f"=== {name}: {res['description']}")
-        print(f"{len(res['seeds'])} seeds × {res['duration_s']:g} s, 4 cases per seed on the "
-              "same arrivals; 95 % CI of the paired per-seed change (Student t)")
+        print(
+            f"{len(res['seeds'])} seeds × {res['duration_s']:g} s, 4 cases per seed on the "
+            "same arrivals; 95 % CI of the paired per-seed change (Student t)"
+        )
         lv = res["levels"]
         print(f"  levels (mean of seeds):{'':>2}" + "".join(f"{c:>19}" for c in CASES))
-        for k in ("mean_speed_kmh", "fuel_l_per_100km", "co2_g_per_km", "stops_per_veh",
-                  "travel_time_s"):
+        for k in (
+            "mean_speed_kmh",
+            "fuel_l_per_100km",
+            "co2_g_per_km",
+            "stops_per_veh",
+            "travel_time_s",
+        ):
             print(f"  {k:<24}" + "".join(f"{lv[c][k]:>19.2f}" for c in CASES))
         titles = {
             "system": "SYSTEM: uncoordinated, no advice → green wave + advice (Zibo's claim)",
@@ -231,36 +272,56 @@ def main(argv=None):
         }
         for comp, title in titles.items():
             print_table(title, res[comp])
-        print("\n  by direction (system): " + "; ".join(
-            f"{d}: speed {_f(v['speed_change_pct']['mean'])} %, fuel "
-            f"{_f(v['fuel_change_pct']['mean'])} %, CO2 {_f(v['co2_change_pct']['mean'])} %, "
-            f"stops {_f(v['stops_per_veh_change_pct']['mean'])} %"
-            for d, v in res["system"]["by_direction"].items()))
+        print(
+            "\n  by direction (system): "
+            + "; ".join(
+                f"{d}: speed {_f(v['speed_change_pct']['mean'])} %, fuel "
+                f"{_f(v['fuel_change_pct']['mean'])} %, CO2 {_f(v['co2_change_pct']['mean'])} %, "
+                f"stops {_f(v['stops_per_veh_change_pct']['mean'])} %"
+                for d, v in res["system"]["by_direction"].items()
+            )
+        )
         if "sensitivity" in res:
-            print("\nSENSITIVITY of the system comparison (sweep --before; other settings as "
-                  f"in the scenario; {a.sensitivity_seeds} seeds): change % and whether it "
-                  "reaches the reported figure")
-            print(f"  {'setting':<36}{'value':>7}{'speed':>9}{'fuel':>9}{'CO2':>9}{'stops':>9}"
-                  "  reaches")
+            print(
+                "\nSENSITIVITY of the system comparison (sweep --before; other settings as "
+                f"in the scenario; {a.sensitivity_seeds} seeds): change % and whether it "
+                "reaches the reported figure"
+            )
+            print(
+                f"  {'setting':<36}{'value':>7}{'speed':>9}{'fuel':>9}{'CO2':>9}{'stops':>9}"
+                "  reaches"
+            )
             for r in res["sensitivity"]:
-                hits = [n for n in FIGURES if math.isfinite(r[n]) and
-                        (r[n] >= REPORTED[n] if n == "speed" else r[n] <= REPORTED[n])]
-                print(f"  {r['key']:<36}{r['value']:>7g}{_f(r['speed']):>9}{_f(r['fuel']):>9}"
-                      f"{_f(r['co2']):>9}{_f(r['stops']):>9}  {', '.join(hits) or '-'}")
-    print(f"\n{platform.machine()}, {os.cpu_count()} cpus, {date.today().isoformat()}, "
-          f"{wall:.0f} s wall")
+                hits = [
+                    n
+                    for n in FIGURES
+                    if math.isfinite(r[n])
+                    and (r[n] >= REPORTED[n] if n == "speed" else r[n] <= REPORTED[n])
+                ]
+                print(
+                    f"  {r['key']:<36}{r['value']:>7g}{_f(r['speed']):>9}{_f(r['fuel']):>9}"
+                    f"{_f(r['co2']):>9}{_f(r['stops']):>9}  {', '.join(hits) or '-'}"
+                )
+    print(
+        f"\n{platform.machine()}, {os.cpu_count()} cpus, {date.today().isoformat()}, "
+        f"{wall:.0f} s wall"
+    )
     if a.json:
         first = next(iter(results.values()))
-        obj = {**{k: v for k, v in first["system"].items() if k.endswith("_change_pct")},
-               "coordination_only": {k: v for k, v in first["coordination_only"].items()
-                                     if k.endswith("_change_pct")},
-               "advice_only": {k: v for k, v in first["advice_only"].items()
-                               if k.endswith("_change_pct")},
-               "advice_on_green_wave": {k: v for k, v in first["advice_on_green_wave"].items()
-                                        if k.endswith("_change_pct")},
-               "scenarios": results}
+        obj = {
+            **{k: v for k, v in first["system"].items() if k.endswith("_change_pct")},
+            "coordination_only": {
+                k: v for k, v in first["coordination_only"].items() if k.endswith("_change_pct")
+            },
+            "advice_only": {
+                k: v for k, v in first["advice_only"].items() if k.endswith("_change_pct")
+            },
+            "advice_on_green_wave": {
+                k: v for k, v in first["advice_on_green_wave"].items() if k.endswith("_change_pct")
+            },
+            "scenarios": results,
+        }
         print_json(obj)
-
 
 
 if __name__ == "__main__":

@@ -53,7 +53,6 @@ sys.path.insert(0, str(ROOT))
 from greenwave.cli import parse_list, print_json
 from greenwave.network import World
 from greenwave.scenario import load_scenario
-from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
 from greenwave.sim.engine import STOP_SPEED_MS, Simulation
 from greenwave.sim.measures import mean_ci, summarize
 from greenwave.sim.sumo_glosa import (
@@ -62,14 +61,24 @@ from greenwave.sim.sumo_glosa import (
     read_tripinfo,
     trip_summary,
 )
+from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
 
 VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, legend)
-    "idm": ("idm", False, (), "SUMO IDM",
-            "SUMO IDM, no lane changes, SUMO's default (Euler) update: the like-for-like row"),
-    "idm_ballistic": ("idm", False, ("--step-method.ballistic", "true"), "IDM ballistic",
-                      "the same with --step-method.ballistic (greenwave's integration scheme)"),
-    "krauss": ("krauss", False, (), "Krauss",
-               "SUMO Krauss (sigma 0), no lane changes"),
+    "idm": (
+        "idm",
+        False,
+        (),
+        "SUMO IDM",
+        "SUMO IDM, no lane changes, SUMO's default (Euler) update: the like-for-like row",
+    ),
+    "idm_ballistic": (
+        "idm",
+        False,
+        ("--step-method.ballistic", "true"),
+        "IDM ballistic",
+        "the same with --step-method.ballistic (greenwave's integration scheme)",
+    ),
+    "krauss": ("krauss", False, (), "Krauss", "SUMO Krauss (sigma 0), no lane changes"),
     "idm_lc": ("idm", True, (), "IDM + LC", "SUMO IDM with SUMO's lane changing (LC2013)"),
 }
 GOALS = {"travel_time_s": 10.0, "mean_speed_kmh": 10.0, "stops_per_veh": 20.0}
@@ -107,8 +116,10 @@ class _SumoMeasures(Simulation):
         idx = np.flatnonzero(self.alive[: self.hw])
         pos0 = self.pos[idx].copy()
         r = self.routes
-        vmax = self.desired[idx] * self.net.link_speed_limit_ms[
-            r.links[self.route[idx], self.link_k[idx]]]
+        vmax = (
+            self.desired[idx]
+            * self.net.link_speed_limit_ms[r.links[self.route[idx], self.link_k[idx]]]
+        )
         vid = self.vid[idx].copy()
         super()._step(t)
         self.m_loss[vid] += self.dt - (self.pos[idx] - pos0) / vmax
@@ -126,11 +137,14 @@ def run_greenwave(world: World, seed: int, duration: float, warmup: float) -> di
     v, v2 = res.vehicles, res2.vehicles
     c = v["counted"]
     assert np.array_equal(c, v2["counted"]) and np.allclose(
-        v["travel_time_s"][c], v2["travel_time_s"][c])  # deterministic: the same run
+        v["travel_time_s"][c], v2["travel_time_s"][c]
+    )  # deterministic: the same run
     tt = v["travel_time_s"][c]
     if not c.any():
-        raise SystemExit(f"seed {seed}: no greenwave trip departed after the warm-up and "
-                         "completed: lengthen --duration")
+        raise SystemExit(
+            f"seed {seed}: no greenwave trip departed after the warm-up and "
+            "completed: lengthen --duration"
+        )
     return {
         "vehicles": int(c.sum()),
         "travel_time_s": s["travel_time_s"],
@@ -157,9 +171,27 @@ def run_sumo_cli(outdir: Path, seed: int, warmup: float, extra=()) -> dict:
     exe = find_sumo_tool("sumo")
     trip = outdir / f"tripinfo_{seed}.xml"
     proc = subprocess.run(
-        [exe, "-c", "scenario.sumocfg", "--seed", str(seed), "--tripinfo-output", trip.name,
-         "--duration-log.statistics", "true", "--no-step-log", "true", *extra],
-        cwd=outdir, capture_output=True, text=True, timeout=1800, env=tool_env(exe), check=False)
+        [
+            exe,
+            "-c",
+            "scenario.sumocfg",
+            "--seed",
+            str(seed),
+            "--tripinfo-output",
+            trip.name,
+            "--duration-log.statistics",
+            "true",
+            "--no-step-log",
+            "true",
+            *extra,
+        ],
+        cwd=outdir,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=tool_env(exe),
+        check=False,
+    )
     if proc.returncode != 0:
         raise RuntimeError(f"sumo failed (seed {seed}): {proc.stderr[-2000:]}")
     s = trip_summary(read_tripinfo(trip), warmup)
@@ -186,13 +218,17 @@ def _diff_pct(a: float, b: float) -> float:
 
 def main(argv=None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("scenario", nargs="?", type=Path,
-                    default=ROOT / "scenarios" / "zibo_arterial.toml")
+    ap.add_argument(
+        "scenario", nargs="?", type=Path, default=ROOT / "scenarios" / "zibo_arterial.toml"
+    )
     ap.add_argument("--seeds", default="1-5", help="e.g. 1-5 or 1,2,7 (default 1-5)")
     ap.add_argument("--duration", type=float, help="simulated seconds (default: scenario's)")
     ap.add_argument("--warmup", type=float, help="warm-up seconds (default: scenario's)")
-    ap.add_argument("--variants", default="idm,idm_ballistic,krauss,idm_lc",
-                    help="SUMO variants: idm (like for like), idm_ballistic, krauss, idm_lc")
+    ap.add_argument(
+        "--variants",
+        default="idm,idm_ballistic,krauss,idm_lc",
+        help="SUMO variants: idm (like for like), idm_ballistic, krauss, idm_lc",
+    )
     ap.add_argument("--keep", type=Path, help="keep the SUMO files in this directory")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
     a = ap.parse_args(argv)
@@ -230,8 +266,9 @@ def main(argv=None) -> int:
     for var in variants:
         cf, lc, extra, _, _ = VARIANTS[var]
         out = base / var
-        res = export_sumo(sc, out, duration_s=duration, arrivals="poisson", car_following=cf,
-                          lane_change=lc)
+        res = export_sumo(
+            sc, out, duration_s=duration, arrivals="poisson", car_following=cf, lane_change=lc
+        )
         if not res.net_built:
             raise RuntimeError(f"netconvert did not build the net: {res.notes}")
         t0 = time.perf_counter()
@@ -244,23 +281,31 @@ def main(argv=None) -> int:
     gw, ref = agg["greenwave"], agg["idm"]
     diffs = {k: _diff_pct(gw[k]["mean"], ref[k]["mean"]) for k, _, _ in ROWS}
     ratio = gw["steps_per_s"]["mean"] / ref["steps_per_s"]["mean"]
-    goals = {k: {"diff_pct": diffs[k], "limit_pct": lim, "met": abs(diffs[k]) <= lim}
-             for k, lim in GOALS.items()}
+    goals = {
+        k: {"diff_pct": diffs[k], "limit_pct": lim, "met": abs(diffs[k]) <= lim}
+        for k, lim in GOALS.items()
+    }
     goals["throughput"] = {"ratio": ratio, "limit": 1.0, "met": ratio >= 1.0}
     total = time.perf_counter() - t_start
 
-    host = f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_implementation()} " \
-           f"{platform.python_version()}"
-    print(f"greenwave vs SUMO, baselines without advice: {sc.name} ({a.scenario.name}), "
-          f"seeds {a.seeds}, {duration:g} s, warm-up {warmup:g} s, Poisson arrivals")
-    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; "
-          f"SUMO {_sumo_version()}")
+    host = (
+        f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
+    print(
+        f"greenwave vs SUMO, baselines without advice: {sc.name} ({a.scenario.name}), "
+        f"seeds {a.seeds}, {duration:g} s, warm-up {warmup:g} s, Poisson arrivals"
+    )
+    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; SUMO {_sumo_version()}")
     others = [v for v in variants if v != "idm"]
-    all_diffs = {v: {k: _diff_pct(gw[k]["mean"], agg[v][k]["mean"]) for k, _, _ in ROWS}
-                 for v in variants}
+    all_diffs = {
+        v: {k: _diff_pct(gw[k]["mean"], agg[v][k]["mean"]) for k, _, _ in ROWS} for v in variants
+    }
     w0, w1 = 31, 14
-    print(f"{'measure (mean ± 95 % CI)':<{w0}}{'greenwave':>{w1}}{'SUMO IDM':>{w1}}"
-          f"{'diff':>9}{'goal':>12}" + "".join(f"{VARIANTS[v][3]:>{w1 + 10}}" for v in others))
+    print(
+        f"{'measure (mean ± 95 % CI)':<{w0}}{'greenwave':>{w1}}{'SUMO IDM':>{w1}}"
+        f"{'diff':>9}{'goal':>12}" + "".join(f"{VARIANTS[v][3]:>{w1 + 10}}" for v in others)
+    )
     for k, label, fmt in ROWS:
         line = f"{label:<{w0}}{_fmt(fmt, gw[k], k):>{w1}}{_fmt(fmt, ref[k], k):>{w1}}"
         line += f"{_pct(diffs[k]):>9}"
@@ -274,26 +319,42 @@ def main(argv=None) -> int:
         for v in others:
             cell = _fmt(fmt, agg[v][k], k)
             d = all_diffs[v][k]
-            line += f"{cell:>{w1}}" + (f"{'(' + _pct(d) + ')':>10}" if math.isfinite(d)
-                                       else " " * 10)
+            line += f"{cell:>{w1}}" + (
+                f"{'(' + _pct(d) + ')':>10}" if math.isfinite(d) else " " * 10
+            )
         print(line)
     print("diff: greenwave against the SUMO column, (in brackets) against each other variant.")
     for v in variants:
         print(f"  {VARIANTS[v][3]}: {VARIANTS[v][4]}")
-    print("  stops: SUMO waitingCount = drops of the speed to <= 0.1 m/s; 'greenwave def.' ends a "
-          "stop only above 1 m/s.  time loss: against the vehicle's own v_max (speedFactor x "
-          "limit); delay: against the limit.")
-    print("run time: " + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
-          + f", total {total:.0f} s")
+    print(
+        "  stops: SUMO waitingCount = drops of the speed to <= 0.1 m/s; 'greenwave def.' ends a "
+        "stop only above 1 m/s.  time loss: against the vehicle's own v_max (speedFactor x "
+        "limit); delay: against the limit."
+    )
+    print(
+        "run time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
+        + f", total {total:.0f} s"
+    )
     if a.json:
-        print_json({
-            "scenario": sc.name, "seeds": seeds, "duration_s": duration, "warmup_s": warmup,
-            "host": host, "sumo_version": _sumo_version(),
-            "variants": {v: VARIANTS[v][4] for v in variants},
-            "results": agg, "diff_pct_vs_sumo_idm": diffs, "diff_pct": all_diffs,
-            "goals": goals,
-            "throughput_ratio": ratio, "per_seed": runs, "run_time_s": timing,
-        })
+        print_json(
+            {
+                "scenario": sc.name,
+                "seeds": seeds,
+                "duration_s": duration,
+                "warmup_s": warmup,
+                "host": host,
+                "sumo_version": _sumo_version(),
+                "variants": {v: VARIANTS[v][4] for v in variants},
+                "results": agg,
+                "diff_pct_vs_sumo_idm": diffs,
+                "diff_pct": all_diffs,
+                "goals": goals,
+                "throughput_ratio": ratio,
+                "per_seed": runs,
+                "run_time_s": timing,
+            }
+        )
     return 0
 
 
@@ -310,14 +371,17 @@ def _pct(d: float) -> str:
     return f"{d:+.1f} %" if math.isfinite(d) else "—"
 
 
-
-
-
 def _sumo_version() -> str:
     exe = find_sumo_tool("sumo")
     try:
-        text = subprocess.run([exe, "--version"], capture_output=True, text=True, timeout=30,
-                              env=tool_env(exe), check=False).stdout
+        text = subprocess.run(
+            [exe, "--version"],
+            capture_output=True,
+            text=True,
+            timeout=30,
+            env=tool_env(exe),
+            check=False,
+        ).stdout
     except (OSError, subprocess.SubprocessError):
         return "?"
     first = text.strip().splitlines()[0] if text.strip() else "?"

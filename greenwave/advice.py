@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .bands import Bands, BandParams, speed_bands
+from .bands import BandParams, Bands, speed_bands
 from .network import Network
 from .plans import Plans, approach_plans
 from .spat import SignalTiming
@@ -71,14 +71,33 @@ def advise(
         dist = dist + np.where(ok, fd - dist[:, 0], 0.0)[:, None]
     v0 = np.asarray(speed_ms, dtype=float)
     bands = speed_bands(dist, v0, t_s, group, limit, timing, params, queue_delay_s)
-    plan = plan_next(dist[:, 0], group[:, 0], limit[:, 0], v0, t_s, timing, params,
-                     None if queue_delay_s is None else np.asarray(queue_delay_s)[:, 0],
-                     cruise_ms, queue_m)
+    plan = plan_next(
+        dist[:, 0],
+        group[:, 0],
+        limit[:, 0],
+        v0,
+        t_s,
+        timing,
+        params,
+        None if queue_delay_s is None else np.asarray(queue_delay_s)[:, 0],
+        cruise_ms,
+        queue_m,
+    )
     return Advice(bands, dist, group, limit, stop_link, plan)
 
 
-def plan_next(dist_m, group, limit_ms, speed_ms, t_s, timing: SignalTiming, params: BandParams,
-              queue_delay_s=None, cruise_ms=None, queue_m=None) -> Plans:
+def plan_next(
+    dist_m,
+    group,
+    limit_ms,
+    speed_ms,
+    t_s,
+    timing: SignalTiming,
+    params: BandParams,
+    queue_delay_s=None,
+    cruise_ms=None,
+    queue_m=None,
+) -> Plans:
     """Approach plans to the next stop line (:func:`greenwave.plans.approach_plans`) from the
     signal timing: the conservative green windows of ``group`` (N,), their start delayed by
     ``queue_delay_s`` and their end brought forward by the safety margin; hold speeds in
@@ -95,10 +114,21 @@ def plan_next(dist_m, group, limit_ms, speed_ms, t_s, timing: SignalTiming, para
     dist = np.where(sig, dist_m, np.nan)
     v_max = np.minimum(params.band_max_ms, limit_ms * params.max_speed_factor)
     cruise = limit_ms if cruise_ms is None else cruise_ms
-    return approach_plans(dist, speed_ms, cruise, ws, we, t, accel_ms2=params.accel_ms2,
-                          decel_ms2=params.decel_ms2, v_min_ms=params.band_min_ms,
-                          v_max_ms=v_max, eco_decel_ms2=params.eco_decel_ms2,
-                          queue_m=0.0 if queue_m is None else queue_m, green_now=green_now)
+    return approach_plans(
+        dist,
+        speed_ms,
+        cruise,
+        ws,
+        we,
+        t,
+        accel_ms2=params.accel_ms2,
+        decel_ms2=params.decel_ms2,
+        v_min_ms=params.band_min_ms,
+        v_max_ms=v_max,
+        eco_decel_ms2=params.eco_decel_ms2,
+        queue_m=0.0 if queue_m is None else queue_m,
+        green_now=green_now,
+    )
 
 
 @dataclass(frozen=True)
@@ -188,8 +218,14 @@ def plan_columns(plan: Plans) -> dict[str, np.ndarray]:
     }
 
 
-def record_columns(advice: Advice, network: Network, timing: SignalTiming, t_s,
-                   params: BandParams, n_options: int = 3) -> RecordColumns:
+def record_columns(
+    advice: Advice,
+    network: Network,
+    timing: SignalTiming,
+    t_s,
+    params: BandParams,
+    n_options: int = 3,
+) -> RecordColumns:
     """What :func:`records` says about each vehicle, as arrays (see :class:`RecordColumns`).
 
     Messages come from :func:`greenwave.messages.render` through a cache keyed on what the
@@ -210,38 +246,60 @@ def record_columns(advice: Advice, network: Network, timing: SignalTiming, t_s,
     dist = advice.dist_m[:, 0]
     lo, hi = b.lo_ms[:, 0], b.hi_ms[:, 0]
     olo, ohi = b.options(n_options)
-    keys, first, message = _distinct_message_keys(
-        _message_keys(status, dist, lo, hi, olo, ohi))
+    keys, first, message = _distinct_message_keys(_message_keys(status, dist, lo, hi, olo, ohi))
 
     # Each distinct message rendered (or found in the cache) once.
     cache = _MESSAGE_CACHE
     if len(cache) + len(keys) > _MESSAGE_CACHE_MAX:
         cache.clear()
     messages = []
-    for key, i in zip(keys, first):
+    for key, i in zip(keys, first, strict=True):
         msg = cache.get(key)
         if msg is None:
             ok = ~np.isnan(olo[i])
-            msg = cache[key] = _render(int(status[i]), None if np.isnan(dist[i]) else
-                                       float(dist[i]), float(lo[i]), float(hi[i]),
-                                       olo[i].tolist(), ohi[i].tolist(), ok.tolist())
+            msg = cache[key] = _render(
+                int(status[i]),
+                None if np.isnan(dist[i]) else float(dist[i]),
+                float(lo[i]),
+                float(hi[i]),
+                olo[i].tolist(),
+                ohi[i].tolist(),
+                ok.tolist(),
+            )
         messages.append(msg)
 
     band_txt = f"{ms_to_kmh(params.band_min_ms):g}–{ms_to_kmh(params.band_max_ms):g} km/h"
     reason = [None] * 4
     reason[NO_SIGNAL] = "no signalised intersection ahead on this route"
-    reason[STOP] = (f"no speed within {band_txt} and the speed limit reaches the stop line on "
-                    "green")
+    reason[STOP] = f"no speed within {band_txt} and the speed limit reaches the stop line on green"
     return RecordColumns(
-        status=status, reason=tuple(reason), has_signal=has_sig, intersection=inter,
-        distance_m=dist, signal_state=state, time_to_change_s=ttc, time_to_change_min_s=ttc_min,
-        time_to_change_max_s=ttc_max, band_min_kmh=ms_to_kmh(lo), band_max_kmh=ms_to_kmh(hi),
-        option_min_kmh=ms_to_kmh(olo), option_max_kmh=ms_to_kmh(ohi), message=message,
-        messages=messages, **plan_columns(advice.plan))
+        status=status,
+        reason=tuple(reason),
+        has_signal=has_sig,
+        intersection=inter,
+        distance_m=dist,
+        signal_state=state,
+        time_to_change_s=ttc,
+        time_to_change_min_s=ttc_min,
+        time_to_change_max_s=ttc_max,
+        band_min_kmh=ms_to_kmh(lo),
+        band_max_kmh=ms_to_kmh(hi),
+        option_min_kmh=ms_to_kmh(olo),
+        option_max_kmh=ms_to_kmh(ohi),
+        message=message,
+        messages=messages,
+        **plan_columns(advice.plan),
+    )
 
 
-def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params: BandParams,
-            n_options: int = 3) -> list[dict]:
+def records(
+    advice: Advice,
+    network: Network,
+    timing: SignalTiming,
+    t_s,
+    params: BandParams,
+    n_options: int = 3,
+) -> list[dict]:
     """Per-vehicle advice as plain dicts with the API's field names (speeds in km/h).
 
     Fields: ``status``, ``reason``, ``intersection`` ({id, name} or None), ``distance_m``,
@@ -285,17 +343,26 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
         if has_sig[i]:
             k = inter_l[i]
             inter_d = {"id": ids[k], "name": names[k]}
-            sig = {"state": STATE_NAMES[state_l[i]], "time_to_change_s": ttc_l[i],
-                   "time_to_change_min_s": ttc_min_l[i], "time_to_change_max_s": ttc_max_l[i]}
+            sig = {
+                "state": STATE_NAMES[state_l[i]],
+                "time_to_change_s": ttc_l[i],
+                "time_to_change_min_s": ttc_min_l[i],
+                "time_to_change_max_s": ttc_max_l[i],
+            }
         else:
             inter_d = sig = None
         lk, hk = olo_k[i], ohi_k[i]
         if all_opts[i]:
-            opts = [{"intersections": j, "min_kmh": a, "max_kmh": z}
-                    for j, a, z in zip(counts, lk, hk)]
+            opts = [
+                {"intersections": j, "min_kmh": a, "max_kmh": z}
+                for j, a, z in zip(counts, lk, hk, strict=True)
+            ]
         else:
-            opts = [{"intersections": j, "min_kmh": a, "max_kmh": z}
-                    for j, a, z, o in zip(counts, lk, hk, opt_ok_l[i]) if o]
+            opts = [
+                {"intersections": j, "min_kmh": a, "max_kmh": z}
+                for j, a, z, o in zip(counts, lk, hk, opt_ok_l[i], strict=True)
+                if o
+            ]
         lo = lo_kmh[i]
         d = dist[i]
         pk = plan_kind[i]
@@ -306,25 +373,34 @@ def records(advice: Advice, network: Network, timing: SignalTiming, t_s, params:
             for k, col in plan_fields:
                 x = col[i]
                 plan[k] = None if x != x else x
-        append({
-            "status": STATUS_NAMES[st],
-            "reason": reasons[st],
-            "intersection": inter_d,
-            "distance_m": None if d != d else d,
-            "signal": sig,
-            "band": None if lo != lo else {"min_kmh": lo, "max_kmh": hi_kmh[i]},
-            "options": opts,
-            "plan": plan,
-            "message": dict(messages[msg_l[i]]),
-        })
+        append(
+            {
+                "status": STATUS_NAMES[st],
+                "reason": reasons[st],
+                "intersection": inter_d,
+                "distance_m": None if d != d else d,
+                "signal": sig,
+                "band": None if lo != lo else {"min_kmh": lo, "max_kmh": hi_kmh[i]},
+                "options": opts,
+                "plan": plan,
+                "message": dict(messages[msg_l[i]]),
+            }
+        )
     return out
 
 
 PLAN_DECIMALS = 3  # decimals of the plan's fields (see plan_columns)
 
 # The numeric fields of a record's ``plan``, in order (``RecordColumns.plan_<field>``).
-PLAN_FIELDS = ("hold_kmh", "cross_kmh", "resume_in_m", "resume_in_s", "arrival_in_s",
-               "lift_off_m", "stop_at_m")
+PLAN_FIELDS = (
+    "hold_kmh",
+    "cross_kmh",
+    "resume_in_m",
+    "resume_in_s",
+    "arrival_in_s",
+    "lift_off_m",
+    "stop_at_m",
+)
 
 
 # Rendered messages by key (see _message_keys); bounded, cleared when full.
@@ -335,8 +411,12 @@ _MESSAGE_CACHE_MAX = 65536
 def _render(status, dist, lo, hi, olo, ohi, ok):
     from .messages import render
 
-    return render(status, dist, None if lo != lo else (lo, hi),
-                  [(j + 1, olo[j], ohi[j]) for j in range(len(olo)) if ok[j]])
+    return render(
+        status,
+        dist,
+        None if lo != lo else (lo, hi),
+        [(j + 1, olo[j], ohi[j]) for j in range(len(olo)) if ok[j]],
+    )
 
 
 def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> tuple:
@@ -370,8 +450,15 @@ def _message_keys(status, dist_m, lo_ms, hi_ms, opt_lo_ms, opt_hi_ms) -> tuple:
     pick = np.maximum(longest, 0)
     l_lo = np.where(longest >= 0, o_lo[rows, pick] if m else 0.0, 0.0)
     l_hi = np.where(longest >= 0, o_hi[rows, pick] if m else 0.0, 0.0)
-    return (status, d_round, np.where(b_ok, b_lo, -1.0), np.where(b_ok, b_hi, -1.0),
-            longest, l_lo, l_hi)
+    return (
+        status,
+        d_round,
+        np.where(b_ok, b_lo, -1.0),
+        np.where(b_ok, b_hi, -1.0),
+        longest,
+        l_lo,
+        l_hi,
+    )
 
 
 # Bits of each key column when packed into one int64 (see _distinct_message_keys): status,
@@ -393,13 +480,13 @@ def _distinct_message_keys(cols) -> tuple[list[tuple], list[int], np.ndarray]:
     packed = _pack_keys(cols) if n > _PACK_MIN else None
     if packed is not None:
         _, first, index = np.unique(packed, return_index=True, return_inverse=True)
-        keys = list(zip(*(c[first].tolist() for c in cols)))
+        keys = list(zip(*(c[first].tolist() for c in cols), strict=True))
         return keys, first.tolist(), index.astype(np.int64).ravel()
-    all_keys = list(zip(*(np.asarray(c).tolist() for c in cols)))
+    all_keys = list(zip(*(np.asarray(c).tolist() for c in cols), strict=True))
     distinct = dict.fromkeys(all_keys)
     for j, key in enumerate(distinct):
         distinct[key] = j
-    first_of = dict(zip(reversed(all_keys), range(n - 1, -1, -1)))
+    first_of = dict(zip(reversed(all_keys), range(n - 1, -1, -1), strict=True))
     keys = list(distinct)
     index = np.fromiter(map(distinct.__getitem__, all_keys), dtype=np.int64, count=n)
     return keys, [first_of[k] for k in keys], index
@@ -410,7 +497,7 @@ def _pack_keys(cols) -> np.ndarray | None:
     when a value does not fit."""
     packed = np.zeros(len(cols[0]), dtype=np.int64)
     shift = 0
-    for c, bits, scale in zip(cols, _KEY_BITS, _KEY_SCALE):
+    for c, bits, scale in zip(cols, _KEY_BITS, _KEY_SCALE, strict=True):
         c = np.asarray(c, dtype=np.float64)
         v = np.where(c == -1.0, 0.0, c * scale + 1.0)  # -1 (none) → 0
         if not (np.all(v == np.rint(v)) and np.all((v >= 0) & (v < (1 << bits)))):

@@ -282,21 +282,32 @@ def speed_bands(
     lim = np.asarray(limit_ms, dtype=float).reshape(n, m)
     qd = None if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float).reshape(n, m)
     if grp.size and grp.max() >= timing.plans.n_groups:
-        raise IndexError(f"signal group {grp.max()} out of range: the timing has "
-                         f"{timing.plans.n_groups} groups")
+        raise IndexError(
+            f"signal group {grp.max()} out of range: the timing has {timing.plans.n_groups} groups"
+        )
     # Results are filled stop-line-major (M, N) and handed out as (N, M) transposed views.
     # The float ones share one allocation: eight separate ones cost ~20% more per call
     # (measured), their fresh pages being faulted in one by one.
     names = [f.name for f in fields(Bands)]
     floats = np.empty((len(names) - 1, m, n))
-    out = dict(zip([f for f in names if f != "status"], floats))
+    out = dict(zip([f for f in names if f != "status"], floats, strict=True))
     out["status"] = np.empty((m, n), dtype=np.int8)
     scratch = _Scratch(max(32 * m * min(n, _BLOCK) * 8, 1 << 16))
     for s in range(0, n if m else 0, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
         scratch.reset()
-        _block(dist[sl], v0[sl], t[sl], grp[sl], lim[sl], None if qd is None else qd[sl],
-               timing, params, {f: a[:, sl] for f, a in out.items()}, scratch)
+        _block(
+            dist[sl],
+            v0[sl],
+            t[sl],
+            grp[sl],
+            lim[sl],
+            None if qd is None else qd[sl],
+            timing,
+            params,
+            {f: a[:, sl] for f, a in out.items()},
+            scratch,
+        )
     return Bands(**{f: out[f].T for f in names})
 
 
@@ -344,7 +355,7 @@ class _Scratch:
         if view is None:
             view = typed[dtype] = self._chunks[self._chunk][0].view(dtype)
         start = offset // view.itemsize
-        return view[start:start + count].reshape(shape)
+        return view[start : start + count].reshape(shape)
 
     def arange(self, count):
         """``np.arange(count)`` (intp), kept for the whole call."""
@@ -364,7 +375,7 @@ class _Scratch:
         self._chunk += 1
         if self._chunk == len(self._chunks) or self._chunks[self._chunk][0].size < size:
             chunk = np.empty(max(self._chunk_bytes, size), dtype=np.uint8)
-            self._chunks[self._chunk:self._chunk + 1] = [(chunk, {})]
+            self._chunks[self._chunk : self._chunk + 1] = [(chunk, {})]
         self._offset, self._free = 0, self._chunks[self._chunk][0].size
 
 
@@ -406,8 +417,17 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
         lo[1:, free] = np.nan
         first_lo = np.where(free[0], np.where(wide[0], vmin, np.nan), first_lo)
         first_hi = np.where(free[0], np.where(wide[0], vmax[0], np.nan), first_hi)
-    _joint_bands(lo, hi, v0, params.min_width_ms, first_lo, first_hi, out["joint_lo_ms"],
-                 out["joint_hi_ms"], new)
+    _joint_bands(
+        lo,
+        hi,
+        v0,
+        params.min_width_ms,
+        first_lo,
+        first_hi,
+        out["joint_lo_ms"],
+        out["joint_hi_ms"],
+        new,
+    )
 
 
 def _inputs(dist, grp, lim, band_max, new):
@@ -440,7 +460,7 @@ def _arrival_range(d, v0, vmax, params, new):
     only at edges strictly inside it.
     """
     kin = Arrival(d, v0, params.accel_ms2, params.decel_ms2, alloc=new)
-    times = new((2,) + vmax.shape)
+    times = new((2, *vmax.shape))
     mark = new.mark()
     # vmax is often one value for a whole block (no limit below the band's top speed): a
     # scalar is cheaper.
@@ -484,7 +504,8 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     if gen.size:
         _flat(first)[gen] = np.nan  # their rows come from below
         g_ws0, g_we0, g_ws, g_we = _generic_rows(
-            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k)
+            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k
+        )
         _flat(now_ws)[gen] = g_ws0
         _flat(now_we)[gen] = g_we0
     np.maximum(now_ws, np.float64(0.0), out=out["time_to_green_s"])
@@ -555,8 +576,9 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
         np.take(_flat(rel_b), at_b, out=edge[n_a:], mode="clip")
         v0_pair = new((m, n))
         np.copyto(v0_pair, kin.v0)
-        sub = Arrival.of_clamped(_take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a,
-                                 kin.b, alloc=new)
+        sub = Arrival.of_clamped(
+            _take(kin.d, pair, new), _take(v0_pair, pair, new), kin.a, kin.b, alloc=new
+        )
         v = sub.speed_inside(edge)
         v_a, v_b = v[:n_a], v[n_a:]
         v_a -= _EPS_MS
@@ -602,8 +624,7 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
     has_hold = np.less_equal(o_lo, v0, out=new((m, n), np.bool_))
     has_hold &= np.greater_equal(o_hi, v0, out=new((m, n), np.bool_))
     status = out["status"]
-    np.add(np.equal(o_lo, o_lo, out=new((m, n), np.bool_)), has_hold, out=status,
-           dtype=np.int8)
+    np.add(np.equal(o_lo, o_lo, out=new((m, n), np.bool_)), has_hold, out=status, dtype=np.int8)
     np.subtract(STOP, status, out=status)
     status *= signal
     new.release(mark)

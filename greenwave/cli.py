@@ -74,8 +74,13 @@ def scenario_arg(p: argparse.ArgumentParser, required: bool = False):
     if required:
         p.add_argument("scenario", type=Path, help="scenario TOML file")
     else:
-        p.add_argument("scenario", type=Path, nargs="?", default=DEFAULT_SCENARIO,
-                       help=f"scenario TOML file (default: {DEFAULT_SCENARIO.name})")
+        p.add_argument(
+            "scenario",
+            type=Path,
+            nargs="?",
+            default=DEFAULT_SCENARIO,
+            help=f"scenario TOML file (default: {DEFAULT_SCENARIO.name})",
+        )
 
 
 def print_json(obj) -> None:

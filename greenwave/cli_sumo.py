@@ -24,21 +24,43 @@ def add_parser(sub) -> None:
     )
     p.add_argument("scenario", type=Path, help="scenario TOML file")
     p.add_argument("outdir", type=Path, help="output directory (created)")
-    p.add_argument("--duration", type=finite_float(0.0, 86400.0, lo_open=True), metavar="S",
-                   help="simulated seconds (default: the scenario's simulation.duration_s)")
-    p.add_argument("--seed", type=int_range(0, 2**31 - 1), metavar="N",
-                   help="SUMO random seed (default: the scenario's simulation.seed)")
-    p.add_argument("--arrivals", choices=("uniform", "poisson"), default="uniform",
-                   help="equally spaced (vehsPerHour, default) or Poisson arrivals like "
-                   "greenwave's own demand (period=exp(rate))")
-    p.add_argument("--car-following", choices=("krauss", "idm"), default="krauss",
-                   help="SUMO's Krauss with sigma=0 (default) or SUMO's IDM with the "
-                   "scenario's IDM parameters")
-    p.add_argument("--no-lane-change", action="store_true",
-                   help="vehicles keep their departure lane (lcStrategic/lcCooperative -1, "
-                   "lcSpeedGain/lcKeepRight 0), like greenwave's single-file lanes")
-    p.add_argument("--no-netconvert", action="store_true",
-                   help="write the plain files only, do not build scenario.net.xml")
+    p.add_argument(
+        "--duration",
+        type=finite_float(0.0, 86400.0, lo_open=True),
+        metavar="S",
+        help="simulated seconds (default: the scenario's simulation.duration_s)",
+    )
+    p.add_argument(
+        "--seed",
+        type=int_range(0, 2**31 - 1),
+        metavar="N",
+        help="SUMO random seed (default: the scenario's simulation.seed)",
+    )
+    p.add_argument(
+        "--arrivals",
+        choices=("uniform", "poisson"),
+        default="uniform",
+        help="equally spaced (vehsPerHour, default) or Poisson arrivals like "
+        "greenwave's own demand (period=exp(rate))",
+    )
+    p.add_argument(
+        "--car-following",
+        choices=("krauss", "idm"),
+        default="krauss",
+        help="SUMO's Krauss with sigma=0 (default) or SUMO's IDM with the "
+        "scenario's IDM parameters",
+    )
+    p.add_argument(
+        "--no-lane-change",
+        action="store_true",
+        help="vehicles keep their departure lane (lcStrategic/lcCooperative -1, "
+        "lcSpeedGain/lcKeepRight 0), like greenwave's single-file lanes",
+    )
+    p.add_argument(
+        "--no-netconvert",
+        action="store_true",
+        help="write the plain files only, do not build scenario.net.xml",
+    )
     p.set_defaults(func=cmd_export)
 
     p = sub.add_parser(
@@ -49,18 +71,35 @@ def add_parser(sub) -> None:
         "plain files written by export-sumo, e.g. scenario.nod.xml, which need no SUMO) and "
         "writes a greenwave scenario TOML.",
     )
-    p.add_argument("net", type=Path, metavar="NET",
-                   help="NET.net.xml, or a plain PREFIX.nod.xml (with .edg/.con/.tll.xml)")
+    p.add_argument(
+        "net",
+        type=Path,
+        metavar="NET",
+        help="NET.net.xml, or a plain PREFIX.nod.xml (with .edg/.con/.tll.xml)",
+    )
     p.add_argument("out", type=Path, metavar="OUT_SCENARIO", help="scenario TOML to write")
-    p.add_argument("--routes", type=Path, metavar="ROUTES",
-                   help="SUMO routes file: its flows become the demand")
-    p.add_argument("--corridor-edges", metavar="E1,E2,...",
-                   help="edges to import (default: the only corridor of signalised edges)")
-    p.add_argument("--start-time", metavar="ISO",
-                   help="absolute time of SUMO second 0, e.g. 2026-11-23T07:30:00+08:00 "
-                   "(default: stored by export-sumo, else greenwave's default)")
-    p.add_argument("--origin", metavar="LON,LAT",
-                   help="lon/lat of the network point x=0, y=0 (networks without projection)")
+    p.add_argument(
+        "--routes",
+        type=Path,
+        metavar="ROUTES",
+        help="SUMO routes file: its flows become the demand",
+    )
+    p.add_argument(
+        "--corridor-edges",
+        metavar="E1,E2,...",
+        help="edges to import (default: the only corridor of signalised edges)",
+    )
+    p.add_argument(
+        "--start-time",
+        metavar="ISO",
+        help="absolute time of SUMO second 0, e.g. 2026-11-23T07:30:00+08:00 "
+        "(default: stored by export-sumo, else greenwave's default)",
+    )
+    p.add_argument(
+        "--origin",
+        metavar="LON,LAT",
+        help="lon/lat of the network point x=0, y=0 (networks without projection)",
+    )
     p.add_argument("--name", help="scenario name (default: the network's file name)")
     p.set_defaults(func=cmd_import)
 
@@ -70,10 +109,16 @@ def cmd_export(args) -> int:
 
     sc = load_scenario(args.scenario)
     try:
-        res = export_sumo(sc, args.outdir, duration_s=args.duration, seed=args.seed,
-                          arrivals=args.arrivals, car_following=args.car_following,
-                          lane_change=not args.no_lane_change,
-                          build_net=not args.no_netconvert)
+        res = export_sumo(
+            sc,
+            args.outdir,
+            duration_s=args.duration,
+            seed=args.seed,
+            arrivals=args.arrivals,
+            car_following=args.car_following,
+            lane_change=not args.no_lane_change,
+            build_net=not args.no_netconvert,
+        )
     except SumoError as exc:
         raise CliError(str(exc)) from None
     except OSError as exc:
@@ -122,9 +167,13 @@ def cmd_import(args) -> int:
             raise CliError("--corridor-edges: no edge ids given")
     try:
         sc, notes = import_sumo(
-            args.net, routes=args.routes, corridor_edges=edges,
+            args.net,
+            routes=args.routes,
+            corridor_edges=edges,
             start_time=_parse_start(args.start_time) if args.start_time else None,
-            origin=_parse_origin(args.origin) if args.origin else None, name=args.name)
+            origin=_parse_origin(args.origin) if args.origin else None,
+            name=args.name,
+        )
     except SumoError as exc:
         raise CliError(str(exc)) from None
     text = dumps_scenario(sc)
@@ -134,8 +183,10 @@ def cmd_import(args) -> int:
     except OSError as exc:
         raise CliError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
     n_sig = sum(1 for ln in sc.links if ln.signal_group)
-    print(f"{args.net}: {len(sc.intersections)} intersections, {len(sc.links)} links "
-          f"({n_sig} signalised), {len(sc.demand.entries)} demand entries → {args.out}")
+    print(
+        f"{args.net}: {len(sc.intersections)} intersections, {len(sc.links)} links "
+        f"({n_sig} signalised), {len(sc.demand.entries)} demand entries → {args.out}"
+    )
     for note in notes:
         print(f"  note: {note}", file=sys.stderr)
     return 0

@@ -59,8 +59,9 @@ References
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
-from typing import Literal, Mapping
+from typing import Literal
 
 import numpy as np
 
@@ -181,14 +182,16 @@ class OptimizeResult:
 
     @property
     def offsets(self) -> dict[str, float]:
-        return dict(zip(self.corridor.intersection_ids, map(float, self.offsets_after_s)))
+        return dict(
+            zip(self.corridor.intersection_ids, map(float, self.offsets_after_s), strict=True)
+        )
 
 
 # --------------------------------------------------------------------------- circular arcs
 def _arcs(start, length, cycle: float) -> list[tuple[float, float]]:
     """Disjoint sorted arcs ``[a, b)`` in ``[0, C]`` covering windows ``start + [0, length)``."""
     pieces = []
-    for s, ln in zip(start, length):
+    for s, ln in zip(start, length, strict=True):
         if not (np.isfinite(s) and np.isfinite(ln)) or ln <= EPS:
             continue
         a = float(s) % cycle
@@ -238,8 +241,9 @@ def _longest(arcs: list, cycle: float) -> tuple[float, float]:
 
 
 # --------------------------------------------------------------------------- bandwidth
-def bandwidth(green_start_s, green_end_s, offset_s, cycle_s: float, distance_m,
-              speed_ms: float) -> Band:
+def bandwidth(
+    green_start_s, green_end_s, offset_s, cycle_s: float, distance_m, speed_ms: float
+) -> Band:
     """Through band of one direction for given offsets (closed form on the cycle circle).
 
     Parameters
@@ -308,8 +312,9 @@ def corridor_bands(ct: CorridorTiming, speed_ms: float, offset_s=None) -> dict[s
     off = ct.offset_s if offset_s is None else np.asarray(offset_s, dtype=float)
     out = {}
     for name, ap in ct.approaches.items():
-        b = bandwidth(ap.green_start_s, ap.green_end_s, off[ap.stops], ct.cycle_s,
-                      ap.distance_m, speed_ms)
+        b = bandwidth(
+            ap.green_start_s, ap.green_end_s, off[ap.stops], ct.cycle_s, ap.distance_m, speed_ms
+        )
         out[name] = replace(b, intersection_ids=tuple(ct.intersection_ids[i] for i in ap.stops))
     return out
 
@@ -339,13 +344,18 @@ def credited(bf, bb, weight_backward: float = 1.0, target_ratio: float | None = 
     return float(out) if out.ndim == 0 else out
 
 
-def objective(bands: Mapping[str, Band], direction: Direction, weight_backward: float = 1.0,
-              target_ratio: float | None = None) -> float:
+def objective(
+    bands: Mapping[str, Band],
+    direction: Direction,
+    weight_backward: float = 1.0,
+    target_ratio: float | None = None,
+) -> float:
     """``b_forward`` for 'one'; :func:`credited` ``b_forward + w·b_backward`` for 'both' (s)."""
     if direction == "one":
         return bands["forward"].bandwidth_s
-    return credited(bands["forward"].bandwidth_s, bands["backward"].bandwidth_s,
-                    weight_backward, target_ratio)
+    return credited(
+        bands["forward"].bandwidth_s, bands["backward"].bandwidth_s, weight_backward, target_ratio
+    )
 
 
 # --------------------------------------------------------------------------- corridors
@@ -375,7 +385,7 @@ def corridor_timing(world: World, corridor_id: str | None = None) -> CorridorTim
     inter_ids = tuple(net.intersection_ids[i] for i in net.link_intersection[stop_links])
     cycles = plans.cycle_s[groups]
     if np.ptp(cycles) > EPS:
-        listing = ", ".join(f"{i} {c:g} s" for i, c in zip(inter_ids, cycles))
+        listing = ", ".join(f"{i} {c:g} s" for i, c in zip(inter_ids, cycles, strict=True))
         raise CoordinationError(
             f"corridor '{cid}': signals need a common cycle to be coordinated ({listing})"
         )
@@ -386,8 +396,9 @@ def corridor_timing(world: World, corridor_id: str | None = None) -> CorridorTim
         g = net.link_group[stops]
         dist = np.concatenate([[0.0], np.cumsum(net.link_length_m[links[1:-1]])])
         return Approach(
-            stops=np.array([pos[net.intersection_ids[i]] for i in net.link_intersection[stops]],
-                           dtype=np.int64),
+            stops=np.array(
+                [pos[net.intersection_ids[i]] for i in net.link_intersection[stops]], dtype=np.int64
+            ),
             distance_m=dist,
             green_start_s=plans.green_start_s[g],
             green_end_s=plans.green_end_s[g],
@@ -468,7 +479,7 @@ def _two_way(cf, gf, cb, gb, score, step: float, cycle: float, m: int):
         bb = np.take_along_axis(rem_b, np.broadcast_to(order, rem_b.shape), axis=2)  # (Y, n, m)
         bb = np.where(np.isfinite(bf)[None], bb, -np.inf)
         prev = np.maximum.accumulate(bb, axis=2)
-        prev = np.concatenate([np.full(bb.shape[:2] + (1,), -np.inf), prev[..., :-1]], axis=2)
+        prev = np.concatenate([np.full((*bb.shape[:2], 1), -np.inf), prev[..., :-1]], axis=2)
         pareto = np.isfinite(bb) & (bb > prev)  # (Y, n, m)
         q = int(pareto.sum(axis=2).max())
         if q == 0:
@@ -483,16 +494,18 @@ def _two_way(cf, gf, cb, gb, score, step: float, cycle: float, m: int):
         fits = pf[:, None, :, :] >= thr[:, :, None, None] - EPS  # (Y, nq, n, q)
         back = np.where(fits, pb[:, None, :, :], -np.inf).max(axis=3).min(axis=2)
         feasible = np.isfinite(thr) & np.isfinite(back)
-        obj = np.where(feasible, score(np.where(feasible, thr, 0.0), np.where(feasible, back, 0.0)),
-                       -np.inf)
+        obj = np.where(
+            feasible, score(np.where(feasible, thr, 0.0), np.where(feasible, back, 0.0)), -np.inf
+        )
         top = obj.max()
         if not np.isfinite(top):
             continue
         tie = obj >= top - EPS
         bal = np.where(tie, np.minimum(thr, back), -np.inf)
         yi, ti = np.unravel_index(int(np.argmax(bal)), bal.shape)
-        if best is not None and (top < best[0] - EPS or
-                                 (top <= best[0] + EPS and bal[yi, ti] <= best[1] + EPS)):
+        if best is not None and (
+            top < best[0] - EPS or (top <= best[0] + EPS and bal[yi, ti] <= best[1] + EPS)
+        ):
             continue
         # Per intersection: the Pareto pair with enough forward green and most backward green.
         sel = np.where(fits[yi, ti], pb[yi], -np.inf).argmax(axis=1)  # (n,)
@@ -501,9 +514,14 @@ def _two_way(cf, gf, cb, gb, score, step: float, cycle: float, m: int):
     return None if best is None else best[2]
 
 
-def best_offsets(ct: CorridorTiming, speed_ms: float, direction: Direction = "both",
-                 weight_backward: float = 1.0, step_s: float = DEFAULT_STEP_S,
-                 target_ratio: float | None = None) -> np.ndarray:
+def best_offsets(
+    ct: CorridorTiming,
+    speed_ms: float,
+    direction: Direction = "both",
+    weight_backward: float = 1.0,
+    step_s: float = DEFAULT_STEP_S,
+    target_ratio: float | None = None,
+) -> np.ndarray:
     """Offsets (I,) maximising the corridor's bandwidth objective (see the module docstring).
 
     ``direction='one'``: the forward band; ``'both'``: :func:`credited` ``b_f + w·b_b`` with the
@@ -520,7 +538,7 @@ def best_offsets(ct: CorridorTiming, speed_ms: float, direction: Direction = "bo
     if target_ratio is not None and not (np.isfinite(target_ratio) and target_ratio > 0):
         raise ValueError(f"target_ratio must be finite and > 0, got {target_ratio}")
     cycle = ct.cycle_s
-    m = int(round(cycle / step_s)) if np.isfinite(step_s) and step_s > 0 else 0
+    m = round(cycle / step_s) if np.isfinite(step_s) and step_s > 0 else 0
     if m < 1 or abs(m * step_s - cycle) > 1e-6:
         raise CoordinationError(f"the offset step {step_s:g} s must divide the cycle {cycle:g} s")
     n = len(ct.intersection_ids)
@@ -575,10 +593,16 @@ def with_offsets(scenario: Scenario, offsets: Mapping[str, float]) -> Scenario:
     return parse_scenario(data, "<optimised scenario>")
 
 
-def optimize_offsets(scenario: Scenario, corridor_id: str | None = None, *,
-                     speed_ms: float, direction: Direction = "both",
-                     weight_backward: float = 1.0, target_ratio: float | None = None,
-                     step_s: float = DEFAULT_STEP_S) -> OptimizeResult:
+def optimize_offsets(
+    scenario: Scenario,
+    corridor_id: str | None = None,
+    *,
+    speed_ms: float,
+    direction: Direction = "both",
+    weight_backward: float = 1.0,
+    target_ratio: float | None = None,
+    step_s: float = DEFAULT_STEP_S,
+) -> OptimizeResult:
     """Retime a corridor's offsets for the largest green band at ``speed_ms``.
 
     Parameters
@@ -616,7 +640,7 @@ def optimize_offsets(scenario: Scenario, corridor_id: str | None = None, *,
     new = best_offsets(ct, speed_ms, direction, weight_backward, step_s, target_ratio)
     before = corridor_bands(ct, speed_ms)
     after = corridor_bands(ct, speed_ms, new)
-    out = with_offsets(scenario, dict(zip(ct.intersection_ids, map(float, new))))
+    out = with_offsets(scenario, dict(zip(ct.intersection_ids, map(float, new), strict=True)))
     return OptimizeResult(
         corridor=ct,
         speed_ms=float(speed_ms),

@@ -86,6 +86,7 @@ True
 
 from __future__ import annotations
 
+import itertools
 import json
 import math
 import re
@@ -134,31 +135,64 @@ PROGRAM_ID = "gw"
 STEP_LENGTH_S = 1.0
 PARAM = "greenwave."  # tlLogic parameter prefix read by greenwave.sumo_io.import_sumo
 
-VTYPE = {"id": "car", "vClass": "passenger", "carFollowModel": "Krauss", "tau": "1",
-         "accel": "2.6", "decel": "4.5", "length": "5", "minGap": "2.5", "speedDev": "0.1",
-         "emissionClass": "HBEFA3/PC_G_EU4"}
+VTYPE = {
+    "id": "car",
+    "vClass": "passenger",
+    "carFollowModel": "Krauss",
+    "tau": "1",
+    "accel": "2.6",
+    "decel": "4.5",
+    "length": "5",
+    "minGap": "2.5",
+    "speedDev": "0.1",
+    "emissionClass": "HBEFA3/PC_G_EU4",
+}
 """SUMO's passenger-car defaults (Krauss); ``sigma`` is added per corridor."""
 
 DRIVERS = {
-    "desired_speed_factor_mean": 0.95, "desired_speed_factor_sd": 0.12,
-    "desired_speed_factor_min": 0.7, "desired_speed_factor_max": 1.25,
-    "accel_ms2": 1.5, "decel_ms2": 2.0, "time_headway_s": 1.0, "min_gap_m": 2.0,
-    "length_m": 5.0, "compliance": 1.0, "reaction_s": 1.0,
+    "desired_speed_factor_mean": 0.95,
+    "desired_speed_factor_sd": 0.12,
+    "desired_speed_factor_min": 0.7,
+    "desired_speed_factor_max": 1.25,
+    "accel_ms2": 1.5,
+    "decel_ms2": 2.0,
+    "time_headway_s": 1.0,
+    "min_gap_m": 2.0,
+    "length_m": 5.0,
+    "compliance": 1.0,
+    "reaction_s": 1.0,
 }
 """``[drivers]`` of ``scenarios/zibo_arterial.toml`` (kept here: generated files must not change
 when that file does)."""
 
 ADVISORY = {
-    "penetration": 1.0, "range_m": 500.0, "update_interval_s": 1.0,
-    "band_min_kmh": 35.0, "band_max_kmh": min(50.0, SPEED_ARTERIAL_KMH),
-    "safety_margin_s": 2.0, "min_band_width_kmh": 2.0, "accel_ms2": 1.5, "decel_ms2": 1.5,
-    "n_windows": 3, "intersections_ahead": 3, "queue_aware": True,
+    "penetration": 1.0,
+    "range_m": 500.0,
+    "update_interval_s": 1.0,
+    "band_min_kmh": 35.0,
+    "band_max_kmh": min(50.0, SPEED_ARTERIAL_KMH),
+    "safety_margin_s": 2.0,
+    "min_band_width_kmh": 2.0,
+    "accel_ms2": 1.5,
+    "decel_ms2": 1.5,
+    "n_windows": 3,
+    "intersections_ahead": 3,
+    "queue_aware": True,
 }
 """``[advisory]`` of ``scenarios/zibo_arterial.toml``, the band capped at the speed limit."""
 
-FILES = ("corridor.nod.xml", "corridor.edg.xml", "corridor.con.xml", "corridor.net.xml",
-         "corridor.tll.add.xml", "corridor.merged.net.xml", "corridor.rou.xml",
-         "corridor.sumocfg", "corridor.toml", "params.json")
+FILES = (
+    "corridor.nod.xml",
+    "corridor.edg.xml",
+    "corridor.con.xml",
+    "corridor.net.xml",
+    "corridor.tll.add.xml",
+    "corridor.merged.net.xml",
+    "corridor.rou.xml",
+    "corridor.sumocfg",
+    "corridor.toml",
+    "params.json",
+)
 
 
 @dataclass(frozen=True)
@@ -209,7 +243,9 @@ class CorridorParams:
     @property
     def plan_offsets_s(self) -> list[float]:
         """greenwave plan offsets: cycle second 0 at absolute time ``offset_s`` (mod C)."""
-        return [float((o + self.epoch_s) % c) for o, c in zip(self.offsets_s, self.cycle_s)]
+        return [
+            float((o + self.epoch_s) % c) for o, c in zip(self.offsets_s, self.cycle_s, strict=True)
+        ]
 
     def degree_of_saturation(self, sat_flow_veh_h_lane: float = 1800.0) -> float:
         """Largest flow / capacity over all approaches (green + amber − 2 s lost per phase)."""
@@ -220,8 +256,12 @@ class CorridorParams:
             g_side += self.amber_s - 2.0
             cap_main = sat_flow_veh_h_lane * self.lanes * g_main / c
             cap_side = sat_flow_veh_h_lane * g_side / c
-            worst = max(worst, self.flow_east_veh_h / cap_main, self.flow_west_veh_h / cap_main,
-                        max(self.side_flows_veh_h[k]) / cap_side)
+            worst = max(
+                worst,
+                self.flow_east_veh_h / cap_main,
+                self.flow_west_veh_h / cap_main,
+                max(self.side_flows_veh_h[k]) / cap_side,
+            )
         return worst
 
     def to_json(self) -> str:
@@ -235,8 +275,9 @@ def _cycle_values() -> np.ndarray:
     return np.arange(CYCLE_S[0], CYCLE_S[1] + 1, CYCLE_STEP_S)
 
 
-def draw_params(seed: int, *, coordinated: bool | None = None, sigma: float = 0.5,
-                duration_s: float = 3600.0) -> CorridorParams:
+def draw_params(
+    seed: int, *, coordinated: bool | None = None, sigma: float = 0.5, duration_s: float = 3600.0
+) -> CorridorParams:
     """Draw a corridor's parameters from one seed (pure Python, no files, no SUMO).
 
     Parameters
@@ -278,23 +319,35 @@ def draw_params(seed: int, *, coordinated: bool | None = None, sigma: float = 0.
     per_signal = per_signal_draw and not coord
     cyc = [int(c) for c in own] if per_signal else [common] * n
     green = []
-    for c, s in zip(cyc, split):
+    for c, s in zip(cyc, split, strict=True):
         lo, hi = math.ceil(GREEN_SPLIT[0] * c), math.floor(GREEN_SPLIT[1] * c)
         green.append(int(min(max(round(s * c), lo), hi)))
     pos = np.concatenate([[0.0], np.cumsum(spacing, dtype=float)])
     if coord:
         x = pos if direction == "east" else pos[-1] - pos
-        offsets = [int(round(xi / kmh_to_ms(v_kmh))) % c for xi, c in zip(x, cyc)]
+        offsets = [round(xi / kmh_to_ms(v_kmh)) % c for xi, c in zip(x, cyc, strict=True)]
     else:
-        offsets = [int(math.floor(u * c)) % c for u, c in zip(u_offset, cyc)]
+        offsets = [math.floor(u * c) % c for u, c in zip(u_offset, cyc, strict=True)]
     return CorridorParams(
-        seed=int(seed), n_signals=n, spacing_m=[int(s) for s in spacing], coordinated=coord,
-        per_signal_cycles=per_signal, cycle_s=cyc,
-        green_split=[round(float(s), 4) for s in split], main_green_s=green,
-        progression_kmh=v_kmh, wave_direction=direction, offsets_s=offsets, lanes=lanes,
-        flow_east_veh_h=int(flows[0]), flow_west_veh_h=int(flows[1]),
-        side_flows_veh_h=[(int(a), int(b)) for a, b in side], sigma=float(sigma),
-        duration_s=float(duration_s), signal_ids=[f"J{k}" for k in range(n)])
+        seed=int(seed),
+        n_signals=n,
+        spacing_m=[int(s) for s in spacing],
+        coordinated=coord,
+        per_signal_cycles=per_signal,
+        cycle_s=cyc,
+        green_split=[round(float(s), 4) for s in split],
+        main_green_s=green,
+        progression_kmh=v_kmh,
+        wave_direction=direction,
+        offsets_s=offsets,
+        lanes=lanes,
+        flow_east_veh_h=int(flows[0]),
+        flow_west_veh_h=int(flows[1]),
+        side_flows_veh_h=[(int(a), int(b)) for a, b in side],
+        sigma=float(sigma),
+        duration_s=float(duration_s),
+        signal_ids=[f"J{k}" for k in range(n)],
+    )
 
 
 # ----------------------------------------------------------------------------- geometry
@@ -313,13 +366,15 @@ def _signal_xy(p: CorridorParams) -> np.ndarray:
 def _side_links(p: CorridorParams):
     """``(link id, from xy, to xy, to signal or None, next or None, flow or None)``."""
     out = []
-    for k, (jid, (x, y)) in enumerate(zip(p.signal_ids, _signal_xy(p))):
+    for k, (jid, (x, y)) in enumerate(zip(p.signal_ids, _signal_xy(p), strict=True)):
         south, north = (x, y - p.stub_length_m), (x, y + p.stub_length_m)
         nb, sb = p.side_flows_veh_h[k]
-        out += [(f"{jid}_nb0", south, (x, y), jid, f"{jid}_nb1", nb),
-                (f"{jid}_nb1", (x, y), north, None, None, None),
-                (f"{jid}_sb0", north, (x, y), jid, f"{jid}_sb1", sb),
-                (f"{jid}_sb1", (x, y), south, None, None, None)]
+        out += [
+            (f"{jid}_nb0", south, (x, y), jid, f"{jid}_nb1", nb),
+            (f"{jid}_nb1", (x, y), north, None, None, None),
+            (f"{jid}_sb0", north, (x, y), jid, f"{jid}_sb1", sb),
+            (f"{jid}_sb1", (x, y), south, None, None, None),
+        ]
     return out
 
 
@@ -345,10 +400,16 @@ def scenario_toml(p: CorridorParams) -> str:
     proj = _projection(p)
     lon, lat = proj.to_lonlat(*_signal_xy(p).T)
     plan_off = p.plan_offsets_s
-    wave = (f"{p.wave_direction}bound green wave at {p.progression_kmh:g} km/h"
-            if p.coordinated else "uncoordinated offsets")
-    cyc = (f"cycles {', '.join(map(str, p.cycle_s))} s" if len(set(p.cycle_s)) > 1
-           else f"{p.cycle_s[0]} s cycle")
+    wave = (
+        f"{p.wave_direction}bound green wave at {p.progression_kmh:g} km/h"
+        if p.coordinated
+        else "uncoordinated offsets"
+    )
+    cyc = (
+        f"cycles {', '.join(map(str, p.cycle_s))} s"
+        if len(set(p.cycle_s)) > 1
+        else f"{p.cycle_s[0]} s cycle"
+    )
     lines = [
         f"# Generated by greenwave.corridorgen (greenwave generate-corridor --seed {p.seed}).",
         "# A random corridor nobody has tuned to; the same corridor is in corridor.net.xml &",
@@ -381,33 +442,53 @@ def scenario_toml(p: CorridorParams) -> str:
         lines += ["", f"[{section}]"]
         for key, val in values.items():
             lines.append(f"{key} = {_toml_value(val)}")
-    lines += ["", "[simulation]", f'start_time = "{p.start_time}"',
-              f"duration_s = {_f(p.duration_s)}",
-              f"warmup_s = {_f(min(600.0, p.duration_s / 2))}", "dt_s = 0.5",
-              f"seed = {p.seed}"]
+    lines += [
+        "",
+        "[simulation]",
+        f'start_time = "{p.start_time}"',
+        f"duration_s = {_f(p.duration_s)}",
+        f"warmup_s = {_f(min(600.0, p.duration_s / 2))}",
+        "dt_s = 0.5",
+        f"seed = {p.seed}",
+    ]
     for k, jid in enumerate(p.signal_ids):
         c, g = p.cycle_s[k], p.main_green_s[k]
         clear = p.amber_s + p.all_red_s
         lines += [
-            "", "[[intersections]]", f'id = "{jid}"',
+            "",
+            "[[intersections]]",
+            f'id = "{jid}"',
             f'name = "signal {k + 1} (x = {p.positions_m[k]:.0f} m)"',
-            f"lon = {_f(lon[k])}", f"lat = {_f(lat[k])}",
-            "  [intersections.plan]", f"  cycle_s = {_f(c)}",
+            f"lon = {_f(lon[k])}",
+            f"lat = {_f(lat[k])}",
+            "  [intersections.plan]",
+            f"  cycle_s = {_f(c)}",
             f"  offset_s = {_f(plan_off[k])}   # main green starts at simulation second "
             f"{p.offsets_s[k]} (mod {c})",
-            "  [[intersections.plan.groups]]", f'  id = "{MAIN_GROUP}"',
-            f"  greens_s = [[0.0, {_f(g)}]]", f"  amber_s = {_f(p.amber_s)}",
-            f"  all_red_s = {_f(p.all_red_s)}", f'  conflicts = ["{SIDE_GROUP}"]',
-            "  [[intersections.plan.groups]]", f'  id = "{SIDE_GROUP}"',
-            f"  greens_s = [[{_f(g + clear)}, {_f(c - clear)}]]", f"  amber_s = {_f(p.amber_s)}",
+            "  [[intersections.plan.groups]]",
+            f'  id = "{MAIN_GROUP}"',
+            f"  greens_s = [[0.0, {_f(g)}]]",
+            f"  amber_s = {_f(p.amber_s)}",
+            f"  all_red_s = {_f(p.all_red_s)}",
+            f'  conflicts = ["{SIDE_GROUP}"]',
+            "  [[intersections.plan.groups]]",
+            f'  id = "{SIDE_GROUP}"',
+            f"  greens_s = [[{_f(g + clear)}, {_f(c - clear)}]]",
+            f"  amber_s = {_f(p.amber_s)}",
             f"  all_red_s = {_f(p.all_red_s)}",
         ]
     for lid, a, b, to, nxt, _ in _side_links(p):
-        (lon_a, lon_b), (lat_a, lat_b) = proj.to_lonlat(np.array([a[0], b[0]]),
-                                                        np.array([a[1], b[1]]))
-        lines += ["", "[[links]]", f'id = "{lid}"',
-                  f"polyline = [[{_f(lon_a)}, {_f(lat_a)}], [{_f(lon_b)}, {_f(lat_b)}]]",
-                  f"speed_limit_kmh = {_f(p.speed_side_kmh)}", "lanes = 1"]
+        (lon_a, lon_b), (lat_a, lat_b) = proj.to_lonlat(
+            np.array([a[0], b[0]]), np.array([a[1], b[1]])
+        )
+        lines += [
+            "",
+            "[[links]]",
+            f'id = "{lid}"',
+            f"polyline = [[{_f(lon_a)}, {_f(lat_a)}], [{_f(lon_b)}, {_f(lat_b)}]]",
+            f"speed_limit_kmh = {_f(p.speed_side_kmh)}",
+            "lanes = 1",
+        ]
         if to is not None:
             lines += [f'to = "{to}"', f'signal_group = "{SIDE_GROUP}"', f'next = "{nxt}"']
     return "\n".join(lines) + "\n"
@@ -436,13 +517,18 @@ def _plain_files(p: CorridorParams, sc: Scenario, out: Path) -> None:
     xs = [west[0], east[0]]
     ys = [-p.stub_length_m, p.stub_length_m]
     lon, lat = proj.to_lonlat(np.array(xs), np.array(ys))
-    ET.SubElement(nodes, "location", {
-        "netOffset": "0.00,0.00",
-        "convBoundary": f"{_num(xs[0], 2)},{_num(ys[0], 2)},{_num(xs[1], 2)},{_num(ys[1], 2)}",
-        "origBoundary": ",".join(_num(v, 7) for v in (lon[0], lat[0], lon[1], lat[1])),
-        "projParameter": eqc_proj_string(proj)})
+    ET.SubElement(
+        nodes,
+        "location",
+        {
+            "netOffset": "0.00,0.00",
+            "convBoundary": f"{_num(xs[0], 2)},{_num(ys[0], 2)},{_num(xs[1], 2)},{_num(ys[1], 2)}",
+            "origBoundary": ",".join(_num(v, 7) for v in (lon[0], lat[0], lon[1], lat[1])),
+            "projParameter": eqc_proj_string(proj),
+        },
+    )
     pt = {"W": west, "E": east}
-    for jid, (x, y) in zip(p.signal_ids, sxy):
+    for jid, (x, y) in zip(p.signal_ids, sxy, strict=True):
         pt[jid] = (x, y)
         pt[f"{jid}_n"] = (x, y + p.stub_length_m)
         pt[f"{jid}_s"] = (x, y - p.stub_length_m)
@@ -458,29 +544,42 @@ def _plain_files(p: CorridorParams, sc: Scenario, out: Path) -> None:
     for tag, seq in (("f", east_seq), ("b", east_seq[::-1])):
         for k, lid in enumerate(_arterial_ids(p, tag)):
             ends[lid] = (seq[k], seq[k + 1], p.lanes, p.speed_arterial_kmh)
-    for lid, _, _, to, nxt, _ in _side_links(p):
+    for lid, _, _, to, _nxt, _ in _side_links(p):
         jid = lid.split("_")[0]
         north_bound = "_nb" in lid
         a, b = (f"{jid}_s", f"{jid}_n") if north_bound else (f"{jid}_n", f"{jid}_s")
-        ends[lid] = (a, jid, 1, p.speed_side_kmh) if to is not None else (jid, b, 1,
-                                                                         p.speed_side_kmh)
+        ends[lid] = (
+            (a, jid, 1, p.speed_side_kmh) if to is not None else (jid, b, 1, p.speed_side_kmh)
+        )
     edges = ET.Element("edges")
     for lid, (a, b, lanes, v) in ends.items():
-        ET.SubElement(edges, "edge", {
-            "id": lid, "from": a, "to": b, "priority": "2" if lid.startswith(CORRIDOR_ID)
-            else "1", "numLanes": str(lanes), "speed": _num(kmh_to_ms(v), 6),
-            "length": _num(length[lid], 3)})
+        ET.SubElement(
+            edges,
+            "edge",
+            {
+                "id": lid,
+                "from": a,
+                "to": b,
+                "priority": "2" if lid.startswith(CORRIDOR_ID) else "1",
+                "numLanes": str(lanes),
+                "speed": _num(kmh_to_ms(v), 6),
+                "length": _num(length[lid], 3),
+            },
+        )
     cons = ET.Element("connections")
     nexts = {}
     for tag in ("f", "b"):
         ids = _arterial_ids(p, tag)
-        nexts.update(zip(ids[:-1], ids[1:]))
+        nexts.update(itertools.pairwise(ids))
     nexts.update({lid: nxt for lid, _, _, _, nxt, _ in _side_links(p) if nxt})
     for lid, (_, _, lanes, _) in ends.items():
         if lid in nexts:
             for i in range(lanes):
-                ET.SubElement(cons, "connection", {"from": lid, "to": nexts[lid],
-                                                   "fromLane": str(i), "toLane": str(i)})
+                ET.SubElement(
+                    cons,
+                    "connection",
+                    {"from": lid, "to": nexts[lid], "fromLane": str(i), "toLane": str(i)},
+                )
         else:
             ET.SubElement(cons, "connection", {"from": lid})  # exit: no connection at all
     _write_xml(nodes, out / f"{PREFIX}.nod.xml")
@@ -494,12 +593,21 @@ _DATE = re.compile(r"generated on \S+ by")
 def _netconvert(exe: str, out: Path, args: list[str], target: str) -> None:
     from .sumo_io import SumoError, tool_env
 
-    proc = subprocess.run([exe, *args, "--offset.disable-normalization", "true", "-o", target],
-                          cwd=out, capture_output=True, text=True, timeout=600, env=tool_env(exe))
+    proc = subprocess.run(
+        [exe, *args, "--offset.disable-normalization", "true", "-o", target],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=tool_env(exe),
+    )
     path = out / target
     if proc.returncode != 0 or not path.is_file():
-        msgs = [ln for ln in (proc.stderr + proc.stdout).splitlines()
-                if ln.startswith(("Warning", "Error"))]
+        msgs = [
+            ln
+            for ln in (proc.stderr + proc.stdout).splitlines()
+            if ln.startswith(("Warning", "Error"))
+        ]
         tail = "\n".join(msgs[-10:]) or proc.stderr.strip()[-2000:]
         raise SumoError(f"netconvert failed (exit {proc.returncode}):\n{tail}")
     text = path.read_text(encoding="utf-8")
@@ -529,21 +637,33 @@ def _tll_additional(p: CorridorParams, sc: Scenario, out: Path) -> None:
         offset = sumo_offset(plan, epoch)
         if abs(offset - p.offsets_s[p.signal_ids.index(jid)]) > 1e-6:  # a bug, not bad input
             raise RuntimeError(f"'{jid}': SUMO offset {offset} is not the drawn offset")
-        tl = ET.SubElement(root, "tlLogic", {"id": jid, "type": "static",
-                                             "programID": PROGRAM_ID, "offset": _num(offset)})
+        tl = ET.SubElement(
+            root,
+            "tlLogic",
+            {"id": jid, "type": "static", "programID": PROGRAM_ID, "offset": _num(offset)},
+        )
         char = {RED: "r", AMBER: "y", GREEN: "G"}
         for k in range(len(bounds) - 1):
             state = "".join(char[int(colours[links[i]][k])] for i in range(n))
-            ET.SubElement(tl, "phase", {"duration": _num(bounds[k + 1] - bounds[k]),
-                                        "state": state})
-        params = {"start_time": p.start_time, "offset_s": _num(plan.offset_s),
-                  "groups": " ".join(g.id for g in plan.groups)}
+            ET.SubElement(
+                tl, "phase", {"duration": _num(bounds[k + 1] - bounds[k]), "state": state}
+            )
+        params = {
+            "start_time": p.start_time,
+            "offset_s": _num(plan.offset_s),
+            "groups": " ".join(g.id for g in plan.groups),
+        }
         for g in plan.groups:
-            params[f"group.{g.id}"] = json.dumps({
-                "links": [i for i in range(n) if links[i] == g.id],
-                "greens_s": [[float(s), float(e)] for s, e in g.greens_s],
-                "amber_s": g.amber_s, "all_red_s": g.all_red_s, "conflicts": g.conflicts,
-            }, separators=(",", ":"))
+            params[f"group.{g.id}"] = json.dumps(
+                {
+                    "links": [i for i in range(n) if links[i] == g.id],
+                    "greens_s": [[float(s), float(e)] for s, e in g.greens_s],
+                    "amber_s": g.amber_s,
+                    "all_red_s": g.all_red_s,
+                    "conflicts": g.conflicts,
+                },
+                separators=(",", ":"),
+            )
         for key, value in params.items():
             ET.SubElement(tl, "param", {"key": PARAM + key, "value": value})
     _write_xml(root, out / f"{PREFIX}.tll.add.xml")
@@ -552,16 +672,29 @@ def _tll_additional(p: CorridorParams, sc: Scenario, out: Path) -> None:
 def _routes(p: CorridorParams, out: Path) -> None:
     root = ET.Element("routes")
     ET.SubElement(root, "vType", {**VTYPE, "sigma": _num(p.sigma, 4)})
-    chains = [(_arterial_ids(p, "f"), p.flow_east_veh_h), (_arterial_ids(p, "b"),
-                                                           p.flow_west_veh_h)]
+    chains = [
+        (_arterial_ids(p, "f"), p.flow_east_veh_h),
+        (_arterial_ids(p, "b"), p.flow_west_veh_h),
+    ]
     chains += [([lid, nxt], fl) for lid, _, _, _, nxt, fl in _side_links(p) if fl is not None]
     for edges, _ in chains:
         ET.SubElement(root, "route", {"id": f"r_{edges[0]}", "edges": " ".join(edges)})
     for edges, flow in chains:
-        ET.SubElement(root, "flow", {
-            "id": edges[0], "type": VTYPE["id"], "route": f"r_{edges[0]}", "begin": "0",
-            "end": _num(p.duration_s), "period": f"exp({flow / 3600.0:.9g})",
-            "departLane": "random", "departSpeed": "desired", "departPos": "base"})
+        ET.SubElement(
+            root,
+            "flow",
+            {
+                "id": edges[0],
+                "type": VTYPE["id"],
+                "route": f"r_{edges[0]}",
+                "begin": "0",
+                "end": _num(p.duration_s),
+                "period": f"exp({flow / 3600.0:.9g})",
+                "departLane": "random",
+                "departSpeed": "desired",
+                "departPos": "base",
+            },
+        )
     _write_xml(root, out / f"{PREFIX}.rou.xml")
 
 
@@ -578,17 +711,22 @@ def _sumocfg(p: CorridorParams, out: Path) -> None:
     ET.SubElement(ET.SubElement(cfg, "processing"), "time-to-teleport", {"value": "-1"})
     ET.SubElement(ET.SubElement(cfg, "random_number"), "seed", {"value": str(p.seed)})
     ET.SubElement(ET.SubElement(cfg, "output"), "tripinfo-output", {"value": "tripinfo.xml"})
-    ET.SubElement(ET.SubElement(cfg, "emissions"), "device.emissions.probability",
-                  {"value": "1"})
+    ET.SubElement(ET.SubElement(cfg, "emissions"), "device.emissions.probability", {"value": "1"})
     rep = ET.SubElement(cfg, "report")
     ET.SubElement(rep, "duration-log.statistics", {"value": "true"})
     ET.SubElement(rep, "no-step-log", {"value": "true"})
     _write_xml(cfg, out / f"{PREFIX}.sumocfg")
 
 
-def generate_corridor(seed: int, out: str | Path, *, coordinated: bool | None = None,
-                      sigma: float = 0.5, duration_s: float = 3600.0,
-                      build_net: bool = True) -> CorridorParams:
+def generate_corridor(
+    seed: int,
+    out: str | Path,
+    *,
+    coordinated: bool | None = None,
+    sigma: float = 0.5,
+    duration_s: float = 3600.0,
+    build_net: bool = True,
+) -> CorridorParams:
     """Draw a corridor from ``seed`` and write it into ``out`` (created) in both formats.
 
     Parameters
@@ -625,11 +763,21 @@ def generate_corridor(seed: int, out: str | Path, *, coordinated: bool | None = 
     if build_net:
         exe = find_sumo_tool("netconvert")
         if exe is None:
-            raise SumoError("netconvert not found: pip install 'greenwave[sumo]' (or pass "
-                            "build_net=False for the files that need no SUMO)")
-        _netconvert(exe, out, ["-n", f"{PREFIX}.nod.xml", "-e", f"{PREFIX}.edg.xml",
-                               "-x", f"{PREFIX}.con.xml"], f"{PREFIX}.net.xml")
+            raise SumoError(
+                "netconvert not found: pip install 'greenwave[sumo]' (or pass "
+                "build_net=False for the files that need no SUMO)"
+            )
+        _netconvert(
+            exe,
+            out,
+            ["-n", f"{PREFIX}.nod.xml", "-e", f"{PREFIX}.edg.xml", "-x", f"{PREFIX}.con.xml"],
+            f"{PREFIX}.net.xml",
+        )
         _tll_additional(p, sc, out)
-        _netconvert(exe, out, ["-s", f"{PREFIX}.net.xml", "-i", f"{PREFIX}.tll.add.xml"],
-                    f"{PREFIX}.merged.net.xml")
+        _netconvert(
+            exe,
+            out,
+            ["-s", f"{PREFIX}.net.xml", "-i", f"{PREFIX}.tll.add.xml"],
+            f"{PREFIX}.merged.net.xml",
+        )
     return p

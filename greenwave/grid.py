@@ -50,10 +50,14 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
         offsets = np.zeros((grid.rows, grid.cols))
     offsets = np.round(offsets, 1) % c
     groups = [
-        {"id": "EW", "greens_s": [ew_green], "amber_s": grid.amber_s,
-         "all_red_s": grid.all_red_s, "conflicts": ["NS"]},
-        {"id": "NS", "greens_s": [ns_green], "amber_s": grid.amber_s,
-         "all_red_s": grid.all_red_s},
+        {
+            "id": "EW",
+            "greens_s": [ew_green],
+            "amber_s": grid.amber_s,
+            "all_red_s": grid.all_red_s,
+            "conflicts": ["NS"],
+        },
+        {"id": "NS", "greens_s": [ns_green], "amber_s": grid.amber_s, "all_red_s": grid.all_red_s},
     ]
     # One validated plan per distinct offset: the grid shares a handful of timings.
     plan_cache: dict[float, SignalPlan] = {}
@@ -75,14 +79,30 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
                 )
             )
     corridors = []
-    common = dict(speed_limit_kmh=grid.speed_limit_kmh, lanes=grid.lanes,
-                  entry_length_m=grid.entry_length_m, exit_length_m=grid.entry_length_m)
+    common = dict(
+        speed_limit_kmh=grid.speed_limit_kmh,
+        lanes=grid.lanes,
+        entry_length_m=grid.entry_length_m,
+        exit_length_m=grid.entry_length_m,
+    )
     for r in range(grid.rows):
-        corridors.append(CorridorModel(
-            id=f"row{r}", name=f"纬{r + 1}路", forward_group="EW",
-            intersections=[f"g{r}_{col}" for col in range(grid.cols)], **common))
+        corridors.append(
+            CorridorModel(
+                id=f"row{r}",
+                name=f"纬{r + 1}路",
+                forward_group="EW",
+                intersections=[f"g{r}_{col}" for col in range(grid.cols)],
+                **common,
+            )
+        )
     for col in range(grid.cols):
-        corridors.append(CorridorModel(
-            id=f"col{col}", name=f"经{col + 1}路", forward_group="NS",
-            intersections=[f"g{r}_{col}" for r in range(grid.rows)], **common))
+        corridors.append(
+            CorridorModel(
+                id=f"col{col}",
+                name=f"经{col + 1}路",
+                forward_group="NS",
+                intersections=[f"g{r}_{col}" for r in range(grid.rows)],
+                **common,
+            )
+        )
     return inters, corridors

@@ -168,15 +168,15 @@ class Arrival:
             v_all = np.array(speeds, dtype=float).reshape((k,) + (1,) * len(shape))
             v = v_all.reshape((k,) + (1,) * v0.ndim)  # against v0
             part = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape  # against t
-            t = new((k,) + shape) if out is None else out
-            dv = np.subtract(v, v0, out=new((k,) + v0.shape))
+            t = new((k, *shape)) if out is None else out
+            dv = np.subtract(v, v0, out=new((k, *v0.shape)))
         elif not scalar and all(np.all(np.greater(v, 0.0)) for v in speeds):
             shape = np.broadcast_shapes(self._shape, *(np.shape(v) for v in speeds))
-            v = v_all = new((k,) + shape)
+            v = v_all = new((k, *shape))
             for i, speed in enumerate(speeds):
                 v_all[i] = speed
             part = v_all.shape
-            t = new((k,) + shape) if out is None else out
+            t = new((k, *shape)) if out is None else out
             dv = np.subtract(v, v0, out=new(part))
         else:  # 0 or NaN speeds: the general way
             times = [self._time_clipped(v) for v in speeds]
@@ -344,8 +344,9 @@ def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms
     -------
     ndarray of float (broadcast shape), m/s
     """
-    d, v0, ve, t = np.broadcast_arrays(*(np.asarray(x, dtype=float)
-                                         for x in (dist_m, v0_ms, v_exit_ms, t_s)))
+    d, v0, ve, t = np.broadcast_arrays(
+        *(np.asarray(x, dtype=float) for x in (dist_m, v0_ms, v_exit_ms, t_s))
+    )
     a, b = float(accel_ms2), float(decel_ms2)
     t_go = arrival_time_s(d, v0, ve, a, b)
     c2 = 0.5 * (1.0 / a + 1.0 / b)

@@ -93,8 +93,9 @@ class MapMatcher:
         Largest difference between the vehicle heading and the link bearing (deg).
     """
 
-    def __init__(self, network: Network, radius_m: float = RADIUS_M,
-                 heading_tol_deg: float = HEADING_TOL_DEG):
+    def __init__(
+        self, network: Network, radius_m: float = RADIUS_M, heading_tol_deg: float = HEADING_TOL_DEG
+    ):
         if not (np.isfinite(radius_m) and radius_m > 0):
             raise ValueError(f"radius_m must be > 0, got {radius_m}")
         if not 0 < heading_tol_deg < 180:
@@ -134,15 +135,17 @@ class MapMatcher:
         cy = i0[seg, 1] + k % ny[seg]
         # Keep a cell only if it comes within r of the segment: its centre within r + half a
         # cell diagonal (long diagonal segments would otherwise fill their whole bounding box).
-        dist = _segment_distance((cx + 0.5) * cell, (cy + 0.5) * cell, a[seg], d[seg],
-                                 self.seg_len2[seg])[0]
+        dist = _segment_distance(
+            (cx + 0.5) * cell, (cy + 0.5) * cell, a[seg], d[seg], self.seg_len2[seg]
+        )[0]
         keep = dist <= r + cell * np.sqrt(0.5)
         keys = _cell_key(cx[keep], cy[keep])
         seg = seg[keep]
         order = np.argsort(keys, kind="stable")
         keys, self.cell_items = keys[order], seg[order]
-        self.cell_keys, self.cell_start, counts = np.unique(keys, return_index=True,
-                                                            return_counts=True)
+        self.cell_keys, self.cell_start, counts = np.unique(
+            keys, return_index=True, return_counts=True
+        )
         self.cell_count = counts.astype(np.int64)
 
     def candidates(self, x, y):
@@ -154,8 +157,9 @@ class MapMatcher:
         if len(self.cell_keys) == 0:
             empty = np.empty(0, dtype=np.int64)
             return empty, empty
-        key = _cell_key(np.floor(x / self.cell_m).astype(np.int64),
-                        np.floor(y / self.cell_m).astype(np.int64))
+        key = _cell_key(
+            np.floor(x / self.cell_m).astype(np.int64), np.floor(y / self.cell_m).astype(np.int64)
+        )
         pos = np.minimum(np.searchsorted(self.cell_keys, key), len(self.cell_keys) - 1)
         found = self.cell_keys[pos] == key
         cnt = np.where(found, self.cell_count[pos], 0)
@@ -188,8 +192,9 @@ class MapMatcher:
         if n and len(self.seg_link):
             fix, seg = self.candidates(x, y)
             # Project each fix onto each candidate segment (clamped), vectorised over pairs.
-            dist, f = _segment_distance(x[fix], y[fix], self.seg_a[seg], self.seg_d[seg],
-                                        self.seg_len2[seg])
+            dist, f = _segment_distance(
+                x[fix], y[fix], self.seg_a[seg], self.seg_d[seg], self.seg_len2[seg]
+            )
             near = dist <= self.radius_m
             fix, seg, dist, f = fix[near], seg[near], dist[near], f[near]
             if fix.size:
@@ -215,8 +220,15 @@ class MapMatcher:
                 sx[hit] = self.seg_a[s, 0] + fs * self.seg_d[s, 0]
                 sy[hit] = self.seg_a[s, 1] + fs * self.seg_d[s, 1]
         slon, slat = self.network.projection.to_lonlat(sx, sy)
-        return Match(code, link, offset, np.asarray(slon, dtype=float),
-                     np.asarray(slat, dtype=float), lateral, near_brg)
+        return Match(
+            code,
+            link,
+            offset,
+            np.asarray(slon, dtype=float),
+            np.asarray(slat, dtype=float),
+            lateral,
+            near_brg,
+        )
 
     # ------------------------------------------------------------------ link + offset
     def locate(self, link, offset_m):
@@ -240,8 +252,9 @@ class MapMatcher:
         # have few segments, so step through them (at most max segments per link iterations).
         k = np.zeros(link.shape[0], dtype=np.int64)
         for j in range(1, int(n_seg.max(initial=1))):
-            k = np.where((j < n_seg) & (self.seg_cum0[first + np.minimum(j, n_seg - 1)] <= off),
-                         j, k)
+            k = np.where(
+                (j < n_seg) & (self.seg_cum0[first + np.minimum(j, n_seg - 1)] <= off), j, k
+            )
         s = first + k
         span = self.seg_cum1[s] - self.seg_cum0[s]
         with np.errstate(invalid="ignore", divide="ignore"):

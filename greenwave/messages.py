@@ -30,8 +30,12 @@ def round_band_kmh(lo_ms: float, hi_ms: float) -> tuple[int, int] | None:
     return (lo, hi) if lo <= hi else None
 
 
-def render(status: int, dist_m: float | None, band_ms: tuple[float, float] | None,
-           options: list[tuple[int, float, float]] = ()) -> dict[str, str]:
+def render(
+    status: int,
+    dist_m: float | None,
+    band_ms: tuple[float, float] | None,
+    options: list[tuple[int, float, float]] = (),
+) -> dict[str, str]:
     """Message ``{"zh": ..., "en": ...}`` for one vehicle.
 
     Parameters
@@ -57,8 +61,11 @@ def render(status: int, dist_m: float | None, band_ms: tuple[float, float] | Non
     if status == PROCEED:
         zh += ",保持当前车速可绿灯通过"
         en += "; your current speed makes the green"
-    longest = max((o for o in options if o[0] > 1 and round_band_kmh(o[1], o[2])),
-                  default=None, key=lambda o: o[0])
+    longest = max(
+        (o for o in options if o[0] > 1 and round_band_kmh(o[1], o[2])),
+        default=None,
+        key=lambda o: o[0],
+    )
     if longest is not None:
         olo, ohi = round_band_kmh(longest[1], longest[2])
         n = longest[0]

@@ -45,7 +45,7 @@ def _corridor_links(c: CorridorModel, pos: dict[str, tuple[float, float]], path:
         pts = [pos[i] for i in seq]
         proj = LocalProjection(*pts[0])
 
-        def extend(a, b, length):
+        def extend(a, b, length, proj=proj):
             ax, ay = proj.to_xy(*a)
             bx, by = proj.to_xy(*b)
             d = np.hypot(bx - ax, by - ay)
@@ -100,8 +100,10 @@ def expand_links(scenario: Scenario) -> Expanded:
     n_user = len(scenario.corridors)
     for k, c in enumerate(corridors):
         path = f"corridors[{k}]" if k < n_user else f"grid (corridor '{c.id}')"
-        for field_name, grp in (("forward_group", c.forward_group),
-                                ("backward_group", c.backward_group)):
+        for field_name, grp in (
+            ("forward_group", c.forward_group),
+            ("backward_group", c.backward_group),
+        ):
             if grp is None:
                 continue
             for iid in c.intersections:
@@ -145,7 +147,9 @@ def expand_links(scenario: Scenario) -> Expanded:
 
 def _fingerprint(scenario: Scenario) -> tuple:
     """Identity of the parts the expansion reads: a copy with any of them replaced misses."""
-    return tuple(id(getattr(scenario, f)) for f in ("intersections", "corridors", "links", "grid", "demand"))
+    return tuple(
+        id(getattr(scenario, f)) for f in ("intersections", "corridors", "links", "grid", "demand")
+    )
 
 
 @dataclass(frozen=True)
@@ -303,7 +307,9 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
         c = np.concatenate([[0.0], np.cumsum(seg)])
         cum.append(c)
         length.append(c[-1])
-    inter = np.array([inter_index.get(ln.to, -1) if ln.to else -1 for ln in exp.links], dtype=np.int64)
+    inter = np.array(
+        [inter_index.get(ln.to, -1) if ln.to else -1 for ln in exp.links], dtype=np.int64
+    )
     grp = np.array(
         [plans.index[(ln.to, ln.signal_group)] if ln.signal_group else -1 for ln in exp.links],
         dtype=np.int64,
@@ -315,7 +321,9 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
         intersection_lonlat=lonlat,
         link_ids=[ln.id for ln in exp.links],
         link_length_m=np.asarray(length, dtype=float),
-        link_speed_limit_ms=kmh_to_ms(np.array([ln.speed_limit_kmh for ln in exp.links], dtype=float)),
+        link_speed_limit_ms=kmh_to_ms(
+            np.array([ln.speed_limit_kmh for ln in exp.links], dtype=float)
+        ),
         link_lanes=np.array([ln.lanes for ln in exp.links], dtype=np.int64),
         link_intersection=inter,
         link_group=grp,
@@ -323,7 +331,9 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
         link_lonlat=polys,
         link_xy=xy,
         link_cum_m=cum,
-        corridors=[(cid, name, np.array([link_index[i] for i in ids])) for cid, name, ids in exp.corridors],
+        corridors=[
+            (cid, name, np.array([link_index[i] for i in ids])) for cid, name, ids in exp.corridors
+        ],
         projection=proj,
         link_index=link_index,
         intersection_index=inter_index,
@@ -340,7 +350,7 @@ class World:
     timing: SignalTiming
 
     @classmethod
-    def build(cls, scenario: Scenario) -> "World":
+    def build(cls, scenario: Scenario) -> World:
         net, plans = build_network(scenario)
         return cls(scenario, net, SignalTiming(plans))
 

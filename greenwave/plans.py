@@ -90,9 +90,23 @@ class Plans:
     eco_decel_ms2: float
 
 
-def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, accel_ms2,
-                   decel_ms2, v_min_ms, v_max_ms, eco_decel_ms2, queue_m=0.0,
-                   on_time_tol_s=ON_TIME_TOL_S, green_now=None) -> Plans:
+def approach_plans(
+    dist_m,
+    v0_ms,
+    cruise_ms,
+    win_start_s,
+    win_end_s,
+    t_s,
+    *,
+    accel_ms2,
+    decel_ms2,
+    v_min_ms,
+    v_max_ms,
+    eco_decel_ms2,
+    queue_m=0.0,
+    on_time_tol_s=ON_TIME_TOL_S,
+    green_now=None,
+) -> Plans:
     """Plans to the next signalised stop line (see the module docstring).
 
     Parameters
@@ -163,8 +177,8 @@ def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, acc
             j, uj = i[paced], u[paced]
             down = uj <= v0[j]
             t1 = np.where(down, (v0[j] - uj) / b, (uj - v0[j]) / a)
-            d1 = np.where(down, (v0[j] ** 2 - uj ** 2) / (2 * b), (uj ** 2 - v0[j] ** 2) / (2 * a))
-            d3 = (vc[j] ** 2 - uj ** 2) / (2 * a)
+            d1 = np.where(down, (v0[j] ** 2 - uj**2) / (2 * b), (uj**2 - v0[j] ** 2) / (2 * a))
+            d3 = (vc[j] ** 2 - uj**2) / (2 * a)
             t2 = np.maximum(dd[j] - d1 - d3, 0.0) / uj
             hold[j], cross[j], resume_d[j] = uj, vc[j], d3
             resume_in[j] = t1 + t2
@@ -201,12 +215,21 @@ def approach_plans(dist_m, v0_ms, cruise_ms, win_start_s, win_end_s, t_s, *, acc
         hold[eco] = v0[eco]
         cross[eco] = 0.0
         arrival[eco] = np.nan
-    return Plans(kind=kind, hold_ms=hold, cross_ms=cross, resume_dist_m=resume_d,
-                 resume_in_s=resume_in, arrival_in_s=arrival, window_start_s=wsel_s,
-                 window_end_s=wsel_e, lift_dist_m=lift, stop_dist_m=stop_d,
-                 cap_ms=np.maximum(vmax, vc),
-                 green_now=np.zeros(n, bool) if green_now is None else np.asarray(green_now),
-                 eco_decel_ms2=float(eco_decel_ms2))
+    return Plans(
+        kind=kind,
+        hold_ms=hold,
+        cross_ms=cross,
+        resume_dist_m=resume_d,
+        resume_in_s=resume_in,
+        arrival_in_s=arrival,
+        window_start_s=wsel_s,
+        window_end_s=wsel_e,
+        lift_dist_m=lift,
+        stop_dist_m=stop_d,
+        cap_ms=np.maximum(vmax, vc),
+        green_now=np.zeros(n, bool) if green_now is None else np.asarray(green_now),
+        eco_decel_ms2=float(eco_decel_ms2),
+    )
 
 
 def _speed_at_line(d, v0, u, a, b):

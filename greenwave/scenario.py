@@ -2,8 +2,8 @@
 
 A scenario is a TOML file validated by the pydantic models below.  Errors name the file and the
 field path, e.g. ``zibo.toml: intersections[2] (id 'xiwu').plan.cycle_s: Input should be greater
-than 0``.  Speeds are km/h in the file (the edge) and m/s everywhere after :meth:`Scenario.band_params`
-and :func:`greenwave.network.build_network`.
+than 0``.  Speeds are km/h in the file (the edge) and m/s everywhere after
+:meth:`Scenario.band_params` and :func:`greenwave.network.build_network`.
 
 The network can be written out link by link (``[[links]]``), or generated: a ``[[corridors]]``
 entry chains links through a list of intersections in both directions, and a ``[grid]`` section
@@ -98,8 +98,11 @@ class CorridorModel(_Strict):
     entry_length_m: FiniteFloat = Field(300.0, gt=0.0, le=5000.0)
     exit_length_m: FiniteFloat = Field(200.0, gt=0.0, le=5000.0)
     progression_kmh: FiniteFloat | None = Field(
-        None, gt=5.0, le=120.0,
-        description="Design progression speed of the corridor's green wave (drawn on plots)")
+        None,
+        gt=5.0,
+        le=120.0,
+        description="Design progression speed of the corridor's green wave (drawn on plots)",
+    )
 
     @model_validator(mode="after")
     def _distinct(self):
@@ -177,22 +180,30 @@ class DriversModel(_Strict):
     compliance: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share that follows advice")
     reaction_s: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Delay to act on advice")
     option_max_signals: int | None = Field(
-        None, ge=1, le=10,
+        None,
+        ge=1,
+        le=10,
         description="Advised drivers take the joint band covering the most stop lines, up to this "
-        "many (default: all the advisory gives)")
+        "many (default: all the advisory gives)",
+    )
     option_min_speed_ratio: FiniteFloat = Field(
-        0.0, ge=0.0, le=1.0,
+        0.0,
+        ge=0.0,
+        le=1.0,
         description="... but not one whose speed is below this share of the next stop line's "
-        "band speed (0: always the longest)")
+        "band speed (0: always the longest)",
+    )
     policy: Literal["plan", "band"] = Field(
         "plan",
         description="How advised drivers use the advice: 'plan' follows the approach plan "
         "(slow down, speed up again, cross at cruise speed; eco-approach when no green is "
-        "reachable), 'band' holds one speed of the band to the line (the app's literal advice)")
+        "reachable), 'band' holds one speed of the band to the line (the app's literal advice)",
+    )
     hold_on_stop: bool = Field(
         False,
         description="When the next stop line says 'prepare to stop', keep the last advice "
-        "instead of driving normally (speeding up towards the red light)")
+        "instead of driving normally (speeding up towards the red light)",
+    )
 
     @model_validator(mode="after")
     def _range(self):
@@ -210,25 +221,37 @@ class AdvisoryModel(_Strict):
     safety_margin_s: FiniteFloat = Field(2.0, ge=0.0, le=30.0)
     min_band_width_kmh: FiniteFloat = Field(2.0, ge=0.0, le=50.0)
     accel_ms2: FiniteFloat = Field(
-        1.5, gt=0.0, le=5.0,
+        1.5,
+        gt=0.0,
+        le=5.0,
         description="Acceleration the advice assumes (default = the drivers' IDM a, so advised "
-        "drivers pull away from a queue as everyone else does)")
+        "drivers pull away from a queue as everyone else does)",
+    )
     decel_ms2: FiniteFloat = Field(1.5, gt=0.0, le=6.0, description="Comfortable decel in advice")
     n_windows: int = Field(3, ge=1, le=16)
     intersections_ahead: int = Field(3, ge=1, le=10)
     queue_aware: bool = True
     max_speed_factor: FiniteFloat = Field(
-        1.0, ge=1.0, le=2.0,
+        1.0,
+        ge=1.0,
+        le=2.0,
         description="Approach plans may speed up to this × the speed limit to catch a green "
-        "(never above band_max_kmh); SUMO's device.glosa allows 1.1")
+        "(never above band_max_kmh); SUMO's device.glosa allows 1.1",
+    )
     eco_decel_ms2: FiniteFloat = Field(
-        1.0, gt=0.0, le=3.0,
+        1.0,
+        gt=0.0,
+        le=3.0,
         description="Deceleration of the eco-approach when no green is reachable without "
-        "stopping (m/s²)")
+        "stopping (m/s²)",
+    )
     plan_start_margin_s: FiniteFloat = Field(
-        2.0, ge=0.0, le=10.0,
+        2.0,
+        ge=0.0,
+        le=10.0,
         description="Approach plans aim this long after the green start (after the queue "
-        "ahead has discharged); 2 s chosen on training corridors (glosa_generated.py)")
+        "ahead has discharged); 2 s chosen on training corridors (glosa_generated.py)",
+    )
 
     @model_validator(mode="after")
     def _band(self):
@@ -263,7 +286,8 @@ class SimulationModel(_Strict):
     fuel_model: Literal["vtmicro", "hbefa3"] = Field(
         "vtmicro",
         description="Fuel and CO2 model of the simulator: VT-Micro (Ahn et al. 2002), or "
-        "HBEFA3 PC_G_EU4 as fitted in SUMO (for comparisons with SUMO runs)")
+        "HBEFA3 PC_G_EU4 as fitted in SUMO (for comparisons with SUMO runs)",
+    )
 
     @property
     def epoch_s(self) -> float:
@@ -419,8 +443,10 @@ def bundled_scenario(name: str) -> Path:
     res = scenario_dir().joinpath(name)
     if not res.is_file():
         bundled = sorted(r.name for r in scenario_dir().iterdir() if r.name.endswith(".toml"))
-        raise ScenarioError(name, [("", f"no bundled scenario of that name "
-                                        f"(bundled: {', '.join(bundled) or 'none'})")])
+        raise ScenarioError(
+            name,
+            [("", f"no bundled scenario of that name (bundled: {', '.join(bundled) or 'none'})")],
+        )
     return _resource_files.enter_context(importlib.resources.as_file(res))
 
 

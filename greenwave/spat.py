@@ -98,7 +98,7 @@ class SpatTable:
     max_end_s: np.ndarray = field(repr=False)
 
     @classmethod
-    def build(cls, messages: dict[int, SpatMessage], n_groups: int) -> "SpatTable":
+    def build(cls, messages: dict[int, SpatMessage], n_groups: int) -> SpatTable:
         width = max((len(m.events) for m in messages.values()), default=1)
         ts = np.full(n_groups, np.nan)
         hz = np.full(n_groups, np.nan)
@@ -134,8 +134,8 @@ class SignalTiming:
     plans: PlanTable
     spat: SpatTable | None = None
 
-    def with_plan(self, intersection_id, plan) -> "SignalTiming":
-        """Replace one plan; live SPaT of the intersection is dropped (it described the old plan)."""
+    def with_plan(self, intersection_id, plan) -> SignalTiming:
+        """Replace one plan; drop the intersection's live SPaT (it described the old plan)."""
         plans = self.plans.with_plan(intersection_id, plan)
         spat = self.spat
         if spat is not None:
@@ -147,7 +147,7 @@ class SignalTiming:
             spat = SpatTable.build(keep, plans.n_groups) if keep else None
         return SignalTiming(plans, spat)
 
-    def with_spat(self, messages: dict[int, SpatMessage]) -> "SignalTiming":
+    def with_spat(self, messages: dict[int, SpatMessage]) -> SignalTiming:
         """Add or replace the SPaT messages of some groups (by global index)."""
         merged = dict(self.spat.messages) if self.spat is not None else {}
         merged.update(messages)

@@ -69,10 +69,11 @@ import re
 import shutil
 import subprocess
 import xml.etree.ElementTree as ET
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Callable, Iterable, Literal
+from typing import Literal
 
 import numpy as np
 
@@ -98,8 +99,12 @@ NETCONVERT_OPTIONS = {
 
 PLAIN_SUFFIXES = (".nod.xml", ".edg.xml", ".con.xml", ".tll.xml")
 
-NO_LANE_CHANGE = {"lcStrategic": "-1", "lcCooperative": "-1", "lcSpeedGain": "0",
-                  "lcKeepRight": "0"}
+NO_LANE_CHANGE = {
+    "lcStrategic": "-1",
+    "lcCooperative": "-1",
+    "lcSpeedGain": "0",
+    "lcKeepRight": "0",
+}
 """vType attributes that keep every vehicle in its departure lane (``lane_change=False``)."""
 
 # SUMO signal characters (sumo.dlr.de/docs/Simulation/Traffic_Lights.html#signal_state_definitions)
@@ -110,10 +115,15 @@ _SUMO_CHAR = {GREEN: "G", AMBER: "y"}  # anything else: "r"
 
 # Driver parameters that SUMO vTypes may push outside greenwave's validated ranges.
 _DRIVER_BOUNDS = {
-    "length_m": (1.01, 20.0), "min_gap_m": (0.0, 10.0), "accel_ms2": (0.11, 5.0),
-    "decel_ms2": (0.11, 6.0), "time_headway_s": (0.11, 5.0),
-    "desired_speed_factor_mean": (0.21, 2.0), "desired_speed_factor_sd": (0.0, 0.5),
-    "desired_speed_factor_min": (0.11, 2.0), "desired_speed_factor_max": (0.11, 3.0),
+    "length_m": (1.01, 20.0),
+    "min_gap_m": (0.0, 10.0),
+    "accel_ms2": (0.11, 5.0),
+    "decel_ms2": (0.11, 6.0),
+    "time_headway_s": (0.11, 5.0),
+    "desired_speed_factor_mean": (0.21, 2.0),
+    "desired_speed_factor_sd": (0.0, 0.5),
+    "desired_speed_factor_min": (0.11, 2.0),
+    "desired_speed_factor_max": (0.11, 3.0),
 }
 
 
@@ -173,10 +183,13 @@ def _write_xml(root: ET.Element, path: Path) -> None:
 
 
 def _xsd(root_tag: str, xsd: str) -> ET.Element:
-    return ET.Element(root_tag, {
-        "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
-        "xsi:noNamespaceSchemaLocation": f"http://sumo.dlr.de/xsd/{xsd}",
-    })
+    return ET.Element(
+        root_tag,
+        {
+            "xmlns:xsi": "http://www.w3.org/2001/XMLSchema-instance",
+            "xsi:noNamespaceSchemaLocation": f"http://sumo.dlr.de/xsd/{xsd}",
+        },
+    )
 
 
 # ----------------------------------------------------------------------------- projection
@@ -184,8 +197,10 @@ def _xsd(root_tag: str, xsd: str) -> ET.Element:
 
 def eqc_proj_string(proj: LocalProjection) -> str:
     """PROJ definition equal to greenwave's :class:`LocalProjection` (spherical ``eqc``)."""
-    return (f"+proj=eqc +lat_ts={proj.lat0!r} +lat_0={proj.lat0!r} +lon_0={proj.lon0!r} "
-            f"+x_0=0 +y_0=0 +R={EARTH_RADIUS_M!r} +units=m +no_defs")
+    return (
+        f"+proj=eqc +lat_ts={proj.lat0!r} +lat_0={proj.lat0!r} +lon_0={proj.lon0!r} "
+        f"+x_0=0 +y_0=0 +R={EARTH_RADIUS_M!r} +units=m +no_defs"
+    )
 
 
 def _parse_proj(text: str) -> dict[str, str]:
@@ -197,8 +212,9 @@ def _parse_proj(text: str) -> dict[str, str]:
     return out
 
 
-def _xy_to_lonlat_factory(proj_parameter: str, net_offset: tuple[float, float],
-                          origin: tuple[float, float] | None) -> tuple[Callable, str]:
+def _xy_to_lonlat_factory(
+    proj_parameter: str, net_offset: tuple[float, float], origin: tuple[float, float] | None
+) -> tuple[Callable, str]:
     """A function ``(x, y) -> (lon, lat)`` for network coordinates, and how it was found.
 
     Spherical ``eqc`` (what :func:`export_sumo` writes) is inverted here; any other PROJ
@@ -240,11 +256,15 @@ def _xy_to_lonlat_factory(proj_parameter: str, net_offset: tuple[float, float],
 
             return geo, f"projection {proj_parameter} (pyproj)"
     if origin is None:
-        raise SumoError("the network has no geo-projection: give --origin LON,LAT "
-                        "(the lon/lat of the network point x=0, y=0)")
+        raise SumoError(
+            "the network has no geo-projection: give --origin LON,LAT "
+            "(the lon/lat of the network point x=0, y=0)"
+        )
     local = LocalProjection(*origin)
-    return (lambda x, y: local.to_lonlat(np.asarray(x, float), np.asarray(y, float)),
-            f"no projection: x=0, y=0 placed at {origin[0]}, {origin[1]}")
+    return (
+        lambda x, y: local.to_lonlat(np.asarray(x, float), np.asarray(y, float)),
+        f"no projection: x=0, y=0 placed at {origin[0]}, {origin[1]}",
+    )
 
 
 # ----------------------------------------------------------------------------- signals
@@ -273,14 +293,14 @@ def signal_program(plan: SignalPlan, groups: Iterable[str]):
     pts = {0.0}
     for g in idx:
         n = int(table.n_greens[g])
-        for s, e in zip(table.green_start_s[g, :n], table.green_end_s[g, :n]):
+        for s, e in zip(table.green_start_s[g, :n], table.green_end_s[g, :n], strict=True):
             for p in (s, e, e + table.amber_s[g]):
                 pts.add(round(float(p) % cycle, 6))
     pts = sorted(p for p in pts if p < cycle - 1e-6)
-    bounds = np.array(pts + [cycle])
+    bounds = np.array([*pts, cycle])
     mids = plan.offset_s + (bounds[:-1] + bounds[1:]) / 2
     colours = {}
-    for gid, g in zip(groups, idx):
+    for gid, g in zip(groups, idx, strict=True):
         st, _ = table.state(np.full(len(mids), g), mids)
         colours[gid] = st
     return bounds, colours
@@ -387,7 +407,7 @@ def export_sumo(
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     exp = expand_links(scenario)
-    net, plans = build_network(scenario)
+    net, _plans = build_network(scenario)
     proj = net.projection
     res = SumoExport(out, {}, None)
 
@@ -453,20 +473,26 @@ def export_sumo(
         if it.id not in controlled:
             res.notes.append(
                 f"intersection '{it.id}' controls no through connection: it is written as a "
-                "plain node and its plan is not in the SUMO network")
+                "plain node and its plan is not in the SUMO network"
+            )
 
     start_iso = sim.start_time.isoformat()
     nodes = _xsd("nodes", "nodes_file.xsd")
     lon_ll = np.concatenate([p[:, 0] for p in net.link_lonlat] + [net.intersection_lonlat[:, 0]])
     lat_ll = np.concatenate([p[:, 1] for p in net.link_lonlat] + [net.intersection_lonlat[:, 1]])
-    all_xy = np.concatenate(list(net.link_xy) + [np.array(list(inter_xy.values())).reshape(-1, 2)])
-    ET.SubElement(nodes, "location", {
-        "netOffset": "0.00,0.00",
-        "convBoundary": ",".join(_num(v, 2) for v in (*all_xy.min(0), *all_xy.max(0))),
-        "origBoundary": ",".join(_num(v, 7) for v in (lon_ll.min(), lat_ll.min(),
-                                                      lon_ll.max(), lat_ll.max())),
-        "projParameter": eqc_proj_string(proj),
-    })
+    all_xy = np.concatenate([*list(net.link_xy), np.array(list(inter_xy.values())).reshape(-1, 2)])
+    ET.SubElement(
+        nodes,
+        "location",
+        {
+            "netOffset": "0.00,0.00",
+            "convBoundary": ",".join(_num(v, 2) for v in (*all_xy.min(0), *all_xy.max(0))),
+            "origBoundary": ",".join(
+                _num(v, 7) for v in (lon_ll.min(), lat_ll.min(), lon_ll.max(), lat_ll.max())
+            ),
+            "projParameter": eqc_proj_string(proj),
+        },
+    )
     for it in exp.intersections:
         x, y = inter_xy[it.id]
         attrs = {"id": it.id, "x": _num(x), "y": _num(y)}
@@ -478,27 +504,38 @@ def export_sumo(
             attrs["name"] = it.name
         ET.SubElement(nodes, "node", attrs)
     for (kx, ky), nid in free_nodes.items():
-        ET.SubElement(nodes, "node", {"id": nid, "x": _num(kx / 100, 2), "y": _num(ky / 100, 2),
-                                      "type": "priority"})
+        ET.SubElement(
+            nodes,
+            "node",
+            {"id": nid, "x": _num(kx / 100, 2), "y": _num(ky / 100, 2), "type": "priority"},
+        )
 
     edges = _xsd("edges", "edges_file.xsd")
     for k, ln in enumerate(exp.links):
         xy = link_xy[ln.id]
         start, end = ends[ln.id]
-        ET.SubElement(edges, "edge", {
-            "id": ln.id, "from": start, "to": end, "numLanes": str(ln.lanes),
-            "speed": _num(kmh_to_ms(ln.speed_limit_kmh), 6),
-            "length": _num(net.link_length_m[k], 3),
-            "shape": " ".join(f"{_num(px)},{_num(py)}" for px, py in xy),
-        })
+        ET.SubElement(
+            edges,
+            "edge",
+            {
+                "id": ln.id,
+                "from": start,
+                "to": end,
+                "numLanes": str(ln.lanes),
+                "speed": _num(kmh_to_ms(ln.speed_limit_kmh), 6),
+                "length": _num(net.link_length_m[k], 3),
+                "shape": " ".join(f"{_num(px)},{_num(py)}" for px, py in xy),
+            },
+        )
 
     cons = _xsd("connections", "connections_file.xsd")
     for ln in exp.links:
         if ln.next is None:
             ET.SubElement(cons, "connection", {"from": ln.id})  # no successor: guess nothing
     for f, fl, t, tlane, _, _ in conns:
-        ET.SubElement(cons, "connection", {"from": f, "to": t, "fromLane": str(fl),
-                                           "toLane": str(tlane)})
+        ET.SubElement(
+            cons, "connection", {"from": f, "to": t, "fromLane": str(fl), "toLane": str(tlane)}
+        )
 
     tlls = _xsd("tlLogics", "tllogic_file.xsd")
     epoch = sim.epoch_s
@@ -509,38 +546,67 @@ def export_sumo(
         sig = tl_links[it.id]
         linked = [g.id for g in plan.groups if g.id in set(sig)]
         bounds, colours = signal_program(plan, linked)
-        tl = ET.SubElement(tlls, "tlLogic", {
-            "id": it.id, "type": "static", "programID": PROGRAM_ID,
-            "offset": _num(sumo_offset(plan, epoch))})
+        tl = ET.SubElement(
+            tlls,
+            "tlLogic",
+            {
+                "id": it.id,
+                "type": "static",
+                "programID": PROGRAM_ID,
+                "offset": _num(sumo_offset(plan, epoch)),
+            },
+        )
         for p in range(len(bounds) - 1):
             state = "".join(
-                _SUMO_CHAR.get(int(colours[g][p]), "r") if g is not None else "G" for g in sig)
-            ET.SubElement(tl, "phase", {"duration": _num(bounds[p + 1] - bounds[p]),
-                                        "state": state})
-        res.link_index[it.id] = {g.id: [k for k, s in enumerate(sig) if s == g.id]
-                                 for g in plan.groups}
+                _SUMO_CHAR.get(int(colours[g][p]), "r") if g is not None else "G" for g in sig
+            )
+            ET.SubElement(
+                tl, "phase", {"duration": _num(bounds[p + 1] - bounds[p]), "state": state}
+            )
+        res.link_index[it.id] = {
+            g.id: [k for k, s in enumerate(sig) if s == g.id] for g in plan.groups
+        }
         params = {
             "start_time": start_iso,
             "offset_s": _num(plan.offset_s),
             "groups": " ".join(g.id for g in plan.groups),
         }
         for g in plan.groups:
-            params[f"group.{g.id}"] = json.dumps({
-                "links": res.link_index[it.id][g.id],
-                "greens_s": [[float(s), float(e)] for s, e in g.greens_s],
-                "amber_s": g.amber_s, "all_red_s": g.all_red_s, "conflicts": g.conflicts,
-            }, separators=(",", ":"))
+            params[f"group.{g.id}"] = json.dumps(
+                {
+                    "links": res.link_index[it.id][g.id],
+                    "greens_s": [[float(s), float(e)] for s, e in g.greens_s],
+                    "amber_s": g.amber_s,
+                    "all_red_s": g.all_red_s,
+                    "conflicts": g.conflicts,
+                },
+                separators=(",", ":"),
+            )
         for key, value in params.items():
             ET.SubElement(tl, "param", {"key": PARAM + key, "value": value})
     for f, fl, t, tlane, tl_id, k in conns:
-        ET.SubElement(tlls, "connection", {"from": f, "to": t, "fromLane": str(fl),
-                                           "toLane": str(tlane), "tl": tl_id,
-                                           "linkIndex": str(k)})
+        ET.SubElement(
+            tlls,
+            "connection",
+            {
+                "from": f,
+                "to": t,
+                "fromLane": str(fl),
+                "toLane": str(tlane),
+                "tl": tl_id,
+                "linkIndex": str(k),
+            },
+        )
 
-    files = {"nodes": out / f"{PREFIX}.nod.xml", "edges": out / f"{PREFIX}.edg.xml",
-             "connections": out / f"{PREFIX}.con.xml", "tls": out / f"{PREFIX}.tll.xml",
-             "netccfg": out / f"{PREFIX}.netccfg", "routes": out / f"{PREFIX}.rou.xml",
-             "sumocfg": out / f"{PREFIX}.sumocfg"}
+    files = {
+        "nodes": out / f"{PREFIX}.nod.xml",
+        "edges": out / f"{PREFIX}.edg.xml",
+        "connections": out / f"{PREFIX}.con.xml",
+        "tls": out / f"{PREFIX}.tll.xml",
+        "netccfg": out / f"{PREFIX}.netccfg",
+        "routes": out / f"{PREFIX}.rou.xml",
+        "sumocfg": out / f"{PREFIX}.sumocfg",
+    }
     _write_xml(nodes, files["nodes"])
     _write_xml(edges, files["edges"])
     _write_xml(cons, files["connections"])
@@ -548,18 +614,20 @@ def export_sumo(
 
     netcfg = ET.Element("configuration")
     inp = ET.SubElement(netcfg, "input")
-    for tag, kind in (("node-files", "nodes"), ("edge-files", "edges"),
-                      ("connection-files", "connections"), ("tllogic-files", "tls")):
+    for tag, kind in (
+        ("node-files", "nodes"),
+        ("edge-files", "edges"),
+        ("connection-files", "connections"),
+        ("tllogic-files", "tls"),
+    ):
         ET.SubElement(inp, tag, {"value": files[kind].name})
-    ET.SubElement(ET.SubElement(netcfg, "output"), "output-file",
-                  {"value": f"{PREFIX}.net.xml"})
+    ET.SubElement(ET.SubElement(netcfg, "output"), "output-file", {"value": f"{PREFIX}.net.xml"})
     proc = ET.SubElement(netcfg, "processing")
     for key, value in NETCONVERT_OPTIONS.items():
         ET.SubElement(proc, key, {"value": value})
     _write_xml(netcfg, files["netccfg"])
 
-    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following,
-                  lane_change)
+    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following, lane_change)
     _write_sumocfg(files["sumocfg"], duration, seed)
     res.files = files
 
@@ -568,17 +636,25 @@ def export_sumo(
         if exe is None:
             res.notes.append(
                 "netconvert not found: install the [sumo] extra (pip install 'greenwave[sumo]') "
-                f"and run 'netconvert -c {PREFIX}.netccfg' in {out}")
+                f"and run 'netconvert -c {PREFIX}.netccfg' in {out}"
+            )
         else:
             _run_netconvert(exe, out, res)
     return res
 
 
 def _run_netconvert(exe: str, out: Path, res: SumoExport) -> None:
-    proc = subprocess.run([exe, "-c", f"{PREFIX}.netccfg"], cwd=out, capture_output=True,
-                          text=True, timeout=600, env=tool_env(exe))
-    msgs = [ln for ln in (proc.stderr + proc.stdout).splitlines()
-            if ln.startswith(("Warning", "Error"))]
+    proc = subprocess.run(
+        [exe, "-c", f"{PREFIX}.netccfg"],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        env=tool_env(exe),
+    )
+    msgs = [
+        ln for ln in (proc.stderr + proc.stdout).splitlines() if ln.startswith(("Warning", "Error"))
+    ]
     if proc.returncode != 0 or not (out / f"{PREFIX}.net.xml").is_file():
         tail = "\n".join(msgs[-10:]) or proc.stderr.strip()[-2000:]
         raise SumoError(f"netconvert failed (exit {proc.returncode}):\n{tail}")
@@ -587,18 +663,36 @@ def _run_netconvert(exe: str, out: Path, res: SumoExport) -> None:
     res.notes += [f"netconvert: {m}" for m in msgs]
 
 
-def _write_routes(scenario: Scenario, exp, path: Path, duration: float, arrivals: str,
-                  car_following: str, lane_change: bool = True) -> None:
+def _write_routes(
+    scenario: Scenario,
+    exp,
+    path: Path,
+    duration: float,
+    arrivals: str,
+    car_following: str,
+    lane_change: bool = True,
+) -> None:
     drv = scenario.drivers
     routes = _xsd("routes", "routes_file.xsd")
     vt = {
-        "id": VTYPE_ID, "vClass": "passenger",
-        "length": _num(drv.length_m), "minGap": _num(drv.min_gap_m),
-        "accel": _num(drv.accel_ms2), "decel": _num(drv.decel_ms2),
+        "id": VTYPE_ID,
+        "vClass": "passenger",
+        "length": _num(drv.length_m),
+        "minGap": _num(drv.min_gap_m),
+        "accel": _num(drv.accel_ms2),
+        "decel": _num(drv.decel_ms2),
         "tau": _num(drv.time_headway_s),
-        "speedFactor": "normc({},{},{},{})".format(*(_num(v, 4) for v in (
-            drv.desired_speed_factor_mean, drv.desired_speed_factor_sd,
-            drv.desired_speed_factor_min, drv.desired_speed_factor_max))),
+        "speedFactor": "normc({},{},{},{})".format(
+            *(
+                _num(v, 4)
+                for v in (
+                    drv.desired_speed_factor_mean,
+                    drv.desired_speed_factor_sd,
+                    drv.desired_speed_factor_min,
+                    drv.desired_speed_factor_max,
+                )
+            )
+        ),
     }
     if car_following == "idm":
         vt.update(carFollowModel="IDM", delta="4")
@@ -616,14 +710,23 @@ def _write_routes(scenario: Scenario, exp, path: Path, duration: float, arrivals
             seen.add(chain[-1])
         ET.SubElement(routes, "route", {"id": f"r_{lid}", "edges": " ".join(chain)})
         ends = [t for t, _ in prof[1:]] + [duration]
-        pieces = [(t0, min(t1, duration), f) for (t0, f), t1 in zip(prof, ends) if t0 < duration]
+        pieces = [
+            (t0, min(t1, duration), f)
+            for (t0, f), t1 in zip(prof, ends, strict=True)
+            if t0 < duration
+        ]
         for k, (t0, t1, f) in enumerate(pieces):
             rate = flow * f
             if rate <= 0 or t1 <= t0:
                 continue
             fid = lid if len(pieces) == 1 else f"{lid}.{k}"
-            attrs = {"id": fid, "type": VTYPE_ID, "route": f"r_{lid}",
-                     "begin": _num(t0), "end": _num(t1)}
+            attrs = {
+                "id": fid,
+                "type": VTYPE_ID,
+                "route": f"r_{lid}",
+                "begin": _num(t0),
+                "end": _num(t1),
+            }
             if arrivals == "poisson":
                 attrs["period"] = f"exp({rate / 3600.0:.9g})"
             else:
@@ -710,7 +813,8 @@ def _read_net_xml(path: Path) -> _Net:
     except ImportError:
         raise SumoError(
             "reading a .net.xml needs sumolib: pip install 'greenwave[sumo]' (or import the "
-            "plain files, e.g. scenario.nod.xml, which needs no SUMO)") from None
+            "plain files, e.g. scenario.nod.xml, which needs no SUMO)"
+        ) from None
     try:
         snet = sumolib.net.readNet(str(path), withPrograms=True)
     except Exception as exc:  # sumolib raises whatever the SAX parser or its own code raise
@@ -720,22 +824,36 @@ def _read_net_xml(path: Path) -> _Net:
         if el.tag == "junction" and el.get("name"):
             names[el.get("id")] = el.get("name")
         el.clear()
-    nodes = {n.getID(): (*n.getCoord()[:2], n.getType(), names.get(n.getID(), ""))
-             for n in snet.getNodes()}
+    nodes = {
+        n.getID(): (*n.getCoord()[:2], n.getType(), names.get(n.getID(), ""))
+        for n in snet.getNodes()
+    }
     edges = {}
     conns = []
     for e in snet.getEdges(withInternal=False):
         if e.getFunction():
             continue
         edges[e.getID()] = _Edge(
-            e.getID(), e.getFromNode().getID(), e.getToNode().getID(), e.getLaneNumber(),
+            e.getID(),
+            e.getFromNode().getID(),
+            e.getToNode().getID(),
+            e.getLaneNumber(),
             max(ln.getSpeed() for ln in e.getLanes()),
-            [tuple(p[:2]) for p in e.getRawShape()])
+            [tuple(p[:2]) for p in e.getRawShape()],
+        )
         for targets in e.getOutgoing().values():
             for c in targets:
-                conns.append(_Conn(e.getID(), c.getFromLane().getIndex(), c.getTo().getID(),
-                                   c.getToLane().getIndex(), c.getDirection(),
-                                   c.getTLSID() or None, c.getTLLinkIndex()))
+                conns.append(
+                    _Conn(
+                        e.getID(),
+                        c.getFromLane().getIndex(),
+                        c.getTo().getID(),
+                        c.getToLane().getIndex(),
+                        c.getDirection(),
+                        c.getTLSID() or None,
+                        c.getTLLinkIndex(),
+                    )
+                )
     programs = {}
     for tls in snet.getTrafficLights():
         progs = list(tls.getPrograms().values())
@@ -743,8 +861,13 @@ def _read_net_xml(path: Path) -> _Net:
             continue
         p = progs[-1]  # SUMO runs the program loaded last
         programs[tls.getID()] = _Program(
-            tls.getID(), p._id, float(p.getOffset()), p.getType(),
-            [(float(ph.duration), ph.state) for ph in p.getPhases()], dict(p.getParams()))
+            tls.getID(),
+            p._id,
+            float(p.getOffset()),
+            p.getType(),
+            [(float(ph.duration), ph.state) for ph in p.getPhases()],
+            dict(p.getParams()),
+        )
     node_tl = {}
     for c in conns:
         if c.tl:
@@ -777,8 +900,10 @@ def _read_plain(path: Path) -> _Net:
     need = {suf: Path(str(prefix) + suf) for suf in PLAIN_SUFFIXES}
     for suf in (".nod.xml", ".edg.xml"):
         if not need[suf].is_file():
-            raise SumoError(f"{need[suf]}: missing (plain import needs {prefix.name}.nod.xml "
-                            "and .edg.xml; .con.xml and .tll.xml are read when present)")
+            raise SumoError(
+                f"{need[suf]}: missing (plain import needs {prefix.name}.nod.xml "
+                "and .edg.xml; .con.xml and .tll.xml are read when present)"
+            )
     nod = _parse_xml(need[".nod.xml"])
     nodes, node_tl = {}, {}
     proj_param, net_offset = "!", (0.0, 0.0)
@@ -800,7 +925,7 @@ def _read_plain(path: Path) -> _Net:
         if a not in nodes or b not in nodes:
             raise SumoError(f"{need['.edg.xml']}: edge '{eid}' refers to an unknown node")
         lane_speeds = [float(ln.get("speed")) for ln in el.findall("lane") if ln.get("speed")]
-        speed = max(lane_speeds + [float(el.get("speed", "13.89"))])
+        speed = max([*lane_speeds, float(el.get("speed", "13.89"))])
         if el.get("shape"):
             shape = [tuple(float(v) for v in p.split(",")[:2]) for p in el.get("shape").split()]
         else:
@@ -811,20 +936,26 @@ def _read_plain(path: Path) -> _Net:
         for el in _parse_xml(need[".tll.xml"]):
             if el.tag == "tlLogic":
                 programs[el.get("id")] = _Program(
-                    el.get("id"), el.get("programID", "0"), float(el.get("offset", "0")),
+                    el.get("id"),
+                    el.get("programID", "0"),
+                    float(el.get("offset", "0")),
                     el.get("type", "static"),
                     [(float(ph.get("duration")), ph.get("state")) for ph in el.findall("phase")],
-                    {p.get("key"): p.get("value") for p in el.findall("param")})
+                    {p.get("key"): p.get("value") for p in el.findall("param")},
+                )
             elif el.tag == "connection":
-                key = (el.get("from"), int(el.get("fromLane")), el.get("to"),
-                       int(el.get("toLane")))
+                key = (el.get("from"), int(el.get("fromLane")), el.get("to"), int(el.get("toLane")))
                 tl_index[key] = (el.get("tl"), int(el.get("linkIndex")))
     if need[".con.xml"].is_file():
         for el in _parse_xml(need[".con.xml"]):
             if el.tag != "connection" or el.get("to") is None:
                 continue
-            key = (el.get("from"), int(el.get("fromLane", "0")), el.get("to"),
-                   int(el.get("toLane", "0")))
+            key = (
+                el.get("from"),
+                int(el.get("fromLane", "0")),
+                el.get("to"),
+                int(el.get("toLane", "0")),
+            )
             tl, k = tl_index.get(key, (None, -1))
             conns.append(_Conn(*key, None, tl, k))
     return _Net(nodes, edges, conns, programs, node_tl, proj_param, net_offset)
@@ -849,9 +980,11 @@ def _successors(snet: _Net) -> dict[str, str]:
     succ = {}
     for eid, targets in cands.items():
         e = snet.edges[eid]
-        ok = {t: d for t, d in targets.items()
-              if t in snet.edges and snet.edges[t].to_node != e.from_node
-              and d not in ("t", "l", "r")}
+        ok = {
+            t: d
+            for t, d in targets.items()
+            if t in snet.edges and snet.edges[t].to_node != e.from_node and d not in ("t", "l", "r")
+        }
         straight = [t for t, d in ok.items() if d == "s"] or list(ok)
         if straight:
             succ[eid] = min(straight, key=lambda t: _angle_change(e, snet.edges[t]))
@@ -860,7 +993,8 @@ def _successors(snet: _Net) -> dict[str, str]:
 
 def _signalised(snet: _Net, eid: str) -> bool:
     return any(c.from_edge == eid and c.tl for c in snet.conns) or (
-        snet.edges[eid].to_node in snet.node_tl)
+        snet.edges[eid].to_node in snet.node_tl
+    )
 
 
 def _chains(succ: dict[str, str], edges: Iterable[str]) -> list[list[str]]:
@@ -892,18 +1026,21 @@ def _one_corridor(snet: _Net, chains: list[list[str]], tl_seqs: list[list[str]])
     a, b = tl_seqs
     if a != b[::-1]:
         return False
-    appr = [{snet.edges[e].to_node: snet.edges[e] for e in c if _signalised(snet, e)}
-            for c in chains]
+    appr = [
+        {snet.edges[e].to_node: snet.edges[e] for e in c if _signalised(snet, e)} for c in chains
+    ]
     for node in a:
-        d = abs((_heading(appr[0][node], True) - _heading(appr[1][node], True) + 180.0)
-                % 360.0 - 180.0)
+        d = abs(
+            (_heading(appr[0][node], True) - _heading(appr[1][node], True) + 180.0) % 360.0 - 180.0
+        )
         if d < 135.0:
             return False
     return True
 
 
-def _select_edges(snet: _Net, succ: dict[str, str], corridor_edges: list[str] | None,
-                  notes: list[str]) -> list[str]:
+def _select_edges(
+    snet: _Net, succ: dict[str, str], corridor_edges: list[str] | None, notes: list[str]
+) -> list[str]:
     if corridor_edges:
         missing = [e for e in corridor_edges if e not in snet.edges]
         if missing:
@@ -915,19 +1052,24 @@ def _select_edges(snet: _Net, succ: dict[str, str], corridor_edges: list[str] | 
     tl_seqs = [[snet.edges[e].to_node for e in c if _signalised(snet, e)] for c in chains]
     tl_sets = [frozenset(q) for q in tl_seqs]
     if len(chains) > 2 or not _one_corridor(snet, chains, tl_seqs):
-        listing = "; ".join(f"{c[0]} … {c[-1]} ({len(s)} signals)"
-                            for c, s in zip(chains[:8], tl_sets[:8]))
+        listing = "; ".join(
+            f"{c[0]} … {c[-1]} ({len(s)} signals)"
+            for c, s in zip(chains[:8], tl_sets[:8], strict=True)
+        )
         raise SumoError(
             f"{len(chains)} signalised chains of edges found ({listing}"
             f"{'; …' if len(chains) > 8 else ''}): choose the corridor with "
-            "--corridor-edges E1,E2,...")
+            "--corridor-edges E1,E2,..."
+        )
     out = []
     for c in chains:
         sig = [k for k, e in enumerate(c) if _signalised(snet, e)]
         lo, hi = sig[0], min(sig[-1] + 2, len(c))  # approach to the first … exit of the last
         if lo > 0 or hi < len(c):
-            notes.append(f"chain {c[0]} … {c[-1]}: kept {c[lo]} … {c[hi - 1]} (from the "
-                         "approach of the first signal to the exit of the last)")
+            notes.append(
+                f"chain {c[0]} … {c[-1]}: kept {c[lo]} … {c[hi - 1]} (from the "
+                "approach of the first signal to the exit of the last)"
+            )
         out += c[lo:hi]
     return out
 
@@ -1009,8 +1151,9 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
     """``(plan dict, {link index: group id})`` of a static program."""
     where = f"tlLogic '{prog.tl}' program '{prog.program_id}'"
     if prog.type != "static":
-        raise SumoError(f"{where} is type '{prog.type}': only static (fixed-time) programs "
-                        "can be imported")
+        raise SumoError(
+            f"{where} is type '{prog.type}': only static (fixed-time) programs can be imported"
+        )
     if not prog.phases:
         raise SumoError(f"{where} has no phases")
     durs = np.array([d for d, _ in prog.phases], dtype=float)
@@ -1030,20 +1173,26 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
             try:
                 meta = json.loads(p[f"{PARAM}group.{gid}"])
             except (KeyError, ValueError):
-                raise SumoError(f"{where}: parameter {PARAM}group.{gid} missing or not "
-                                "JSON") from None
+                raise SumoError(
+                    f"{where}: parameter {PARAM}group.{gid} missing or not JSON"
+                ) from None
             links = [int(k) for k in meta.get("links", [])]
             if any(not 0 <= k < n for k in links):
                 raise SumoError(f"{where}: group '{gid}' names a link index outside 0..{n - 1}")
-            grp = {"id": gid, "all_red_s": float(meta.get("all_red_s", 0.0)),
-                   "conflicts": list(meta.get("conflicts", []))}
+            grp = {
+                "id": gid,
+                "all_red_s": float(meta.get("all_red_s", 0.0)),
+                "conflicts": list(meta.get("conflicts", [])),
+            }
             if links:
                 col = cols[links[0]]
                 if any(cols[k] != col for k in links[1:]):
-                    notes.append(f"{where}: links of group '{gid}' differ, read from link "
-                                 f"{links[0]}")
-                grp["greens_s"], grp["amber_s"] = _group_timing(col, bounds, f"{where} '{gid}'",
-                                                                notes)
+                    notes.append(
+                        f"{where}: links of group '{gid}' differ, read from link {links[0]}"
+                    )
+                grp["greens_s"], grp["amber_s"] = _group_timing(
+                    col, bounds, f"{where} '{gid}'", notes
+                )
                 for k in links:
                     index_group[k] = gid
             else:
@@ -1059,9 +1208,15 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
                 continue  # never green (unusable) or always green (unsignalised)
             gid = f"sg{links[0]}"
             greens, amber = _group_timing(list(col), bounds, f"{where} '{gid}'", notes)
-            groups.append({"id": gid, "greens_s": greens, "amber_s": amber,
-                           "all_red_s": _all_red_after(prog, bounds, greens, amber),
-                           "conflicts": []})
+            groups.append(
+                {
+                    "id": gid,
+                    "greens_s": greens,
+                    "amber_s": amber,
+                    "all_red_s": _all_red_after(prog, bounds, greens, amber),
+                    "conflicts": [],
+                }
+            )
             for k in links:
                 index_group[k] = gid
     ids = {g["id"] for g in groups}
@@ -1135,8 +1290,13 @@ def import_sumo(
     chosen = _select_edges(snet, succ, corridor_edges, notes)
     chosen_set = set(chosen)
     # Chain order (heads first), so that edges are joined from the start of each chain.
-    chosen = [e for c in _chains({a: b for a, b in succ.items() if a in chosen_set
-                                  and b in chosen_set}, chosen) for e in c]
+    chosen = [
+        e
+        for c in _chains(
+            {a: b for a, b in succ.items() if a in chosen_set and b in chosen_set}, chosen
+        )
+        for e in c
+    ]
 
     # Links: runs of chosen edges joined over nodes without a traffic light.
     link_of: dict[str, str] = {}
@@ -1149,8 +1309,7 @@ def import_sumo(
         while True:
             e = snet.edges[run[-1]]
             nx = succ.get(run[-1])
-            if (nx is None or nx not in chosen_set or e.to_node in snet.node_tl
-                    or nx in link_of):
+            if nx is None or nx not in chosen_set or e.to_node in snet.node_tl or nx in link_of:
                 break
             run.append(nx)
             link_of[nx] = eid
@@ -1165,24 +1324,31 @@ def import_sumo(
         if len(run) > 1:
             speeds = {snet.edges[e].speed_ms for e in run}
             lanes_set = {snet.edges[e].lanes for e in run}
-            notes.append(f"link '{run[0]}' joins edges {', '.join(run)} over unsignalised nodes"
-                         + (" (lowest speed and lane count kept)"
-                            if len(speeds) > 1 or len(lanes_set) > 1 else ""))
+            notes.append(
+                f"link '{run[0]}' joins edges {', '.join(run)} over unsignalised nodes"
+                + (
+                    " (lowest speed and lane count kept)"
+                    if len(speeds) > 1 or len(lanes_set) > 1
+                    else ""
+                )
+            )
         shape = list(first.shape)
         for e in run[1:]:
             pts = snet.edges[e].shape
             shape += pts[1:] if pts and shape and np.allclose(pts[0], shape[-1]) else pts
-        xs, ys = zip(*shape)
+        xs, ys = zip(*shape, strict=True)
         lon, lat = to_lonlat(np.array(xs), np.array(ys))
-        poly = [[round(float(a), 8), round(float(b), 8)] for a, b in zip(lon, lat)]
+        poly = [[round(float(a), 8), round(float(b), 8)] for a, b in zip(lon, lat, strict=True)]
         nx = succ.get(run[-1])
         nxt = link_of.get(nx) if nx in chosen_set else None
         to_node = last.to_node
-        link = {"id": run[0], "polyline": poly,
-                # SUMO writes lane speeds in 0.01 m/s (0.036 km/h): 0.1 km/h recovers round limits
-                "speed_limit_kmh": round(float(ms_to_kmh(min(snet.edges[e].speed_ms
-                                                                for e in run))), 1),
-                "lanes": min(snet.edges[e].lanes for e in run)}
+        link = {
+            "id": run[0],
+            "polyline": poly,
+            # SUMO writes lane speeds in 0.01 m/s (0.036 km/h): 0.1 km/h recovers round limits
+            "speed_limit_kmh": round(float(ms_to_kmh(min(snet.edges[e].speed_ms for e in run))), 1),
+            "lanes": min(snet.edges[e].lanes for e in run),
+        }
         if to_node in tl_node:
             tl = tl_node[to_node]
             if tl not in snet.programs:
@@ -1192,24 +1358,36 @@ def import_sumo(
             link["to"] = to_node
             x, y, _, nname = snet.nodes[to_node]
             nlon, nlat = to_lonlat(np.array([x]), np.array([y]))
-            inters[to_node] = {"id": to_node, "name": nname, "lon": round(float(nlon[0]), 8),
-                               "lat": round(float(nlat[0]), 8), "plan": plans[tl]}
-            through = [c for c in snet.conns
-                       if c.from_edge == run[-1] and (nx is None or c.to_edge == nx)]
+            inters[to_node] = {
+                "id": to_node,
+                "name": nname,
+                "lon": round(float(nlon[0]), 8),
+                "lat": round(float(nlat[0]), 8),
+                "plan": plans[tl],
+            }
+            through = [
+                c for c in snet.conns if c.from_edge == run[-1] and (nx is None or c.to_edge == nx)
+            ]
             grp = [index_group[tl].get(c.link_index) for c in through if c.tl == tl]
             grp = [g for g in grp if g is not None]
             if grp:
                 best = max(set(grp), key=grp.count)
                 if len(set(grp)) > 1:
-                    notes.append(f"link '{run[0]}': lanes follow different signals "
-                                 f"{sorted(set(grp))}, using '{best}'")
+                    notes.append(
+                        f"link '{run[0]}': lanes follow different signals "
+                        f"{sorted(set(grp))}, using '{best}'"
+                    )
                 link["signal_group"] = best
             elif through and all(c.tl == tl for c in through):
-                notes.append(f"link '{run[0]}': its signal is always green or never green at "
-                             f"'{to_node}', imported as unsignalised")
+                notes.append(
+                    f"link '{run[0]}': its signal is always green or never green at "
+                    f"'{to_node}', imported as unsignalised"
+                )
         elif nxt is not None:
-            raise SumoError(f"edges {', '.join(run)} form a ring without a traffic light: "
-                            "greenwave cannot represent it")
+            raise SumoError(
+                f"edges {', '.join(run)} form a ring without a traffic light: "
+                "greenwave cannot represent it"
+            )
         if nxt is not None:
             link["next"] = nxt
         links.append(link)
@@ -1261,20 +1439,31 @@ def _parse_speed_factor(text: str) -> dict[str, float]:
         out.update(desired_speed_factor_min=lo, desired_speed_factor_max=hi)
         return out
     v = float(text)
-    return {"desired_speed_factor_mean": v, "desired_speed_factor_sd": 0.0,
-            "desired_speed_factor_min": v, "desired_speed_factor_max": v}
+    return {
+        "desired_speed_factor_mean": v,
+        "desired_speed_factor_sd": 0.0,
+        "desired_speed_factor_min": v,
+        "desired_speed_factor_max": v,
+    }
 
 
 def _drivers_from_vtype(vt: ET.Element, notes: list[str]) -> dict:
-    src = {"length": "length_m", "minGap": "min_gap_m", "accel": "accel_ms2",
-           "decel": "decel_ms2", "tau": "time_headway_s"}
+    src = {
+        "length": "length_m",
+        "minGap": "min_gap_m",
+        "accel": "accel_ms2",
+        "decel": "decel_ms2",
+        "tau": "time_headway_s",
+    }
     out = {dst: float(vt.get(a)) for a, dst in src.items() if vt.get(a) is not None}
     if vt.get("speedFactor"):
         try:
             out.update(_parse_speed_factor(vt.get("speedFactor")))
         except (ValueError, IndexError):
-            notes.append(f"vType '{vt.get('id')}': speedFactor '{vt.get('speedFactor')}' "
-                         "not understood, drivers keep greenwave's default")
+            notes.append(
+                f"vType '{vt.get('id')}': speedFactor '{vt.get('speedFactor')}' "
+                "not understood, drivers keep greenwave's default"
+            )
     elif vt.get("speedDev") is not None:
         out["desired_speed_factor_sd"] = float(vt.get("speedDev"))
     for key, (lo, hi) in _DRIVER_BOUNDS.items():
@@ -1282,16 +1471,18 @@ def _drivers_from_vtype(vt: ET.Element, notes: list[str]) -> dict:
             notes.append(f"vType '{vt.get('id')}': {key} {out[key]:g} clipped to [{lo:g}, {hi:g}]")
             out[key] = min(max(out[key], lo), hi)
     if "desired_speed_factor_min" in out:
-        out["desired_speed_factor_min"] = min(out["desired_speed_factor_min"],
-                                              out["desired_speed_factor_max"])
+        out["desired_speed_factor_min"] = min(
+            out["desired_speed_factor_min"], out["desired_speed_factor_max"]
+        )
     return out
 
 
 def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: list[str]):
     """``(demand dict, drivers dict, duration or None)`` from a SUMO routes file."""
     root = _parse_xml(path)
-    route_edges = {r.get("id"): r.get("edges", "").split() for r in root.iter("route")
-                   if r.get("id")}
+    route_edges = {
+        r.get("id"): r.get("edges", "").split() for r in root.iter("route") if r.get("id")
+    }
     vtypes = {v.get("id"): v for v in root.iter("vType")}
     link_next = {ln["id"]: ln.get("next") for ln in links}
     has_pred = {n for n in link_next.values() if n}
@@ -1319,8 +1510,11 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
         elif el.find("route") is not None:
             edges = el.find("route").get("edges", "").split()
         elif el.get("from") is not None:
-            edges = [el.get("from")] + el.get("via", "").split() + (
-                [el.get("to")] if el.get("to") else [])
+            edges = (
+                [el.get("from")]
+                + el.get("via", "").split()
+                + ([el.get("to")] if el.get("to") else [])
+            )
         else:
             raise SumoError(f"{where}: no route, from or nested <route>")
         if not edges or edges[0] not in link_of:
@@ -1328,8 +1522,7 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
             continue
         lid = link_of[edges[0]]
         if lid in has_pred:
-            notes.append(f"{where}: starts on '{edges[0]}', not an entry of the corridor; "
-                         "left out")
+            notes.append(f"{where}: starts on '{edges[0]}', not an entry of the corridor; left out")
             continue
         chain, cur = set(), lid
         while cur:
@@ -1338,8 +1531,10 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
         off = [e for e in edges if e in link_of and link_of[e] not in chain]
         unknown = [e for e in edges if e not in link_of]
         if off or unknown:
-            notes.append(f"{where}: its route leaves the corridor (at "
-                         f"'{(off or unknown)[0]}'); greenwave drives it straight through")
+            notes.append(
+                f"{where}: its route leaves the corridor (at "
+                f"'{(off or unknown)[0]}'); greenwave drives it straight through"
+            )
         pieces.setdefault(lid, []).append((begin, end, rate))
         types_used.append(el.get("type", "DEFAULT_VEHTYPE"))
     if skipped:
@@ -1351,7 +1546,7 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
     for lid, ps in pieces.items():
         cuts = sorted({0.0} | {t for b, e, _ in ps for t in (b, e)})
         rates = [sum(r for b, e, r in ps if b <= t0 < e) for t0 in cuts]
-        prof = [(t, r) for t, r in zip(cuts, rates)]
+        prof = [(t, r) for t, r in zip(cuts, rates, strict=True)]
         merged = [prof[0]]
         for t, r in prof[1:]:
             if abs(r - merged[-1][1]) > 1e-9:

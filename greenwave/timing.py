@@ -21,9 +21,10 @@ combination is :class:`greenwave.spat.SignalTiming`.
 
 from __future__ import annotations
 
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from functools import cached_property
-from typing import Annotated, Iterable, Sequence
+from typing import Annotated
 
 import numpy as np
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
@@ -151,12 +152,19 @@ def _greens_unwrapped(group: SignalGroupPlan) -> list[tuple[float, float]]:
 
 
 def merge_wrapped_greens(greens: Sequence[tuple[float, float]], cycle: float):
-    """Merge a green that ends at the cycle end with one that starts at cycle second 0.
+    """Merge greens that touch: one ending where the next starts, and one that ends at the cycle
+    end with one that starts at cycle second 0 (a driver sees one uninterrupted green).
 
     Returns the green intervals sorted by start with ``0 <= start < cycle`` and
     ``start < end <= start + cycle``: a merged interval ends after ``cycle``.
     """
-    greens = sorted((float(s), float(e)) for s, e in greens)
+    greens_in = sorted((float(s), float(e)) for s, e in greens)
+    greens = greens_in[:1]
+    for s, e in greens_in[1:]:
+        if s <= greens[-1][1]:
+            greens[-1] = (greens[-1][0], max(e, greens[-1][1]))
+        else:
+            greens.append((s, e))
     if len(greens) > 1 and greens[0][0] == 0.0 and greens[-1][1] == cycle:
         first = greens.pop(0)
         last = greens.pop()
@@ -200,7 +208,7 @@ class PlanTable:
     index: dict[tuple[str, str], int] = field(repr=False)
 
     @classmethod
-    def from_plans(cls, plans: Iterable[tuple[str, SignalPlan]]) -> "PlanTable":
+    def from_plans(cls, plans: Iterable[tuple[str, SignalPlan]]) -> PlanTable:
         """Build the table from ``(intersection_id, plan)`` pairs (order is kept)."""
         plans = list(plans)
         keys, inter, cyc, off, amb, ar, greens = [], [], [], [], [], [], []
@@ -254,7 +262,7 @@ class PlanTable:
                 f"no signal group '{group_id}' at intersection '{intersection_id}'"
             ) from None
 
-    def with_plan(self, intersection_id: str, plan: SignalPlan) -> "PlanTable":
+    def with_plan(self, intersection_id: str, plan: SignalPlan) -> PlanTable:
         """A new table with one intersection's plan replaced (this table is not changed).
 
         The new plan must keep the intersection's signal group ids, so that links that refer to
@@ -360,8 +368,10 @@ class PlanTable:
             def gather(table, idx):
                 return np.asarray(table[idx])
         else:
+
             def gather(table, idx):
                 return np.take(table, idx, out=alloc(idx.shape), mode="clip")
+
             new = alloc
         cycle = gather(self.cycle_s, g)
         # The latest green that began at or before t (its cycle may be the previous one for a
@@ -390,8 +400,10 @@ class PlanTable:
     @cached_property
     def _first_green(self):
         """Per group: cycle seconds of the start and end of the first green (contiguous)."""
-        return (np.ascontiguousarray(self.green_start_s[:, 0]),
-                np.ascontiguousarray(self.green_end_s[:, 0]))
+        return (
+            np.ascontiguousarray(self.green_start_s[:, 0]),
+            np.ascontiguousarray(self.green_end_s[:, 0]),
+        )
 
     def state(self, g, t):
         """Signal state of groups ``g`` at times ``t`` and seconds until it changes.
@@ -415,4 +427,3 @@ class PlanTable:
         state = np.where(green, GREEN, np.where(amber, AMBER, RED)).astype(np.int8)
         change = np.where(green, nxt_end, np.where(amber, amber_end, nxt_start)) - t
         return state, change
-

@@ -43,33 +43,69 @@ def add_parser(sub) -> None:
         "      --seeds 5 --out runs/penetration",
     )
     scenario_arg(p)
-    p.add_argument("--set", dest="sets", action="append", required=True, metavar="KEY=V1,V2,...",
-                   help="a swept setting: dotted scenario key and comma-separated TOML values "
-                   "(repeat for a grid; e.g. advisory.penetration=0.25,0.5,1)")
-    p.add_argument("--seeds", type=int_range(1, 1000), default=3, metavar="N",
-                   help="seeds per combination (default 3)")
+    p.add_argument(
+        "--set",
+        dest="sets",
+        action="append",
+        required=True,
+        metavar="KEY=V1,V2,...",
+        help="a swept setting: dotted scenario key and comma-separated TOML values "
+        "(repeat for a grid; e.g. advisory.penetration=0.25,0.5,1)",
+    )
+    p.add_argument(
+        "--seeds",
+        type=int_range(1, 1000),
+        default=3,
+        metavar="N",
+        help="seeds per combination (default 3)",
+    )
     p.add_argument("--first-seed", type=int_range(0, 2**31), default=1, metavar="S")
-    p.add_argument("--duration", type=finite_float(1.0, 86400.0), metavar="S",
-                   help="simulated seconds per run (default: the scenario's)")
-    p.add_argument("--out", type=Path, required=True, metavar="DIR",
-                   help="output directory (resumes the sweep already there)")
-    p.add_argument("--workers", type=int_range(1, 1024), metavar="N",
-                   help=f"local worker processes (default: all cores, {os.cpu_count()})")
-    p.add_argument("--scheduler", metavar="ADDRESS",
-                   help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786")
-    p.add_argument("--before", type=Path, metavar="BEFORE",
-                   help="baseline = this scenario's signal timing without advice (the system "
-                   "comparison of compare --before); the --set overrides apply to both")
-    p.add_argument("--force", action="store_true",
-                   help="discard results of a different sweep in --out and start fresh")
+    p.add_argument(
+        "--duration",
+        type=finite_float(1.0, 86400.0),
+        metavar="S",
+        help="simulated seconds per run (default: the scenario's)",
+    )
+    p.add_argument(
+        "--out",
+        type=Path,
+        required=True,
+        metavar="DIR",
+        help="output directory (resumes the sweep already there)",
+    )
+    p.add_argument(
+        "--workers",
+        type=int_range(1, 1024),
+        metavar="N",
+        help=f"local worker processes (default: all cores, {os.cpu_count()})",
+    )
+    p.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="run on a Dask distributed cluster, e.g. tcp://10.0.0.5:8786",
+    )
+    p.add_argument(
+        "--before",
+        type=Path,
+        metavar="BEFORE",
+        help="baseline = this scenario's signal timing without advice (the system "
+        "comparison of compare --before); the --set overrides apply to both",
+    )
+    p.add_argument(
+        "--force",
+        action="store_true",
+        help="discard results of a different sweep in --out and start fresh",
+    )
     p.add_argument("--no-plots", dest="plots", action="store_false", help="skip plots/")
     p.set_defaults(func=cmd_sweep)
 
 
 def cmd_sweep(args) -> int:
     if args.scheduler and args.workers:
-        raise CliError("--workers applies to local processes; with --scheduler the cluster's "
-                       "workers run the cases")
+        raise CliError(
+            "--workers applies to local processes; with --scheduler the cluster's "
+            "workers run the cases"
+        )
     try:
         text = args.scenario.read_text(encoding="utf-8")
     except OSError as exc:
@@ -88,9 +124,15 @@ def cmd_sweep(args) -> int:
                 before_text = args.before.read_text(encoding="utf-8")
             except OSError as exc:
                 raise CliError(f"{args.before}: cannot read file: {exc.strerror}") from None
-        spec = build_spec(text, grid, seeds=seeds, duration_s=args.duration,
-                          source=str(args.scenario), before_text=before_text,
-                          before_source=str(args.before))
+        spec = build_spec(
+            text,
+            grid,
+            seeds=seeds,
+            duration_s=args.duration,
+            source=str(args.scenario),
+            before_text=before_text,
+            before_source=str(args.before),
+        )
     except SweepError as exc:
         raise CliError(str(exc)) from None
 
@@ -102,27 +144,38 @@ def cmd_sweep(args) -> int:
         closer = None
     progress = make_progress(sys.stderr)
     try:
-        report = run_sweep(spec, executor, args.out, force=args.force, progress=progress,
-                           plots=args.plots)
+        report = run_sweep(
+            spec, executor, args.out, force=args.force, progress=progress, plots=args.plots
+        )
     except SweepError as exc:
         raise CliError(str(exc)) from None
     except KeyboardInterrupt:
         _stop(executor)
-        print(f"greenwave: sweep interrupted; finished cases are kept in {args.out}. "
-              "Run the same command again to resume.", file=sys.stderr)
+        print(
+            f"greenwave: sweep interrupted; finished cases are kept in {args.out}. "
+            "Run the same command again to resume.",
+            file=sys.stderr,
+        )
         raise
     finally:
         _shutdown(executor, closer)
     for w in report.warnings:
         print(f"greenwave: warning: {w}", file=sys.stderr)
-    print(f"{spec.scenario_name}: {report.total} cases ({report.total // len(spec.seeds)} "
-          f"combinations × {len(spec.seeds)} seeds): {report.ran} run now, {report.skipped} "
-          f"from earlier runs, {report.failed} failed; {report.wall_s:.1f} s")
-    print(f"results: {args.out / 'results.csv'}, {args.out / 'results.parquet'}, "
-          f"{args.out / 'summary.csv'}" + (f", {args.out / 'plots'}/" if args.plots else ""))
+    print(
+        f"{spec.scenario_name}: {report.total} cases ({report.total // len(spec.seeds)} "
+        f"combinations × {len(spec.seeds)} seeds): {report.ran} run now, {report.skipped} "
+        f"from earlier runs, {report.failed} failed; {report.wall_s:.1f} s"
+    )
+    print(
+        f"results: {args.out / 'results.csv'}, {args.out / 'results.parquet'}, "
+        f"{args.out / 'summary.csv'}" + (f", {args.out / 'plots'}/" if args.plots else "")
+    )
     if report.failed:
-        print(f"{report.failed} case(s) failed; see the error column of results.csv. "
-              "Re-running the same command retries them.", file=sys.stderr)
+        print(
+            f"{report.failed} case(s) failed; see the error column of results.csv. "
+            "Re-running the same command retries them.",
+            file=sys.stderr,
+        )
         return 1
     return 0
 
@@ -131,8 +184,9 @@ def _dask_executor(address: str):
     try:
         from dask.distributed import Client
     except ImportError:
-        raise CliError("--scheduler needs Dask distributed: pip install 'greenwave[dask]'") \
-            from None
+        raise CliError(
+            "--scheduler needs Dask distributed: pip install 'greenwave[dask]'"
+        ) from None
     try:
         client = Client(address, timeout=DASK_CONNECT_TIMEOUT_S, set_as_default=False)
     except (OSError, TimeoutError, ValueError) as exc:
@@ -156,20 +210,26 @@ def _check_workers(client) -> None:
     here = greenwave_version()
     try:
         found = client.run(_worker_greenwave, on_error="return")
-    except Exception as exc:  # noqa: BLE001 - a scheduler that answers badly
+    except Exception as exc:
         raise CliError(f"cannot query the Dask workers: {exc}") from None
     if not found:
-        print("greenwave: warning: the Dask cluster has no workers yet; cases wait for them",
-              file=sys.stderr)
+        print(
+            "greenwave: warning: the Dask cluster has no workers yet; cases wait for them",
+            file=sys.stderr,
+        )
     bad = {w: v for w, v in found.items() if not isinstance(v, str)}
     if bad:
-        raise CliError("Dask workers cannot import greenwave (install the package on every "
-                       "worker): " + ", ".join(sorted(bad)))
+        raise CliError(
+            "Dask workers cannot import greenwave (install the package on every "
+            "worker): " + ", ".join(sorted(bad))
+        )
     other = {w: v for w, v in found.items() if v != here}
     if other:
-        print(f"greenwave: warning: workers run other greenwave versions than "
-              f"{here}: " + ", ".join(f"{w} {v}" for w, v in sorted(other.items())),
-              file=sys.stderr)
+        print(
+            f"greenwave: warning: workers run other greenwave versions than "
+            f"{here}: " + ", ".join(f"{w} {v}" for w, v in sorted(other.items())),
+            file=sys.stderr,
+        )
 
 
 def _stop(executor) -> None:
@@ -208,12 +268,19 @@ class LogProgress:
     def update(self, case: Case, record: dict) -> None:
         self.done += 1
         params = " ".join(f"{k}={v}" for k, v in case.params.items())
-        status = (f"ok {record['wall_s']:.1f} s" if record["status"] == "ok"
-                  else f"FAILED {record['error']}")
+        status = (
+            f"ok {record['wall_s']:.1f} s"
+            if record["status"] == "ok"
+            else f"FAILED {record['error']}"
+        )
         rate = (self.done - self.first) / max(time.monotonic() - self.t0, 1e-9)
         eta = (self.total - self.done) / rate if rate > 0 else math.nan
-        print(f"sweep: [{self.done}/{self.total}] {params} seed={case.seed}: {status}; "
-              f"eta {_hms(eta)}", file=self.stream, flush=True)
+        print(
+            f"sweep: [{self.done}/{self.total}] {params} seed={case.seed}: {status}; "
+            f"eta {_hms(eta)}",
+            file=self.stream,
+            flush=True,
+        )
 
     def close(self) -> None:
         pass
@@ -230,15 +297,22 @@ class BarProgress:
     def start(self, total: int, done: int) -> None:
         from tqdm import tqdm
 
-        self.bar = tqdm(total=total, initial=done, unit="case", file=self.stream,
-                        dynamic_ncols=True, desc="sweep")
+        self.bar = tqdm(
+            total=total,
+            initial=done,
+            unit="case",
+            file=self.stream,
+            dynamic_ncols=True,
+            desc="sweep",
+        )
 
     def update(self, case: Case, record: dict) -> None:
         if record["status"] != "ok":
             self.failed += 1
             params = " ".join(f"{k}={v}" for k, v in case.params.items())
-            self.bar.write(f"sweep: {params} seed={case.seed}: FAILED {record['error']}",
-                           file=self.stream)
+            self.bar.write(
+                f"sweep: {params} seed={case.seed}: FAILED {record['error']}", file=self.stream
+            )
             self.bar.set_postfix(failed=self.failed)
         self.bar.update(1)
 

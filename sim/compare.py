@@ -38,21 +38,31 @@ def check_same_network(a: World, b: World) -> None:
         raise ValueError("scenarios differ in signal groups; only timings may differ")
 
 
-def run_pair(world: World, seed: int, *, duration_s=None, penetration=None, compliance=None,
-             record=False) -> tuple[SimResult, SimResult]:
+def run_pair(
+    world: World, seed: int, *, duration_s=None, penetration=None, compliance=None, record=False
+) -> tuple[SimResult, SimResult]:
     """Baseline and advisory run of one seed on the same arrivals."""
     kw = _settings(world, duration_s, penetration, compliance)
     arr = draw_arrivals(world.scenario, world.network, seed, kw["duration_s"])
-    base = Simulation(world, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr,
-                      record=record).run()
-    adv = Simulation(world, seed, advisory=True, penetration=kw["penetration"],
-                     compliance=compliance, duration_s=kw["duration_s"], arrivals=arr,
-                     record=record).run()
+    base = Simulation(
+        world, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr, record=record
+    ).run()
+    adv = Simulation(
+        world,
+        seed,
+        advisory=True,
+        penetration=kw["penetration"],
+        compliance=compliance,
+        duration_s=kw["duration_s"],
+        arrivals=arr,
+        record=record,
+    ).run()
     return base, adv
 
 
-def run_before_after(after: World, before: World, seed: int, *, duration_s=None,
-                     penetration=None, compliance=None) -> tuple[SimResult, SimResult]:
+def run_before_after(
+    after: World, before: World, seed: int, *, duration_s=None, penetration=None, compliance=None
+) -> tuple[SimResult, SimResult]:
     """The system comparison of one seed: before timing without advice, after timing with it.
 
     Both runs use the after scenario's network, demand and drivers on the same arrivals; only
@@ -61,15 +71,31 @@ def run_before_after(after: World, before: World, seed: int, *, duration_s=None,
     check_same_network(after, before)
     kw = _settings(after, duration_s, penetration, compliance)
     arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
-    base = Simulation(after, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr,
-                      timing=before.timing).run()
-    adv = Simulation(after, seed, advisory=True, penetration=kw["penetration"],
-                     compliance=compliance, duration_s=kw["duration_s"], arrivals=arr).run()
+    base = Simulation(
+        after, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr, timing=before.timing
+    ).run()
+    adv = Simulation(
+        after,
+        seed,
+        advisory=True,
+        penetration=kw["penetration"],
+        compliance=compliance,
+        duration_s=kw["duration_s"],
+        arrivals=arr,
+    ).run()
     return base, adv
 
 
-def compare(world: World, seeds: list[int], *, duration_s=None, penetration=None,
-            compliance=None, name: str | None = None, keep=False) -> dict:
+def compare(
+    world: World,
+    seeds: list[int],
+    *,
+    duration_s=None,
+    penetration=None,
+    compliance=None,
+    name: str | None = None,
+    keep=False,
+) -> dict:
     """The ``compare --json`` object for ``seeds`` (see the README for the keys).
 
     With ``keep=True`` the raw :class:`SimResult` pairs are returned under ``"_runs"``.
@@ -78,8 +104,14 @@ def compare(world: World, seeds: list[int], *, duration_s=None, penetration=None
     base_runs, adv_runs, kept = [], [], []
     steps, wall = 0, 0.0
     for seed in seeds:
-        b, a = run_pair(world, seed, duration_s=kw["duration_s"], penetration=kw["penetration"],
-                        compliance=compliance, record=keep)
+        b, a = run_pair(
+            world,
+            seed,
+            duration_s=kw["duration_s"],
+            penetration=kw["penetration"],
+            compliance=compliance,
+            record=keep,
+        )
         base_runs.append(summarize(b))
         adv_runs.append(summarize(a))
         steps += b.vehicle_steps + a.vehicle_steps
@@ -104,8 +136,15 @@ def compare(world: World, seeds: list[int], *, duration_s=None, penetration=None
     return out
 
 
-def compare_before_after(after: World, before: World, seeds: list[int], *, duration_s=None,
-                         penetration=None, compliance=None) -> dict:
+def compare_before_after(
+    after: World,
+    before: World,
+    seeds: list[int],
+    *,
+    duration_s=None,
+    penetration=None,
+    compliance=None,
+) -> dict:
     """Before timing without advice vs after timing with advice, and each change alone.
 
     Cases per seed (same arrivals): ``before`` (before timing, no advice), ``retiming_only``
@@ -114,19 +153,34 @@ def compare_before_after(after: World, before: World, seeds: list[int], *, durat
     """
     check_same_network(after, before)
     kw = _settings(after, duration_s, penetration, compliance)
-    cases = {"before": (before.timing, False), "retiming_only": (after.timing, False),
-             "advice_only": (before.timing, True), "after": (after.timing, True)}
+    cases = {
+        "before": (before.timing, False),
+        "retiming_only": (after.timing, False),
+        "advice_only": (before.timing, True),
+        "after": (after.timing, True),
+    }
     runs = {k: [] for k in cases}
     for seed in seeds:
         arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
         for k, (timing, adv) in cases.items():
-            res = Simulation(after, seed, advisory=adv, penetration=kw["penetration"],
-                             compliance=compliance, duration_s=kw["duration_s"], arrivals=arr,
-                             timing=timing).run()
+            res = Simulation(
+                after,
+                seed,
+                advisory=adv,
+                penetration=kw["penetration"],
+                compliance=compliance,
+                duration_s=kw["duration_s"],
+                arrivals=arr,
+                timing=timing,
+            ).run()
             runs[k].append(summarize(res))
-    out = {"scenario": after.scenario.name, "before_scenario": before.scenario.name,
-           "seeds": list(seeds), "penetration": kw["penetration"],
-           "duration_s": kw["duration_s"]}
+    out = {
+        "scenario": after.scenario.name,
+        "before_scenario": before.scenario.name,
+        "seeds": list(seeds),
+        "penetration": kw["penetration"],
+        "duration_s": kw["duration_s"],
+    }
     for k in cases:
         out[k] = aggregate(runs[k])
     for k in ("retiming_only", "advice_only", "after"):
@@ -142,4 +196,3 @@ def vehicles_table(res: SimResult, world: World) -> dict[str, np.ndarray]:
     v = dict(res.vehicles)
     v["entry_link"] = np.array([world.network.link_ids[i] for i in v["entry_link"]])
     return v
-

@@ -91,7 +91,7 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
         rng = np.random.default_rng(np.random.SeedSequence([seed, e]))
         times = []
         edges = [p[0] for p in prof] + [duration_s]
-        for (t0, factor), t1 in zip(prof, edges[1:]):
+        for (t0, factor), t1 in zip(prof, edges[1:], strict=True):
             t1 = min(t1, duration_s)
             if t1 <= t0:
                 continue
@@ -103,14 +103,28 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
         cols["time"].append(t)
         cols["entry"].append(np.full(n, e, dtype=np.int64))
         cols["lane"].append(rng.integers(0, int(network.link_lanes[li]), n))
-        cols["factor"].append(_truncated_normal(
-            rng, drv.desired_speed_factor_mean, drv.desired_speed_factor_sd,
-            drv.desired_speed_factor_min, drv.desired_speed_factor_max, n))
+        cols["factor"].append(
+            _truncated_normal(
+                rng,
+                drv.desired_speed_factor_mean,
+                drv.desired_speed_factor_sd,
+                drv.desired_speed_factor_min,
+                drv.desired_speed_factor_max,
+                n,
+            )
+        )
         cols["ue"].append(rng.uniform(0.0, 1.0, n))
         cols["uc"].append(rng.uniform(0.0, 1.0, n))
 
     def cat(key, dtype=float):
         return np.concatenate(cols[key]).astype(dtype) if cols[key] else np.empty(0, dtype)
 
-    return Arrivals(cat("time"), cat("entry", np.int64), cat("lane", np.int64), cat("factor"),
-                    cat("ue"), cat("uc"), entry_links)
+    return Arrivals(
+        cat("time"),
+        cat("entry", np.int64),
+        cat("lane", np.int64),
+        cat("factor"),
+        cat("ue"),
+        cat("uc"),
+        entry_links,
+    )

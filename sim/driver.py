@@ -67,8 +67,18 @@ class Commands:
     plan_id: np.ndarray
 
 
-def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
-             max_signals=None, min_speed_ratio=0.0, hold_on_stop=False) -> Commands:
+def commands(
+    advice,
+    speed_ms,
+    desired_ms,
+    t_s,
+    *,
+    policy="plan",
+    update_s=1.0,
+    max_signals=None,
+    min_speed_ratio=0.0,
+    hold_on_stop=False,
+) -> Commands:
     """Speed commands from ``advice`` (:class:`greenwave.advice.Advice` of N drivers) for
     drivers at ``speed_ms`` (N,) who want ``desired_ms`` (N,), at absolute time ``t_s``.
 
@@ -119,8 +129,9 @@ def commands(advice, speed_ms, desired_ms, t_s, *, policy="plan", update_s=1.0,
     then_v[queued], then_t[queued] = np.nan, np.inf
     valid = (kind != P.NONE).astype(np.int64)
     # Window starts rounded to 0.1 s: the same green seen from successive updates.
-    plan_id = np.where(np.isnan(now), np.nan,
-                       np.round(np.nan_to_num(p.window_start_s, nan=-1.0), 1) * 8.0 + kind)
+    plan_id = np.where(
+        np.isnan(now), np.nan, np.round(np.nan_to_num(p.window_start_s, nan=-1.0), 1) * 8.0 + kind
+    )
     return Commands(now, then_v, then_t, valid, keep, plan_id)
 
 

@@ -81,7 +81,7 @@ class Routes:
     freeflow_s: np.ndarray
 
     @classmethod
-    def build(cls, net, entry_links) -> "Routes":
+    def build(cls, net, entry_links) -> Routes:
         chains = []
         for e in entry_links:
             chain, seen = [int(e)], {int(e)}
@@ -105,8 +105,11 @@ class Routes:
             end[i, : len(c)] = ends
             length[i] = ends[-1]
             free[i] = float(np.sum(ln / net.link_speed_limit_ms[c]))
-            stops[i] = [(ends[k], int(net.link_group[l])) for k, l in enumerate(c)
-                        if net.link_group[l] >= 0]
+            stops[i] = [
+                (ends[k], int(net.link_group[lk]))
+                for k, lk in enumerate(c)
+                if net.link_group[lk] >= 0
+            ]
         jmax = max(len(s) for s in stops)
         stop_pos = np.full((r, jmax + 1), np.inf)
         stop_grp = np.full((r, jmax + 1), -1, dtype=np.int64)
@@ -156,8 +159,7 @@ def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
     cur, pend = target[slots], pend_v[slots]
     waiting = np.isfinite(pend_t[slots])
     same_cur = (np.isnan(new) & np.isnan(cur)) | (np.abs(new - cur) < SAME_ADVICE_MS)
-    same_pend = waiting & ((np.isnan(new) & np.isnan(pend))
-                           | (np.abs(new - pend) < SAME_ADVICE_MS))
+    same_pend = waiting & ((np.isnan(new) & np.isnan(pend)) | (np.abs(new - pend) < SAME_ADVICE_MS))
     follow = same_cur & ~same_pend
     target[slots[follow]] = new[follow]
     pend_t[slots[follow & waiting]] = np.inf
@@ -188,9 +190,22 @@ class Simulation:
         Reuse an already drawn population (must come from the same scenario and seed).
     """
 
-    def __init__(self, world: World, seed: int, advisory: bool = True, *, penetration=None,
-                 compliance=None, duration_s=None, warmup_s=None, dt_s=None, record=False,
-                 record_routes=None, arrivals: Arrivals | None = None, timing=None):
+    def __init__(
+        self,
+        world: World,
+        seed: int,
+        advisory: bool = True,
+        *,
+        penetration=None,
+        compliance=None,
+        duration_s=None,
+        warmup_s=None,
+        dt_s=None,
+        record=False,
+        record_routes=None,
+        arrivals: Arrivals | None = None,
+        timing=None,
+    ):
         sc = world.scenario
         self.world = world
         self.net = world.network
@@ -205,14 +220,16 @@ class Simulation:
         adv = sc.advisory
         self.adv = adv
         self.params = sc.band_params()
-        self.penetration = (adv.penetration if penetration is None else penetration) if advisory \
-            else 0.0
+        self.penetration = (
+            (adv.penetration if penetration is None else penetration) if advisory else 0.0
+        )
         self.compliance = sc.drivers.compliance if compliance is None else compliance
         drv = sc.drivers
         self.drv = drv
         self.fuel_model = sc.simulation.fuel_model
-        self.arr = arrivals if arrivals is not None else draw_arrivals(
-            sc, self.net, seed, self.duration)
+        self.arr = (
+            arrivals if arrivals is not None else draw_arrivals(sc, self.net, seed, self.duration)
+        )
         self.routes = Routes.build(self.net, self.arr.entry_links)
         # Streams: (entry, lane).
         lanes = self.net.link_lanes[self.arr.entry_links]
@@ -226,19 +243,24 @@ class Simulation:
         self.veh_complies = self.veh_equipped & (a.u_comply < self.compliance)
         # Per stream, arrivals in time order (indices into the arrival arrays).
         order = np.lexsort((a.time_s, self.veh_stream))
-        self.stream_arrivals = np.split(order, np.cumsum(np.bincount(
-            self.veh_stream, minlength=n_streams))[:-1])
+        self.stream_arrivals = np.split(
+            order, np.cumsum(np.bincount(self.veh_stream, minlength=n_streams))[:-1]
+        )
         self.queue_head = np.zeros(n_streams, dtype=np.int64)  # next to insert
         self.queue_tail = np.zeros(n_streams, dtype=np.int64)  # arrived so far
         self.tail = np.full(n_streams, -1, dtype=np.int64)  # last inserted vehicle's slot
         self.record = record
         if record_routes is None and self.net.corridors:
             first = self.net.corridors[0][2][0]
-            rec = [r for r in range(len(self.arr.entry_links))
-                   if self.routes.links[r, 0] in {int(c[2][0]) for c in self.net.corridors[:2]}]
+            rec = [
+                r
+                for r in range(len(self.arr.entry_links))
+                if self.routes.links[r, 0] in {int(c[2][0]) for c in self.net.corridors[:2]}
+            ]
             record_routes = rec or [int(np.flatnonzero(self.arr.entry_links == first)[0])]
-        self.record_routes = np.asarray(record_routes if record_routes is not None else [],
-                                        dtype=np.int64)
+        self.record_routes = np.asarray(
+            record_routes if record_routes is not None else [], dtype=np.int64
+        )
         self._alloc(max(64, min(4096, a.count)))
         self._init_results()
         self.red_violations = 0
@@ -253,10 +275,32 @@ class Simulation:
         self.sig_next_change = -math.inf
 
     # ----------------------------------------------------------------- storage
-    _FLOAT = ("pos", "v", "desired", "target", "pend_v", "pend_t", "then_v", "then_t", "plan_id",
-              "t_enter", "fuel", "co2", "stopped_time")
-    _INT = ("vid", "route", "stream", "link_k", "stop_k", "leader", "follower", "stops",
-            "adv_until")
+    _FLOAT = (
+        "pos",
+        "v",
+        "desired",
+        "target",
+        "pend_v",
+        "pend_t",
+        "then_v",
+        "then_t",
+        "plan_id",
+        "t_enter",
+        "fuel",
+        "co2",
+        "stopped_time",
+    )
+    _INT = (
+        "vid",
+        "route",
+        "stream",
+        "link_k",
+        "stop_k",
+        "leader",
+        "follower",
+        "stops",
+        "adv_until",
+    )
     _BOOL = ("alive", "equipped", "complies", "committed", "in_stop")
 
     def _alloc(self, cap):
@@ -274,7 +318,11 @@ class Simulation:
         new = self.cap * 2
         for k in self._FLOAT + self._INT + self._BOOL:
             old = getattr(self, k)
-            arr = np.zeros(new, dtype=old.dtype) if k not in self._INT else np.full(new, -1, dtype=old.dtype)
+            arr = (
+                np.zeros(new, dtype=old.dtype)
+                if k not in self._INT
+                else np.full(new, -1, dtype=old.dtype)
+            )
             arr[: self.cap] = old
             setattr(self, k, arr)
         self.cap = new
@@ -282,9 +330,12 @@ class Simulation:
     def _init_results(self):
         n = self.arr.count
         self.res = {
-            "t_enter": np.full(n, np.nan), "t_exit": np.full(n, np.nan),
-            "fuel_l": np.full(n, np.nan), "co2_g": np.full(n, np.nan),
-            "stops": np.full(n, -1, dtype=np.int64), "stopped_time_s": np.full(n, np.nan),
+            "t_enter": np.full(n, np.nan),
+            "t_exit": np.full(n, np.nan),
+            "fuel_l": np.full(n, np.nan),
+            "co2_g": np.full(n, np.nan),
+            "stops": np.full(n, -1, dtype=np.int64),
+            "stopped_time_s": np.full(n, np.nan),
         }
 
     # --------------------------------------------------------------- processes
@@ -341,11 +392,12 @@ class Simulation:
         desired = self.arr.desired_factor[vids] * lim0
         # Enter at the desired speed, or slower if the gap only allows an IDM-equilibrium speed.
         v_gap = np.where(has, (gap - drv.min_gap_m) / drv.time_headway_s, np.inf)
-        v_ins = np.minimum(desired, np.maximum(np.minimum(v_gap, np.where(has, self.v[tl], np.inf)
-                                                           + 2.0), 0.0))
+        v_ins = np.minimum(
+            desired, np.maximum(np.minimum(v_gap, np.where(has, self.v[tl], np.inf) + 2.0), 0.0)
+        )
         ok = gap >= drv.min_gap_m + 0.5
         ok &= v_ins >= 0.0
-        for s, vid, v_in, d_in in zip(waiting[ok], vids[ok], v_ins[ok], desired[ok]):
+        for s, vid, v_in, _d_in in zip(waiting[ok], vids[ok], v_ins[ok], desired[ok], strict=True):
             self._add_vehicle(int(s), int(vid), float(v_in), t)
         self.queue_head[waiting[ok]] += 1
 
@@ -430,20 +482,40 @@ class Simulation:
             queue_m = queued * JAM_SPACING_M
         lim = self.net.link_speed_limit_ms[link]
         desired = self.desired[sel] * lim
-        adv = advise(self.net, self.timing, self.params, link, offset, self.v[sel],
-                     self.epoch + t, m, qd, cruise_ms=desired, queue_m=queue_m)
+        adv = advise(
+            self.net,
+            self.timing,
+            self.params,
+            link,
+            offset,
+            self.v[sel],
+            self.epoch + t,
+            m,
+            qd,
+            cruise_ms=desired,
+            queue_m=queue_m,
+        )
         drv = self.drv
-        cmd = commands(adv, self.v[sel], desired, t, policy=drv.policy,
-                       update_s=self.adv.update_interval_s, max_signals=drv.option_max_signals,
-                       min_speed_ratio=drv.option_min_speed_ratio, hold_on_stop=drv.hold_on_stop)
+        cmd = commands(
+            adv,
+            self.v[sel],
+            desired,
+            t,
+            policy=drv.policy,
+            update_s=self.adv.update_interval_s,
+            max_signals=drv.option_max_signals,
+            min_speed_ratio=drv.option_min_speed_ratio,
+            hold_on_stop=drv.hold_on_stop,
+        )
         # "Prepare to stop" with hold_on_stop: a driver following advice keeps it rather than
         # speed up towards the red light (the stop line still stops them if it is red).
         keep = cmd.keep & ~np.isnan(self.target[sel])
         upd = sel[~keep]
         self.adv_until[upd] = self.stop_k[upd] + cmd.valid_stops[~keep]
         new_id = cmd.plan_id[~keep]
-        self._schedule(upd, cmd.now_ms[~keep], t,
-                       reaction_times(self.plan_id[upd], new_id, drv.reaction_s))
+        self._schedule(
+            upd, cmd.now_ms[~keep], t, reaction_times(self.plan_id[upd], new_id, drv.reaction_s)
+        )
         self.plan_id[upd] = new_id
         self.then_v[upd] = cmd.then_ms[~keep]
         self.then_t[upd] = cmd.then_t_s[~keep]
@@ -453,8 +525,15 @@ class Simulation:
     def _schedule(self, slots, new, t, reaction_s=None):
         """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
         (:func:`schedule_targets`; default: the drivers' ``reaction_s``)."""
-        schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
-                         self.drv.reaction_s if reaction_s is None else reaction_s)
+        schedule_targets(
+            self.target,
+            self.pend_v,
+            self.pend_t,
+            slots,
+            new,
+            t,
+            self.drv.reaction_s if reaction_s is None else reaction_s,
+        )
 
     def _queued_ahead(self, n, sel):
         """Per vehicle in ``sel``: queued vehicles ahead of it on its stream before the same
@@ -513,8 +592,13 @@ class Simulation:
         li = np.where(has_l, lead, 0)
         gap_l = np.where(has_l, pos[li] - drv.length_m - pos, np.inf)
         v_l = np.where(has_l, v[li], 0.0)
-        inter = np.where(has_l, idm_interaction(v, v - v_l, gap_l, drv.accel_ms2, drv.decel_ms2,
-                                                drv.time_headway_s, drv.min_gap_m), 0.0)
+        inter = np.where(
+            has_l,
+            idm_interaction(
+                v, v - v_l, gap_l, drv.accel_ms2, drv.decel_ms2, drv.time_headway_s, drv.min_gap_m
+            ),
+            0.0,
+        )
         amax = np.where(has_l, safe_accel(v, gap_l, v_l, dt), np.inf)
 
         # Stop line: an obstacle on red, and on amber for drivers who can still stop.
@@ -538,8 +622,15 @@ class Simulation:
             eta = dist / np.maximum(v, 0.1)
             obstacle &= ~(trusting & (eta >= to_green + 1.0))
         if obstacle.any():
-            inter_o = idm_interaction(v, v, dist + drv.min_gap_m, drv.accel_ms2, drv.decel_ms2,
-                                      drv.time_headway_s, drv.min_gap_m)
+            inter_o = idm_interaction(
+                v,
+                v,
+                dist + drv.min_gap_m,
+                drv.accel_ms2,
+                drv.decel_ms2,
+                drv.time_headway_s,
+                drv.min_gap_m,
+            )
             inter = np.where(obstacle, np.minimum(inter, inter_o), inter)
             amax = np.where(obstacle, np.minimum(amax, safe_accel(v, dist, 0.0, dt)), amax)
         acc = acc + inter
@@ -584,9 +675,17 @@ class Simulation:
             rec = al & np.isin(route, self.record_routes)
             if rec.any():
                 ids = np.flatnonzero(rec)
-                self.traj.append((np.full(ids.size, t + dt), self.vid[ids], route[ids],
-                                  pos[ids].copy(), v[ids].copy(), self.equipped[ids].copy(),
-                                  ~np.isnan(target[ids])))
+                self.traj.append(
+                    (
+                        np.full(ids.size, t + dt),
+                        self.vid[ids],
+                        route[ids],
+                        pos[ids].copy(),
+                        v[ids].copy(),
+                        self.equipped[ids].copy(),
+                        ~np.isnan(target[ids]),
+                    )
+                )
 
         # Exits.
         done = al & (pos >= r.length_m[route])
@@ -667,9 +766,13 @@ class Simulation:
         al = self.alive[: self.hw]
         traj = None
         if self.record and self.traj:
-            cols = list(zip(*self.traj))
-            traj = {k: np.concatenate(c) for k, c in zip(
-                ("t", "vid", "route", "pos", "v", "equipped", "advised"), cols)}
+            cols = list(zip(*self.traj, strict=True))
+            traj = {
+                k: np.concatenate(c)
+                for k, c in zip(
+                    ("t", "vid", "route", "pos", "v", "equipped", "advised"), cols, strict=True
+                )
+            }
         return SimResult(
             vehicles=veh,
             arrived=int(self.queue_tail.sum()),
@@ -686,6 +789,9 @@ class Simulation:
             warmup_s=self.warmup,
             duration_s=self.duration,
             trajectories=traj,
-            extra={"advice_calls": self.n_advice_calls, "advised": self.n_advised,
-                   "entry_links": self.arr.entry_links},
+            extra={
+                "advice_calls": self.n_advice_calls,
+                "advised": self.n_advised,
+                "entry_links": self.arr.entry_links,
+            },
         )

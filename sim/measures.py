@@ -21,16 +21,58 @@ import numpy as np
 
 from .engine import SimResult
 
-MEASURES = ("mean_speed_kmh", "travel_time_s", "stops_per_veh", "stopped_time_s", "delay_s",
-            "fuel_l_per_100km", "co2_g_per_km")
-CHANGE_MEASURES = ("mean_speed_kmh", "travel_time_s", "stops_per_veh", "delay_s",
-                   "fuel_l_per_100km", "co2_g_per_km")
+MEASURES = (
+    "mean_speed_kmh",
+    "travel_time_s",
+    "stops_per_veh",
+    "stopped_time_s",
+    "delay_s",
+    "fuel_l_per_100km",
+    "co2_g_per_km",
+)
+CHANGE_MEASURES = (
+    "mean_speed_kmh",
+    "travel_time_s",
+    "stops_per_veh",
+    "delay_s",
+    "fuel_l_per_100km",
+    "co2_g_per_km",
+)
 
 # Two-sided 95 % Student t quantiles t_{0.975, df} for df = 1..30 (standard tables, e.g.
 # NIST/SEMATECH e-Handbook of Statistical Methods, Table 1.4.2.3); 1.96 beyond.
-_T975 = (12.706, 4.303, 3.182, 2.776, 2.571, 2.447, 2.365, 2.306, 2.262, 2.228, 2.201, 2.179,
-         2.160, 2.145, 2.131, 2.120, 2.110, 2.101, 2.093, 2.086, 2.080, 2.074, 2.069, 2.064,
-         2.060, 2.056, 2.052, 2.048, 2.045, 2.042)
+_T975 = (
+    12.706,
+    4.303,
+    3.182,
+    2.776,
+    2.571,
+    2.447,
+    2.365,
+    2.306,
+    2.262,
+    2.228,
+    2.201,
+    2.179,
+    2.160,
+    2.145,
+    2.131,
+    2.120,
+    2.110,
+    2.101,
+    2.093,
+    2.086,
+    2.080,
+    2.074,
+    2.069,
+    2.064,
+    2.060,
+    2.056,
+    2.052,
+    2.048,
+    2.045,
+    2.042,
+)
 
 
 def t975(df: int) -> float:
@@ -56,15 +98,17 @@ def summarize(res: SimResult, mask=None) -> dict:
         return out
     dist = v["distance_m"][c].sum()
     tt = v["travel_time_s"][c]
-    out.update({
-        "mean_speed_kmh": float(dist / tt.sum() * 3.6),
-        "travel_time_s": float(tt.mean()),
-        "stops_per_veh": float(v["stops"][c].mean()),
-        "stopped_time_s": float(v["stopped_time_s"][c].mean()),
-        "delay_s": float(v["delay_s"][c].mean()),
-        "fuel_l_per_100km": float(v["fuel_l"][c].sum() / dist * 1e5),
-        "co2_g_per_km": float(v["co2_g"][c].sum() / dist * 1e3),
-    })
+    out.update(
+        {
+            "mean_speed_kmh": float(dist / tt.sum() * 3.6),
+            "travel_time_s": float(tt.mean()),
+            "stops_per_veh": float(v["stops"][c].mean()),
+            "stopped_time_s": float(v["stopped_time_s"][c].mean()),
+            "delay_s": float(v["delay_s"][c].mean()),
+            "fuel_l_per_100km": float(v["fuel_l"][c].sum() / dist * 1e5),
+            "co2_g_per_km": float(v["co2_g"][c].sum() / dist * 1e3),
+        }
+    )
     return out
 
 
@@ -89,8 +133,10 @@ def change_pct(before: float, after: float) -> float:
 
 def aggregate(runs: list[dict]) -> dict:
     """Combine per-seed summaries: sums of counts, means of measures, and their intervals."""
-    out = {"vehicles": int(sum(r["vehicles"] for r in runs)),
-           "incomplete": int(sum(r["incomplete"] for r in runs))}
+    out = {
+        "vehicles": int(sum(r["vehicles"] for r in runs)),
+        "incomplete": int(sum(r["incomplete"] for r in runs)),
+    }
     ci = {}
     for k in MEASURES:
         m, lo, hi = mean_ci([r[k] for r in runs])
@@ -104,7 +150,7 @@ def paired_changes(base_runs: list[dict], other_runs: list[dict]) -> tuple[dict,
     """Per-seed % changes averaged over seeds, and their 95 % intervals."""
     mean, ci = {}, {}
     for k in CHANGE_MEASURES:
-        per_seed = [change_pct(b[k], o[k]) for b, o in zip(base_runs, other_runs)]
+        per_seed = [change_pct(b[k], o[k]) for b, o in zip(base_runs, other_runs, strict=True)]
         m, lo, hi = mean_ci(per_seed)
         mean[k], ci[k] = m, [lo, hi]
     return mean, ci

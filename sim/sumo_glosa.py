@@ -312,12 +312,29 @@ class GlosaController:
 
     HOLD_MS = 0.05  # within this of the target, hold it with setSpeed instead of ramping
 
-    def __init__(self, world: World, api, *, seed: int, penetration=None, compliance=None,
-                 update_s=None, range_m=None, reaction_s=None, steer_accel_ms2=None,
-                 steer_decel_ms2=None, trust_red: bool = True, release_queued: bool = True,
-                 raise_speed_factor: bool = True, max_signals=-1, min_speed_ratio=None,
-                 hold_on_stop=None, policy=None, check_red: bool = True,
-                 record: bool = False):
+    def __init__(
+        self,
+        world: World,
+        api,
+        *,
+        seed: int,
+        penetration=None,
+        compliance=None,
+        update_s=None,
+        range_m=None,
+        reaction_s=None,
+        steer_accel_ms2=None,
+        steer_decel_ms2=None,
+        trust_red: bool = True,
+        release_queued: bool = True,
+        raise_speed_factor: bool = True,
+        max_signals=-1,
+        min_speed_ratio=None,
+        hold_on_stop=None,
+        policy=None,
+        check_red: bool = True,
+        record: bool = False,
+    ):
         sc = world.scenario
         self.world = world
         self.net = world.network
@@ -340,8 +357,9 @@ class GlosaController:
         self.raise_speed_factor = bool(raise_speed_factor)
         drv = sc.drivers
         self.max_signals = drv.option_max_signals if max_signals == -1 else max_signals
-        self.min_speed_ratio = float(drv.option_min_speed_ratio if min_speed_ratio is None
-                                     else min_speed_ratio)
+        self.min_speed_ratio = float(
+            drv.option_min_speed_ratio if min_speed_ratio is None else min_speed_ratio
+        )
         self.hold_on_stop = bool(drv.hold_on_stop if hold_on_stop is None else hold_on_stop)
         self.policy = drv.policy if policy is None else policy
         self.s0 = float(drv.min_gap_m)
@@ -374,21 +392,35 @@ class GlosaController:
 
     def _alloc(self, cap):
         old = self.cap
-        for name, fill, dtype in (("alive", False, bool), ("complies", False, bool),
-                                  ("target", np.nan, float), ("pend_v", np.nan, float),
-                                  ("pend_t", np.inf, float), ("hold", np.nan, float),
-                                  ("then_v", np.nan, float), ("then_t", np.inf, float),
-                                  ("plan_id", np.nan, float),
-                                  ("ramping", False, bool), ("ramp_v0", np.nan, float),
-                                  ("ramp_t0", np.nan, float), ("prev_link", -1, np.int64),
-                                  ("stop_k", 0, np.int64), ("adv_until", 0, np.int64),
-                                  ("sf0", 1.0, float), ("sf", 1.0, float),
-                                  ("vmax", np.inf, float), ("accel", 0.0, float),
-                                  ("decel", 1.0, float), ("stop_decel", 3.0, float),
-                                  ("lane_vmax", np.nan, float),
-                                  ("queued_until", -1, np.int64), ("following", False, bool),
-                                  ("trusted", False, bool), ("green_at", np.nan, float),
-                                  ("trust_next", 0.0, float)):
+        for name, fill, dtype in (
+            ("alive", False, bool),
+            ("complies", False, bool),
+            ("target", np.nan, float),
+            ("pend_v", np.nan, float),
+            ("pend_t", np.inf, float),
+            ("hold", np.nan, float),
+            ("then_v", np.nan, float),
+            ("then_t", np.inf, float),
+            ("plan_id", np.nan, float),
+            ("ramping", False, bool),
+            ("ramp_v0", np.nan, float),
+            ("ramp_t0", np.nan, float),
+            ("prev_link", -1, np.int64),
+            ("stop_k", 0, np.int64),
+            ("adv_until", 0, np.int64),
+            ("sf0", 1.0, float),
+            ("sf", 1.0, float),
+            ("vmax", np.inf, float),
+            ("accel", 0.0, float),
+            ("decel", 1.0, float),
+            ("stop_decel", 3.0, float),
+            ("lane_vmax", np.nan, float),
+            ("queued_until", -1, np.int64),
+            ("following", False, bool),
+            ("trusted", False, bool),
+            ("green_at", np.nan, float),
+            ("trust_next", 0.0, float),
+        ):
             arr = np.full(cap, fill, dtype=dtype)
             if old:
                 arr[:old] = getattr(self, name)
@@ -426,8 +458,9 @@ class GlosaController:
             self.accel[k] = veh.getAccel(vid)
             self.decel[k] = veh.getDecel(vid)
             # SUMO's deceleration for a yellow/red light: max(min(3, emergencyDecel), decel).
-            self.stop_decel[k] = max(min(TLS_MIN_DECEL_MS2, veh.getEmergencyDecel(vid)),
-                                     self.decel[k])
+            self.stop_decel[k] = max(
+                min(TLS_MIN_DECEL_MS2, veh.getEmergencyDecel(vid)), self.decel[k]
+            )
         self.slot[vid] = k
         self.slot_id[k] = vid
 
@@ -441,7 +474,7 @@ class GlosaController:
         cmd = v0 + np.clip(tg - v0, -self.dec * dt_ramp, self.acc * dt_ramp)
         done = np.abs(cmd - tg) <= 1e-9
         setspeed = self.api.vehicle.setSpeed
-        for k, c in zip(slots.tolist(), cmd.tolist()):
+        for k, c in zip(slots.tolist(), cmd.tolist(), strict=True):
             setspeed(self.slot_id[k], c)
         fin = slots[done]
         self.ramping[fin] = False
@@ -471,8 +504,9 @@ class GlosaController:
                 self._check_trust(t)
             # Advice whose reaction time ends between updates, and plans that speed up again.
             self._resume(t, np.arange(hw))
-            due = np.flatnonzero(self.complies[:hw] & ((self.pend_t[:hw] <= t + 1e-9)
-                                                       | self._resumed[:hw]))
+            due = np.flatnonzero(
+                self.complies[:hw] & ((self.pend_t[:hw] <= t + 1e-9) | self._resumed[:hw])
+            )
             if due.size:
                 v = np.array([api.vehicle.getSpeed(self.slot_id[k]) for k in due])
                 self._steer(t, due, v)
@@ -500,8 +534,9 @@ class GlosaController:
         self.lane_vmax[slots] = np.fromiter((self._lane_vmax[ln] for ln in lanes), float, n)
         # Positions of every vehicle on greenwave's links (the advice needs the complying ones',
         # the leaders all of them).
-        on = np.flatnonzero(link >= 0) if self.release_queued else \
-            np.flatnonzero(want & (link >= 0))
+        on = (
+            np.flatnonzero(link >= 0) if self.release_queued else np.flatnonzero(want & (link >= 0))
+        )
         pos = np.full(n, np.nan)
         pos[on] = np.fromiter((veh.getLanePosition(ids[i]) for i in on), float, on.size)
         sel = np.flatnonzero(want & (link >= 0))
@@ -538,8 +573,9 @@ class GlosaController:
         for k in np.flatnonzero((st0 == RED) & (st1 == RED)):
             self.red_crossings += 1
             j = int(moved[k])
-            self.red_crossing_ids.append((t, self.slot_id[int(slots[j])],
-                                          self.net.link_ids[int(prev[j])]))
+            self.red_crossing_ids.append(
+                (t, self.slot_id[int(slots[j])], self.net.link_ids[int(prev[j])])
+            )
 
     def _advise(self, t, ids, lanes, slots, link, speed, sel, offset, pos):
         want = self.complies[slots]
@@ -567,19 +603,37 @@ class GlosaController:
         if self.adv.queue_aware:
             lane = np.unique(np.asarray(lanes, dtype=str), return_inverse=True)[1].ravel()
             known = ~np.isnan(pos)
-            ahead = queued_ahead(np.where(known, lane, -1), np.where(known, pos, 0.0),
-                                 speed)[sel]
+            ahead = queued_ahead(np.where(known, lane, -1), np.where(known, pos, 0.0), speed)[sel]
             qd = np.zeros((sel.size, self.m))
             qd[:, 0] = queue_discharge_delay_s(ahead)
             queue_m = ahead * JAM_SPACING_M
-        adv = advise(self.net, self.timing, self.params, link[sel], offset, speed[sel],
-                     self.epoch + t, self.m, qd, cruise_ms=desired, queue_m=queue_m,
-                     first_dist_m=first)
+        adv = advise(
+            self.net,
+            self.timing,
+            self.params,
+            link[sel],
+            offset,
+            speed[sel],
+            self.epoch + t,
+            self.m,
+            qd,
+            cruise_ms=desired,
+            queue_m=queue_m,
+            first_dist_m=first,
+        )
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
-        cmd = commands(adv, speed[sel], desired, t, policy=self.policy, update_s=self.update_s,
-                       max_signals=self.max_signals, min_speed_ratio=self.min_speed_ratio,
-                       hold_on_stop=self.hold_on_stop)
+        cmd = commands(
+            adv,
+            speed[sel],
+            desired,
+            t,
+            policy=self.policy,
+            update_s=self.update_s,
+            max_signals=self.max_signals,
+            min_speed_ratio=self.min_speed_ratio,
+            hold_on_stop=self.hold_on_stop,
+        )
         tgt = np.where(in_range, cmd.now_ms, np.nan)
         ok = in_range & ~np.isnan(tgt)
         self.log.advised += int(ok.sum())
@@ -591,22 +645,21 @@ class GlosaController:
         expired = self.stop_k[ks] >= self.adv_until[ks]
         upd = renew | expired
         new_id = np.where(in_range[upd], cmd.plan_id[upd], np.nan)
-        self._schedule(ks[upd], tgt[upd], t,
-                       reaction_times(self.plan_id[ks[upd]], new_id, self.reaction_s))
+        self._schedule(
+            ks[upd], tgt[upd], t, reaction_times(self.plan_id[ks[upd]], new_id, self.reaction_s)
+        )
         self.plan_id[ks[upd]] = new_id
         self.then_v[ks[upd]] = np.where(in_range[upd], cmd.then_ms[upd], np.nan)
         self.then_t[ks[upd]] = np.where(in_range[upd], cmd.then_t_s[upd], np.inf)
         if self.record:
             lo, hi = adv.bands.lo_ms[:, 0], adv.bands.hi_ms[:, 0]
             for k in np.flatnonzero(ok):
-                self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]),
-                                         float(tgt[k])))
+                self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]), float(tgt[k])))
 
     def _resume(self, t, slots):
         """Plans that speed up again before the stop line: their next target is due (no
         reaction time: it is part of the advice the driver already follows)."""
-        due = self.complies[slots] & (self.then_t[slots] <= t + 1e-9) \
-            & np.isinf(self.pend_t[slots])
+        due = self.complies[slots] & (self.then_t[slots] <= t + 1e-9) & np.isinf(self.pend_t[slots])
         self._resumed = np.zeros(self.cap, dtype=bool)
         k = slots[due]
         if k.size:
@@ -632,8 +685,9 @@ class GlosaController:
         # a leader beyond the lane's end is not looked for: SUMO's car following still holds
         # a commanded vehicle back behind it).
         codes: dict[str, int] = {}
-        lane_code = np.fromiter((codes.setdefault(lanes[i], len(codes)) for i in on), np.int64,
-                                on.size)
+        lane_code = np.fromiter(
+            (codes.setdefault(lanes[i], len(codes)) for i in on), np.int64, on.size
+        )
         order = np.lexsort((pos[on], lane_code))
         srt = on[order]
         same = lane_code[order][1:] == lane_code[order][:-1]
@@ -648,17 +702,29 @@ class GlosaController:
         root = 2.0 * np.sqrt(self.accel[ks] * self.decel[ks])
         s_star = self.s0 + self.headway * v + v * np.maximum(v - vl, 0.0) / root
         tg = self.target[ks]
-        follow = (has_l & ~np.isnan(tg) & (self.queued_until[ks] < 0)
-                  & (v < tg - SAME_ADVICE_MS) & (vl < tg - SAME_ADVICE_MS)
-                  & (gap + self.s0 <= FOLLOW_GAP_FACTOR * s_star))
+        follow = (
+            has_l
+            & ~np.isnan(tg)
+            & (self.queued_until[ks] < 0)
+            & (v < tg - SAME_ADVICE_MS)
+            & (vl < tg - SAME_ADVICE_MS)
+            & (gap + self.s0 <= FOLLOW_GAP_FACTOR * s_star)
+        )
         self.following[ks] = follow
         self.log.following += int(follow.sum())
 
     def _schedule(self, slots, new, t, reaction_s=None):
         """New targets act after the reaction time (:func:`greenwave.sim.engine.
         schedule_targets`, as the engine; default: the drivers' ``reaction_s``)."""
-        schedule_targets(self.target, self.pend_v, self.pend_t, slots, new, t,
-                         self.reaction_s if reaction_s is None else reaction_s)
+        schedule_targets(
+            self.target,
+            self.pend_v,
+            self.pend_t,
+            slots,
+            new,
+            t,
+            self.reaction_s if reaction_s is None else reaction_s,
+        )
 
     def released(self, slots):
         """Complying vehicles that follow SUMO's car following now (queued, or close behind a
@@ -690,7 +756,7 @@ class GlosaController:
         tg, vv, ks = target[idx], v[idx], slots[idx]
         near = np.abs(tg - vv) <= self.HOLD_MS
         hold = ks[near]
-        for k, b in zip(hold.tolist(), tg[near].tolist()):
+        for k, b in zip(hold.tolist(), tg[near].tolist(), strict=True):
             if self.hold[k] != b or self.ramping[k]:
                 veh.setSpeed(self.slot_id[k], b)
                 self.hold[k] = b
@@ -702,8 +768,10 @@ class GlosaController:
         self.ramp_t0[ramp] = t
         self._ramp(t, ramp)
         if self.record:
-            self.log.tracking += [(t, self.slot_id[k], a, b)
-                                  for k, a, b in zip(ks.tolist(), vv.tolist(), tg.tolist())]
+            self.log.tracking += [
+                (t, self.slot_id[k], a, b)
+                for k, a, b in zip(ks.tolist(), vv.tolist(), tg.tolist(), strict=True)
+            ]
 
     def _speed_factor(self, slots, target):
         """While a target is steered, SUMO's desired speed (speed factor × lane limit) is at
@@ -747,8 +815,11 @@ class GlosaController:
         """The trust conditions at a red: at its current speed the vehicle would arrive at
         least 1 s after green (the engine's rule), and it cannot cross on red
         (:meth:`_trust_safe`)."""
-        return (v >= 1e-3 and seen / v >= to_green + TRUST_MARGIN_S
-                and self._trust_safe(k, seen, v, to_green))
+        return (
+            v >= 1e-3
+            and seen / v >= to_green + TRUST_MARGIN_S
+            and self._trust_safe(k, seen, v, to_green)
+        )
 
     def _trust_horizon(self, k, seen, v, to_green):
         """How long the trust conditions hold for sure (the vehicle at full acceleration; any
@@ -771,12 +842,17 @@ class GlosaController:
         ks = slots[sel]
         g = self.net.link_group[link[sel]]
         v = speed[sel]
-        cand = np.flatnonzero((g >= 0) & ~np.isnan(self.target[ks]) & ~self.trusted[ks]
-                              & (self.queued_until[ks] < 0) & (v >= QUEUE_SPEED_MS))
+        cand = np.flatnonzero(
+            (g >= 0)
+            & ~np.isnan(self.target[ks])
+            & ~self.trusted[ks]
+            & (self.queued_until[ks] < 0)
+            & (v >= QUEUE_SPEED_MS)
+        )
         if cand.size == 0:
             return
         st, ttc, _, _ = self.timing.state(g[cand], np.full(cand.size, self.epoch + t))
-        for j, s, to_green in zip(cand.tolist(), st.tolist(), ttc.tolist()):
+        for j, s, to_green in zip(cand.tolist(), st.tolist(), ttc.tolist(), strict=True):
             if s != RED:
                 continue
             i = int(sel[j])
@@ -812,8 +888,11 @@ class GlosaController:
                     continue
                 self.log.trust_kept_to_green += 1
             else:
-                keep = (not np.isnan(self.target[k]) and self.queued_until[k] < 0
-                        and veh.getLaneID(vid) == lane)
+                keep = (
+                    not np.isnan(self.target[k])
+                    and self.queued_until[k] < 0
+                    and veh.getLaneID(vid) == lane
+                )
                 if keep:
                     seen = self._lane_len[lane] - veh.getLanePosition(vid)
                     v = veh.getSpeed(vid)
@@ -844,8 +923,17 @@ class SumoRun:
     log_text: str = ""
 
 
-def run_sumo(cfg: Path, *, seed: int, end_s: float | None = None, args=(), world=None,
-             glosa: dict | None = None, api=None, tag: str = "run") -> SumoRun:
+def run_sumo(
+    cfg: Path,
+    *,
+    seed: int,
+    end_s: float | None = None,
+    args=(),
+    world=None,
+    glosa: dict | None = None,
+    api=None,
+    tag: str = "run",
+) -> SumoRun:
     """Run SUMO on ``cfg`` (libsumo/TraCI), with greenwave's controller when ``glosa`` is given.
 
     Parameters
@@ -880,8 +968,20 @@ def run_sumo(cfg: Path, *, seed: int, end_s: float | None = None, args=(), world
     trip_path = out / f"tripinfo_{tag}.xml"
     log_path = out / f"{tag}.log"
     log_path.unlink(missing_ok=True)
-    cmd = [exe, "-c", str(cfg), "--seed", str(int(seed)), "--tripinfo-output", str(trip_path),
-           "--duration-log.statistics", "true", "--no-step-log", "true", *map(str, args)]
+    cmd = [
+        exe,
+        "-c",
+        str(cfg),
+        "--seed",
+        str(int(seed)),
+        "--tripinfo-output",
+        str(trip_path),
+        "--duration-log.statistics",
+        "true",
+        "--no-step-log",
+        "true",
+        *map(str, args),
+    ]
     if end_s is not None:
         cmd += ["--end", f"{float(end_s):g}"]
     env = tool_env(exe)
@@ -908,8 +1008,9 @@ def run_sumo(cfg: Path, *, seed: int, end_s: float | None = None, args=(), world
         finally:
             api.close()
     text = log_path.read_text(errors="replace")
-    return SumoRun(read_tripinfo(trip_path), parse_ups(text), parse_sumo_duration_s(text), wall,
-                   ctrl, text)
+    return SumoRun(
+        read_tripinfo(trip_path), parse_ups(text), parse_sumo_duration_s(text), wall, ctrl, text
+    )
 
 
 def _cfg_end(cfg: Path) -> float:
@@ -930,21 +1031,39 @@ def read_tripinfo(path: Path) -> dict[str, np.ndarray]:
     for el in ET.parse(path).getroot().iter("tripinfo"):
         em = el.find("emissions")
         lane = el.get("departLane", "")
-        rows.append((
-            el.get("id"), lane.rsplit("_", 1)[0] if "_" in lane else lane,
-            float(el.get("depart")), float(el.get("duration")), float(el.get("routeLength")),
-            int(el.get("waitingCount")), float(el.get("waitingTime")),
-            float(el.get("timeLoss")), float(el.get("departDelay", "nan")),
-            float(el.get("speedFactor", "nan")),
-            float(em.get("fuel_abs")) if em is not None else math.nan,
-            float(em.get("CO2_abs")) if em is not None else math.nan,
-        ))
-    names = ("id", "entry", "depart", "duration", "route_length_m", "waiting_count",
-             "waiting_time_s", "time_loss_s", "depart_delay_s", "speed_factor", "fuel_mg",
-             "co2_mg")
-    cols = list(zip(*rows)) if rows else [[] for _ in names]
+        rows.append(
+            (
+                el.get("id"),
+                lane.rsplit("_", 1)[0] if "_" in lane else lane,
+                float(el.get("depart")),
+                float(el.get("duration")),
+                float(el.get("routeLength")),
+                int(el.get("waitingCount")),
+                float(el.get("waitingTime")),
+                float(el.get("timeLoss")),
+                float(el.get("departDelay", "nan")),
+                float(el.get("speedFactor", "nan")),
+                float(em.get("fuel_abs")) if em is not None else math.nan,
+                float(em.get("CO2_abs")) if em is not None else math.nan,
+            )
+        )
+    names = (
+        "id",
+        "entry",
+        "depart",
+        "duration",
+        "route_length_m",
+        "waiting_count",
+        "waiting_time_s",
+        "time_loss_s",
+        "depart_delay_s",
+        "speed_factor",
+        "fuel_mg",
+        "co2_mg",
+    )
+    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
     out = {}
-    for name, col in zip(names, cols):
+    for name, col in zip(names, cols, strict=True):
         if name in ("id", "entry"):
             out[name] = np.array(col, dtype=object)
         elif name == "waiting_count":
@@ -954,9 +1073,13 @@ def read_tripinfo(path: Path) -> dict[str, np.ndarray]:
     return out
 
 
-def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
-                 density_g_per_l: float = PETROL_DENSITY_G_PER_L,
-                 limit_ms: float | None = None) -> dict:
+def trip_summary(
+    trips: dict[str, np.ndarray],
+    warmup_s: float,
+    mask=None,
+    density_g_per_l: float = PETROL_DENSITY_G_PER_L,
+    limit_ms: float | None = None,
+) -> dict:
     """Measures over completed trips that departed at or after ``warmup_s`` (and ``mask``).
 
     ``mean_speed_kmh`` is the space-mean speed Σ routeLength / Σ duration (the definition of
@@ -974,26 +1097,39 @@ def trip_summary(trips: dict[str, np.ndarray], warmup_s: float, mask=None,
         sel &= mask
     n = int(sel.sum())
     out = {"vehicles": n}
-    keys = ("travel_time_s", "mean_speed_kmh", "mean_trip_speed_kmh", "stops_per_veh",
-            "waiting_time_s", "time_loss_s", "depart_delay_s", "fuel_l_per_100km",
-            "co2_g_per_km", "delay_s")
+    keys = (
+        "travel_time_s",
+        "mean_speed_kmh",
+        "mean_trip_speed_kmh",
+        "stops_per_veh",
+        "waiting_time_s",
+        "time_loss_s",
+        "depart_delay_s",
+        "fuel_l_per_100km",
+        "co2_g_per_km",
+        "delay_s",
+    )
     if n == 0:
         out.update({k: math.nan for k in keys})
         return out
     dur = trips["duration"][sel]
     dist = trips["route_length_m"][sel]
-    out.update({
-        "travel_time_s": float(dur.mean()),
-        "mean_speed_kmh": float(dist.sum() / dur.sum() * 3.6),
-        "mean_trip_speed_kmh": float(np.mean(dist / dur) * 3.6),
-        "stops_per_veh": float(trips["waiting_count"][sel].mean()),
-        "waiting_time_s": float(trips["waiting_time_s"][sel].mean()),
-        "time_loss_s": float(trips["time_loss_s"][sel].mean()),
-        "depart_delay_s": float(np.nanmean(trips["depart_delay_s"][sel])),
-        "fuel_l_per_100km": float(trips["fuel_mg"][sel].sum() / 1000.0 / density_g_per_l
-                                  / dist.sum() * 1e5),
-        "co2_g_per_km": float(trips["co2_mg"][sel].sum() / 1000.0 / dist.sum() * 1e3),
-        "delay_s": math.nan if limit_ms is None else float(np.mean(
-            dur - dist / (trips["speed_factor"][sel] * float(limit_ms)))),
-    })
+    out.update(
+        {
+            "travel_time_s": float(dur.mean()),
+            "mean_speed_kmh": float(dist.sum() / dur.sum() * 3.6),
+            "mean_trip_speed_kmh": float(np.mean(dist / dur) * 3.6),
+            "stops_per_veh": float(trips["waiting_count"][sel].mean()),
+            "waiting_time_s": float(trips["waiting_time_s"][sel].mean()),
+            "time_loss_s": float(trips["time_loss_s"][sel].mean()),
+            "depart_delay_s": float(np.nanmean(trips["depart_delay_s"][sel])),
+            "fuel_l_per_100km": float(
+                trips["fuel_mg"][sel].sum() / 1000.0 / density_g_per_l / dist.sum() * 1e5
+            ),
+            "co2_g_per_km": float(trips["co2_mg"][sel].sum() / 1000.0 / dist.sum() * 1e3),
+            "delay_s": math.nan
+            if limit_ms is None
+            else float(np.mean(dur - dist / (trips["speed_factor"][sel] * float(limit_ms)))),
+        }
+    )
     return out

@@ -32,6 +32,7 @@ Files in the output directory
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import difflib
 import hashlib
@@ -70,16 +71,23 @@ PLOTS_DIR = "plots"
 MAX_ERRORS = 10  # validation messages shown before "... and N more"
 
 # Seeds come from --seeds / --first-seed; simulation.seed is not read by paired runs.
-RESERVED_KEYS = {"seed": "seeds are not swept with --set: use --seeds N and --first-seed S",
-                 "simulation.seed": "simulation.seed is not used by sweeps: "
-                                    "use --seeds N and --first-seed S"}
+RESERVED_KEYS = {
+    "seed": "seeds are not swept with --set: use --seeds N and --first-seed S",
+    "simulation.seed": "simulation.seed is not used by sweeps: use --seeds N and --first-seed S",
+}
 
 SIDE_MEASURES = ("vehicles", "incomplete", *MEASURES)
-MEASURE_COLUMNS = (tuple(f"baseline_{m}" for m in SIDE_MEASURES)
-                   + tuple(f"advisory_{m}" for m in SIDE_MEASURES)
-                   + tuple(f"change_pct_{m}" for m in CHANGE_MEASURES))
-INT_COLUMNS = {"baseline_vehicles", "baseline_incomplete", "advisory_vehicles",
-               "advisory_incomplete"}
+MEASURE_COLUMNS = (
+    tuple(f"baseline_{m}" for m in SIDE_MEASURES)
+    + tuple(f"advisory_{m}" for m in SIDE_MEASURES)
+    + tuple(f"change_pct_{m}" for m in CHANGE_MEASURES)
+)
+INT_COLUMNS = {
+    "baseline_vehicles",
+    "baseline_incomplete",
+    "advisory_vehicles",
+    "advisory_incomplete",
+}
 
 
 class SweepError(ValueError):
@@ -143,38 +151,58 @@ def check_key(key: str) -> None:
         return
     parts = key.split(".")
     if kind == "section":
-        raise SweepError([f"--set {key}: [{key}] is a section, not a setting; valid keys: "
-                          + ", ".join(_children(tree, key))])
+        raise SweepError(
+            [
+                f"--set {key}: [{key}] is a section, not a setting; valid keys: "
+                + ", ".join(_children(tree, key))
+            ]
+        )
     for i in range(len(parts) - 1, 0, -1):  # the longest known prefix
         head = ".".join(parts[:i])
         if tree.get(head) == "list":
-            raise SweepError([(f"--set {key}: '{head}' is a list; only scalar settings can "
-                               "be swept (list items have no dotted key)")])
+            raise SweepError(
+                [
+                    (
+                        f"--set {key}: '{head}' is a list; only scalar settings can "
+                        "be swept (list items have no dotted key)"
+                    )
+                ]
+            )
         if tree.get(head) == "scalar":
             raise SweepError([f"--set {key}: '{head}' is a setting, not a section"])
     if kind == "list":
         raise SweepError([f"--set {key}: '{key}' is a list; only scalar settings can be swept"])
     section = ".".join(parts[:-1])
     if tree.get(section) == "section":
-        close = [f"{section}.{c}" for c in
-                 difflib.get_close_matches(parts[-1], _children(tree, section), n=3, cutoff=0.6)]
+        close = [
+            f"{section}.{c}"
+            for c in difflib.get_close_matches(parts[-1], _children(tree, section), n=3, cutoff=0.6)
+        ]
     else:
         close = difflib.get_close_matches(key, scalars, n=3, cutoff=0.6)
     hint = f"; did you mean {' or '.join(close)}?" if close else ""
     if tree.get(section) == "section":
-        msg = (f"--set {key}: unknown key{hint}\n  valid keys in [{section}]: "
-               + ", ".join(_children(tree, section)))
+        msg = f"--set {key}: unknown key{hint}\n  valid keys in [{section}]: " + ", ".join(
+            _children(tree, section)
+        )
     else:
         sections = [k for k, v in tree.items() if v == "section"]
-        msg = (f"--set {key}: unknown key{hint}\n  sections: " + ", ".join(sections)
-               + "; top-level keys: " + ", ".join(k for k in scalars if "." not in k))
+        msg = (
+            f"--set {key}: unknown key{hint}\n  sections: "
+            + ", ".join(sections)
+            + "; top-level keys: "
+            + ", ".join(k for k in scalars if "." not in k)
+        )
     raise SweepError([msg])
 
 
 def _children(tree: dict[str, str], section: str) -> list[str]:
     pre = section + "."
-    return [k[len(pre):] for k, v in tree.items()
-            if k.startswith(pre) and "." not in k[len(pre):] and v == "scalar"]
+    return [
+        k[len(pre) :]
+        for k, v in tree.items()
+        if k.startswith(pre) and "." not in k[len(pre) :] and v == "scalar"
+    ]
 
 
 def _scalar(text: str):
@@ -200,8 +228,9 @@ def parse_values(text: str) -> list:
         raise ValueError("no values")
     for v in values:
         if isinstance(v, (list, dict)):
-            raise ValueError(f"{json.dumps(v, default=str)} is not a scalar; "
-                             "only scalar settings can be swept")
+            raise ValueError(
+                f"{json.dumps(v, default=str)} is not a scalar; only scalar settings can be swept"
+            )
     return values
 
 
@@ -255,30 +284,53 @@ class SweepSpec:
 
     def combinations(self) -> list[dict[str, Any]]:
         """Parameter combinations in case order (first key outermost)."""
-        return [dict(zip(self.grid, vals)) for vals in itertools.product(*self.grid.values())]
+        return [
+            dict(zip(self.grid, vals, strict=True))
+            for vals in itertools.product(*self.grid.values())
+        ]
 
     def cases(self) -> list[Case]:
         out = []
         for params in self.combinations():
             for seed in self.seeds:
-                out.append(Case(len(out), params, seed,
-                                case_key(self.scenario_hash, self.duration_s, params, seed,
-                                         self.before_hash)))
+                out.append(
+                    Case(
+                        len(out),
+                        params,
+                        seed,
+                        case_key(
+                            self.scenario_hash, self.duration_s, params, seed, self.before_hash
+                        ),
+                    )
+                )
         return out
 
     def identity(self) -> dict:
         """What a resumed sweep must share with the directory's manifest (seeds may differ)."""
-        return {"scenario_hash": self.scenario_hash, "duration_s": self.duration_s,
-                "before_hash": self.before_hash,
-                "grid": {k: sorted(json.dumps(v) for v in vals)
-                         for k, vals in sorted(self.grid.items())}}
+        return {
+            "scenario_hash": self.scenario_hash,
+            "duration_s": self.duration_s,
+            "before_hash": self.before_hash,
+            "grid": {
+                k: sorted(json.dumps(v) for v in vals) for k, vals in sorted(self.grid.items())
+            },
+        }
 
 
-def case_key(scenario_hash: str, duration_s: float | None, params: dict, seed: int,
-             before_hash: str | None = None) -> str:
+def case_key(
+    scenario_hash: str,
+    duration_s: float | None,
+    params: dict,
+    seed: int,
+    before_hash: str | None = None,
+) -> str:
     """Stable identity of a case: hash of scenario(s), duration, overrides (any order), seed."""
-    ident = {"scenario": scenario_hash, "duration_s": duration_s,
-             "params": sorted(params.items()), "seed": int(seed)}
+    ident = {
+        "scenario": scenario_hash,
+        "duration_s": duration_s,
+        "params": sorted(params.items()),
+        "seed": int(seed),
+    }
     if before_hash is not None:
         ident["before"] = before_hash
     blob = json.dumps(ident, sort_keys=True, separators=(",", ":"))
@@ -295,17 +347,27 @@ def _lookup(scenario: Scenario, key: str):
 
 
 def _fmt_value(v) -> str:
-    return json.dumps(v, ensure_ascii=False) if isinstance(v, str) else \
-        (str(v).lower() if isinstance(v, bool) else str(v))
+    return (
+        json.dumps(v, ensure_ascii=False)
+        if isinstance(v, str)
+        else (str(v).lower() if isinstance(v, bool) else str(v))
+    )
 
 
 def _fmt_params(params: dict) -> str:
     return " ".join(f"{k}={_fmt_value(v)}" for k, v in params.items())
 
 
-def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=None,
-               source: str = "<scenario>", before_text: str | None = None,
-               before_source: str = "<before>") -> SweepSpec:
+def build_spec(
+    scenario_text: str,
+    grid: dict[str, list],
+    *,
+    seeds,
+    duration_s=None,
+    source: str = "<scenario>",
+    before_text: str | None = None,
+    before_source: str = "<before>",
+) -> SweepSpec:
     """Validate the scenario, every key, every value and every combination; build the spec.
 
     Parameters
@@ -356,8 +418,10 @@ def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=N
         for i, part in enumerate(key.split(".")[:-1]):
             node = getattr(node, part)
             if node is None:
-                errors.append(f"--set {key}: the scenario has no "
-                              f"[{'.'.join(key.split('.')[:i + 1])}] section to change")
+                errors.append(
+                    f"--set {key}: the scenario has no "
+                    f"[{'.'.join(key.split('.')[: i + 1])}] section to change"
+                )
                 break
     if errors:
         raise SweepError(errors)
@@ -370,8 +434,9 @@ def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=N
             try:
                 sc = parse_scenario(apply_override(base, key, v), source)
             except ScenarioError as exc:
-                errors += [f"--set {key}={_fmt_value(v)}: {_where(p, key)}{m}"
-                           for p, m in exc.errors]
+                errors += [
+                    f"--set {key}={_fmt_value(v)}: {_where(p, key)}{m}" for p, m in exc.errors
+                ]
                 continue
             except KeyError:
                 errors.append(f"--set {key}: '{key.rsplit('.', 1)[0]}' is not a section here")
@@ -385,29 +450,40 @@ def build_spec(scenario_text: str, grid: dict[str, list], *, seeds, duration_s=N
 
     # Every combination: cross-field rules (band_min < band_max, ...) and duration > warm-up.
     for params in itertools.product(*norm.values()):
-        params = dict(zip(norm, params))
+        params = dict(zip(norm, params, strict=True))
         data = base
         for k, v in params.items():
             data = apply_override(data, k, v)
         try:
             sc = parse_scenario(data, source)
         except ScenarioError as exc:
-            errors += [f"combination {_fmt_params(params)}: {p + ': ' if p else ''}{m}"
-                       for p, m in exc.errors]
+            errors += [
+                f"combination {_fmt_params(params)}: {p + ': ' if p else ''}{m}"
+                for p, m in exc.errors
+            ]
             continue
         dur = duration_s if duration_s is not None else sc.simulation.duration_s
         if dur <= sc.simulation.warmup_s:
-            errors.append(f"combination {_fmt_params(params)}: duration {dur:g} s must exceed "
-                          f"the warm-up ({sc.simulation.warmup_s:g} s)")
+            errors.append(
+                f"combination {_fmt_params(params)}: duration {dur:g} s must exceed "
+                f"the warm-up ({sc.simulation.warmup_s:g} s)"
+            )
     if errors:
         raise SweepError(list(dict.fromkeys(errors)))
     before_hash = None
     if before_text is not None:
         before_hash = _check_before(scenario_text, before_text, norm, before_source)
-    return SweepSpec(scenario_text=scenario_text, scenario_hash=scenario.content_hash(),
-                     scenario_name=scenario.name, source=source, grid=norm, seeds=seeds,
-                     duration_s=None if duration_s is None else float(duration_s),
-                     before_text=before_text, before_hash=before_hash)
+    return SweepSpec(
+        scenario_text=scenario_text,
+        scenario_hash=scenario.content_hash(),
+        scenario_name=scenario.name,
+        source=source,
+        grid=norm,
+        seeds=seeds,
+        duration_s=None if duration_s is None else float(duration_s),
+        before_text=before_text,
+        before_hash=before_hash,
+    )
 
 
 def _check_before(scenario_text: str, before_text: str, grid: dict, source: str) -> str:
@@ -427,11 +503,12 @@ def _check_before(scenario_text: str, before_text: str, grid: dict, source: str)
     for k, v in params.items():
         data_b, data_a = apply_override(data_b, k, v), apply_override(data_a, k, v)
     try:
-        check_same_network(World.build(parse_scenario(data_a, "<after>")),
-                           World.build(parse_scenario(data_b, source)))
+        check_same_network(
+            World.build(parse_scenario(data_a, "<after>")),
+            World.build(parse_scenario(data_b, source)),
+        )
     except ScenarioError as exc:
-        raise SweepError([f"--before: {p + ': ' if p else ''}{m}" for p, m in exc.errors]) \
-            from None
+        raise SweepError([f"--before: {p + ': ' if p else ''}{m}" for p, m in exc.errors]) from None
     except ValueError as exc:
         raise SweepError([f"--before: {exc}"]) from None
     return base_sc.content_hash()
@@ -444,8 +521,13 @@ def _where(path: str, key: str) -> str:
 # --------------------------------------------------------------------------- the worker
 
 
-def run_case(scenario_text: str, overrides: dict, seed: int, duration_s: float | None,
-             before_text: str | None = None) -> dict:
+def run_case(
+    scenario_text: str,
+    overrides: dict,
+    seed: int,
+    duration_s: float | None,
+    before_text: str | None = None,
+) -> dict:
     """Run one case: baseline and advisory on the same arrivals; the measures of both and changes.
 
     Plain arguments only (the scenario content, never a path), so a remote worker needs nothing
@@ -470,8 +552,9 @@ def run_case(scenario_text: str, overrides: dict, seed: int, duration_s: float |
     if before_text is None:
         base, adv = run_pair(world, int(seed), duration_s=duration_s)
     else:
-        base, adv = run_before_after(world, build(before_text, "<sweep before>"), int(seed),
-                                     duration_s=duration_s)
+        base, adv = run_before_after(
+            world, build(before_text, "<sweep before>"), int(seed), duration_s=duration_s
+        )
     b, a = summarize(base), summarize(adv)
     row = {f"baseline_{m}": b[m] for m in SIDE_MEASURES}
     row.update({f"advisory_{m}": a[m] for m in SIDE_MEASURES})
@@ -489,9 +572,11 @@ def local_executor(workers: int | None = None) -> Executor:
     import multiprocessing
     from concurrent.futures import ProcessPoolExecutor
 
-    return ProcessPoolExecutor(max_workers=workers or os.cpu_count() or 1,
-                               mp_context=multiprocessing.get_context("spawn"),
-                               initializer=worker_init)
+    return ProcessPoolExecutor(
+        max_workers=workers or os.cpu_count() or 1,
+        mp_context=multiprocessing.get_context("spawn"),
+        initializer=worker_init,
+    )
 
 
 def worker_init() -> None:
@@ -558,10 +643,8 @@ def package_versions(executor: Executor | None = None) -> dict[str, str]:
     if executor is not None and type(executor).__module__.split(".")[0] == "distributed":
         names += ["dask", "distributed"]
     for name in names:
-        try:
+        with contextlib.suppress(PackageNotFoundError):
             out[name] = version(name)
-        except PackageNotFoundError:
-            pass
     return out
 
 
@@ -612,9 +695,9 @@ class Journal:
             fcntl.flock(self.f.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
         except ImportError:  # pragma: no cover - not POSIX
             pass
-        except OSError:
+        except OSError as e:
             self.f.close()
-            raise SweepError([f"{path.parent}: another sweep is writing to this directory"])
+            raise SweepError([f"{path.parent}: another sweep is writing to this directory"]) from e
         self.records: list[dict] = self._read(repair=True)
 
     def _read(self, repair=False) -> list[dict]:
@@ -659,14 +742,20 @@ def _manifest_problems(old: dict, spec: SweepSpec) -> list[str]:
     new = spec.identity()
     out = []
     if ident.get("scenario_hash") != new["scenario_hash"]:
-        out.append(f"the scenario differs (content hash {str(ident.get('scenario_hash'))[:12]} "
-                   f"in the manifest, {new['scenario_hash'][:12]} now)")
+        out.append(
+            f"the scenario differs (content hash {str(ident.get('scenario_hash'))[:12]} "
+            f"in the manifest, {new['scenario_hash'][:12]} now)"
+        )
     if ident.get("grid") != new["grid"]:
-        out.append(f"the grid differs (manifest: {_grid_text(old.get('grid', {}))}; now: "
-                   f"{_grid_text(spec.grid)})")
+        out.append(
+            f"the grid differs (manifest: {_grid_text(old.get('grid', {}))}; now: "
+            f"{_grid_text(spec.grid)})"
+        )
     if ident.get("duration_s") != new["duration_s"]:
-        out.append(f"the duration differs ({ident.get('duration_s')} in the manifest, "
-                   f"{new['duration_s']} now)")
+        out.append(
+            f"the duration differs ({ident.get('duration_s')} in the manifest, "
+            f"{new['duration_s']} now)"
+        )
     if ident.get("before_hash") != new["before_hash"]:
         out.append("the --before scenario differs")
     return out
@@ -685,9 +774,16 @@ def _clear_outputs(out: Path) -> None:
             p.unlink()
 
 
-def run_sweep(spec: SweepSpec, executor: Executor, out_dir, *, force: bool = False,
-              progress: Progress | None = None, max_cases: int | None = None,
-              plots: bool = True) -> SweepReport:
+def run_sweep(
+    spec: SweepSpec,
+    executor: Executor,
+    out_dir,
+    *,
+    force: bool = False,
+    progress: Progress | None = None,
+    max_cases: int | None = None,
+    plots: bool = True,
+) -> SweepReport:
     """Run the spec's unfinished cases on ``executor``; journal, then write the outputs.
 
     Parameters
@@ -720,8 +816,13 @@ def run_sweep(spec: SweepSpec, executor: Executor, out_dir, *, force: bool = Fal
         todo = [c for c in cases if latest.get(c.key, {}).get("status") != "ok"]
         if max_cases is not None:
             todo = todo[:max_cases]
-        run_entry = {"started": _now(), "finished": None, "executor": _executor_label(executor),
-                     "cases_run": 0, "failed": 0}
+        run_entry = {
+            "started": _now(),
+            "finished": None,
+            "executor": _executor_label(executor),
+            "cases_run": 0,
+            "failed": 0,
+        }
         manifest["runs"].append(run_entry)
         _write_manifest(out, manifest)
 
@@ -730,8 +831,14 @@ def run_sweep(spec: SweepSpec, executor: Executor, out_dir, *, force: bool = Fal
         futures: dict[Future, Case] = {}
         try:
             for c in todo:
-                fut = executor.submit(run_case, spec.scenario_text, dict(c.params), c.seed,
-                                      spec.duration_s, spec.before_text)
+                fut = executor.submit(
+                    run_case,
+                    spec.scenario_text,
+                    dict(c.params),
+                    c.seed,
+                    spec.duration_s,
+                    spec.before_text,
+                )
                 futures[fut] = c
             for fut in as_completed(list(futures)):
                 c = futures.pop(fut)
@@ -763,9 +870,16 @@ def run_sweep(spec: SweepSpec, executor: Executor, out_dir, *, force: bool = Fal
             manifest["finished"] = run_entry["finished"]
         files = write_outputs(spec, rows, out, plots=plots)
         _write_manifest(out, manifest)
-        return SweepReport(total=len(cases), skipped=len(done), ran=ran, failed=failed,
-                           pending=pending, wall_s=time.perf_counter() - t_start,
-                           files=[out / MANIFEST, *files], warnings=warnings)
+        return SweepReport(
+            total=len(cases),
+            skipped=len(done),
+            ran=ran,
+            failed=failed,
+            pending=pending,
+            wall_s=time.perf_counter() - t_start,
+            files=[out / MANIFEST, *files],
+            warnings=warnings,
+        )
     finally:
         journal.close()
 
@@ -785,13 +899,24 @@ def _open_manifest(spec, out, journal, force, executor, warnings) -> dict:
             old = {}
     if not force:
         if old is None and journal.records:
-            raise SweepError([(f"{out}: holds results without a {MANIFEST}; use --force to "
-                               "start fresh or choose another --out")])
+            raise SweepError(
+                [
+                    (
+                        f"{out}: holds results without a {MANIFEST}; use --force to "
+                        "start fresh or choose another --out"
+                    )
+                ]
+            )
         if old is not None:
             problems = _manifest_problems(old, spec)
             if problems:
-                raise SweepError([f"{out} holds a different sweep: " + "; ".join(problems)
-                                  + ". Use --force to start fresh or choose another --out"])
+                raise SweepError(
+                    [
+                        f"{out} holds a different sweep: "
+                        + "; ".join(problems)
+                        + ". Use --force to start fresh or choose another --out"
+                    ]
+                )
     if force or old is None:
         journal.reset()
         _clear_outputs(out)
@@ -799,41 +924,59 @@ def _open_manifest(spec, out, journal, force, executor, warnings) -> dict:
     versions = package_versions(executor)
     if old is not None:
         before = old.get("versions", {})
-        changed = [f"{k} {before[k]} → {v}" for k, v in versions.items()
-                   if k in before and before[k] != v]
+        changed = [
+            f"{k} {before[k]} → {v}" for k, v in versions.items() if k in before and before[k] != v
+        ]
         if changed:
-            warnings.append("package versions changed since the sweep started: "
-                            + ", ".join(changed) + " (finished cases are kept)")
+            warnings.append(
+                "package versions changed since the sweep started: "
+                + ", ".join(changed)
+                + " (finished cases are kept)"
+            )
         manifest = old
         manifest["versions"] = {**before, **versions}
     else:
-        manifest = {"format": FORMAT, "started": _now(), "finished": None,
-                    "versions": versions, "runs": []}
+        manifest = {
+            "format": FORMAT,
+            "started": _now(),
+            "finished": None,
+            "versions": versions,
+            "runs": [],
+        }
         _write_atomic(out / SCENARIO_COPY, spec.scenario_text.encode())
         if spec.before_text is not None:
             _write_atomic(out / BEFORE_COPY, spec.before_text.encode())
-    manifest.update({
-        "scenario": {"name": spec.scenario_name, "source": spec.source,
-                     "content_hash": spec.scenario_hash},
-        "grid": spec.grid, "seeds": list(spec.seeds), "duration_s": spec.duration_s,
-        "cases": len(spec.seeds) * math.prod(len(v) for v in spec.grid.values()),
-        "identity": spec.identity(),
-        "before": None if spec.before_hash is None else {"content_hash": spec.before_hash,
-                                                         "file": BEFORE_COPY},
-    })
+    manifest.update(
+        {
+            "scenario": {
+                "name": spec.scenario_name,
+                "source": spec.source,
+                "content_hash": spec.scenario_hash,
+            },
+            "grid": spec.grid,
+            "seeds": list(spec.seeds),
+            "duration_s": spec.duration_s,
+            "cases": len(spec.seeds) * math.prod(len(v) for v in spec.grid.values()),
+            "identity": spec.identity(),
+            "before": None
+            if spec.before_hash is None
+            else {"content_hash": spec.before_hash, "file": BEFORE_COPY},
+        }
+    )
     manifest["format"] = FORMAT
     manifest.setdefault("runs", [])
     return manifest
 
 
 def _write_manifest(out: Path, manifest: dict) -> None:
-    _write_atomic(out / MANIFEST, (json.dumps(manifest, indent=2, ensure_ascii=False,
-                                              allow_nan=False) + "\n").encode())
+    _write_atomic(
+        out / MANIFEST,
+        (json.dumps(manifest, indent=2, ensure_ascii=False, allow_nan=False) + "\n").encode(),
+    )
 
 
 def _record(case: Case, fut: Future) -> dict:
-    rec = {"case_key": case.key, "params": case.params, "seed": case.seed,
-           "finished": _now()}
+    rec = {"case_key": case.key, "params": case.params, "seed": case.seed, "finished": _now()}
     exc = fut.exception()
     if exc is None:
         res = dict(fut.result())
@@ -841,9 +984,13 @@ def _record(case: Case, fut: Future) -> dict:
         return rec
     if not isinstance(exc, Exception):  # KeyboardInterrupt / SystemExit inside a worker
         raise exc
-    rec.update(status="failed", error=f"{type(exc).__name__}: {exc}".strip(), wall_s=math.nan,
-               measures={},
-               traceback="".join(traceback.format_exception(exc))[-4000:])
+    rec.update(
+        status="failed",
+        error=f"{type(exc).__name__}: {exc}".strip(),
+        wall_s=math.nan,
+        measures={},
+        traceback="".join(traceback.format_exception(exc))[-4000:],
+    )
     return rec
 
 
@@ -852,8 +999,7 @@ def _record(case: Case, fut: Future) -> dict:
 
 def result_columns(spec: SweepSpec) -> list[str]:
     """Columns of ``results.csv`` / ``results.parquet``, in order."""
-    return ["case", "case_key", *spec.keys, "seed", "status", "error", "wall_s",
-            *MEASURE_COLUMNS]
+    return ["case", "case_key", *spec.keys, "seed", "status", "error", "wall_s", *MEASURE_COLUMNS]
 
 
 def table_rows(spec: SweepSpec, latest: dict[str, dict]) -> list[dict]:
@@ -863,9 +1009,15 @@ def table_rows(spec: SweepSpec, latest: dict[str, dict]) -> list[dict]:
         rec = latest.get(c.key)
         if rec is None:
             continue
-        row = {"case": c.index, "case_key": c.key, **c.params, "seed": c.seed,
-               "status": rec["status"], "error": rec.get("error", ""),
-               "wall_s": rec.get("wall_s", math.nan)}
+        row = {
+            "case": c.index,
+            "case_key": c.key,
+            **c.params,
+            "seed": c.seed,
+            "status": rec["status"],
+            "error": rec.get("error", ""),
+            "wall_s": rec.get("wall_s", math.nan),
+        }
         meas = rec.get("measures", {})
         for col in MEASURE_COLUMNS:
             v = meas.get(col)
@@ -930,8 +1082,14 @@ def write_parquet(path: Path, spec: SweepSpec, columns: list[str], rows: list[di
     import pyarrow as pa
     import pyarrow.parquet as pq
 
-    types_ = {"case": pa.int64(), "case_key": pa.string(), "seed": pa.int64(),
-              "status": pa.string(), "error": pa.string(), "wall_s": pa.float64()}
+    types_ = {
+        "case": pa.int64(),
+        "case_key": pa.string(),
+        "seed": pa.int64(),
+        "status": pa.string(),
+        "error": pa.string(),
+        "wall_s": pa.float64(),
+    }
     for k in spec.keys:
         types_[k] = _arrow_type(spec.grid[k])
     for c in MEASURE_COLUMNS:
@@ -941,15 +1099,21 @@ def write_parquet(path: Path, spec: SweepSpec, columns: list[str], rows: list[di
         t = types_[c]
         vals = [r.get(c) for r in rows]
         if t == pa.string():
-            vals = [None if v is None else v if isinstance(v, str) else _fmt_value(v)
-                    for v in vals]
+            vals = [None if v is None else v if isinstance(v, str) else _fmt_value(v) for v in vals]
         elif t == pa.float64():
             vals = [None if v is None else float(v) for v in vals]
         arrays.append(pa.array(vals, type=t))
-    meta = {"greenwave.sweep": json.dumps({"scenario_hash": spec.scenario_hash,
-                                           "scenario": spec.scenario_name, "grid": spec.grid,
-                                           "seeds": list(spec.seeds),
-                                           "duration_s": spec.duration_s})}
+    meta = {
+        "greenwave.sweep": json.dumps(
+            {
+                "scenario_hash": spec.scenario_hash,
+                "scenario": spec.scenario_name,
+                "grid": spec.grid,
+                "seeds": list(spec.seeds),
+                "duration_s": spec.duration_s,
+            }
+        )
+    }
     table = pa.Table.from_arrays(arrays, names=columns).replace_schema_metadata(meta)
     tmp = path.with_name(path.name + ".tmp")
     pq.write_table(table, tmp)
@@ -975,4 +1139,3 @@ def read_results(path) -> list[dict]:
     """Rows of a ``results.csv`` as strings (for tests and quick looks without pandas)."""
     with Path(path).open(newline="", encoding="utf-8") as f:
         return list(csv.DictReader(f))
-

@@ -14,10 +14,10 @@ from pathlib import Path
 import matplotlib
 
 matplotlib.use("Agg")
-import matplotlib.pyplot as plt  # noqa: E402
-import numpy as np  # noqa: E402
+import matplotlib.pyplot as plt
+import numpy as np
 
-from .measures import CHANGE_MEASURES, mean_ci  # noqa: E402
+from .measures import CHANGE_MEASURES, mean_ci
 
 LABELS = {
     "mean_speed_kmh": "mean speed",
@@ -60,9 +60,11 @@ def line_plot(grid: dict[str, list], rows: list[dict], measure: str, key: str, p
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     lines = grid[line_key] if line_key else [None]
     colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(lines))) if len(lines) > 1 else ["C0"]
-    for lv, colour in zip(lines, colours):
-        stats = np.array([_stats(rows, col, {key: xs[i]} | ({line_key: lv} if line_key else {}))
-                          for i in order], dtype=float).reshape(-1, 3)
+    for lv, colour in zip(lines, colours, strict=True):
+        stats = np.array(
+            [_stats(rows, col, {key: xs[i]} | ({line_key: lv} if line_key else {})) for i in order],
+            dtype=float,
+        ).reshape(-1, 3)
         label = f"{_label(lv)}" if line_key else "mean over seeds"
         ax.plot(xpos, stats[:, 0], "o-", color=colour, lw=1.6, ms=4, label=label)
         ax.fill_between(xpos, stats[:, 1], stats[:, 2], color=colour, alpha=0.18, lw=0)
@@ -93,13 +95,20 @@ def heat_map(grid: dict[str, list], rows: list[dict], measure: str, path: Path):
     lim = float(np.abs(finite).max()) if finite.size and np.abs(finite).max() > 0 else 1.0
     cmap = "RdYlGn" if measure in HIGHER_IS_BETTER else "RdYlGn_r"
     fig, ax = plt.subplots(figsize=(1.2 + 0.9 * len(xs) + 1.5, 1.4 + 0.6 * len(ys)))
-    im = ax.imshow(np.ma.masked_invalid(z), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto",
-                   origin="lower")
+    im = ax.imshow(
+        np.ma.masked_invalid(z), cmap=cmap, vmin=-lim, vmax=lim, aspect="auto", origin="lower"
+    )
     for i in range(len(ys)):
         for j in range(len(xs)):
             v = z[i, j]
-            ax.text(j, i, "-" if not math.isfinite(v) else f"{v:+.1f}", ha="center",
-                    va="center", fontsize=8)
+            ax.text(
+                j,
+                i,
+                "-" if not math.isfinite(v) else f"{v:+.1f}",
+                ha="center",
+                va="center",
+                fontsize=8,
+            )
     ax.set_xticks(range(len(xs)), [_label(x) for x in xs])
     ax.set_yticks(range(len(ys)), [_label(y) for y in ys])
     ax.set_xlabel(kx)

@@ -19,8 +19,12 @@ pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 def fix(svc, link_id, offset_m, reverse=False, **extra):
     net = svc.world.network
     lon, lat, brg = net.point_at(net.link_index[link_id], offset_m)
-    body = {"lat": lat, "lon": lon, "heading_deg": (brg + (180.0 if reverse else 0.0)) % 360.0,
-            "speed_kmh": 40.0}
+    body = {
+        "lat": lat,
+        "lon": lon,
+        "heading_deg": (brg + (180.0 if reverse else 0.0)) % 360.0,
+        "speed_kmh": 40.0,
+    }
     body.update(extra)
     return body
 
@@ -39,14 +43,28 @@ def test_response_fields(client, svc):
     r = client.post("/v1/advisory", json=fix(svc, "renmin_f1", 150.0, vehicle_id="car-1"))
     assert r.status_code == 200 and r.headers["content-type"] == "application/json"
     a = r.json()
-    for k in ("status", "reason", "link_id", "snapped", "intersection", "distance_m", "signal",
-              "band", "options", "message", "speed_limit_kmh", "valid_for_s", "generated_at"):
+    for k in (
+        "status",
+        "reason",
+        "link_id",
+        "snapped",
+        "intersection",
+        "distance_m",
+        "signal",
+        "band",
+        "options",
+        "message",
+        "speed_limit_kmh",
+        "valid_for_s",
+        "generated_at",
+    ):
         assert k in a
     assert a["vehicle_id"] == "car-1"
     assert a["status"] in ("advice", "proceed", "prepare_to_stop")
     assert a["intersection"]["id"] == "xiwu"
-    assert a["distance_m"] == pytest.approx(svc.world.network.link_length_m[
-        svc.world.network.link_index["renmin_f1"]] - 150.0, abs=1.0)
+    assert a["distance_m"] == pytest.approx(
+        svc.world.network.link_length_m[svc.world.network.link_index["renmin_f1"]] - 150.0, abs=1.0
+    )
     assert a["signal"]["state"] in ("red", "amber", "green")
     assert a["speed_limit_kmh"] == pytest.approx(60.0)
     assert set(a["message"]) == {"zh", "en"} and "米" in a["message"]["zh"]
@@ -60,8 +78,10 @@ def test_response_fields(client, svc):
 def test_link_mode_and_timestamp(client, svc):
     t = time.time() + 3600.0
     iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
-    a = client.post("/v1/advisory", json={"link_id": "renmin_f4", "offset_m": 300.0,
-                                          "speed_kmh": 45.0, "timestamp": iso}).json()
+    a = client.post(
+        "/v1/advisory",
+        json={"link_id": "renmin_f4", "offset_m": 300.0, "speed_kmh": 45.0, "timestamp": iso},
+    ).json()
     assert a["link_id"] == "renmin_f4" and a["lateral_m"] is None
     assert a["timestamp"].startswith(time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(t)))
     # The signal seen is the one at the requested time.
@@ -79,13 +99,26 @@ def test_advice_matches_the_core(client, svc):
     t = float(int(time.time()))
     iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
     net = svc.world.network
-    for link, back, v in (("renmin_f2", 350.0, 30.0), ("renmin_b4", 300.0, 50.0),
-                          ("renmin_f6", 120.0, 10.0)):
+    for link, back, v in (
+        ("renmin_f2", 350.0, 30.0),
+        ("renmin_b4", 300.0, 50.0),
+        ("renmin_f6", 120.0, 10.0),
+    ):
         off = float(net.link_length_m[net.link_index[link]]) - back  # within the 500 m range
-        a = client.post("/v1/advisory", json={"link_id": link, "offset_m": off, "speed_kmh": v,
-                                              "timestamp": iso}).json()
-        adv = advise(net, svc.store.timing, svc.advisor.params, np.array([net.link_index[link]]),
-                     np.array([off]), np.array([kmh_to_ms(v)]), t, 3)
+        a = client.post(
+            "/v1/advisory",
+            json={"link_id": link, "offset_m": off, "speed_kmh": v, "timestamp": iso},
+        ).json()
+        adv = advise(
+            net,
+            svc.store.timing,
+            svc.advisor.params,
+            np.array([net.link_index[link]]),
+            np.array([off]),
+            np.array([kmh_to_ms(v)]),
+            t,
+            3,
+        )
         lo = adv.bands.lo_ms[0, 0]
         if np.isnan(lo):
             assert a["band"] is None
@@ -95,8 +128,9 @@ def test_advice_matches_the_core(client, svc):
 
 
 def test_off_network_and_wrong_direction(client, svc):
-    far = client.post("/v1/advisory", json={"lat": 36.9, "lon": 118.3, "heading_deg": 90.0,
-                                            "speed_kmh": 30.0}).json()
+    far = client.post(
+        "/v1/advisory", json={"lat": 36.9, "lon": 118.3, "heading_deg": 90.0, "speed_kmh": 30.0}
+    ).json()
     assert far["status"] == "off_network" and "no road within" in far["reason"]
     assert far["link_id"] is None and far["band"] is None and far["options"] == []
     # On the arterial but driving north: no link runs that way.
@@ -107,13 +141,15 @@ def test_off_network_and_wrong_direction(client, svc):
 
 
 def test_exit_link_and_range(client, svc):
-    a = client.post("/v1/advisory", json={"link_id": "renmin_f8", "offset_m": 10.0,
-                                          "speed_kmh": 40.0}).json()
+    a = client.post(
+        "/v1/advisory", json={"link_id": "renmin_f8", "offset_m": 10.0, "speed_kmh": 40.0}
+    ).json()
     assert a["status"] == "no_signal_ahead" and a["intersection"] is None and a["reason"]
     # The entry link is 500 m: at 10 m the stop line is 490 m away (inside the 500 m range);
     # on the 610 m link renmin_f2 at 10 m it is 600 m away: no band, but a reason.
-    a = client.post("/v1/advisory", json={"link_id": "renmin_f2", "offset_m": 10.0,
-                                          "speed_kmh": 40.0}).json()
+    a = client.post(
+        "/v1/advisory", json={"link_id": "renmin_f2", "offset_m": 10.0, "speed_kmh": 40.0}
+    ).json()
     assert a["status"] == "no_signal_ahead" and "advisory range" in a["reason"]
     assert a["intersection"]["id"] == "xisi" and a["band"] is None
 
@@ -121,8 +157,10 @@ def test_exit_link_and_range(client, svc):
 BAD = [
     (b'{"lat": NaN, "lon": 118.02, "heading_deg": 90, "speed_kmh": 40}', ["body", "lat"]),
     (b'{"lat": 36.8, "lon": Infinity, "heading_deg": 90, "speed_kmh": 40}', ["body", "lon"]),
-    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": -Infinity}',
-     ["body", "speed_kmh"]),
+    (
+        b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": -Infinity}',
+        ["body", "speed_kmh"],
+    ),
     (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 90, "speed_kmh": 1e999}', ["body", "speed_kmh"]),
     (b'{"lat": 91, "lon": 118.0, "heading_deg": 90, "speed_kmh": 40}', ["body", "lat"]),
     (b'{"lat": 36.8, "lon": -180.5, "heading_deg": 90, "speed_kmh": 40}', ["body", "lon"]),
@@ -135,22 +173,37 @@ BAD = [
     (b'{"link_id": "nope", "offset_m": 1, "speed_kmh": 40}', ["body", "link_id"]),
     (b'{"link_id": "renmin_f2", "offset_m": -1, "speed_kmh": 40}', ["body", "offset_m"]),
     (b'{"link_id": "renmin_f2", "offset_m": 5000, "speed_kmh": 40}', ["body", "offset_m"]),
-    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "yesterday"}',
-     ["body", "timestamp"]),
-    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "2026-11-23T07:30"}',
-     ["body", "timestamp"]),
-    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": 1700000000}',
-     ["body", "timestamp"]),
-    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "1999-01-01T00:00:00Z"}',
-     ["body", "timestamp"]),
-    (b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "colour": "red"}', ["body", "colour"]),
+    (
+        b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "yesterday"}',
+        ["body", "timestamp"],
+    ),
+    (
+        b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": "2026-11-23T07:30"}',
+        ["body", "timestamp"],
+    ),
+    (
+        b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "timestamp": 1700000000}',
+        ["body", "timestamp"],
+    ),
+    (
+        b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, '
+        b'"timestamp": "1999-01-01T00:00:00Z"}',
+        ["body", "timestamp"],
+    ),
+    (
+        b'{"link_id": "renmin_f2", "offset_m": 1, "speed_kmh": 4, "colour": "red"}',
+        ["body", "colour"],
+    ),
     (b'{"lat": 36.8, "lon": 118.0, "speed_kmh": 40}', ["body"]),
-    (b'{"lat": 36.8, "lon": 118.0, "heading_deg": 9, "link_id": "renmin_f2", "offset_m": 1, '
-     b'"speed_kmh": 40}', ["body"]),
+    (
+        b'{"lat": 36.8, "lon": 118.0, "heading_deg": 9, "link_id": "renmin_f2", "offset_m": 1, '
+        b'"speed_kmh": 40}',
+        ["body"],
+    ),
     (b'{"link_id": "renmin_f2", "speed_kmh": 40}', ["body"]),
-    (b'', ["body"]),
+    (b"", ["body"]),
     (b'{"lat": 36.8,', ["body"]),
-    (b'[1, 2]', ["body"]),
+    (b"[1, 2]", ["body"]),
 ]
 
 
@@ -167,20 +220,29 @@ def test_bad_input_is_422_with_the_field(client, body, loc):
 def test_timestamp_window_accepts_past_and_future(client):
     for h in (-23.5, 23.5):
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time() + h * 3600))
-        r = client.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 5.0,
-                                              "speed_kmh": 40.0, "timestamp": iso})
+        r = client.post(
+            "/v1/advisory",
+            json={"link_id": "renmin_f1", "offset_m": 5.0, "speed_kmh": 40.0, "timestamp": iso},
+        )
         assert r.status_code == 200
-    r = client.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 5.0,
-                                          "speed_kmh": 40.0,
-                                          "timestamp": time.strftime(
-                                              "%Y-%m-%dT%H:%M:%S+08:00",
-                                              time.gmtime(time.time() + 8 * 3600 + 25 * 3600))})
+    r = client.post(
+        "/v1/advisory",
+        json={
+            "link_id": "renmin_f1",
+            "offset_m": 5.0,
+            "speed_kmh": 40.0,
+            "timestamp": time.strftime(
+                "%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600 + 25 * 3600)
+            ),
+        },
+    )
     assert r.status_code == 422 and "24 h" in r.json()["detail"][0]["msg"]
 
 
 def test_oversize_body_is_413(client):
-    r = client.post("/v1/advisory", content=b" " * 20000 + b"{}",
-                    headers={"content-type": "application/json"})
+    r = client.post(
+        "/v1/advisory", content=b" " * 20000 + b"{}", headers={"content-type": "application/json"}
+    )
     assert r.status_code == 413
 
 
@@ -210,8 +272,14 @@ def test_microbatched_answers_equal_direct_ones(svc):
     rng = np.random.default_rng(3)
     links = rng.choice(np.flatnonzero(net.link_group >= 0), 40)
     now = time.time()
-    reqs = [{"link_id": net.link_ids[k], "offset_m": float(rng.uniform(0, net.link_length_m[k])),
-             "speed_kmh": float(rng.uniform(0, 60))} for k in links]
+    reqs = [
+        {
+            "link_id": net.link_ids[k],
+            "offset_m": float(rng.uniform(0, net.link_length_m[k])),
+            "speed_kmh": float(rng.uniform(0, 60)),
+        }
+        for k in links
+    ]
     together = svc.advisor.compute_json([(r, now) for r in reqs])
     alone = [svc.advisor.compute_json([(r, now)])[0] for r in reqs]
     strip = lambda b: {k: v for k, v in json.loads(b).items() if k != "generated_at"}  # noqa: E731
@@ -225,11 +293,12 @@ def test_fast_path_answers_like_the_route(tmp_path, svc, monkeypatch):
     import greenwave.api.routes.advisory as route
 
     t = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))
-    bodies = [fix(svc, "renmin_f2", 120.0, vehicle_id="a", timestamp=t),
-              fix(svc, "renmin_f2", 120.0, reverse=True, timestamp=t),
-              {"link_id": "renmin_f5", "offset_m": 10.0, "speed_kmh": 0, "timestamp": t},
-              {"lat": 36.9, "lon": 118.3, "heading_deg": 90.0, "speed_kmh": 30.0,
-               "timestamp": t}]
+    bodies = [
+        fix(svc, "renmin_f2", 120.0, vehicle_id="a", timestamp=t),
+        fix(svc, "renmin_f2", 120.0, reverse=True, timestamp=t),
+        {"link_id": "renmin_f5", "offset_m": 10.0, "speed_kmh": 0, "timestamp": t},
+        {"lat": 36.9, "lon": 118.3, "heading_deg": 90.0, "speed_kmh": 30.0, "timestamp": t},
+    ]
     answers = {}
     calls = []
     real_parse = route.parse
@@ -239,14 +308,14 @@ def test_fast_path_answers_like_the_route(tmp_path, svc, monkeypatch):
         calls.clear()
         with TestClient(app) as c:
             rs = [c.post("/v1/advisory", json=b) for b in bodies]
-            bad = c.post("/v1/advisory", json={"lat": 91, "lon": 0, "heading_deg": 0,
-                                               "speed_kmh": 1})
+            bad = c.post(
+                "/v1/advisory", json={"lat": 91, "lon": 0, "heading_deg": 0, "speed_kmh": 1}
+            )
             assert all(r.status_code == 200 for r in rs)
             assert {r.headers["content-type"] for r in rs} == {"application/json"}
             assert len(calls) == (1 if fast else len(bodies) + 1)  # the route: errors only
             assert bad.status_code == 422 and bad.json()["detail"][0]["loc"] == ["body", "lat"]
-            answers[fast] = [{k: v for k, v in r.json().items() if k != "generated_at"}
-                             for r in rs]
+            answers[fast] = [{k: v for k, v in r.json().items() if k != "generated_at"} for r in rs]
             metrics = c.get("/metrics").text
             assert 'route="/v1/advisory",status="200"} 4.0' in metrics
             assert 'route="/v1/advisory",status="422"} 1.0' in metrics
@@ -276,8 +345,10 @@ def test_fast_path_replays_what_it_read(svc):
         state = State()
 
     async def run(chunks):
-        msgs = [{"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
-                for i, c in enumerate(chunks)]
+        msgs = [
+            {"type": "http.request", "body": c, "more_body": i < len(chunks) - 1}
+            for i, c in enumerate(chunks)
+        ]
         sent = []
 
         async def receive():

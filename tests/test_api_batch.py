@@ -14,8 +14,13 @@ from greenwave.api.settings import Settings
 
 @pytest.fixture(scope="module")
 def city(tmp_path_factory, root):
-    app = create_app(Settings(scenario=root / "scenarios" / "zibo_city.toml",
-                              state_dir=tmp_path_factory.mktemp("state"), max_batch=12_000))
+    app = create_app(
+        Settings(
+            scenario=root / "scenarios" / "zibo_city.toml",
+            state_dir=tmp_path_factory.mktemp("state"),
+            max_batch=12_000,
+        )
+    )
     with TestClient(app) as c:
         yield c
 
@@ -29,12 +34,24 @@ def vehicles(svc, n, seed=1):
     out = []
     for i in range(n):
         if i % 3 == 0:
-            out.append({"link_id": net.link_ids[link[i]], "offset_m": float(off[i]),
-                        "speed_kmh": float(rng.uniform(0, 60)), "vehicle_id": f"v{i}"})
+            out.append(
+                {
+                    "link_id": net.link_ids[link[i]],
+                    "offset_m": float(off[i]),
+                    "speed_kmh": float(rng.uniform(0, 60)),
+                    "vehicle_id": f"v{i}",
+                }
+            )
         else:
-            out.append({"lat": float(lat[i]), "lon": float(lon[i]),
-                        "heading_deg": float(brg[i]) % 360.0,
-                        "speed_kmh": float(rng.uniform(0, 60)), "vehicle_id": f"v{i}"})
+            out.append(
+                {
+                    "lat": float(lat[i]),
+                    "lon": float(lon[i]),
+                    "heading_deg": float(brg[i]) % 360.0,
+                    "speed_kmh": float(rng.uniform(0, 60)),
+                    "vehicle_id": f"v{i}",
+                }
+            )
     return out
 
 
@@ -67,7 +84,7 @@ def test_batch_equals_single(city):
     for v in vs:
         v["timestamp"] = ts
     batch = city.post("/v1/advisories/batch", json={"vehicles": vs}).json()["advisories"]
-    for v, b in zip(vs, batch):
+    for v, b in zip(vs, batch, strict=True):
         s = city.post("/v1/advisory", json=v).json()
         s.pop("generated_at"), b.pop("generated_at")
         assert s == b
@@ -84,21 +101,35 @@ def test_oversize_batch_is_413(tmp_path, root):
         assert r.status_code == 413
 
 
-@pytest.mark.parametrize("vehicles_json,loc", [
-    ('[]', ["body", "vehicles"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, {"lat": NaN, "lon": 118, '
-     '"heading_deg": 1, "speed_kmh": 3}]', ["body", "vehicles", 1, "lat"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, {"link_id": "x", "offset_m": 1, '
-     '"speed_kmh": 3}]', ["body", "vehicles", 1, "link_id"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 9999, "speed_kmh": 3}]',
-     ["body", "vehicles", 0, "offset_m"]),
-    ('"nope"', ["body", "vehicles"]),
-])
+@pytest.mark.parametrize(
+    "vehicles_json,loc",
+    [
+        ("[]", ["body", "vehicles"]),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, {"lat": NaN, "lon": 118, '
+            '"heading_deg": 1, "speed_kmh": 3}]',
+            ["body", "vehicles", 1, "lat"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, '
+            '{"link_id": "x", "offset_m": 1, "speed_kmh": 3}]',
+            ["body", "vehicles", 1, "link_id"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 9999, "speed_kmh": 3}]',
+            ["body", "vehicles", 0, "offset_m"],
+        ),
+        ('"nope"', ["body", "vehicles"]),
+    ],
+)
 def test_batch_errors_name_the_vehicle(tmp_path, vehicles_json, loc):
     app = create_app(Settings(state_dir=tmp_path))
     with TestClient(app) as c:
-        r = c.post("/v1/advisories/batch", content=f'{{"vehicles": {vehicles_json}}}',
-                   headers={"content-type": "application/json"})
+        r = c.post(
+            "/v1/advisories/batch",
+            content=f'{{"vehicles": {vehicles_json}}}',
+            headers={"content-type": "application/json"},
+        )
         assert r.status_code == 422
         assert r.json()["detail"][0]["loc"] == loc
         json.dumps(r.json(), allow_nan=False)  # the error body itself is valid JSON
@@ -132,7 +163,9 @@ def test_columns_format_holds_the_same_advisories(city):
         assert c["band_min_kmh"][i] == (a["band"] or {}).get("min_kmh")
         assert c["band_max_kmh"][i] == (a["band"] or {}).get("max_kmh")
         opts = {o["intersections"]: (o["min_kmh"], o["max_kmh"]) for o in a["options"]}
-        for j, (lo, hi) in enumerate(zip(c["options_min_kmh"][i], c["options_max_kmh"][i])):
+        for j, (lo, hi) in enumerate(
+            zip(c["options_min_kmh"][i], c["options_max_kmh"][i], strict=True)
+        ):
             assert opts.get(j + 1, (None, None)) == (lo, hi)
         assert {"zh": c["message_zh"][i], "en": c["message_en"][i]} == a["message"]
     assert cols["valid_for_s"] == items["advisories"][0]["valid_for_s"]
@@ -151,14 +184,18 @@ def test_fast_check_and_model_agree(city, monkeypatch):
     svc = city.app.state.service
     vs = vehicles(svc, 300, seed=3)
     vs[0]["speed_kmh"] = 40  # JSON integers are numbers
-    vs[1]["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S+08:00",
-                                       time.gmtime(time.time() + 8 * 3600))
+    vs[1]["timestamp"] = time.strftime(
+        "%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600)
+    )
     body = json.dumps({"vehicles": vs}).encode()
     parser = svc.advisor.parse_batch
     fast = parser(body, now_s=1e9 + 0.5)
     calls = []
-    monkeypatch.setattr(greenwave.api.columns, "parse", lambda *a: calls.append(1) or
-                        pytest.fail("the model was asked about a valid batch"))
+    monkeypatch.setattr(
+        greenwave.api.columns,
+        "parse",
+        lambda *a: calls.append(1) or pytest.fail("the model was asked about a valid batch"),
+    )
     parser(body, now_s=1e9 + 0.5)
     monkeypatch.undo()
     monkeypatch.setattr(parser, "accept", lambda doc, now: None)
@@ -172,11 +209,40 @@ def _mutations(rng, net):
     """Small batches with one plausible mistake (or none)."""
     ok_link = {"link_id": "renmin_f1", "offset_m": 10.0, "speed_kmh": 30.0}
     ok_gps = {"lat": 36.81, "lon": 118.02, "heading_deg": 90.0, "speed_kmh": 30.0}
-    values = [None, True, "5", 5, -1, 0, 1e308, -0.0, 359.99, 360, 90.5, 250, 250.5, [], {},
-              "renmin_f2", "", "x" * 129, "nope", "2026-01-01T00:00:00Z",
-              time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time()))]
-    keys = ["lat", "lon", "heading_deg", "link_id", "offset_m", "speed_kmh", "timestamp",
-            "vehicle_id", "colour"]
+    values = [
+        None,
+        True,
+        "5",
+        5,
+        -1,
+        0,
+        1e308,
+        -0.0,
+        359.99,
+        360,
+        90.5,
+        250,
+        250.5,
+        [],
+        {},
+        "renmin_f2",
+        "",
+        "x" * 129,
+        "nope",
+        "2026-01-01T00:00:00Z",
+        time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())),
+    ]
+    keys = [
+        "lat",
+        "lon",
+        "heading_deg",
+        "link_id",
+        "offset_m",
+        "speed_kmh",
+        "timestamp",
+        "vehicle_id",
+        "colour",
+    ]
     for _ in range(1500):
         vs = [dict(ok_link if rng.random() < 0.5 else ok_gps) for _ in range(3)]
         v = vs[rng.integers(0, 3)]
@@ -222,32 +288,60 @@ def test_fast_check_never_accepts_what_the_model_rejects(arterial):
             accepted += 1
             assert fast.vehicle_id == [v.get("vehicle_id") for v in model["vehicles"]]
             np.testing.assert_array_equal(
-                fast.speed_kmh, [v["speed_kmh"] for v in model["vehicles"]])
+                fast.speed_kmh, [v["speed_kmh"] for v in model["vehicles"]]
+            )
     assert accepted > 200 and rejected > 200
 
 
-@pytest.mark.parametrize("vehicles_json,loc", [
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": Infinity}]',
-     ["body", "vehicles", 0, "speed_kmh"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 1e999}]',
-     ["body", "vehicles", 0, "speed_kmh"]),
-    (('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, {"link_id": "renmin_f1", '
-      '"offset_m": 1, "speed_kmh": 3, "colour": "red"}]'), ["body", "vehicles", 1, "colour"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": null}]',
-     ["body", "vehicles", 0, "speed_kmh"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": true}]',
-     ["body", "vehicles", 0, "speed_kmh"]),
-    ('[{"lat": 36.8, "lon": 118.0, "heading_deg": 360, "speed_kmh": 3}]',
-     ["body", "vehicles", 0, "heading_deg"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3, "vehicle_id": "' + "x" * 129
-     + '"}]', ["body", "vehicles", 0, "vehicle_id"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3, "timestamp": "soon"}]',
-     ["body", "vehicles", 0, "timestamp"]),
-    ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, 7]', ["body", "vehicles", 1]),
-])
+@pytest.mark.parametrize(
+    "vehicles_json,loc",
+    [
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": Infinity}]',
+            ["body", "vehicles", 0, "speed_kmh"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 1e999}]',
+            ["body", "vehicles", 0, "speed_kmh"],
+        ),
+        (
+            (
+                '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, '
+                '{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3, "colour": "red"}]'
+            ),
+            ["body", "vehicles", 1, "colour"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": null}]',
+            ["body", "vehicles", 0, "speed_kmh"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": true}]',
+            ["body", "vehicles", 0, "speed_kmh"],
+        ),
+        (
+            '[{"lat": 36.8, "lon": 118.0, "heading_deg": 360, "speed_kmh": 3}]',
+            ["body", "vehicles", 0, "heading_deg"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3, "vehicle_id": "'
+            + "x" * 129
+            + '"}]',
+            ["body", "vehicles", 0, "vehicle_id"],
+        ),
+        (
+            '[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3, "timestamp": "soon"}]',
+            ["body", "vehicles", 0, "timestamp"],
+        ),
+        ('[{"link_id": "renmin_f1", "offset_m": 1, "speed_kmh": 3}, 7]', ["body", "vehicles", 1]),
+    ],
+)
 def test_more_batch_errors_name_the_vehicle(arterial, vehicles_json, loc):
-    r = arterial.post("/v1/advisories/batch", content=f'{{"vehicles": {vehicles_json}}}',
-                  headers={"content-type": "application/json"})
+    r = arterial.post(
+        "/v1/advisories/batch",
+        content=f'{{"vehicles": {vehicles_json}}}',
+        headers={"content-type": "application/json"},
+    )
     assert r.status_code == 422
     assert r.json()["detail"][0]["loc"] == loc
     json.dumps(r.json(), allow_nan=False)

@@ -47,11 +47,19 @@ class Route:
 def green_windows(client, route, t0, horizon):
     out = []
     for iid in route.inter:
-        body = client.get(f"/v1/intersections/{iid}/windows",
-                          params={"start": iso(t0), "horizon_s": horizon}).json()
+        body = client.get(
+            f"/v1/intersections/{iid}/windows", params={"start": iso(t0), "horizon_s": horizon}
+        ).json()
         ew = next(g for g in body["signal_groups"] if g["signal_group"] == "EW")
-        out.append([(datetime.fromisoformat(w["start"]).timestamp(),
-                     datetime.fromisoformat(w["end"]).timestamp()) for w in ew["green"]])
+        out.append(
+            [
+                (
+                    datetime.fromisoformat(w["start"]).timestamp(),
+                    datetime.fromisoformat(w["end"]).timestamp(),
+                )
+                for w in ew["green"]
+            ]
+        )
     return out
 
 
@@ -109,8 +117,16 @@ def advised(client, route, trace):
     def control(t, s, v):
         link, off = route.locate(s)
         lon, lat, brg = route.net.point_at(link, off)
-        r = client.post("/v1/advisory", json={"lat": lat, "lon": lon, "heading_deg": brg % 360,
-                                              "speed_kmh": v * 3.6, "timestamp": iso(t)})
+        r = client.post(
+            "/v1/advisory",
+            json={
+                "lat": lat,
+                "lon": lon,
+                "heading_deg": brg % 360,
+                "speed_kmh": v * 3.6,
+                "timestamp": iso(t),
+            },
+        )
         assert r.status_code == 200, r.text
         a = r.json()
         assert a["status"] != "off_network" and a["link_id"] == route.net.link_ids[link]
@@ -139,12 +155,14 @@ def test_drive_through_on_green(client):
         if stops0 >= 1:
             break
     assert stops0 >= 1, "no start phase makes the unadvised car stop"
-    assert all(on_green(w, c) for w, c in zip(windows, cross0))  # it obeys the lights too
+    assert all(
+        on_green(w, c) for w, c in zip(windows, cross0, strict=True)
+    )  # it obeys the lights too
 
     trace = []
     crossings, stops = drive(route, t0, v0, advised(client, route, trace), windows)
     assert len(crossings) == len(route.stop)
-    for iid, w, c in zip(route.inter, windows, crossings):
+    for iid, w, c in zip(route.inter, windows, crossings, strict=True):
         assert on_green(w, c), f"crossed {iid} at {iso(c)} outside green {w}"
     assert stops == 0 < stops0
     assert "advice" in trace or "proceed" in trace

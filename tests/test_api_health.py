@@ -27,16 +27,20 @@ def test_ping(client):
 
 def test_metrics_count_requests_per_route(client):
     for _ in range(3):
-        client.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 1.0,
-                                          "speed_kmh": 30.0})
+        client.post(
+            "/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 1.0, "speed_kmh": 30.0}
+        )
     client.get("/v1/intersections/xisi")
     client.get("/v1/intersections/nope")
     text = client.get("/metrics").text
-    assert 'greenwave_http_requests_total{method="POST",route="/v1/advisory",status="200"} 3.0' \
-        in text
+    assert (
+        'greenwave_http_requests_total{method="POST",route="/v1/advisory",status="200"} 3.0' in text
+    )
     assert 'route="/v1/intersections/{intersection_id}",status="404"' in text
-    assert 'greenwave_http_request_duration_seconds_bucket{le="0.005",method="POST",' \
-           'route="/v1/advisory"}' in text
+    assert (
+        'greenwave_http_request_duration_seconds_bucket{le="0.005",method="POST",'
+        'route="/v1/advisory"}' in text
+    )
     assert "greenwave_microbatch_size_count" in text
     assert "greenwave_plans_age_seconds" in text
 
@@ -47,11 +51,15 @@ def test_openapi_documents_bodies_and_examples(client):
     body = ops["/v1/advisory"]["post"]["requestBody"]["content"]["application/json"]["schema"]
     name = body["$ref"].rsplit("/", 1)[1]
     schema = doc["components"]["schemas"][name]
-    assert {"lat", "lon", "heading_deg", "speed_kmh", "link_id", "offset_m", "timestamp"} <= \
-        set(schema["properties"])
+    assert {"lat", "lon", "heading_deg", "speed_kmh", "link_id", "offset_m", "timestamp"} <= set(
+        schema["properties"]
+    )
     assert schema["examples"]
-    for path in ("/v1/advisories/batch", "/v1/intersections/{intersection_id}/plan",
-                 "/v1/intersections/{intersection_id}/spat"):
+    for path in (
+        "/v1/advisories/batch",
+        "/v1/intersections/{intersection_id}/plan",
+        "/v1/intersections/{intersection_id}/spat",
+    ):
         op = ops[path].get("post") or ops[path].get("put")
         ref = op["requestBody"]["content"]["application/json"]["schema"]["$ref"]
         assert ref.rsplit("/", 1)[1] in doc["components"]["schemas"]

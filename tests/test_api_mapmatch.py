@@ -56,7 +56,7 @@ def test_off_network_and_batch_equals_single(city):
     lo, la, b = mm.locate(link, rng.uniform(0, 1, 50) * city.link_length_m[link])
     batch = mm.match(lo, la, b)
     for i in range(50):
-        one = mm.match(lo[i:i + 1], la[i:i + 1], b[i:i + 1])
+        one = mm.match(lo[i : i + 1], la[i : i + 1], b[i : i + 1])
         assert one.link[0] == batch.link[i] and one.offset_m[0] == batch.offset_m[i]
 
 

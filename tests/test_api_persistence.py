@@ -11,9 +11,14 @@ from greenwave.api.main import create_app
 from greenwave.api.settings import Settings
 
 AUTH = {"Authorization": "Bearer tok"}
-PLAN = {"cycle_s": 100.0, "offset_s": 7.0, "groups": [
-    {"id": "EW", "greens_s": [[0.0, 50.0]], "conflicts": ["NS"]},
-    {"id": "NS", "greens_s": [[55.0, 95.0]]}]}
+PLAN = {
+    "cycle_s": 100.0,
+    "offset_s": 7.0,
+    "groups": [
+        {"id": "EW", "greens_s": [[0.0, 50.0]], "conflicts": ["NS"]},
+        {"id": "NS", "greens_s": [[55.0, 95.0]]},
+    ],
+}
 
 
 def app(state_dir):
@@ -23,8 +28,14 @@ def app(state_dir):
 def test_plan_survives_restart(tmp_path):
     with TestClient(app(tmp_path)) as c:
         assert c.put("/v1/intersections/liuquan/plan", json=PLAN, headers=AUTH).status_code == 200
-        spat = {"groups": [{"signal_group": "EW", "events": [
-            {"state": "green", "min_end_in_s": 600.0, "max_end_in_s": 620.0}]}]}
+        spat = {
+            "groups": [
+                {
+                    "signal_group": "EW",
+                    "events": [{"state": "green", "min_end_in_s": 600.0, "max_end_in_s": 620.0}],
+                }
+            ]
+        }
         assert c.post("/v1/intersections/xiwu/spat", json=spat, headers=AUTH).status_code == 200
     files = sorted(p.name for p in tmp_path.iterdir())
     assert files == ["zibo_arterial.state.json", "zibo_arterial.state.json.lock"]  # no temp left
@@ -42,9 +53,16 @@ def test_plan_survives_restart(tmp_path):
         assert c.get("/v1/intersections/liuquan").json()["plan_source"] == "scenario"
 
 
-@pytest.mark.parametrize("content", [b"{not json", b"[]", b'{"format": "other"}',
-                                     b'{"format": "greenwave-state", "version": 99}',
-                                     b"\xff\xfe garbage"])
+@pytest.mark.parametrize(
+    "content",
+    [
+        b"{not json",
+        b"[]",
+        b'{"format": "other"}',
+        b'{"format": "greenwave-state", "version": 99}',
+        b"\xff\xfe garbage",
+    ],
+)
 def test_corrupt_state_file_is_reported_and_scenario_plans_used(tmp_path, content, caplog):
     (tmp_path / "zibo_arterial.state.json").write_bytes(content)
     with TestClient(app(tmp_path)) as c:
@@ -52,8 +70,12 @@ def test_corrupt_state_file_is_reported_and_scenario_plans_used(tmp_path, conten
         assert h["status"] == "degraded" and h["state"]["ok"] is False
         assert "corrupt" in h["state"]["error"]
         assert c.get("/v1/intersections/liuquan").json()["plan_source"] == "scenario"
-        assert c.post("/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 1.0,
-                                            "speed_kmh": 30.0}).status_code == 200
+        assert (
+            c.post(
+                "/v1/advisory", json={"link_id": "renmin_f1", "offset_m": 1.0, "speed_kmh": 30.0}
+            ).status_code
+            == 200
+        )
         # The next write replaces it and keeps the bad file aside.
         assert c.put("/v1/intersections/liuquan/plan", json=PLAN, headers=AUTH).status_code == 200
         assert c.get("/healthz").json()["status"] == "ok"
@@ -62,9 +84,16 @@ def test_corrupt_state_file_is_reported_and_scenario_plans_used(tmp_path, conten
 
 
 def test_entries_that_no_longer_fit_are_skipped(tmp_path):
-    doc = {"format": "greenwave-state", "version": 1, "plans": {
-        "nowhere": {"plan": PLAN}, "liuquan": {"plan": PLAN, "updated_at_s": 1.0},
-        "xisi": {"plan": {**PLAN, "groups": PLAN["groups"][:1]}}}, "spat": [{"bad": 1}]}
+    doc = {
+        "format": "greenwave-state",
+        "version": 1,
+        "plans": {
+            "nowhere": {"plan": PLAN},
+            "liuquan": {"plan": PLAN, "updated_at_s": 1.0},
+            "xisi": {"plan": {**PLAN, "groups": PLAN["groups"][:1]}},
+        },
+        "spat": [{"bad": 1}],
+    }
     (tmp_path / "zibo_arterial.state.json").write_text(json.dumps(doc))
     with TestClient(app(tmp_path)) as c:
         h = c.get("/healthz").json()
@@ -99,11 +128,24 @@ def test_expired_spat_is_dropped_on_write(tmp_path):
     with TestClient(app(tmp_path)) as c:
         now = time.time()
         iso = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(now - 100))
-        old = {"groups": [{"signal_group": "EW", "timestamp": iso, "events": [
-            {"state": "red", "min_end_in_s": 5.0, "max_end_in_s": 8.0}]}]}
+        old = {
+            "groups": [
+                {
+                    "signal_group": "EW",
+                    "timestamp": iso,
+                    "events": [{"state": "red", "min_end_in_s": 5.0, "max_end_in_s": 8.0}],
+                }
+            ]
+        }
         assert c.post("/v1/intersections/xiwu/spat", json=old, headers=AUTH).status_code == 200
-        new = {"groups": [{"signal_group": "NS", "events": [
-            {"state": "red", "min_end_in_s": 5.0, "max_end_in_s": 8.0}]}]}
+        new = {
+            "groups": [
+                {
+                    "signal_group": "NS",
+                    "events": [{"state": "red", "min_end_in_s": 5.0, "max_end_in_s": 8.0}],
+                }
+            ]
+        }
         assert c.post("/v1/intersections/xisi/spat", json=new, headers=AUTH).status_code == 200
     doc = json.loads((tmp_path / "zibo_arterial.state.json").read_text())
     assert [(s["intersection_id"], s["signal_group"]) for s in doc["spat"]] == [("xisi", "NS")]

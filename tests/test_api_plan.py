@@ -11,8 +11,15 @@ from greenwave.units import kmh_to_ms
 
 pytestmark = pytest.mark.filterwarnings("ignore::DeprecationWarning")
 
-FIELDS = ("hold_kmh", "cross_kmh", "resume_in_m", "resume_in_s", "arrival_in_s", "lift_off_m",
-          "stop_at_m")
+FIELDS = (
+    "hold_kmh",
+    "cross_kmh",
+    "resume_in_m",
+    "resume_in_s",
+    "arrival_in_s",
+    "lift_off_m",
+    "stop_at_m",
+)
 
 
 def direct_plans(svc, link, offset_m, speed_kmh, t_s):
@@ -25,12 +32,21 @@ def direct_plans(svc, link, offset_m, speed_kmh, t_s):
     t = np.broadcast_to(np.asarray(t_s, dtype=float), d.shape)
     ws, we = timing.green_windows(np.where(sig, g, 0), t, p.n_windows)
     green_now = sig & (ws[:, 0] <= t) & (t < we[:, 0])
-    plans = approach_plans(np.where(sig, d, np.nan), kmh_to_ms(speed_kmh), lim,
-                           ws + p.plan_start_margin_s, we - p.safety_margin_s, t,
-                           accel_ms2=p.accel_ms2, decel_ms2=p.decel_ms2,
-                           v_min_ms=p.band_min_ms,
-                           v_max_ms=np.minimum(p.band_max_ms, lim * p.max_speed_factor),
-                           eco_decel_ms2=p.eco_decel_ms2, queue_m=0.0, green_now=green_now)
+    plans = approach_plans(
+        np.where(sig, d, np.nan),
+        kmh_to_ms(speed_kmh),
+        lim,
+        ws + p.plan_start_margin_s,
+        we - p.safety_margin_s,
+        t,
+        accel_ms2=p.accel_ms2,
+        decel_ms2=p.decel_ms2,
+        v_min_ms=p.band_min_ms,
+        v_max_ms=np.minimum(p.band_max_ms, lim * p.max_speed_factor),
+        eco_decel_ms2=p.eco_decel_ms2,
+        queue_m=0.0,
+        green_now=green_now,
+    )
     return plans, np.where(sig, d, np.nan)
 
 
@@ -44,12 +60,16 @@ def expected(plans, i):
         return None if np.isnan(x) else float(x)
 
     resume = not np.isnan(plans.resume_in_s[i])
-    return {"kind": PLAN_NAMES[k], "hold_kmh": num(plans.hold_ms[i] * 3.6),
-            "cross_kmh": num(plans.cross_ms[i] * 3.6),
-            "resume_in_m": num(plans.resume_dist_m[i]) if resume else None,
-            "resume_in_s": num(plans.resume_in_s[i]) if resume else None,
-            "arrival_in_s": num(plans.arrival_in_s[i]), "lift_off_m": num(plans.lift_dist_m[i]),
-            "stop_at_m": num(plans.stop_dist_m[i])}
+    return {
+        "kind": PLAN_NAMES[k],
+        "hold_kmh": num(plans.hold_ms[i] * 3.6),
+        "cross_kmh": num(plans.cross_ms[i] * 3.6),
+        "resume_in_m": num(plans.resume_dist_m[i]) if resume else None,
+        "resume_in_s": num(plans.resume_in_s[i]) if resume else None,
+        "arrival_in_s": num(plans.arrival_in_s[i]),
+        "lift_off_m": num(plans.lift_dist_m[i]),
+        "stop_at_m": num(plans.stop_dist_m[i]),
+    }
 
 
 def assert_same_plan(got, want):
@@ -89,10 +109,15 @@ def picked(svc):
         none = np.flatnonzero(np.isnan(d))
         if slow.size and eco.size and other.size and none.size:
             rows = [slow[0], eco[0], other[0], none[0]]
-            vs = [{"link_id": net.link_ids[lk[i]], "offset_m": float(off[i]),
-                   "speed_kmh": float(sp[i]),
-                   "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t))}
-                  for i in rows]
+            vs = [
+                {
+                    "link_id": net.link_ids[lk[i]],
+                    "offset_m": float(off[i]),
+                    "speed_kmh": float(sp[i]),
+                    "timestamp": time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(t)),
+                }
+                for i in rows
+            ]
             want = [expected(plans, i) for i in rows]
             return vs, want
     pytest.skip("no time found with every kind of plan")
@@ -100,7 +125,7 @@ def picked(svc):
 
 def test_single_advisory_carries_the_plan(client, picked):
     vs, want = picked
-    for v, w in zip(vs, want):
+    for v, w in zip(vs, want, strict=True):
         a = client.post("/v1/advisory", json=v).json()
         assert_same_plan(a["plan"], w)
     assert want[0]["kind"] == "slow_down" and want[0]["resume_in_m"] > 0
@@ -112,7 +137,7 @@ def test_plan_fields_and_units(client, svc, picked):
     vs, want = picked
     items = client.post("/v1/advisories/batch", json={"vehicles": vs}).json()["advisories"]
     slow, eco, other, none = (a["plan"] for a in items)
-    for got, w in zip((slow, eco, other, none), want):
+    for got, w in zip((slow, eco, other, none), want, strict=True):
         assert_same_plan(got, w)
     # slow_down: slower now, back to the cruise speed (the speed limit) at the line.
     link = svc.world.network.link_index[vs[0]["link_id"]]
@@ -135,8 +160,7 @@ def test_plan_fields_and_units(client, svc, picked):
 def test_columns_carry_the_same_plan(client, picked):
     vs, _ = picked
     items = client.post("/v1/advisories/batch", json={"vehicles": vs}).json()["advisories"]
-    c = client.post("/v1/advisories/batch?format=columns",
-                    json={"vehicles": vs}).json()["columns"]
+    c = client.post("/v1/advisories/batch?format=columns", json={"vehicles": vs}).json()["columns"]
     for i, a in enumerate(items):
         p = a["plan"]
         if p is None:
@@ -150,8 +174,9 @@ def test_columns_carry_the_same_plan(client, picked):
 def test_no_plan_off_the_network_or_beyond_range(client, svc):
     net = svc.world.network
     lon, lat, _ = net.point_at(0, 10.0)
-    off = client.post("/v1/advisory", json={"lat": lat + 0.5, "lon": lon, "heading_deg": 0.0,
-                                             "speed_kmh": 40.0}).json()
+    off = client.post(
+        "/v1/advisory", json={"lat": lat + 0.5, "lon": lon, "heading_deg": 0.0, "speed_kmh": 40.0}
+    ).json()
     assert off["status"] == "off_network" and off["plan"] is None
     # Beyond the advisory range: no band and no plan (the same signal prediction), although
     # greenwave.plans has one.
@@ -178,5 +203,6 @@ def test_openapi_documents_the_plan(client):
     assert "km/h" in plan["hold_kmh"]["description"]
     assert "(m)" in plan["resume_in_m"]["description"]
     assert "plan" in schemas["Advisory"]["properties"]
-    assert {"plan_kind", *("plan_" + f for f in FIELDS)} <= \
-        set(schemas["AdvisoryColumns"]["properties"])
+    assert {"plan_kind", *("plan_" + f for f in FIELDS)} <= set(
+        schemas["AdvisoryColumns"]["properties"]
+    )

@@ -27,12 +27,16 @@ def plan_reference(plan, i):
         return None if np.isnan(x) else float(np.round(x, 3))
 
     resume = not np.isnan(plan.resume_in_s[i])
-    return {"kind": PLAN_NAMES[k], "hold_kmh": num(ms_to_kmh(plan.hold_ms[i])),
-            "cross_kmh": num(ms_to_kmh(plan.cross_ms[i])),
-            "resume_in_m": num(plan.resume_dist_m[i]) if resume else None,
-            "resume_in_s": num(plan.resume_in_s[i]) if resume else None,
-            "arrival_in_s": num(plan.arrival_in_s[i]), "lift_off_m": num(plan.lift_dist_m[i]),
-            "stop_at_m": num(plan.stop_dist_m[i])}
+    return {
+        "kind": PLAN_NAMES[k],
+        "hold_kmh": num(ms_to_kmh(plan.hold_ms[i])),
+        "cross_kmh": num(ms_to_kmh(plan.cross_ms[i])),
+        "resume_in_m": num(plan.resume_dist_m[i]) if resume else None,
+        "resume_in_s": num(plan.resume_in_s[i]) if resume else None,
+        "arrival_in_s": num(plan.arrival_in_s[i]),
+        "lift_off_m": num(plan.lift_dist_m[i]),
+        "stop_at_m": num(plan.stop_dist_m[i]),
+    }
 
 
 def records_reference(advice, network, timing, t_s, params, n_options=3):
@@ -59,30 +63,54 @@ def records_reference(advice, network, timing, t_s, params, n_options=3):
         if has_sig[i]:
             k = int(inter[i])
             inter_d = {"id": network.intersection_ids[k], "name": network.intersection_names[k]}
-            sig = {"state": STATE_NAMES[state[i]], "time_to_change_s": float(ttc[i]),
-                   "time_to_change_min_s": float(ttc_min[i]),
-                   "time_to_change_max_s": float(ttc_max[i])}
-        opts = [{"intersections": j + 1, "min_kmh": olo_k[i][j], "max_kmh": ohi_k[i][j]}
-                for j in range(len(olo_k[i])) if olo_l[i][j] == olo_l[i][j]]
+            sig = {
+                "state": STATE_NAMES[state[i]],
+                "time_to_change_s": float(ttc[i]),
+                "time_to_change_min_s": float(ttc_min[i]),
+                "time_to_change_max_s": float(ttc_max[i]),
+            }
+        opts = [
+            {"intersections": j + 1, "min_kmh": olo_k[i][j], "max_kmh": ohi_k[i][j]}
+            for j in range(len(olo_k[i]))
+            if olo_l[i][j] == olo_l[i][j]
+        ]
         band = None if lo[i] != lo[i] else {"min_kmh": lo_kmh[i], "max_kmh": hi_kmh[i]}
         reason = None
         if st == NO_SIGNAL:
             reason = "no signalised intersection ahead on this route"
         elif st == STOP:
-            reason = f"no speed within {band_txt} and the speed limit reaches the stop line on green"
-        msg = render(st, None if dist[i] != dist[i] else dist[i],
-                     None if band is None else (lo[i], hi[i]),
-                     [(j + 1, olo_l[i][j], ohi_l[i][j]) for j in range(len(olo_l[i]))
-                      if olo_l[i][j] == olo_l[i][j]])
-        out.append({"status": STATUS_NAMES[st], "reason": reason, "intersection": inter_d,
-                    "distance_m": None if dist[i] != dist[i] else dist[i], "signal": sig,
-                    "band": band, "options": opts, "plan": plan_reference(advice.plan, i),
-                    "message": msg})
+            reason = (
+                f"no speed within {band_txt} and the speed limit reaches the stop line on green"
+            )
+        msg = render(
+            st,
+            None if dist[i] != dist[i] else dist[i],
+            None if band is None else (lo[i], hi[i]),
+            [
+                (j + 1, olo_l[i][j], ohi_l[i][j])
+                for j in range(len(olo_l[i]))
+                if olo_l[i][j] == olo_l[i][j]
+            ],
+        )
+        out.append(
+            {
+                "status": STATUS_NAMES[st],
+                "reason": reason,
+                "intersection": inter_d,
+                "distance_m": None if dist[i] != dist[i] else dist[i],
+                "signal": sig,
+                "band": band,
+                "options": opts,
+                "plan": plan_reference(advice.plan, i),
+                "message": msg,
+            }
+        )
     return out
 
 
-@pytest.mark.parametrize("scenario,n,seed", [("zibo_city.toml", 4000, 1),
-                                              ("zibo_arterial.toml", 3000, 2)])
+@pytest.mark.parametrize(
+    "scenario,n,seed", [("zibo_city.toml", 4000, 1), ("zibo_arterial.toml", 3000, 2)]
+)
 def test_records_identical_to_reference(root, scenario, n, seed):
     w = World.build(load_scenario(root / "scenarios" / scenario))
     net, timing = w.network, w.timing
@@ -90,10 +118,16 @@ def test_records_identical_to_reference(root, scenario, n, seed):
     rng = np.random.default_rng(seed)
     # Live SPaT on a few groups, so that min/likely/max differ.
     t0 = w.epoch_s
-    msgs = {g: SpatMessage(timestamp_s=t0, events=[
-        {"state": "red", "min_end_s": t0 + 5, "likely_end_s": t0 + 8, "max_end_s": t0 + 12},
-        {"state": "green", "min_end_s": t0 + 40, "max_end_s": t0 + 55}])
-        for g in rng.choice(timing.plans.n_groups, 5, replace=False).tolist()}
+    msgs = {
+        g: SpatMessage(
+            timestamp_s=t0,
+            events=[
+                {"state": "red", "min_end_s": t0 + 5, "likely_end_s": t0 + 8, "max_end_s": t0 + 12},
+                {"state": "green", "min_end_s": t0 + 40, "max_end_s": t0 + 55},
+            ],
+        )
+        for g in rng.choice(timing.plans.n_groups, 5, replace=False).tolist()
+    }
     timing = timing.with_spat(msgs)
     link = rng.integers(0, net.n_links, n)  # exit links too: no signal ahead
     off = rng.uniform(0, 1, n) * net.link_length_m[link]
@@ -101,11 +135,13 @@ def test_records_identical_to_reference(root, scenario, n, seed):
     t = t0 + rng.uniform(0, 300, n)
     for m in (1, 3):
         adv = advise(net, timing, params, link, off, speed, t, m)
-        assert records(adv, net, timing, t, params, m) == \
-            records_reference(adv, net, timing, t, params, m)
+        assert records(adv, net, timing, t, params, m) == records_reference(
+            adv, net, timing, t, params, m
+        )
     # And a second call (message cache warm) still agrees.
-    assert records(adv, net, timing, t, params, 3) == records_reference(adv, net, timing, t,
-                                                                         params, 3)
+    assert records(adv, net, timing, t, params, 3) == records_reference(
+        adv, net, timing, t, params, 3
+    )
 
 
 # --------------------------------------------------------------------------- the API's encoder
@@ -132,39 +168,73 @@ def api_reference(svc, body_vehicles, now):
     lk = np.flatnonzero(v.link >= 0)
     slon[lk], slat[lk], _ = adv.matcher.locate(link[lk], offset[lk])
     on = np.flatnonzero(link >= 0)
-    a = advise(net, adv.store.timing, adv.params, link[on], offset[on],
-               kmh_to_ms(v.speed_kmh[on]), v.t_s[on], adv.ahead)
-    recs = dict(zip(on.tolist(), records(a, net, adv.store.timing, v.t_s[on], adv.params,
-                                         adv.ahead)))
+    a = advise(
+        net,
+        adv.store.timing,
+        adv.params,
+        link[on],
+        offset[on],
+        kmh_to_ms(v.speed_kmh[on]),
+        v.t_s[on],
+        adv.ahead,
+    )
+    recs = dict(
+        zip(
+            on.tolist(),
+            records(a, net, adv.store.timing, v.t_s[on], adv.params, adv.ahead),
+            strict=True,
+        )
+    )
     limit = np.round(ms_to_kmh(net.link_speed_limit_ms), 6)
     rng = f"{adv.range_m:g}"
     out = []
     for i in range(n):
         r = recs.get(i)
         if r is None:
-            r = {"status": "off_network", "reason": adv._off_reason(code[i], v.heading_deg[i],
-                                                                    brg[i]),
-                 "intersection": None, "distance_m": None, "signal": None, "band": None,
-                 "options": [], "plan": None, "message": dict(OFF_NETWORK_MESSAGE),
-                 "link_id": None,
-                 "offset_m": None, "snapped": None, "speed_limit_kmh": None}
+            r = {
+                "status": "off_network",
+                "reason": adv._off_reason(code[i], v.heading_deg[i], brg[i]),
+                "intersection": None,
+                "distance_m": None,
+                "signal": None,
+                "band": None,
+                "options": [],
+                "plan": None,
+                "message": dict(OFF_NETWORK_MESSAGE),
+                "link_id": None,
+                "offset_m": None,
+                "snapped": None,
+                "speed_limit_kmh": None,
+            }
         else:
             if r["distance_m"] is not None and r["distance_m"] > adv.range_m:
                 d = round_distance_m(r["distance_m"])
-                r.update(status="no_signal_ahead", band=None, options=[], plan=None,
-                         reason=f"the next stop line is {r['distance_m']:.0f} m ahead, beyond "
-                                f"the advisory range of {rng} m",
-                         message={"zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
-                                  "en": f"{d} m to the next intersection: speed advice starts "
-                                        f"within {rng} m"})
+                r.update(
+                    status="no_signal_ahead",
+                    band=None,
+                    options=[],
+                    plan=None,
+                    reason=f"the next stop line is {r['distance_m']:.0f} m ahead, beyond "
+                    f"the advisory range of {rng} m",
+                    message={
+                        "zh": f"距离前方路口{d}米,进入{rng}米范围后提供绿波车速",
+                        "en": f"{d} m to the next intersection: speed advice starts within {rng} m",
+                    },
+                )
             k = int(link[i])
-            r.update(link_id=net.link_ids[k], offset_m=float(offset[i]),
-                     snapped={"lat": float(slat[i]), "lon": float(slon[i])},
-                     speed_limit_kmh=float(limit[k]))
-        r.update(vehicle_id=v.vehicle_id[i],
-                 lateral_m=None if np.isnan(lateral[i]) else float(lateral[i]),
-                 valid_for_s=adv.valid_for_s, timestamp=iso(float(v.t_s[i])),
-                 generated_at=iso(now))
+            r.update(
+                link_id=net.link_ids[k],
+                offset_m=float(offset[i]),
+                snapped={"lat": float(slat[i]), "lon": float(slon[i])},
+                speed_limit_kmh=float(limit[k]),
+            )
+        r.update(
+            vehicle_id=v.vehicle_id[i],
+            lateral_m=None if np.isnan(lateral[i]) else float(lateral[i]),
+            valid_for_s=adv.valid_for_s,
+            timestamp=iso(float(v.t_s[i])),
+            generated_at=iso(now),
+        )
         out.append(r)
     return out
 
@@ -187,13 +257,17 @@ def mixed_vehicles(net, matcher, n, seed):
             v.update(link_id=net.link_ids[link[i]], offset_m=float(off[i]))
         else:
             heading = (brg[i] + (180.0 if kind == 1 else 0.0)) % 360.0
-            v.update(lat=float(lat[i]) + (0.05 if kind == 2 else 0.0), lon=float(lon[i]),
-                     heading_deg=float(heading))
+            v.update(
+                lat=float(lat[i]) + (0.05 if kind == 2 else 0.0),
+                lon=float(lon[i]),
+                heading_deg=float(heading),
+            )
         if i % 3 == 0:
             v["vehicle_id"] = [f"car-{i}", f'quote"{i}', f"tab\t\\{i}", f"路{i}"][i % 4]
         if i % 7 == 0:
-            v["timestamp"] = time.strftime("%Y-%m-%dT%H:%M:%S+00:00",
-                                            time.gmtime(now + rng.uniform(-3600, 3600)))
+            v["timestamp"] = time.strftime(
+                "%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(now + rng.uniform(-3600, 3600))
+            )
         out.append(v)
     return out
 
@@ -203,8 +277,12 @@ def city_service(root, tmp_path_factory):
     from greenwave.api.main import build_service
     from greenwave.api.settings import Settings
 
-    return build_service(Settings(scenario=root / "scenarios" / "zibo_city.toml",
-                                  state_dir=tmp_path_factory.mktemp("state")))
+    return build_service(
+        Settings(
+            scenario=root / "scenarios" / "zibo_city.toml",
+            state_dir=tmp_path_factory.mktemp("state"),
+        )
+    )
 
 
 def test_encoder_equals_records_plus_service_fields(city_service):
@@ -223,8 +301,13 @@ def test_encoder_equals_records_plus_service_fields(city_service):
     expected = api_reference(svc, reqs, now)
     got = svc.advisor.encoder.items(svc.advisor.from_requests(reqs, now))
     got = [orjson.loads(b) for b in got]
-    assert {r["status"] for r in got} == {"advice", "proceed", "prepare_to_stop",
-                                          "no_signal_ahead", "off_network"}
+    assert {r["status"] for r in got} == {
+        "advice",
+        "proceed",
+        "prepare_to_stop",
+        "no_signal_ahead",
+        "off_network",
+    }
     assert any("advisory range" in (r["reason"] or "") for r in got)
     assert any("direction of travel" in (r["reason"] or "") for r in got)
     assert got == expected

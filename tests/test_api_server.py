@@ -20,9 +20,13 @@ def free_port():
 def test_uvicorn_serves_and_stops(tmp_path):
     port = free_port()
     env = dict(os.environ, GREENWAVE_TOKEN="tok", GREENWAVE_STATE_DIR=str(tmp_path))
-    proc = subprocess.Popen([sys.executable, "-m", "greenwave", "serve", "--port", str(port),
-                             "--log-level", "warning"], env=env, stdout=subprocess.PIPE,
-                            stderr=subprocess.PIPE, start_new_session=True)
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenwave", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     base = f"http://127.0.0.1:{port}"
     try:
         deadline = time.time() + 60
@@ -36,11 +40,18 @@ def test_uvicorn_serves_and_stops(tmp_path):
             assert time.time() < deadline, "server did not start"
             time.sleep(0.2)
         with httpx.Client(base_url=base, timeout=10) as c:
-            a = c.post("/v1/advisory", json={"link_id": "renmin_f3", "offset_m": 200.0,
-                                             "speed_kmh": 40.0})
+            a = c.post(
+                "/v1/advisory", json={"link_id": "renmin_f3", "offset_m": 200.0, "speed_kmh": 40.0}
+            )
             assert a.status_code == 200 and a.json()["link_id"] == "renmin_f3"
-            assert c.post("/v1/advisory", content=b'{"lat": NaN}',
-                          headers={"content-type": "application/json"}).status_code == 422
+            assert (
+                c.post(
+                    "/v1/advisory",
+                    content=b'{"lat": NaN}',
+                    headers={"content-type": "application/json"},
+                ).status_code
+                == 422
+            )
             assert c.put("/v1/intersections/xisi/plan", json={}).status_code == 401
             assert c.get("/v1/network").json()["type"] == "FeatureCollection"
             assert "greenwave_http_requests_total" in c.get("/metrics").text
@@ -57,22 +68,43 @@ def test_uvicorn_serves_and_stops(tmp_path):
 def test_serve_errors_exit_2(tmp_path):
     bad = tmp_path / "bad.toml"
     bad.write_text('name = "x"\n[grid]\nrows = 1\ncols = 3\n')
-    r = subprocess.run([sys.executable, "-m", "greenwave", "serve", "--scenario", str(bad)],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "greenwave", "serve", "--scenario", str(bad)],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2 and "grid.rows" in r.stderr
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         s.listen()
         port = s.getsockname()[1]
-        r = subprocess.run([sys.executable, "-m", "greenwave", "serve", "--port", str(port),
-                            "--state-dir", str(tmp_path)], capture_output=True, text=True,
-                           timeout=60)
+        r = subprocess.run(
+            [
+                sys.executable,
+                "-m",
+                "greenwave",
+                "serve",
+                "--port",
+                str(port),
+                "--state-dir",
+                str(tmp_path),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=60,
+        )
     assert r.returncode == 2 and "cannot listen" in r.stderr
 
 
-@pytest.mark.parametrize("args", [["--port", "70000"], ["--workers", "0"],
-                                  ["--advisory-range-m", "nan"]])
+@pytest.mark.parametrize(
+    "args", [["--port", "70000"], ["--workers", "0"], ["--advisory-range-m", "nan"]]
+)
 def test_serve_bad_flags(args):
-    r = subprocess.run([sys.executable, "-m", "greenwave", "serve", *args],
-                       capture_output=True, text=True, timeout=60)
+    r = subprocess.run(
+        [sys.executable, "-m", "greenwave", "serve", *args],
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
     assert r.returncode == 2

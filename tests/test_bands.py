@@ -6,14 +6,20 @@ import numpy as np
 import pytest
 from hypothesis import assume, given, settings
 from hypothesis import strategies as st
+from reference import arrival_time, in_any, windows_scalar
 
 from greenwave.bands import (
-    ADVICE, NO_SIGNAL, PROCEED, STOP, BandParams, queue_discharge_delay_s, speed_bands,
+    ADVICE,
+    NO_SIGNAL,
+    PROCEED,
+    STOP,
+    BandParams,
+    queue_discharge_delay_s,
+    speed_bands,
 )
 from greenwave.spat import SignalTiming, SpatMessage
 from greenwave.timing import PlanTable, SignalPlan
 from greenwave.units import kmh_to_ms
-from reference import arrival_time, in_any, windows_scalar
 
 TOL_S = 1e-6
 
@@ -26,8 +32,13 @@ def corridors(draw, max_m=4):
         cycle = draw(st.sampled_from([60.0, 75.0, 90.0, 100.0, 120.0, 150.0]))
         g0 = draw(st.floats(0.0, cycle * 0.6))
         g1 = min(draw(st.floats(g0 + 5.0, cycle)), g0 + cycle - 5.0)
-        plans.append(SignalPlan(cycle_s=cycle, offset_s=draw(st.floats(0, cycle - 0.01)),
-                                groups=[{"id": "A", "greens_s": [[round(g0, 2), round(g1, 2)]]}]))
+        plans.append(
+            SignalPlan(
+                cycle_s=cycle,
+                offset_s=draw(st.floats(0, cycle - 0.01)),
+                groups=[{"id": "A", "greens_s": [[round(g0, 2), round(g1, 2)]]}],
+            )
+        )
     gaps = draw(st.lists(st.floats(30.0, 700.0), min_size=m, max_size=m))
     dist = np.cumsum(gaps)
     limits = draw(st.lists(st.sampled_from([40.0, 50.0, 60.0, 70.0]), min_size=m, max_size=m))
@@ -49,8 +60,16 @@ params_st = st.builds(
 def _compute(plans, dist, limits, v0, t, params, queue_delay=None):
     tab = PlanTable.from_plans([(f"I{j}", p) for j, p in enumerate(plans)])
     m = len(plans)
-    b = speed_bands(dist[None, :], np.array([v0]), t, np.arange(m)[None, :], limits[None, :],
-                    tab, params, None if queue_delay is None else np.array([queue_delay]))
+    b = speed_bands(
+        dist[None, :],
+        np.array([v0]),
+        t,
+        np.arange(m)[None, :],
+        limits[None, :],
+        tab,
+        params,
+        None if queue_delay is None else np.array([queue_delay]),
+    )
     return b
 
 
@@ -66,7 +85,7 @@ def _arrives_on_green(plan, d, v0, v, t, p, qd=0.0):
 
 
 def _samples(lo, hi, rng):
-    return [lo, hi, 0.5 * (lo + hi)] + list(rng.uniform(lo, hi, 4))
+    return [lo, hi, 0.5 * (lo + hi), *list(rng.uniform(lo, hi, 4))]
 
 
 @settings(max_examples=400, deadline=None)
@@ -99,7 +118,7 @@ def test_joint_band_passes_every_intersection(corr, v0, t, p, seed):
     rng = np.random.default_rng(seed)
     ok = ~np.isnan(b.joint_lo_ms[0])
     # Nested: a band for m stop lines exists only if one for m - 1 does.
-    assert np.all(ok[: ok.sum()]) and not np.any(ok[ok.sum():])
+    assert np.all(ok[: ok.sum()]) and not np.any(ok[ok.sum() :])
     np.testing.assert_array_equal(b.joint_lo_ms[0, :1], b.lo_ms[0, :1])
     for m in range(len(plans)):
         lo, hi = b.joint_lo_ms[0, m], b.joint_hi_ms[0, m]
@@ -112,15 +131,27 @@ def test_joint_band_passes_every_intersection(corr, v0, t, p, seed):
 
 
 @settings(max_examples=200, deadline=None)
-@given(corridors(max_m=1), st.floats(0.0, 20.0), st.floats(0.0, 1e6),
-       st.sampled_from([0.0, 2.0]), st.floats(0.6, 2.0), st.floats(0.8, 3.0))
+@given(
+    corridors(max_m=1),
+    st.floats(0.0, 20.0),
+    st.floats(0.0, 1e6),
+    st.sampled_from([0.0, 2.0]),
+    st.floats(0.6, 2.0),
+    st.floats(0.8, 3.0),
+)
 def test_no_feasible_speed_agrees_with_brute_force(corr, v0, t, margin, acc, dec):
     plans, dist, limits = corr
     assume(dist[0] <= 1000.0)
     # Enough windows to cover every arrival time the band allows (d <= 1 km, v >= 20 km/h).
-    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0),
-                   safety_margin_s=margin, min_width_ms=kmh_to_ms(1.0),
-                   accel_ms2=acc, decel_ms2=dec, n_windows=8)
+    p = BandParams(
+        band_min_ms=kmh_to_ms(20.0),
+        band_max_ms=kmh_to_ms(60.0),
+        safety_margin_s=margin,
+        min_width_ms=kmh_to_ms(1.0),
+        accel_ms2=acc,
+        decel_ms2=dec,
+        n_windows=8,
+    )
     b = _compute(plans, dist, limits, v0, t, p)
     vmax = min(p.band_max_ms, limits[0])
     step = 0.002
@@ -165,16 +196,23 @@ def test_spat_band_valid_for_any_switch_time(case, d, v0, dt):
     t = msg.timestamp_s + dt
     assume(t < msg.horizon_s)
     p = BandParams(band_min_ms=kmh_to_ms(10.0), band_max_ms=kmh_to_ms(60.0), min_width_ms=0.0)
-    b = speed_bands(np.array([[d]]), np.array([v0]), t, np.array([[0]]),
-                    np.array([[kmh_to_ms(60.0)]]), timing, p)
+    b = speed_bands(
+        np.array([[d]]),
+        np.array([v0]),
+        t,
+        np.array([[0]]),
+        np.array([[kmh_to_ms(60.0)]]),
+        timing,
+        p,
+    )
     # One actual switching sequence inside the announced [min, max] ranges.
     ends, prev = [], msg.timestamp_s
-    for ev, f in zip(msg.events, frac):
+    for ev, f in zip(msg.events, frac, strict=True):
         e = max(ev.min_end_s + f * (ev.max_end_s - ev.min_end_s), prev)
         ends.append(e)
         prev = e
     actual, start = [], msg.timestamp_s - 1e9
-    for ev, e in zip(msg.events, ends):
+    for ev, e in zip(msg.events, ends, strict=True):
         if ev.state == "green":
             actual.append((start, e))
         start = e
@@ -195,10 +233,13 @@ def test_spat_band_valid_for_any_switch_time(case, d, v0, dt):
 def test_spat_conservative_window_and_expiry():
     plan = SignalPlan(cycle_s=90.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 40]]}])
     tab = PlanTable.from_plans([("I", plan)])
-    msg = SpatMessage(timestamp_s=100.0, events=[
-        {"state": "red", "min_end_s": 110.0, "likely_end_s": 112.0, "max_end_s": 115.0},
-        {"state": "green", "min_end_s": 140.0, "max_end_s": 150.0},
-    ])
+    msg = SpatMessage(
+        timestamp_s=100.0,
+        events=[
+            {"state": "red", "min_end_s": 110.0, "likely_end_s": 112.0, "max_end_s": 115.0},
+            {"state": "green", "min_end_s": 140.0, "max_end_s": 150.0},
+        ],
+    )
     timing = SignalTiming(tab).with_spat({0: msg})
     ws, we = timing.green_windows(np.array([0, 0]), np.array([105.0, 200.0]), 2)
     assert ws[0, 0] == 115.0 and we[0, 0] == 140.0  # latest start, earliest end
@@ -233,10 +274,19 @@ def test_queue_delay_shifts_window_start():
     p = BandParams(band_min_ms=kmh_to_ms(20), band_max_ms=kmh_to_ms(60), safety_margin_s=0.0)
     qd = float(queue_discharge_delay_s(10))
     assert qd == pytest.approx(2.0 + 10 * 3600 / 1900)
-    b0 = speed_bands(np.array([[300.0]]), np.array([10.0]), 80.0, np.array([[0]]),
-                     np.array([[20.0]]), tab, p)
-    b1 = speed_bands(np.array([[300.0]]), np.array([10.0]), 80.0, np.array([[0]]),
-                     np.array([[20.0]]), tab, p, queue_delay_s=np.array([[qd]]))
+    b0 = speed_bands(
+        np.array([[300.0]]), np.array([10.0]), 80.0, np.array([[0]]), np.array([[20.0]]), tab, p
+    )
+    b1 = speed_bands(
+        np.array([[300.0]]),
+        np.array([10.0]),
+        80.0,
+        np.array([[0]]),
+        np.array([[20.0]]),
+        tab,
+        p,
+        queue_delay_s=np.array([[qd]]),
+    )
     assert b1.hi_ms[0, 0] < b0.hi_ms[0, 0]
     t_arr = 80.0 + arrival_time(300.0, 10.0, b1.hi_ms[0, 0], p.accel_ms2, p.decel_ms2)
     assert t_arr >= 100.0 + qd - 1e-6
@@ -255,8 +305,9 @@ def test_inputs_are_not_modified():
     for dist in (np.array([[np.nan]]), np.array([[300.0, np.nan]]), np.array([[np.nan], [5.0]])):
         before = dist.copy()
         n, m = dist.shape
-        speed_bands(dist, np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
-                    np.full((n, m), 15.0), tab)
+        speed_bands(
+            dist, np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int), np.full((n, m), 15.0), tab
+        )
         np.testing.assert_array_equal(dist, before)
 
 
@@ -265,8 +316,15 @@ def test_windows_counted_from_the_first_reachable_one():
     plan = SignalPlan(cycle_s=60.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 20]]}])
     tab = PlanTable.from_plans([("I", plan)])
     p = BandParams(n_windows=1, safety_margin_s=2.0)
-    b = speed_bands(np.array([[1000.0]]), np.array([12.0]), 0.0, np.array([[0]]),
-                    np.array([[kmh_to_ms(50.0)]]), tab, p)
+    b = speed_bands(
+        np.array([[1000.0]]),
+        np.array([12.0]),
+        0.0,
+        np.array([[0]]),
+        np.array([[kmh_to_ms(50.0)]]),
+        tab,
+        p,
+    )
     assert b.status[0, 0] == ADVICE
     assert b.window_start_s[0, 0] == 60.0 and b.window_end_s[0, 0] == 80.0
     # Time to green / red still describe the current green.
@@ -280,8 +338,9 @@ def multi_green_plans(draw):
     """Plans with one or two greens per cycle, sometimes one wrapping over the cycle end."""
     cycle = float(draw(st.sampled_from([60, 80, 90, 120])))
     n = draw(st.integers(1, 2))
-    cuts = sorted(draw(st.lists(st.integers(0, int(cycle)), min_size=2 * n, max_size=2 * n,
-                                unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.integers(0, int(cycle)), min_size=2 * n, max_size=2 * n, unique=True))
+    )
     if draw(st.booleans()):
         cuts[0], cuts[-1] = 0, int(cycle)
     greens = [(float(cuts[2 * i]), float(cuts[2 * i + 1])) for i in range(n)]
@@ -292,8 +351,14 @@ def multi_green_plans(draw):
 
 
 @settings(max_examples=300, deadline=None)
-@given(st.lists(multi_green_plans(), min_size=1, max_size=3), st.floats(0.0, 20.0),
-       st.floats(0.0, 1e7), params_st, st.integers(0, 2**31), st.data())
+@given(
+    st.lists(multi_green_plans(), min_size=1, max_size=3),
+    st.floats(0.0, 20.0),
+    st.floats(0.0, 1e7),
+    params_st,
+    st.integers(0, 2**31),
+    st.data(),
+)
 def test_multi_green_band_speeds_arrive_on_green(plans, v0, t, p, seed, data):
     m = len(plans)
     dist = np.cumsum(data.draw(st.lists(st.floats(30.0, 600.0), min_size=m, max_size=m)))
@@ -319,8 +384,12 @@ def test_multi_green_band_speeds_arrive_on_green(plans, v0, t, p, seed, data):
 @settings(max_examples=150, deadline=None)
 @given(multi_green_plans(), st.floats(30.0, 1000.0), st.floats(0.0, 20.0), st.floats(0.0, 1e6))
 def test_multi_green_no_feasible_speed_agrees_with_brute_force(plan, d, v0, t):
-    p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0),
-                   min_width_ms=kmh_to_ms(1.0), n_windows=8)
+    p = BandParams(
+        band_min_ms=kmh_to_ms(20.0),
+        band_max_ms=kmh_to_ms(60.0),
+        min_width_ms=kmh_to_ms(1.0),
+        n_windows=8,
+    )
     b = _compute([plan], np.array([d]), np.array([kmh_to_ms(60.0)]), v0, t, p)
     step = 0.002
     speeds = np.arange(p.band_min_ms, p.band_max_ms + 1e-12, step)
@@ -339,20 +408,35 @@ def test_multi_green_no_feasible_speed_agrees_with_brute_force(plan, d, v0, t):
 def _mixed_batch(n=400, m=4, seed=7):
     """A batch mixing one-green plans, a two-green plan, live SPaT, unsignalised and missing
     stop lines, on one timing."""
-    one = SignalPlan(cycle_s=90.0, offset_s=13.0, groups=[
-        {"id": "A", "greens_s": [[0, 40]], "conflicts": ["B"]},
-        {"id": "B", "greens_s": [[45, 85]]}])
-    two = SignalPlan(cycle_s=120.0, offset_s=5.0,
-                     groups=[{"id": "A", "greens_s": [[0, 25], [60, 90]]}])
-    wrap = SignalPlan(cycle_s=75.0, offset_s=40.0,
-                      groups=[{"id": "A", "greens_s": [[0, 10], [50, 75]]}])
+    one = SignalPlan(
+        cycle_s=90.0,
+        offset_s=13.0,
+        groups=[
+            {"id": "A", "greens_s": [[0, 40]], "conflicts": ["B"]},
+            {"id": "B", "greens_s": [[45, 85]]},
+        ],
+    )
+    two = SignalPlan(
+        cycle_s=120.0, offset_s=5.0, groups=[{"id": "A", "greens_s": [[0, 25], [60, 90]]}]
+    )
+    wrap = SignalPlan(
+        cycle_s=75.0, offset_s=40.0, groups=[{"id": "A", "greens_s": [[0, 10], [50, 75]]}]
+    )
     tab = PlanTable.from_plans([("one", one), ("two", two), ("wrap", wrap)])
     t0 = 1.7e9
-    msg = SpatMessage(timestamp_s=t0, events=[
-        {"state": "red", "min_end_s": t0 + 12.0, "likely_end_s": t0 + 14.0, "max_end_s": t0 + 18.0},
-        {"state": "green", "min_end_s": t0 + 45.0, "max_end_s": t0 + 52.0},
-        {"state": "red", "min_end_s": t0 + 80.0, "max_end_s": t0 + 95.0},
-    ])
+    msg = SpatMessage(
+        timestamp_s=t0,
+        events=[
+            {
+                "state": "red",
+                "min_end_s": t0 + 12.0,
+                "likely_end_s": t0 + 14.0,
+                "max_end_s": t0 + 18.0,
+            },
+            {"state": "green", "min_end_s": t0 + 45.0, "max_end_s": t0 + 52.0},
+            {"state": "red", "min_end_s": t0 + 80.0, "max_end_s": t0 + 95.0},
+        ],
+    )
     timing = SignalTiming(tab).with_spat({0: msg})
     rng = np.random.default_rng(seed)
     dist = np.cumsum(rng.uniform(20.0, 600.0, (n, m)), axis=1)
@@ -367,8 +451,17 @@ def _mixed_batch(n=400, m=4, seed=7):
 
 
 def _assert_same_bands(x, y):
-    for f in ("lo_ms", "hi_ms", "status", "window_start_s", "window_end_s", "time_to_green_s",
-              "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
+    for f in (
+        "lo_ms",
+        "hi_ms",
+        "status",
+        "window_start_s",
+        "window_end_s",
+        "time_to_green_s",
+        "time_to_red_s",
+        "joint_lo_ms",
+        "joint_hi_ms",
+    ):
         np.testing.assert_array_equal(getattr(x, f), getattr(y, f), err_msg=f)
 
 
@@ -385,12 +478,30 @@ def test_batch_equals_one_vehicle_at_a_time(monkeypatch, with_queue):
     monkeypatch.setattr(bands_mod, "_BLOCK", 37)
     _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), whole)
     for i in range(0, len(v0), 7):
-        one = speed_bands(dist[i:i + 1], v0[i:i + 1], t[i:i + 1], group[i:i + 1],
-                          limit[i:i + 1], timing, p, None if qd is None else qd[i:i + 1])
-        for f in ("lo_ms", "hi_ms", "status", "window_start_s", "window_end_s",
-                  "time_to_green_s", "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
-            np.testing.assert_array_equal(getattr(one, f)[0], getattr(whole, f)[i],
-                                          err_msg=f"{f}, vehicle {i}")
+        one = speed_bands(
+            dist[i : i + 1],
+            v0[i : i + 1],
+            t[i : i + 1],
+            group[i : i + 1],
+            limit[i : i + 1],
+            timing,
+            p,
+            None if qd is None else qd[i : i + 1],
+        )
+        for f in (
+            "lo_ms",
+            "hi_ms",
+            "status",
+            "window_start_s",
+            "window_end_s",
+            "time_to_green_s",
+            "time_to_red_s",
+            "joint_lo_ms",
+            "joint_hi_ms",
+        ):
+            np.testing.assert_array_equal(
+                getattr(one, f)[0], getattr(whole, f)[i], err_msg=f"{f}, vehicle {i}"
+            )
     assert {NO_SIGNAL, ADVICE, STOP} <= set(np.unique(whole.status))
 
 
@@ -398,9 +509,10 @@ def test_fast_and_generic_windows_agree(monkeypatch):
     """The one-green-per-cycle arithmetic and the general window lookup give the same bands."""
     import greenwave.bands as bands_mod
 
-    plans = [SignalPlan(cycle_s=c, offset_s=o, groups=[{"id": "A", "greens_s": [[s, e]]}])
-             for c, o, s, e in [(60, 0, 0, 25), (90, 31, 10, 50), (120, 77, 60, 120),
-                                (75, 3, 0, 40)]]
+    plans = [
+        SignalPlan(cycle_s=c, offset_s=o, groups=[{"id": "A", "greens_s": [[s, e]]}])
+        for c, o, s, e in [(60, 0, 0, 25), (90, 31, 10, 50), (120, 77, 60, 120), (75, 3, 0, 40)]
+    ]
     tab = PlanTable.from_plans([(f"I{j}", pl) for j, pl in enumerate(plans)])
     rng = np.random.default_rng(3)
     n, m = 2000, 4
@@ -411,13 +523,21 @@ def test_fast_and_generic_windows_agree(monkeypatch):
     t = 1e6 + rng.uniform(0.0, 600.0, n)
     p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0))
     fast = speed_bands(dist, v0, t, group, limit, tab, p)
-    monkeypatch.setattr(bands_mod, "_generic_pairs",
-                        lambda timing, g, t, signal: np.flatnonzero(signal))
+    monkeypatch.setattr(
+        bands_mod, "_generic_pairs", lambda timing, g, t, signal: np.flatnonzero(signal)
+    )
     slow = speed_bands(dist, v0, t, group, limit, tab, p)
-    for f in ("lo_ms", "hi_ms", "window_start_s", "window_end_s", "time_to_green_s",
-              "time_to_red_s", "joint_lo_ms", "joint_hi_ms"):
-        np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=0, atol=1e-6,
-                                   err_msg=f)
+    for f in (
+        "lo_ms",
+        "hi_ms",
+        "window_start_s",
+        "window_end_s",
+        "time_to_green_s",
+        "time_to_red_s",
+        "joint_lo_ms",
+        "joint_hi_ms",
+    ):
+        np.testing.assert_allclose(getattr(fast, f), getattr(slow, f), rtol=0, atol=1e-6, err_msg=f)
     np.testing.assert_array_equal(fast.status, slow.status)
 
 
@@ -437,7 +557,8 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
     def poisoned(self, shape, dtype=np.float64):
         a = take(self, shape, dtype)
         a.view(np.uint8)[...] = rng.integers(0, 256, a.nbytes, dtype=np.uint8).reshape(
-            a.view(np.uint8).shape)
+            a.view(np.uint8).shape
+        )
         if a.dtype == np.float64:
             a[...] = rng.uniform(-200.0, 400.0, a.shape)
         return a
@@ -452,8 +573,7 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
             chunk[start:stop] = rng.integers(0, 256, stop - start, dtype=np.uint8)
 
     monkeypatch.setattr(bands_mod._Scratch, "__call__", poisoned)
-    monkeypatch.setattr(bands_mod._Scratch, "_release", bands_mod._Scratch.release,
-                        raising=False)
+    monkeypatch.setattr(bands_mod._Scratch, "_release", bands_mod._Scratch.release, raising=False)
     monkeypatch.setattr(bands_mod._Scratch, "release", release)
     monkeypatch.setattr(bands_mod, "_BLOCK", 64)
     _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), clean)
@@ -461,7 +581,7 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
     tab = timing.plans
     live = timing.spat.active(np.maximum(group, 0), t[:, None])
     checked = 0
-    for i, j in zip(*np.nonzero(~np.isnan(clean.lo_ms))):
+    for i, j in zip(*np.nonzero(~np.isnan(clean.lo_ms)), strict=True):
         g = group[i, j]
         if live[i, j]:
             continue
@@ -491,8 +611,14 @@ def test_missing_stop_line_does_not_cap_later_ones():
 def test_empty_batches(n, m):
     plan = SignalPlan(cycle_s=90.0, offset_s=0.0, groups=[{"id": "A", "greens_s": [[0, 40]]}])
     tab = PlanTable.from_plans([("I", plan)])
-    b = speed_bands(np.full((n, m), 100.0), np.full(n, 10.0), 0.0, np.zeros((n, m), dtype=int),
-                    np.full((n, m), 15.0), tab)
+    b = speed_bands(
+        np.full((n, m), 100.0),
+        np.full(n, 10.0),
+        0.0,
+        np.zeros((n, m), dtype=int),
+        np.full((n, m), 15.0),
+        tab,
+    )
     assert b.lo_ms.shape == b.status.shape == b.joint_hi_ms.shape == (n, m)
 
 
@@ -508,14 +634,18 @@ def _joint(rows):
 
 
 def test_choose_joint_is_the_drivers_option():
-    b = _joint([[(8.0, 16.0), (8.0, 12.0), (5.0, 6.0)],  # 3 signals only at a crawl
-                [(8.0, 16.0), (9.0, 15.0), (10.0, 14.0)],
-                [(8.0, 16.0), None, None],
-                [None, None, None]])
+    b = _joint(
+        [
+            [(8.0, 16.0), (8.0, 12.0), (5.0, 6.0)],  # 3 signals only at a crawl
+            [(8.0, 16.0), (9.0, 15.0), (10.0, 14.0)],
+            [(8.0, 16.0), None, None],
+            [None, None, None],
+        ]
+    )
     desired = np.array([15.0, 15.0, 15.0, 15.0])
     lo, hi, n = b.choose_joint(desired)
     np.testing.assert_array_equal(n, [3, 3, 1, 0])
-    for got, want in zip((lo, hi, n), b.longest_joint()):
+    for got, want in zip((lo, hi, n), b.longest_joint(), strict=True):
         np.testing.assert_array_equal(got, want)
     np.testing.assert_array_equal(b.choose_joint(desired, max_signals=2)[2], [2, 2, 1, 0])
     np.testing.assert_array_equal(b.choose_joint(desired, max_signals=1)[2], [1, 1, 1, 0])
@@ -526,5 +656,6 @@ def test_choose_joint_is_the_drivers_option():
     # 0.9 × 15 = 13.5: row 0 keeps only its next signal, row 1 all three (14 >= 13.5).
     np.testing.assert_array_equal(b.choose_joint(desired, min_speed_ratio=0.9)[2], [1, 3, 1, 0])
     # A driver slower than the bands is raised to lo: 8, 8, 5 → 5 < 0.9 × 8 drops the third.
-    np.testing.assert_array_equal(b.choose_joint(np.full(4, 4.0), min_speed_ratio=0.9)[2],
-                                  [2, 3, 1, 0])
+    np.testing.assert_array_equal(
+        b.choose_joint(np.full(4, 4.0), min_speed_ratio=0.9)[2], [2, 3, 1, 0]
+    )

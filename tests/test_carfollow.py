@@ -40,7 +40,7 @@ def test_safe_speed_can_always_stop(v, gap, v_leader):
     vs = float(safe_speed(v, gap, v_leader, dt, b))
     # Ballistic step to vs, then braking at b, ends within the gap plus the leader's stop.
     travelled = (v + vs) / 2 * dt + vs * vs / (2 * b)
-    room = gap + v_leader ** 2 / (2 * b)
+    room = gap + v_leader**2 / (2 * b)
     if v * dt / 2 <= room:
         assert travelled <= room + 1e-6
     # The acceleration bound never lets the step overshoot a standing obstacle.
@@ -51,5 +51,5 @@ def test_safe_speed_can_always_stop(v, gap, v_leader):
 
 
 def test_ballistic_stop_inside_step():
-    x, v, a = ballistic_step(np.array([0.0]), np.array([2.0]), np.array([-8.0]), 0.5)
-    assert v[0] == 0.0 and math.isclose(x[0], 2.0 ** 2 / 16.0)
+    x, v, _a = ballistic_step(np.array([0.0]), np.array([2.0]), np.array([-8.0]), 0.5)
+    assert v[0] == 0.0 and math.isclose(x[0], 2.0**2 / 16.0)

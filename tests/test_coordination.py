@@ -61,12 +61,19 @@ def test_bandwidth_two_greens_and_wrap():
     # A: greens [0, 20) and [90, 100) of a 100 s cycle merge into [90, 120);
     # B (100 m on at 10 m/s, offset 10): greens [0, 15) and [85, 100) → [85, 115).  Band [90, 115).
     nan = np.nan
-    b = bandwidth([[0.0, 90.0], [0.0, 85.0]], [[20.0, 100.0], [15.0, 100.0]], [0.0, 10.0], 100.0,
-                  [0.0, 100.0], 10.0)
+    b = bandwidth(
+        [[0.0, 90.0], [0.0, 85.0]],
+        [[20.0, 100.0], [15.0, 100.0]],
+        [0.0, 10.0],
+        100.0,
+        [0.0, 100.0],
+        10.0,
+    )
     assert b.bandwidth_s == pytest.approx(25.0) and b.entry_s == pytest.approx(90.0)
     # NaN padding (a group with fewer greens) is ignored.
-    b = bandwidth([[10.0, nan], [0.0, 50.0]], [[40.0, nan], [20.0, 70.0]], [0.0, 0.0], 100.0,
-                  [0.0, 0.0], 10.0)
+    b = bandwidth(
+        [[10.0, nan], [0.0, 50.0]], [[40.0, nan], [20.0, 70.0]], [0.0, 0.0], 100.0, [0.0, 0.0], 10.0
+    )
     assert b.bandwidth_s == pytest.approx(10.0) and b.entry_s == pytest.approx(10.0)
 
 
@@ -75,10 +82,10 @@ def _sampled_bandwidth(world, ct, name, speed_ms, dt=0.01):
     ap = ct.approaches[name]
     plans = world.timing.plans
     ids = [ct.intersection_ids[i] for i in ap.stops]
-    groups = np.array([plans.group_index(i, g) for i, g in zip(ids, ap.group_ids)])
+    groups = np.array([plans.group_index(i, g) for i, g in zip(ids, ap.group_ids, strict=True)])
     t = np.arange(0.0, ct.cycle_s, dt) + 1.7e9  # absolute times over one cycle
     ok = np.ones(t.size, dtype=bool)
-    for g, x in zip(groups, ap.distance_m):
+    for g, x in zip(groups, ap.distance_m, strict=True):
         state, _ = plans.state(np.full(t.size, g), t + x / speed_ms)
         ok &= state == GREEN
     if ok.all():
@@ -95,7 +102,7 @@ def test_bandwidth_matches_sampled_signals(scenario, offsets):
     if offsets == "random":
         rng = np.random.default_rng(7)
         ids = [it.id for it in sc.intersections]
-        sc = with_offsets(sc, dict(zip(ids, np.round(rng.uniform(0, 120, len(ids))))))
+        sc = with_offsets(sc, dict(zip(ids, np.round(rng.uniform(0, 120, len(ids))), strict=True)))
         # Retimed for equal bands both ways at 40 km/h, from a random first offset.
         sc = optimize_offsets(sc, speed_ms=40 / 3.6, target_ratio=1.0).scenario
     world = World.build(sc)
@@ -126,8 +133,9 @@ def _corridor(greens_f, greens_b, dist, offsets, cycle=120.0):
     bw = None
     if greens_b is not None:
         bw = Approach(np.arange(n)[::-1], dist[-1] - dist[::-1], *greens_b)
-    return CorridorTiming("t", "", tuple(f"i{k}" for k in range(n)), cycle,
-                          np.asarray(offsets, dtype=float), fw, bw)
+    return CorridorTiming(
+        "t", "", tuple(f"i{k}" for k in range(n)), cycle, np.asarray(offsets, dtype=float), fw, bw
+    )
 
 
 def _random_greens(rng, n, cycle=120.0):
@@ -179,12 +187,16 @@ def test_two_way_matches_brute_force(seed):
 
     best = score(ct.offset_s)  # the optimiser never returns worse than the current plan
     for rest in itertools.product(range(12), repeat=n - 1):
-        best = max(best, score((ct.offset_s[0] + step * np.array((0,) + rest)) % 120.0))
+        best = max(best, score((ct.offset_s[0] + step * np.array((0, *rest))) % 120.0))
     got = score(best_offsets(ct, speed, "both", w, step, target_ratio=ratio))
     assert got == pytest.approx(best, abs=1e-6)
     # One way: the analytic alignment is the grid optimum of the forward band.
-    fwd = max(corridor_bands(ct, speed, (ct.offset_s[0] + step * np.array((0,) + rest)) % 120)
-              ["forward"].bandwidth_s for rest in itertools.product(range(12), repeat=n - 1))
+    fwd = max(
+        corridor_bands(ct, speed, (ct.offset_s[0] + step * np.array((0, *rest))) % 120)[
+            "forward"
+        ].bandwidth_s
+        for rest in itertools.product(range(12), repeat=n - 1)
+    )
     one = corridor_bands(ct, speed, best_offsets(ct, speed, "one", step_s=step))
     assert one["forward"].bandwidth_s >= fwd - 1e-6
 
@@ -203,12 +215,14 @@ def test_optimised_scenario_round_trips(scenario):
     res = optimize_offsets(scenario, speed_ms=40 / 3.6, direction="both", target_ratio=1.0)
     back = loads_scenario(dumps_scenario(res.scenario), "optimised.toml")
     old, new = scenario.model_dump(), back.model_dump()
-    for it_old, it_new in zip(old["intersections"], new["intersections"]):
+    for it_old, it_new in zip(old["intersections"], new["intersections"], strict=True):
         it_new["plan"]["offset_s"] = it_old["plan"]["offset_s"]
     assert new == old  # only offsets changed
     got = {it.id: it.plan.offset_s for it in back.intersections}
     assert got == pytest.approx(res.offsets)
-    assert any(got[i] != it.plan.offset_s for i, it in zip(got, scenario.intersections))
+    assert any(
+        got[i] != it.plan.offset_s for i, it in zip(got, scenario.intersections, strict=True)
+    )
     after = corridor_bands(corridor_timing(World.build(back)), 40 / 3.6)
     assert after["forward"].bandwidth_s == pytest.approx(res.after["forward"].bandwidth_s)
 
@@ -244,8 +258,10 @@ def test_uncoordinated_scenario(root, scenario):
 def test_cli_optimize_writes_scenario(root, tmp_path, capsys):
     out = tmp_path / "after.toml"
     src = root / "scenarios" / "zibo_arterial_uncoordinated.toml"
-    assert main(["optimize", str(src), "--speed-kmh", "45", "--direction", "one",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["optimize", str(src), "--speed-kmh", "45", "--direction", "one", "--out", str(out)])
+        == 0
+    )
     text = capsys.readouterr().out
     assert "before" in text and "after" in text and "eff %" in text
     assert "forward xiliu → jinjing" in text and "wrote" in text
@@ -260,8 +276,10 @@ def test_cli_optimize_json(root, tmp_path, capsys):
     import json
 
     out = tmp_path / "after.toml"
-    assert main(["optimize", "--speed-kmh", "40", "--target-ratio", "1", "--json",
-                 "--out", str(out)]) == 0
+    assert (
+        main(["optimize", "--speed-kmh", "40", "--target-ratio", "1", "--json", "--out", str(out)])
+        == 0
+    )
     obj = json.loads(capsys.readouterr().out)
     assert obj["corridor"] == "renmin" and obj["weight_backward"] == 1.0
     f, b = obj["bands"]["forward"]["after"], obj["bands"]["backward"]["after"]
@@ -269,13 +287,16 @@ def test_cli_optimize_json(root, tmp_path, capsys):
     assert len(f["start_s"]) == 8 and len(obj["offsets"]) == 8
 
 
-@pytest.mark.parametrize("argv, message", [
-    (["--speed-kmh", "5"], "must be >= 10"),
-    (["--speed-kmh", "inf"], "must be finite"),
-    (["--speed-kmh", "abc"], "not a number"),
-    (["--speed-kmh", "45", "--corridor", "nope"], "valid corridors: 'renmin'"),
-    (["--speed-kmh", "45", "--direction", "one", "--target-ratio", "1"], "both only"),
-])
+@pytest.mark.parametrize(
+    "argv, message",
+    [
+        (["--speed-kmh", "5"], "must be >= 10"),
+        (["--speed-kmh", "inf"], "must be finite"),
+        (["--speed-kmh", "abc"], "not a number"),
+        (["--speed-kmh", "45", "--corridor", "nope"], "valid corridors: 'renmin'"),
+        (["--speed-kmh", "45", "--direction", "one", "--target-ratio", "1"], "both only"),
+    ],
+)
 def test_cli_optimize_bad_input(tmp_path, capsys, argv, message):
     out = tmp_path / "x.toml"
     try:

@@ -33,11 +33,15 @@ SEEDS = range(50)
 
 SUMO = find_sumo_tool("sumo")
 NETCONVERT = find_sumo_tool("netconvert")
-HAVE_SUMO = (SUMO is not None and NETCONVERT is not None
-             and importlib.util.find_spec("sumolib") is not None
-             and importlib.util.find_spec("traci") is not None)
+HAVE_SUMO = (
+    SUMO is not None
+    and NETCONVERT is not None
+    and importlib.util.find_spec("sumolib") is not None
+    and importlib.util.find_spec("traci") is not None
+)
 needs_sumo = pytest.mark.skipif(
-    not HAVE_SUMO, reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs it)")
+    not HAVE_SUMO, reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs it)"
+)
 
 
 def _first_seed(pred) -> int:
@@ -61,8 +65,16 @@ def test_same_seed_same_params_different_seeds_differ():
     keys = set()
     for s in SEEDS:
         p = cg.draw_params(s)
-        keys.add((p.n_signals, tuple(p.spacing_m), tuple(p.cycle_s), tuple(p.offsets_s),
-                  p.flow_east_veh_h, p.flow_west_veh_h))
+        keys.add(
+            (
+                p.n_signals,
+                tuple(p.spacing_m),
+                tuple(p.cycle_s),
+                tuple(p.offsets_s),
+                p.flow_east_veh_h,
+                p.flow_west_veh_h,
+            )
+        )
     assert len(keys) == len(SEEDS)
 
 
@@ -79,12 +91,12 @@ def test_params_inside_documented_ranges():
             assert len(set(p.cycle_s)) == 1
         if p.coordinated:
             assert not p.per_signal_cycles
-        for c, f, g in zip(p.cycle_s, p.green_split, p.main_green_s):
+        for c, f, g in zip(p.cycle_s, p.green_split, p.main_green_s, strict=True):
             assert 0.35 <= f <= 0.65
             assert 0.35 * c <= g <= 0.65 * c and abs(g - f * c) < 1.0  # rounded, kept inside
             assert c - g - 2 * (3 + 2) >= 11  # the cross street's green
         assert 40.0 <= p.progression_kmh <= 50.0
-        assert all(0 <= o < c and o == int(o) for o, c in zip(p.offsets_s, p.cycle_s))
+        assert all(0 <= o < c and o == int(o) for o, c in zip(p.offsets_s, p.cycle_s, strict=True))
         assert p.lanes in (1, 2)
         assert 300 <= p.flow_east_veh_h <= 900 and 300 <= p.flow_west_veh_h <= 900
         assert len(p.side_flows_veh_h) == n
@@ -155,24 +167,29 @@ def test_scenario_carries_the_drawn_corridor(tmp_path, kind):
     corr = sc.corridors[0]
     assert corr.intersections == p.signal_ids and corr.lanes == p.lanes
     assert (corr.progression_kmh is not None) == p.coordinated
-    length = dict(zip(net.link_ids, net.link_length_m))
+    length = dict(zip(net.link_ids, net.link_length_m, strict=True))
     spacing = [length[f"art_f{k}"] for k in range(1, p.n_signals)]
     assert np.allclose(spacing, p.spacing_m, atol=0.01)
-    assert np.allclose([length[f"art_b{k}"] for k in range(1, p.n_signals)], spacing[::-1],
-                       atol=0.01)
+    assert np.allclose(
+        [length[f"art_b{k}"] for k in range(1, p.n_signals)], spacing[::-1], atol=0.01
+    )
     for lid in ("art_f0", "art_b0", f"art_f{p.n_signals}", f"art_b{p.n_signals}"):
         assert length[lid] == pytest.approx(300.0, abs=0.01)
     assert length["J0_nb0"] == pytest.approx(200.0, abs=0.01)
     flows = {e.link: e.flow_veh_h for e in sc.demand.entries}
     assert sc.demand.flow_veh_h_per_lane == 0.0
     assert flows.pop("art_f0") == p.flow_east_veh_h and flows.pop("art_b0") == p.flow_west_veh_h
-    assert flows == {f"J{k}_{d}b0": q for k, pair in enumerate(p.side_flows_veh_h)
-                     for d, q in zip("ns", pair)}
+    assert flows == {
+        f"J{k}_{d}b0": q
+        for k, pair in enumerate(p.side_flows_veh_h)
+        for d, q in zip("ns", pair, strict=True)
+    }
     entries = {net.link_ids[int(k)] for k in net.entry_links}
     assert entries == set(flows) | {"art_f0", "art_b0"}
     for k, lid in enumerate(net.link_ids):
         assert net.link_speed_limit_ms[k] * 3.6 == pytest.approx(
-            50.0 if lid.startswith("art_") else 40.0)
+            50.0 if lid.startswith("art_") else 40.0
+        )
 
 
 def test_drivers_and_advisory_are_zibo_s():
@@ -186,8 +203,24 @@ def test_drivers_and_advisory_are_zibo_s():
 
 def test_cli_without_netconvert(tmp_path, capsys):
     out = tmp_path / "c"
-    assert main(["generate-corridor", "--seed", "11", "--out", str(out), "--uncoordinated",
-                 "--sigma", "0.2", "--duration", "900", "--no-netconvert"]) == 0
+    assert (
+        main(
+            [
+                "generate-corridor",
+                "--seed",
+                "11",
+                "--out",
+                str(out),
+                "--uncoordinated",
+                "--sigma",
+                "0.2",
+                "--duration",
+                "900",
+                "--no-netconvert",
+            ]
+        )
+        == 0
+    )
     assert "uncoordinated" in capsys.readouterr().out
     p = json.loads((out / "params.json").read_text())
     assert p["coordinated"] is False and p["sigma"] == 0.2 and p["duration_s"] == 900.0
@@ -196,12 +229,37 @@ def test_cli_without_netconvert(tmp_path, capsys):
     assert ET.parse(out / "corridor.sumocfg").getroot().find("time/end").get("value") == "900"
     assert main(["validate", str(out / "corridor.toml")]) == 0
     first = {f: (out / f).read_bytes() for f in cg.FILES if (out / f).exists()}
-    assert main(["generate-corridor", "--seed", "11", "--out", str(out), "--uncoordinated",
-                 "--sigma", "0.2", "--duration", "900", "--no-netconvert"]) == 0
+    assert (
+        main(
+            [
+                "generate-corridor",
+                "--seed",
+                "11",
+                "--out",
+                str(out),
+                "--uncoordinated",
+                "--sigma",
+                "0.2",
+                "--duration",
+                "900",
+                "--no-netconvert",
+            ]
+        )
+        == 0
+    )
     assert {f: (out / f).read_bytes() for f in first} == first
     with pytest.raises(SystemExit) as exc:
-        main(["generate-corridor", "--seed", "1", "--out", str(out), "--coordinated",
-              "--uncoordinated"])
+        main(
+            [
+                "generate-corridor",
+                "--seed",
+                "1",
+                "--out",
+                str(out),
+                "--coordinated",
+                "--uncoordinated",
+            ]
+        )
     assert exc.value.code == 2
 
 
@@ -234,12 +292,14 @@ def test_net_has_internal_lanes_and_through_connections(built):
         root = ET.parse(d / "corridor.net.xml").getroot()
         lanes = [ln.get("id") for ln in root.iter("lane")]
         assert any(lid.startswith(":J") for lid in lanes)  # junction-internal lanes
-        conns = [(c.get("from"), c.get("to"), c.get("tl"))
-                 for c in root.iter("connection") if not c.get("from").startswith(":")]
+        conns = [
+            (c.get("from"), c.get("to"), c.get("tl"))
+            for c in root.iter("connection")
+            if not c.get("from").startswith(":")
+        ]
         expect = set()
         for tag in "fb":
-            expect |= {(f"art_{tag}{k}", f"art_{tag}{k + 1}", None)
-                       for k in range(p.n_signals)}
+            expect |= {(f"art_{tag}{k}", f"art_{tag}{k + 1}", None) for k in range(p.n_signals)}
         for j in p.signal_ids:
             expect |= {(f"{j}_nb0", f"{j}_nb1", None), (f"{j}_sb0", f"{j}_sb1", None)}
         assert {(a, b) for a, b, _ in conns} == {(a, b) for a, b, _ in expect}
@@ -283,17 +343,32 @@ def test_sumo_signals_equal_greenwave_plan(built, which):
         if which == "additional":
             cmd = [SUMO, "-c", str(d / "corridor.sumocfg")]
         else:
-            cmd = [SUMO, "-n", str(d / "corridor.merged.net.xml"), "-r",
-                   str(d / "corridor.rou.xml"), "--step-length", "1"]
-        cmd += ["--no-step-log", "true", "--tripinfo-output", str(d / f"trip_{which}.xml"),
-                "--end", str(end)]
+            cmd = [
+                SUMO,
+                "-n",
+                str(d / "corridor.merged.net.xml"),
+                "-r",
+                str(d / "corridor.rou.xml"),
+                "--step-length",
+                "1",
+            ]
+        cmd += [
+            "--no-step-log",
+            "true",
+            "--tripinfo-output",
+            str(d / f"trip_{which}.xml"),
+            "--end",
+            str(end),
+        ]
         times, states = _states(cmd, p.signal_ids, end)
         assert np.array_equal(times, np.arange(end))
         tll = ET.parse(d / "corridor.tll.add.xml").getroot()
         for tl in tll.iter("tlLogic"):
             jid = tl.get("id")
-            meta = {g: json.loads(tl.find(f"param[@key='greenwave.group.{g}']").get("value"))
-                    for g in ("EW", "NS")}
+            meta = {
+                g: json.loads(tl.find(f"param[@key='greenwave.group.{g}']").get("value"))
+                for g in ("EW", "NS")
+            }
             got = np.array([list(s) for s in states[jid]])
             for gid, m in meta.items():
                 st, _ = plans.state(np.full(end, plans.group_index(jid, gid)), w.epoch_s + times)
@@ -311,13 +386,13 @@ def test_import_sumo_reads_the_same_plans(built):
     for p, d in built.values():
         sc = cg.corridor_scenario(p)
         edges = [f"art_{t}{k}" for t in "fb" for k in range(p.n_signals + 1)]
-        back, _ = import_sumo(d / "corridor.merged.net.xml", routes=d / "corridor.rou.xml",
-                              corridor_edges=edges)
+        back, _ = import_sumo(
+            d / "corridor.merged.net.xml", routes=d / "corridor.rou.xml", corridor_edges=edges
+        )
         want = {it.id: it.plan for it in sc.intersections}
         assert {it.id: it.plan for it in back.intersections} == want
         flows = {e.link: e.flow_veh_h for e in back.demand.entries}
-        assert flows == pytest.approx({"art_f0": p.flow_east_veh_h,
-                                       "art_b0": p.flow_west_veh_h})
+        assert flows == pytest.approx({"art_f0": p.flow_east_veh_h, "art_b0": p.flow_west_veh_h})
 
 
 @needs_sumo
@@ -326,10 +401,27 @@ def test_sumo_runs_600_s_without_teleports_or_collisions(built):
         # SUMO's default teleport time (the .sumocfg switches teleporting off, as greenwave
         # never teleports) so that a jam would show, and collisions checked on junctions too.
         proc = subprocess.run(
-            [SUMO, "-c", "corridor.sumocfg", "--end", "600", "--time-to-teleport", "300",
-             "--collision.check-junctions", "true", "--tripinfo-output", "trip600.xml",
-             "--tripinfo-output.write-unfinished", "true"],
-            cwd=d, capture_output=True, text=True, timeout=120, env=tool_env(SUMO))
+            [
+                SUMO,
+                "-c",
+                "corridor.sumocfg",
+                "--end",
+                "600",
+                "--time-to-teleport",
+                "300",
+                "--collision.check-junctions",
+                "true",
+                "--tripinfo-output",
+                "trip600.xml",
+                "--tripinfo-output.write-unfinished",
+                "true",
+            ],
+            cwd=d,
+            capture_output=True,
+            text=True,
+            timeout=120,
+            env=tool_env(SUMO),
+        )
         log = proc.stdout + proc.stderr
         assert proc.returncode == 0, log[-2000:]
         assert "teleport" not in log.lower() and "collision" not in log.lower(), log[-2000:]

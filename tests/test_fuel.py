@@ -280,7 +280,7 @@ def test_fuel_co2_rates_equal_the_separate_functions(model):
 
 def test_fuel_co2_rates_default_is_the_vtmicro_pair():
     f, c = fuel_co2_rates(V_MIXED, A_MIXED)
-    for i, (v, a) in enumerate(zip(V_MIXED, A_MIXED)):
+    for i, (v, a) in enumerate(zip(V_MIXED, A_MIXED, strict=True)):
         v_kmh = min(max(v, 0.0), 120.0 * KMH) / KMH
         a_ms2 = min(max(a, -1.5), 3.7, 60.0 / max(v_kmh * KMH, 1e-12))
         assert f[i] == pytest.approx(vtmicro_by_hand(v_kmh, a_ms2 * 3.6), rel=1e-12)
@@ -385,7 +385,7 @@ def test_default_pair_keeps_burning_while_braking():
     a = np.array([-0.5, -1.5, -1.0])
     f, c = fuel_co2_rates(v, a)
     assert np.all(c > 0.9)  # g/s; idle is 1.007 g/s
-    assert np.all((2100.0 <= c / f) & (c / f <= 2600.0))
+    assert np.all((c / f >= 2100.0) & (c / f <= 2600.0))
     assert np.all(co2_rate_g_s(v, a, model="hbefa3") == 0.0)
 
 
@@ -399,7 +399,7 @@ def test_hbefa3_pair_is_exactly_proportional():
 
 def test_carbon_balance_constant():
     # EPA-420-F-11-041: 8887 g CO2 per US gallon = 2348 g/L.
-    assert fuel.CO2_G_PER_L_PETROL == pytest.approx(CARBON_BALANCE_G_PER_L, rel=2e-3)
+    assert pytest.approx(CARBON_BALANCE_G_PER_L, rel=2e-3) == fuel.CO2_G_PER_L_PETROL
 
 
 # ---------------------------------------------------------------------------

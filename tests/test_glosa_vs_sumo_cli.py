@@ -28,10 +28,14 @@ from greenwave.sumo_io import find_sumo_tool, tool_env
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "glosa_vs_sumo.py"
 NETCONVERT = find_sumo_tool("netconvert")
-HAVE_SUMO = (find_sumo_tool("sumo") is not None and NETCONVERT is not None
-             and any(importlib.util.find_spec(m) is not None for m in ("libsumo", "traci")))
+HAVE_SUMO = (
+    find_sumo_tool("sumo") is not None
+    and NETCONVERT is not None
+    and any(importlib.util.find_spec(m) is not None for m in ("libsumo", "traci"))
+)
 pytestmark = pytest.mark.skipif(
-    not HAVE_SUMO, reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs it)")
+    not HAVE_SUMO, reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs it)"
+)
 
 RUNS = ("baseline", "device_glosa", "greenwave")
 PAIRS = ("greenwave_vs_device_pct", "greenwave_vs_baseline_pct", "device_vs_baseline_pct")
@@ -41,8 +45,13 @@ DURATION = 600
 
 
 def _run(*args, timeout=120):
-    return subprocess.run([sys.executable, str(SCRIPT), *map(str, args)], capture_output=True,
-                          text=True, timeout=timeout, cwd=ROOT)
+    return subprocess.run(
+        [sys.executable, str(SCRIPT), *map(str, args)],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=ROOT,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -55,15 +64,33 @@ def corridor(tmp_path_factory):
 
 
 def _files(d: Path) -> list:
-    return ["--net", d / "corridor.net.xml", "--routes", d / "corridor.rou.xml",
-            "--additional", d / "corridor.tll.add.xml"]
+    return [
+        "--net",
+        d / "corridor.net.xml",
+        "--routes",
+        d / "corridor.rou.xml",
+        "--additional",
+        d / "corridor.tll.add.xml",
+    ]
 
 
 def test_corridor_every_trip_counted(corridor, tmp_path):
     before = {p.name: p.read_bytes() for p in corridor.iterdir()}
     work = tmp_path / "work"
-    r = _run(*_files(corridor), "--scenario", corridor / "corridor.toml", "--seeds", "1",
-             "--penetration", "1.0", "--duration", DURATION, "--work", work, "--json")
+    r = _run(
+        *_files(corridor),
+        "--scenario",
+        corridor / "corridor.toml",
+        "--seeds",
+        "1",
+        "--penetration",
+        "1.0",
+        "--duration",
+        DURATION,
+        "--work",
+        work,
+        "--json",
+    )
     assert r.returncode == 0, r.stderr[-3000:]
     out = json.loads(r.stdout.strip().splitlines()[-1])
     for key in (*RUNS, *PAIRS):
@@ -101,8 +128,17 @@ def test_corridor_every_trip_counted(corridor, tmp_path):
 
 def test_missing_file(corridor, tmp_path):
     missing = tmp_path / "nothere.rou.xml"
-    r = _run("--net", corridor / "corridor.net.xml", "--routes", missing, "--seeds", "1",
-             "--penetration", "1.0", "--json")
+    r = _run(
+        "--net",
+        corridor / "corridor.net.xml",
+        "--routes",
+        missing,
+        "--seeds",
+        "1",
+        "--penetration",
+        "1.0",
+        "--json",
+    )
     assert r.returncode == 2
     assert str(missing) in r.stderr and "no such file" in r.stderr
     assert "Traceback" not in r.stderr
@@ -110,15 +146,32 @@ def test_missing_file(corridor, tmp_path):
 
 def test_net_without_signals(tmp_path):
     (tmp_path / "n.nod.xml").write_text(
-        '<nodes><node id="a" x="0" y="0"/><node id="b" x="200" y="0"/></nodes>')
+        '<nodes><node id="a" x="0" y="0"/><node id="b" x="200" y="0"/></nodes>'
+    )
     (tmp_path / "n.edg.xml").write_text(
-        '<edges><edge id="e" from="a" to="b" numLanes="1" speed="13.89"/></edges>')
-    subprocess.run([NETCONVERT, "-n", "n.nod.xml", "-e", "n.edg.xml", "-o", "n.net.xml"],
-                   cwd=tmp_path, check=True, capture_output=True, env=tool_env(NETCONVERT))
+        '<edges><edge id="e" from="a" to="b" numLanes="1" speed="13.89"/></edges>'
+    )
+    subprocess.run(
+        [NETCONVERT, "-n", "n.nod.xml", "-e", "n.edg.xml", "-o", "n.net.xml"],
+        cwd=tmp_path,
+        check=True,
+        capture_output=True,
+        env=tool_env(NETCONVERT),
+    )
     (tmp_path / "r.rou.xml").write_text(
-        '<routes><flow id="f" from="e" to="e" begin="0" end="60" period="10"/></routes>')
-    r = _run("--net", tmp_path / "n.net.xml", "--routes", tmp_path / "r.rou.xml", "--seeds",
-             "1", "--penetration", "1.0", "--json")
+        '<routes><flow id="f" from="e" to="e" begin="0" end="60" period="10"/></routes>'
+    )
+    r = _run(
+        "--net",
+        tmp_path / "n.net.xml",
+        "--routes",
+        tmp_path / "r.rou.xml",
+        "--seeds",
+        "1",
+        "--penetration",
+        "1.0",
+        "--json",
+    )
     assert r.returncode == 2
     assert "n.net.xml has no signals" in r.stderr and "Traceback" not in r.stderr
 
@@ -129,15 +182,27 @@ def test_bad_input(corridor, tmp_path, case):
     seeds, pen = "1", "1.0"
     if case == "edges":
         routes = tmp_path / "bad.rou.xml"
-        routes.write_text('<routes><route id="r" edges="art_f0 nope zz"/>'
-                          '<vehicle id="v" route="r" depart="0"/></routes>')
+        routes.write_text(
+            '<routes><route id="r" edges="art_f0 nope zz"/>'
+            '<vehicle id="v" route="r" depart="0"/></routes>'
+        )
     elif case == "seeds":
         seeds = "1,x"
     else:
         pen = "1.5"
-    r = _run("--net", corridor / "corridor.net.xml", "--routes", routes,
-             "--additional", corridor / "corridor.tll.add.xml", "--seeds", seeds,
-             "--penetration", pen, "--json")
+    r = _run(
+        "--net",
+        corridor / "corridor.net.xml",
+        "--routes",
+        routes,
+        "--additional",
+        corridor / "corridor.tll.add.xml",
+        "--seeds",
+        seeds,
+        "--penetration",
+        pen,
+        "--json",
+    )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     expect = {"edges": "'nope', 'zz'", "seeds": "--seeds", "penetration": "--penetration"}
     assert expect[case] in r.stderr, r.stderr

@@ -6,9 +6,9 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from reference import arrival_time
 
 from greenwave.kinematics import arrival_time_s, speed_for_arrival_ms
-from reference import arrival_time
 
 speeds = st.floats(0.0, 25.0)
 dists = st.floats(1.0, 2000.0)
@@ -72,8 +72,14 @@ def _follow_paced(d, v0, v_exit, t, a, b, v_min=0.0, dt=0.005, replan_s=None):
 
 
 @settings(max_examples=200, deadline=None)
-@given(st.floats(150.0, 500.0), st.floats(3.0, 16.0), st.floats(8.0, 16.0),
-       st.floats(1.0, 1.6), rates, rates)
+@given(
+    st.floats(150.0, 500.0),
+    st.floats(3.0, 16.0),
+    st.floats(8.0, 16.0),
+    st.floats(1.0, 1.6),
+    rates,
+    rates,
+)
 def test_paced_profile_arrives_at_t_at_exit_speed(d, v0, v_exit, stretch, a, b):
     """Slowing to the cruise speed returned, holding it and accelerating to ``v_exit`` just in
     time reaches the line at ``t`` with ``v_exit`` (a fine-step drive of the profile), whether
@@ -108,14 +114,14 @@ def test_paced_speed_cases():
     assert u == pytest.approx(45.0 / 7.0)
     # Time of that profile, leg by leg: brake 15 → u, cruise, accelerate u → 15.
     t_dec, t_acc = (15 - u) / 2.0, (15 - u) / 1.5
-    cruise = 300.0 - (15 ** 2 - u ** 2) / 4.0 - (15 ** 2 - u ** 2) / 3.0
+    cruise = 300.0 - (15**2 - u**2) / 4.0 - (15**2 - u**2) / 3.0
     assert t_dec + cruise / u + t_acc == pytest.approx(40.0)
     # Below the floor: no profile (NaN), the caller keeps a constant band speed.
     assert math.isnan(float(paced_speed_ms(300.0, 15.0, 15.0, 40.0, 1.5, 2.0, v_min_ms=8.0)))
     # Slower than needed now: speed up to a cruise speed between v0 and v_exit.
     u = float(paced_speed_ms(300.0, 5.0, 15.0, 30.0, 1.5, 2.0))
     assert 5.0 < u < 15.0
-    cruise = 300.0 - (15 ** 2 - 5 ** 2) / 3.0
+    cruise = 300.0 - (15**2 - 5**2) / 3.0
     assert (15 - 5) / 1.5 + cruise / u == pytest.approx(30.0)
     # Too close to slow down and accelerate back to v_exit before the line.
     assert math.isnan(float(paced_speed_ms(60.0, 15.0, 15.0, 30.0, 1.5, 2.0)))

@@ -31,7 +31,11 @@ def test_distance_rounding():
 def test_other_statuses():
     assert "prepare to stop" in render(STOP, 120.0, None)["en"]
     assert render(NO_SIGNAL, None, None)["zh"] == "前方无信号灯路口"
-    m = render(PROCEED, 300.0, (kmh_to_ms(40.2), kmh_to_ms(48.9)),
-               [(1, kmh_to_ms(40.2), kmh_to_ms(48.9)), (3, kmh_to_ms(41.0), kmh_to_ms(45.5))])
+    m = render(
+        PROCEED,
+        300.0,
+        (kmh_to_ms(40.2), kmh_to_ms(48.9)),
+        [(1, kmh_to_ms(40.2), kmh_to_ms(48.9)), (3, kmh_to_ms(41.0), kmh_to_ms(45.5))],
+    )
     assert "41–45 km/h for green through the next 3 intersections" in m["en"]
     assert "41—45公里可连续绿灯通过3个路口" in m["zh"] and "41—48公里" in m["zh"]

@@ -27,8 +27,9 @@ def test_default_arterial(arterial):
 def test_path_ahead_distances(arterial):
     net = arterial.network
     f0, b3 = net.link_index["renmin_f0"], net.link_index["renmin_b3"]
-    dist, group, limit, stop = net.path_ahead(np.array([f0, b3, net.link_index["renmin_f8"]]),
-                                              np.array([100.0, 0.0, 10.0]), 3)
+    dist, group, limit, stop = net.path_ahead(
+        np.array([f0, b3, net.link_index["renmin_f8"]]), np.array([100.0, 0.0, 10.0]), 3
+    )
     np.testing.assert_allclose(dist[0], [400.0, 830.0, 1440.0], atol=0.5)
     assert stop[0, 1] == net.link_index["renmin_f1"]
     assert np.all(np.isnan(dist[2])) and np.all(group[2] == -1)
@@ -89,8 +90,10 @@ def _load(**subs):
 def test_scenario_errors_name_file_and_field():
     _load()
     with pytest.raises(ScenarioError) as e:
-        _load(**{"cycle_s = 90\n  [[intersections.plan.groups]]\n  id = \"EW\"\n  greens_s = [[0, 40]]\n[[corridors]]":
-                 "cycle_s = -1\n  [[intersections.plan.groups]]\n  id = \"EW\"\n  greens_s = [[0, 40]]\n[[corridors]]"})
+        tail = (
+            '\n  [[intersections.plan.groups]]\n  id = "EW"\n  greens_s = [[0, 40]]\n[[corridors]]'
+        )
+        _load(**{"cycle_s = 90" + tail: "cycle_s = -1" + tail})
     msg = str(e.value)
     assert "t.toml: intersections[1] (id 'b').plan.cycle_s" in msg and "greater than 0" in msg
     with pytest.raises(ScenarioError, match=r"corridors\[0\]\.forward_group: no signal group 'XX'"):
@@ -110,8 +113,11 @@ def test_scenario_rejects_nan_and_unknown_keys():
 
 
 def test_demand_entry_must_name_a_link():
-    data = {"name": "x", "grid": {"rows": 2, "cols": 2},
-            "demand": {"entries": [{"link": "nope", "flow_veh_h": 100}]}}
+    data = {
+        "name": "x",
+        "grid": {"rows": 2, "cols": 2},
+        "demand": {"entries": [{"link": "nope", "flow_veh_h": 100}]},
+    }
     with pytest.raises(ScenarioError, match=r"demand\.entries\[0\]\.link: unknown link 'nope'"):
         parse_scenario(data)
 
@@ -119,8 +125,8 @@ def test_demand_entry_must_name_a_link():
 def test_point_at_and_geometry(arterial):
     net = arterial.network
     li = net.link_index["renmin_f1"]
-    lon0, lat0, brg = net.point_at(li, 0.0)
-    lon1, lat1, _ = net.point_at(li, net.link_length_m[li])
+    lon0, _lat0, brg = net.point_at(li, 0.0)
+    lon1, _lat1, _ = net.point_at(li, net.link_length_m[li])
     assert 80 < brg < 100  # eastbound
     assert math.isclose(lon0, net.intersection_lonlat[0, 0], abs_tol=1e-6)
     assert math.isclose(lon1, net.intersection_lonlat[1, 0], abs_tol=1e-6)
@@ -131,10 +137,12 @@ def test_driver_option_policy_is_validated(arterial):
     assert data["drivers"]["option_max_signals"] is None  # defaults: longest band, no hold
     assert data["drivers"]["option_min_speed_ratio"] == 0.0
     assert data["drivers"]["hold_on_stop"] is False
-    for field, bad, why in (("option_max_signals", 0, "greater than or equal to 1"),
-                            ("option_min_speed_ratio", 1.5, "less than or equal to 1"),
-                            ("option_min_speed_ratio", float("nan"), "finite"),
-                            ("hold_on_stop", "sometimes", "valid boolean")):
+    for field, bad, why in (
+        ("option_max_signals", 0, "greater than or equal to 1"),
+        ("option_min_speed_ratio", 1.5, "less than or equal to 1"),
+        ("option_min_speed_ratio", float("nan"), "finite"),
+        ("hold_on_stop", "sometimes", "valid boolean"),
+    ):
         d = arterial.scenario.model_dump(mode="json")
         d["drivers"][field] = bad
         with pytest.raises(ScenarioError, match=rf"drivers\.{field}.*{why}"):

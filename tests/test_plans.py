@@ -60,8 +60,20 @@ def test_plans_arrive_as_stated():
     queue = rng.choice([0.0, 7.0, 35.0], n)
     ws = np.stack([start, start + 100.0], axis=1)
     we = ws + length[:, None]
-    plan = P.approach_plans(dist, v0, vc, ws, we, 0.0, accel_ms2=A, decel_ms2=B,
-                            v_min_ms=VMIN, v_max_ms=VMAX, eco_decel_ms2=ECO_B, queue_m=queue)
+    plan = P.approach_plans(
+        dist,
+        v0,
+        vc,
+        ws,
+        we,
+        0.0,
+        accel_ms2=A,
+        decel_ms2=B,
+        v_min_ms=VMIN,
+        v_max_ms=VMAX,
+        eco_decel_ms2=ECO_B,
+        queue_m=queue,
+    )
     assert np.isin(plan.kind, [P.CRUISE, P.SLOW, P.FAST, P.ECO]).all()
     for k in (P.CRUISE, P.SLOW, P.FAST, P.ECO):
         assert (plan.kind == k).sum() > 50, k  # every kind is exercised
@@ -93,33 +105,72 @@ def test_kinds_on_a_simple_approach():
     d, v0, vc = np.full(4, 300.0), np.full(4, 12.0), np.full(4, 12.0)
     ws = np.array([[10.0], [40.0], [-10.0], [200.0]])
     we = np.array([[40.0], [70.0], [22.0], [230.0]])
-    p = P.approach_plans(d, v0, vc, ws, we, 0.0, accel_ms2=A, decel_ms2=B, v_min_ms=VMIN,
-                         v_max_ms=VMAX, eco_decel_ms2=ECO_B)
+    p = P.approach_plans(
+        d,
+        v0,
+        vc,
+        ws,
+        we,
+        0.0,
+        accel_ms2=A,
+        decel_ms2=B,
+        v_min_ms=VMIN,
+        v_max_ms=VMAX,
+        eco_decel_ms2=ECO_B,
+    )
     assert p.kind.tolist() == [P.CRUISE, P.SLOW, P.FAST, P.ECO]
     assert p.hold_ms[1] < vc[1] and p.resume_dist_m[1] > 0  # slow down, speed up again
     assert abs(p.arrival_in_s[1] - 40.0) < 1e-6 and p.cross_ms[1] == vc[1]
     assert p.hold_ms[2] > vc[2]  # speed up (up to v_max) to catch the green
-    assert p.lift_dist_m[3] == 0.0 + 12.0 ** 2 / (2 * ECO_B)
+    assert p.lift_dist_m[3] == 0.0 + 12.0**2 / (2 * ECO_B)
 
 
 def test_later_window_when_the_first_is_missed():
     # Green now but ending before even v_max arrives: the next window is targeted.
-    p = P.approach_plans(np.array([400.0]), np.array([12.0]), np.array([12.0]),
-                         np.array([[-20.0, 60.0]]), np.array([[5.0, 100.0]]), 0.0,
-                         accel_ms2=A, decel_ms2=B, v_min_ms=VMIN, v_max_ms=VMAX,
-                         eco_decel_ms2=ECO_B)
+    p = P.approach_plans(
+        np.array([400.0]),
+        np.array([12.0]),
+        np.array([12.0]),
+        np.array([[-20.0, 60.0]]),
+        np.array([[5.0, 100.0]]),
+        0.0,
+        accel_ms2=A,
+        decel_ms2=B,
+        v_min_ms=VMIN,
+        v_max_ms=VMAX,
+        eco_decel_ms2=ECO_B,
+    )
     assert p.kind[0] == P.SLOW and p.window_start_s[0] == 60.0
 
 
 def test_no_signal_and_empty_batch():
-    p = P.approach_plans(np.array([np.nan, 0.5]), np.array([10.0, 10.0]), np.array([12.0, 12.0]),
-                         np.array([[0.0], [0.0]]), np.array([[10.0], [10.0]]), 0.0,
-                         accel_ms2=A, decel_ms2=B, v_min_ms=VMIN, v_max_ms=VMAX,
-                         eco_decel_ms2=ECO_B)
+    p = P.approach_plans(
+        np.array([np.nan, 0.5]),
+        np.array([10.0, 10.0]),
+        np.array([12.0, 12.0]),
+        np.array([[0.0], [0.0]]),
+        np.array([[10.0], [10.0]]),
+        0.0,
+        accel_ms2=A,
+        decel_ms2=B,
+        v_min_ms=VMIN,
+        v_max_ms=VMAX,
+        eco_decel_ms2=ECO_B,
+    )
     assert p.kind.tolist() == [P.NONE, P.NONE]
-    e = P.approach_plans(np.zeros(0), np.zeros(0), np.zeros(0), np.zeros((0, 2)),
-                         np.zeros((0, 2)), 0.0, accel_ms2=A, decel_ms2=B, v_min_ms=VMIN,
-                         v_max_ms=VMAX, eco_decel_ms2=ECO_B)
+    e = P.approach_plans(
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros(0),
+        np.zeros((0, 2)),
+        np.zeros((0, 2)),
+        0.0,
+        accel_ms2=A,
+        decel_ms2=B,
+        v_min_ms=VMIN,
+        v_max_ms=VMAX,
+        eco_decel_ms2=ECO_B,
+    )
     assert e.kind.shape == (0,)
 
 

@@ -2,8 +2,8 @@
 
 import numpy as np
 import pytest
-
 from simkit import arrivals, corridor
+
 from greenwave.sim.engine import Simulation
 from greenwave.sim.measures import summarize
 
@@ -18,8 +18,9 @@ def test_green_all_the_way_matches_free_flow_time():
     # Offsets put the vehicle (entering at t=0 at the limit) in the middle of every green.
     offs = [((entry + k * spacing) / v0 - 20.0) for k in range(3)]
     w = corridor(offsets=offs)
-    res = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, [0.0]),
-                     duration_s=200.0, warmup_s=0.0).run()
+    res = Simulation(
+        w, seed=0, advisory=False, arrivals=arrivals(w, [0.0]), duration_s=200.0, warmup_s=0.0
+    ).run()
     v = _vehicle(res)
     length = entry + 2 * spacing + 200.0
     assert v["completed"] and v["stops"] == 0
@@ -32,8 +33,16 @@ def test_green_all_the_way_matches_free_flow_time():
 def test_vehicle_stops_at_red_and_leaves_on_green():
     # One signal, red from 45 s to 90 s of each cycle (offset 0); vehicle arrives at ~30 s.
     w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=600.0, green=(0.0, 45.0))
-    sim = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, [20.0]),
-                     duration_s=300.0, warmup_s=0.0, record=True, record_routes=[0])
+    sim = Simulation(
+        w,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(w, [20.0]),
+        duration_s=300.0,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+    )
     res = sim.run()
     tr = res.trajectories
     stop_line = 600.0
@@ -53,11 +62,26 @@ def test_vehicle_stops_at_red_and_leaves_on_green():
 
 def test_saturation_flow_is_plausible():
     # A long queue forms during a long red; measure the discharge headway at the stop line.
-    w = corridor(n=2, spacing=3000.0, offsets=[0.0, 0.0], cycle=200.0, green=(0.0, 100.0),
-                 entry=1000.0, limit_kmh=50.0)
+    w = corridor(
+        n=2,
+        spacing=3000.0,
+        offsets=[0.0, 0.0],
+        cycle=200.0,
+        green=(0.0, 100.0),
+        entry=1000.0,
+        limit_kmh=50.0,
+    )
     times = np.arange(40) * 1.0 + 100.0  # 40 cars arrive during red (100–140 s)
-    sim = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, times, factor=1.0),
-                     duration_s=400.0, warmup_s=0.0, record=True, record_routes=[0])
+    sim = Simulation(
+        w,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(w, times, factor=1.0),
+        duration_s=400.0,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+    )
     res = sim.run()
     tr = res.trajectories
     cross = []
@@ -90,8 +114,9 @@ def test_conservation_and_safety_on_default_arterial(arterial):
 def test_entry_queue_holds_vehicles_not_drops_them():
     w = corridor(n=2, spacing=500.0, offsets=[0.0, 0.0])
     times = np.zeros(50)  # 50 cars at once: they must wait at the entry, not vanish
-    res = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, times),
-                     duration_s=20.0, warmup_s=0.0).run()
+    res = Simulation(
+        w, seed=0, advisory=False, arrivals=arrivals(w, times), duration_s=20.0, warmup_s=0.0
+    ).run()
     assert res.arrived == 50
     assert res.waiting > 0 and res.entered + res.waiting == 50
 
@@ -120,7 +145,7 @@ def test_full_penetration_reduces_stops_on_default_arterial(arterial):
 
     res = compare(arterial, [1, 2], duration_s=1800.0, penetration=1.0)
     assert res["advisory"]["stops_per_veh"] < res["baseline"]["stops_per_veh"]
-    for b, a in zip(res["per_seed"]["baseline"], res["per_seed"]["advisory"]):
+    for b, a in zip(res["per_seed"]["baseline"], res["per_seed"]["advisory"], strict=True):
         assert a["stops_per_veh"] < b["stops_per_veh"]
 
 
@@ -132,8 +157,9 @@ def test_advice_is_followed_inside_the_band(arterial, policy):
     from greenwave.units import kmh_to_ms
 
     sc = arterial.scenario
-    world = World.build(sc.model_copy(update={"drivers": sc.drivers.model_copy(
-        update={"policy": policy})}))
+    world = World.build(
+        sc.model_copy(update={"drivers": sc.drivers.model_copy(update={"policy": policy})})
+    )
     sim = Simulation(world, seed=4, advisory=True, duration_s=900.0)
     seen = []
     orig = sim._schedule
@@ -158,12 +184,18 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
     """A driver following advice whose next stop line turns to "prepare to stop" (no speed
     reaches a green) drives normally again, or, with ``drivers.hold_on_stop``, keeps the target
     they have (as in the SUMO controller)."""
-    from greenwave.sim import engine
     from greenwave.bands import STOP
+    from greenwave.sim import engine
 
-    w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=900.0, green=(0.0, 45.0),
-                 drivers={"hold_on_stop": hold, "policy": "band"},
-                 advisory={"band_min_kmh": 20.0})
+    w = corridor(
+        n=2,
+        spacing=1500.0,
+        offsets=[0.0, 0.0],
+        entry=900.0,
+        green=(0.0, 45.0),
+        drivers={"hold_on_stop": hold, "policy": "band"},
+        advisory={"band_min_kmh": 20.0},
+    )
     real = engine.advise
 
     def lost_after_60s(net, timing, params, link, offset, v, t, m, qd, **kw):
@@ -175,8 +207,15 @@ def test_prepare_to_stop_keeps_the_advice_only_when_holding(monkeypatch, hold):
         return adv
 
     monkeypatch.setattr(engine, "advise", lost_after_60s)
-    sim = Simulation(w, seed=0, advisory=True, penetration=1.0,
-                     arrivals=arrivals(w, [20.0], u_equip=0.0), duration_s=200.0, warmup_s=0.0)
+    sim = Simulation(
+        w,
+        seed=0,
+        advisory=True,
+        penetration=1.0,
+        arrivals=arrivals(w, [20.0], u_equip=0.0),
+        duration_s=200.0,
+        warmup_s=0.0,
+    )
     seen = []
     orig = sim._schedule
 
@@ -202,17 +241,25 @@ def test_fuel_model_setting_integrates_the_chosen_model():
 
     fuel = {}
     for model in ("vtmicro", "hbefa3"):
-        w = corridor(n=2, offsets=[0.0, 29.0], green=(0.0, 70.0),
-                     simulation={"fuel_model": model})
-        sim = Simulation(w, seed=0, advisory=False, arrivals=arrivals(w, [1.0]),
-                         duration_s=200.0, warmup_s=0.0, record=True, record_routes=[0])
+        w = corridor(n=2, offsets=[0.0, 29.0], green=(0.0, 70.0), simulation={"fuel_model": model})
+        sim = Simulation(
+            w,
+            seed=0,
+            advisory=False,
+            arrivals=arrivals(w, [1.0]),
+            duration_s=200.0,
+            warmup_s=0.0,
+            record=True,
+            record_routes=[0],
+        )
         res = sim.run()
         assert res.vehicles["completed"][0]
         tr = res.trajectories
         v = np.r_[50.0 / 3.6, tr["v"][tr["vid"] == 0]]  # enters at the limit, then per tick
         dt = sim.dt
-        expected = np.sum(fuel_rate_l_s(0.5 * (v[1:] + v[:-1]), (v[1:] - v[:-1]) / dt,
-                                        model=model)) * dt
+        expected = (
+            np.sum(fuel_rate_l_s(0.5 * (v[1:] + v[:-1]), (v[1:] - v[:-1]) / dt, model=model)) * dt
+        )
         fuel[model] = res.vehicles["fuel_l"][0]
         assert fuel[model] == pytest.approx(expected, rel=1e-9), model
     assert fuel["hbefa3"] != pytest.approx(fuel["vtmicro"], rel=0.01)

@@ -20,8 +20,6 @@ import pytest
 
 from greenwave.network import World
 from greenwave.scenario import load_scenario, parse_scenario
-from greenwave.sumo_io import export_sumo, find_sumo_tool
-from greenwave.timing import RED
 from greenwave.sim.sumo_glosa import (
     HALTING_SPEED_MS,
     GlosaController,
@@ -31,13 +29,16 @@ from greenwave.sim.sumo_glosa import (
     run_sumo,
     trip_summary,
 )
+from greenwave.sumo_io import export_sumo, find_sumo_tool
+from greenwave.timing import RED
 
 ROOT = Path(__file__).resolve().parent.parent
 HAVE_API = any(importlib.util.find_spec(m) is not None for m in ("libsumo", "traci"))
 HAVE_SUMO = find_sumo_tool("sumo") is not None and find_sumo_tool("netconvert") is not None
 needs_sumo = pytest.mark.skipif(
     not (HAVE_SUMO and HAVE_API),
-    reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs the extra)")
+    reason="SUMO not installed (pip install 'greenwave[sumo]'; CI installs the extra)",
+)
 
 DURATION_S = 300.0
 _RUN = itertools.count()  # tripinfo file per run
@@ -94,8 +95,14 @@ def exported(tmp_path_factory):
     if not (HAVE_SUMO and HAVE_API):
         pytest.skip("SUMO not installed (pip install 'greenwave[sumo]'; CI installs the extra)")
     sc = load_scenario(ROOT / "scenarios" / "zibo_arterial.toml")
-    res = export_sumo(sc, tmp_path_factory.mktemp("glosa"), duration_s=DURATION_S,
-                      arrivals="poisson", car_following="idm", lane_change=False)
+    res = export_sumo(
+        sc,
+        tmp_path_factory.mktemp("glosa"),
+        duration_s=DURATION_S,
+        arrivals="poisson",
+        car_following="idm",
+        lane_change=False,
+    )
     assert res.net_built, res.notes
     # The controller's mechanics are checked with the band policy (one speed of the band held
     # to the line, so targets can be checked against the band); `planned` runs the plans.
@@ -112,12 +119,26 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
     api, _ = sumo_api()
     exe = find_sumo_tool("sumo")
     trips = cfg.parent / f"trips_{next(_RUN)}.xml"
-    api.start([exe, "-c", str(cfg), "--seed", str(SEED), "--no-step-log", "true",
-               "--no-warnings", "true", "--tripinfo-output", str(trips)])
+    api.start(
+        [
+            exe,
+            "-c",
+            str(cfg),
+            "--seed",
+            str(SEED),
+            "--no-step-log",
+            "true",
+            "--no-warnings",
+            "true",
+            "--tripinfo-output",
+            str(trips),
+        ]
+    )
     net = world.network
     try:
-        ctrl = GlosaController(world, api, seed=SEED, penetration=penetration, record=True,
-                               **options)
+        ctrl = GlosaController(
+            world, api, seed=SEED, penetration=penetration, record=True, **options
+        )
         dt = api.simulation.getDeltaT()
         stopped: dict[str, bool] = {}
         stops: dict[str, int] = {}
@@ -144,8 +165,17 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
                 if li >= 0 and road != prev and net.link_group[li] >= 0:
                     g = np.full(2, net.link_group[li])
                     st, _, _, _ = world.timing.state(g, world.epoch_s + np.array([t - dt, t]))
-                    crossings.append((t, vid, int(st[0]), int(st[1]),
-                                      api.vehicle.getSpeed(vid), vid in trusted, prev))
+                    crossings.append(
+                        (
+                            t,
+                            vid,
+                            int(st[0]),
+                            int(st[1]),
+                            api.vehicle.getSpeed(vid),
+                            vid in trusted,
+                            prev,
+                        )
+                    )
                 if vid.startswith("renmin_f"):
                     s = api.vehicle.getSpeed(vid) <= HALTING_SPEED_MS
                     if s and not stopped.get(vid, False):
@@ -156,11 +186,15 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
                 continue
             # Vehicles released at the previous update and still released drive at SUMO's own
             # speed (no command in force).
-            now = {vid for vid, k in ctrl.slot.items() if ctrl.complies[k]
-                   and ctrl.released(np.array([k]))[0]}
+            now = {
+                vid
+                for vid, k in ctrl.slot.items()
+                if ctrl.complies[k] and ctrl.released(np.array([k]))[0]
+            }
             for vid in now & released_prev:
-                released_dev.append(abs(api.vehicle.getSpeed(vid)
-                                        - api.vehicle.getSpeedWithoutTraCI(vid)))
+                released_dev.append(
+                    abs(api.vehicle.getSpeed(vid) - api.vehicle.getSpeedWithoutTraCI(vid))
+                )
             released_prev = now
             # Complying vehicles not steered now drive with their own speed factor.
             for vid, k in ctrl.slot.items():
@@ -182,29 +216,45 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
                     dist = net.link_length_m[li] - api.vehicle.getLanePosition(vid)
                     st, _, _, _ = world.timing.state(np.array([max(g, 0)]), world.epoch_s + t)
                     if leader[1] >= 30.0 and (g < 0 or int(st[0]) == 2 or dist >= 120):
-                        lead_follow.append((abs(api.vehicle.getSpeed(vid) - tg),
-                                            t - held[vid][1]))
+                        lead_follow.append((abs(api.vehicle.getSpeed(vid) - tg), t - held[vid][1]))
                     continue
                 li = net.link_index[lid]
                 g = int(net.link_group[li])
                 dist = net.link_length_m[li] - api.vehicle.getLanePosition(vid)
                 st, ttc, _, _ = world.timing.state(np.array([max(g, 0)]), world.epoch_s + t)
                 if g >= 0 and int(st[0]) == RED and dist < 70:  # within SUMO's red braking
-                    near_red.append((dist, api.vehicle.getSpeed(vid),
-                                     api.vehicle.getAcceleration(vid), float(ttc[0]),
-                                     vid in trusted))  # trusted during the step just done
+                    near_red.append(
+                        (
+                            dist,
+                            api.vehicle.getSpeed(vid),
+                            api.vehicle.getAcceleration(vid),
+                            float(ttc[0]),
+                            vid in trusted,
+                        )
+                    )  # trusted during the step just done
                 if g >= 0 and int(st[0]) != 2 and dist < 120:  # braking for a red ahead
                     continue
-                free_follow.append((abs(api.vehicle.getSpeed(vid) - tg), t - held[vid][1],
-                                    tg, float(ctrl.sf0[k] * ctrl.lane_vmax[k])))
+                free_follow.append(
+                    (
+                        abs(api.vehicle.getSpeed(vid) - tg),
+                        t - held[vid][1],
+                        tg,
+                        float(ctrl.sf0[k] * ctrl.lane_vmax[k]),
+                    )
+                )
     finally:
         api.close()
-    return {"ctrl": ctrl, "stops": stops, "free_follow": np.array(free_follow).reshape(-1, 4),
-            "crossings": crossings, "released_dev": np.array(released_dev),
-            "near_red": np.array(near_red, dtype=float).reshape(-1, 5),
-            "lead_follow": np.array(lead_follow, dtype=float).reshape(-1, 2),
-            "unsteered_sf": np.array(unsteered_sf),
-            "trips": read_tripinfo(trips)}
+    return {
+        "ctrl": ctrl,
+        "stops": stops,
+        "free_follow": np.array(free_follow).reshape(-1, 4),
+        "crossings": crossings,
+        "released_dev": np.array(released_dev),
+        "near_red": np.array(near_red, dtype=float).reshape(-1, 5),
+        "lead_follow": np.array(lead_follow, dtype=float).reshape(-1, 2),
+        "unsteered_sf": np.array(unsteered_sf),
+        "trips": read_tripinfo(trips),
+    }
 
 
 @pytest.fixture(scope="module")
@@ -254,8 +304,9 @@ def policy(exported):
     world, res = exported
     data = world.scenario.model_dump(mode="json")
     data["advisory"]["band_min_kmh"], data["advisory"]["band_max_kmh"] = 18.0, 60.0
-    data["drivers"].update(option_max_signals=2, option_min_speed_ratio=0.5, hold_on_stop=True,
-                           policy="band")
+    data["drivers"].update(
+        option_max_signals=2, option_min_speed_ratio=0.5, hold_on_stop=True, policy="band"
+    )
     return _drive(World.build(parse_scenario(data)), res.files["sumocfg"], 1.0)
 
 
@@ -321,8 +372,13 @@ def test_no_red_light_running(runs, untrusting, wide_band, policy, planned):
     """Neither the controller's monitor (at the updates) nor a check at every step finds a
     crossing on red; a vehicle whose red light was trusted (SUMO speed mode bit 4 off) crosses
     only once it is green."""
-    for name, r in [*runs.items(), ("untrusting", untrusting), ("wide band", wide_band),
-                    ("policy", policy), ("planned", planned)]:
+    for name, r in [
+        *runs.items(),
+        ("untrusting", untrusting),
+        ("wide band", wide_band),
+        ("policy", policy),
+        ("planned", planned),
+    ]:
         ctrl = r["ctrl"]
         assert ctrl.crossings > 100, name  # the monitor saw the stop lines being crossed
         assert ctrl.red_crossings == 0, ctrl.red_crossing_ids[:5]
@@ -403,17 +459,19 @@ def test_advice_reduces_stops_on_the_coordinated_direction(runs):
 def test_run_sumo_wrapper(exported, tmp_path):
     """The benchmark's entry point: libsumo (or TraCI), tripinfo and SUMO's UPS."""
     world, res = exported
-    run = run_sumo(res.files["sumocfg"], seed=1, end_s=120, world=world,
-                   glosa={"penetration": 0.5}, tag="wrap")
+    run = run_sumo(
+        res.files["sumocfg"], seed=1, end_s=120, world=world, glosa={"penetration": 0.5}, tag="wrap"
+    )
     assert run.ups > 0 and run.controller.log.advice_calls == 120
     assert "UPS" in run.log_text
     assert trip_summary(run.trips, 0.0)["vehicles"] >= 0
 
 
 @needs_sumo
-@pytest.mark.skipif(importlib.util.find_spec("traci") is None
-                    or importlib.util.find_spec("libsumo") is None,
-                    reason="needs both libsumo and traci")
+@pytest.mark.skipif(
+    importlib.util.find_spec("traci") is None or importlib.util.find_spec("libsumo") is None,
+    reason="needs both libsumo and traci",
+)
 def test_traci_fallback_gives_the_same_advice(exported):
     """The controller through TraCI (a SUMO process) advises exactly as through libsumo."""
     import libsumo
@@ -422,7 +480,14 @@ def test_traci_fallback_gives_the_same_advice(exported):
     world, res = exported
     got = []
     for api in (libsumo, traci):
-        run = run_sumo(res.files["sumocfg"], seed=SEED, end_s=60, world=world, api=api,
-                       glosa={"penetration": 1.0, "record": True}, tag=api.__name__)
+        run = run_sumo(
+            res.files["sumocfg"],
+            seed=SEED,
+            end_s=60,
+            world=world,
+            api=api,
+            glosa={"penetration": 1.0, "record": True},
+            tag=api.__name__,
+        )
         got.append([(t, v, round(tg, 9)) for t, v, _, _, tg in run.controller.log.records])
     assert got[0] and got[0] == got[1]

@@ -70,7 +70,7 @@ def assert_same_network(a: Scenario, b: Scenario) -> None:
         d_off = (pb.offset_s - pa.offset_s + pa.cycle_s / 2) % pa.cycle_s - pa.cycle_s / 2
         assert abs(d_off) <= 0.1, iid
         assert [g.id for g in pb.groups] == [g.id for g in pa.groups]
-        for ga, gb in zip(pa.groups, pb.groups):
+        for ga, gb in zip(pa.groups, pb.groups, strict=True):
             assert np.allclose(gb.greens_s, ga.greens_s, atol=0.1), (iid, ga.id)
             assert gb.amber_s == pytest.approx(ga.amber_s, abs=0.1)
             assert gb.all_red_s == pytest.approx(ga.all_red_s, abs=0.1)
@@ -83,11 +83,13 @@ def assert_same_network(a: Scenario, b: Scenario) -> None:
         ka, kb = na.link_index[lid], nb.link_index[lid]
         assert abs(na.link_length_m[ka] - nb.link_length_m[kb]) < 1.0, lid
         assert nb.link_speed_limit_ms[kb] * 3.6 == pytest.approx(
-            na.link_speed_limit_ms[ka] * 3.6, abs=0.1)
+            na.link_speed_limit_ms[ka] * 3.6, abs=0.1
+        )
         assert nb.link_lanes[kb] == na.link_lanes[ka]
         nxt_a, nxt_b = na.link_next[ka], nb.link_next[kb]
         assert (na.link_ids[nxt_a] if nxt_a >= 0 else None) == (
-            nb.link_ids[nxt_b] if nxt_b >= 0 else None)
+            nb.link_ids[nxt_b] if nxt_b >= 0 else None
+        )
         ga, gb = na.link_group[ka], nb.link_group[kb]
         key_a = wa.timing.plans.group_keys[ga] if ga >= 0 else None
         key_b = wb.timing.plans.group_keys[gb] if gb >= 0 else None
@@ -99,13 +101,15 @@ def assert_same_network(a: Scenario, b: Scenario) -> None:
 
 def test_round_trip_plain_files_without_sumo(tmp_path, monkeypatch):
     monkeypatch.setitem(sys.modules, "sumolib", None)  # import sumolib → ImportError
-    sc = _arterial(scale=1.5, entries=[
-        {"link": "renmin_f0", "flow_veh_h": 800.0, "profile": [[0.0, 1.0], [900.0, 0.5]]}])
+    sc = _arterial(
+        scale=1.5,
+        entries=[{"link": "renmin_f0", "flow_veh_h": 800.0, "profile": [[0.0, 1.0], [900.0, 0.5]]}],
+    )
     res = export_sumo(sc, tmp_path, duration_s=1800, build_net=False)
     assert not res.net_built and res.netconvert is None
     for kind in ("nodes", "edges", "connections", "tls", "routes", "sumocfg", "netccfg"):
         assert res.files[kind].is_file()
-    back, notes = import_sumo(res.files["nodes"], routes=res.files["routes"])
+    back, _notes = import_sumo(res.files["nodes"], routes=res.files["routes"])
     assert_same_network(sc, back)
     assert back.simulation.start_time == ODD_START
     assert back.simulation.duration_s == 1800
@@ -138,11 +142,10 @@ def test_exported_program_follows_plan(tmp_path):
         offset = float(tl.get("offset"))
         links = res.link_index[tl.get("id")]["EW"]
         assert len(links) == 4  # two lanes each way
-        st, _ = plans.state(np.full(len(t), plans.group_index(tl.get("id"), "EW")),
-                            w.epoch_s + t)
+        st, _ = plans.state(np.full(len(t), plans.group_index(tl.get("id"), "EW")), w.epoch_s + t)
         want = np.where(st == GREEN, "G", np.where(st == AMBER, "y", "r"))
 
-        def shown(tau):
+        def shown(tau, bounds=bounds, states=states, links=links):
             k = np.searchsorted(bounds, tau, side="right") - 1
             return states[k][:, links]
 
@@ -194,8 +197,9 @@ def test_import_foreign_plain_program(tmp_path, monkeypatch):
     edg = _write_plain_foreign(tmp_path)
     with pytest.raises(SumoError, match="2 signalised chains"):  # main street or side street?
         import_sumo(edg, start_time=start, origin=(118.0, 36.8))
-    sc, notes = import_sumo(edg, start_time=start, origin=(118.0, 36.8),
-                            corridor_edges=["in", "out"])
+    sc, _notes = import_sumo(
+        edg, start_time=start, origin=(118.0, 36.8), corridor_edges=["in", "out"]
+    )
     plan = sc.intersections[0].plan
     assert plan.cycle_s == 90
     assert plan.offset_s == pytest.approx((17 + start.timestamp()) % 90)
@@ -247,16 +251,41 @@ def test_cli_errors_exit_2(tmp_path, capsys, monkeypatch):
 def test_cli_export_import_plain(tmp_path, capsys):
     out = tmp_path / "sumo"
     scen = ROOT / "scenarios" / "zibo_arterial.toml"
-    assert main(["export-sumo", str(scen), str(out), "--duration", "900", "--seed", "3",
-                 "--arrivals", "poisson", "--no-netconvert"]) == 0
+    assert (
+        main(
+            [
+                "export-sumo",
+                str(scen),
+                str(out),
+                "--duration",
+                "900",
+                "--seed",
+                "3",
+                "--arrivals",
+                "poisson",
+                "--no-netconvert",
+            ]
+        )
+        == 0
+    )
     assert "netconvert -c scenario.netccfg" in capsys.readouterr().out
     cfg = ET.parse(out / "scenario.sumocfg").getroot()
     assert cfg.find("time/end").get("value") == "900"
     assert cfg.find("random_number/seed").get("value") == "3"
     flows = ET.parse(out / "scenario.rou.xml").getroot().findall("flow")
     assert {f.get("period") for f in flows} == {"exp(0.333333333)"}  # 1200 veh/h
-    assert main(["import-sumo", str(out / "scenario.tll.xml"), "--routes",
-                 str(out / "scenario.rou.xml"), str(tmp_path / "back.toml")]) == 0
+    assert (
+        main(
+            [
+                "import-sumo",
+                str(out / "scenario.tll.xml"),
+                "--routes",
+                str(out / "scenario.rou.xml"),
+                str(tmp_path / "back.toml"),
+            ]
+        )
+        == 0
+    )
     back = load_scenario(tmp_path / "back.toml")
     assert_same_network(load_scenario(scen), back)
     assert [e.flow_veh_h for e in back.demand.entries] == pytest.approx([1200.0, 1200.0])
@@ -265,16 +294,29 @@ def test_cli_export_import_plain(tmp_path, capsys):
 def test_no_lane_change_option(tmp_path):
     scen = ROOT / "scenarios" / "zibo_arterial.toml"
     assert main(["export-sumo", str(scen), str(tmp_path / "lc"), "--no-netconvert"]) == 0
-    assert main(["export-sumo", str(scen), str(tmp_path / "nolc"), "--no-netconvert",
-                 "--car-following", "idm", "--no-lane-change"]) == 0
+    assert (
+        main(
+            [
+                "export-sumo",
+                str(scen),
+                str(tmp_path / "nolc"),
+                "--no-netconvert",
+                "--car-following",
+                "idm",
+                "--no-lane-change",
+            ]
+        )
+        == 0
+    )
     keys = ("lcStrategic", "lcCooperative", "lcSpeedGain", "lcKeepRight")
     vt = ET.parse(tmp_path / "lc" / "scenario.rou.xml").getroot().find("vType")
     assert all(vt.get(k) is None for k in keys)  # SUMO's own lane changing by default
     vt = ET.parse(tmp_path / "nolc" / "scenario.rou.xml").getroot().find("vType")
     assert [vt.get(k) for k in keys] == ["-1", "-1", "0", "0"]
     assert vt.get("carFollowModel") == "IDM"
-    back, _ = import_sumo(tmp_path / "nolc" / "scenario.nod.xml",
-                          routes=tmp_path / "nolc" / "scenario.rou.xml")
+    back, _ = import_sumo(
+        tmp_path / "nolc" / "scenario.nod.xml", routes=tmp_path / "nolc" / "scenario.rou.xml"
+    )
     assert_same_network(load_scenario(scen), back)
 
 
@@ -293,8 +335,9 @@ def built(tmp_path_factory):
 
 
 def _run_sumo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
-    proc = subprocess.run([SUMO, *args], cwd=cwd, capture_output=True, text=True, timeout=120,
-                          env=tool_env(SUMO))
+    proc = subprocess.run(
+        [SUMO, *args], cwd=cwd, capture_output=True, text=True, timeout=120, env=tool_env(SUMO)
+    )
     assert proc.returncode == 0, proc.stderr[-2000:]
     return proc
 
@@ -302,8 +345,9 @@ def _run_sumo(cwd: Path, *args: str) -> subprocess.CompletedProcess:
 def _tls_states(cwd: Path, tls_ids) -> dict[str, list[tuple[float, str]]]:
     add = ET.Element("additional")
     for tid in tls_ids:
-        ET.SubElement(add, "timedEvent", {"type": "SaveTLSStates", "source": tid,
-                                          "dest": "tls.xml"})
+        ET.SubElement(
+            add, "timedEvent", {"type": "SaveTLSStates", "source": tid, "dest": "tls.xml"}
+        )
     ET.ElementTree(add).write(cwd / "tls.add.xml")
     return add
 
@@ -326,9 +370,12 @@ def test_sumo_runs_export_and_signals_match(built):
     assert np.all(np.abs(lengths - full) < 10.0)  # whole corridor; SUMO measures from the rear
     # The signal of each connection follows the group of its link, at every step.
     snet = sumolib.net.readNet(str(res.files["net"]), withPrograms=True)
-    expect_conns = {(ln, i, net.link_ids[net.link_next[k]])
-                    for k, ln in enumerate(net.link_ids) if net.link_next[k] >= 0
-                    for i in range(int(net.link_lanes[k]))}
+    expect_conns = {
+        (ln, i, net.link_ids[net.link_next[k]])
+        for k, ln in enumerate(net.link_ids)
+        if net.link_next[k] >= 0
+        for i in range(int(net.link_lanes[k]))
+    }
     got_conns = set()
     index_group = {}
     for e in snet.getEdges():
@@ -352,7 +399,7 @@ def test_sumo_runs_export_and_signals_match(built):
 @needs_sumo
 def test_round_trip_through_netconvert(built):
     sc, res = built
-    back, notes = import_sumo(res.files["net"], routes=res.files["routes"])
+    back, _notes = import_sumo(res.files["net"], routes=res.files["routes"])
     assert_same_network(sc, back)
     assert back.simulation.start_time == ODD_START
     assert sorted(e.link for e in back.demand.entries) == ["renmin_b0", "renmin_f0"]
@@ -365,15 +412,38 @@ def test_import_foreign_net_matches_sumo(tmp_path):
     import sumolib
 
     net = tmp_path / "grid.net.xml"
-    subprocess.run([NETGENERATE, "--grid", "--grid.x-number", "3", "--grid.y-number", "1",
-                    "--grid.length", "300", "--grid.attach-length", "200",
-                    "--default.lanenumber", "2", "--tls.guess", "true", "--no-turnarounds",
-                    "--offset.disable-normalization", "true", "-o", str(net)],
-                   check=True, capture_output=True, env=tool_env(NETGENERATE))
+    subprocess.run(
+        [
+            NETGENERATE,
+            "--grid",
+            "--grid.x-number",
+            "3",
+            "--grid.y-number",
+            "1",
+            "--grid.length",
+            "300",
+            "--grid.attach-length",
+            "200",
+            "--default.lanenumber",
+            "2",
+            "--tls.guess",
+            "true",
+            "--no-turnarounds",
+            "--offset.disable-normalization",
+            "true",
+            "-o",
+            str(net),
+        ],
+        check=True,
+        capture_output=True,
+        env=tool_env(NETGENERATE),
+    )
     text = net.read_text()
     for tl, off in (("A0", "0"), ("B0", "17.5"), ("C0", "61")):
-        text = text.replace(f'<tlLogic id="{tl}" type="static" programID="0" offset="0">',
-                            f'<tlLogic id="{tl}" type="static" programID="0" offset="{off}">')
+        text = text.replace(
+            f'<tlLogic id="{tl}" type="static" programID="0" offset="0">',
+            f'<tlLogic id="{tl}" type="static" programID="0" offset="{off}">',
+        )
     net.write_text(text)
     with pytest.raises(SumoError, match="--corridor-edges"):
         import_sumo(net, origin=(118.0, 36.8))
@@ -390,18 +460,28 @@ def test_import_foreign_net_matches_sumo(tmp_path):
         e = snet.getEdge(lid)
         c = e.getConnections(snet.getEdge(row[row.index(lid) + 1]))[0]
         checks[(c.getTLSID(), c.getTLLinkIndex())] = int(
-            w.network.link_group[w.network.link_index[lid]])
+            w.network.link_group[w.network.link_index[lid]]
+        )
     _tls_states(tmp_path, {tl for tl, _ in checks})
-    _run_sumo(tmp_path, "-n", net.name, "-a", "tls.add.xml", "--end", "300",
-              "--step-length", "0.5", "--no-step-log")
+    _run_sumo(
+        tmp_path,
+        "-n",
+        net.name,
+        "-a",
+        "tls.add.xml",
+        "--end",
+        "300",
+        "--step-length",
+        "0.5",
+        "--no-step-log",
+    )
     rows = ET.parse(tmp_path / "tls.xml").getroot().findall("tlsState")
     for (tl, idx), g in checks.items():
         sel = [r for r in rows if r.get("id") == tl]
         t = np.array([float(r.get("time")) for r in sel])
         st, _ = plans.state(np.full(len(sel), g), start.timestamp() + t)
         want = np.where(st == GREEN, "G", np.where(st == AMBER, "y", "r"))
-        got = np.array(["G" if r.get("state")[idx] in "Gg" else r.get("state")[idx]
-                        for r in sel])
+        got = np.array(["G" if r.get("state")[idx] in "Gg" else r.get("state")[idx] for r in sel])
         assert np.array_equal(got, want), (tl, t[got != want][:5])
 
 
@@ -412,8 +492,9 @@ def test_no_lane_change_keeps_lanes_in_sumo(tmp_path):
     counts = {}
     for lc in (True, False):
         out = tmp_path / f"lc{int(lc)}"
-        res = export_sumo(sc, out, duration_s=300, arrivals="poisson", car_following="idm",
-                          lane_change=lc)
+        res = export_sumo(
+            sc, out, duration_s=300, arrivals="poisson", car_following="idm", lane_change=lc
+        )
         assert res.net_built, res.notes
         _run_sumo(out, "-c", "scenario.sumocfg", "--lanechange-output", "lc.xml")
         counts[lc] = len(ET.parse(out / "lc.xml").getroot().findall("change"))

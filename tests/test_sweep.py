@@ -102,16 +102,29 @@ N_CASES = 2 * 2 * 1 * len(SEEDS)
 
 
 def make_spec(text=SCENARIO, sets=SETS):
-    return build_spec(text, dict(parse_set(s) for s in sets), seeds=SEEDS, duration_s=DURATION,
-                      source="sweep_test.toml")
+    return build_spec(
+        text,
+        dict(parse_set(s) for s in sets),
+        seeds=SEEDS,
+        duration_s=DURATION,
+        source="sweep_test.toml",
+    )
 
 
 def cli_args(scenario: Path, out: Path, *extra) -> list[str]:
     args = ["sweep", str(scenario)]
     for s in SETS:
         args += ["--set", s]
-    return [*args, "--seeds", str(len(SEEDS)), "--duration", f"{DURATION:g}", "--out", str(out),
-            *extra]
+    return [
+        *args,
+        "--seeds",
+        str(len(SEEDS)),
+        "--duration",
+        f"{DURATION:g}",
+        "--out",
+        str(out),
+        *extra,
+    ]
 
 
 def comparable(rows):
@@ -158,12 +171,16 @@ def test_case_key_is_stable():
 
 def test_spec_normalises_and_orders_cases():
     spec = make_spec()
-    assert spec.grid == {"advisory.penetration": [0.5, 1.0], "demand.scale": [0.8, 1.2],
-                         "simulation.warmup_s": [60.0]}
+    assert spec.grid == {
+        "advisory.penetration": [0.5, 1.0],
+        "demand.scale": [0.8, 1.2],
+        "simulation.warmup_s": [60.0],
+    }
     cases = spec.cases()
     assert len(cases) == N_CASES
-    assert [(c.params["advisory.penetration"], c.params["demand.scale"], c.seed)
-            for c in cases[:3]] == [(0.5, 0.8, 1), (0.5, 0.8, 2), (0.5, 1.2, 1)]
+    assert [
+        (c.params["advisory.penetration"], c.params["demand.scale"], c.seed) for c in cases[:3]
+    ] == [(0.5, 0.8, 1), (0.5, 0.8, 2), (0.5, 1.2, 1)]
     assert len({c.key for c in cases}) == N_CASES
 
 
@@ -173,9 +190,13 @@ def test_sweep_writes_files_with_the_right_rows(reference):
     rows = read_results(out / "results.csv")
     assert [int(r["case"]) for r in rows] == list(range(N_CASES))
     assert [(r["advisory.penetration"], r["demand.scale"], r["seed"]) for r in rows[:4]] == [
-        ("0.5", "0.8", "1"), ("0.5", "0.8", "2"), ("0.5", "1.2", "1"), ("0.5", "1.2", "2")]
+        ("0.5", "0.8", "1"),
+        ("0.5", "0.8", "2"),
+        ("0.5", "1.2", "1"),
+        ("0.5", "1.2", "2"),
+    ]
     assert all(r["status"] == "ok" and r["error"] == "" for r in rows)
-    assert list(rows[0])[-len(MEASURE_COLUMNS):] == list(MEASURE_COLUMNS)
+    assert list(rows[0])[-len(MEASURE_COLUMNS) :] == list(MEASURE_COLUMNS)
     for r in rows:  # every case counts vehicles, so every measure is a number
         assert int(r["baseline_vehicles"]) > 10
         assert all(math.isfinite(float(r[c])) for c in MEASURE_COLUMNS)
@@ -186,8 +207,9 @@ def test_sweep_writes_files_with_the_right_rows(reference):
     assert table.column_names == list(rows[0])
     assert table.num_rows == N_CASES
     assert table.column("advisory.penetration").to_pylist() == [0.5] * 4 + [1.0] * 4
-    assert table.column("baseline_co2_g_per_km").to_pylist() == \
-        [float(r["baseline_co2_g_per_km"]) for r in rows]
+    assert table.column("baseline_co2_g_per_km").to_pylist() == [
+        float(r["baseline_co2_g_per_km"]) for r in rows
+    ]
     assert json.loads(table.schema.metadata[b"greenwave.sweep"])["seeds"] == SEEDS
 
     summary = read_results(out / "summary.csv")
@@ -202,8 +224,9 @@ def test_sweep_writes_files_with_the_right_rows(reference):
         assert float(summary[0][f"change_pct_{m}_mean"]) == pytest.approx(change[m], rel=1e-12)
         assert float(summary[0][f"change_pct_{m}_ci_lo"]) == pytest.approx(ci[m][0], rel=1e-12)
         assert float(summary[0][f"change_pct_{m}_ci_hi"]) == pytest.approx(ci[m][1], rel=1e-12)
-    assert float(summary[0]["baseline_delay_s_mean"]) == \
-        pytest.approx(aggregate(base)["delay_s"], rel=1e-12)
+    assert float(summary[0]["baseline_delay_s_mean"]) == pytest.approx(
+        aggregate(base)["delay_s"], rel=1e-12
+    )
 
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["scenario"]["content_hash"] == spec.scenario_hash
@@ -241,8 +264,9 @@ def test_resume_after_partial_run_and_torn_journal(reference, tmp_path):
             f.write(b'{"case_key": "0123", "status": "o')
         second = run_sweep(spec, ex, tmp_path, plots=False)
     assert (second.skipped, second.ran, second.failed) == (3, N_CASES - 3, 0)
-    assert comparable(read_results(tmp_path / "results.csv")) == \
-        comparable(read_results(ref_out / "results.csv"))
+    assert comparable(read_results(tmp_path / "results.csv")) == comparable(
+        read_results(ref_out / "results.csv")
+    )
     assert (tmp_path / "summary.csv").read_text() != ""
     lines = (tmp_path / "rows.jsonl").read_text().splitlines()
     assert len(lines) == N_CASES and all(json.loads(x)["status"] == "ok" for x in lines)
@@ -254,10 +278,15 @@ def test_ctrl_c_loses_only_cases_in_flight(reference, scenario_file, tmp_path):
     """A real CLI sweep gets SIGINT after its first row, exits 130, and resumes to the same rows."""
     _, ref_out, _ = reference
     out = tmp_path / "out"
-    cmd = [sys.executable, "-m", "greenwave", *cli_args(scenario_file, out, "--workers", "2",
-                                                         "--no-plots")]
-    proc = subprocess.Popen(cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
-                            text=True)
+    cmd = [
+        sys.executable,
+        "-m",
+        "greenwave",
+        *cli_args(scenario_file, out, "--workers", "2", "--no-plots"),
+    ]
+    proc = subprocess.Popen(
+        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+    )
     journal = out / "rows.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
@@ -276,30 +305,37 @@ def test_ctrl_c_loses_only_cases_in_flight(reference, scenario_file, tmp_path):
     manifest = json.loads((out / "manifest.json").read_text())
     assert manifest["runs"][0]["interrupted"] and manifest["status"]["ok"] == done
 
-    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120,
-                         check=False)
+    res = subprocess.run(cmd, cwd=ROOT, capture_output=True, text=True, timeout=120, check=False)
     assert res.returncode == 0, res.stderr
     assert f"{done} finished earlier (resuming)" in res.stderr
-    assert comparable(read_results(out / "results.csv")) == \
-        comparable(read_results(ref_out / "results.csv"))
+    assert comparable(read_results(out / "results.csv")) == comparable(
+        read_results(ref_out / "results.csv")
+    )
 
 
-@pytest.mark.parametrize("bad, expect", [
-    ("advisory.penetraton=0.5", ["did you mean advisory.penetration?",
-                                 "valid keys in [advisory]: penetration, range_m"]),
-    ("drivers.nope=1", ["valid keys in [drivers]: desired_speed_factor_mean"]),
-    ("advisory.penetration=0.5,1.5", ["advisory.penetration=1.5",
-                                      "less than or equal to 1"]),
-    ("advisory.band_min_kmh=40,55", ["advisory.band_min_kmh=55",
-                                     "band_min_kmh must be < band_max_kmh"]),
-    ("intersections.plan.cycle_s=90", ["'intersections' is a list",
-                                       "only scalar settings"]),
-    ("seed=1,2", ["use --seeds N"]),
-    ("simulation.warmup_s=300", ["must exceed the warm-up (300 s)"]),
-    ("grid.rows=3", ["no [grid] section"]),
-])
-def test_bad_input_fails_before_running_with_exit_2(scenario_file, tmp_path, capsys, bad,
-                                                    expect):
+@pytest.mark.parametrize(
+    "bad, expect",
+    [
+        (
+            "advisory.penetraton=0.5",
+            [
+                "did you mean advisory.penetration?",
+                "valid keys in [advisory]: penetration, range_m",
+            ],
+        ),
+        ("drivers.nope=1", ["valid keys in [drivers]: desired_speed_factor_mean"]),
+        ("advisory.penetration=0.5,1.5", ["advisory.penetration=1.5", "less than or equal to 1"]),
+        (
+            "advisory.band_min_kmh=40,55",
+            ["advisory.band_min_kmh=55", "band_min_kmh must be < band_max_kmh"],
+        ),
+        ("intersections.plan.cycle_s=90", ["'intersections' is a list", "only scalar settings"]),
+        ("seed=1,2", ["use --seeds N"]),
+        ("simulation.warmup_s=300", ["must exceed the warm-up (300 s)"]),
+        ("grid.rows=3", ["no [grid] section"]),
+    ],
+)
+def test_bad_input_fails_before_running_with_exit_2(scenario_file, tmp_path, capsys, bad, expect):
     out = tmp_path / "out"
     rc = main(["sweep", str(scenario_file), "--set", bad, "--duration", "300", "--out", str(out)])
     err = capsys.readouterr().err
@@ -314,8 +350,9 @@ def test_different_sweep_in_the_same_dir_is_refused(reference, scenario_file, tm
     out = tmp_path / "copy"
     shutil.copytree(ref_out, out)
     changed = tmp_path / "changed.toml"
-    changed.write_text(SCENARIO.replace("flow_veh_h_per_lane = 500.0",
-                                        "flow_veh_h_per_lane = 400.0"))
+    changed.write_text(
+        SCENARIO.replace("flow_veh_h_per_lane = 500.0", "flow_veh_h_per_lane = 400.0")
+    )
     args = cli_args(changed, out)
     assert main(args) == 2
     assert "the scenario differs" in capsys.readouterr().err
@@ -324,8 +361,10 @@ def test_different_sweep_in_the_same_dir_is_refused(reference, scenario_file, tm
     # a second sweep writing to the same directory is refused
     held = sweep.Journal(out / "rows.jsonl")
     try:
-        with pytest.raises(SweepError, match="another sweep is writing"), \
-                ThreadPoolExecutor(1) as ex:
+        with (
+            pytest.raises(SweepError, match="another sweep is writing"),
+            ThreadPoolExecutor(1) as ex,
+        ):
             run_sweep(make_spec(), ex, out, max_cases=0, plots=False)
     finally:
         held.close()
@@ -336,8 +375,10 @@ def test_different_sweep_in_the_same_dir_is_refused(reference, scenario_file, tm
     assert (rep.skipped, rep.pending) == (0, N_CASES)
     assert (out / "rows.jsonl").read_text() == ""
     assert not list((out / "plots").glob("*.png"))
-    assert json.loads((out / "manifest.json").read_text())["scenario"]["content_hash"] == \
-        spec.scenario_hash
+    assert (
+        json.loads((out / "manifest.json").read_text())["scenario"]["content_hash"]
+        == spec.scenario_hash
+    )
 
 
 def _fake_case(fail_seeds):
@@ -348,11 +389,11 @@ def _fake_case(fail_seeds):
         row.update({c: 10 for c in MEASURE_COLUMNS if c.endswith(("vehicles", "incomplete"))})
         row["wall_s"] = 0.0
         return row
+
     return run
 
 
-def test_failed_cases_are_recorded_exit_1_and_retried(scenario_file, tmp_path, monkeypatch,
-                                                      capsys):
+def test_failed_cases_are_recorded_exit_1_and_retried(scenario_file, tmp_path, monkeypatch, capsys):
     out = tmp_path / "out"
     monkeypatch.setattr(cli_sweep, "local_executor", lambda n: ThreadPoolExecutor(n))
     monkeypatch.setattr(sweep, "run_case", _fake_case({2}))
@@ -389,13 +430,16 @@ def test_dask_local_cluster_gives_the_same_rows(reference, scenario_file, tmp_pa
     distributed = pytest.importorskip("dask.distributed")
     _, ref_out, _ = reference
     out = tmp_path / "dask"
-    with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
-                                  host="127.0.0.1", dashboard_address=None) as cluster:
-        rc = main(cli_args(scenario_file, out, "--scheduler", cluster.scheduler_address,
-                           "--no-plots"))
+    with distributed.LocalCluster(
+        n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1", dashboard_address=None
+    ) as cluster:
+        rc = main(
+            cli_args(scenario_file, out, "--scheduler", cluster.scheduler_address, "--no-plots")
+        )
     assert rc == 0
-    assert comparable(read_results(out / "results.csv")) == \
-        comparable(read_results(ref_out / "results.csv"))
+    assert comparable(read_results(out / "results.csv")) == comparable(
+        read_results(ref_out / "results.csv")
+    )
     manifest = json.loads((out / "manifest.json").read_text())
     assert "distributed" in manifest["versions"]
     assert manifest["runs"][0]["executor"] == "ClientExecutor"
@@ -433,12 +477,18 @@ def test_before_after_sweep_runs_the_system_comparison(tmp_path, root):
 
     after = (root / "scenarios" / "zibo_arterial.toml").read_text(encoding="utf-8")
     before = (root / "scenarios" / "zibo_arterial_uncoordinated.toml").read_text(encoding="utf-8")
-    spec = build_spec(after, {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
-                      seeds=[1], duration_s=900.0, before_text=before)
+    spec = build_spec(
+        after,
+        {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
+        seeds=[1],
+        duration_s=900.0,
+        before_text=before,
+    )
     with ThreadPoolExecutor(1) as ex:
         report = run_sweep(spec, ex, tmp_path / "ba", plots=False)
     assert report.failed == 0 and (tmp_path / "ba" / "before.toml").exists()
-    row = next(csv.DictReader(open(tmp_path / "ba" / "results.csv")))
+    with open(tmp_path / "ba" / "results.csv") as f:
+        row = next(csv.DictReader(f))
 
     def world(text):
         data = apply_override(tomllib.loads(text), "simulation.warmup_s", 100.0)
@@ -448,7 +498,12 @@ def test_before_after_sweep_runs_the_system_comparison(tmp_path, root):
     assert float(row["baseline_stops_per_veh"]) == pytest.approx(summarize(b)["stops_per_veh"])
     assert float(row["advisory_stops_per_veh"]) == pytest.approx(summarize(a)["stops_per_veh"])
     # A different before scenario under the same --out is a different sweep.
-    spec2 = build_spec(after, {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
-                       seeds=[1], duration_s=900.0, before_text=after)
+    spec2 = build_spec(
+        after,
+        {"advisory.penetration": [1.0], "simulation.warmup_s": [100.0]},
+        seeds=[1],
+        duration_s=900.0,
+        before_text=after,
+    )
     with ThreadPoolExecutor(1) as ex, pytest.raises(SweepError, match="--before"):
         run_sweep(spec2, ex, tmp_path / "ba", plots=False)

@@ -7,16 +7,18 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from pydantic import ValidationError
+from reference import windows_scalar
 
 from greenwave.timing import AMBER, GREEN, RED, PlanTable, SignalPlan
-from reference import windows_scalar
 
 
 @st.composite
 def plans(draw):
     cycle = draw(st.floats(40.0, 200.0)).__round__(1)
     n = draw(st.integers(1, 2))
-    cuts = sorted(draw(st.lists(st.floats(0.0, cycle), min_size=2 * n, max_size=2 * n, unique=True)))
+    cuts = sorted(
+        draw(st.lists(st.floats(0.0, cycle), min_size=2 * n, max_size=2 * n, unique=True))
+    )
     if draw(st.booleans()):  # green touching both cycle ends: a wrapped green
         cuts[0], cuts[-1] = 0.0, cycle
     greens = [(round(cuts[2 * i], 2), round(cuts[2 * i + 1], 2)) for i in range(n)]
@@ -46,8 +48,9 @@ def test_state_matches_scalar_reference(plan, t):
     tab = PlanTable.from_plans([("I", plan)])
     state, ttc = tab.state(np.array([0]), np.array([t]))
     g = plan.groups[0]
-    ref = windows_scalar(plan.cycle_s, plan.offset_s, g.greens_s, t - 2 * plan.cycle_s,
-                         t + 2 * plan.cycle_s)
+    ref = windows_scalar(
+        plan.cycle_s, plan.offset_s, g.greens_s, t - 2 * plan.cycle_s, t + 2 * plan.cycle_s
+    )
     cur = [w for w in ref if w[0] <= t < w[1]]
     if cur:
         assert state[0] == GREEN
@@ -75,21 +78,28 @@ def test_vectorised_over_groups_and_times():
 
 
 def _plan(**kw):
-    base = dict(cycle_s=90, offset_s=0, groups=[
-        {"id": "EW", "greens_s": [[0, 40]], "conflicts": ["NS"]},
-        {"id": "NS", "greens_s": [[45, 85]]},
-    ])
+    base = dict(
+        cycle_s=90,
+        offset_s=0,
+        groups=[
+            {"id": "EW", "greens_s": [[0, 40]], "conflicts": ["NS"]},
+            {"id": "NS", "greens_s": [[45, 85]]},
+        ],
+    )
     base.update(kw)
     return base
 
 
-@pytest.mark.parametrize("change, field, words", [
-    (dict(cycle_s=0), "cycle_s", "greater than 0"),
-    (dict(cycle_s=-5), "cycle_s", "greater than 0"),
-    (dict(cycle_s=float("nan")), "cycle_s", "finite"),
-    (dict(offset_s=float("inf")), "offset_s", "finite"),
-    (dict(offset_s=95), "", "offset_s"),
-])
+@pytest.mark.parametrize(
+    "change, field, words",
+    [
+        (dict(cycle_s=0), "cycle_s", "greater than 0"),
+        (dict(cycle_s=-5), "cycle_s", "greater than 0"),
+        (dict(cycle_s=float("nan")), "cycle_s", "finite"),
+        (dict(offset_s=float("inf")), "offset_s", "finite"),
+        (dict(offset_s=95), "", "offset_s"),
+    ],
+)
 def test_plan_errors_name_field(change, field, words):
     with pytest.raises(ValidationError) as e:
         SignalPlan.model_validate(_plan(**change))
@@ -99,32 +109,37 @@ def test_plan_errors_name_field(change, field, words):
 
 
 def test_green_outside_cycle():
-    with pytest.raises(ValidationError, match="greens_s\\[0\\].*outside the cycle"):
+    with pytest.raises(ValidationError, match=r"greens_s\[0\].*outside the cycle"):
         SignalPlan.model_validate(_plan(groups=[{"id": "A", "greens_s": [[10, 95]]}]))
 
 
 def test_conflicting_groups_green_together():
-    bad = _plan(groups=[
-        {"id": "EW", "greens_s": [[0, 45]], "conflicts": ["NS"]},
-        {"id": "NS", "greens_s": [[45, 85]]},
-    ])
-    with pytest.raises(ValidationError, match="'EW' and 'NS'.*cycle second 45"):
+    bad = _plan(
+        groups=[
+            {"id": "EW", "greens_s": [[0, 45]], "conflicts": ["NS"]},
+            {"id": "NS", "greens_s": [[45, 85]]},
+        ]
+    )
+    with pytest.raises(ValidationError, match=r"'EW' and 'NS'.*cycle second 45"):
         SignalPlan.model_validate(bad)
 
 
 def test_conflict_clearance_wraps_cycle():
-    bad = _plan(groups=[
-        {"id": "EW", "greens_s": [[50, 89]], "conflicts": ["NS"]},
-        {"id": "NS", "greens_s": [[0, 40]]},
-    ])
+    bad = _plan(
+        groups=[
+            {"id": "EW", "greens_s": [[50, 89]], "conflicts": ["NS"]},
+            {"id": "NS", "greens_s": [[0, 40]]},
+        ]
+    )
     with pytest.raises(ValidationError, match="'EW' and 'NS'"):
         SignalPlan.model_validate(bad)
 
 
 def test_unknown_conflict_and_nan_green():
     with pytest.raises(ValidationError, match="unknown group 'XX'"):
-        SignalPlan.model_validate(_plan(groups=[{"id": "A", "greens_s": [[0, 10]],
-                                                 "conflicts": ["XX"]}]))
+        SignalPlan.model_validate(
+            _plan(groups=[{"id": "A", "greens_s": [[0, 10]], "conflicts": ["XX"]}])
+        )
     with pytest.raises(ValidationError) as e:
         SignalPlan.model_validate(_plan(groups=[{"id": "A", "greens_s": [[0, float("nan")]]}]))
     assert "greens_s" in str(e.value) and "finite" in str(e.value)

@@ -38,10 +38,15 @@ _JSON = "application/json"
 ADVISORY_PATH = "/v1/advisory"
 
 
-@router.post("/advisory", response_model=Advisory, responses={**R413, **R422},
-             summary="Speed advice for one vehicle",
-             openapi_extra=body_doc(ADVISORY, "A GPS fix with heading, or a link and offset; "
-                                              "plus the speed"))
+@router.post(
+    "/advisory",
+    response_model=Advisory,
+    responses={**R413, **R422},
+    summary="Speed advice for one vehicle",
+    openapi_extra=body_doc(
+        ADVISORY, "A GPS fix with heading, or a link and offset; plus the speed"
+    ),
+)
 async def advisory(request: Request):
     """Map-match the position (respecting the heading), then the band of speeds that reaches
     the next stop line on green, the signal state, multi-intersection options and the spoken
@@ -53,19 +58,30 @@ async def advisory(request: Request):
     return Response(await svc.batcher.submit((req, time.time())), media_type=_JSON)
 
 
-@router.post("/advisories/batch", response_model=BatchResponse | BatchColumns,
-             responses={**R413, **R422},
-             summary="Speed advice for many vehicles in one core call",
-             openapi_extra=body_doc(BATCH, "Up to max_batch vehicles (default 10,000)"))
-async def batch(request: Request, format: Annotated[Literal["items", "columns"], Query(
-        description="`items` (default): one object per vehicle (BatchResponse); `columns`: one "
-                    "array per field, for fleet clients (BatchColumns)")] = "items"):
+@router.post(
+    "/advisories/batch",
+    response_model=BatchResponse | BatchColumns,
+    responses={**R413, **R422},
+    summary="Speed advice for many vehicles in one core call",
+    openapi_extra=body_doc(BATCH, "Up to max_batch vehicles (default 10,000)"),
+)
+async def batch(
+    request: Request,
+    format: Annotated[
+        Literal["items", "columns"],
+        Query(
+            description="`items` (default): one object per vehicle (BatchResponse); `columns`: one "
+            "array per field, for fleet clients (BatchColumns)"
+        ),
+    ] = "items",
+):
     """The same advisory per vehicle, in request order, computed for all vehicles by one
     vectorised call.  More vehicles than the server's ``max_batch``: 413."""
     svc: Service = request.app.state.service
     body = await read_body(request, svc.settings.body_limit)
-    out = await asyncio.get_running_loop().run_in_executor(svc.batch_executor, _batch, svc, body,
-                                                           format)
+    out = await asyncio.get_running_loop().run_in_executor(
+        svc.batch_executor, _batch, svc, body, format
+    )
     return Response(out, media_type=_JSON)
 
 
@@ -92,8 +108,7 @@ class AdvisoryFastPath:
         self.route = next(r for r in router.routes if getattr(r, "endpoint", None) is advisory)
 
     async def __call__(self, scope, receive, send):
-        if (scope["type"] != "http" or scope["path"] != ADVISORY_PATH
-                or scope["method"] != "POST"):
+        if scope["type"] != "http" or scope["path"] != ADVISORY_PATH or scope["method"] != "POST":
             await self.app(scope, receive, send)
             return
         svc: Service | None = getattr(scope["app"].state, "service", None)
@@ -113,16 +128,23 @@ class AdvisoryFastPath:
         if messages[-1]["type"] == "http.request" and not messages[-1].get("more_body", False):
             try:
                 req = ADVISORY.validate_json(body, context=svc.context)
-            except Exception:  # noqa: BLE001 - the route reports it
+            except Exception:
                 req = None
         if req is None:
             await self.app(scope, _replay(messages, receive), send)
             return
         scope["route"] = self.route
         out = await svc.batcher.submit((req, time.time()))
-        await send({"type": "http.response.start", "status": 200,
-                    "headers": [(b"content-type", b"application/json"),
-                                (b"content-length", b"%d" % len(out))]})
+        await send(
+            {
+                "type": "http.response.start",
+                "status": 200,
+                "headers": [
+                    (b"content-type", b"application/json"),
+                    (b"content-length", b"%d" % len(out)),
+                ],
+            }
+        )
         await send({"type": "http.response.body", "body": out})
 
 

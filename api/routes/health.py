@@ -7,10 +7,9 @@ import time
 from fastapi import APIRouter
 from starlette.responses import Response
 
-
 from ..deps import ServiceDep
-from ..settings import VERSION
 from ..schemas import Health, Ping, iso
+from ..settings import VERSION
 
 router = APIRouter(tags=["health"])
 
@@ -34,8 +33,13 @@ def healthz(svc: ServiceDep):
         "plans_updated_at": None if snap.updated_at_s is None else iso(snap.updated_at_s),
         "plans_age_s": max(now - since, 0.0),
         "writes_enabled": svc.token is not None,
-        "state": {"file": str(store.path), "ok": store.error is None, "error": store.error,
-                  "plans_from_api": len(snap.plans), "spat_groups": len(snap.spat)},
+        "state": {
+            "file": str(store.path),
+            "ok": store.error is None,
+            "error": store.error,
+            "plans_from_api": len(snap.plans),
+            "spat_groups": len(snap.spat),
+        },
         "uptime_s": now - svc.started_at,
         "version": VERSION,
     }
@@ -46,18 +50,27 @@ async def ping():
     return Response(_PONG, media_type="application/json")
 
 
-@router.get("/metrics", summary="Prometheus metrics",
-            response_class=Response,
-            responses={200: {"content": {"text/plain": {"schema": {"type": "string"}}},
-                             "description": "Prometheus text exposition format"}})
+@router.get(
+    "/metrics",
+    summary="Prometheus metrics",
+    response_class=Response,
+    responses={
+        200: {
+            "content": {"text/plain": {"schema": {"type": "string"}}},
+            "description": "Prometheus text exposition format",
+        }
+    },
+)
 def metrics(svc: ServiceDep):
     snap = svc.store.snapshot
     since = snap.updated_at_s if snap.updated_at_s is not None else svc.started_at
-    extra = ("# HELP greenwave_plans_age_seconds Seconds since the plans in force were set\n"
-             "# TYPE greenwave_plans_age_seconds gauge\n"
-             f"greenwave_plans_age_seconds {max(time.time() - since, 0.0):.3f}\n"
-             "# HELP greenwave_state_ok 1 when the state file is readable and writable\n"
-             "# TYPE greenwave_state_ok gauge\n"
-             f"greenwave_state_ok {int(svc.store.error is None)}\n")
+    extra = (
+        "# HELP greenwave_plans_age_seconds Seconds since the plans in force were set\n"
+        "# TYPE greenwave_plans_age_seconds gauge\n"
+        f"greenwave_plans_age_seconds {max(time.time() - since, 0.0):.3f}\n"
+        "# HELP greenwave_state_ok 1 when the state file is readable and writable\n"
+        "# TYPE greenwave_state_ok gauge\n"
+        f"greenwave_state_ok {int(svc.store.error is None)}\n"
+    )
     body, ctype = svc.metrics.render(extra)
     return Response(body, media_type=ctype)

@@ -72,20 +72,36 @@ def list_intersections(svc: ServiceDep):
     for k, iid in enumerate(net.intersection_ids):
         plan = plans[iid]
         lon, lat = net.intersection_lonlat[k].tolist()
-        out.append({"id": iid, "name": net.intersection_names[k], "lat": lat, "lon": lon,
-                    "cycle_s": plan.cycle_s, "offset_s": plan.offset_s,
-                    "signal_groups": [g.id for g in plan.groups],
-                    "approaches": svc.approaches.get(iid, []),
-                    "plan_source": "api" if iid in snap.plans else "scenario"})
+        out.append(
+            {
+                "id": iid,
+                "name": net.intersection_names[k],
+                "lat": lat,
+                "lon": lon,
+                "cycle_s": plan.cycle_s,
+                "offset_s": plan.offset_s,
+                "signal_groups": [g.id for g in plan.groups],
+                "approaches": svc.approaches.get(iid, []),
+                "plan_source": "api" if iid in snap.plans else "scenario",
+            }
+        )
     return {"count": len(out), "intersections": out}
 
 
-@router.get("/{intersection_id}", response_model=IntersectionDetail, responses=R404 | R422,
-            summary="Plan in force and the current state of each signal group")
-def get_intersection(svc: ServiceDep, intersection_id: IntersectionId,
-                     at: Annotated[str | None, Query(
-                         description="ISO 8601 time of the states (default: now), within 24 h",
-                         max_length=64)] = None):
+@router.get(
+    "/{intersection_id}",
+    response_model=IntersectionDetail,
+    responses=R404 | R422,
+    summary="Plan in force and the current state of each signal group",
+)
+def get_intersection(
+    svc: ServiceDep,
+    intersection_id: IntersectionId,
+    at: Annotated[
+        str | None,
+        Query(description="ISO 8601 time of the states (default: now), within 24 h", max_length=64),
+    ] = None,
+):
     k = _intersection(svc, intersection_id)
     t = _time_param(at, "at")
     snap = svc.store.snapshot
@@ -94,8 +110,11 @@ def get_intersection(svc: ServiceDep, intersection_id: IntersectionId,
     gids = [g.id for g in plan.groups]
     g = np.array([timing.plans.group_index(intersection_id, x) for x in gids])
     state, ttc, tmin, tmax = timing.state(g, np.full(len(g), t))
-    live = (timing.spat.active(g, np.full(len(g), t)) if timing.spat is not None
-            else np.zeros(len(g), bool))
+    live = (
+        timing.spat.active(g, np.full(len(g), t))
+        if timing.spat is not None
+        else np.zeros(len(g), bool)
+    )
     net = svc.world.network
     lon, lat = net.intersection_lonlat[k].tolist()
     by_group: dict[str, list[str]] = {}
@@ -105,27 +124,49 @@ def get_intersection(svc: ServiceDep, intersection_id: IntersectionId,
             by_group.setdefault(timing.plans.group_keys[grp][1], []).append(lid)
     entry = snap.plans.get(intersection_id)
     return {
-        "id": intersection_id, "name": net.intersection_names[k], "lat": lat, "lon": lon,
+        "id": intersection_id,
+        "name": net.intersection_names[k],
+        "lat": lat,
+        "lon": lon,
         "plan": plan.model_dump(mode="json"),
         "plan_source": "api" if entry else "scenario",
         "plan_updated_at": iso(entry[1]) if entry else None,
         "at": iso(t),
-        "groups": [{"signal_group": gid, "state": STATE_NAMES[int(state[j])],
-                    "time_to_change_s": float(ttc[j]), "time_to_change_min_s": float(tmin[j]),
-                    "time_to_change_max_s": float(tmax[j]),
-                    "source": "spat" if live[j] else "plan",
-                    "approaches": by_group.get(gid, [])} for j, gid in enumerate(gids)],
+        "groups": [
+            {
+                "signal_group": gid,
+                "state": STATE_NAMES[int(state[j])],
+                "time_to_change_s": float(ttc[j]),
+                "time_to_change_min_s": float(tmin[j]),
+                "time_to_change_max_s": float(tmax[j]),
+                "source": "spat" if live[j] else "plan",
+                "approaches": by_group.get(gid, []),
+            }
+            for j, gid in enumerate(gids)
+        ],
     }
 
 
-@router.get("/{intersection_id}/windows", response_model=Windows, responses=R404 | R422,
-            summary="Green windows of every signal group over a horizon")
-def windows(svc: ServiceDep, intersection_id: IntersectionId,
-            start: Annotated[str | None, Query(
-                description="ISO 8601 start (default: now), within 24 h of server time",
-                max_length=64)] = None,
-            horizon_s: Annotated[float, Query(gt=0.0, le=3600.0, allow_inf_nan=False,
-                                              description="Length of the horizon (s)")] = 300.0):
+@router.get(
+    "/{intersection_id}/windows",
+    response_model=Windows,
+    responses=R404 | R422,
+    summary="Green windows of every signal group over a horizon",
+)
+def windows(
+    svc: ServiceDep,
+    intersection_id: IntersectionId,
+    start: Annotated[
+        str | None,
+        Query(
+            description="ISO 8601 start (default: now), within 24 h of server time", max_length=64
+        ),
+    ] = None,
+    horizon_s: Annotated[
+        float,
+        Query(gt=0.0, le=3600.0, allow_inf_nan=False, description="Length of the horizon (s)"),
+    ] = 300.0,
+):
     """Conservative green windows ``[start, end)`` as the advice sees them (live SPaT where
     announced, then the plan) that overlap ``[start, start + horizon_s)``."""
     _intersection(svc, intersection_id)
@@ -141,44 +182,72 @@ def windows(svc: ServiceDep, intersection_id: IntersectionId,
     out = []
     for j, gid in enumerate(gids):
         keep = ~np.isnan(ws[j]) & (ws[j] < end) & (we[j] > t0)
-        out.append({"signal_group": gid,
-                    "green": [{"start": iso(a), "end": iso(b)}
-                              for a, b in zip(ws[j][keep].tolist(), we[j][keep].tolist())]})
-    return {"intersection_id": intersection_id, "start": iso(t0), "horizon_s": horizon_s,
-            "signal_groups": out}
+        out.append(
+            {
+                "signal_group": gid,
+                "green": [
+                    {"start": iso(a), "end": iso(b)}
+                    for a, b in zip(ws[j][keep].tolist(), we[j][keep].tolist(), strict=True)
+                ],
+            }
+        )
+    return {
+        "intersection_id": intersection_id,
+        "start": iso(t0),
+        "horizon_s": horizon_s,
+        "signal_groups": out,
+    }
 
 
-@router.put("/{intersection_id}/plan", response_model=WriteResult,
-            dependencies=[WriteAuth], responses=R401 | R403 | R404 | R413 | R422 | R503,
-            summary="Replace the fixed-time plan (bearer token)",
-            openapi_extra=body_doc(SignalPlan, "A fixed-time plan, validated like the "
-                                               "scenario's plans; same signal groups in the "
-                                               "same order"))
+@router.put(
+    "/{intersection_id}/plan",
+    response_model=WriteResult,
+    dependencies=[WriteAuth],
+    responses=R401 | R403 | R404 | R413 | R422 | R503,
+    summary="Replace the fixed-time plan (bearer token)",
+    openapi_extra=body_doc(
+        SignalPlan,
+        "A fixed-time plan, validated like the "
+        "scenario's plans; same signal groups in the "
+        "same order",
+    ),
+)
 async def put_plan(request: Request, intersection_id: IntersectionId):
     """Validated like the scenario's plans, applied atomically (advisories see the old plan or
     the new one), persisted before it is applied; drops the intersection's live SPaT."""
     svc: Service = request.app.state.service
     _intersection(svc, intersection_id)
     plan = parse(SignalPlan, await read_body(request, WRITE_BODY_LIMIT))
-    return await run_in_threadpool(_write, svc, intersection_id, "plan",
-                                   lambda: svc.store.set_plan(intersection_id, plan))
+    return await run_in_threadpool(
+        _write, svc, intersection_id, "plan", lambda: svc.store.set_plan(intersection_id, plan)
+    )
 
 
-@router.delete("/{intersection_id}/plan", response_model=WriteResult,
-               dependencies=[WriteAuth], responses=R401 | R403 | R404 | R503,
-               summary="Go back to the scenario's plan (bearer token)")
+@router.delete(
+    "/{intersection_id}/plan",
+    response_model=WriteResult,
+    dependencies=[WriteAuth],
+    responses=R401 | R403 | R404 | R503,
+    summary="Go back to the scenario's plan (bearer token)",
+)
 async def reset_plan(request: Request, intersection_id: IntersectionId):
     svc: Service = request.app.state.service
     _intersection(svc, intersection_id)
-    return await run_in_threadpool(_write, svc, intersection_id, "reset",
-                                   lambda: svc.store.reset_plan(intersection_id))
+    return await run_in_threadpool(
+        _write, svc, intersection_id, "reset", lambda: svc.store.reset_plan(intersection_id)
+    )
 
 
-@router.post("/{intersection_id}/spat", response_model=WriteResult,
-             dependencies=[WriteAuth], responses=R401 | R403 | R404 | R413 | R422 | R503,
-             summary="Push live signal timing (bearer token)",
-             openapi_extra=body_doc(SpatIn, "Current and following states per signal group "
-                                            "with min/likely/max end times"))
+@router.post(
+    "/{intersection_id}/spat",
+    response_model=WriteResult,
+    dependencies=[WriteAuth],
+    responses=R401 | R403 | R404 | R413 | R422 | R503,
+    summary="Push live signal timing (bearer token)",
+    openapi_extra=body_doc(
+        SpatIn, "Current and following states per signal group with min/likely/max end times"
+    ),
+)
 async def post_spat(request: Request, intersection_id: IntersectionId):
     """Overrides the plan of the given groups until the last announced ``max_end``; the advice
     uses the conservative window [latest possible start, earliest possible end)."""
@@ -190,17 +259,22 @@ async def post_spat(request: Request, intersection_id: IntersectionId):
     messages = {}
     for i, grp in enumerate(body.groups):
         if grp.signal_group not in known:
-            raise validation_error(["body", "groups", i, "signal_group"],
-                                   f"no signal group '{grp.signal_group}' at intersection "
-                                   f"'{intersection_id}' (it has {sorted(known)})")
+            raise validation_error(
+                ["body", "groups", i, "signal_group"],
+                f"no signal group '{grp.signal_group}' at intersection "
+                f"'{intersection_id}' (it has {sorted(known)})",
+            )
         try:
             messages[grp.signal_group] = grp.to_core(now)
         except ValidationError as exc:  # the core's SpatMessage rules (event order, ...)
-            raise RequestValidationError(clean_errors(
-                exc.errors(include_url=False, include_input=False),
-                ("body", "groups", i))) from None
-    return await run_in_threadpool(_write, svc, intersection_id, "spat",
-                                   lambda: svc.store.push_spat(intersection_id, messages))
+            raise RequestValidationError(
+                clean_errors(
+                    exc.errors(include_url=False, include_input=False), ("body", "groups", i)
+                )
+            ) from None
+    return await run_in_threadpool(
+        _write, svc, intersection_id, "spat", lambda: svc.store.push_spat(intersection_id, messages)
+    )
 
 
 def _write(svc: Service, iid: str, kind: str, change) -> dict:
@@ -211,7 +285,13 @@ def _write(svc: Service, iid: str, kind: str, change) -> dict:
     except ValueError as exc:  # the new plan does not fit the intersection's signal groups
         raise validation_error(["body", "groups"], str(exc)) from None
     svc.metrics.writes.labels(kind).inc()
-    return {"intersection_id": iid, "updated_at": iso(t), "persisted": True,
-            "detail": {"plan": "plan replaced", "reset": "scenario plan restored",
-                       "spat": "live timing applied"}[kind]}
-
+    return {
+        "intersection_id": iid,
+        "updated_at": iso(t),
+        "persisted": True,
+        "detail": {
+            "plan": "plan replaced",
+            "reset": "scenario plan restored",
+            "spat": "live timing applied",
+        }[kind],
+    }
