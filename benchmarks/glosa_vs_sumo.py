@@ -124,7 +124,8 @@ ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
 from greenwave.cli import parse_list, print_json
-from greenwave.network import World, expand_links
+from greenwave.expand import expand_links
+from greenwave.network import World
 from greenwave.scenario import (
     AdvisoryModel,
     DriversModel,

@@ -224,11 +224,6 @@ def queue_discharge_delay_s(
     return np.where(q > 0, startup_lost_s + q * headway_s, 0.0)
 
 
-def queue_vehicles(queue_length_m, jam_spacing_m: float = JAM_SPACING_M):
-    """Vehicles in a standing queue of the given length (m), rounded up."""
-    return np.ceil(np.asarray(queue_length_m, dtype=float) / jam_spacing_m)
-
-
 def speed_bands(
     dist_m,
     speed_ms,
@@ -784,8 +779,3 @@ def _report(lo, hi, v0):
         np.putmask(sel_hi, holds, hi[p])
     sel_hi += sel_lo - sel_lo
     return sel_lo, sel_hi
-
-
-def pick_speed_ms(lo_ms, hi_ms, desired_ms):
-    """The speed inside ``[lo, hi]`` closest to each driver's desired speed (NaN if no band)."""
-    return np.clip(desired_ms, lo_ms, hi_ms)

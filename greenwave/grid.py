@@ -17,8 +17,8 @@ from __future__ import annotations
 
 import numpy as np
 
+from .elements import CorridorModel, GridModel, IntersectionModel
 from .geo import LocalProjection
-from .scenario import CorridorModel, GridModel, IntersectionModel
 from .timing import SignalPlan
 from .units import kmh_to_ms
 

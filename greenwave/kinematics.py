@@ -34,23 +34,6 @@ import numpy as np
 _V_TINY = 1e-150
 
 
-def fastest_arrival_s(dist_m, v0_ms, accel_ms2):
-    """Arrival time when accelerating at ``accel`` all the way: root of d = v0 τ + a τ²/2."""
-    d = np.maximum(dist_m, 0.0)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        t = 2.0 * d / (v0_ms + np.sqrt(v0_ms * v0_ms + 2.0 * accel_ms2 * d))
-    return np.where(d > 0.0, t, 0.0)  # at the line (0/0 for a stopped car): arrived
-
-
-def slowest_arrival_s(dist_m, v0_ms, decel_ms2):
-    """Arrival time when braking at ``decel`` all the way; inf if the car can stop before."""
-    d = np.maximum(dist_m, 0.0)
-    disc = v0_ms * v0_ms - 2.0 * decel_ms2 * d
-    with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        t = 2.0 * d / (v0_ms + np.sqrt(np.maximum(disc, 0.0)))
-    return np.where(disc > 0.0, t, np.inf)
-
-
 def arrival_time_s(dist_m, v0_ms, v_ms, accel_ms2, decel_ms2):
     """Time (s) to reach the stop line when changing from ``v0`` to target ``v`` and holding it.
 

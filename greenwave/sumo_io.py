@@ -77,8 +77,9 @@ from typing import Literal
 
 import numpy as np
 
+from .expand import expand_links
 from .geo import EARTH_RADIUS_M, LocalProjection
-from .network import build_network, expand_links
+from .network import build_network
 from .scenario import Scenario, SimulationModel, parse_scenario
 from .timing import AMBER, GREEN, PlanTable, SignalPlan
 from .units import kmh_to_ms, ms_to_kmh

@@ -1,0 +1,149 @@
+"""A scenario's network written out: generated corridors and grid expanded into plain links.
+
+Also the scenario's reference check (unknown intersections, groups and links, duplicates), with
+errors naming the field path; :class:`greenwave.scenario.Scenario` runs it when it validates.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from .elements import CorridorModel, IntersectionModel, LinkModel
+from .geo import LocalProjection, polyline_length_m
+from .grid import grid_city
+
+
+@dataclass(frozen=True)
+class Expanded:
+    """A scenario's network written out: all intersections, all links, corridor chains."""
+
+    intersections: list[IntersectionModel]
+    links: list[LinkModel]
+    corridors: list[tuple[str, str, list[str]]]  # (corridor id, name, link ids in order)
+
+
+def _corridor_links(c: CorridorModel, pos: dict[str, tuple[float, float]], path: str):
+    """Links of one corridor, both directions; raises ValueError naming ``path``."""
+    if len(c.intersections) < 2:
+        raise ValueError(f"{path}.intersections: a corridor needs at least 2 intersections")
+    for k, iid in enumerate(c.intersections):
+        if iid not in pos:
+            raise ValueError(f"{path}.intersections[{k}]: unknown intersection '{iid}'")
+    dirs = [("f", c.intersections, c.forward_group)]
+    if c.both_directions:
+        dirs.append(("b", c.intersections[::-1], c.backward_group or c.forward_group))
+    links, chains = [], []
+    for tag, seq, grp in dirs:
+        pts = [pos[i] for i in seq]
+        proj = LocalProjection(*pts[0])
+
+        def extend(a, b, length, proj=proj):
+            ax, ay = proj.to_xy(*a)
+            bx, by = proj.to_xy(*b)
+            d = np.hypot(bx - ax, by - ay)
+            lon, lat = proj.to_lonlat(bx + (bx - ax) / d * length, by + (by - ay) / d * length)
+            return (float(lon), float(lat))
+
+        start = extend(pts[1], pts[0], c.entry_length_m)
+        end = extend(pts[-2], pts[-1], c.exit_length_m)
+        ids = [f"{c.id}_{tag}{k}" for k in range(len(seq) + 1)]
+        polys = [[start, pts[0]]] + [[pts[k - 1], pts[k]] for k in range(1, len(seq))]
+        polys.append([pts[-1], end])
+        for k, lid in enumerate(ids):
+            last = k == len(seq)
+            links.append(
+                LinkModel(
+                    id=lid,
+                    to=None if last else seq[k],
+                    signal_group=None if last else grp,
+                    polyline=polys[k],
+                    speed_limit_kmh=c.speed_limit_kmh,
+                    lanes=c.lanes,
+                    next=None if last else ids[k + 1],
+                )
+            )
+        chains.append((f"{c.id}_{tag}", c.name, ids))
+    return links, chains
+
+
+def expand_links(scenario: Any) -> Expanded:
+    """Write out a scenario's network; cached on the scenario. Raises ValueError with a path.
+
+    ``scenario`` is a :class:`greenwave.scenario.Scenario` (its intersections, corridors, links,
+    grid and demand entries are read); typed loosely so that this module does not import it.
+    """
+    key = _fingerprint(scenario)
+    cached = (scenario.__pydantic_private__ or {}).get("_expanded")
+    if cached is not None and cached[0] == key:
+        return cached[1]
+    inters = list(scenario.intersections)
+    corridors = list(scenario.corridors)
+    if scenario.grid is not None:
+        g_inters, g_corr = grid_city(scenario.grid)
+        inters += g_inters
+        corridors += g_corr
+    seen: dict[str, int] = {}
+    for k, it in enumerate(inters):
+        if it.id in seen:
+            raise ValueError(f"intersections[{k}].id: duplicate intersection id '{it.id}'")
+        seen[it.id] = k
+    pos = {it.id: (it.lon, it.lat) for it in inters}
+    groups = {it.id: {g.id for g in it.plan.groups} for it in inters}
+    links: list[LinkModel] = []
+    chains = []
+    n_user = len(scenario.corridors)
+    for k, c in enumerate(corridors):
+        path = f"corridors[{k}]" if k < n_user else f"grid (corridor '{c.id}')"
+        for field_name, grp in (
+            ("forward_group", c.forward_group),
+            ("backward_group", c.backward_group),
+        ):
+            if grp is None:
+                continue
+            for iid in c.intersections:
+                if iid in groups and grp not in groups[iid]:
+                    raise ValueError(
+                        f"{path}.{field_name}: no signal group '{grp}' in the plan of "
+                        f"intersection '{iid}'"
+                    )
+        ls, ch = _corridor_links(c, pos, path)
+        links += ls
+        chains += ch
+    n_gen = len(links)
+    links += scenario.links
+    link_ids: dict[str, int] = {}
+    for k, ln in enumerate(links):
+        if ln.id in link_ids:
+            where = f"links[{k - n_gen}].id" if k >= n_gen else f"link '{ln.id}'"
+            raise ValueError(f"{where}: duplicate link id '{ln.id}'")
+        link_ids[ln.id] = k
+    for k, ln in enumerate(scenario.links):
+        where = f"links[{k}]"
+        if ln.to is not None and ln.to not in pos:
+            raise ValueError(f"{where}.to: unknown intersection '{ln.to}'")
+        if ln.signal_group is not None and ln.signal_group not in groups[ln.to]:
+            raise ValueError(
+                f"{where}.signal_group: no signal group '{ln.signal_group}' at '{ln.to}'"
+            )
+        if ln.next is not None and ln.next not in link_ids:
+            raise ValueError(f"{where}.next: unknown link '{ln.next}'")
+        if ln.next is not None and ln.to is None:
+            raise ValueError(f"{where}.next: a link with a successor must end at an intersection")
+        if polyline_length_m(ln.polyline) < 1.0:
+            raise ValueError(f"{where}.polyline: link is shorter than 1 m")
+    for k, e in enumerate(scenario.demand.entries):
+        if e.link not in link_ids:
+            raise ValueError(f"demand.entries[{k}].link: unknown link '{e.link}'")
+    exp = Expanded(inters, links, chains)
+    scenario._expanded = (key, exp)
+    return exp
+
+
+def _fingerprint(scenario: Any) -> tuple:
+    """Identity of the parts the expansion reads: a copy with any of them replaced misses."""
+    return tuple(
+        id(getattr(scenario, f)) for f in ("intersections", "corridors", "links", "grid", "demand")
+    )
