@@ -1,4 +1,4 @@
-"""JSON encoding of advisories computed as columns (:class:`api.advisor.Advisories`).
+"""JSON encoding of advisories computed as columns (:class:`api.advisories.Advisories`).
 
 Two formats:
 
@@ -7,7 +7,7 @@ Two formats:
   (``NaN`` → ``null``) and cut into per-vehicle pieces; strings that repeat (intersections, link
   ids, messages, reasons) are encoded once per distinct value; each object is then one
   ``bytes % (...)`` of a template.  Same JSON values as ``orjson.dumps`` of the dicts of
-  :func:`greenwave.advice.records` plus the service's fields (``tests/test_api_records.py``).
+  :func:`greenwave.messages.records` plus the service's fields (``tests/test_api_records.py``).
 * :meth:`Encoder.columns` — ``?format=columns`` of the batch endpoint: one array per field
   (:class:`api.schemas.BatchColumns`), numeric arrays written by orjson straight from numpy.
 """
@@ -15,18 +15,16 @@ Two formats:
 from __future__ import annotations
 
 import re
-from typing import TYPE_CHECKING
 
 import numpy as np
 import orjson
 
-from greenwave.advice import PLAN_FIELDS
+from greenwave.messages import PLAN_FIELDS
 from greenwave.plans import PLAN_NAMES
 from greenwave.timing import STATE_NAMES
 from greenwave.units import ms_to_kmh
 
-if TYPE_CHECKING:
-    from .advisor import Advisories
+from .advisories import Advisories
 
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _NULL = b"null"
@@ -88,12 +86,12 @@ def _template(text: bytes) -> bytes:
 
 
 class Encoder:
-    """Encodes :class:`api.advisor.Advisories`; holds the network's pre-encoded pieces.
+    """Encodes :class:`api.advisories.Advisories`; holds the network's pre-encoded pieces.
 
     Parameters
     ----------
     network : Network
-    status_names : names of the status codes of :class:`api.advisor.Advisories`
+    status_names : names of the status codes of :class:`api.advisories.Advisories`
     """
 
     def __init__(self, network, status_names: tuple[str, ...]):

@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .advice import advise, records
+from .advice import advise
 from .cli import finite_float, int_range, print_json, scenario_arg
+from .messages import records
 from .network import World
 from .scenario import load_scenario
 from .units import kmh_to_ms

@@ -4,9 +4,9 @@ straightforward per-vehicle implementation it replaced, kept here as the referen
 import numpy as np
 import pytest
 
-from greenwave.advice import advise, records
+from greenwave.advice import advise
 from greenwave.bands import NO_SIGNAL, STATUS_NAMES, STOP
-from greenwave.messages import render
+from greenwave.messages import records, render
 from greenwave.network import World
 from greenwave.scenario import load_scenario
 from greenwave.spat import SpatMessage
@@ -148,7 +148,7 @@ def test_records_identical_to_reference(root, scenario, n, seed):
 def api_reference(svc, body_vehicles, now):
     """Per-vehicle advisories built the straightforward way: records() dicts plus the service's
     fields, one vehicle at a time (the implementation api.encode replaced)."""
-    from greenwave.api.advisor import OFF_NETWORK_MESSAGE
+    from greenwave.api.advisories import OFF_NETWORK_MESSAGE
     from greenwave.api.columns import Vehicles
     from greenwave.api.schemas import iso
     from greenwave.messages import round_distance_m
