@@ -1,10 +1,15 @@
-"""Plots of paired runs: time-space diagrams with signal states, and speed profiles.
+"""Plots of paired runs: time–space diagrams with signal states, and speed profiles.
 
-km/h only here (the output edge).  Uses matplotlib's Agg backend: no display needed.
+One time–space diagram and one speed-profile figure per recorded route, each with the
+baseline (no advice) and the advisory run side by side on the same arrivals, named by the
+route's direction (``time_space_eastbound.png``, ``speed_profiles_eastbound.png``).  Colours,
+fonts and names come from :mod:`sim.plotstyle`.  SI inside, km/h only on the axes (the output
+edge).  matplotlib's Agg backend: no display needed.
 """
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from pathlib import Path
 
 import matplotlib
@@ -13,18 +18,72 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 from matplotlib.collections import LineCollection
+from matplotlib.figure import Figure
+from matplotlib.lines import Line2D
+from matplotlib.patches import Patch
 
 from greenwave.network import World
-from greenwave.timing import AMBER, GREEN
+from greenwave.timing import AMBER, GREEN, RED
+from greenwave.units import ms_to_kmh
 
+from . import plotstyle as ps
 from .engine import Routes, SimResult
 
-STATE_COLOURS = {GREEN: "#2ca02c", AMBER: "#ffbf00", 0: "#d62728"}
+STATE_COLOURS = ps.STATE_COLOURS  # kept for callers of the old module
+MAX_PROFILES = 60
 
 
+@dataclass(frozen=True)
+class RouteView:
+    """What the plots need of one route: where its stop lines are and what they are called.
+
+    ``route`` indexes ``res.extra["entry_links"]`` (the ``route`` column of trajectories).
+    """
+
+    route: int
+    entry_link: int
+    label: str  # "人民路 eastbound" (or the corridor id where the fonts lack the name)
+    stop_m: np.ndarray  # (J,) stop-line positions along the route
+    stop_group: np.ndarray  # (J,) their signal groups
+    stop_names: list[str]  # (J,) intersection names (or ids) for the axes
+    length_m: float
+    link_edges_m: np.ndarray  # (K + 1,) link boundaries along the route
+    limit_ms: np.ndarray  # (K,) speed limit of each link
+
+    @classmethod
+    def build(cls, world: World, entry_links, route: int) -> RouteView:
+        net = world.network
+        routes = Routes.build(net, entry_links)
+        links = routes.links[route]
+        links = links[links >= 0]
+        stop = np.isfinite(routes.stop_pos_m[route])
+        stop_links = [int(lk) for lk in links if net.link_group[lk] >= 0]
+        names = []
+        for lk in stop_links:
+            i = int(net.link_intersection[lk])
+            names.append(ps.plot_label(net.intersection_names[i], net.intersection_ids[i]))
+        entry = int(entry_links[route])
+        return cls(
+            route=int(route),
+            entry_link=entry,
+            label=ps.route_label(world, entry),
+            stop_m=routes.stop_pos_m[route][stop],
+            stop_group=routes.stop_group[route][stop],
+            stop_names=names,
+            length_m=float(routes.length_m[route]),
+            link_edges_m=np.concatenate(
+                [routes.link_start_m[route, : links.size], [routes.length_m[route]]]
+            ),
+            limit_ms=net.link_speed_limit_ms[links],
+        )
+
+
+# ---------------------------------------------------------------------------------- helpers
 def _signal_runs(world: World, group: int, t0: float, t1: float, step: float = 0.5):
     """(start, end, state) runs of one group's state over simulation time [t0, t1)."""
     ts = np.arange(t0, t1, step)
+    if ts.size == 0:
+        return []
     st, _, _, _ = world.timing.state(np.full(ts.size, group), world.epoch_s + ts)
     change = np.flatnonzero(np.diff(st)) + 1
     starts = np.concatenate([[0], change])
@@ -32,148 +91,399 @@ def _signal_runs(world: World, group: int, t0: float, t1: float, step: float = 0
     return [(ts[a], ts[b - 1] + step, int(st[a])) for a, b in zip(starts, ends, strict=True)]
 
 
-def _green_band(ax, world: World, entry_link: int, first_stop_m: float, t0: float, t1: float):
-    """Shade the design green band of the corridor direction that starts at ``entry_link``.
+def _progression_kmh(world: World, corridor_id: str) -> float | None:
+    """Design progression speed of a corridor: its own ``progression_kmh``, or the grid's
+    when the grid's offsets make a green wave."""
+    sc = world.scenario
+    model = next((c for c in sc.corridors if c.id == corridor_id), None)
+    if model is not None:
+        return model.progression_kmh
+    g = sc.grid
+    if g is not None and g.offsets == "green_wave":
+        return g.progression_kmh
+    return None
 
-    Uses the corridor's ``progression_kmh`` and :func:`greenwave.coordination.corridor_bands`;
-    nothing is drawn for corridors without a design speed or without a band.
-    """
-    from greenwave.coordination import corridor_bands, corridor_timing
 
-    net, sc = world.network, world.scenario
-    for cid, _, links in net.corridors:
-        if int(links[0]) != entry_link:
+def design_bands(world: World, view: RouteView, t0: float, t1: float):
+    """Parallelograms of the route's design green band over [t0, t1]: ``(speed_kmh, [(time
+    (K,), distance (K,), bandwidth_s), ...])``; an empty list where the corridor has a design
+    speed but no band in this direction, None where it has no design speed."""
+    from greenwave.coordination import CoordinationError, corridor_bands, corridor_timing
+
+    cor = ps.route_corridor(world, view.entry_link)
+    if cor is None or not view.stop_m.size:
+        return None
+    cid = cor[0]
+    speed_kmh = _progression_kmh(world, cid)
+    if speed_kmh is None:
+        return None
+    tag = next(c for c, _, lk in world.network.corridors if int(lk[0]) == view.entry_link)[-1]
+    try:
+        bands = corridor_bands(corridor_timing(world, cid), speed_kmh / 3.6)
+    except CoordinationError:
+        return None
+    band = bands["forward" if tag == "f" else "backward"]
+    if not band.bandwidth_s > 0:
+        return speed_kmh, []  # a design speed, but no band this way (e.g. a one-way wave)
+    c = band.cycle_s
+    first = band.entry_s - world.epoch_s  # simulation-time frame, modulo the cycle
+    y = view.stop_m[0] + band.distance_m
+    n0 = np.floor((t0 - band.travel_s[-1] - band.bandwidth_s - first) / c)
+    out = []
+    for n in np.arange(n0, n0 + (t1 - t0 + band.travel_s[-1]) / c + 3):
+        a = first + n * c + band.travel_s
+        if a[0] > t1 or a[-1] + band.bandwidth_s < t0:
             continue
-        base, tag = cid[:-2], cid[-1]
-        model = next((c for c in sc.corridors if c.id == base), None)
-        if model is None or model.progression_kmh is None:
-            return
-        speed = model.progression_kmh / 3.6
-        band = corridor_bands(corridor_timing(world, base), speed)[
-            "forward" if tag == "f" else "backward"
-        ]
-        if not band.bandwidth_s > 0:
-            return
-        c = band.cycle_s
-        first = band.entry_s - world.epoch_s  # simulation-time frame, modulo the cycle
-        n0 = np.floor((t0 - band.travel_s[-1] - first) / c)
-        for n in np.arange(n0, n0 + (t1 - t0) / c + 3):
-            a = first + n * c + band.travel_s
-            y = first_stop_m + band.distance_m
-            ax.fill_betweenx(
-                y,
-                a,
-                a + band.bandwidth_s,
-                color="#2ca02c",
-                alpha=0.12,
-                lw=0,
-                label=f"green band {model.progression_kmh:g} km/h" if n == n0 else None,
-            )
-        return
+        out.append((a, y, band.bandwidth_s))
+    return speed_kmh, out
 
 
-def time_space(ax, world: World, res: SimResult, route: int, t0: float, t1: float, title: str):
-    """Draw trajectories of one route's vehicles and the signal states at its stop lines."""
-    routes = Routes.build(world.network, res.extra["entry_links"])
-    _green_band(
-        ax, world, int(res.extra["entry_links"][route]), float(routes.stop_pos_m[route, 0]), t0, t1
-    )
-    stops = routes.stop_pos_m[route]
-    groups = routes.stop_group[route]
-    for pos, g in zip(stops, groups, strict=True):
+def _tracks(tr: dict, route: int, t0: float | None = None, t1: float | None = None):
+    """One route's trajectory rows sorted by vehicle then time, optionally cut to [t0, t1].
+
+    Returns ``(rows, vids, starts, ends)``: ``rows`` index ``tr``; vehicle ``vids[k]`` owns
+    ``rows[starts[k]:ends[k]]``.
+    """
+    m = tr["route"] == route
+    if t0 is not None:
+        m &= (tr["t"] >= t0) & (tr["t"] <= t1)
+    idx = np.flatnonzero(m)
+    rows = idx[np.lexsort((tr["t"][idx], tr["vid"][idx]))]
+    vid = tr["vid"][rows]
+    cuts = np.flatnonzero(np.diff(vid)) + 1
+    starts = np.concatenate([[0], cuts]).astype(np.int64) if rows.size else np.zeros(0, int)
+    ends = np.concatenate([cuts, [rows.size]]).astype(np.int64) if rows.size else np.zeros(0, int)
+    return rows, vid[starts], starts, ends
+
+
+def _kinds(advisory: bool):
+    """(equipped flag, colour, legend label) of the trajectory kinds of a run."""
+    if not advisory:
+        return [(False, ps.BASELINE, "vehicle (no advice)")]
+    return [(False, ps.UNEQUIPPED, "vehicle without the app"), (True, ps.EQUIPPED, "equipped")]
+
+
+# -------------------------------------------------------------------------------- time–space
+def time_space(
+    ax,
+    world: World,
+    res: SimResult,
+    view: RouteView,
+    t0: float,
+    t1: float,
+    *,
+    advisory: bool,
+    band=None,
+) -> dict[str, object]:
+    """Draw one run's trajectories on ``view``'s route, the signal states at its stop lines
+    and the design band ``band`` (from :func:`design_bands`).  Returns legend handles by label.
+    """
+    handles: dict[str, object] = {}
+    # Signal states: one thick bar per stop line, above the trajectories.
+    segs: dict[int, list] = {GREEN: [], AMBER: [], RED: []}
+    for pos, g in zip(view.stop_m, view.stop_group, strict=True):
         if g < 0:
             continue
         for a, b, s in _signal_runs(world, int(g), t0, t1):
-            ax.plot(
-                [a, b], [pos, pos], color=STATE_COLOURS[s], lw=2.5, solid_capstyle="butt", zorder=3
+            segs.setdefault(s, []).append([(a, pos), (b, pos)])
+    for s in (GREEN, AMBER, RED):
+        if segs.get(s):
+            ax.add_collection(
+                LineCollection(
+                    segs[s], colors=ps.STATE_COLOURS[s], linewidths=3.2, capstyle="butt", zorder=5
+                )
             )
+        handles[f"signal {ps.STATE_NAMES[s]}"] = Line2D(
+            [], [], color=ps.STATE_COLOURS[s], lw=4, solid_capstyle="butt"
+        )
+    # Design band: filled parallelograms with a solid edge, above the trajectories.
+    if band is not None:
+        speed_kmh, polys = band
+        for a, y, w in polys:
+            ax.fill_betweenx(
+                y,
+                a,
+                a + w,
+                facecolor=ps.DESIGN_BAND_FILL,
+                alpha=ps.DESIGN_BAND_ALPHA,
+                lw=0,
+                zorder=3,
+            )
+            outline = np.concatenate([np.column_stack([a, y]), np.column_stack([a + w, y])[::-1]])
+            ax.add_patch(
+                plt.Polygon(
+                    outline, closed=True, fill=False, ec=ps.DESIGN_BAND_EDGE, lw=1.1, zorder=4
+                )
+            )
+        if polys:
+            handles[f"design green band ({speed_kmh:g} km/h)"] = Patch(
+                facecolor=ps.DESIGN_BAND_FILL, alpha=0.45, edgecolor=ps.DESIGN_BAND_EDGE, lw=1.1
+            )
+        else:
+            handles[f"no design green band this way ({speed_kmh:g} km/h)"] = Patch(
+                facecolor="none", edgecolor="none"
+            )
+    # Trajectories: thin and light, under the bands and signals.
     tr = res.trajectories
     if tr is not None:
-        m = (tr["route"] == route) & (tr["t"] >= t0) & (tr["t"] <= t1)
-        order = np.lexsort((tr["t"][m], tr["vid"][m]))
-        vid, t, x, eq = (
-            tr["vid"][m][order],
-            tr["t"][m][order],
-            tr["pos"][m][order],
-            tr["equipped"][m][order],
-        )
-        cuts = np.flatnonzero(np.diff(vid)) + 1
-        for kind, colour, lw in ((False, "0.45", 0.6), (True, "#1f77b4", 0.8)):
-            segs = [
-                np.column_stack([tt, xx])
-                for tt, xx, ee in zip(
-                    np.split(t, cuts), np.split(x, cuts), np.split(eq, cuts), strict=True
-                )
-                if len(tt) > 1 and bool(ee[0]) == kind
+        rows, _, starts, ends = _tracks(tr, view.route, t0, t1)
+        t, x, eq = tr["t"][rows], tr["pos"][rows], tr["equipped"][rows]
+        for kind, colour, label in _kinds(advisory):
+            lines = [
+                np.column_stack([t[a:b], x[a:b]])
+                for a, b in zip(starts, ends, strict=True)
+                if b - a > 1 and bool(eq[a]) == kind
             ]
-            if segs:
+            if lines:
                 ax.add_collection(
                     LineCollection(
-                        segs,
+                        lines,
                         colors=colour,
-                        linewidths=lw,
-                        label="equipped" if kind else "not equipped",
+                        linewidths=ps.TRAJECTORY_LW,
+                        alpha=ps.TRAJECTORY_ALPHA if kind or not advisory else 0.8,
+                        zorder=2,
                     )
                 )
+                handles[label] = Line2D([], [], color=colour, lw=1.5)
     ax.set_xlim(t0, t1)
-    ax.set_ylim(0, routes.length_m[route])
-    ax.set_xlabel("time (s)")
-    ax.set_ylabel("distance along route (m)")
-    ax.set_title(title, fontsize=10)
-    ax.legend(loc="upper left", fontsize=8)
+    ax.set_ylim(0, view.length_m)
+    ax.set_xlabel("simulation time (s)")
+    return handles
 
 
-def speed_profiles(ax, res: SimResult, route: int, title: str, max_vehicles: int = 60):
-    """Speed (km/h) against distance for a sample of one route's vehicles."""
-    tr = res.trajectories
-    if tr is None:
-        return
-    m = tr["route"] == route
-    vids = np.unique(tr["vid"][m])
-    rng = np.random.default_rng(0)
-    pick = set(rng.choice(vids, min(max_vehicles, vids.size), replace=False).tolist())
-    for v in pick:
-        k = m & (tr["vid"] == v)
-        colour = "#1f77b4" if tr["equipped"][k][0] else "0.5"
-        ax.plot(tr["pos"][k], tr["v"][k] * 3.6, color=colour, lw=0.6, alpha=0.7)
-    ax.set_xlabel("distance along route (m)")
-    ax.set_ylabel("speed (km/h)")
-    ax.set_title(title, fontsize=10)
-
-
-def write_plots(
-    world: World, base: SimResult, adv: SimResult, out_dir: Path, window_s: float = 900.0
-) -> list[Path]:
-    """Time-space diagrams and speed profiles of the recorded routes; returns written files."""
-    out_dir.mkdir(parents=True, exist_ok=True)
-    written = []
-    t0 = base.warmup_s
-    t1 = min(base.duration_s, t0 + window_s)
-    routes = np.unique(base.trajectories["route"]) if base.trajectories is not None else []
-    names = {r: world.network.link_ids[int(base.extra["entry_links"][r])] for r in routes}
-    for r in routes:
-        fig, axes = plt.subplots(1, 2, figsize=(15, 6), sharey=True)
-        time_space(axes[0], world, base, int(r), t0, t1, f"baseline — route from {names[r]}")
-        time_space(
-            axes[1],
-            world,
-            adv,
-            int(r),
-            t0,
-            t1,
-            f"advisory — route from {names[r]} (blue: equipped)",
+def time_space_figure(
+    world: World,
+    base: SimResult,
+    adv: SimResult,
+    view: RouteView,
+    t0: float,
+    t1: float,
+    *,
+    seed: int | None = None,
+) -> Figure:
+    """Baseline and advisory time–space diagrams of one route, side by side."""
+    fig, axes = plt.subplots(1, 2, figsize=(15, 7.6), sharey=True, layout="constrained")
+    band = design_bands(world, view, t0, t1)
+    handles = {}
+    for ax, res, adv_run in ((axes[0], base, False), (axes[1], adv, True)):
+        handles.update(time_space(ax, world, res, view, t0, t1, advisory=adv_run, band=band))
+    axes[0].set_title("baseline: no advice")
+    axes[1].set_title(f"advisory: {_equipped_text(adv, view, t0, t1)}")
+    # Distance axis: intersection names at the stop lines on the left, metres on the right.
+    axes[0].set_yticks(view.stop_m, view.stop_names)
+    axes[0].set_ylabel("stop line (intersection)")
+    axes[0].tick_params(axis="y", length=0, pad=4)
+    for ax in axes:
+        ax.grid(axis="x")
+    right = axes[1].secondary_yaxis("right")
+    right.set_ylabel("distance along the route (m)")
+    order = [
+        "signal green",
+        "signal amber",
+        "signal red",
+        *[k for k in handles if "design" in k],
+        "vehicle (no advice)",
+        "equipped",
+        "vehicle without the app",
+    ]
+    labels = [k for k in order if k in handles]
+    fig.legend(
+        [handles[k] for k in labels],
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        handlelength=2.2,
+    )
+    fig.suptitle(
+        ps.figure_title(
+            world.scenario.name, "time–space diagram", route=view.label, seed=seed, window=(t0, t1)
         )
-        fig.tight_layout()
-        p = out_dir / f"time_space_{names[r]}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        written.append(p)
-        fig, axes = plt.subplots(1, 2, figsize=(14, 4.5), sharey=True)
-        speed_profiles(axes[0], base, int(r), f"baseline speed profiles — {names[r]}")
-        speed_profiles(axes[1], adv, int(r), f"advisory speed profiles — {names[r]}")
-        fig.tight_layout()
-        p = out_dir / f"speed_profiles_{names[r]}.png"
-        fig.savefig(p, dpi=110)
-        plt.close(fig)
-        written.append(p)
+    )
+    return fig
+
+
+def _equipped_text(adv: SimResult, view: RouteView, t0: float, t1: float) -> str:
+    """``412 of 450 vehicles equipped`` on the route in the window (from the trajectories)."""
+    tr = adv.trajectories
+    if tr is None:
+        return "advice to equipped vehicles"
+    rows, vids, starts, _ = _tracks(tr, view.route, t0, t1)
+    if not vids.size:
+        return "advice to equipped vehicles"
+    eq = tr["equipped"][rows][starts]
+    return f"{int(eq.sum())} of {vids.size} vehicles equipped"
+
+
+# ---------------------------------------------------------------------------- speed profiles
+def _entering(tr: dict, route: int, t0: float, t1: float) -> np.ndarray:
+    """Vehicles whose first recorded step on ``route`` lies in [t0, t1]."""
+    rows, vids, starts, _ = _tracks(tr, route)
+    first = tr["t"][rows][starts] if rows.size else np.zeros(0)
+    return vids[(first >= t0) & (first <= t1)]
+
+
+def sample_vehicles(
+    base: SimResult, adv: SimResult, route: int, t0: float, t1: float, n: int = MAX_PROFILES
+):
+    """The same ``n`` vehicles for both runs (seeded), drawn among those entering the route in
+    [t0, t1] in both, and how many entered in each run: ``(sample, n_base, n_adv)``."""
+    sets = [
+        _entering(r.trajectories, route, t0, t1) if r.trajectories is not None else np.zeros(0)
+        for r in (base, adv)
+    ]
+    common = np.intersect1d(sets[0], sets[1])
+    rng = np.random.default_rng(0)
+    if common.size:
+        common = np.sort(rng.choice(common, min(n, common.size), replace=False))
+    return common, int(sets[0].size), int(sets[1].size)
+
+
+def speed_profiles(
+    ax, world: World, res: SimResult, view: RouteView, vids, *, advisory: bool
+) -> dict[str, object]:
+    """Speed (km/h) against distance of vehicles ``vids`` on ``view``'s route, with the stop
+    lines, the speed limit and the advisory band.  Returns legend handles by label."""
+    handles: dict[str, object] = {}
+    adv_cfg = world.scenario.advisory
+    ax.axhspan(
+        adv_cfg.band_min_kmh,
+        adv_cfg.band_max_kmh,
+        color=ps.ADVICE_BAND_FILL,
+        alpha=ps.ADVICE_BAND_ALPHA,
+        lw=0,
+        zorder=1,
+    )
+    for v in (adv_cfg.band_min_kmh, adv_cfg.band_max_kmh):
+        ax.axhline(v, color=ps.ADVICE_BAND_FILL, lw=0.9, ls="--", zorder=4)
+    handles[f"advisory band {adv_cfg.band_min_kmh:g}–{adv_cfg.band_max_kmh:g} km/h"] = Patch(
+        facecolor=ps.ADVICE_BAND_FILL,
+        alpha=0.3,
+        edgecolor=ps.ADVICE_BAND_FILL,
+        ls="--",
+    )
+    ax.stairs(
+        ms_to_kmh(view.limit_ms),
+        view.link_edges_m,
+        baseline=None,
+        color=ps.SPEED_LIMIT,
+        lw=1.4,
+        zorder=4,
+    )
+    handles["speed limit"] = Line2D([], [], color=ps.SPEED_LIMIT, lw=1.4)
+    for x in view.stop_m:
+        ax.axvline(x, color=ps.STOP_LINE, lw=0.9, ls=":", zorder=4, gid="stop-line")
+    handles["stop line"] = Line2D([], [], color=ps.STOP_LINE, lw=0.9, ls=":")
+    tr = res.trajectories
+    if tr is not None and len(vids):
+        rows, got, starts, ends = _tracks(tr, view.route)
+        keep = np.isin(got, vids)
+        x, v, eq = tr["pos"][rows], ms_to_kmh(tr["v"][rows]), tr["equipped"][rows]
+        for kind, colour, label in _kinds(advisory):
+            lines = [
+                np.column_stack([x[a:b], v[a:b]])
+                for a, b, k in zip(starts, ends, keep, strict=True)
+                if k and b - a > 1 and bool(eq[a]) == kind
+            ]
+            if lines:
+                ax.add_collection(
+                    LineCollection(lines, colors=colour, linewidths=0.7, alpha=0.6, zorder=3)
+                )
+                handles[label] = Line2D([], [], color=colour, lw=1.5)
+    ax.set_xlim(0, view.length_m)
+    top = max(float(ms_to_kmh(view.limit_ms.max())) * 1.3, adv_cfg.band_max_kmh * 1.2)
+    ax.set_ylim(0, top)
+    ax.set_xlabel("distance along the route (m)")
+    ax.grid(axis="y")
+    names = ax.secondary_xaxis("top")
+    names.set_xticks(view.stop_m, view.stop_names, rotation=30, ha="left", rotation_mode="anchor")
+    names.tick_params(length=3)
+    return handles
+
+
+def speed_profile_figure(
+    world: World,
+    base: SimResult,
+    adv: SimResult,
+    view: RouteView,
+    t0: float,
+    t1: float,
+    *,
+    seed: int | None = None,
+    max_vehicles: int = MAX_PROFILES,
+) -> Figure:
+    """Baseline and advisory speed profiles of the same sampled vehicles, side by side."""
+    vids, n_base, n_adv = sample_vehicles(base, adv, view.route, t0, t1, max_vehicles)
+    fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), sharey=True, layout="constrained")
+    handles = {}
+    handles.update(speed_profiles(axes[0], world, base, view, vids, advisory=False))
+    handles.update(speed_profiles(axes[1], world, adv, view, vids, advisory=True))
+    axes[0].set_title(f"baseline: no advice — sample of {len(vids)} of {n_base} vehicles")
+    axes[1].set_title(f"advisory — sample of {len(vids)} of {n_adv} vehicles")
+    axes[0].set_ylabel("speed (km/h)")
+    order = [
+        "vehicle (no advice)",
+        "equipped",
+        "vehicle without the app",
+        "speed limit",
+        *[k for k in handles if k.startswith("advisory band")],
+        "stop line",
+    ]
+    labels = [k for k in order if k in handles]
+    fig.legend(
+        [handles[k] for k in labels],
+        labels,
+        loc="outside lower center",
+        ncol=len(labels),
+        handlelength=2.2,
+    )
+    title = ps.figure_title(
+        world.scenario.name, "speed profiles", route=view.label, seed=seed, window=(t0, t1)
+    )
+    fig.suptitle(
+        f"{title}\nthe same {len(vids)} vehicles in both runs, drawn among those entering "
+        f"the route in {ps.time_window(t0, t1)}"
+    )
+    return fig
+
+
+# ------------------------------------------------------------------------------------ files
+def write_plots(
+    world: World,
+    base: SimResult,
+    adv: SimResult,
+    out_dir: Path,
+    window_s: float = 900.0,
+    *,
+    seed: int | None = None,
+) -> list[Path]:
+    """Time–space diagrams and speed profiles of the recorded routes; returns written files.
+
+    Files are named by direction (``time_space_eastbound.png``,
+    ``speed_profiles_eastbound.png``; the corridor id is put in front where two routes share a
+    direction).  The window starts at the end of the warm-up and lasts ``window_s``; ``seed``
+    goes into the titles.
+    """
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    if base.trajectories is None:
+        return []
+    t0 = float(base.warmup_s)
+    t1 = float(min(base.duration_s, t0 + window_s))
+    entry_links = base.extra["entry_links"]
+    routes = [int(r) for r in np.unique(base.trajectories["route"])]
+    stems = ps.route_file_names(world, [int(entry_links[r]) for r in routes])
+    written = []
+    with ps.style():
+        for r in routes:
+            view = RouteView.build(world, entry_links, r)
+            stem = stems[view.entry_link]
+            for name, make in (
+                ("time_space", time_space_figure),
+                ("speed_profiles", speed_profile_figure),
+            ):
+                fig = make(world, base, adv, view, t0, t1, seed=seed)
+                p = out_dir / f"{name}_{stem}.png"
+                fig.savefig(p, dpi=ps.DPI)
+                plt.close(fig)
+                written.append(p)
     return written
