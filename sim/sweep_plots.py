@@ -3,7 +3,8 @@
 Line plots show the mean over seeds with its 95 % confidence band (Student t, as in
 :func:`sim.measures.mean_ci`); with two or more keys there is one line per value of the next
 key, and any further keys are pooled (said in the title).  Heat maps (two-key sweeps only) show
-the mean change of every combination, green where the advisory helps.  Agg backend: no display.
+the mean change of every combination, green where the advisory helps.  Colours, fonts and
+resolution from :mod:`sim.plotstyle`.  Agg backend: no display.
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ matplotlib.use("Agg")
 import matplotlib.pyplot as plt
 import numpy as np
 
+from . import plotstyle as ps
 from .measures import CHANGE_MEASURES, mean_ci
 
 LABELS = {
@@ -28,7 +30,7 @@ LABELS = {
     "co2_g_per_km": "CO2 per km",
 }
 HIGHER_IS_BETTER = {"mean_speed_kmh"}
-DPI = 110
+DPI = ps.DPI
 
 
 def _numeric(values) -> bool:
@@ -59,7 +61,9 @@ def line_plot(grid: dict[str, list], rows: list[dict], measure: str, key: str, p
     xpos = np.array([xs[i] for i in order], dtype=float) if numeric else np.arange(len(xs))
     fig, ax = plt.subplots(figsize=(6.4, 4.2))
     lines = grid[line_key] if line_key else [None]
-    colours = plt.cm.viridis(np.linspace(0.0, 0.85, len(lines))) if len(lines) > 1 else ["C0"]
+    colours = (
+        plt.cm.viridis(np.linspace(0.0, 0.85, len(lines))) if len(lines) > 1 else [ps.EQUIPPED]
+    )
     for lv, colour in zip(lines, colours, strict=True):
         stats = np.array(
             [_stats(rows, col, {key: xs[i]} | ({line_key: lv} if line_key else {})) for i in order],
@@ -76,9 +80,9 @@ def line_plot(grid: dict[str, list], rows: list[dict], measure: str, key: str, p
     title = f"{LABELS.get(measure, measure)}: advisory vs baseline (mean, 95 % CI over seeds)"
     if pooled:
         title += f"\npooled over {', '.join(pooled)}"
-    ax.set_title(title, fontsize=9)
-    ax.legend(title=line_key, fontsize=8, title_fontsize=8)
-    ax.grid(alpha=0.3)
+    ax.set_title(title)
+    ax.legend(title=line_key)
+    ax.grid()
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
     plt.close(fig)
@@ -113,7 +117,8 @@ def heat_map(grid: dict[str, list], rows: list[dict], measure: str, path: Path):
     ax.set_yticks(range(len(ys)), [_label(y) for y in ys])
     ax.set_xlabel(kx)
     ax.set_ylabel(ky)
-    ax.set_title(f"change in {LABELS.get(measure, measure)} (%), mean over seeds", fontsize=9)
+    ax.set_title(f"change in {LABELS.get(measure, measure)} (%), mean over seeds")
+    ax.spines[:].set_visible(True)  # a frame round the cells (the house style drops two)
     fig.colorbar(im, ax=ax, label="%")
     fig.tight_layout()
     fig.savefig(path, dpi=DPI)
@@ -133,9 +138,10 @@ def write_sweep_plots(grid: dict[str, list], rows: list[dict], out_dir) -> list[
     ok = [r for r in rows if r.get("status") == "ok"]
     grid = {k: v for k, v in grid.items() if len(v) > 1}  # one value: a fixed override
     files = []
-    for m in CHANGE_MEASURES:
-        for k in grid:
-            files.append(line_plot(grid, ok, m, k, out / f"change_{m}_vs_{k}.png"))
-        if len(grid) == 2:
-            files.append(heat_map(grid, ok, m, out / f"heatmap_{m}.png"))
+    with ps.style():
+        for m in CHANGE_MEASURES:
+            for k in grid:
+                files.append(line_plot(grid, ok, m, k, out / f"change_{m}_vs_{k}.png"))
+            if len(grid) == 2:
+                files.append(heat_map(grid, ok, m, out / f"heatmap_{m}.png"))
     return files
