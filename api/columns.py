@@ -122,7 +122,7 @@ class BatchParser:
         if vehicles is None:  # the model reports the error (or accepts what accept() did not)
             reqs = parse(BATCH, body, {"network": self.network})["vehicles"]
             self._check_size(len(reqs))
-            vehicles = Vehicles.from_requests(reqs, repeat(now_s, len(reqs)), self.network)
+            vehicles = Vehicles.from_requests(reqs, [now_s] * len(reqs), self.network)
         return vehicles
 
     def _check_size(self, n: int) -> None:

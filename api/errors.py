@@ -31,11 +31,19 @@ log = logging.getLogger("greenwave.api")
 M = TypeVar("M", bound=BaseModel)
 
 # OpenAPI documentation of the error responses, for ``responses=`` of the routes.
-R401 = {401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"}}
-R403 = {403: {"model": ErrorResponse, "description": "Writes are disabled: no token configured"}}
-R404 = {404: {"model": ErrorResponse, "description": "Unknown intersection"}}
-R413 = {413: {"model": ErrorResponse, "description": "Body or batch too large"}}
-R422 = {
+R401: dict[int | str, dict[str, Any]] = {
+    401: {"model": ErrorResponse, "description": "Missing or wrong bearer token"}
+}
+R403: dict[int | str, dict[str, Any]] = {
+    403: {"model": ErrorResponse, "description": "Writes are disabled: no token configured"}
+}
+R404: dict[int | str, dict[str, Any]] = {
+    404: {"model": ErrorResponse, "description": "Unknown intersection"}
+}
+R413: dict[int | str, dict[str, Any]] = {
+    413: {"model": ErrorResponse, "description": "Body or batch too large"}
+}
+R422: dict[int | str, dict[str, Any]] = {
     422: {"model": ValidationErrorResponse, "description": "Invalid input: field path and reason"}
 }
 

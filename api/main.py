@@ -139,9 +139,9 @@ class _MetricsSink:
 
     target: Metrics | None = None
 
-    def observe(self, *args) -> None:
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None:
         if self.target is not None:
-            self.target.observe(*args)
+            self.target.observe(method, route, status, seconds)
 
 
 def create_app(settings: Settings | None = None) -> FastAPI:
@@ -180,7 +180,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
             app.openapi_schema = schema
         return app.openapi_schema
 
-    app.openapi = openapi
+    app.openapi = openapi  # type: ignore[method-assign]  # FastAPI's documented override
     return app
 
 

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import os
 import time
+from typing import Protocol
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
@@ -94,10 +95,16 @@ class Metrics:
         return generate_latest(self.registry) + extra.encode(), CONTENT_TYPE_LATEST
 
 
+class Observer(Protocol):
+    """What the middleware records into: :class:`Metrics`, or something forwarding to it."""
+
+    def observe(self, method: str, route: str, status: int, seconds: float) -> None: ...
+
+
 class MetricsMiddleware:
     """ASGI middleware timing every HTTP request into :class:`Metrics`."""
 
-    def __init__(self, app, metrics: Metrics):
+    def __init__(self, app, metrics: Observer):
         self.app = app
         self.metrics = metrics
 

@@ -43,7 +43,7 @@ from greenwave.timing import PlanTable, SignalPlan
 try:
     import fcntl
 except ImportError:  # pragma: no cover - non-POSIX
-    fcntl = None
+    fcntl = None  # type: ignore[assignment]
 
 log = logging.getLogger("greenwave.api.state")
 

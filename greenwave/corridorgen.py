@@ -567,7 +567,7 @@ def _plain_files(p: CorridorParams, sc: Scenario, out: Path) -> None:
             },
         )
     cons = ET.Element("connections")
-    nexts = {}
+    nexts: dict[str, str] = {}
     for tag in ("f", "b"):
         ids = _arterial_ids(p, tag)
         nexts.update(itertools.pairwise(ids))
@@ -620,10 +620,11 @@ def _tll_additional(p: CorridorParams, sc: Scenario, out: Path) -> None:
 
     index: dict[str, dict[int, str]] = {j: {} for j in p.signal_ids}
     for el in ET.parse(out / f"{PREFIX}.net.xml").getroot().iter("connection"):
-        tl = el.get("tl")
-        if tl:
-            group = MAIN_GROUP if el.get("from").startswith(CORRIDOR_ID + "_") else SIDE_GROUP
-            index[tl][int(el.get("linkIndex"))] = group
+        tl_id = el.get("tl")
+        if tl_id:
+            src = el.get("from", "")
+            group = MAIN_GROUP if src.startswith(CORRIDOR_ID + "_") else SIDE_GROUP
+            index[tl_id][int(el.get("linkIndex", "-1"))] = group
     plans = {it.id: it.plan for it in sc.intersections}
     epoch = sc.simulation.epoch_s
     root = ET.Element("additional")

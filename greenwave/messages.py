@@ -9,7 +9,9 @@ are rounded *inwards* to whole km/h so that every spoken speed is inside the com
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 
@@ -59,7 +61,7 @@ def render(
     status: int,
     dist_m: float | None,
     band_ms: tuple[float, float] | None,
-    options: list[tuple[int, float, float]] = (),
+    options: Sequence[tuple[int, float, float]] = (),
 ) -> dict[str, str]:
     """Message ``{"zh": ..., "en": ...}`` for one vehicle.
 
@@ -91,8 +93,9 @@ def render(
         default=None,
         key=lambda o: o[0],
     )
-    if longest is not None:
-        olo, ohi = round_band_kmh(longest[1], longest[2])
+    longest_band = round_band_kmh(longest[1], longest[2]) if longest is not None else None
+    if longest is not None and longest_band is not None:
+        olo, ohi = longest_band
         n = longest[0]
         if (olo, ohi) == (lo, hi):
             zh += f",可连续绿灯通过{n}个路口"
@@ -229,7 +232,7 @@ def record_columns(
         messages.append(msg)
 
     band_txt = f"{ms_to_kmh(params.band_min_ms):g}–{ms_to_kmh(params.band_max_ms):g} km/h"
-    reason = [None] * 4
+    reason: list[str | None] = [None] * len(STATUS_NAMES)
     reason[NO_SIGNAL] = "no signalised intersection ahead on this route"
     reason[STOP] = f"no speed within {band_txt} and the speed limit reaches the stop line on green"
     return RecordColumns(
@@ -292,10 +295,12 @@ def records(
     counts = range(1, n_opt + 1)
     plan_kind = c.plan_kind.tolist()
     plan_fields = [(k, c.plan[k].tolist()) for k in PLAN_FIELDS]
-    out = []
+    out: list[dict[str, Any]] = []
     append = out.append
     for i in range(n):
         st = status[i]
+        inter_d: dict[str, Any] | None = None
+        sig: dict[str, Any] | None = None
         if has_sig[i]:
             k = inter_l[i]
             inter_d = {"id": ids[k], "name": names[k]}
@@ -305,8 +310,6 @@ def records(
                 "time_to_change_min_s": ttc_min_l[i],
                 "time_to_change_max_s": ttc_max_l[i],
             }
-        else:
-            inter_d = sig = None
         lk, hk = olo_k[i], ohi_k[i]
         if all_opts[i]:
             opts = [
@@ -322,13 +325,12 @@ def records(
         lo = lo_kmh[i]
         d = dist[i]
         pk = plan_kind[i]
-        if pk == NONE:
-            plan = None
-        else:
+        plan: dict[str, Any] | None = None
+        if pk != NONE:
             plan = {"kind": PLAN_NAMES[pk]}
-            for k, col in plan_fields:
+            for f, col in plan_fields:
                 x = col[i]
-                plan[k] = None if x != x else x
+                plan[f] = None if x != x else x
         append(
             {
                 "status": STATUS_NAMES[st],

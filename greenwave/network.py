@@ -181,7 +181,10 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
         [inter_index.get(ln.to, -1) if ln.to else -1 for ln in exp.links], dtype=np.int64
     )
     grp = np.array(
-        [plans.index[(ln.to, ln.signal_group)] if ln.signal_group else -1 for ln in exp.links],
+        [
+            plans.index[(ln.to, ln.signal_group)] if ln.to and ln.signal_group else -1
+            for ln in exp.links
+        ],
         dtype=np.int64,
     )
     nxt = np.array([link_index[ln.next] if ln.next else -1 for ln in exp.links], dtype=np.int64)

@@ -198,7 +198,7 @@ def approach_plans(
             goal = 0.5 * (lo + e[i])
             with np.errstate(invalid="ignore", divide="ignore"):
                 u = speed_for_arrival_ms(dd[i], v0[i], goal, a, b)
-            u = np.clip(np.nan_to_num(u, nan=vmax[i]), vc[i], np.maximum(vmax[i], vc[i]))
+            u = np.clip(np.where(np.isnan(u), vmax[i], u), vc[i], np.maximum(vmax[i], vc[i]))
             hold[i] = u
             cross[i] = _speed_at_line(dd[i], v0[i], u, a, b)
             arrival[i] = arrival_time_s(dd[i], v0[i], u, a, b)

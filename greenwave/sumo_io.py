@@ -73,7 +73,7 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 
@@ -130,6 +130,45 @@ _DRIVER_BOUNDS = {
 
 class SumoError(ValueError):
     """A SUMO file cannot be written, read or converted (the CLI turns it into exit code 2)."""
+
+
+def _attr(el: ET.Element, name: str, default: str | None = None) -> str:
+    """Attribute ``name`` of a SUMO XML element; SumoError naming the element if it is missing."""
+    v = el.get(name, default)
+    if v is None:
+        raise SumoError(f"<{el.tag} id='{el.get('id', '?')}'>: no '{name}' attribute")
+    return v
+
+
+def _float(el: ET.Element, name: str, default: str | None = None) -> float:
+    """Attribute ``name`` as a number; SumoError naming the element if missing or not one."""
+    v = _attr(el, name, default)
+    try:
+        return float(v)
+    except ValueError:
+        raise SumoError(
+            f"<{el.tag} id='{el.get('id', '?')}'>: {name}='{v}' is not a number"
+        ) from None
+
+
+def _xy(text: str) -> tuple[float, float]:
+    """``"x,y[,z]"`` → (x, y); SumoError if it is not two numbers."""
+    try:
+        x, y = (float(v) for v in text.split(",")[:2])
+    except ValueError:
+        raise SumoError(f"'{text}' is not a position 'x,y'") from None
+    return x, y
+
+
+def _int(el: ET.Element, name: str, default: str | None = None) -> int:
+    """Attribute ``name`` as an integer; SumoError naming the element if missing or not one."""
+    v = _attr(el, name, default)
+    try:
+        return int(v)
+    except ValueError:
+        raise SumoError(
+            f"<{el.tag} id='{el.get('id', '?')}'>: {name}='{v}' is not an integer"
+        ) from None
 
 
 # ----------------------------------------------------------------------------- tools
@@ -291,13 +330,13 @@ def signal_program(plan: SignalPlan, groups: Iterable[str]):
     table = PlanTable.from_plans([("_", plan)])
     cycle = plan.cycle_s
     idx = [table.group_index("_", gid) for gid in groups]
-    pts = {0.0}
+    cuts = {0.0}
     for g in idx:
         n = int(table.n_greens[g])
         for s, e in zip(table.green_start_s[g, :n], table.green_end_s[g, :n], strict=True):
             for p in (s, e, e + table.amber_s[g]):
-                pts.add(round(float(p) % cycle, 6))
-    pts = sorted(p for p in pts if p < cycle - 1e-6)
+                cuts.add(round(float(p) % cycle, 6))
+    pts = sorted(p for p in cuts if p < cycle - 1e-6)
     bounds = np.array([*pts, cycle])
     mids = plan.offset_s + (bounds[:-1] + bounds[1:]) / 2
     colours = {}
@@ -462,7 +501,7 @@ def export_sumo(
     conns = []  # (from, from_lane, to, to_lane, tl, link_index)
     tl_links: dict[str, list[str | None]] = {it.id: [] for it in exp.intersections}
     for ln in exp.links:
-        if ln.next is None:
+        if ln.next is None or ln.to is None:
             continue
         for i in range(ln.lanes):
             j = min(i, lanes[ln.next] - 1)
@@ -869,12 +908,12 @@ def _read_net_xml(path: Path) -> _Net:
             [(float(ph.duration), ph.state) for ph in p.getPhases()],
             dict(p.getParams()),
         )
-    node_tl = {}
+    node_tl: dict[str, str] = {}
     for c in conns:
         if c.tl:
             node_tl.setdefault(edges[c.from_edge].to_node, c.tl)
     loc = snet._location
-    off = tuple(float(v) for v in loc.get("netOffset", "0,0").split(","))
+    off = _xy(loc.get("netOffset", "0,0"))
     return _Net(nodes, edges, conns, programs, node_tl, loc.get("projParameter", "!"), off)
 
 
@@ -906,56 +945,60 @@ def _read_plain(path: Path) -> _Net:
                 "and .edg.xml; .con.xml and .tll.xml are read when present)"
             )
     nod = _parse_xml(need[".nod.xml"])
-    nodes, node_tl = {}, {}
+    nodes: dict[str, tuple[float, float, str, str]] = {}
+    node_tl: dict[str, str] = {}
     proj_param, net_offset = "!", (0.0, 0.0)
     for el in nod:
         if el.tag == "location":
             proj_param = el.get("projParameter", "!")
-            net_offset = tuple(float(v) for v in el.get("netOffset", "0,0").split(","))
+            net_offset = _xy(_attr(el, "netOffset", "0,0"))
         elif el.tag == "node":
-            nid = el.get("id")
+            nid = _attr(el, "id")
             ntype = el.get("type", "priority")
-            nodes[nid] = (float(el.get("x")), float(el.get("y")), ntype, el.get("name", ""))
+            nodes[nid] = (_float(el, "x"), _float(el, "y"), ntype, el.get("name", ""))
             if _is_tl_type(ntype):
                 node_tl[nid] = el.get("tl", nid)
-    edges = {}
+    edges: dict[str, _Edge] = {}
     for el in _parse_xml(need[".edg.xml"]):
         if el.tag != "edge":
             continue
-        eid, a, b = el.get("id"), el.get("from"), el.get("to")
+        eid, a, b = _attr(el, "id"), _attr(el, "from"), _attr(el, "to")
         if a not in nodes or b not in nodes:
             raise SumoError(f"{need['.edg.xml']}: edge '{eid}' refers to an unknown node")
-        lane_speeds = [float(ln.get("speed")) for ln in el.findall("lane") if ln.get("speed")]
-        speed = max([*lane_speeds, float(el.get("speed", "13.89"))])
+        lane_speeds = [_float(ln, "speed") for ln in el.findall("lane") if ln.get("speed")]
+        speed = max([*lane_speeds, _float(el, "speed", "13.89")])
         if el.get("shape"):
-            shape = [tuple(float(v) for v in p.split(",")[:2]) for p in el.get("shape").split()]
+            shape = [_xy(p) for p in _attr(el, "shape").split()]
         else:
             shape = [nodes[a][:2], nodes[b][:2]]
-        edges[eid] = _Edge(eid, a, b, int(el.get("numLanes", "1")), speed, shape)
-    conns, programs, tl_index = [], {}, {}
+        edges[eid] = _Edge(eid, a, b, _int(el, "numLanes", "1"), speed, shape)
+    conns: list[_Conn] = []
+    programs: dict[str, _Program] = {}
+    tl_index: dict[tuple[str, int, str, int], tuple[str, int]] = {}
     if need[".tll.xml"].is_file():
         for el in _parse_xml(need[".tll.xml"]):
             if el.tag == "tlLogic":
-                programs[el.get("id")] = _Program(
-                    el.get("id"),
-                    el.get("programID", "0"),
-                    float(el.get("offset", "0")),
-                    el.get("type", "static"),
-                    [(float(ph.get("duration")), ph.get("state")) for ph in el.findall("phase")],
-                    {p.get("key"): p.get("value") for p in el.findall("param")},
+                tid = _attr(el, "id")
+                programs[tid] = _Program(
+                    tid,
+                    _attr(el, "programID", "0"),
+                    _float(el, "offset", "0"),
+                    _attr(el, "type", "static"),
+                    [(_float(ph, "duration"), _attr(ph, "state")) for ph in el.findall("phase")],
+                    {_attr(p, "key"): _attr(p, "value", "") for p in el.findall("param")},
                 )
             elif el.tag == "connection":
-                key = (el.get("from"), int(el.get("fromLane")), el.get("to"), int(el.get("toLane")))
-                tl_index[key] = (el.get("tl"), int(el.get("linkIndex")))
+                key = (_attr(el, "from"), _int(el, "fromLane"), _attr(el, "to"), _int(el, "toLane"))
+                tl_index[key] = (_attr(el, "tl"), _int(el, "linkIndex"))
     if need[".con.xml"].is_file():
         for el in _parse_xml(need[".con.xml"]):
             if el.tag != "connection" or el.get("to") is None:
                 continue
             key = (
-                el.get("from"),
-                int(el.get("fromLane", "0")),
-                el.get("to"),
-                int(el.get("toLane", "0")),
+                _attr(el, "from"),
+                _int(el, "fromLane", "0"),
+                _attr(el, "to"),
+                _int(el, "toLane", "0"),
             )
             tl, k = tl_index.get(key, (None, -1))
             conns.append(_Conn(*key, None, tl, k))
@@ -1168,7 +1211,8 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
     n = width.pop()
     cols = [[_norm_colour(st[k], where) for _, st in prog.phases] for k in range(n)]
     p = prog.params
-    groups, index_group = [], {}
+    groups: list[dict[str, Any]] = []
+    index_group: dict[int, str] = {}
     if PARAM + "groups" in p:
         for gid in p[PARAM + "groups"].split():
             try:
@@ -1202,13 +1246,14 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
             groups.append(grp)
     else:
         by_col: dict[tuple, list[int]] = {}
-        for k, col in enumerate(cols):
-            by_col.setdefault(tuple(col), []).append(k)
-        for col, links in sorted(by_col.items(), key=lambda kv: kv[1][0]):
+        for k, c in enumerate(cols):
+            by_col.setdefault(tuple(c), []).append(k)
+        for key, members in sorted(by_col.items(), key=lambda kv: kv[1][0]):
+            col = list(key)
             if "G" not in col or set(col) == {"G"}:
                 continue  # never green (unusable) or always green (unsignalised)
-            gid = f"sg{links[0]}"
-            greens, amber = _group_timing(list(col), bounds, f"{where} '{gid}'", notes)
+            gid = f"sg{members[0]}"
+            greens, amber = _group_timing(col, bounds, f"{where} '{gid}'", notes)
             groups.append(
                 {
                     "id": gid,
@@ -1218,7 +1263,7 @@ def _plan_from_program(prog: _Program, epoch_s: float, notes: list[str]):
                     "conflicts": [],
                 }
             )
-            for k in links:
+            for k in members:
                 index_group[k] = gid
     ids = {g["id"] for g in groups}
     for g in groups:
@@ -1334,8 +1379,8 @@ def import_sumo(
                 )
             )
         shape = list(first.shape)
-        for e in run[1:]:
-            pts = snet.edges[e].shape
+        for eid in run[1:]:
+            pts = snet.edges[eid].shape
             shape += pts[1:] if pts and shape and np.allclose(pts[0], shape[-1]) else pts
         xs, ys = zip(*shape, strict=True)
         lon, lat = to_lonlat(np.array(xs), np.array(ys))
@@ -1393,7 +1438,7 @@ def import_sumo(
             link["next"] = nxt
         links.append(link)
 
-    data = {
+    data: dict[str, Any] = {
         "name": name or path.name.split(".")[0],
         "description": f"Imported from SUMO network {path.name} by greenwave import-sumo",
         "intersections": list(inters.values()),
@@ -1417,7 +1462,7 @@ def import_sumo(
 
 def _flow_rate_veh_h(el: ET.Element, begin: float, end: float, where: str) -> float:
     if el.get("vehsPerHour") is not None:
-        return float(el.get("vehsPerHour"))
+        return _float(el, "vehsPerHour")
     period = el.get("period")
     if period is not None:
         m = re.fullmatch(r"\s*exp\(\s*([^)]+)\)\s*", period)
@@ -1425,9 +1470,9 @@ def _flow_rate_veh_h(el: ET.Element, begin: float, end: float, where: str) -> fl
             return float(m.group(1)) * 3600.0
         return 3600.0 / float(period)
     if el.get("probability") is not None:
-        return float(el.get("probability")) * 3600.0
+        return _float(el, "probability") * 3600.0
     if el.get("number") is not None and end > begin:
-        return float(el.get("number")) * 3600.0 / (end - begin)
+        return _float(el, "number") * 3600.0 / (end - begin)
     raise SumoError(f"{where}: no vehsPerHour, period, probability or number")
 
 
@@ -1456,17 +1501,17 @@ def _drivers_from_vtype(vt: ET.Element, notes: list[str]) -> dict:
         "decel": "decel_ms2",
         "tau": "time_headway_s",
     }
-    out = {dst: float(vt.get(a)) for a, dst in src.items() if vt.get(a) is not None}
+    out = {dst: _float(vt, a) for a, dst in src.items() if vt.get(a) is not None}
     if vt.get("speedFactor"):
         try:
-            out.update(_parse_speed_factor(vt.get("speedFactor")))
+            out.update(_parse_speed_factor(_attr(vt, "speedFactor")))
         except (ValueError, IndexError):
             notes.append(
                 f"vType '{vt.get('id')}': speedFactor '{vt.get('speedFactor')}' "
                 "not understood, drivers keep greenwave's default"
             )
     elif vt.get("speedDev") is not None:
-        out["desired_speed_factor_sd"] = float(vt.get("speedDev"))
+        out["desired_speed_factor_sd"] = _float(vt, "speedDev")
     for key, (lo, hi) in _DRIVER_BOUNDS.items():
         if key in out and not lo <= out[key] <= hi:
             notes.append(f"vType '{vt.get('id')}': {key} {out[key]:g} clipped to [{lo:g}, {hi:g}]")
@@ -1490,14 +1535,14 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
     pieces: dict[str, list[tuple[float, float, float]]] = {}
     types_used = []
     skipped = 0
-    flows = [(el, None) for el in root.findall("flow")]
+    flows: list[tuple[ET.Element, ET.Element | None]] = [(el, None) for el in root.findall("flow")]
     for iv in root.findall("interval"):
         flows += [(el, iv) for el in iv.findall("flow")]
-    for el, iv in flows:
+    for el, interval in flows:
         fid = el.get("id", "?")
         where = f"{path.name}: flow '{fid}'"
-        b_default = iv.get("begin") if iv is not None else None
-        e_default = iv.get("end") if iv is not None else None
+        b_default = interval.get("begin") if interval is not None else None
+        e_default = interval.get("end") if interval is not None else None
         begin = float(el.get("begin", b_default or "0"))
         end = float(el.get("end", e_default or "86400"))
         try:
@@ -1508,14 +1553,11 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
             edges = route_edges.get(el.get("route"))
             if edges is None:
                 raise SumoError(f"{where}: unknown route '{el.get('route')}'")
-        elif el.find("route") is not None:
-            edges = el.find("route").get("edges", "").split()
-        elif el.get("from") is not None:
-            edges = (
-                [el.get("from")]
-                + el.get("via", "").split()
-                + ([el.get("to")] if el.get("to") else [])
-            )
+        elif (nested := el.find("route")) is not None:
+            edges = nested.get("edges", "").split()
+        elif (origin := el.get("from")) is not None:
+            dest = el.get("to")
+            edges = [origin, *el.get("via", "").split(), *([dest] if dest else [])]
         else:
             raise SumoError(f"{where}: no route, from or nested <route>")
         if not edges or edges[0] not in link_of:
@@ -1525,7 +1567,8 @@ def _read_routes(path: Path, link_of: dict[str, str], links: list[dict], notes: 
         if lid in has_pred:
             notes.append(f"{where}: starts on '{edges[0]}', not an entry of the corridor; left out")
             continue
-        chain, cur = set(), lid
+        chain: set[str] = set()
+        cur: str | None = lid
         while cur:
             chain.add(cur)
             cur = link_next.get(cur)

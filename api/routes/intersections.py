@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 import time
-from typing import Annotated
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, HTTPException, Path, Query, Request
@@ -42,7 +42,9 @@ router = APIRouter(prefix="/v1/intersections", tags=["intersections"])
 
 WRITE_BODY_LIMIT = 256 * 1024
 MAX_WINDOWS = 2000
-R503 = {503: {"description": "The change could not be persisted and was not applied"}}
+R503: dict[int | str, dict[str, Any]] = {
+    503: {"description": "The change could not be persisted and was not applied"}
+}
 
 IntersectionId = Annotated[str, Path(description="Intersection id", max_length=128)]
 
