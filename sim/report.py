@@ -381,23 +381,29 @@ _DIRECTION = re.compile(r"^(time_space|speed_profiles)_(.+)$")
 _SWEEP_LINE = re.compile(r"^change_(.+)_vs_(.+)$")
 
 
-def caption(path: Path) -> str:
+def caption(path: Path, before_after: bool = False) -> str:
     """What a figure shows, from its file name (the names :mod:`sim.plots` and
-    :mod:`sim.sweep_plots` write); the file name itself for others."""
+    :mod:`sim.sweep_plots` write); the file name itself for others.  ``before_after``: the
+    panels are the before and after runs rather than baseline and advisory."""
     stem = path.stem
     m = _DIRECTION.match(stem)
     if m:
         where = m.group(2).replace("_", " ")
+        panels = (
+            "before (left: before timing, no advice) and after (right: after timing with advice)"
+            if before_after
+            else "baseline (left: no advice) and advisory run (right)"
+        )
         if m.group(1) == "time_space":
             return (
                 f"Time–space diagram, {where}: position along the route against time for every "
-                "vehicle, baseline (left) and advisory run (right) on the same arrivals; the "
-                "bars at each stop line show the signal (green, amber, red), the shaded "
-                "parallelograms the corridor's design green band."
+                f"vehicle, {panels} on the same arrivals; the bars at each stop line show the "
+                "signal (green, amber, red), the shaded parallelograms the corridor's design "
+                "green band."
             )
         return (
-            f"Speed profiles, {where}: speed against distance of the same sample of vehicles "
-            "in both runs; dotted lines are the stop lines, the red line the speed limit, the "
+            f"Speed profiles, {where}: speed against distance of the same sample of vehicles, "
+            f"{panels}; dotted lines are the stop lines, the red line the speed limit, the "
             "shaded strip the advisory speed band."
         )
     m = _SWEEP_LINE.match(stem)
@@ -410,7 +416,7 @@ def caption(path: Path) -> str:
     return stem
 
 
-def _figures(figures: list[Path]) -> str:
+def _figures(figures: list[Path], before_after: bool = False) -> str:
     out = []
     for k, p in enumerate(figures, start=1):
         p = Path(p)
@@ -422,7 +428,7 @@ def _figures(figures: list[Path]) -> str:
         data = base64.b64encode(p.read_bytes()).decode("ascii")
         out.append(
             f'<figure><img src="data:{mime};base64,{data}" alt="{_e(p.stem)}">'
-            f"<figcaption><b>Figure {k}.</b> {_e(caption(p))} "
+            f"<figcaption><b>Figure {k}.</b> {_e(caption(p, before_after))} "
             f"<span class='muted'>({_e(p.name)})</span></figcaption></figure>"
         )
     return "".join(out)
@@ -493,7 +499,7 @@ def write_report(
         + "</ul></div>",
     ]
     if figures:
-        parts += ["<h2>Figures</h2>", _figures(list(figures))]
+        parts += ["<h2>Figures</h2>", _figures(list(figures), before_after)]
     parts.append("</body></html>")
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text("\n".join(parts) + "\n", encoding="utf-8")

@@ -7,6 +7,7 @@ import base64
 import math
 import shlex
 from html.parser import HTMLParser
+from pathlib import Path
 
 import numpy as np
 import pytest
@@ -18,7 +19,7 @@ from greenwave.scenario import DEFAULT_SCENARIO, load_scenario
 from greenwave.sim.compare import compare, compare_before_after
 from greenwave.sim.measures import CHANGE_MEASURES
 from greenwave.sim.plots import write_plots
-from greenwave.sim.report import write_report
+from greenwave.sim.report import caption, write_report
 
 LEVELS = {  # measure -> format of its level (as the report's ROWS)
     "vehicles": "{:.0f}",
@@ -225,3 +226,15 @@ def test_one_seed_has_no_interval_and_missing_figures_are_named(arterial_short, 
     assert "time_space_eastbound.png (not found)" in text
     assert "0.7 (command line" in text
     assert doc.rows["mean_speed_kmh"][0][1] == "–"
+
+
+def test_captions_follow_the_file_names():
+    ts = Path("time_space_renmin_eastbound.png")
+    assert caption(ts).startswith("Time–space diagram, renmin eastbound:")
+    assert "baseline (left" in caption(ts) and "before (left" in caption(ts, before_after=True)
+    assert caption(Path("speed_profiles_westbound.png")).startswith("Speed profiles, westbound")
+    assert caption(Path("change_delay_s_vs_advisory.penetration.png")) == (
+        "Change in delay against advisory.penetration (mean and 95 % CI over seeds)."
+    )
+    assert caption(Path("heatmap_fuel_l_per_100km.png")).startswith("Change in fuel per km (%)")
+    assert caption(Path("other.png")) == "other"
