@@ -1,48 +1,29 @@
 """Feasible speed bands for arriving on green, for many vehicles and intersections in one call.
 
-For vehicle ``n`` and the ``j``-th stop line ahead (distance ``dist_m[n, j]``), each green window
-``[ws, we)`` looked at (see *Which windows*) of the controlling signal group defines the target
-speeds whose arrival time (see :mod:`greenwave.kinematics`) falls in
+:func:`speed_bands` returns :class:`Bands` for N vehicles and their next M stop lines (arrays
+``(N, M)``; speeds in m/s, times in s on the :mod:`greenwave.timing` clock, distances in m).
+For vehicle ``n`` and stop line ``j`` (distance ``dist_m[n, j]``), each green window
+``[ws, we)`` of the controlling signal group gives the speeds whose arrival time
+(:mod:`greenwave.kinematics`) falls in
 
     [ws - t + queue_delay,  we - t - safety_margin]
 
-which is one interval of speeds.  It is intersected with the advisory band
-``[band_min, min(band_max, limit)]``, where ``limit`` is the lowest speed limit between the
-vehicle and that stop line, and kept only if it is at least ``min_width`` wide.
+intersected with the advisory band ``[band_min, min(band_max, limit)]`` (``limit``: the lowest
+speed limit up to that stop line) and kept only if at least ``min_width`` wide
+(:class:`BandParams`; ``queue_delay``: :func:`queue_discharge_delay_s`).  ``n_windows`` windows
+are looked at per stop line, from the first reachable one.
 
-Which windows
--------------
-``n_windows`` conservative green windows are looked at per stop line, counted from the *first
-reachable* one: the first whose end, less the safety margin, is not before the earliest arrival
-(at the band's top speed).  Windows that end before then can hold no band, so this only widens
-what the next ``n_windows`` windows from now would find, when one of those is unreachable (a far
-stop line, short cycles, a wide band): a band where there was none, a later window that holds
-the current speed (``PROCEED`` instead of ``ADVICE``), a joint band through later windows.
-Usually one or two windows overlap the band's arrival times; only as many window rows as some
-vehicle of a block needs are computed.  ``time_to_green_s``/``time_to_red_s`` always describe
-the current (or next) green.
+An empty band is ``lo = hi = NaN`` with a status other than ``PROCEED``/``ADVICE``
+(:attr:`Bands.feasible` masks the non-empty ones).  Status: the current speed inside a window's
+band → ``PROCEED`` (that window); else the earliest window with a band → ``ADVICE`` (also the
+fastest); no window with a band → ``STOP`` (prepare to stop); no signal → ``NO_SIGNAL``.
 
-Empty bands
------------
-Bands are sets of speeds ``[lo, hi]`` in m/s.  An empty band is returned as ``lo = hi = NaN``
-together with a status other than ``PROCEED``/``ADVICE``; ``Bands.feasible`` is the mask of
-non-empty ones.  Every non-empty band lies inside ``[band_min, min(band_max, limit)]``.
-
-Which window is targeted
-------------------------
-If the current speed already lies in a window's band the vehicle is told to carry on (``PROCEED``,
-that window); otherwise the earliest window with a band is targeted (``ADVICE``): it is also the
-fastest.  No window with a band → ``STOP`` (prepare to stop); no signal → ``NO_SIGNAL``.
-
-Joint bands
------------
 ``joint_lo/hi[:, m-1]`` is a band of single speeds that arrives on green at *each* of the first
-``m`` stop lines: the intersection over ``j < m`` of the union over windows of the per-window
-bands.  Candidates are intersected pairwise (windows are disjoint, so the pieces are too); per
-window of the latest stop line the fastest piece is kept, so one candidate per window carries to
-the next.  The reported piece is the one holding the current speed, else the fastest.
-``joint[:, 0]`` equals the per-intersection band of the first stop line.  An unsignalised node
-ahead constrains only the speed limit.
+``m`` stop lines (the piece holding the current speed, else the fastest); ``joint[:, 0]`` is the
+first stop line's own band, and an unsignalised node ahead constrains only the speed limit.
+Drivers pick one with :meth:`Bands.longest_joint` or :meth:`Bands.choose_joint`.
+
+Derivations and history: docs/bands.md.
 """
 
 from __future__ import annotations
@@ -87,7 +68,7 @@ class BandParams:
         Comfortable acceleration / deceleration used to change to the advised speed.
     n_windows : int
         Green windows looked at per stop line, from the first reachable one (see "Which
-        windows" in the module docstring).
+        windows" in docs/bands.md).
     max_speed_factor : float
         Approach plans (:mod:`greenwave.plans`) may speed up to this × the speed limit (and
         never above ``band_max_ms``); 1.0 keeps every plan within the limit.
@@ -693,7 +674,7 @@ def _generic_rows(timing, g, t, t_early, margin, k):
 
 
 def _joint_bands(lo, hi, v0, min_width, first_lo, first_hi, out_lo, out_hi, new):
-    """Intersect per-stop-line unions of intervals cumulatively; see module docstring.
+    """Intersect per-stop-line unions of intervals cumulatively; see docs/bands.md.
 
     ``lo, hi`` are (R, M, n) window rows (NaN lo = no band); ``first_lo, first_hi`` (n,) the
     reported band of the first stop line; results go to ``out_lo, out_hi`` (M, n).  The running

@@ -1,60 +1,32 @@
 """Green bandwidth along a signalised corridor, and the offsets that maximise it.
 
-Bandwidth
----------
-All signals of a corridor share one cycle ``C``.  A vehicle crosses the first stop line of a
-direction at absolute time ``t`` and drives on at the progression speed ``v``: it reaches stop
-line ``k`` at ``t + τ_k`` with ``τ_k = x_k / v`` (``x_k`` the distance along the corridor links
-from the first stop line).  Signal ``k`` (offset ``o_k``, green ``[s, e)`` in cycle seconds, see
-:mod:`greenwave.timing`) is green then when ``t`` lies in the *shifted* window
-``[o_k + s − τ_k, o_k + e − τ_k)`` modulo ``C``.  The set of entry times that find every signal
-green is the intersection of these shifted windows on the circle of length ``C``; the
-**bandwidth** ``b`` is the length of its longest arc (an arc may wrap past the cycle end) and the
-**bandwidth efficiency** is ``b / C``.  This is the geometry of the through band on a time–space
-diagram (Little 1966; Little, Kelson & Gartner 1981).  Only green counts (amber is not used).
+All signals of a corridor share one cycle ``C``.  A vehicle entering a direction at time ``t``
+at the progression speed ``v`` reaches stop line ``k`` at ``t + x_k / v``; signal ``k`` (offset
+``o_k``, green ``[s, e)`` in cycle seconds, :mod:`greenwave.timing`) is then green when ``t`` is
+in ``[o_k + s − x_k/v, o_k + e − x_k/v)`` mod ``C``.  The **bandwidth** ``b`` is the longest arc
+(it may wrap) of the intersection of these windows on the cycle circle; the **bandwidth
+efficiency** is ``b / C``.  Only green counts (amber is not used).
 
-Offsets that maximise it
-------------------------
-Only offsets change: cycle and splits are kept.  Offsets are searched on a grid of ``step_s``
-relative to the first intersection, whose offset is kept (a common shift of all offsets moves
-the wave in time but changes no bandwidth).
+Entry points: :func:`bandwidth` (one direction, closed form), :func:`corridor_bands` and
+:func:`corridor_timing` (a scenario's corridor), :func:`credited` / :func:`objective` (the
+two-way objective), :func:`best_offsets` and :func:`optimize_offsets` (the search),
+:func:`with_offsets` (the retimed scenario).  Arrays are ``(K,)`` per stop line and ``(K, W)``
+per stop line and green interval (NaN-padded), times in s, distances in m, speeds in m/s.
 
-- ``direction="one"`` (forward only) has an analytic optimum: put every shifted green start at,
-  or as close as the grid allows before, one common entry time — the classic "offset = travel
-  time" rule, which aligns the green starts.  The band is then the shortest remaining green,
-  ``min_k g_k`` when travel times fit the grid; exact on the grid.
-- ``direction="both"`` maximises ``b_forward + w · b_backward``, the objective of MAXBAND
-  (Little, Kelson & Gartner 1981), optionally with MAXBAND's target-ratio constraint (see
-  :func:`credited`), by an **exact** search over the offset grid instead of MAXBAND's
-  mixed-integer program.  In an optimal plan the forward band can be slid back until its left
-  edge meets the start of some shifted green, and likewise the backward band; after a common
-  shift, the forward edge ``x`` is one of at most ``K·W`` values in ``[0, step_s)`` and the
-  backward edge ``y`` one of ``K·W·C/step_s`` values.  For fixed edges the intersections
-  decouple: each offset ``o_k`` gives the green remaining after ``x`` forward and after ``y``
-  backward, and only its Pareto-best pairs matter; the plan is the best threshold ``T`` on the
-  forward band with, per intersection, the offset that leaves most backward green among those
-  leaving at least ``T`` forward.  This is exact for any objective that grows with both bands;
-  it is vectorised over the ``y`` values and the offsets.  Ties go to the more balanced pair
-  (larger ``min(b_forward, b_backward)``).  The current offsets are kept when no grid plan beats
-  them (possible only when they lie off the grid).
+Only offsets change (cycle and splits are kept), on a ``step_s`` grid relative to the first
+intersection.  ``direction="one"`` aligns the green starts ("offset = travel time"; exact on the
+grid).  ``direction="both"`` maximises ``b_forward + w · b_backward`` (MAXBAND's objective, with
+its optional target ratio) by an exact search over the grid instead of MAXBAND's mixed-integer
+program; ties go to the more balanced pair.  Its work grows as ``K³ W² (C/step)²`` (about 5 s
+for 20 signals, the limit :data:`MAX_INTERSECTIONS_BOTH`, at a 120 s cycle on a 1 s grid).  Not
+modelled: queue clearance, amber as green, speeds per link or direction, phase sequence choice.
 
-  With splits near half the cycle and uneven spacing, the plain sum is often maximal with the
-  whole band in one direction (both bands at once cannot fit); a target ratio of 1 asks for
-  equal bands instead.
+References: J. D. C. Little, "The synchronization of traffic signals by mixed-integer linear
+programming", Operations Research 14(4), 568–594, 1966; J. D. C. Little, M. D. Kelson,
+N. H. Gartner, "MAXBAND: a program for setting signals on arteries and triangular networks",
+Transportation Research Record 795, 40–46, 1981.
 
-Not modelled: queue clearance (MAXBAND's ``τ`` terms), amber as usable green, different
-speeds per link or direction, left-turn phase sequence choice; cycle and splits are fixed.
-
-The work grows as ``K³ W² (C/step)²``: with a 120 s cycle and a 1 s grid about 0.3 s for 8
-signals, 0.5 s for 10 and 5 s for 20 (the limit, :data:`MAX_INTERSECTIONS_BOTH`).
-
-References
-----------
-- J. D. C. Little, "The synchronization of traffic signals by mixed-integer linear
-  programming", Operations Research 14(4), 568–594, 1966 (bandwidth geometry, two-way band).
-- J. D. C. Little, M. D. Kelson, N. H. Gartner, "MAXBAND: a program for setting signals on
-  arteries and triangular networks", Transportation Research Record 795, 40–46, 1981
-  (objective ``b + k·b̄``, bandwidth efficiency).
+Derivations and history: docs/coordination.md.
 """
 
 from __future__ import annotations
@@ -462,7 +434,7 @@ def _one_way(c, g, step: float, cycle: float, m: int):
 
 
 def _two_way(cf, gf, cb, gb, score, step: float, cycle: float, m: int):
-    """Exact grid search for ``max score(b_f, b_b)`` (see the module docstring).
+    """Exact grid search for ``max score(b_f, b_b)`` (derivation: docs/coordination.md).
 
     ``score`` must be nondecreasing in both bands.  Returns offset indices, or None.
     """
@@ -522,7 +494,7 @@ def best_offsets(
     step_s: float = DEFAULT_STEP_S,
     target_ratio: float | None = None,
 ) -> np.ndarray:
-    """Offsets (I,) maximising the corridor's bandwidth objective (see the module docstring).
+    """Offsets (I,) maximising the corridor's bandwidth objective (docs/coordination.md).
 
     ``direction='one'``: the forward band; ``'both'``: :func:`credited` ``b_f + w·b_b`` with the
     optional MAXBAND ``target_ratio``.  The first intersection keeps its offset; the others lie

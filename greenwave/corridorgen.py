@@ -1,87 +1,30 @@
 """Random signalised corridors that nobody has tuned to, in SUMO's and greenwave's formats.
 
 One integer seed (``numpy.random.default_rng(seed)``) draws every parameter of an east–west
-arterial with two-phase fixed-time signals and straight side streets (:func:`draw_params`);
-:func:`generate_corridor` writes the same corridor as a SUMO network with its programs, routes and
-configuration, and as a greenwave scenario, so that advice policies can be judged on networks
-that were not used to develop them.
+arterial with two-phase fixed-time signals and straight side streets (:func:`draw_params`, a
+:class:`CorridorParams`); :func:`generate_corridor` writes the same corridor as a SUMO network
+with its programs, routes and configuration, and as a greenwave scenario (:func:`scenario_toml`,
+:func:`corridor_scenario`), so that advice policies can be judged on networks that were not used
+to develop them.  One seed gives byte-identical files.
 
-Drawn parameters (all draws are made for every seed, in this order, whatever the mode, so that
-``--coordinated`` and ``--uncoordinated`` runs of one seed share everything but offsets and
-cycles):
+Ranges (the module constants :data:`N_SIGNALS` to :data:`FLOW_SIDE_VEH_H`): 4–10 signals
+250–800 m apart; coordinated (p = 0.5): a one-way green wave at 40–50 km/h, east or west, else
+random offsets; cycles 60–140 s in 5 s steps, one common cycle (per-signal cycles with p = 0.5 when
+uncoordinated); main-street green 35–65 % of the cycle, 3 s amber and 2 s all-red after every
+green; 1–2 arterial lanes per direction; 300–900 veh/h per arterial direction and 50–250 veh/h
+per side-street approach, all through traffic.  Fixed: 50 km/h arterial, 40 km/h side streets.
+Every draw is made for every seed in the same order, so ``--coordinated`` and
+``--uncoordinated`` runs of one seed share everything but offsets and cycles.  Offsets are
+simulation seconds (SUMO tlLogic offsets); :attr:`CorridorParams.plan_offsets_s` are greenwave's.
 
-====================  ===========================================================================
-``n_signals``         4–10 signalised intersections (integer, uniform)
-``spacing_m``         250–800 m between consecutive signals, whole metres, uniform per block
-``coordinated``       p = 0.5 (unless forced): a one-way green wave, else random offsets
-``cycle_s``           60–140 s, a multiple of 5 s (uniform over the 17 values).  Coordinated: one
-                      common cycle.  Uncoordinated: per-signal cycles from the same range with
-                      p = 0.5 (``per_signal_cycles``), the common cycle otherwise
-``green_split``       35–65 % of the cycle for the main street (uniform, per signal); the main
-                      green is that share of the cycle in whole seconds, kept inside
-                      [ceil(0.35 C), floor(0.65 C)]
-amber / all-red       3 s / 2 s after every green (fixed); the cross street gets the rest:
-                      green = C − main green − 2 × (3 + 2) s (at least 11 s)
-``progression_kmh``   40–50 km/h (uniform, 0.1 km/h), speed of the coordinated green wave
-``wave_direction``    "east" or "west" (p = 0.5), direction of the coordinated green wave
-``offsets_s``         coordinated: round(x / v) mod C with x the distance from the first signal
-                      in the wave's direction (the main green starts when a vehicle leaving the
-                      first signal at the start of its green arrives); uncoordinated: uniform
-                      in [0, C), whole seconds.  An offset is the simulation second at which the
-                      signal's cycle second 0 (start of the main green) falls, modulo C
-``lanes``             1–2 lanes per direction on the arterial (whole corridor); side streets 1
-``flow_east_veh_h``   300–900 veh/h eastbound, ``flow_west_veh_h`` 300–900 westbound (whole
-                      veh/h, drawn separately), all through traffic
-``side_flows_veh_h``  50–250 veh/h per side-street approach (northbound, southbound per signal),
-                      through traffic only (greenwave's simulator models no turns)
-====================  ===========================================================================
+Files (:data:`FILES`): SUMO plain XML and ``corridor.net.xml`` (netconvert; edge ids and lengths
+are greenwave's link ids and lengths), ``corridor.tll.add.xml`` (one static ``tlLogic`` per
+signal) and ``corridor.merged.net.xml`` (the net with the programs), ``corridor.rou.xml``
+(Poisson flows per entry link), ``corridor.sumocfg``, ``corridor.toml`` (the greenwave scenario)
+and ``params.json`` (the parameters, plan offsets and degree of saturation; some seeds are
+oversaturated).
 
-Fixed: speed limit 50 km/h on the arterial and 40 km/h on side streets; entry and exit links
-300 m before the first and after the last signal; side-street stubs 200 m; the first signal lies
-west of the others on one straight line through :data:`ORIGIN_LONLAT` (the corridor's midpoint).
-
-Files (:data:`FILES`, all named ``corridor.*`` in the output directory):
-
-* SUMO plain XML (``.nod``, ``.edg``, ``.con``: through connections only, exits without any) and
-  ``corridor.net.xml`` built by ``netconvert`` with its defaults (junction-internal lanes kept;
-  only ``--offset.disable-normalization`` so that net coordinates equal the plain ones).  Edge
-  ids are greenwave's link ids and edge lengths greenwave's link lengths (as
-  :func:`greenwave.sumo_io.export_sumo` writes them, which the SUMO controller of
-  ``greenwave.sim.sumo_glosa`` relies on); the junction-internal lanes come on top.
-* ``corridor.tll.add.xml``: one static ``tlLogic`` (programID :data:`PROGRAM_ID`) per signal, the
-  state string per link index read from the built net's ``<connection tl= linkIndex=>``: arterial
-  links follow group ``EW``, side-street links ``NS`` (``G``, ``y`` amber, ``r`` red).  SUMO's
-  tlLogic ``offset`` is the drawn offset: SUMO runs program second ``(t - offset) mod C`` at its
-  second ``t`` and the program starts with the main green.  The greenwave plan's ``offset_s`` is
-  ``(offset + epoch) mod C`` with ``epoch`` the scenario's ``start_time`` (the inverse of
-  :func:`greenwave.sumo_io.sumo_offset`), and the phases are
-  :func:`greenwave.sumo_io.signal_program` of that plan, so both show the same signal at every
-  instant.  The ``greenwave.*`` parameters of the export are attached, so
-  :func:`greenwave.sumo_io.import_sumo` reads the groups back by name.
-* ``corridor.merged.net.xml``: ``netconvert -s corridor.net.xml -i corridor.tll.add.xml``, the net
-  with the programs inside (SUMO runs the program loaded last, ours).
-* ``corridor.rou.xml``: vType ``car`` (Krauss, sigma from the caller, SUMO's passenger-car
-  defaults, ``HBEFA3/PC_G_EU4``), one route and one Poisson flow (``period="exp(rate)"``) per
-  entry link, named by the entry link, from 0 to the duration.
-* ``corridor.sumocfg``: net + programs + routes, 1 s steps, no teleporting of jammed vehicles,
-  tripinfo and emission device output (as the exports of :mod:`greenwave.sumo_io`).
-* ``corridor.toml``: the greenwave scenario: intersections with the plans, the arterial as a
-  ``[[corridors]]`` entry (both directions), side streets as ``[[links]]`` (approach, then exit)
-  with their own demand entries; ``[drivers]`` and ``[advisory]`` as in
-  ``scenarios/zibo_arterial.toml`` (:data:`DRIVERS`, :data:`ADVISORY`).
-* ``params.json``: :class:`CorridorParams` as JSON, plus two derived values: greenwave's plan
-  offsets and :meth:`CorridorParams.degree_of_saturation` (the ranges above allow
-  oversaturated corridors, e.g. 900 veh/h on one lane with a 35 % green: about a quarter of
-  the seeds exceed 1; filter on it when that is not wanted).
-
-Netconvert's header comment carries the build date; it is removed so that one seed gives
-byte-identical files.
-
-Examples
---------
->>> p = draw_params(3)
->>> 4 <= p.n_signals <= 10
-True
+Derivations and history: docs/corridor_generator.md.
 """
 
 from __future__ import annotations
@@ -197,7 +140,7 @@ FILES = (
 
 @dataclass(frozen=True)
 class CorridorParams:
-    """Every parameter of one generated corridor (see the module docstring for the ranges).
+    """Every parameter of one generated corridor (ranges: docs/corridor_generator.md).
 
     Lists run over the signals from west to east (``signal_ids``); offsets are simulation
     seconds (SUMO's tlLogic offsets), see :attr:`plan_offsets_s` for greenwave's.
@@ -294,6 +237,12 @@ def draw_params(
     Returns
     -------
     CorridorParams
+
+    Examples
+    --------
+    >>> p = draw_params(3)
+    >>> 4 <= p.n_signals <= 10
+    True
     """
     if not 0.0 <= sigma <= 1.0:
         raise ValueError(f"sigma must be in [0, 1], not {sigma}")

@@ -6,58 +6,27 @@ link and a ``.sumocfg``; it builds ``scenario.net.xml`` with netconvert when one
 Import (:func:`import_sumo`) reads a built ``.net.xml`` with sumolib, or the plain files with the
 standard library (no SUMO needed), and returns a validated :class:`~greenwave.scenario.Scenario`.
 
-Network
--------
-Every greenwave link becomes one SUMO edge with the same id, ``numLanes``, speed (m/s), shape
-and an explicit ``length`` equal to greenwave's great-circle length; intersections become
-``traffic_light`` nodes, and the free ends of entry and exit links plain nodes.  Connections run
-lane by lane from a link to its straight-through successor (lane ``i`` to lane
-``min(i, lanes - 1)``); a link without successor gets an explicit "no connection" entry so that
-netconvert guesses none.  netconvert runs with ``--no-internal-links`` (greenwave models the
-intersection as a point, so a vehicle's path length is the sum of its links' lengths),
-``--no-turnarounds`` and ``--offset.disable-normalization``.
+Conventions of the mapping:
 
-Coordinates are greenwave's local equirectangular projection (:class:`greenwave.geo.
-LocalProjection`, x east and y north in metres about the network centre).  That projection is
-PROJ's ``eqc`` with ``lat_ts = lat_0`` on a sphere of radius :data:`greenwave.geo.EARTH_RADIUS_M`,
-so it is written as the network's ``projParameter``: SUMO shows true lon/lat and the import
-inverts it exactly (without pyproj).
+* every greenwave link is one SUMO edge with the same id, lanes, speed (m/s), shape and an
+  explicit ``length`` (greenwave's great-circle length); netconvert runs without internal links
+  (:data:`NETCONVERT_OPTIONS`), so a path's length is the sum of its links' lengths;
+* coordinates are greenwave's :class:`greenwave.geo.LocalProjection` (x east, y north, metres),
+  written as the network's ``projParameter`` (PROJ ``eqc``, :func:`eqc_proj_string`);
+* each intersection is one static ``tlLogic`` (programID :data:`PROGRAM_ID`); every connection
+  from a signalised link has its own link index whose state follows its group (``G``/``y``/``r``,
+  :func:`signal_program`); what the phases cannot carry (start time, group names, all-red,
+  conflicts) travels in ``greenwave.*`` ``<param>`` elements;
+* SUMO second ``t`` is absolute time ``epoch + t`` (``epoch`` the scenario's ``start_time``) and
+  the tlLogic offset is ``(offset_s - epoch) mod C`` (:func:`sumo_offset`); the import inverts it;
+* one ``<flow>`` per entry link and piece of its demand profile (:func:`entry_flows`), equally
+  spaced or Poisson (``arrivals``); with ``lane_change=False``, :data:`NO_LANE_CHANGE` keeps
+  every vehicle in its lane.
 
-Signals
--------
-Each intersection gets one static ``tlLogic`` (programID :data:`PROGRAM_ID`).  Every connection
-leaving a link with a signal group gets its own link index, and its state character follows that
-group: ``G`` while :meth:`PlanTable.state <greenwave.timing.PlanTable.state>` is green, ``y``
-amber, ``r`` red.  Connections of unsignalised approaches into a signalised node stay ``G``.
-Phases change wherever any group with connections changes colour (plus at cycle second 0).
+Helpers used by the SUMO tools: :func:`find_sumo_tool`, :func:`tool_env`; errors are
+:class:`SumoError`.
 
-SUMO runs a static program of cycle ``C`` and offset ``o`` at program time
-``(t - o) mod C`` at simulation second ``t`` ("a positive offset delays all phases",
-``NLJunctionControlBuilder::closeTrafficLightLogic``).  Greenwave is at cycle second
-``(T - offset_s) mod C`` at absolute time ``T``, and SUMO second ``t`` is ``T = epoch + t`` with
-``epoch`` the scenario's ``start_time``.  The exported program starts at cycle second 0, so SUMO
-and greenwave agree at every instant when ``o = (offset_s - epoch) mod C``; the import inverts
-it, ``offset_s = (o + epoch) mod C``.
-
-What the phases cannot carry travels in ``<param>`` elements of each ``tlLogic`` (kept by
-netconvert): the start time (``greenwave.start_time``), the group names and their link indices,
-all-red times and conflicts, and the timing of groups that control no connection (the cross
-street of a corridor has no links).  For a foreign network without these parameters, groups are
-the sets of link indices whose colours agree over the whole cycle (named ``sg<first index>``),
-all-red is the time everything is red after a group's amber, and no conflicts are declared.
-
-Demand
-------
-One ``<flow>`` per entry link and piece of its piecewise-constant profile, with
-``flow × demand.scale × factor`` veh/h (``flow_veh_h_per_lane × lanes`` for unlisted entries), on
-the straight-through route.  ``departSpeed="desired"`` and ``departLane="random"`` mirror
-greenwave's insertion (a vehicle enters at the start of its entry link, on a uniformly drawn
-lane, at its desired speed, and waits while there is no room).  Arrivals are equally spaced
-(``vehsPerHour``, the default) or Poisson like greenwave's demand (``period="exp(rate)"``).
-SUMO's lane changing stays on unless asked off (``lane_change=False``): greenwave has none, every
-(entry, lane) is a single-file stream, and :data:`NO_LANE_CHANGE` switches off all four LC2013
-motivations (strategic and cooperative with -1, speed gain and keep-right with 0, the documented
-"off" values of each; sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes.html).
+Derivations and history: docs/sumo_bridge.md.
 """
 
 from __future__ import annotations
@@ -347,7 +316,7 @@ def signal_program(plan: SignalPlan, groups: Iterable[str]):
 
 
 def sumo_offset(plan: SignalPlan, epoch_s: float) -> float:
-    """SUMO tlLogic offset for a program starting at cycle second 0 (see module docstring)."""
+    """SUMO tlLogic offset for a program starting at cycle second 0 (docs/sumo_bridge.md)."""
     return float((plan.offset_s - epoch_s) % plan.cycle_s)
 
 

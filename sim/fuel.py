@@ -1,212 +1,38 @@
 """Instantaneous fuel-consumption and CO2 emission rates for the microsimulator.
 
-The simulator needs a fuel rate and a CO2 rate for every vehicle at every tick
-(0.5 s).  All public functions take numpy arrays of speed and acceleration in
-SI units, broadcast the two against each other, and return float64 arrays of
-the broadcast shape.  :func:`fuel_co2_rates` returns both rates from one pass
-and is the cheapest way to get the pair.
+The simulator needs a fuel rate and a CO2 rate for every vehicle at every tick (0.5 s).
+:func:`fuel_rate_l_s` [L/s], :func:`co2_rate_g_s` [g/s] and :func:`fuel_co2_rates` (both in one
+pass, the cheapest way to get the pair) take numpy arrays of speed [m/s] and acceleration
+[m/s^2], broadcast the two against each other, and return float64 arrays of the broadcast shape.
+``model`` picks one model family; use the same family for fuel and CO2, because families
+disagree about what a change in driving costs (a VT-Micro / HBEFA3 mix gave about 1,730 g CO2
+per litre).  :data:`MODEL_INFO` names the source of every model and constant.
 
-Default pair: VT-Micro fuel + VT-Micro CO2
-------------------------------------------
-Fuel and CO2 both come from VT-Micro by default (``model="vtmicro"``), fitted by
-the same authors to the same dynamometer data and evaluated on the same
-clipped (speed, acceleration) domain.  The two must come from one model family
-because a speed advisory changes *how* a car drives, and different families
-disagree about how that costs.  An earlier version of this module paired
-VT-Micro fuel with HBEFA3 CO2.  HBEFA3 (as fitted in SUMO) cuts fuel to zero
-whenever a moving car decelerates, while VT-Micro keeps burning about the idle
-rate, so the mixed pair implied only about 1,730 g CO2 per litre on an urban
-arterial (carbon balance for petrol: about 2,350 g/L).  It also showed an
-advisory run as CO2 -14 % but fuel +0.6 %.  That gap was an artefact of mixing
-families, not a property of the driving.  With the VT-Micro pair the
-CO2/fuel ratio stays at 2,190-2,330 g/L over whole drive cycles (table below),
-so fuel and CO2 move together.
+* ``model="vtmicro"`` (default): VT-Micro light-duty vehicle fuel and CO2 models, Ahn, K.,
+  Rakha, H., Trani, A., Van Aerde, M. (2002), "Estimating vehicle fuel consumption and emissions
+  based on instantaneous speed and acceleration levels", *Journal of Transportation Engineering*
+  128(2):182-190, doi:10.1061/(ASCE)0733-947X(2002)128:2(182); fitted to ORNL dynamometer data.
+  ``F [L/s] = exp(sum_{i,j=0..3} K_ij v^i a^j)`` and ``CO2 [mg/s]`` the same with the CO2
+  matrices, v in km/h, a in km/h/s, K = L if a >= 0, M if a < 0 (:data:`VTMICRO_L`,
+  :data:`VTMICRO_M`, :data:`VTMICRO_CO2_L`, :data:`VTMICRO_CO2_M`; CO2 is returned in g/s).
+  Inputs of both surfaces are clipped to the calibration envelope (a model-domain clip, not
+  input validation): 0 <= v <= :data:`VTMICRO_SPEED_MAX_KMH` (120 km/h) and
+  :data:`VTMICRO_ACCEL_MIN_MS2` (-1.5 m/s^2) <= a <= min(:data:`VTMICRO_ACCEL_MAX_MS2`
+  (3.7 m/s^2), :data:`VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG` (60 W/kg) / v); the power ceiling is
+  a greenwave choice, not part of the published model.
+* ``model="hbefa3"``: HBEFA3 PC_G_EU4 (petrol passenger car, Euro 4) as fitted in Eclipse SUMO,
+  Krajzewicz, D., Behrisch, M., Wagner, P., Luz, R., Krumnow, M. (2015), "Second generation of
+  pollutant emission models for SUMO", in *Modeling Mobility with Open Data*, Lecture Notes in
+  Mobility, Springer, pp. 203-221.  Coefficients from eclipse-sumo/sumo
+  ``src/utils/emissions/HelpersHBEFA3.cpp`` (:data:`HBEFA3_PC_G_EU4_CO2_G_PER_H`,
+  :data:`HBEFA3_PC_G_EU4_FUEL_G_PER_H`), formula from ``HelpersHBEFA3.h``:
+  ``E [mg/s] = max((c0 + cav1 a v + cav2 a^2 v + c1 v + c2 v^2 + c3 v^3) / 3.6, 0)``, v in m/s,
+  a in m/s^2.  As in SUMO: the idle value at v <= 0.5 m/s, zero while moving with a < 0 (fuel
+  cut-off), fuel volume = fuel mass / 742 g/L.
+* :data:`CO2_G_PER_L_PETROL` = 2350 g/L (US EPA, EPA-420-F-11-041, 2011) only checks the pairs.
 
-The alternative family is ``model="hbefa3"`` (SUMO's HBEFA3 PC_G_EU4) for both
-fuel and CO2.  That pair is consistent too: its CO2 row is 3.135 x its
-fuel-mass row, about 2,326 g/L.  Mixing a VT-Micro rate with an HBEFA3 rate is
-possible through the ``model`` arguments but is not recommended, for the
-reason above.
-
-VT-Micro (default, ``model="vtmicro"``)
----------------------------------------
-Ahn, K., Rakha, H., Trani, A., Van Aerde, M. (2002). "Estimating vehicle fuel
-consumption and emissions based on instantaneous speed and acceleration
-levels." *Journal of Transportation Engineering* 128(2):182-190,
-doi:10.1061/(ASCE)0733-947X(2002)128:2(182).  The model was fitted to Oak
-Ridge National Laboratory (ORNL) dynamometer data for 5 light-duty vehicles
-and 3 light-duty trucks, separately for fuel and for each emission (CO2, HC,
-CO, NOx).  The coefficients used here are the widely reproduced VT-Micro fuel
-and CO2 sets, attributed to the paper's composite light-duty vehicle.  The
-paper itself could not be opened while this module was written, so its table
-numbers are not given, and the copies below do not name the vehicle.
-
-    F   [L/s]  = exp( sum_{i=0..3} sum_{j=0..3} K_ij * v^i * a^j )
-    CO2 [mg/s] = exp( same double sum with the CO2 matrices )
-    v in km/h, a in km/h/s,  K = L if a >= 0,  K = M if a < 0.
-
-This module returns CO2 in g/s (the mg/s value / 1000).  Row ``i`` of each
-matrix holds the coefficients of ``v**i``; column ``j`` those of ``a**j``.
-
-Where the fuel coefficients were read, and how they were cross-checked (values
-agree digit for digit unless noted):
-
-* a MATLAB ``VT_Micro(speed, acc, dec)`` function holding full L and M
-  matrices for fuel, CO2, HC, CO and NOx (two stored versions in the public
-  code index, one with all five species and one with fuel and CO2 only; the
-  fuel and CO2 matrices are identical in both);
-* an independent Python eco-driving module ``fuel_calculate.py``
-  (``vt_micro_fuel``) that writes out both the L and the M fuel polynomials as
-  literals.  It agrees with the MATLAB copy on all 32 coefficients; it only
-  rounds L_03 to 9.77e-5 where the MATLAB copy has 9.773e-5 (kept here);
-* three C++ eco-driving / trajectory-optimisation files holding the M
-  (deceleration) matrix only.  One of them credits Alsabaan, Naik, Khalifa &
-  Nayak (2012), *Applying vehicular networks for reduced vehicle fuel
-  consumption and CO2 emissions*, InTech, for the values.
-
-Check against the secondary note "idle = exp(-7.73452) ~ 4.4e-4 L/s": the idle
-rate here is exp(L_00) = 4.3746e-4 L/s = 1.575 L/h.
-
-Where the CO2 coefficients were read, and how they were cross-checked:
-
-* the same MATLAB ``VT_Micro`` function (both stored versions), five
-  significant digits, output commented as mg/s.  These values are used here;
-* a TypeScript green-wave demo (``CO2_POS`` / ``CO2_NEG``, "CO2 in mg/s",
-  divided by 1000 for g/s) that prints all 32 coefficients to three
-  significant figures.  All 32 signs agree with the MATLAB copy, and 31 values
-  agree after rounding.  The exception is the constant of the L matrix, printed
-  6.916 against 6.914935279 (the M constant is printed 6.915, which agrees);
-* ``data/emission_factors/vt_micro_co2_coefficients.csv`` of the public
-  repository hamzah-07/UXsim-Emissions-Extension (four significant figures,
-  said there to match the table reproduced in Mao, Li & Zhang (2021),
-  *Sustainability* 13(9):5170).  Its magnitudes agree with the MATLAB copy;
-  M_03 and M_20 look truncated rather than rounded (-2.88e-4 for -2.886e-4,
-  -2.26e-4 for -2.2659e-4), and its constants are 6.916 / 6.915 as in the
-  TypeScript copy.  It flips three signs (L_10, L_11, M_02).  With a negative
-  L_10 the CO2 rate at a steady 50 km/h is six times lower than at idle
-  (12 g/km), which is not physical; that repository's own note reports 57 g/km
-  on a town-centre network.  Its signs were therefore not adopted.
-
-On the constant: the MATLAB constants of all four species equal a five-decimal
-number plus ln(1000) = 6.907755279 (CO2: 0.00718 + ln 1000; HC -7.81683, CO
--6.37164, NOx -7.98804, each + ln 1000).  That is what a g/s fit converted to
-mg/s looks like, and it supports mg/s as the unit.  The 6.916 of the rounded
-copies differs by 0.0011 in the exponent, i.e. 0.11 % in the CO2 rate, which
-does not matter here.
-
-Units, checked for plausibility against the fuel model and the carbon balance
-(:data:`CO2_G_PER_L_PETROL`): read as mg/s, idle is exp(6.9149) = 1,007 mg/s =
-1.007 g/s = 3.6 kg/h against 1.57 L/h of fuel, i.e. 2,302 g CO2 per litre.  Read
-as g/s, idle would be 1 kg of CO2 per second (2.3 million g/L).  The fitted CO2
-surface is therefore in mg/s, and with fuel it gives 2,297-2,321 g/L at steady
-speeds up to 70 km/h.
-
-Calibration envelope (a documented model-domain clip, not input validation).
-ORNL measured the vehicles from standstill up to about 120 km/h, and from
-about -1.5 m/s^2 (hard braking was not mapped) up to each vehicle's maximum
-acceleration (about 3.7 m/s^2 at low speed, falling with speed).  These
-envelope figures are as commonly quoted for VT-Micro; they were not
-re-checked against the paper.  The cubic surfaces misbehave outside the
-envelope.  At 50 km/h and -4 m/s^2 the M fuel surface gives 0.044 L/s (100 x
-idle).  Above about 100 km/h the L fuel surface falls as ``a`` grows (at
-120 km/h, 3.7 m/s^2 costs less than cruising), and the L CO2 surface shoots up
-instead (at 110 km/h and 3 m/s^2 it implies 26,000 g CO2 per litre of fuel).
-Fuel and CO2 inputs are therefore clipped, by the same helper, to:
-
-* speed: 0 <= v <= :data:`VTMICRO_SPEED_MAX_KMH` (120 km/h);
-* deceleration: a >= :data:`VTMICRO_ACCEL_MIN_MS2` (-1.5 m/s^2).  Harder
-  braking is charged the rate at -1.5 m/s^2.  That rate is near the minimum of
-  the M surfaces (which lies at about -1.2 m/s^2) and, up to 70 km/h, within
-  1.6 x idle for both fuel and CO2, which matches a closed throttle;
-* acceleration: a <= min(:data:`VTMICRO_ACCEL_MAX_MS2`,
-  :data:`VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG` / v).  The second term is a
-  **greenwave choice** that stands in for the speed-dependent ceiling of the
-  ORNL envelope: a constant specific inertial power a*v <= 60 W/kg (it binds
-  above 58 km/h; 2.2 m/s^2 at 100 km/h, 1.8 m/s^2 at 120 km/h).  60 W/kg is a
-  plausible peak for the 1990s test fleet.  It also keeps both fitted surfaces
-  non-decreasing in ``a`` over the whole clipped domain: the L fuel surface
-  turns over at 2.8 / 2.3 / 2.05 / 1.9 m/s^2 at 105 / 110 / 115 / 120 km/h.
-
-Inside the clipped domain the instantaneous CO2/fuel ratio of the VT-Micro
-pair is not constant, because the two surfaces were fitted separately.  It
-ranges from about 1,370 g/L (120 km/h, 1.4 m/s^2) to about 2,500 g/L (16 km/h,
-3.7 m/s^2).  With |a| <= 0.5 m/s^2 it is 2,280-2,360 g/L up to 70 km/h
-(2,040-2,360 g/L up to 120 km/h).  What matters for a run is the ratio of the
-integrals over a drive cycle, which stays within 2,190-2,330 g/L (table
-below).
-
-Alternative: HBEFA3 PC_G_EU4, as fitted in Eclipse SUMO (``model="hbefa3"``)
----------------------------------------------------------------------------
-Passenger car, petrol, Euro 4.  SUMO's continuous reformulation of the
-Handbook Emission Factors for Road Transport (HBEFA) v3.1 is described in
-Krajzewicz, D., Behrisch, M., Wagner, P., Luz, R., Krumnow, M. (2015).
-"Second generation of pollutant emission models for SUMO."  In: Behrisch, M.,
-Weber, M. (eds.) *Modeling Mobility with Open Data*, Lecture Notes in
-Mobility, Springer, pp. 203-221.  The fitted coefficients are not printed in a
-journal table; they were read from the SUMO source, repository
-eclipse-sumo/sumo, ``src/utils/emissions/HelpersHBEFA3.cpp``, array
-``myFunctionParameter``, entry ``// PC_G_EU4``.  The rows "CO2(total)" and
-"mKr" (fuel mass) are identical in the 2019 and 2023 versions of that file.
-The formula comes from ``HelpersHBEFA3.h``, ``compute()``:
-
-    E [mg/s] = max( (c0 + cav1*a*v + cav2*a^2*v + c1*v + c2*v^2 + c3*v^3) / 3.6, 0 )
-    v in m/s, a in m/s^2; the bracket is in g/h, and / 3.6 turns g/h into mg/s.
-
-SUMO's handling of special cases, reproduced here:
-
-* Standstill (v <= 0.5 m/s, SUMO's ``ZERO_SPEED_ACCURACY``) emits the idle
-  value c0 / 3.6 whatever the acceleration.
-* Moving and decelerating: SUMO returns zero emissions when
-  v > ZERO_SPEED_ACCURACY and a < getCoastingDecel(...) (engine fuel
-  cut-off while coasting).  Older SUMO versions simply returned zero for any
-  a < 0.  The current threshold depends on the vehicle's mass, frontal area
-  and slope.  That code could not be checked, so this module uses 0
-  (:data:`HBEFA3_COASTING_DECEL_MS2`), the value SUMO's API documentation
-  gives for the base class's default ``getCoastingDecel``.  Any deceleration while moving
-  therefore emits 0 g/s.  This under-counts gentle deceleration with a
-  partly open throttle.
-* Volumetric fuel: SUMO divides the fuel mass by 742 g/L for petrol
-  (:data:`HBEFA3_PETROL_DENSITY_G_PER_L`).
-
-Within HBEFA3 PC_G_EU4 the CO2 row is 3.135 x the fuel-mass row, term by
-term, so HBEFA3 fuel and HBEFA3 CO2 are exactly proportional (2,326 g CO2 per
-litre, about 1 % below the EPA value in the next section).
-
-Carbon-balance constant
------------------------
-:data:`CO2_G_PER_L_PETROL` = 2350 g/L comes from US EPA, "Greenhouse Gas
-Emissions from a Typical Passenger Vehicle", EPA-420-F-11-041 (2011):
-8,887 g CO2 per US gallon of gasoline / 3.785 L = 2,348 g/L, rounded.  It is
-used only to check the model pairs; no rate is computed from it.
-
-Plausibility
-------------
-Steady speed (a = 0), as computed by this module.  "Ratio" is VT-Micro CO2 /
-VT-Micro fuel, the default pair:
-
-========  ============  ===========  ==========  ============  ===========
-speed     VT-Micro      VT-Micro     ratio       HBEFA3 fuel   HBEFA3 CO2
-          fuel          CO2          (g/L)
-========  ============  ===========  ==========  ============  ===========
-idle      1.57 L/h      3.63 kg/h    2,302       4.06 L/h      9.45 kg/h
-30 km/h   10.2 L/100km  235 g/km     2,297       10.8 L/100km  251 g/km
-50 km/h   8.4 L/100km   194 g/km     2,310       7.2 L/100km   168 g/km
-70 km/h   7.8 L/100km   181 g/km     2,321       6.8 L/100km   158 g/km
-========  ============  ===========  ==========  ============  ===========
-
-Drive cycles, ratio of the integrals (integral CO2 dt) / (integral fuel dt) for
-the default pair, integrated at 0.1 s (the test suite checks 2,100-2,600 g/L):
-
-* steady 50 km/h: 2,310 g/L;
-* accelerating 0 -> 50 km/h at 1.5 m/s^2: 2,190 g/L;
-* decelerating 50 -> 0 km/h at 2 m/s^2 (charged at -1.5 m/s^2): 2,328 g/L;
-* stop-and-go, 4 x (10 s idle, 0 -> 50 km/h at 1.5 m/s^2, 10 s at 50 km/h,
-  50 -> 0 km/h at 2 m/s^2): 2,238 g/L.
-
-Same-distance comparison of braking to a stop (2 m/s^2, 20 s wait, 1.5 m/s^2
-back to 50 km/h) with an advised slow-down to 25 km/h: the default pair gives
-fuel -25.3 % and CO2 -24.1 %; VT-Micro fuel with HBEFA3 CO2 gives fuel -25.3 %
-and CO2 -45.3 %.
+Derivations and history: docs/fuel_models.md (where the coefficients were read and how they were
+cross-checked, the CO2 unit, the calibration envelope, plausibility tables and drive cycles).
 """
 
 from __future__ import annotations
@@ -246,7 +72,8 @@ _KMH_PER_MS: Final = 3.6
 # --------------------------------------------------------------------------
 # VT-Micro light-duty vehicle models.
 # Rows: power of speed (v^0..v^3, v in km/h); columns: power of acceleration
-# (a^0..a^3, a in km/h/s).  Values exactly as published (see module docstring).
+# (a^0..a^3, a in km/h/s).  Values as in the reproduced copies named in the docstrings below
+# (cross-checks: docs/fuel_models.md).
 # --------------------------------------------------------------------------
 VTMICRO_L: Final[np.ndarray] = np.array(
     [
@@ -257,7 +84,12 @@ VTMICRO_L: Final[np.ndarray] = np.array(
     ],
     dtype=np.float64,
 )
-"""VT-Micro fuel coefficients L_ij for a >= 0, shape (4, 4); ln(L/s), km/h and km/h/s."""
+"""VT-Micro fuel coefficients L_ij for a >= 0, shape (4, 4); ln(L/s), km/h and km/h/s.
+
+Ahn et al. (2002), the widely reproduced composite light-duty vehicle set, read from a MATLAB
+``VT_Micro`` function and agreeing digit for digit with an independent Python copy
+(``fuel_calculate.py``, which rounds L_03 to 9.77e-5); idle exp(L_00) = 1.575 L/h.
+"""
 
 VTMICRO_M: Final[np.ndarray] = np.array(
     [
@@ -268,7 +100,11 @@ VTMICRO_M: Final[np.ndarray] = np.array(
     ],
     dtype=np.float64,
 )
-"""VT-Micro fuel coefficients M_ij for a < 0, shape (4, 4); ln(L/s), km/h and km/h/s."""
+"""VT-Micro fuel coefficients M_ij for a < 0, shape (4, 4); ln(L/s), km/h and km/h/s.
+
+Same sources as :data:`VTMICRO_L`, plus three C++ eco-driving copies of this matrix (one credits
+Alsabaan, Naik, Khalifa & Nayak (2012), InTech).
+"""
 
 VTMICRO_CO2_L: Final[np.ndarray] = np.array(
     [
@@ -279,7 +115,13 @@ VTMICRO_CO2_L: Final[np.ndarray] = np.array(
     ],
     dtype=np.float64,
 )
-"""VT-Micro CO2 coefficients L_ij for a >= 0, shape (4, 4); ln(mg/s), km/h and km/h/s."""
+"""VT-Micro CO2 coefficients L_ij for a >= 0, shape (4, 4); ln(mg/s), km/h and km/h/s.
+
+Ahn et al. (2002), read from the MATLAB ``VT_Micro`` function (five significant digits, mg/s);
+cross-checked against a TypeScript green-wave demo (three significant figures) and
+hamzah-07/UXsim-Emissions-Extension ``data/emission_factors/vt_micro_co2_coefficients.csv``
+(whose three flipped signs were not adopted).  The constant is 0.00718 + ln(1000).
+"""
 
 VTMICRO_CO2_M: Final[np.ndarray] = np.array(
     [
@@ -290,7 +132,10 @@ VTMICRO_CO2_M: Final[np.ndarray] = np.array(
     ],
     dtype=np.float64,
 )
-"""VT-Micro CO2 coefficients M_ij for a < 0, shape (4, 4); ln(mg/s), km/h and km/h/s."""
+"""VT-Micro CO2 coefficients M_ij for a < 0, shape (4, 4); ln(mg/s), km/h and km/h/s.
+
+Same sources as :data:`VTMICRO_CO2_L`.
+"""
 
 # Published tables must not be mutated by callers.
 for _table in (VTMICRO_L, VTMICRO_M, VTMICRO_CO2_L, VTMICRO_CO2_M):
@@ -318,10 +163,17 @@ of the ORNL envelope and keeps the fitted surfaces monotone in acceleration.
 # bracket in g/h with v in m/s and a in m/s^2.
 # --------------------------------------------------------------------------
 HBEFA3_PC_G_EU4_CO2_G_PER_H: Final = (9449.0, 938.4, 0.0, -467.1, 28.26, 0.0)
-"""SUMO HBEFA3 PC_G_EU4 "CO2(total)" coefficients (c0, cav1, cav2, c1, c2, c3)."""
+"""SUMO HBEFA3 PC_G_EU4 "CO2(total)" coefficients (c0, cav1, cav2, c1, c2, c3).
+
+Krajzewicz et al. (2015); eclipse-sumo/sumo ``src/utils/emissions/HelpersHBEFA3.cpp``, array
+``myFunctionParameter``, entry ``// PC_G_EU4`` (same in the 2019 and 2023 versions).
+"""
 
 HBEFA3_PC_G_EU4_FUEL_G_PER_H: Final = (3014.0, 299.3, 0.0, -149.0, 9.014, 0.0)
-"""SUMO HBEFA3 PC_G_EU4 "mKr" (fuel mass) coefficients (c0, cav1, cav2, c1, c2, c3)."""
+"""SUMO HBEFA3 PC_G_EU4 "mKr" (fuel mass) coefficients (c0, cav1, cav2, c1, c2, c3).
+
+Same source as :data:`HBEFA3_PC_G_EU4_CO2_G_PER_H`, whose row is 3.135 x this one.
+"""
 
 HBEFA3_PETROL_DENSITY_G_PER_L: Final = 742.0
 """Petrol density SUMO uses to turn HBEFA3 fuel mass into volume [g/L]."""
@@ -527,8 +379,8 @@ def fuel_rate_l_s(
         Longitudinal acceleration [m/s^2]; negative while braking.
     model : {"vtmicro", "hbefa3"}, optional, keyword-only
         ``"vtmicro"`` (default): VT-Micro light-duty vehicle fuel model (Ahn et
-        al. 2002).  Inputs are clipped to the calibration envelope described in
-        the module docstring.
+        al. 2002).  Inputs are clipped to the calibration envelope given in
+        the module docstring (derivation: docs/fuel_models.md).
         ``"hbefa3"``: SUMO's HBEFA3 PC_G_EU4 fuel fit.  It is exactly
         proportional to ``co2_rate_g_s(..., model="hbefa3")``.
 
@@ -586,7 +438,7 @@ def co2_rate_g_s(
     Notes
     -----
     The VT-Micro CO2 rate is its own fitted surface, not fuel x constant.  Use
-    the same `model` for fuel and CO2: the module docstring explains why a
+    the same `model` for fuel and CO2: docs/fuel_models.md explains why a
     VT-Micro / HBEFA3 mix gives an inconsistent CO2/fuel ratio.
 
     See Also

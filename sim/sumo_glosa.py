@@ -1,109 +1,33 @@
 """Greenwave's advice for equipped vehicles inside SUMO (libsumo, fallback TraCI).
 
-The controller (:class:`GlosaController`) runs next to a SUMO simulation of a scenario exported
-by :func:`greenwave.sumo_io.export_sumo` (edge ids are greenwave link ids, edge lengths are link
-lengths, SUMO second ``t`` is the absolute time ``epoch + t``) and does for SUMO's vehicles what
-:mod:`sim.engine` does for its own drivers, through the same core call:
+:class:`GlosaController` runs next to a SUMO simulation of a scenario exported by
+:func:`greenwave.sumo_io.export_sumo` (edge ids and lengths are the links', SUMO second ``t``
+is the time ``epoch + t``) and does for SUMO's vehicles what :mod:`sim.engine` does for its own:
 
-* every ``advisory.update_interval_s`` (1 s): equipped, complying vehicles within
-  ``advisory.range_m`` of their next stop line are mapped to ``(link index, offset along the
-  link)`` (SUMO lane → edge id = link id, lane position of the front bumper), and
-  :func:`greenwave.advice.advise` is called for all of them at once, with their speeds, the
-  absolute time and, when ``advisory.queue_aware``, the queue discharge delay of the vehicles
-  slower than 1 m/s on their lane (the engine's queue count: a SUMO lane is one of greenwave's
-  single-file streams up to the next stop line).  The target is the driver's own desired speed
-  (the speed factor drawn at departure × the lane speed, capped by the vehicle's maximum speed)
-  clipped into the joint band the driver takes (the longest, or as the scenario's
-  ``drivers.option_max_signals`` / ``option_min_speed_ratio`` choose:
-  :meth:`greenwave.bands.Bands.choose_joint`, as the engine); no band (``count == 0``) means
-  no target, except that with ``drivers.hold_on_stop`` a driver told "prepare to stop" keeps
-  the target they have rather than speed up towards the red light (as the engine).  Out of range a
-  vehicle keeps its last advice while the joint band still covers a stop line ahead (it was
-  valid through all the stop lines it covers), then, or past the last signal, has no target
-  (the engine's ``adv_until``).
-* a new target takes effect after the driver's reaction time (``drivers.reaction_s``); a
-  repeated advice does not restart it (``Simulation._schedule``, vectorised the same way);
-* a vehicle with a target is steered towards it at the advisory's rates (``advisory.accel_ms2``
-  / ``decel_ms2``, the kinematics the bands assume; the acceleration is the drivers' own
-  1.5 m/s², so advised vehicles pull away from a stop like everyone else): from the speed ``v``
-  read at the update, every step ``k`` until the next update gets
-  ``vehicle.setSpeed(id, v + clip(target - v, -decel k dt, accel k dt))`` (a ramp), and once the
-  target is reached ``vehicle.setSpeed(id, target)`` holds it until it changes.  SUMO keeps the
-  car-following model's safe speed and the vehicle's acceleration bounds on top of the command
-  (speed mode bits 0–2), as the engine keeps IDM's interaction term and its safe-speed bound.
-  Losing the target releases the vehicle (``setSpeed(id, -1)``).
+* every ``advisory.update_interval_s``, equipped, complying vehicles within ``advisory.range_m``
+  of their next stop line are mapped to ``(link index, offset along the link)`` and
+  :func:`greenwave.advice.advise` is called for all of them at once; the target is the driver's
+  own desired speed clipped into the joint band they take
+  (:meth:`greenwave.bands.Bands.choose_joint`, as the engine), effective after
+  ``drivers.reaction_s``;
+* a vehicle with a target is steered towards it with ``vehicle.setSpeed`` at the advisory's
+  rates (``advisory.accel_ms2`` / ``decel_ms2``), SUMO's safe speed still on top; losing the
+  target releases it (``setSpeed(id, -1)``).
 
-Driver behaviour (the engine's, brought into SUMO as far as SUMO allows; each can be switched off
-for comparison, ``benchmarks/glosa_vs_sumo.py --ablation``):
+Driver behaviours, each a switch of :class:`GlosaController` (off for comparison in
+``benchmarks/glosa_vs_sumo.py --ablation``): ``trust_red`` (no braking for a red light that
+turns green before arrival, via speed mode bit 4, only while the vehicle cannot cross on red),
+``release_queued`` (queued vehicles and close followers of slower leaders follow SUMO's car
+following) and ``raise_speed_factor`` (SUMO's desired speed at least 1.5 × the target).
 
-* **Trusted red lights** (``trust_red``).  The engine's advised driver does not brake for a red
-  light that turns green before they can reach the line (distance / current speed >= time to
-  green + 1 s); if it is still red when they get close, the stop line is an obstacle again.  In
-  SUMO a red light enters the vehicle's safe speed as IDM's approach to a standing obstacle at the
-  stop line (``MSVehicle::planMoveInternal``): a driver at its desired speed starts braking
-  150–230 m out, one held below it about 65 m out (measured at 12 m/s), so an advised vehicle
-  timed for the green may arrive late and slow.  ``setSpeed`` cannot override that (the
-  command is capped by the safe speed, speed mode bit 0, which also carries the leaders, so it
-  must stay on).  Speed mode bit 4 ("brake hard to avoid passing a red light") is the switch
-  SUMO has: with it off, ``MSVehicle::ignoreRed`` is true and the red link is neither braked
-  for nor refused.  So a complying vehicle with a target, moving at >= 1 m/s towards a red
-  that meets the engine's condition, gets speed mode 15 (31 without bit 4) while it also
-  cannot cross on red: either it cannot reach the line before the light turns green even at
-  full acceleration (with 1 s to spare; the plan is fixed-time and SUMO's program is the
-  plan), or it could still stop before the line at SUMO's red-light deceleration (max(decel,
-  min(3 m/s², emergencyDecel)), ``--tls.yellow.min-decel``) from where it can be one step
-  later, with 2 m to spare.  Every step (or, when the conditions hold for sure for 1–2 s at
-  full acceleration, after that long) they are re-checked; when one fails while the light is
-  still red, speed mode 31 is restored and SUMO's own red-light stop applies — SUMO brakes for
-  a red only while it can stop at that deceleration (``canBrakeBeforeStopLine``), which the
-  second condition keeps true, and a vehicle that only meets the first cannot reach the line
-  before green anyway.  Losing the target, queueing or leaving the lane restores speed mode 31
-  as well; on green it is restored 1 s after the switch.  So no vehicle can cross on red
-  because of it; the red-light monitor below checks every crossing (the tests also check every
-  step and require none).  As advised vehicles are held below their desired speed, SUMO's
-  red-light braking only reaches the last ~65 m (the engine's IDM feels the stop line from
-  much further), and the bands' 2 s safety margin keeps most advised arrivals further from the
-  green start than that, so on the Zibo arterial this matters for few vehicles.
-* **Queues are SUMO's** (``release_queued``).  A complying vehicle that queues (slower than
-  1 m/s) before a signalised stop line is released to SUMO's car following until it has
-  crossed that line: a queue discharges at the drivers' own pace (the saturation flow the
-  queue-aware bands assume), not at a band speed its first vehicle would hold.  A vehicle below
-  its target and close behind a leader that is slower than its target too (gap within 1.3 ×
-  IDM's desired gap ``s0 + v T + v dv / (2 sqrt(a b))``, the steady-following distance) is
-  released to car following as well, and steered again at the first update where the leader is
-  no longer slower or no longer close.  Leaders are found from the positions read at the update
-  (same lane, next vehicle ahead).
-* **Speed factor while steering** (``raise_speed_factor``).  SUMO caps a commanded speed at the
-  vehicle's desired speed (speed factor × lane speed), and IDM's free-road term
-  ``1 - (v / v0)^4`` keeps a vehicle behind any leader below a target close to ``v0``.  The
-  engine's advised driver replaces IDM's free-road term by tracking the target, keeping only the
-  interaction term.  So while the controller steers a target, SUMO's desired speed is at least
-  1.5 × the target (speed factor ``max(own, 1.5 target / lane speed)``, changed only when it
-  leaves 1.3–2 × the target): targets above the driver's own desired speed (a band that starts
-  above it) can be reached, and a leader holds the vehicle back only inside about IDM's desired
-  gap, as in the engine.  The command still caps the speed at the target (inside the band,
-  so never above the speed limit).  Released vehicles get their own factor back (device.glosa
-  raises the factor too, up to its ``max-speedfactor``; both restore it before the trip ends,
-  so tripinfo's ``speedFactor`` is the driver's own, while SUMO's ``timeLoss``, accumulated
-  against the factor of the moment, overstates advised vehicles' losses — the benchmarks
-  compare delays against the driver's own desired speed instead).
+Other entry points: :func:`run_sumo` (one run, with the controller when ``glosa`` is given),
+:func:`equipped_ids` (drawn per vehicle from ``(seed, crc32(id))``: nested across
+penetrations, and can be handed to SUMO's own device), :func:`read_tripinfo` and
+:func:`trip_summary` (tripinfo output, for ``benchmarks/vs_sumo.py`` and ``glosa_vs_sumo.py``).
+With ``check_red`` every stop-line crossing is checked against the signal
+(:attr:`GlosaController.red_crossings`).  SI units (m, s, m/s).
 
-Vehicles are polled only at the advisory updates (plain getters; a per-step subscription of
-every vehicle would cost SUMO more than the whole simulation), and vehicles with a trusted red
-between them.
-
-Who is equipped is drawn per vehicle from a generator seeded with ``(seed, crc32(id))``:
-``u < penetration``, so the equipped sets are nested across penetrations and the same vehicle
-ids can be handed to SUMO's own device (``--device.glosa.explicit``) for a paired comparison
-(:func:`equipped_ids`).
-
-At every update the controller also checks the signals passed since the previous one: a vehicle
-whose edge changed from a signalised link crossed that link's stop line in between; if the signal
-(greenwave's plan, which the export reproduces step by step) was red at both ends of the
-interval, shorter than any amber, it ran a red light (``red_crossings``).
-
-The module also reads SUMO's ``tripinfo`` output (:func:`read_tripinfo`,
-:func:`trip_summary`) for ``benchmarks/vs_sumo.py`` and ``benchmarks/glosa_vs_sumo.py``.
+Derivations and history: docs/sumo_bridge.md.
 """
 
 from __future__ import annotations
@@ -227,7 +151,7 @@ def flow_vehicle_ids(routes: Path, max_per_flow: int) -> list[str]:
 
 
 SPEED_MODE_DEFAULT = 31  # SUMO's default speed mode: all checks on
-SPEED_MODE_TRUST = 31 & ~16  # bit 4 off: the red light is no reason to brake (see docstring)
+SPEED_MODE_TRUST = 31 & ~16  # bit 4 off: the red light is no reason to brake (docs/sumo_bridge.md)
 TRUST_MARGIN_S = 1.0  # trust a red that turns green >= 1 s before arrival (sim.engine)
 GREEN_GRACE_S = 1.0  # keep trusting 1 s into the green (SUMO switches at the step boundary)
 STOP_MARGIN_M = 2.0  # a re-armed stop must end this far before the line (SUMO stops 1 m short)
@@ -285,7 +209,7 @@ class GlosaController:
         ``decel_ms2``, as the engine; the bands assume those).
     trust_red : bool
         Advised vehicles do not brake for a red light that turns green before they arrive
-        (SUMO speed mode bit 4 off while they cannot cross on red; see the module docstring).
+        (SUMO speed mode bit 4 off while they cannot cross on red; see docs/sumo_bridge.md).
     release_queued : bool
         Vehicles queued before a stop line (until they have crossed it), and vehicles close
         behind a leader slower than their target, follow SUMO's car following.
