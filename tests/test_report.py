@@ -127,7 +127,7 @@ def test_compare_report_is_self_contained_and_matches_the_result(arterial_short,
     world = arterial_short
     res = compare(world, [1, 2], duration_s=660.0, keep=True)
     _, base, adv = res.pop("_runs")[0]
-    figures = write_plots(world, base, adv, tmp_path / "plots", seed=1)
+    figures = write_plots(world, base, adv, tmp_path / "plots", window_s=300.0, seed=1)
     argv = ["greenwave", "compare", "--seeds", "2", "--plots", "dir <with> & 'quotes'"]
     out = write_report(
         tmp_path / "r" / "report.html", world=world, result=res, figures=figures, argv=argv
