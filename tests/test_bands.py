@@ -139,6 +139,7 @@ def test_joint_band_passes_every_intersection(corr, v0, t, p, seed):
     st.floats(0.6, 2.0),
     st.floats(0.8, 3.0),
 )
+@pytest.mark.slow
 def test_no_feasible_speed_agrees_with_brute_force(corr, v0, t, margin, acc, dec):
     plans, dist, limits = corr
     assume(dist[0] <= 1000.0)
@@ -381,6 +382,7 @@ def test_multi_green_band_speeds_arrive_on_green(plans, v0, t, p, seed, data):
                 assert all(_arrives_on_green(plans[j], dist[j], v0, v, t, p) for j in range(m_ + 1))
 
 
+@pytest.mark.slow
 @settings(max_examples=150, deadline=None)
 @given(multi_green_plans(), st.floats(30.0, 1000.0), st.floats(0.0, 20.0), st.floats(0.0, 1e6))
 def test_multi_green_no_feasible_speed_agrees_with_brute_force(plan, d, v0, t):

@@ -80,6 +80,7 @@ def _follow_paced(d, v0, v_exit, t, a, b, v_min=0.0, dt=0.005, replan_s=None):
     rates,
     rates,
 )
+@pytest.mark.slow
 def test_paced_profile_arrives_at_t_at_exit_speed(d, v0, v_exit, stretch, a, b):
     """Slowing to the cruise speed returned, holding it and accelerating to ``v_exit`` just in
     time reaches the line at ``t`` with ``v_exit`` (a fine-step drive of the profile), whether

@@ -3,6 +3,7 @@ describe: every plan arrives inside its window at the stated speed, never above 
 may reach, and changes speed only at the comfortable rates."""
 
 import numpy as np
+import pytest
 
 from greenwave import plans as P
 
@@ -49,6 +50,7 @@ def drive(dist, v0, plan, dt=0.01, horizon=700.0):
     return t_arr, v_line, vmax_seen, amin, amax
 
 
+@pytest.mark.slow
 def test_plans_arrive_as_stated():
     rng = np.random.default_rng(7)
     n = 3000

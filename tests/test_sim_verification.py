@@ -121,6 +121,7 @@ def test_entry_queue_holds_vehicles_not_drops_them():
     assert res.waiting > 0 and res.entered + res.waiting == 50
 
 
+@pytest.mark.slow
 def test_determinism_and_seeds(arterial):
     a = summarize(Simulation(arterial, seed=5, duration_s=900.0).run())
     b = summarize(Simulation(arterial, seed=5, duration_s=900.0).run())
@@ -140,6 +141,7 @@ def test_common_random_numbers(arterial):
     assert not base.veh_equipped.any()
 
 
+@pytest.mark.slow
 def test_full_penetration_reduces_stops_on_default_arterial(arterial):
     from greenwave.sim.compare import compare
 

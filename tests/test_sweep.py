@@ -253,6 +253,7 @@ def test_worker_row_is_the_in_process_result(reference):
         assert (str(row[c]) if isinstance(row[c], int) else repr(row[c])) == ref[c], c
 
 
+@pytest.mark.slow
 def test_resume_after_partial_run_and_torn_journal(reference, tmp_path):
     """Stopped after 3 cases, with a half-written line: the resumed table is the same."""
     spec, ref_out, _ = reference
@@ -274,6 +275,7 @@ def test_resume_after_partial_run_and_torn_journal(reference, tmp_path):
     assert [r["cases_run"] for r in manifest["runs"]] == [3, N_CASES - 3]
 
 
+@pytest.mark.slow
 def test_ctrl_c_loses_only_cases_in_flight(reference, scenario_file, tmp_path):
     """A real CLI sweep gets SIGINT after its first row, exits 130, and resumes to the same rows."""
     _, ref_out, _ = reference
@@ -426,6 +428,7 @@ def test_progress_bar_on_a_terminal_log_lines_otherwise():
         assert isinstance(cli_sweep.make_progress(devnull), cli_sweep.LogProgress)
 
 
+@pytest.mark.slow
 def test_dask_local_cluster_gives_the_same_rows(reference, scenario_file, tmp_path):
     distributed = pytest.importorskip("dask.distributed")
     _, ref_out, _ = reference
