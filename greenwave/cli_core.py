@@ -2,10 +2,21 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 
 from .advice import advise
-from .cli import finite_float, int_range, print_json, scenario_arg
+from .cli import (
+    finite_float,
+    int_range,
+    json_arg,
+    lang_arg,
+    pad,
+    print_json,
+    scenario_arg,
+    warn_unencodable,
+)
 from .messages import records
 from .network import World
 from .scenario import load_scenario
@@ -24,7 +35,13 @@ def add_parser(sub) -> None:
         "approaches and prints what the app would tell each driver.",
     )
     scenario_arg(p)
-    p.add_argument("--vehicles", type=int_range(1, 1_000_000), default=12, help="(default 12)")
+    p.add_argument(
+        "--vehicles",
+        type=int_range(1, 1_000_000),
+        default=12,
+        metavar="N",
+        help="number of sample vehicles (default 12)",
+    )
     p.add_argument(
         "--at-s",
         type=finite_float(0.0, 86400.0),
@@ -32,8 +49,15 @@ def add_parser(sub) -> None:
         metavar="S",
         help="seconds after the scenario's start_time (default 0)",
     )
-    p.add_argument("--seed", type=int_range(0, 2**32 - 1), default=1)
-    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    p.add_argument(
+        "--seed",
+        type=int_range(0, 2**32 - 1),
+        default=1,
+        metavar="N",
+        help="seed of the vehicles' links, positions and speeds (default 1)",
+    )
+    lang_arg(p, "table and the drivers' messages (--json has both)")
+    json_arg(p)
     p.set_defaults(func=cmd_advise)
 
 
@@ -81,17 +105,25 @@ def cmd_advise(args) -> int:
             }
         )
         return 0
+    tr = TEXT[args.lang]
+    warn_unencodable(tr["title"])
+    band_t = f"{sc.advisory.band_min_kmh:g}–{sc.advisory.band_max_kmh:g} km/h"
     print(
-        f"{sc.name}: advice at {sc.simulation.start_time.isoformat()} + {args.at_s:g} s "
-        f"(band {sc.advisory.band_min_kmh:g}–{sc.advisory.band_max_kmh:g} km/h)"
+        tr["title"].format(
+            name=sc.name, time=sc.simulation.start_time.isoformat(), at=args.at_s, band=band_t
+        )
     )
-    print(
-        f"{'veh':>4} {'link':<14} {'dist m':>7} {'km/h':>5} {'signal':<12} {'status':<16}"
-        f" {'band km/h':<10} {'green through n (km/h)':<28} message"
-    )
+    *cols, last = tr["header"]
+    widths = (4, 14, 7, 5, 12, 16, 12, 28)
+    aligns = (">", "<", ">", ">", "<", "<", "<", "<")
+    print(" ".join(pad(*c) for c in zip(cols, widths, aligns, strict=True)), last)
     for i, r in enumerate(recs):
         sig = r["signal"]
-        sig_t = f"{sig['state']} {sig['time_to_change_s']:.0f}s" if sig else "-"
+        sig_t = (
+            f"{tr['signal'].get(sig['state'], sig['state'])} {sig['time_to_change_s']:.0f}s"
+            if sig
+            else "-"
+        )
         band = r["band"]
         band_t = f"{band['min_kmh']:.1f}–{band['max_kmh']:.1f}" if band else "-"
         opts = (
@@ -101,8 +133,51 @@ def cmd_advise(args) -> int:
             or "-"
         )
         dist = f"{r['distance_m']:.0f}" if r["distance_m"] is not None else "-"
+        status = tr["status"].get(r["status"], r["status"])
         print(
-            f"{i:>4} {r['link_id']:<14} {dist:>7} {r['speed_kmh']:>5.1f} {sig_t:<12} "
-            f"{r['status']:<16} {band_t:<10} {opts:<28} {r['message']['zh']}"
+            f"{i:>4} {r['link_id']:<14} {dist:>7} {r['speed_kmh']:>5.1f} {pad(sig_t, 12)} "
+            f"{pad(status, 16)} {band_t:<12} {opts:<28} {r['message'][args.lang]}"
         )
     return 0
+
+
+TEXT: dict[str, dict[str, Any]] = {
+    "en": {
+        "title": "{name}: advice at {time} + {at:g} s (band {band})",
+        "header": (
+            "veh",
+            "link",
+            "dist m",
+            "km/h",
+            "signal",
+            "status",
+            "band km/h",
+            "green through n (km/h)",
+            "message",
+        ),
+        "signal": {},
+        "status": {},
+    },
+    "zh": {
+        "title": "{name}:{time} 后 {at:g} 秒的车速引导(速度区间 {band})",
+        "header": (
+            "车辆",
+            "路段",
+            "距离 m",
+            "km/h",
+            "信号灯",
+            "状态",
+            "速度区间",
+            "连续绿灯 n 个路口 (km/h)",
+            "提示",
+        ),
+        "signal": {"green": "绿灯", "amber": "黄灯", "red": "红灯"},
+        "status": {
+            "no_signal_ahead": "前方无信号灯",
+            "proceed": "保持车速",
+            "advice": "建议车速",
+            "prepare_to_stop": "准备停车",
+        },
+    },
+}
+"""Table texts of ``advise --lang``; the messages come from :mod:`greenwave.messages`."""
