@@ -7,9 +7,8 @@ before/after table and writes the new scenario.
 from __future__ import annotations
 
 import sys
-from pathlib import Path
 
-from .cli import CliError, finite_float, print_json, scenario_arg
+from .cli import CliError, finite_float, json_arg, out_file_arg, print_json, scenario_arg
 from .coordination import DEFAULT_STEP_S, Band, CoordinationError, OptimizeResult, optimize_offsets
 from .scenario import dumps_scenario, load_scenario
 from .units import kmh_to_ms, ms_to_kmh
@@ -66,12 +65,12 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=out_file_arg,
         required=True,
         metavar="NEW_SCENARIO",
-        help="where to write the retimed scenario (TOML)",
+        help="where to write the retimed scenario (TOML; its directory is created)",
     )
-    p.add_argument("--json", action="store_true", help="one JSON object on stdout")
+    json_arg(p)
     p.set_defaults(func=cmd_optimize)
 
 
@@ -113,9 +112,10 @@ def cmd_optimize(args) -> int:
         )
     text = header(res, args) + dumps_scenario(res.scenario)
     try:
+        args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
-        raise CliError(f"cannot write {args.out}: {exc.strerror}") from None
+        raise CliError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
     if args.json:
         print_json(_json(res, args))
     else:

@@ -5,9 +5,7 @@ The generator lives in :mod:`greenwave.corridorgen`; this module only parses arg
 
 from __future__ import annotations
 
-from pathlib import Path
-
-from .cli import CliError, finite_float, int_range
+from .cli import CliError, finite_float, int_range, out_dir_arg
 
 
 def add_parser(sub) -> None:
@@ -28,7 +26,7 @@ def add_parser(sub) -> None:
         help="seed of every random draw",
     )
     p.add_argument(
-        "--out", type=Path, required=True, metavar="DIR", help="output directory (created)"
+        "--out", type=out_dir_arg, required=True, metavar="DIR", help="output directory (created)"
     )
     p.add_argument(
         "--sigma",

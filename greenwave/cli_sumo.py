@@ -9,7 +9,14 @@ import sys
 from datetime import datetime
 from pathlib import Path
 
-from .cli import CliError, finite_float, int_range
+from .cli import (
+    CliError,
+    check_distinct_outputs,
+    finite_float,
+    int_range,
+    out_dir_arg,
+    out_file_arg,
+)
 from .scenario import dumps_scenario, load_scenario
 
 
@@ -23,7 +30,7 @@ def add_parser(sub) -> None:
         "'greenwave[sumo]'). SUMO second 0 is the scenario's start_time.",
     )
     p.add_argument("scenario", type=Path, help="scenario TOML file")
-    p.add_argument("outdir", type=Path, help="output directory (created)")
+    p.add_argument("outdir", type=out_dir_arg, help="output directory (created)")
     p.add_argument(
         "--duration",
         type=finite_float(0.0, 86400.0, lo_open=True),
@@ -77,7 +84,12 @@ def add_parser(sub) -> None:
         metavar="NET",
         help="NET.net.xml, or a plain PREFIX.nod.xml (with .edg/.con/.tll.xml)",
     )
-    p.add_argument("out", type=Path, metavar="OUT_SCENARIO", help="scenario TOML to write")
+    p.add_argument(
+        "out",
+        type=out_file_arg,
+        metavar="OUT_SCENARIO",
+        help="scenario TOML to write (its directory is created)",
+    )
     p.add_argument(
         "--routes",
         type=Path,
@@ -160,6 +172,7 @@ def _parse_start(text: str) -> datetime:
 def cmd_import(args) -> int:
     from .sumo_io import SumoError, import_sumo
 
+    check_distinct_outputs({"OUT_SCENARIO": args.out}, {"NET": args.net, "--routes": args.routes})
     edges = None
     if args.corridor_edges is not None:
         edges = [e.strip() for e in args.corridor_edges.split(",") if e.strip()]

@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from greenwave.cli import CliError, finite_float, int_range, scenario_arg
+from greenwave.cli import CliError, finite_float, int_range, out_dir_arg, scenario_arg
 
 from .sweep import (
     Case,
@@ -59,7 +59,13 @@ def add_parser(sub) -> None:
         metavar="N",
         help="seeds per combination (default 3)",
     )
-    p.add_argument("--first-seed", type=int_range(0, 2**31), default=1, metavar="S")
+    p.add_argument(
+        "--first-seed",
+        type=int_range(0, 2**31),
+        default=1,
+        metavar="S",
+        help="first seed; each combination runs seeds S, S+1, ..., S+N-1 (default 1)",
+    )
     p.add_argument(
         "--duration",
         type=finite_float(1.0, 86400.0),
@@ -68,10 +74,10 @@ def add_parser(sub) -> None:
     )
     p.add_argument(
         "--out",
-        type=Path,
+        type=out_dir_arg,
         required=True,
         metavar="DIR",
-        help="output directory (resumes the sweep already there)",
+        help="output directory (created; resumes the sweep already there)",
     )
     p.add_argument(
         "--workers",
@@ -96,7 +102,7 @@ def add_parser(sub) -> None:
         action="store_true",
         help="discard results of a different sweep in --out and start fresh",
     )
-    p.add_argument("--no-plots", dest="plots", action="store_false", help="skip plots/")
+    p.add_argument("--no-plots", dest="plots", action="store_false", help="do not write DIR/plots/")
     p.set_defaults(func=cmd_sweep)
 
 
