@@ -18,7 +18,9 @@ sweep machinery (``greenwave sweep --before``) shows the system figures against 
 demand, the advisory band's lower limit and the drivers' desired speed.
 
     python benchmarks/reproduce_claims.py [SCENARIO ...] [--seeds 10] [--duration 3600]
-        [--sensitivity-seeds 3] [--no-sensitivity] [--workers N] [--json]
+        [--sensitivity-seeds 3] [--no-sensitivity] [--workers N] [--out DIR] [--json]
+
+Progress (seeds, then sensitivity cases) goes to stderr when it is a terminal, never with --json.
 """
 
 from __future__ import annotations
@@ -31,12 +33,20 @@ import platform
 import sys
 import tempfile
 import time
+from concurrent.futures import as_completed
 from datetime import date
 from pathlib import Path
 
 import numpy as np
 
-from greenwave.cli import print_json
+from greenwave.cli import (
+    ensure_encodable_stdio,
+    finite_float,
+    int_range,
+    out_dir_arg,
+    print_json,
+    progress_bar,
+)
 from greenwave.coordination import corridor_timing, optimize_offsets, with_offsets
 from greenwave.network import World
 from greenwave.scenario import dumps_scenario, load_scenario, parse_scenario
@@ -141,7 +151,34 @@ def paired(runs: list[dict], comparison: str, part: str = "all") -> dict:
     return out
 
 
-def sensitivity(before_text, after_text, seeds, duration_s, executor, out_dir) -> list[dict]:
+def run_seeds(executor, before_text, after_text, seeds, duration_s, *, desc, quiet) -> list[dict]:
+    """:func:`run_seed` of every seed on ``executor``, in seed order, with a progress bar."""
+    futs = {executor.submit(run_seed, before_text, after_text, s, duration_s): s for s in seeds}
+    done = {}
+    with progress_bar(len(seeds), desc=desc, unit="seed", quiet=quiet) as bar:
+        for f in as_completed(futs):
+            done[futs[f]] = f.result()
+            bar.update(1)
+    return [done[s] for s in seeds]
+
+
+def sweep_progress(desc: str, quiet: bool):
+    """The sweep's progress bar, titled ``desc``, on a terminal (not with --json), else None."""
+    if quiet or not sys.stderr.isatty():
+        return None
+    from greenwave.sim.cli_sweep import BarProgress
+
+    class Titled(BarProgress):
+        def start(self, total: int, done: int) -> None:
+            super().start(total, done)
+            self.bar.set_description(desc)
+
+    return Titled(sys.stderr)
+
+
+def sensitivity(
+    before_text, after_text, seeds, duration_s, executor, out_dir, quiet=False
+) -> list[dict]:
     """One-key sweeps (others at the scenario's values) of the system comparison."""
     rows = []
     for key, values in SENSITIVITY.items():
@@ -153,7 +190,13 @@ def sensitivity(before_text, after_text, seeds, duration_s, executor, out_dir) -
             before_text=before_text,
             source="<after>",
         )
-        run_sweep(spec, executor, out_dir / key.replace(".", "_"), plots=False)
+        run_sweep(
+            spec,
+            executor,
+            out_dir / key.replace(".", "_"),
+            plots=False,
+            progress=sweep_progress(key, quiet),
+        )
         with open(out_dir / key.replace(".", "_") / "summary.csv", newline="") as f:
             for r in csv.DictReader(f):
                 row = {"key": key, "value": float(r[key])}
@@ -190,16 +233,65 @@ def print_table(title: str, figs: dict):
         print(f"  {key + ' change %':<20}{'':>10}{_f(d['mean'], '{:+.2f}'):>12}  {_ci(d['ci95'])}")
 
 
-def main(argv=None):
+def build_parser() -> argparse.ArgumentParser:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    ap.add_argument("scenarios", nargs="*", type=Path, default=[DEFAULT])
-    ap.add_argument("--seeds", type=int, default=10)
-    ap.add_argument("--duration", type=float, default=3600.0)
-    ap.add_argument("--sensitivity-seeds", type=int, default=3)
-    ap.add_argument("--no-sensitivity", action="store_true")
-    ap.add_argument("--workers", type=int, default=os.cpu_count())
-    ap.add_argument("--out", type=Path, help="keep the sensitivity sweeps here")
-    ap.add_argument("--json", action="store_true")
+    ap.add_argument(
+        "scenarios",
+        nargs="*",
+        type=Path,
+        default=[DEFAULT],
+        metavar="SCENARIO",
+        help=f"scenario TOML files (default: {DEFAULT.name}; its before state is "
+        "zibo_arterial_uncoordinated.toml, other scenarios get seeded random offsets)",
+    )
+    ap.add_argument(
+        "--seeds",
+        type=int_range(1, 1000),
+        default=10,
+        metavar="N",
+        help="seeds 1..N of the four cases (default 10; at least 2 for confidence intervals)",
+    )
+    ap.add_argument(
+        "--duration",
+        type=finite_float(0.0, 86400.0, lo_open=True),
+        default=3600.0,
+        metavar="S",
+        help="simulated seconds per run, more than the warm-up (default 3600)",
+    )
+    ap.add_argument(
+        "--sensitivity-seeds",
+        type=int_range(1, 1000),
+        default=3,
+        metavar="N",
+        help="seeds per value of the sensitivity sweeps (default 3)",
+    )
+    ap.add_argument(
+        "--no-sensitivity", action="store_true", help="skip the sensitivity sweeps (faster)"
+    )
+    ap.add_argument(
+        "--workers",
+        type=int_range(1, 1024),
+        default=os.cpu_count(),
+        metavar="N",
+        help=f"worker processes (default: all cores, {os.cpu_count()})",
+    )
+    ap.add_argument(
+        "--out",
+        type=out_dir_arg,
+        metavar="DIR",
+        help="keep the sensitivity sweeps in DIR (default: a temporary directory)",
+    )
+    ap.add_argument(
+        "--json",
+        action="store_true",
+        help="also print one JSON object on the last line of stdout (no progress bar)",
+    )
+    return ap
+
+
+def main(argv=None):
+    ensure_encodable_stdio()
+    ap = build_parser()
     a = ap.parse_args(argv)
     if a.seeds < 2:
         ap.error("--seeds must be at least 2 (confidence intervals)")
@@ -210,11 +302,10 @@ def main(argv=None):
         for path in a.scenarios:
             before_text, after_text, how = before_after(path)
             seeds = list(range(1, a.seeds + 1))
-            futs = [
-                executor.submit(run_seed, before_text, after_text, s, a.duration) for s in seeds
-            ]
-            runs = [f.result() for f in futs]
             name = load_scenario(path).name
+            runs = run_seeds(
+                executor, before_text, after_text, seeds, a.duration, desc=name, quiet=a.json
+            )
             directions = [k for k in runs[0]["before"] if k != "all"]
             res = {"description": how, "seeds": seeds, "duration_s": a.duration}
             for comp in COMPARISONS:
@@ -242,6 +333,7 @@ def main(argv=None):
                     a.duration,
                     executor,
                     out / name,
+                    quiet=a.json,
                 )
             results[name] = res
     finally:
