@@ -12,7 +12,6 @@ from __future__ import annotations
 import contextlib
 import csv
 import dataclasses
-import importlib.util
 import math
 import tempfile
 from pathlib import Path
@@ -38,10 +37,9 @@ from greenwave.cli import (
 from greenwave.network import World
 from greenwave.scenario import DEFAULT_SCENARIO, load_scenario
 
-from .compare import check_same_network, run_pair, vehicles_table
-from .demand import draw_arrivals
-from .engine import SimResult, Simulation
-from .measures import CHANGE_MEASURES, aggregate, paired_changes, summarize
+from .compare import check_same_network, compare, compare_before_after, vehicles_table
+from .engine import SimResult
+from .measures import CHANGE_MEASURES
 
 ROWS = [  # (key, format)
     ("vehicles", "{:.0f}"),
@@ -236,8 +234,6 @@ def cmd_compare(args) -> int:
         {"--out": args.out, "--report": args.report},
         {"SCENARIO": args.scenario, "--before": args.before},
     )
-    if args.report is not None and importlib.util.find_spec("greenwave.sim.report") is None:
-        raise CliError("--report needs greenwave.sim.report, which this installation lacks")
     sc = load_scenario(args.scenario)
     world = World.build(sc)
     if args.duration is not None and args.duration <= sc.simulation.warmup_s:
@@ -338,41 +334,22 @@ Tables = list[tuple[int, str, dict[str, np.ndarray]]]
 def run_compare(
     world: World, seeds: list[int], settings: dict, *, record_first: bool, keep: bool, quiet: bool
 ) -> tuple[dict, tuple[SimResult, SimResult] | None, Tables]:
-    """:func:`greenwave.sim.compare.compare` seed by seed, with a progress bar.
+    """:func:`greenwave.sim.compare.compare` with a progress bar.
 
-    Returns the same object as ``compare`` (without ``_runs``), the first seed's (baseline,
-    advisory) runs with trajectories when ``record_first``, and with ``keep`` the per-vehicle
-    tables of every run.
+    Returns its object (without ``_runs``), the first seed's (baseline, advisory) runs with
+    trajectories when ``record_first``, and with ``keep`` the per-vehicle tables of every run.
     """
-    base_runs, adv_runs, tables = [], [], []
-    first = None
-    steps, wall = 0, 0.0
     with progress_bar(2 * len(seeds), desc="compare", unit="run", quiet=quiet) as bar:
-        for i, seed in enumerate(seeds):
-            b, a = run_pair(world, seed, **settings, record=record_first and i == 0)
-            bar.update(2)
-            base_runs.append(summarize(b))
-            adv_runs.append(summarize(a))
-            steps += b.vehicle_steps + a.vehicle_steps
-            wall += b.wall_s + a.wall_s
-            if i == 0 and record_first:
-                first = (b, a)
-            if keep:
-                tables += [(seed, "baseline", vehicles_table(b, world))]
-                tables += [(seed, "advisory", vehicles_table(a, world))]
-    change, change_ci = paired_changes(base_runs, adv_runs)
-    res = {
-        "scenario": world.scenario.name,
-        "seeds": list(seeds),
-        "penetration": settings["penetration"],
-        "duration_s": settings["duration_s"],
-        "baseline": aggregate(base_runs),
-        "advisory": aggregate(adv_runs),
-        "change_pct": change,
-        "change_ci95": change_ci,
-        "per_seed": {"baseline": base_runs, "advisory": adv_runs},
-        "vehicle_steps_per_s": steps / wall if wall > 0 else math.nan,
-    }
+        res = compare(
+            world, seeds, **settings, keep=keep, record_first=record_first, progress=bar.update
+        )
+    runs = res.pop("_runs", [])
+    first = (runs[0][1], runs[0][2]) if record_first and runs else None
+    tables: Tables = []
+    if keep:
+        for seed, b, a in runs:
+            tables += [(seed, "baseline", vehicles_table(b, world))]
+            tables += [(seed, "advisory", vehicles_table(a, world))]
     return res, first, tables
 
 
@@ -386,164 +363,55 @@ def run_before_after(
     keep: bool,
     quiet: bool,
 ) -> tuple[dict, tuple[SimResult, SimResult] | None, Tables]:
-    """:func:`greenwave.sim.compare.compare_before_after` seed by seed, with a progress bar.
+    """:func:`greenwave.sim.compare.compare_before_after` with a progress bar.
 
-    Returns the same object, the first seed's ``before`` and ``after`` runs with trajectories
-    when ``record_first``, and with ``keep`` the per-vehicle tables of every run.
+    Returns its object (without ``_runs``), the first seed's ``before`` and ``after`` runs with
+    trajectories when ``record_first``, and with ``keep`` the per-vehicle tables of every run.
     """
-    timings = {
-        "before": (before.timing, False),
-        "retiming_only": (after.timing, False),
-        "advice_only": (before.timing, True),
-        "after": (after.timing, True),
-    }
-    runs: dict[str, list[dict]] = {k: [] for k in timings}
+    with progress_bar(4 * len(seeds), desc="compare", unit="run", quiet=quiet) as bar:
+        res = compare_before_after(
+            after,
+            before,
+            seeds,
+            **settings,
+            keep=keep,
+            record_first=record_first,
+            progress=bar.update,
+        )
+    runs = res.pop("_runs", [])
+    first = (runs[0][1]["before"], runs[0][1]["after"]) if record_first and runs else None
     tables: Tables = []
-    recorded: dict[str, SimResult] = {}
-    dur = settings["duration_s"]
-    with progress_bar(len(timings) * len(seeds), desc="compare", unit="run", quiet=quiet) as bar:
-        for i, seed in enumerate(seeds):
-            arr = draw_arrivals(after.scenario, after.network, seed, dur)
-            for case, (timing, adv) in timings.items():
-                record = record_first and i == 0 and case in ("before", "after")
-                res = Simulation(
-                    after,
-                    seed,
-                    advisory=adv,
-                    penetration=settings["penetration"],
-                    compliance=settings["compliance"],
-                    duration_s=dur,
-                    arrivals=arr,
-                    timing=timing,
-                    record=record,
-                ).run()
-                bar.update(1)
-                runs[case].append(summarize(res))
-                if record:
-                    recorded[case] = res
-                if keep:
-                    tables.append((seed, case, vehicles_table(res, after)))
-    out: dict = {
-        "scenario": after.scenario.name,
-        "before_scenario": before.scenario.name,
-        "seeds": list(seeds),
-        "penetration": settings["penetration"],
-        "duration_s": dur,
-    }
-    for case in timings:
-        out[case] = aggregate(runs[case])
-    for case in ("retiming_only", "advice_only", "after"):
-        mean, ci = paired_changes(runs["before"], runs[case])
-        out[f"change_pct_{case}"] = mean
-        out[f"change_ci95_{case}"] = ci
-    out["per_seed"] = runs
-    first = (recorded["before"], recorded["after"]) if recorded else None
-    return out, first, tables
+    if keep:
+        for seed, cases in runs:
+            tables += [(seed, case, vehicles_table(r, after)) for case, r in cases.items()]
+    return res, first, tables
 
 
 # --- files --------------------------------------------------------------------------------------
 
 
 def _write_plots(world: World, before: World | None, first, out_dir: Path, seed: int):
-    """Plots of the first seed: baseline vs advisory, or before vs after (``--before``)."""
+    """Plots of the first seed: baseline vs advisory, or before vs after (``--before``: the
+    before run drove on the before scenario's signals, drawn as such)."""
     if first is None:
         return []
+    from .plots import write_plots
+
     base, adv = first
     if before is None:
-        from .plots import write_plots
-
         return write_plots(world, base, adv, out_dir, seed=seed)
-    return _write_before_after_plots(world, before, base, adv, out_dir, seed)
-
-
-def _write_before_after_plots(
-    after: World,
-    before: World,
-    base: SimResult,
-    adv: SimResult,
-    out_dir: Path,
-    seed: int,
-    window_s: float = 900.0,
-) -> list[Path]:
-    """Before/after time–space diagrams and speed profiles, as :func:`plots.write_plots` draws
-    baseline/advisory, except that each panel shows the signals (and the design band) of the
-    timing its run drove on: the before run used the after scenario's network and demand with
-    the before scenario's timing."""
-    import matplotlib.pyplot as plt
-
-    from . import plotstyle as ps
-    from .plots import RouteView, design_bands, sample_vehicles, speed_profiles, time_space
-
-    out_dir.mkdir(parents=True, exist_ok=True)
-    if base.trajectories is None:
-        return []
-    before_world = dataclasses.replace(after, timing=before.timing)
-    panels = (
-        (before_world, base, False, f"before: {before.scenario.name} timing, no advice"),
-        (after, adv, True, f"after: {after.scenario.name} timing with advice"),
+    return write_plots(
+        world,
+        base,
+        adv,
+        out_dir,
+        seed=seed,
+        base_world=dataclasses.replace(world, timing=before.timing),
+        titles=(
+            f"before: {before.scenario.name} timing, no advice",
+            f"after: {world.scenario.name} timing with advice",
+        ),
     )
-    t0 = float(base.warmup_s)
-    t1 = float(min(base.duration_s, t0 + window_s))
-    entry_links = base.extra["entry_links"]
-    routes = [int(r) for r in np.unique(base.trajectories["route"])]
-    stems = ps.route_file_names(after, [int(entry_links[r]) for r in routes])
-    name = after.scenario.name
-    written = []
-    with ps.style():
-        for r in routes:
-            view = RouteView.build(after, entry_links, r)
-            fig, axes = plt.subplots(1, 2, figsize=(15, 7.6), sharey=True, layout="constrained")
-            handles: dict = {}
-            for ax, (w, res, advised, title) in zip(axes, panels, strict=True):
-                band = design_bands(w, view, t0, t1)
-                drawn = time_space(ax, w, res, view, t0, t1, advisory=advised, band=band)
-                # The timings differ in their design bands: say whose band a legend entry is.
-                which = "after" if advised else "before"
-                handles.update(
-                    {f"{k}, {which}" if "design" in k else k: h for k, h in drawn.items()}
-                )
-                ax.set_title(title)
-                ax.grid(axis="x")
-            axes[0].set_yticks(view.stop_m, view.stop_names)
-            axes[0].set_ylabel("stop line (intersection)")
-            axes[1].secondary_yaxis("right").set_ylabel("distance along the route (m)")
-            _legend(fig, handles)
-            what = "time–space diagram, before → after"
-            fig.suptitle(ps.figure_title(name, what, route=view.label, seed=seed, window=(t0, t1)))
-            written.append(_save(fig, out_dir / f"time_space_{stems[view.entry_link]}.png"))
-
-            vids, _, _ = sample_vehicles(base, adv, r, t0, t1)
-            fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), sharey=True, layout="constrained")
-            handles = {}
-            for ax, (w, res, advised, title) in zip(axes, panels, strict=True):
-                handles.update(speed_profiles(ax, w, res, view, vids, advisory=advised))
-                ax.set_title(f"{title} — {len(vids)} sampled vehicles")
-            axes[0].set_ylabel("speed (km/h)")
-            _legend(fig, handles)
-            what = "speed profiles, before → after"
-            fig.suptitle(ps.figure_title(name, what, route=view.label, seed=seed, window=(t0, t1)))
-            written.append(_save(fig, out_dir / f"speed_profiles_{stems[view.entry_link]}.png"))
-    return written
-
-
-def _legend(fig, handles: dict) -> None:
-    fig.legend(
-        list(handles.values()),
-        list(handles),
-        loc="outside lower center",
-        ncol=min(len(handles), 7),
-        handlelength=2.2,
-    )
-
-
-def _save(fig, path: Path) -> Path:
-    import matplotlib.pyplot as plt
-
-    from . import plotstyle as ps
-
-    fig.savefig(path, dpi=ps.DPI)
-    plt.close(fig)
-    return path
 
 
 @contextlib.contextmanager

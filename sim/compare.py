@@ -10,6 +10,7 @@ change alone.
 from __future__ import annotations
 
 import math
+from collections.abc import Callable
 
 import numpy as np
 
@@ -95,28 +96,35 @@ def compare(
     compliance=None,
     name: str | None = None,
     keep=False,
+    record_first=False,
+    progress: Callable[[int], None] | None = None,
 ) -> dict:
     """The ``compare --json`` object for ``seeds`` (see the README for the keys).
 
-    With ``keep=True`` the raw :class:`SimResult` pairs are returned under ``"_runs"``.
+    With ``keep=True`` the raw :class:`SimResult` pairs of every seed are returned under
+    ``"_runs"`` as ``(seed, baseline, advisory)``; ``record_first`` records trajectories (for
+    plots) in the first seed's runs and returns that pair under ``"_runs"`` even without
+    ``keep``.  ``progress(n)`` is called after every ``n`` runs.
     """
     kw = _settings(world, duration_s, penetration, compliance)
     base_runs, adv_runs, kept = [], [], []
     steps, wall = 0, 0.0
-    for seed in seeds:
+    for i, seed in enumerate(seeds):
         b, a = run_pair(
             world,
             seed,
             duration_s=kw["duration_s"],
             penetration=kw["penetration"],
             compliance=compliance,
-            record=keep,
+            record=record_first and i == 0,
         )
+        if progress is not None:
+            progress(2)
         base_runs.append(summarize(b))
         adv_runs.append(summarize(a))
         steps += b.vehicle_steps + a.vehicle_steps
         wall += b.wall_s + a.wall_s
-        if keep:
+        if keep or (record_first and i == 0):
             kept.append((seed, b, a))
     change, change_ci = paired_changes(base_runs, adv_runs)
     out = {
@@ -131,7 +139,7 @@ def compare(
         "per_seed": {"baseline": base_runs, "advisory": adv_runs},
         "vehicle_steps_per_s": steps / wall if wall > 0 else math.nan,
     }
-    if keep:
+    if keep or record_first:
         out["_runs"] = kept
     return out
 
@@ -144,12 +152,16 @@ def compare_before_after(
     duration_s=None,
     penetration=None,
     compliance=None,
+    keep=False,
+    record_first=False,
+    progress: Callable[[int], None] | None = None,
 ) -> dict:
     """Before timing without advice vs after timing with advice, and each change alone.
 
     Cases per seed (same arrivals): ``before`` (before timing, no advice), ``retiming_only``
     (after timing, no advice), ``advice_only`` (before timing, advice), ``after`` (after timing,
-    advice).  Changes are against ``before``.
+    advice).  Changes are against ``before``.  ``keep``, ``record_first`` and ``progress`` as
+    in :func:`compare`; ``"_runs"`` holds ``(seed, {case: SimResult})``.
     """
     check_same_network(after, before)
     kw = _settings(after, duration_s, penetration, compliance)
@@ -159,9 +171,12 @@ def compare_before_after(
         "advice_only": (before.timing, True),
         "after": (after.timing, True),
     }
-    runs = {k: [] for k in cases}
-    for seed in seeds:
+    runs: dict[str, list[dict]] = {k: [] for k in cases}
+    kept = []
+    for i, seed in enumerate(seeds):
         arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
+        record = record_first and i == 0
+        results = {}
         for k, (timing, adv) in cases.items():
             res = Simulation(
                 after,
@@ -172,8 +187,14 @@ def compare_before_after(
                 duration_s=kw["duration_s"],
                 arrivals=arr,
                 timing=timing,
+                record=record,
             ).run()
+            if progress is not None:
+                progress(1)
             runs[k].append(summarize(res))
+            results[k] = res
+        if keep or record:
+            kept.append((seed, results))
     out = {
         "scenario": after.scenario.name,
         "before_scenario": before.scenario.name,
@@ -188,6 +209,8 @@ def compare_before_after(
         out[f"change_pct_{k}"] = mean
         out[f"change_ci95_{k}"] = ci
     out["per_seed"] = runs
+    if keep or record_first:
+        out["_runs"] = kept
     return out
 
 

@@ -260,15 +260,28 @@ def time_space_figure(
     t1: float,
     *,
     seed: int | None = None,
+    base_world: World | None = None,
+    titles: tuple[str, str] | None = None,
 ) -> Figure:
-    """Baseline and advisory time–space diagrams of one route, side by side."""
+    """Baseline and advisory time–space diagrams of one route, side by side.
+
+    ``base_world``: the world whose signals (and design band) the baseline run drove on, when
+    it differs from ``world`` (a before/after comparison; the panels then say whose design band
+    a legend entry is); ``titles`` replace the panel titles.
+    """
     fig, axes = plt.subplots(1, 2, figsize=(15, 7.6), sharey=True, layout="constrained")
-    band = design_bands(world, view, t0, t1)
+    panels = ((axes[0], base_world or world, base, False), (axes[1], world, adv, True))
     handles = {}
-    for ax, res, adv_run in ((axes[0], base, False), (axes[1], adv, True)):
-        handles.update(time_space(ax, world, res, view, t0, t1, advisory=adv_run, band=band))
-    axes[0].set_title("baseline: no advice")
-    axes[1].set_title(f"advisory: {_equipped_text(adv, view, t0, t1)}")
+    for ax, w, res, adv_run in panels:
+        band = design_bands(w, view, t0, t1)
+        drawn = time_space(ax, w, res, view, t0, t1, advisory=adv_run, band=band)
+        if base_world is not None:  # two timings, two design bands
+            which = "after" if adv_run else "before"
+            drawn = {f"{k}, {which}" if "design" in k else k: h for k, h in drawn.items()}
+        handles.update(drawn)
+    first, second = titles or ("baseline: no advice", "advisory")
+    axes[0].set_title(first)
+    axes[1].set_title(f"{second}: {_equipped_text(adv, view, t0, t1)}")
     # Distance axis: intersection names at the stop lines on the left, metres on the right.
     axes[0].set_yticks(view.stop_m, view.stop_names)
     axes[0].set_ylabel("stop line (intersection)")
@@ -294,10 +307,9 @@ def time_space_figure(
         ncol=len(labels),
         handlelength=2.2,
     )
+    what = "time–space diagram" + (", before → after" if base_world is not None else "")
     fig.suptitle(
-        ps.figure_title(
-            world.scenario.name, "time–space diagram", route=view.label, seed=seed, window=(t0, t1)
-        )
+        ps.figure_title(world.scenario.name, what, route=view.label, seed=seed, window=(t0, t1))
     )
     return fig
 
@@ -410,15 +422,19 @@ def speed_profile_figure(
     *,
     seed: int | None = None,
     max_vehicles: int = MAX_PROFILES,
+    base_world: World | None = None,
+    titles: tuple[str, str] | None = None,
 ) -> Figure:
-    """Baseline and advisory speed profiles of the same sampled vehicles, side by side."""
+    """Baseline and advisory speed profiles of the same sampled vehicles, side by side
+    (``base_world`` and ``titles`` as in :func:`time_space_figure`)."""
     vids, n_base, n_adv = sample_vehicles(base, adv, view.route, t0, t1, max_vehicles)
     fig, axes = plt.subplots(1, 2, figsize=(15, 6.2), sharey=True, layout="constrained")
     handles = {}
-    handles.update(speed_profiles(axes[0], world, base, view, vids, advisory=False))
+    handles.update(speed_profiles(axes[0], base_world or world, base, view, vids, advisory=False))
     handles.update(speed_profiles(axes[1], world, adv, view, vids, advisory=True))
-    axes[0].set_title(f"baseline: no advice — sample of {len(vids)} of {n_base} vehicles")
-    axes[1].set_title(f"advisory — sample of {len(vids)} of {n_adv} vehicles")
+    first, second = titles or ("baseline: no advice", "advisory")
+    axes[0].set_title(f"{first} — sample of {len(vids)} of {n_base} vehicles")
+    axes[1].set_title(f"{second} — sample of {len(vids)} of {n_adv} vehicles")
     axes[0].set_ylabel("speed (km/h)")
     order = [
         "vehicle (no advice)",
@@ -436,9 +452,8 @@ def speed_profile_figure(
         ncol=len(labels),
         handlelength=2.2,
     )
-    title = ps.figure_title(
-        world.scenario.name, "speed profiles", route=view.label, seed=seed, window=(t0, t1)
-    )
+    what = "speed profiles" + (", before → after" if base_world is not None else "")
+    title = ps.figure_title(world.scenario.name, what, route=view.label, seed=seed, window=(t0, t1))
     fig.suptitle(
         f"{title}\nthe same {len(vids)} vehicles in both runs, drawn among those entering "
         f"the route in {ps.time_window(t0, t1)}"
@@ -455,13 +470,16 @@ def write_plots(
     window_s: float = 900.0,
     *,
     seed: int | None = None,
+    base_world: World | None = None,
+    titles: tuple[str, str] | None = None,
 ) -> list[Path]:
     """Time–space diagrams and speed profiles of the recorded routes; returns written files.
 
     Files are named by direction (``time_space_eastbound.png``,
     ``speed_profiles_eastbound.png``; the corridor id is put in front where two routes share a
     direction).  The window starts at the end of the warm-up and lasts ``window_s``; ``seed``
-    goes into the titles.
+    goes into the titles.  For a before/after comparison ``base`` ran on ``base_world``'s
+    signals (same network and demand as ``world``); ``titles`` name the two panels.
     """
     out_dir = Path(out_dir)
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -481,7 +499,9 @@ def write_plots(
                 ("time_space", time_space_figure),
                 ("speed_profiles", speed_profile_figure),
             ):
-                fig = make(world, base, adv, view, t0, t1, seed=seed)
+                fig = make(
+                    world, base, adv, view, t0, t1, seed=seed, base_world=base_world, titles=titles
+                )
                 p = out_dir / f"{name}_{stem}.png"
                 fig.savefig(p, dpi=ps.DPI)
                 plt.close(fig)

@@ -125,7 +125,7 @@ def arterial_short():
 
 def test_compare_report_is_self_contained_and_matches_the_result(arterial_short, tmp_path):
     world = arterial_short
-    res = compare(world, [1, 2], duration_s=660.0, keep=True)
+    res = compare(world, [1, 2], duration_s=660.0, record_first=True)
     _, base, adv = res.pop("_runs")[0]
     figures = write_plots(world, base, adv, tmp_path / "plots", window_s=300.0, seed=1)
     argv = ["greenwave", "compare", "--seeds", "2", "--plots", "dir <with> & 'quotes'"]
