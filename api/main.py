@@ -24,7 +24,7 @@ from .advisor import Advisor, MicroBatcher
 from .deps import Service
 from .metrics import Metrics, MetricsMiddleware
 from .responses import JSONBytes
-from .routes import advisory, health, intersections, network
+from .routes import advisory, client, health, intersections, network
 from .routes.network import network_geojson
 from .settings import VERSION, Settings
 from .state import TimingStore
@@ -153,6 +153,8 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         description=DESCRIPTION,
         lifespan=lifespan,
         default_response_class=JSONBytes,
+        docs_url=None,  # /docs and /redoc: api.routes.client, from local assets (no CDN)
+        redoc_url=None,
     )
     app.state.settings = settings
     sink = _MetricsSink()
@@ -166,7 +168,13 @@ def create_app(settings: Settings | None = None) -> FastAPI:
         log.exception("unhandled error on %s %s", request.method, request.url.path)
         return JSONBytes({"detail": "internal error"}, status_code=500)
 
-    for r in (advisory.router, intersections.router, network.router, health.router):
+    for r in (
+        advisory.router,
+        intersections.router,
+        network.router,
+        health.router,
+        client.router,
+    ):
         app.include_router(r)
 
     def openapi():
