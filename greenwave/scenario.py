@@ -212,6 +212,15 @@ class SimulationModel(_Strict):
         "HBEFA3 PC_G_EU4 as fitted in SUMO (for comparisons with SUMO runs)",
     )
 
+    @model_validator(mode="after")
+    def _warmup_before_end(self):
+        if self.warmup_s >= self.duration_s:
+            raise ValueError(
+                f"warmup_s ({self.warmup_s:g}) must be less than duration_s "
+                f"({self.duration_s:g}): only trips entering after the warm-up are counted"
+            )
+        return self
+
     @property
     def epoch_s(self) -> float:
         return self.start_time.timestamp()

@@ -13,6 +13,7 @@ import contextlib
 import csv
 import dataclasses
 import math
+import sys
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -165,6 +166,7 @@ def add_parser(sub) -> None:
         out=None,
         before=None,
         first_seed=1,
+        drain=None,
     )
 
 
@@ -200,6 +202,16 @@ def _common(p):
         type=finite_float(1.0, 86400.0),
         metavar="S",
         help="simulated seconds per run, more than the warm-up (default: the scenario's)",
+    )
+    p.add_argument(
+        "--drain",
+        type=finite_float(0.0, 86400.0),
+        nargs="?",
+        const=DRAIN_MAX_S,
+        metavar="MAX_S",
+        help="after the horizon, keep simulating (no new arrivals) until every vehicle that "
+        f"arrived has left, at most MAX_S seconds (default {DRAIN_MAX_S:g}), so that every "
+        "trip is counted, as SUMO's tripinfo counts them",
     )
     p.add_argument(
         "--plots",
@@ -258,6 +270,7 @@ def cmd_compare(args) -> int:
             args.penetration if args.penetration is not None else sc.advisory.penetration
         ),
         "compliance": args.compliance,
+        "drain_s": args.drain,
     }
     want_plots = args.plots is not None or args.report is not None
     keep = args.out is not None
@@ -292,6 +305,7 @@ def cmd_compare(args) -> int:
                     argv=getattr(args, "argv", None),
                 )
 
+    _warn_uncounted(res, args.drain)
     if args.json:
         if before is None:
             res = {k: res[k] for k in JSON_KEYS}
@@ -320,9 +334,39 @@ JSON_KEYS = (
     "change_pct",
     "change_ci95",
     "duration_s",
+    "drain_s",
     "vehicle_steps_per_s",
 )
 """Keys of ``compare --json`` (without --before, which prints the whole object)."""
+
+
+DRAIN_MAX_S = 3600.0
+"""Default bound of ``--drain`` (s)."""
+
+
+def _warn_uncounted(res: dict, drain_s: float | None) -> None:
+    """Warn on stderr when runs counted fewer than half of the trips that entered after the
+    warm-up (the rest were still en route at the end): the measures then describe the early,
+    short trips only."""
+    worst = 1.0
+    for runs in res["per_seed"].values():
+        for r in runs:
+            entered = r["vehicles"] + r["incomplete"]
+            if entered:
+                worst = min(worst, r["vehicles"] / entered)
+    if worst < 0.5:
+        hint = "a longer --duration or --drain" if drain_s is None else "a larger --drain bound"
+        print(
+            f"greenwave: warning: a run counted only {worst:.0%} of the trips that entered after "
+            f"the warm-up (the others were still en route at the end); use {hint}",
+            file=sys.stderr,
+        )
+    elif drain_s is not None and worst < 1.0:
+        print(
+            f"greenwave: warning: the network did not empty within --drain {drain_s:g} s; "
+            f"{1 - worst:.0%} of the trips in the worst run are not counted",
+            file=sys.stderr,
+        )
 
 
 # --- runs ---------------------------------------------------------------------------------------

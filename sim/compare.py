@@ -40,13 +40,27 @@ def check_same_network(a: World, b: World) -> None:
 
 
 def run_pair(
-    world: World, seed: int, *, duration_s=None, penetration=None, compliance=None, record=False
+    world: World,
+    seed: int,
+    *,
+    duration_s=None,
+    penetration=None,
+    compliance=None,
+    record=False,
+    drain_s=None,
 ) -> tuple[SimResult, SimResult]:
-    """Baseline and advisory run of one seed on the same arrivals."""
+    """Baseline and advisory run of one seed on the same arrivals (``drain_s``: see
+    :class:`~greenwave.sim.engine.Simulation`)."""
     kw = _settings(world, duration_s, penetration, compliance)
     arr = draw_arrivals(world.scenario, world.network, seed, kw["duration_s"])
     base = Simulation(
-        world, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr, record=record
+        world,
+        seed,
+        advisory=False,
+        duration_s=kw["duration_s"],
+        arrivals=arr,
+        record=record,
+        drain_s=drain_s,
     ).run()
     adv = Simulation(
         world,
@@ -57,12 +71,20 @@ def run_pair(
         duration_s=kw["duration_s"],
         arrivals=arr,
         record=record,
+        drain_s=drain_s,
     ).run()
     return base, adv
 
 
 def run_before_after(
-    after: World, before: World, seed: int, *, duration_s=None, penetration=None, compliance=None
+    after: World,
+    before: World,
+    seed: int,
+    *,
+    duration_s=None,
+    penetration=None,
+    compliance=None,
+    drain_s=None,
 ) -> tuple[SimResult, SimResult]:
     """The system comparison of one seed: before timing without advice, after timing with it.
 
@@ -73,7 +95,13 @@ def run_before_after(
     kw = _settings(after, duration_s, penetration, compliance)
     arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
     base = Simulation(
-        after, seed, advisory=False, duration_s=kw["duration_s"], arrivals=arr, timing=before.timing
+        after,
+        seed,
+        advisory=False,
+        duration_s=kw["duration_s"],
+        arrivals=arr,
+        timing=before.timing,
+        drain_s=drain_s,
     ).run()
     adv = Simulation(
         after,
@@ -83,6 +111,7 @@ def run_before_after(
         compliance=compliance,
         duration_s=kw["duration_s"],
         arrivals=arr,
+        drain_s=drain_s,
     ).run()
     return base, adv
 
@@ -98,6 +127,7 @@ def compare(
     keep=False,
     record_first=False,
     progress: Callable[[int], None] | None = None,
+    drain_s=None,
 ) -> dict:
     """The ``compare --json`` object for ``seeds`` (see the README for the keys).
 
@@ -117,6 +147,7 @@ def compare(
             penetration=kw["penetration"],
             compliance=compliance,
             record=record_first and i == 0,
+            drain_s=drain_s,
         )
         if progress is not None:
             progress(2)
@@ -132,6 +163,7 @@ def compare(
         "seeds": list(seeds),
         "penetration": kw["penetration"],
         "duration_s": kw["duration_s"],
+        "drain_s": drain_s,
         "baseline": aggregate(base_runs),
         "advisory": aggregate(adv_runs),
         "change_pct": change,
@@ -155,6 +187,7 @@ def compare_before_after(
     keep=False,
     record_first=False,
     progress: Callable[[int], None] | None = None,
+    drain_s=None,
 ) -> dict:
     """Before timing without advice vs after timing with advice, and each change alone.
 
@@ -188,6 +221,7 @@ def compare_before_after(
                 arrivals=arr,
                 timing=timing,
                 record=record,
+                drain_s=drain_s,
             ).run()
             if progress is not None:
                 progress(1)
@@ -201,6 +235,7 @@ def compare_before_after(
         "seeds": list(seeds),
         "penetration": kw["penetration"],
         "duration_s": kw["duration_s"],
+        "drain_s": drain_s,
     }
     for k in cases:
         out[k] = aggregate(runs[k])

@@ -143,6 +143,8 @@ class SimResult:
     duration_s: float
     trajectories: dict[str, np.ndarray] | None = None
     extra: dict = field(default_factory=dict)
+    drained_s: float = 0.0
+    """Seconds simulated after ``duration_s`` to let the vehicles on the network finish."""
 
 
 def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
@@ -188,6 +190,11 @@ class Simulation:
         (default: all routes of the first corridor) for plots.
     arrivals : Arrivals, optional
         Reuse an already drawn population (must come from the same scenario and seed).
+    drain_s : float, optional
+        After ``duration_s`` (no arrivals after it), keep simulating until every arrived vehicle
+        has left the network, for at most this many seconds, so that every trip is counted;
+        ``SimResult.drained_s`` says how long it took (``on_network``/``waiting`` > 0: it did
+        not empty in time).
     """
 
     def __init__(
@@ -205,6 +212,7 @@ class Simulation:
         record_routes=None,
         arrivals: Arrivals | None = None,
         timing=None,
+        drain_s: float | None = None,
     ):
         sc = world.scenario
         self.world = world
@@ -216,6 +224,10 @@ class Simulation:
         self.warmup = float(warmup_s if warmup_s is not None else sc.simulation.warmup_s)
         if not 0.0 < self.dt <= 0.5:
             raise ValueError("dt_s must be in (0, 0.5]")
+        if drain_s is not None and not (math.isfinite(drain_s) and drain_s >= 0.0):
+            raise ValueError(f"drain_s must be finite and >= 0, got {drain_s}")
+        self.drain = float(drain_s or 0.0)
+        self.drained = 0.0
         self.epoch = world.epoch_s
         adv = sc.advisory
         self.adv = adv
@@ -730,8 +742,22 @@ class Simulation:
         env.process(self._physics(env))
         wall = time.perf_counter()
         env.run(until=self.duration)
+        # Drain: arrivals ended at the horizon; run on in one-minute chunks until the last
+        # vehicle has left (or the bound is reached).
+        limit = self.duration + self.drain
+        while env.now < limit and not self._empty():
+            env.run(until=min(env.now + 60.0, limit))
+        self.drained = env.now - self.duration
         wall = time.perf_counter() - wall
         return self._result(wall)
+
+    def _empty(self) -> bool:
+        """No vehicle on the network, waiting to enter or still to arrive."""
+        return (
+            int(self.queue_tail.sum()) == self.arr.count
+            and bool(np.all(self.queue_head == self.queue_tail))
+            and not self.alive[: self.hw].any()
+        )
 
     def _result(self, wall) -> SimResult:
         a, res, r = self.arr, self.res, self.routes
@@ -788,6 +814,7 @@ class Simulation:
             wall_s=wall,
             warmup_s=self.warmup,
             duration_s=self.duration,
+            drained_s=self.drained,
             trajectories=traj,
             extra={
                 "advice_calls": self.n_advice_calls,
