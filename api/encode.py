@@ -15,6 +15,7 @@ Two formats:
 from __future__ import annotations
 
 import re
+import sys
 
 import numpy as np
 import orjson
@@ -29,7 +30,16 @@ from .advisories import Advisories
 _NUMPY = orjson.OPT_SERIALIZE_NUMPY
 _NULL = b"null"
 _ESCAPED = re.compile(r'["\\\x00-\x1f]')  # what JSON strings escape
-_MESSAGES_MAX = 65536  # encoded messages kept (cleared when full)
+MESSAGES_MAX_BYTES = 8 << 20
+"""Memory the cache of encoded messages may hold (bytes: the encoded JSON and its key strings,
+as ``sys.getsizeof`` counts them); the cache is emptied when it would grow beyond this.  Messages
+carry the distance to the stop line, so a busy city has tens of thousands of distinct ones."""
+
+
+def exact(text: bytes) -> bytes:
+    """An exact-size copy of an ``orjson.dumps`` result, for anything kept for long: orjson's
+    bytes keep its whole write buffer (about 4 KiB, however short the text)."""
+    return bytes(memoryview(text))
 
 
 def pieces(values: np.ndarray) -> list[bytes]:
@@ -96,11 +106,11 @@ class Encoder:
 
     def __init__(self, network, status_names: tuple[str, ...]):
         self.status_names = status_names
-        self._status = [orjson.dumps(s) for s in status_names]
+        self._status = [exact(orjson.dumps(s)) for s in status_names]
         # Index -1 (no link / no intersection) picks the trailing null.
-        self._link = [orjson.dumps(i) for i in network.link_ids] + [_NULL]
+        self._link = [exact(orjson.dumps(i)) for i in network.link_ids] + [_NULL]
         self._inter = [
-            orjson.dumps({"id": i, "name": n})
+            exact(orjson.dumps({"id": i, "name": n}))
             for i, n in zip(network.intersection_ids, network.intersection_names, strict=True)
         ] + [_NULL]
         limit = np.round(ms_to_kmh(network.link_speed_limit_ms), 6)
@@ -116,12 +126,13 @@ class Encoder:
             b'"time_to_change_max_s":%s}'
             for s in STATE_NAMES
         ]
-        self._plan_kinds = [orjson.dumps(k) for k in PLAN_NAMES]
+        self._plan_kinds = [exact(orjson.dumps(k)) for k in PLAN_NAMES]
         self._plan_names = np.array([None, *PLAN_NAMES[1:]], dtype=object)  # none → null
         self._plan = b'{"kind":%s' + b"".join(b',"%s":%%s' % k.encode() for k in PLAN_FIELDS) + b"}"
         self._no_plan = b"null" + b"%.0s" * (1 + len(PLAN_FIELDS))
         self._rows: dict[tuple[int, int], bytes] = {}
         self._messages: dict[tuple[str, str], bytes] = {}
+        self.messages_bytes = 0  # what the entries of _messages hold (see MESSAGES_MAX_BYTES)
 
     # ------------------------------------------------------------------ one object per vehicle
     def items(self, a: Advisories) -> list[bytes]:
@@ -199,15 +210,21 @@ class Encoder:
         return b",".join(items)
 
     def _encode_messages(self, messages: list[dict]) -> list[bytes]:
+        """The JSON of each ``{zh, en}`` message, through a cache bounded in bytes (exact-size
+        copies: see :func:`exact`)."""
         cache = self._messages
-        if len(cache) > _MESSAGES_MAX:
-            cache.clear()
         out = []
         for m in messages:
             key = (m["zh"], m["en"])
             enc = cache.get(key)
             if enc is None:
-                enc = cache[key] = orjson.dumps(m)
+                enc = exact(orjson.dumps(m))
+                size = sys.getsizeof(enc) + sys.getsizeof(key[0]) + sys.getsizeof(key[1])
+                if self.messages_bytes + size > MESSAGES_MAX_BYTES:
+                    cache.clear()
+                    self.messages_bytes = 0
+                cache[key] = enc
+                self.messages_bytes += size
             out.append(enc)
         return out
 
