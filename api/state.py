@@ -15,6 +15,11 @@ nothing.  Writers of several worker processes serialise on an ``flock`` of ``<fi
 re-read the file first, so no worker's change is lost; the other workers pick the file up within
 ``state_poll_s`` (:meth:`TimingStore.refresh`, polled by the app).
 
+A write interrupted between creating its temporary file and the rename (the process killed)
+leaves ``<file>.<random>.tmp`` behind; nothing else writes such names, so the files of a
+scenario's state older than :data:`STALE_TMP_S` are removed when a worker starts.  Younger ones
+may belong to a write in progress in another worker and are left alone.
+
 A state file that cannot be read or validated is reported (log and ``/healthz``) and the
 scenario's plans are used; it is kept as ``<file>.corrupt`` when the next write replaces it.
 Entries that no longer fit the scenario (unknown intersection, different signal groups) are
@@ -32,6 +37,7 @@ import threading
 import time
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
+from glob import escape as glob_escape
 from pathlib import Path
 
 from pydantic import ValidationError
@@ -49,6 +55,9 @@ log = logging.getLogger("greenwave.api.state")
 
 FORMAT = "greenwave-state"
 VERSION = 1
+STALE_TMP_S = 60.0
+"""Temporary files of the state older than this (s) are left over from interrupted writes: a
+write holds its file for milliseconds (one fsync)."""
 
 
 class PersistError(RuntimeError):
@@ -86,6 +95,7 @@ class TimingStore:
         self._lock = threading.Lock()
         self._seen: tuple | None = None
         self._corrupt = False
+        self.removed_tmp = remove_stale_tmp(self.path)
         with self._lock:
             self._load()
 
@@ -307,6 +317,31 @@ class TimingStore:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def remove_stale_tmp(path: Path, older_than_s: float = STALE_TMP_S) -> list[Path]:
+    """Remove temporary files of ``path``'s writes (``<name>.*.tmp`` beside it) last modified
+    more than ``older_than_s`` ago; returns those removed."""
+    removed: list[Path] = []
+    now = time.time()
+    try:
+        candidates = list(path.parent.glob(glob_escape(path.name) + ".*.tmp"))
+    except OSError:
+        return removed
+    for tmp in candidates:
+        try:
+            if now - tmp.stat().st_mtime > older_than_s and tmp.is_file():
+                tmp.unlink()
+                removed.append(tmp)
+        except OSError as exc:  # gone meanwhile (another worker), or not ours to remove
+            log.debug("cannot remove %s: %s", tmp, exc)
+    if removed:
+        log.warning(
+            "removed %d temporary file(s) of interrupted state writes: %s",
+            len(removed),
+            ", ".join(p.name for p in removed),
+        )
+    return removed
 
 
 def _short(exc: Exception) -> str:

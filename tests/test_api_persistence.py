@@ -150,3 +150,27 @@ def test_expired_spat_is_dropped_on_write(tmp_path):
     doc = json.loads((tmp_path / "zibo_arterial.state.json").read_text())
     assert [(s["intersection_id"], s["signal_group"]) for s in doc["spat"]] == [("xisi", "NS")]
     assert os.stat(tmp_path / "zibo_arterial.state.json").st_size > 0
+
+
+def test_stale_temporary_files_are_removed_at_start_up(tmp_path, caplog):
+    """Writes killed between mkstemp and rename leave temp files: old ones go at start-up."""
+    old = time.time() - 3600
+    stale = [
+        tmp_path / "zibo_arterial.state.json.k3j_x9.tmp",
+        tmp_path / "zibo_arterial.state.json.a.tmp",
+    ]
+    for p in stale:
+        p.write_bytes(b'{"format": "greenwave-state", "ver')  # cut short by the kill
+        os.utime(p, (old, old))
+    fresh = tmp_path / "zibo_arterial.state.json.inflight.tmp"  # maybe another worker's write
+    fresh.write_bytes(b"{")
+    others = [tmp_path / "zibo_city.state.json.x1.tmp", tmp_path / "notes.tmp"]
+    for p in others:
+        p.write_bytes(b"x")
+        os.utime(p, (old, old))
+    with TestClient(app(tmp_path)) as c:
+        assert c.get("/healthz").json()["status"] == "ok"
+        assert c.put("/v1/intersections/liuquan/plan", json=PLAN, headers=AUTH).status_code == 200
+    assert not any(p.exists() for p in stale)
+    assert fresh.exists() and all(p.exists() for p in others)
+    assert any("interrupted state writes" in r.message for r in caplog.records)
