@@ -196,6 +196,34 @@ def scenario_arg(p: argparse.ArgumentParser, required: bool = False):
         )
 
 
+def seeds_args(p: argparse.ArgumentParser, *, default: int, per: str = "") -> None:
+    """``--seeds N`` and ``--first-seed S``: the runs use seeds S, S+1, ..., S+N-1."""
+    p.add_argument(
+        "--seeds",
+        type=int_range(1, 1000),
+        default=default,
+        metavar="N",
+        help=f"number of seeds{per} (default {default})",
+    )
+    p.add_argument(
+        "--first-seed",
+        type=int_range(0, 2**31),
+        default=1,
+        metavar="S",
+        help="first seed; the runs use seeds S, S+1, ..., S+N-1 (default 1)",
+    )
+
+
+def duration_arg(p: argparse.ArgumentParser) -> None:
+    """``--duration S``: simulated seconds per run (default: the scenario's)."""
+    p.add_argument(
+        "--duration",
+        type=finite_float(1.0, 86400.0),
+        metavar="S",
+        help="simulated seconds per run, more than the warm-up (default: the scenario's)",
+    )
+
+
 def json_arg(p: argparse.ArgumentParser) -> None:
     """Add ``--json``: one JSON object on stdout and nothing else there; no progress bar."""
     p.add_argument(

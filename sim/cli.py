@@ -23,6 +23,7 @@ import numpy as np
 from greenwave.cli import (
     CliError,
     check_distinct_outputs,
+    duration_arg,
     finite_float,
     int_range,
     json_arg,
@@ -33,6 +34,7 @@ from greenwave.cli import (
     print_json,
     progress_bar,
     scenario_arg,
+    seeds_args,
     warn_unencodable,
 )
 from greenwave.network import World
@@ -149,12 +151,7 @@ def add_parser(sub) -> None:
         metavar="N",
         help="number of seeds, 1, 2, ... (default 3)",
     )
-    p.add_argument(
-        "--duration",
-        type=finite_float(1.0, 86400.0),
-        metavar="S",
-        help="simulated seconds per run, more than the warm-up (default: the scenario's)",
-    )
+    duration_arg(p)
     _report_arg(p)
     lang_arg(p, "table")
     json_arg(p)
@@ -171,20 +168,7 @@ def add_parser(sub) -> None:
 
 
 def _common(p):
-    p.add_argument(
-        "--seeds",
-        type=int_range(1, 1000),
-        default=5,
-        metavar="N",
-        help="number of seeds (default 5)",
-    )
-    p.add_argument(
-        "--first-seed",
-        type=int_range(0, 2**31),
-        default=1,
-        metavar="S",
-        help="first seed; the runs use seeds S, S+1, ..., S+N-1 (default 1)",
-    )
+    seeds_args(p, default=5)
     p.add_argument(
         "--penetration",
         type=finite_float(0.0, 1.0),
@@ -197,12 +181,7 @@ def _common(p):
         metavar="C",
         help="share of equipped drivers who follow the advice (default: scenario's)",
     )
-    p.add_argument(
-        "--duration",
-        type=finite_float(1.0, 86400.0),
-        metavar="S",
-        help="simulated seconds per run, more than the warm-up (default: the scenario's)",
-    )
+    duration_arg(p)
     p.add_argument(
         "--drain",
         type=finite_float(0.0, 86400.0),

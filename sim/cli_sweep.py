@@ -14,7 +14,7 @@ import sys
 import time
 from pathlib import Path
 
-from greenwave.cli import CliError, finite_float, int_range, out_dir_arg, scenario_arg
+from greenwave.cli import CliError, duration_arg, int_range, out_dir_arg, scenario_arg, seeds_args
 
 from .sweep import (
     Case,
@@ -52,26 +52,8 @@ def add_parser(sub) -> None:
         help="a swept setting: dotted scenario key and comma-separated TOML values "
         "(repeat for a grid; e.g. advisory.penetration=0.25,0.5,1)",
     )
-    p.add_argument(
-        "--seeds",
-        type=int_range(1, 1000),
-        default=3,
-        metavar="N",
-        help="seeds per combination (default 3)",
-    )
-    p.add_argument(
-        "--first-seed",
-        type=int_range(0, 2**31),
-        default=1,
-        metavar="S",
-        help="first seed; each combination runs seeds S, S+1, ..., S+N-1 (default 1)",
-    )
-    p.add_argument(
-        "--duration",
-        type=finite_float(1.0, 86400.0),
-        metavar="S",
-        help="simulated seconds per run (default: the scenario's)",
-    )
+    seeds_args(p, default=3, per=" per combination")
+    duration_arg(p)
     p.add_argument(
         "--out",
         type=out_dir_arg,
