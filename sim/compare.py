@@ -48,30 +48,24 @@ def run_pair(
     compliance=None,
     record=False,
     drain_s=None,
+    base_timing=None,
 ) -> tuple[SimResult, SimResult]:
-    """Baseline and advisory run of one seed on the same arrivals (``drain_s``: see
-    :class:`~greenwave.sim.engine.Simulation`)."""
+    """Baseline and advisory run of one seed on the same arrivals.
+
+    ``base_timing``: the signal timing of the baseline run (default: the world's); ``record``
+    and ``drain_s`` as in :class:`~greenwave.sim.engine.Simulation`.
+    """
     kw = _settings(world, duration_s, penetration, compliance)
     arr = draw_arrivals(world.scenario, world.network, seed, kw["duration_s"])
-    base = Simulation(
-        world,
-        seed,
-        advisory=False,
-        duration_s=kw["duration_s"],
-        arrivals=arr,
-        record=record,
-        drain_s=drain_s,
-    ).run()
+    common = dict(duration_s=kw["duration_s"], arrivals=arr, record=record, drain_s=drain_s)
+    base = Simulation(world, seed, advisory=False, timing=base_timing, **common).run()
     adv = Simulation(
         world,
         seed,
         advisory=True,
         penetration=kw["penetration"],
         compliance=compliance,
-        duration_s=kw["duration_s"],
-        arrivals=arr,
-        record=record,
-        drain_s=drain_s,
+        **common,
     ).run()
     return base, adv
 
@@ -92,28 +86,15 @@ def run_before_after(
     the signal timing and the advice differ.
     """
     check_same_network(after, before)
-    kw = _settings(after, duration_s, penetration, compliance)
-    arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
-    base = Simulation(
+    return run_pair(
         after,
         seed,
-        advisory=False,
-        duration_s=kw["duration_s"],
-        arrivals=arr,
-        timing=before.timing,
-        drain_s=drain_s,
-    ).run()
-    adv = Simulation(
-        after,
-        seed,
-        advisory=True,
-        penetration=kw["penetration"],
+        duration_s=duration_s,
+        penetration=penetration,
         compliance=compliance,
-        duration_s=kw["duration_s"],
-        arrivals=arr,
         drain_s=drain_s,
-    ).run()
-    return base, adv
+        base_timing=before.timing,
+    )
 
 
 def compare(
