@@ -4,7 +4,7 @@
         [--penetration 1.0] [--min-speed-kmh 18] [--max-speedfactor 1.1] [--device-range 500]
         [--duration 1800] [--drain 1800] [--work DIR] [--json]
 
-Every corridor is drawn by :mod:`greenwave.corridorgen` from its seed (SUMO net with internal
+Every corridor is drawn by :mod:`greenwave.sumo.corridorgen` from its seed (SUMO net with internal
 lanes, separate signal programs, Krauss vType with ``--sigma``; the matching greenwave
 scenario) and compared by ``benchmarks/glosa_vs_sumo.py --net`` (no advice, device.glosa and
 greenwave on the same vehicles, every trip drained; see that script for the freedom given to
@@ -60,8 +60,8 @@ def main(argv=None) -> int:
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
     a = ap.parse_args(argv)
     from greenwave.cli import parse_list
-    from greenwave.corridorgen import generate_corridor
     from greenwave.sim.measures import mean_ci
+    from greenwave.sumo.corridorgen import generate_corridor
 
     try:
         corridors = parse_list(a.corridors)

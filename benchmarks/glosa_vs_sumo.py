@@ -22,8 +22,9 @@ Both advisories use a 500 m range (SUMO's default is 100 m); the device's other 
 SUMO's defaults (``add-switchtime 0``, ``use-queue false``, ``override-safety false``,
 ``ignore-cfmodel false``); it advises for the next signal only.  The equipped vehicles are the
 same in both systems: SUMO gets greenwave's draw through ``--device.glosa.explicit`` (nested
-across penetrations; :func:`sim.sumo_glosa.equipped_ids`).  Greenwave runs through
-:class:`sim.sumo_glosa.GlosaController` (libsumo): the core's ``greenwave.advice.advise``,
+across penetrations; :func:`greenwave.sumo.controller.equipped_ids`).  Greenwave runs
+through :class:`greenwave.sumo.controller.GlosaController` (libsumo): the core's
+``greenwave.advice.advise``,
 queue-aware, up to 3 signals ahead, with the controller's driver behaviour (trusted red lights,
 queues left to SUMO's car following, speed factor raised to reach a target; see its docstring)
 and this driver policy (``POLICY``, scenario ``[drivers]`` settings the engine has too): take the
@@ -65,15 +66,16 @@ and signal programs nobody exported from greenwave::
 Per seed, three SUMO runs on the same files and ``--seed``: ``baseline`` (no advice),
 ``device_glosa`` (SUMO's device on exactly the vehicles greenwave equips: ``--device.glosa.
 probability 1`` at 100 %, else ``--device.glosa.explicit`` with
-:func:`sim.sumo_glosa.equipped_ids` over the ids of the ``<vehicle>``/``<trip>`` elements and
-the flows' ``FLOW.N``; ``min-speed`` = ``--min-speed-kmh`` / 3.6, ``max-speedfactor``, range
-500 m) and ``greenwave`` (:class:`sim.sumo_glosa.GlosaController` at ``--penetration``, the
+:func:`greenwave.sumo.controller.equipped_ids` over the ids of the ``<vehicle>``/``<trip>``
+elements and the flows' ``FLOW.N``; ``min-speed`` = ``--min-speed-kmh`` / 3.6,
+``max-speedfactor``, range 500 m) and ``greenwave``
+(:class:`greenwave.sumo.controller.GlosaController` at ``--penetration``, the
 advisory's band ``--min-speed-kmh`` – the highest speed limit × ``--max-speedfactor`` and its
 ``max_speed_factor`` the same factor (at least 1), with the matched-freedom driver policy
 ``MATCHED_POLICY``).  Vehicle types, σ and car following are the routes file's own; only
 vTypes without an ``emissionClass`` get ``HBEFA3/PC_G_EU4`` (on a copy of the routes in the
 work directory; the user's files are never written).  Greenwave's world is ``--scenario`` when
-given, else the net imported with :func:`greenwave.sumo_io.import_sumo` after merging the
+given, else the net imported with :func:`greenwave.sumo.importer.import_sumo` after merging the
 additional files' programs into it (``netconvert -s NET -i A``).  Departures after
 ``--duration`` (default: the routes file's last departure) are cut from the copy; SUMO runs
 until ``--duration`` + ``--drain`` (default 3600 s) and every trip is measured (no warm-up):
@@ -135,16 +137,11 @@ from greenwave.scenario import (
     parse_scenario,
 )
 from greenwave.sim.measures import mean_ci
-from greenwave.sim.sumo_glosa import (
-    EMISSION_CLASS,
-    PETROL_DENSITY_G_PER_L,
-    equip_draws,
-    equipped_ids,
-    flow_vehicle_ids,
-    run_sumo,
-    trip_summary,
-)
-from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
+from greenwave.sumo.controller import equip_draws, equipped_ids, flow_vehicle_ids
+from greenwave.sumo.export import export_sumo
+from greenwave.sumo.runner import run_sumo
+from greenwave.sumo.tools import find_sumo_tool, tool_env
+from greenwave.sumo.tripinfo import EMISSION_CLASS, PETROL_DENSITY_G_PER_L, trip_summary
 
 DEVICE_RANGE_M = 500.0
 DEVICE_DEFAULT_MIN_SPEED_MS = 5.0  # SUMO's device.glosa.min-speed default
@@ -1470,7 +1467,7 @@ def _write_net_sumocfg(cfg: Path, net: Path, routes: Path, adds: list[Path], end
 
 def _import_net(a, net: Path, tls_adds: list[Path], routes: Path, work: Path):
     """Greenwave's scenario of the net (its programs merged with the additional ones)."""
-    from greenwave.sumo_io import import_sumo
+    from greenwave.sumo.importer import import_sumo
 
     hint = "; give the greenwave scenario of the network with --scenario S.toml"
     src = net

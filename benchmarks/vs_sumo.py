@@ -1,8 +1,8 @@
 """Cross-check greenwave's simulator against Eclipse SUMO: baselines (no advice), same scenario.
 
 The scenario (default ``scenarios/zibo_arterial.toml``) is exported with
-:func:`greenwave.sumo_io.export_sumo`: same links and lengths, same signal programs (checked step
-by step in ``tests/test_sumo_io.py``), same demand as Poisson flows, same driver parameters
+:func:`greenwave.sumo.export.export_sumo`: same links and lengths, same signal programs (checked
+step by step in ``tests/test_sumo_io.py``), same demand as Poisson flows, same driver parameters
 (length, minGap, accel, decel, tau, speedFactor distribution).  Then, for every seed, SUMO and
 greenwave run without advice and the trips that departed after the warm-up and completed are
 measured the same way on both sides:
@@ -55,13 +55,9 @@ from greenwave.network import World
 from greenwave.scenario import load_scenario
 from greenwave.sim.engine import STOP_SPEED_MS, Simulation
 from greenwave.sim.measures import mean_ci, summarize
-from greenwave.sim.sumo_glosa import (
-    parse_sumo_duration_s,
-    parse_ups,
-    read_tripinfo,
-    trip_summary,
-)
-from greenwave.sumo_io import export_sumo, find_sumo_tool, tool_env
+from greenwave.sumo.export import export_sumo
+from greenwave.sumo.tools import find_sumo_tool, parse_sumo_duration_s, parse_ups, tool_env
+from greenwave.sumo.tripinfo import read_tripinfo, trip_summary
 
 VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, legend)
     "idm": (

@@ -203,6 +203,7 @@ def no_work(monkeypatch):
     import greenwave.sim.compare
     import greenwave.sim.engine
     import greenwave.sumo.corridorgen
+    import greenwave.sumo.export
     import greenwave.sumo.importer
 
     monkeypatch.setattr(greenwave.sim.engine.Simulation, "run", boom)
@@ -213,7 +214,7 @@ def no_work(monkeypatch):
         (greenwave.sim.cli, "compare_before_after"),
         (greenwave.sim.cli_sweep, "run_sweep"),
         (greenwave.cli_coordination, "optimize_offsets"),
-        (greenwave.sumo.importer, "export_sumo"),
+        (greenwave.sumo.export, "export_sumo"),
         (greenwave.sumo.importer, "import_sumo"),
         (greenwave.sumo.corridorgen, "generate_corridor"),
     ):

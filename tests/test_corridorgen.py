@@ -1,4 +1,4 @@
-"""Random corridors (:mod:`greenwave.corridorgen`, ``greenwave generate-corridor``).
+"""Random corridors (:mod:`greenwave.sumo.corridorgen`, ``greenwave generate-corridor``).
 
 Without SUMO: the draws (reproducible, inside their documented ranges over 50 seeds, different
 between seeds), the scenario TOML (validates, carries the drawn plans, lengths and flows) and the
@@ -21,11 +21,12 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from greenwave import corridorgen as cg
 from greenwave.cli import main
 from greenwave.network import World
 from greenwave.scenario import load_scenario
-from greenwave.sumo_io import find_sumo_tool, import_sumo, tool_env
+from greenwave.sumo import corridorgen as cg
+from greenwave.sumo.importer import import_sumo
+from greenwave.sumo.tools import find_sumo_tool, tool_env
 from greenwave.timing import AMBER, GREEN
 
 ROOT = Path(__file__).resolve().parent.parent

@@ -1,7 +1,7 @@
 """``benchmarks/glosa_vs_sumo.py --net``: greenwave vs SUMO's device.glosa on any SUMO network.
 
 With SUMO (the ``[sumo]`` extra; skipped otherwise): on a generated corridor
-(:func:`greenwave.corridorgen.generate_corridor`, 600 s of departures) one seed at 100 %
+(:func:`greenwave.sumo.corridorgen.generate_corridor`, 600 s of departures) one seed at 100 %
 penetration gives the JSON on the last line with every key and finite measures, and every trip
 is counted — the same number of vehicles in all three runs, equal to the trips of the baseline's
 tripinfo and to SUMO's inserted vehicles, none left running, some arriving after the departure
@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 
-from greenwave.sumo_io import find_sumo_tool, tool_env
+from greenwave.sumo.tools import find_sumo_tool, tool_env
 
 ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = ROOT / "benchmarks" / "glosa_vs_sumo.py"
@@ -56,7 +56,7 @@ def _run(*args, timeout=120):
 
 @pytest.fixture(scope="module")
 def corridor(tmp_path_factory):
-    from greenwave.corridorgen import generate_corridor
+    from greenwave.sumo.corridorgen import generate_corridor
 
     d = tmp_path_factory.mktemp("corridor")
     generate_corridor(14, d, duration_s=DURATION)  # 5 signals, light traffic

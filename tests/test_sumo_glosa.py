@@ -1,4 +1,4 @@
-"""Greenwave's advice inside SUMO (:mod:`sim.sumo_glosa`).
+"""Greenwave's advice inside SUMO (:mod:`greenwave.sumo.controller`).
 
 Without SUMO: the equipment draws (nested across penetrations) and the tripinfo reader.  With
 SUMO (the ``[sumo]`` extra; CI installs it; skipped otherwise): 300 s of the default scenario's
@@ -20,16 +20,11 @@ import pytest
 
 from greenwave.network import World
 from greenwave.scenario import load_scenario, parse_scenario
-from greenwave.sim.sumo_glosa import (
-    HALTING_SPEED_MS,
-    GlosaController,
-    equip_draws,
-    equipped_ids,
-    read_tripinfo,
-    run_sumo,
-    trip_summary,
-)
-from greenwave.sumo_io import export_sumo, find_sumo_tool
+from greenwave.sumo.controller import GlosaController, equip_draws, equipped_ids
+from greenwave.sumo.export import export_sumo
+from greenwave.sumo.runner import run_sumo
+from greenwave.sumo.tools import find_sumo_tool
+from greenwave.sumo.tripinfo import HALTING_SPEED_MS, read_tripinfo, trip_summary
 from greenwave.timing import RED
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -114,7 +109,7 @@ def _drive(world: World, cfg: Path, penetration: float, **options) -> dict:
     """300 s with the controller; per step the stops (drops to <= 0.1 m/s) of every eastbound
     vehicle and every stop-line crossing with the signal state at both ends of the step, per
     update the speed and leader gap of every vehicle with a steered target."""
-    from greenwave.sim.sumo_glosa import sumo_api
+    from greenwave.sumo.tools import sumo_api
 
     api, _ = sumo_api()
     exe = find_sumo_tool("sumo")

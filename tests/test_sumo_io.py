@@ -27,13 +27,10 @@ from greenwave.scenario import (
     loads_scenario,
     parse_scenario,
 )
-from greenwave.sumo_io import (
-    SumoError,
-    export_sumo,
-    find_sumo_tool,
-    import_sumo,
-    tool_env,
-)
+from greenwave.sumo.export import export_sumo
+from greenwave.sumo.importer import import_sumo
+from greenwave.sumo.tools import find_sumo_tool, tool_env
+from greenwave.sumo.xmlio import SumoError
 from greenwave.timing import AMBER, GREEN
 
 ROOT = Path(__file__).resolve().parent.parent

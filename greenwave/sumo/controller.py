@@ -1,7 +1,7 @@
 """Greenwave's advice for equipped vehicles inside SUMO (libsumo, fallback TraCI).
 
 :class:`GlosaController` runs next to a SUMO simulation of a scenario exported by
-:func:`greenwave.sumo_io.export_sumo` (edge ids and lengths are the links', SUMO second ``t``
+:func:`greenwave.sumo.export.export_sumo` (edge ids and lengths are the links', SUMO second ``t``
 is the time ``epoch + t``) and does for SUMO's vehicles what :mod:`sim.engine` does for its own:
 
 * every ``advisory.update_interval_s``, equipped, complying vehicles within ``advisory.range_m``
@@ -20,10 +20,9 @@ turns green before arrival, via speed mode bit 4, only while the vehicle cannot 
 ``release_queued`` (queued vehicles and close followers of slower leaders follow SUMO's car
 following) and ``raise_speed_factor`` (SUMO's desired speed at least 1.5 × the target).
 
-Other entry points: :func:`run_sumo` (one run, with the controller when ``glosa`` is given),
-:func:`equipped_ids` (drawn per vehicle from ``(seed, crc32(id))``: nested across
-penetrations, and can be handed to SUMO's own device), :func:`read_tripinfo` and
-:func:`trip_summary` (tripinfo output, for ``benchmarks/vs_sumo.py`` and ``glosa_vs_sumo.py``).
+Also :func:`equipped_ids` (drawn per vehicle from ``(seed, crc32(id))``: nested across
+penetrations, and can be handed to SUMO's own device); runs are :func:`greenwave.sumo.runner.
+run_sumo`, trip output :mod:`greenwave.sumo.tripinfo`.
 With ``check_red`` every stop-line crossing is checked against the signal
 (:attr:`GlosaController.red_crossings`).  SI units (m, s, m/s).
 
@@ -32,12 +31,7 @@ Derivations and history: docs/sumo_bridge.md.
 
 from __future__ import annotations
 
-import contextlib
 import math
-import os
-import re
-import sys
-import time
 import xml.etree.ElementTree as ET
 import zlib
 from dataclasses import dataclass, field
@@ -48,84 +42,9 @@ import numpy as np
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
-from greenwave.sumo_io import find_sumo_tool, tool_env
+from greenwave.sim.driver import QUEUE_SPEED_MS, commands, queued_ahead, reaction_times
+from greenwave.sim.engine import SAME_ADVICE_MS, schedule_targets
 from greenwave.timing import RED
-
-from .driver import QUEUE_SPEED_MS, commands, queued_ahead, reaction_times
-from .engine import SAME_ADVICE_MS, schedule_targets
-
-HALTING_SPEED_MS = 0.1  # SUMO_const_haltingSpeed: tripinfo waitingCount counts drops to <= this
-
-EMISSION_CLASS = "HBEFA3/PC_G_EU4"
-"""Emission class the benchmarks give SUMO's vehicles (petrol Euro 4 car, HBEFA 3.1)."""
-PETROL_DENSITY_G_PER_L = 742.0
-"""SUMO's petrol density for HBEFA3 fuel mass → volume (src/utils/emissions/HelpersHBEFA3)."""
-
-
-# ----------------------------------------------------------------------------- SUMO plumbing
-
-
-def sumo_api(prefer: str = "libsumo"):
-    """``(module, name)``: libsumo when importable (in-process, fast), else traci.
-
-    Raises ImportError when neither is installed (``pip install 'greenwave[sumo]'``).
-    """
-    order = ("libsumo", "traci") if prefer == "libsumo" else ("traci", "libsumo")
-    for name in order:
-        try:
-            with _quiet_stdout():  # libsumo may print a version warning on import
-                mod = __import__(name)
-            return mod, name
-        except ImportError:
-            continue
-    raise ImportError("neither libsumo nor traci is installed: pip install 'greenwave[sumo]'")
-
-
-@contextlib.contextmanager
-def _quiet_stdout():
-    saved = sys.stdout
-    try:
-        with open(os.devnull, "w") as null:
-            sys.stdout = null
-            yield
-    finally:
-        sys.stdout = saved
-
-
-@contextlib.contextmanager
-def _redirect_fds(path: Path):
-    """Send the process's C-level stdout/stderr (libsumo's messages) to ``path``."""
-    sys.stdout.flush()
-    sys.stderr.flush()
-    saved = os.dup(1), os.dup(2)
-    with open(path, "ab") as f:
-        os.dup2(f.fileno(), 1)
-        os.dup2(f.fileno(), 2)
-        try:
-            yield
-        finally:
-            sys.stdout.flush()
-            sys.stderr.flush()
-            os.dup2(saved[0], 1)
-            os.dup2(saved[1], 2)
-            os.close(saved[0])
-            os.close(saved[1])
-
-
-def parse_ups(text: str) -> float:
-    """SUMO's ``UPS`` (vehicle updates per wall second) from its ``--duration-log.statistics``
-    report, NaN when absent."""
-    m = re.findall(r"UPS:\s*([0-9.eE+-]+)", text)
-    return float(m[-1]) if m else math.nan
-
-
-def parse_sumo_duration_s(text: str) -> float:
-    """The simulation's wall time (``Performance: Duration: 5.43s``), NaN when absent."""
-    m = re.findall(r"Duration:\s*([0-9.]+)s", text)
-    return float(m[-1]) if m else math.nan
-
-
-# ----------------------------------------------------------------------------- equipment
 
 
 def equip_draws(seed: int, vid: str) -> tuple[float, float]:
@@ -147,19 +66,26 @@ def flow_vehicle_ids(routes: Path, max_per_flow: int) -> list[str]:
     return [f"{f.get('id')}.{k}" for f in root.iter("flow") for k in range(max_per_flow)]
 
 
-# ----------------------------------------------------------------------------- controller
-
-
 SPEED_MODE_DEFAULT = 31  # SUMO's default speed mode: all checks on
+
 SPEED_MODE_TRUST = 31 & ~16  # bit 4 off: the red light is no reason to brake (docs/sumo_bridge.md)
+
 TRUST_MARGIN_S = 1.0  # trust a red that turns green >= 1 s before arrival (sim.engine)
+
 GREEN_GRACE_S = 1.0  # keep trusting 1 s into the green (SUMO switches at the step boundary)
+
 STOP_MARGIN_M = 2.0  # a re-armed stop must end this far before the line (SUMO stops 1 m short)
+
 TRUST_REACH_MARGIN_S = 1.0  # "cannot reach the line before green": with 1 s to spare
+
 TLS_MIN_DECEL_MS2 = 3.0  # SUMO's --tls.yellow.min-decel default (its braking at a changing light)
+
 FOLLOW_GAP_FACTOR = 1.3  # following: gap within 1.3 × IDM's desired gap (steady following)
+
 TRUST_HORIZONS_S = (2.0, 1.0)  # a trusted red is re-checked after these if surely still fine
+
 CRUISE_V0 = 1.5  # SUMO's desired speed while a target is steered: at least 1.5 × the target
+
 CRUISE_V0_RANGE = (1.3, 2.0)  # ... kept unchanged while inside this range (× the target)
 
 
@@ -234,6 +160,35 @@ class GlosaController:
         Keep every advice, steering command and trusted red light in :attr:`log`.
     """
 
+    # Per-vehicle slot arrays, (cap,), allocated by _alloc.
+    alive: np.ndarray
+    complies: np.ndarray
+    target: np.ndarray
+    pend_v: np.ndarray
+    pend_t: np.ndarray
+    hold: np.ndarray
+    then_v: np.ndarray
+    then_t: np.ndarray
+    plan_id: np.ndarray
+    ramping: np.ndarray
+    ramp_v0: np.ndarray
+    ramp_t0: np.ndarray
+    prev_link: np.ndarray
+    stop_k: np.ndarray
+    adv_until: np.ndarray
+    sf0: np.ndarray
+    sf: np.ndarray
+    vmax: np.ndarray
+    accel: np.ndarray
+    decel: np.ndarray
+    stop_decel: np.ndarray
+    lane_vmax: np.ndarray
+    queued_until: np.ndarray
+    following: np.ndarray
+    trusted: np.ndarray
+    green_at: np.ndarray
+    trust_next: np.ndarray
+
     HOLD_MS = 0.05  # within this of the target, hold it with setSpeed instead of ramping
 
     def __init__(
@@ -299,7 +254,7 @@ class GlosaController:
         self.crossings_by_state: dict[int, int] = {}  # signal state at the interval's start
         self.equipped_seen: dict[str, bool] = {}  # every departed vehicle: equipped?
         self._next_update = 0.0
-        self._t_prev = None
+        self._t_prev: float | None = None
         self.dt = float(api.simulation.getDeltaT())
         self._link = dict(self.net.link_index)
         self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
@@ -830,230 +785,3 @@ class GlosaController:
             del self._trust_lane[k]
             if self.record:
                 self.log.trust_events.append(("off", t, vid, lane, seen, v, to_green > 1e-9))
-
-
-# ----------------------------------------------------------------------------- runs
-
-
-@dataclass
-class SumoRun:
-    """One SUMO run: its trips and what the run cost."""
-
-    trips: dict[str, np.ndarray]
-    ups: float  # SUMO's vehicle updates per second (its own statistic)
-    sumo_wall_s: float  # SUMO's own simulation duration
-    wall_s: float  # wall time of the whole stepping loop (incl. any controller)
-    controller: GlosaController | None = None
-    log_text: str = ""
-
-
-def run_sumo(
-    cfg: Path,
-    *,
-    seed: int,
-    end_s: float | None = None,
-    args=(),
-    world=None,
-    glosa: dict | None = None,
-    api=None,
-    tag: str = "run",
-) -> SumoRun:
-    """Run SUMO on ``cfg`` (libsumo/TraCI), with greenwave's controller when ``glosa`` is given.
-
-    Parameters
-    ----------
-    cfg : Path
-        The exported ``scenario.sumocfg``.
-    seed : int
-        SUMO's random seed (``--seed``) and the seed of the controller's equipment draws.
-    end_s : float, optional
-        ``--end`` (default: the configuration's).
-    args : sequence of str
-        More SUMO options (e.g. ``--device.glosa.probability 1``).
-    world : World
-        Needed with ``glosa``.
-    glosa : dict, optional
-        Keyword arguments of :class:`GlosaController` (``penetration``, ``record``, ...).
-    api : module, optional
-        libsumo or traci (default: :func:`sumo_api`).
-    tag : str
-        Output file stem (``tripinfo_<tag>.xml``, ``<tag>.log`` next to ``cfg``).
-
-    With libsumo, run one simulation per process when runs differ in more than the controller:
-    SUMO keeps some state for the life of the process (e.g. the ``--device.<name>.explicit``
-    id list is parsed by the first run and reused by later ones).
-    """
-    if api is None:
-        api, _ = sumo_api()
-    exe = find_sumo_tool("sumo")
-    if exe is None:
-        raise FileNotFoundError("sumo not found: pip install 'greenwave[sumo]'")
-    out = Path(cfg).parent
-    trip_path = out / f"tripinfo_{tag}.xml"
-    log_path = out / f"{tag}.log"
-    log_path.unlink(missing_ok=True)
-    cmd = [
-        exe,
-        "-c",
-        str(cfg),
-        "--seed",
-        str(int(seed)),
-        "--tripinfo-output",
-        str(trip_path),
-        "--duration-log.statistics",
-        "true",
-        "--no-step-log",
-        "true",
-        *map(str, args),
-    ]
-    if end_s is not None:
-        cmd += ["--end", f"{float(end_s):g}"]
-    env = tool_env(exe)
-    for k in ("SUMO_HOME", "PROJ_DATA", "PROJ_LIB"):
-        if k in env:
-            os.environ.setdefault(k, env[k])
-    ctrl = None
-    with _redirect_fds(log_path):
-        if api.__name__ == "traci":
-            with open(log_path, "ab") as lf:
-                api.start(cmd, stdout=lf)
-        else:
-            api.start(cmd)
-        try:
-            end = float(end_s) if end_s is not None else _cfg_end(cfg)
-            if glosa is not None:
-                ctrl = GlosaController(world, api, seed=seed, **glosa)
-            wall = time.perf_counter()
-            while api.simulation.getTime() < end - 1e-9:
-                api.simulationStep()
-                if ctrl is not None:
-                    ctrl.step()
-            wall = time.perf_counter() - wall
-        finally:
-            api.close()
-    text = log_path.read_text(errors="replace")
-    return SumoRun(
-        read_tripinfo(trip_path), parse_ups(text), parse_sumo_duration_s(text), wall, ctrl, text
-    )
-
-
-def _cfg_end(cfg: Path) -> float:
-    el = ET.parse(cfg).getroot().find("time/end")
-    if el is None:
-        raise ValueError(f"{cfg}: no time/end; give end_s")
-    return float(el.get("value"))
-
-
-# ----------------------------------------------------------------------------- tripinfo
-
-
-def read_tripinfo(path: Path) -> dict[str, np.ndarray]:
-    """Columns of a SUMO tripinfo file: ``id, entry`` (first edge), ``depart, duration,
-    route_length_m, waiting_count, waiting_time_s, time_loss_s, depart_delay_s, speed_factor``
-    and, with the emissions device, ``fuel_mg, co2_mg`` (NaN otherwise)."""
-    rows = []
-    for el in ET.parse(path).getroot().iter("tripinfo"):
-        em = el.find("emissions")
-        lane = el.get("departLane", "")
-        rows.append(
-            (
-                el.get("id"),
-                lane.rsplit("_", 1)[0] if "_" in lane else lane,
-                float(el.get("depart")),
-                float(el.get("duration")),
-                float(el.get("routeLength")),
-                int(el.get("waitingCount")),
-                float(el.get("waitingTime")),
-                float(el.get("timeLoss")),
-                float(el.get("departDelay", "nan")),
-                float(el.get("speedFactor", "nan")),
-                float(em.get("fuel_abs")) if em is not None else math.nan,
-                float(em.get("CO2_abs")) if em is not None else math.nan,
-            )
-        )
-    names = (
-        "id",
-        "entry",
-        "depart",
-        "duration",
-        "route_length_m",
-        "waiting_count",
-        "waiting_time_s",
-        "time_loss_s",
-        "depart_delay_s",
-        "speed_factor",
-        "fuel_mg",
-        "co2_mg",
-    )
-    cols = list(zip(*rows, strict=True)) if rows else [[] for _ in names]
-    out = {}
-    for name, col in zip(names, cols, strict=True):
-        if name in ("id", "entry"):
-            out[name] = np.array(col, dtype=object)
-        elif name == "waiting_count":
-            out[name] = np.array(col, dtype=np.int64)
-        else:
-            out[name] = np.array(col, dtype=float)
-    return out
-
-
-def trip_summary(
-    trips: dict[str, np.ndarray],
-    warmup_s: float,
-    mask=None,
-    density_g_per_l: float = PETROL_DENSITY_G_PER_L,
-    limit_ms: float | None = None,
-) -> dict:
-    """Measures over completed trips that departed at or after ``warmup_s`` (and ``mask``).
-
-    ``mean_speed_kmh`` is the space-mean speed Σ routeLength / Σ duration (the definition of
-    :func:`sim.measures.summarize`); ``mean_trip_speed_kmh`` SUMO's arithmetic mean of per-trip
-    speeds; ``stops_per_veh`` the mean ``waitingCount``; fuel from ``fuel_abs`` (mg) over the
-    fuel density.  With ``limit_ms`` (the road's speed limit), ``delay_s`` is the travel time
-    minus the time at the driver's own desired speed (tripinfo ``speedFactor`` × the limit):
-    unlike SUMO's ``timeLoss``, which is accumulated against the speed factor of the moment,
-    it does not grow when an advisory raises the speed factor (device.glosa to its
-    ``max-speedfactor``, this controller while it steers a target; both restore it before the
-    trip ends, so tripinfo's factor is the driver's own).
-    """
-    sel = trips["depart"] >= warmup_s
-    if mask is not None:
-        sel &= mask
-    n = int(sel.sum())
-    out = {"vehicles": n}
-    keys = (
-        "travel_time_s",
-        "mean_speed_kmh",
-        "mean_trip_speed_kmh",
-        "stops_per_veh",
-        "waiting_time_s",
-        "time_loss_s",
-        "depart_delay_s",
-        "fuel_l_per_100km",
-        "co2_g_per_km",
-        "delay_s",
-    )
-    if n == 0:
-        out.update({k: math.nan for k in keys})
-        return out
-    dur = trips["duration"][sel]
-    dist = trips["route_length_m"][sel]
-    out.update(
-        {
-            "travel_time_s": float(dur.mean()),
-            "mean_speed_kmh": float(dist.sum() / dur.sum() * 3.6),
-            "mean_trip_speed_kmh": float(np.mean(dist / dur) * 3.6),
-            "stops_per_veh": float(trips["waiting_count"][sel].mean()),
-            "waiting_time_s": float(trips["waiting_time_s"][sel].mean()),
-            "time_loss_s": float(trips["time_loss_s"][sel].mean()),
-            "depart_delay_s": float(np.nanmean(trips["depart_delay_s"][sel])),
-            "fuel_l_per_100km": float(
-                trips["fuel_mg"][sel].sum() / 1000.0 / density_g_per_l / dist.sum() * 1e5
-            ),
-            "co2_g_per_km": float(trips["co2_mg"][sel].sum() / 1000.0 / dist.sum() * 1e3),
-            "delay_s": math.nan
-            if limit_ms is None
-            else float(np.mean(dur - dist / (trips["speed_factor"][sel] * float(limit_ms)))),
-        }
-    )
-    return out

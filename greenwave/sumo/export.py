@@ -1,0 +1,485 @@
+"""Export: a greenwave scenario as SUMO input (plain XML, netconvert, routes, .sumocfg).
+
+Every link is one SUMO edge with the same id, lanes, speed, shape and an explicit ``length``;
+netconvert runs without internal links (:data:`NETCONVERT_OPTIONS`); each intersection is one
+static ``tlLogic`` whose offset makes SUMO show greenwave's colour at every step; one ``<flow>``
+per entry link and piece of its demand profile.
+
+Derivations: docs/sumo_bridge.md (Export and import).
+"""
+
+from __future__ import annotations
+
+import json
+import xml.etree.ElementTree as ET
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Literal
+
+import numpy as np
+
+from greenwave.expand import expand_links
+from greenwave.network import build_network
+from greenwave.scenario import Scenario
+from greenwave.units import kmh_to_ms
+
+from .projection import eqc_proj_string
+from .signals import PARAM, SUMO_CHAR, signal_program, sumo_offset
+from .tools import find_sumo_tool, run_netconvert
+from .xmlio import (
+    SumoError,
+    num_text,
+    write_xml,
+    xsd_root,
+)
+
+PREFIX = "scenario"
+"""Stem of every exported file (``scenario.nod.xml``, ``scenario.net.xml``, ...)."""
+
+PROGRAM_ID = "greenwave"
+
+VTYPE_ID = "greenwave"
+
+STEP_LENGTH_S = 0.5
+
+NETCONVERT_OPTIONS = {
+    "no-internal-links": "true",
+    "no-turnarounds": "true",
+    "offset.disable-normalization": "true",
+}
+
+NO_LANE_CHANGE = {
+    "lcStrategic": "-1",
+    "lcCooperative": "-1",
+    "lcSpeedGain": "0",
+    "lcKeepRight": "0",
+}
+"""vType attributes that keep every vehicle in its departure lane (``lane_change=False``)."""
+
+# SUMO signal characters (sumo.dlr.de/docs/Simulation/Traffic_Lights.html#signal_state_definitions)
+
+
+@dataclass
+class SumoExport:
+    """What :func:`export_sumo` wrote.
+
+    Attributes
+    ----------
+    outdir : Path
+    files : dict[str, Path]
+        ``nodes, edges, connections, tls, netccfg, routes, sumocfg`` and ``net`` when built.
+    netconvert : str or None
+        The netconvert that built the net (None: not found or not asked).
+    notes : list[str]
+        Warnings worth showing (netconvert's warnings, intersections left out of the net, ...).
+    link_index : dict[str, dict[str, list[int]]]
+        ``intersection → group → SUMO link indices`` of the connections the group drives.
+    """
+
+    outdir: Path
+    files: dict[str, Path]
+    netconvert: str | None
+    notes: list[str] = field(default_factory=list)
+    link_index: dict[str, dict[str, list[int]]] = field(default_factory=dict)
+
+    @property
+    def net_built(self) -> bool:
+        return "net" in self.files
+
+
+def entry_flows(scenario: Scenario) -> dict[str, tuple[float, list[tuple[float, float]]]]:
+    """Scaled flow (veh/h) and profile ``[(t_s, factor), ...]`` of every entry link, by id."""
+    net, _ = build_network(scenario)
+    dem = scenario.demand
+    listed = {e.link: e for e in dem.entries}
+    out = {}
+    for li in net.entry_links:
+        lid = net.link_ids[int(li)]
+        if lid in listed:
+            e = listed[lid]
+            flow, prof = e.flow_veh_h, e.profile or [(0.0, 1.0)]
+        else:
+            flow, prof = dem.flow_veh_h_per_lane * int(net.link_lanes[li]), [(0.0, 1.0)]
+        out[lid] = (flow * dem.scale, [(float(t), float(f)) for t, f in prof])
+    return out
+
+
+def export_sumo(
+    scenario: Scenario,
+    outdir: str | Path,
+    *,
+    duration_s: float | None = None,
+    seed: int | None = None,
+    arrivals: Literal["uniform", "poisson"] = "uniform",
+    car_following: Literal["krauss", "idm"] = "krauss",
+    lane_change: bool = True,
+    build_net: bool = True,
+) -> SumoExport:
+    """Write a scenario as SUMO input into ``outdir`` (created); build the net if possible.
+
+    Parameters
+    ----------
+    scenario : Scenario
+    outdir : path
+    duration_s : float, optional
+        SUMO end time and end of the flows (default: ``simulation.duration_s``).
+    seed : int, optional
+        SUMO random seed (default: ``simulation.seed``).
+    arrivals : {"uniform", "poisson"}
+        ``vehsPerHour`` (equally spaced) or ``period="exp(rate)"`` (Poisson, as greenwave).
+    car_following : {"krauss", "idm"}
+        SUMO's Krauss with ``sigma=0`` (no dawdling; deterministic like greenwave) or SUMO's IDM
+        with greenwave's IDM parameters.
+    lane_change : bool
+        False: vehicles keep their departure lane (:data:`NO_LANE_CHANGE`), like greenwave's
+        single-file streams.
+    build_net : bool
+        Run netconvert when it is available.
+
+    Returns
+    -------
+    SumoExport
+    """
+    if arrivals not in ("uniform", "poisson"):
+        raise ValueError(f"arrivals must be 'uniform' or 'poisson', not {arrivals!r}")
+    if car_following not in ("krauss", "idm"):
+        raise ValueError(f"car_following must be 'krauss' or 'idm', not {car_following!r}")
+    sim = scenario.simulation
+    duration = float(sim.duration_s if duration_s is None else duration_s)
+    if not duration > 0:
+        raise ValueError("duration must be > 0")
+    seed = int(sim.seed if seed is None else seed)
+    out = Path(outdir)
+    out.mkdir(parents=True, exist_ok=True)
+    exp = expand_links(scenario)
+    net, _plans = build_network(scenario)
+    proj = net.projection
+    res = SumoExport(out, {}, None)
+
+    # -- nodes: intersections, then the free ends of links (coincident ends share a node)
+    inter_xy = {}
+    for it in exp.intersections:
+        x, y = proj.to_xy(it.lon, it.lat)
+        inter_xy[it.id] = (float(x), float(y))
+    link_xy = {lid: net.link_xy[k] for k, lid in enumerate(net.link_ids)}
+    pred_to = {}
+    for ln in exp.links:
+        if ln.next is not None:
+            pred_to[ln.next] = ln.to
+    free_nodes: dict[tuple[int, int], str] = {}
+    used_ids = set(inter_xy)
+
+    def free_node(x: float, y: float, name: str) -> str:
+        key = (round(x * 100), round(y * 100))
+        if key not in free_nodes:
+            nid = name
+            while nid in used_ids:
+                nid += "_"
+            used_ids.add(nid)
+            free_nodes[key] = nid
+        return free_nodes[key]
+
+    inter_ids = list(inter_xy)
+    inter_arr = np.array([inter_xy[i] for i in inter_ids]).reshape(-1, 2)
+
+    def node_at(x: float, y: float) -> str | None:
+        """An intersection within 1 m of (x, y)."""
+        if not len(inter_arr):
+            return None
+        d = np.hypot(inter_arr[:, 0] - x, inter_arr[:, 1] - y)
+        k = int(np.argmin(d))
+        return inter_ids[k] if d[k] < 1.0 else None
+
+    ends = {}
+    for ln in exp.links:
+        xy = link_xy[ln.id]
+        start = pred_to.get(ln.id) or node_at(xy[0, 0], xy[0, 1])
+        if start is None:
+            start = free_node(xy[0, 0], xy[0, 1], f"{ln.id}.start")
+        end = ln.to if ln.to is not None else free_node(xy[-1, 0], xy[-1, 1], f"{ln.id}.end")
+        if start == end:
+            raise SumoError(f"link '{ln.id}' starts and ends at node '{start}'")
+        ends[ln.id] = (start, end)
+
+    # -- connections and signal link indices per intersection
+    lanes = {ln.id: ln.lanes for ln in exp.links}
+    conns = []  # (from, from_lane, to, to_lane, tl, link_index)
+    tl_links: dict[str, list[str | None]] = {it.id: [] for it in exp.intersections}
+    for ln in exp.links:
+        if ln.next is None or ln.to is None:
+            continue
+        for i in range(ln.lanes):
+            j = min(i, lanes[ln.next] - 1)
+            k = len(tl_links[ln.to])
+            tl_links[ln.to].append(ln.signal_group)
+            conns.append((ln.id, i, ln.next, j, ln.to, k))
+    controlled = {iid for iid, lst in tl_links.items() if lst}
+    for it in exp.intersections:
+        if it.id not in controlled:
+            res.notes.append(
+                f"intersection '{it.id}' controls no through connection: it is written as a "
+                "plain node and its plan is not in the SUMO network"
+            )
+
+    start_iso = sim.start_time.isoformat()
+    nodes = xsd_root("nodes", "nodes_file.xsd")
+    lon_ll = np.concatenate([p[:, 0] for p in net.link_lonlat] + [net.intersection_lonlat[:, 0]])
+    lat_ll = np.concatenate([p[:, 1] for p in net.link_lonlat] + [net.intersection_lonlat[:, 1]])
+    all_xy = np.concatenate([*list(net.link_xy), np.array(list(inter_xy.values())).reshape(-1, 2)])
+    ET.SubElement(
+        nodes,
+        "location",
+        {
+            "netOffset": "0.00,0.00",
+            "convBoundary": ",".join(num_text(v, 2) for v in (*all_xy.min(0), *all_xy.max(0))),
+            "origBoundary": ",".join(
+                num_text(v, 7) for v in (lon_ll.min(), lat_ll.min(), lon_ll.max(), lat_ll.max())
+            ),
+            "projParameter": eqc_proj_string(proj),
+        },
+    )
+    for it in exp.intersections:
+        x, y = inter_xy[it.id]
+        attrs = {"id": it.id, "x": num_text(x), "y": num_text(y)}
+        if it.id in controlled:
+            attrs.update(type="traffic_light", tl=it.id)
+        else:
+            attrs["type"] = "priority"
+        if it.name:
+            attrs["name"] = it.name
+        ET.SubElement(nodes, "node", attrs)
+    for (kx, ky), nid in free_nodes.items():
+        ET.SubElement(
+            nodes,
+            "node",
+            {"id": nid, "x": num_text(kx / 100, 2), "y": num_text(ky / 100, 2), "type": "priority"},
+        )
+
+    edges = xsd_root("edges", "edges_file.xsd")
+    for k, ln in enumerate(exp.links):
+        xy = link_xy[ln.id]
+        start, end = ends[ln.id]
+        ET.SubElement(
+            edges,
+            "edge",
+            {
+                "id": ln.id,
+                "from": start,
+                "to": end,
+                "numLanes": str(ln.lanes),
+                "speed": num_text(kmh_to_ms(ln.speed_limit_kmh), 6),
+                "length": num_text(net.link_length_m[k], 3),
+                "shape": " ".join(f"{num_text(px)},{num_text(py)}" for px, py in xy),
+            },
+        )
+
+    cons = xsd_root("connections", "connections_file.xsd")
+    for ln in exp.links:
+        if ln.next is None:
+            ET.SubElement(cons, "connection", {"from": ln.id})  # no successor: guess nothing
+    for f, fl, t, tlane, _, _ in conns:
+        ET.SubElement(
+            cons, "connection", {"from": f, "to": t, "fromLane": str(fl), "toLane": str(tlane)}
+        )
+
+    tlls = xsd_root("tlLogics", "tllogic_file.xsd")
+    epoch = sim.epoch_s
+    for it in exp.intersections:
+        if it.id not in controlled:
+            continue
+        plan = it.plan
+        sig = tl_links[it.id]
+        linked = [g.id for g in plan.groups if g.id in set(sig)]
+        bounds, colours = signal_program(plan, linked)
+        tl = ET.SubElement(
+            tlls,
+            "tlLogic",
+            {
+                "id": it.id,
+                "type": "static",
+                "programID": PROGRAM_ID,
+                "offset": num_text(sumo_offset(plan, epoch)),
+            },
+        )
+        for p in range(len(bounds) - 1):
+            state = "".join(
+                SUMO_CHAR.get(int(colours[g][p]), "r") if g is not None else "G" for g in sig
+            )
+            ET.SubElement(
+                tl, "phase", {"duration": num_text(bounds[p + 1] - bounds[p]), "state": state}
+            )
+        res.link_index[it.id] = {
+            g.id: [k for k, s in enumerate(sig) if s == g.id] for g in plan.groups
+        }
+        params = {
+            "start_time": start_iso,
+            "offset_s": num_text(plan.offset_s),
+            "groups": " ".join(g.id for g in plan.groups),
+        }
+        for g in plan.groups:
+            params[f"group.{g.id}"] = json.dumps(
+                {
+                    "links": res.link_index[it.id][g.id],
+                    "greens_s": [[float(s), float(e)] for s, e in g.greens_s],
+                    "amber_s": g.amber_s,
+                    "all_red_s": g.all_red_s,
+                    "conflicts": g.conflicts,
+                },
+                separators=(",", ":"),
+            )
+        for key, value in params.items():
+            ET.SubElement(tl, "param", {"key": PARAM + key, "value": value})
+    for f, fl, t, tlane, tl_id, k in conns:
+        ET.SubElement(
+            tlls,
+            "connection",
+            {
+                "from": f,
+                "to": t,
+                "fromLane": str(fl),
+                "toLane": str(tlane),
+                "tl": tl_id,
+                "linkIndex": str(k),
+            },
+        )
+
+    files = {
+        "nodes": out / f"{PREFIX}.nod.xml",
+        "edges": out / f"{PREFIX}.edg.xml",
+        "connections": out / f"{PREFIX}.con.xml",
+        "tls": out / f"{PREFIX}.tll.xml",
+        "netccfg": out / f"{PREFIX}.netccfg",
+        "routes": out / f"{PREFIX}.rou.xml",
+        "sumocfg": out / f"{PREFIX}.sumocfg",
+    }
+    write_xml(nodes, files["nodes"])
+    write_xml(edges, files["edges"])
+    write_xml(cons, files["connections"])
+    write_xml(tlls, files["tls"])
+
+    netcfg = ET.Element("configuration")
+    inp = ET.SubElement(netcfg, "input")
+    for tag, kind in (
+        ("node-files", "nodes"),
+        ("edge-files", "edges"),
+        ("connection-files", "connections"),
+        ("tllogic-files", "tls"),
+    ):
+        ET.SubElement(inp, tag, {"value": files[kind].name})
+    ET.SubElement(ET.SubElement(netcfg, "output"), "output-file", {"value": f"{PREFIX}.net.xml"})
+    proc = ET.SubElement(netcfg, "processing")
+    for key, value in NETCONVERT_OPTIONS.items():
+        ET.SubElement(proc, key, {"value": value})
+    write_xml(netcfg, files["netccfg"])
+
+    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following, lane_change)
+    _write_sumocfg(files["sumocfg"], duration, seed)
+    res.files = files
+
+    if build_net:
+        exe = find_sumo_tool("netconvert")
+        if exe is None:
+            res.notes.append(
+                "netconvert not found: install the [sumo] extra (pip install 'greenwave[sumo]') "
+                f"and run 'netconvert -c {PREFIX}.netccfg' in {out}"
+            )
+        else:
+            msgs = run_netconvert(exe, out, ["-c", f"{PREFIX}.netccfg"], f"{PREFIX}.net.xml")
+            res.netconvert = exe
+            res.files["net"] = out / f"{PREFIX}.net.xml"
+            res.notes += [f"netconvert: {m}" for m in msgs]
+    return res
+
+
+def _write_routes(
+    scenario: Scenario,
+    exp,
+    path: Path,
+    duration: float,
+    arrivals: str,
+    car_following: str,
+    lane_change: bool = True,
+) -> None:
+    drv = scenario.drivers
+    routes = xsd_root("routes", "routes_file.xsd")
+    vt = {
+        "id": VTYPE_ID,
+        "vClass": "passenger",
+        "length": num_text(drv.length_m),
+        "minGap": num_text(drv.min_gap_m),
+        "accel": num_text(drv.accel_ms2),
+        "decel": num_text(drv.decel_ms2),
+        "tau": num_text(drv.time_headway_s),
+        "speedFactor": "normc({},{},{},{})".format(
+            *(
+                num_text(v, 4)
+                for v in (
+                    drv.desired_speed_factor_mean,
+                    drv.desired_speed_factor_sd,
+                    drv.desired_speed_factor_min,
+                    drv.desired_speed_factor_max,
+                )
+            )
+        ),
+    }
+    if car_following == "idm":
+        vt.update(carFollowModel="IDM", delta="4")
+    else:
+        vt.update(carFollowModel="Krauss", sigma="0")
+    if not lane_change:
+        vt.update(NO_LANE_CHANGE)
+    ET.SubElement(routes, "vType", vt)
+    nxt = {ln.id: ln.next for ln in exp.links}
+    flows = []
+    for lid, (flow, prof) in entry_flows(scenario).items():
+        chain, seen = [lid], {lid}
+        while nxt[chain[-1]] is not None and nxt[chain[-1]] not in seen:
+            chain.append(nxt[chain[-1]])
+            seen.add(chain[-1])
+        ET.SubElement(routes, "route", {"id": f"r_{lid}", "edges": " ".join(chain)})
+        ends = [t for t, _ in prof[1:]] + [duration]
+        pieces = [
+            (t0, min(t1, duration), f)
+            for (t0, f), t1 in zip(prof, ends, strict=True)
+            if t0 < duration
+        ]
+        for k, (t0, t1, f) in enumerate(pieces):
+            rate = flow * f
+            if rate <= 0 or t1 <= t0:
+                continue
+            fid = lid if len(pieces) == 1 else f"{lid}.{k}"
+            attrs = {
+                "id": fid,
+                "type": VTYPE_ID,
+                "route": f"r_{lid}",
+                "begin": num_text(t0),
+                "end": num_text(t1),
+            }
+            if arrivals == "poisson":
+                attrs["period"] = f"exp({rate / 3600.0:.9g})"
+            else:
+                attrs["vehsPerHour"] = num_text(rate, 4)
+            attrs.update(departLane="random", departSpeed="desired", departPos="base")
+            flows.append((t0, fid, attrs))
+    for _, _, attrs in sorted(flows, key=lambda f: (f[0], f[1])):
+        ET.SubElement(routes, "flow", attrs)
+    write_xml(routes, path)
+
+
+def _write_sumocfg(path: Path, duration: float, seed: int) -> None:
+    cfg = xsd_root("configuration", "sumoConfiguration.xsd")
+    inp = ET.SubElement(cfg, "input")
+    ET.SubElement(inp, "net-file", {"value": f"{PREFIX}.net.xml"})
+    ET.SubElement(inp, "route-files", {"value": f"{PREFIX}.rou.xml"})
+    tm = ET.SubElement(cfg, "time")
+    ET.SubElement(tm, "begin", {"value": "0"})
+    ET.SubElement(tm, "end", {"value": num_text(duration)})
+    ET.SubElement(tm, "step-length", {"value": num_text(STEP_LENGTH_S)})
+    proc = ET.SubElement(cfg, "processing")
+    ET.SubElement(proc, "time-to-teleport", {"value": "-1"})  # greenwave never teleports
+    ET.SubElement(ET.SubElement(cfg, "random_number"), "seed", {"value": str(seed)})
+    ET.SubElement(ET.SubElement(cfg, "output"), "tripinfo-output", {"value": "tripinfo.xml"})
+    rep = ET.SubElement(cfg, "report")
+    ET.SubElement(rep, "duration-log.statistics", {"value": "true"})
+    ET.SubElement(rep, "no-step-log", {"value": "true"})
+    write_xml(cfg, path)
