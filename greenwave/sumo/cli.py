@@ -7,6 +7,7 @@ prints.
 
 from __future__ import annotations
 
+import argparse
 import sys
 from datetime import datetime
 from pathlib import Path
@@ -19,6 +20,7 @@ from greenwave.cli import (
     out_dir_arg,
     out_file_arg,
 )
+from greenwave.expand import expand_links
 from greenwave.scenario import dumps_scenario, load_scenario
 
 
@@ -74,11 +76,16 @@ def add_parser(sub) -> None:
 
     p = sub.add_parser(
         "import-sumo",
-        help="read a SUMO network's signalised corridor into a scenario",
-        description="Reads static traffic-light programs, offsets, lane speeds, edge shapes and "
-        "straight-through successors of a SUMO network (a .net.xml, read with sumolib, or the "
-        "plain files written by export-sumo, e.g. scenario.nod.xml, which need no SUMO) and "
-        "writes a greenwave scenario TOML.",
+        help="read a SUMO network, its signal programs and routes into a scenario",
+        description="Reads a SUMO network (a .net.xml, read with sumolib, or the plain files "
+        "written by export-sumo, e.g. scenario.nod.xml, which need no SUMO) with the signal "
+        "programs SUMO would run (the net's, then those of the --additional files in order: "
+        "the --program id where a signal has it, else the one loaded last), the demand and "
+        "drivers of the --routes files (vehicles, trips, flows, routes, route distributions, "
+        "vTypes) on the edges their vehicles drive, places it with the net's <location>, "
+        "detects the corridor most vehicles drive, and writes a greenwave scenario TOML. "
+        "Everything approximated or left out is printed as a note on stderr, every signal "
+        "whose program came from the net alone as a warning.",
     )
     p.add_argument(
         "net",
@@ -93,15 +100,34 @@ def add_parser(sub) -> None:
         help="scenario TOML to write (its directory is created)",
     )
     p.add_argument(
+        "--additional",
+        type=_path_list,
+        action="extend",
+        default=[],
+        metavar="A.add.xml[,B.add.xml]",
+        help="SUMO additional files with signal programs (<tlLogic>), loaded after the net's "
+        "in the order given (repeat the flag or separate with commas, as SUMO's -a)",
+    )
+    p.add_argument(
         "--routes",
-        type=Path,
-        metavar="ROUTES",
-        help="SUMO routes file: its flows become the demand",
+        type=_path_list,
+        action="extend",
+        default=[],
+        metavar="R.rou.xml[,S.rou.xml]",
+        help="SUMO route files (repeat or separate with commas): vehicles, trips and flows "
+        "become the demand, the vType most vehicles use the drivers",
+    )
+    p.add_argument(
+        "--program",
+        metavar="ID",
+        help="signal program id (SUMO programID) to run where a signal has it "
+        "(default: the program loaded last, as SUMO)",
     )
     p.add_argument(
         "--corridor-edges",
         metavar="E1,E2,...",
-        help="edges to import (default: the only corridor of signalised edges)",
+        help="edges to import (default: the edges the routes' vehicles drive; without "
+        "--routes the only corridor of signalised edges)",
     )
     p.add_argument(
         "--start-time",
@@ -112,7 +138,8 @@ def add_parser(sub) -> None:
     p.add_argument(
         "--origin",
         metavar="LON,LAT",
-        help="lon/lat of the network point x=0, y=0 (networks without projection)",
+        help="lon/lat of the network point x=0, y=0 (only for networks whose <location> "
+        "has no projection)",
     )
     p.add_argument("--name", help="scenario name (default: the network's file name)")
     p.set_defaults(func=cmd_import)
@@ -152,6 +179,14 @@ def cmd_export(args) -> int:
     return 0
 
 
+def _path_list(text: str) -> list[Path]:
+    """argparse type: one or more comma-separated paths (SUMO's list syntax)."""
+    paths = [Path(p.strip()) for p in text.split(",") if p.strip()]
+    if not paths:
+        raise argparse.ArgumentTypeError("no file given")
+    return paths
+
+
 def _parse_origin(text: str) -> tuple[float, float]:
     try:
         lon, lat = (float(v) for v in text.split(","))
@@ -173,19 +208,26 @@ def _parse_start(text: str) -> datetime:
 
 
 def cmd_import(args) -> int:
-    from .importer import import_sumo
+    from .importer import read_sumo
     from .xmlio import SumoError
 
-    check_distinct_outputs({"OUT_SCENARIO": args.out}, {"NET": args.net, "--routes": args.routes})
+    inputs: dict[str, Path | None] = {"NET": args.net}
+    inputs.update({f"--routes {p}": p for p in args.routes})
+    inputs.update({f"--additional {p}": p for p in args.additional})
+    check_distinct_outputs({"OUT_SCENARIO": args.out}, inputs)
     edges = None
     if args.corridor_edges is not None:
         edges = [e.strip() for e in args.corridor_edges.split(",") if e.strip()]
         if not edges:
             raise CliError("--corridor-edges: no edge ids given")
+    if args.program is not None and not args.program.strip():
+        raise CliError("--program: empty program id")
     try:
-        sc, notes = import_sumo(
+        res = read_sumo(
             args.net,
+            additional=args.additional,
             routes=args.routes,
+            program=args.program,
             corridor_edges=edges,
             start_time=_parse_start(args.start_time) if args.start_time else None,
             origin=_parse_origin(args.origin) if args.origin else None,
@@ -193,18 +235,25 @@ def cmd_import(args) -> int:
         )
     except SumoError as exc:
         raise CliError(str(exc)) from None
+    sc = res.scenario
     text = dumps_scenario(sc)
     try:
         args.out.parent.mkdir(parents=True, exist_ok=True)
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CliError(f"{args.out}: cannot write: {exc.strerror or exc}") from None
-    n_sig = sum(1 for ln in sc.links if ln.signal_group)
+    links = expand_links(sc).links
+    n_sig = sum(1 for ln in links if ln.signal_group)
     print(
-        f"{args.net}: {len(sc.intersections)} intersections, {len(sc.links)} links "
-        f"({n_sig} signalised), {len(sc.demand.entries)} demand entries → {args.out}"
+        f"{args.net}: {len(sc.intersections)} intersections, {len(links)} links "
+        f"({n_sig} signalised), {len(sc.corridors)} corridor(s), "
+        f"{len(sc.demand.entries)} demand entries → {args.out}"
     )
-    for note in notes:
+    for c in res.corridors:
+        print(f"  {c}")
+    for w in res.warnings:
+        print(f"  warning: {w}", file=sys.stderr)
+    for note in res.notes:
         print(f"  note: {note}", file=sys.stderr)
     return 0
 

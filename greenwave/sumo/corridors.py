@@ -6,11 +6,14 @@ from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from typing import Any
+
+from greenwave.expand import expand_links
+from greenwave.geo import haversine_m, polyline_length_m
+from greenwave.scenario import parse_scenario
 
 from .netread import Edge, Net
-from .xmlio import (
-    SumoError,
-)
+from .xmlio import SumoError
 
 
 def _angle_change(a: Edge, b: Edge) -> float:
@@ -121,3 +124,129 @@ def select_edges(
             )
         out += c[lo:hi]
     return out
+
+
+def _link_chains(links: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    by_id = {ln["id"]: ln for ln in links}
+    has_pred = {ln.get("next") for ln in links if ln.get("next")}
+    out = []
+    for head in (ln for ln in links if ln["id"] not in has_pred):
+        chain = [head]
+        while chain[-1].get("next") in by_id and len(chain) <= len(links):
+            chain.append(by_id[chain[-1]["next"]])
+        out.append(chain)
+    return out
+
+
+def _as_generated(
+    cid: str, fwd: list[dict[str, Any]], bwd: list[dict[str, Any]] | None
+) -> tuple[dict[str, Any] | None, str]:
+    """A ``[[corridors]]`` entry that generates exactly these link dicts, or (None, why)."""
+    tags = [("f", fwd)] + ([("b", bwd)] if bwd else [])
+    for tag, chain in tags:
+        want = [f"{cid}_{tag}{k}" for k in range(len(chain))]
+        if [ln["id"] for ln in chain] != want:
+            return None, f"its link ids are not {want[0]} … {want[-1]} (SUMO's edge ids are kept)"
+        if any("to" not in ln or "signal_group" not in ln for ln in chain[:-1]) or (
+            "to" in chain[-1]
+        ):
+            return None, "not every link before the exit ends at a signal"
+    links = fwd + (bwd or [])
+    for key in ("lanes", "speed_limit_kmh"):
+        if len({ln[key] for ln in links}) > 1:
+            return None, f"{key} differs along it"
+    groups = [{ln["signal_group"] for ln in chain[:-1]} for _, chain in tags]
+    if any(len(g) != 1 for g in groups):
+        return None, "its signal groups are named differently at different signals"
+    inters = [ln["to"] for ln in fwd[:-1]]
+    if bwd and [ln["to"] for ln in bwd[:-1]] != inters[::-1]:
+        return None, "its two directions do not pass the same signals"
+    corridor: dict[str, Any] = {
+        "id": cid,
+        "intersections": inters,
+        "forward_group": next(iter(groups[0])),
+        "both_directions": bwd is not None,
+        "speed_limit_kmh": fwd[0]["speed_limit_kmh"],
+        "lanes": fwd[0]["lanes"],
+        "entry_length_m": round(polyline_length_m(fwd[0]["polyline"]), 3),
+        "exit_length_m": round(polyline_length_m(fwd[-1]["polyline"]), 3),
+    }
+    if bwd:
+        corridor["backward_group"] = next(iter(groups[1]))
+    return corridor, ""
+
+
+def _same_links(generated: list[Any], links: list[dict[str, Any]]) -> str:
+    """Why the generated links differ from the imported ones ('' when they agree within 1 m)."""
+    by_id = {ln.id: ln for ln in generated}
+    for ln in links:
+        g = by_id.get(ln["id"])
+        if g is None:
+            return f"link '{ln['id']}' would not exist"
+        if (g.to, g.signal_group, g.next) != (ln.get("to"), ln.get("signal_group"), ln.get("next")):
+            return f"link '{ln['id']}' would connect differently"
+        if len(g.polyline) != len(ln["polyline"]):
+            return f"link '{ln['id']}' is not straight"
+        for (a, b), (c, d) in zip(g.polyline, ln["polyline"], strict=True):
+            if haversine_m(a, b, c, d) > 1.0:
+                return f"link '{ln['id']}' lies more than 1 m from the straight corridor"
+    return ""
+
+
+def detect_corridor(
+    data: dict[str, Any], use: dict[str, float], notes: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """The signalised chain most vehicles drive (with its opposite direction) as a corridor.
+
+    ``data`` is the scenario dict with ``[[links]]``; ``use`` the vehicles entering on each
+    link (empty without routes: chains are then ranked by signals).  The corridor is written as
+    a ``[[corridors]]`` entry (so that ``greenwave optimize`` works) when it generates exactly
+    the imported links (ids ``ID_f0 …``/``ID_b0 …``, straight links, one lane count, speed and
+    group name, as greenwave's exports and generated corridors have); otherwise the links stay
+    as they are and a note says why.  Returns the (possibly changed) dict and a description.
+    """
+    links = data["links"]
+    cands = []
+    for chain in _link_chains(links):
+        sig = [ln["to"] for ln in chain if ln.get("signal_group")]
+        if len(sig) >= 2:
+            cands.append((chain, sig))
+    if not cands:
+        notes.append("corridors: no chain of links passes two signals; none declared")
+        return data, []
+    total = sum(use.values())
+    pairs = []
+    for chain, sig in cands:
+        back = next((c for c, s in cands if s == sig[::-1] and c is not chain), None)
+        weight = use.get(chain[0]["id"], 0.0) + (use.get(back[0]["id"], 0.0) if back else 0.0)
+        pairs.append((weight, len(sig), chain, back, sig))
+    pairs.sort(key=lambda p: (-p[0], -p[1]))
+    weight, _, fwd, bwd, sig = pairs[0]
+    if fwd[0]["id"].endswith("_b0") and bwd is not None:
+        fwd, bwd, sig = bwd, fwd, sig[::-1]  # keep an export's forward direction forward
+    head = fwd[0]["id"]
+    cid = head.rsplit("_", 1)[0] if "_" in head else head
+    share = f", {weight:.0f} of {total:.0f} vehicles enter on it" if total > 0 else ""
+    desc = (
+        f"corridor: signals {', '.join(sig)} from '{fwd[0]['id']}'"
+        + (f" and back from '{bwd[0]['id']}'" if bwd else " (one direction)")
+        + share
+    )
+    corridor, why = _as_generated(cid, fwd, bwd)
+    if corridor is not None:
+        rest = [ln for ln in links if ln not in fwd and (bwd is None or ln not in bwd)]
+        cand = {**data, "corridors": [corridor], "links": rest}
+        try:
+            generated = expand_links(parse_scenario(cand)).links
+        except ValueError as exc:
+            why = f"the generated corridor does not validate ({exc})"
+        else:
+            why = _same_links(generated, fwd + (bwd or []))
+            if not why:
+                notes.append(f"{desc}: written as [[corridors]] '{cid}' (greenwave optimize)")
+                return cand, [desc]
+    notes.append(
+        f"{desc}: kept as [[links]] because {why}; greenwave optimize needs a [[corridors]] "
+        "entry, which can only generate its links"
+    )
+    return data, [desc]

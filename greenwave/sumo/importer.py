@@ -1,7 +1,20 @@
-"""Import: a SUMO network (with its additional files and routes) as a greenwave scenario."""
+"""Import: a SUMO network, its additional files and routes as a greenwave scenario.
+
+:func:`read_sumo` reads the network (:mod:`~greenwave.sumo.netread`), takes the signal programs
+SUMO would run from the net and the additional files (:func:`~greenwave.sumo.signals.
+choose_programs`), the demand and drivers from the route files (:mod:`~greenwave.sumo.demand`),
+the edges the routes' vehicles drive (or, without routes, the one corridor of signalised
+chains), joins edges into links over unsignalised nodes, places everything with the net's
+``<location>`` (:mod:`~greenwave.sumo.projection`) and detects the corridor most vehicles drive
+(:mod:`~greenwave.sumo.corridors`).  Every approximation and everything left out is reported in
+:attr:`SumoImport.notes`, every signal whose program came from the net alone in
+:attr:`SumoImport.warnings`.
+"""
 
 from __future__ import annotations
 
+from collections.abc import Iterable
+from dataclasses import dataclass, field
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -11,20 +24,46 @@ import numpy as np
 from greenwave.scenario import Scenario, SimulationModel, parse_scenario
 from greenwave.units import ms_to_kmh
 
-from .corridors import chains, select_edges, successors
-from .demand import read_routes
-from .netread import Net, read_net_xml, read_plain
-from .projection import xy_to_lonlat
-from .signals import PARAM, plan_from_program
-from .xmlio import (
-    SumoError,
+from .corridors import chains, detect_corridor, select_edges, successors
+from .demand import (
+    demand_entries,
+    drivers_from_vtypes,
+    edge_use,
+    read_route_files,
+    route_successors,
 )
+from .netread import read_net_xml, read_plain
+from .projection import xy_to_lonlat
+from .signals import PARAM, Program, choose_programs, plan_from_program, read_additional_programs
+from .xmlio import SumoError
 
 
-def _start_time(snet: Net, start_time: datetime | None) -> datetime:
+@dataclass
+class SumoImport:
+    """What :func:`read_sumo` made of the SUMO files.
+
+    Attributes
+    ----------
+    scenario : Scenario
+        Validated.
+    notes : list of str
+        Everything approximated or left out.
+    warnings : list of str
+        Signals whose program came from the net alone (no additional file defines one).
+    corridors : list of str
+        The corridor detected from the routes, as a sentence.
+    """
+
+    scenario: Scenario
+    notes: list[str] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    corridors: list[str] = field(default_factory=list)
+
+
+def _start_time(programs: Iterable[Program], start_time: datetime | None) -> datetime:
     if start_time is not None:
         return start_time
-    for prog in snet.programs.values():
+    for prog in programs:
         text = prog.params.get(PARAM + "start_time")
         if text:
             try:
@@ -34,51 +73,114 @@ def _start_time(snet: Net, start_time: datetime | None) -> datetime:
     return SimulationModel().start_time
 
 
-def import_sumo(
+def _paths(value: str | Path | Iterable[str | Path] | None) -> list[Path]:
+    if value is None:
+        return []
+    if isinstance(value, str | Path):
+        return [Path(value)]
+    return [Path(v) for v in value]
+
+
+def read_sumo(
     path: str | Path,
     *,
-    routes: str | Path | None = None,
+    additional: str | Path | Iterable[str | Path] | None = None,
+    routes: str | Path | Iterable[str | Path] | None = None,
+    program: str | None = None,
     corridor_edges: list[str] | None = None,
     start_time: datetime | None = None,
     origin: tuple[float, float] | None = None,
     name: str | None = None,
-) -> tuple[Scenario, list[str]]:
-    """Read a SUMO network's signalised corridor as a greenwave scenario.
+) -> SumoImport:
+    """Read a SUMO network (and its additional and route files) as a greenwave scenario.
 
     Parameters
     ----------
     path : path
         A ``.net.xml`` (read with sumolib) or one of the plain files ``PREFIX.nod.xml``,
-        ``.edg.xml``, ``.con.xml``, ``.tll.xml`` (all four are read; no SUMO needed).
-    routes : path, optional
-        A SUMO routes file: its flows become demand entries (and its vType the drivers).
+        ``.edg.xml``, ``.con.xml``, ``.tll.xml`` (read with the standard library).
+    additional : path or paths, optional
+        SUMO additional files; their ``<tlLogic>`` programs are loaded after the net's, in
+        order, and SUMO runs the one loaded last (or ``program``).
+    routes : path or paths, optional
+        SUMO route files: ``<vehicle>``, ``<trip>``, ``<flow>``, ``<route>``,
+        ``<routeDistribution>`` become the demand, the vType most vehicles use the drivers, and
+        the edges the vehicles drive the imported network.
+    program : str, optional
+        Program id to run where a traffic light has it (SUMO's ``programID``).
     corridor_edges : list of str, optional
-        Edges to import.  Default: the edges of the only corridor of signalised edge chains
-        (one chain, or two that pass the same signals, e.g. both directions of an arterial).
+        Edges to import (default: the edges the routes use; without routes the only corridor
+        of signalised edge chains).
     start_time : datetime, optional
-        Absolute time of SUMO second 0 (default: the export's ``greenwave.start_time``
-        parameter, else greenwave's default start time).  Offsets are converted with it.
+        Absolute time of SUMO second 0 (default: stored by ``export-sumo``, else greenwave's
+        default start time).  Offsets are converted with it.
     origin : (lon, lat), optional
         Where the network point x = 0, y = 0 lies, for networks without a geo-projection.
     name : str, optional
         Scenario name (default: the file name).
 
-    Returns
-    -------
-    scenario : Scenario
-        Validated; links are written out one by one (``[[links]]``).
-    notes : list of str
-        What was approximated or left out.
+    Raises
+    ------
+    SumoError
+        Bad input, naming the file, element and reason (see the issue list in
+        docs/sumo_bridge.md): a route over an unknown edge, a program that does not fit its
+        junction, route files without usable demand, a net without projection or ``origin``.
     """
     path = Path(path)
-    if not path.is_file():
-        raise SumoError(f"{path}: no such file")
+    for p in [path, *_paths(additional), *_paths(routes)]:
+        if not p.is_file():
+            raise SumoError(f"{p}: no such file")
     snet = read_net_xml(path) if path.name.endswith(".net.xml") else read_plain(path)
     notes: list[str] = []
     to_lonlat, how = xy_to_lonlat(snet.proj_parameter, snet.net_offset, origin)
     notes.append(f"coordinates: {how}")
+
+    # Signal programs as SUMO chooses them.
+    loaded = list(snet.loaded)
+    net_sources = {p.source for p in loaded}
+    for add in _paths(additional):
+        loaded += read_additional_programs(add)
+    links_of: dict[str, int] = {}
+    junctions_of: dict[str, list[str]] = {}
+    for c in snet.conns:
+        if c.tl:
+            links_of[c.tl] = max(links_of.get(c.tl, 0), c.link_index + 1)
+            node = snet.edges[c.from_edge].to_node
+            if node not in junctions_of.setdefault(c.tl, []):
+                junctions_of[c.tl].append(node)
+    for tl in set(snet.node_tl.values()):
+        links_of.setdefault(tl, 0)
+    programs = choose_programs(loaded, links_of, junctions_of, program, notes)
+
+    # Demand first: the routes say which edges matter and which successor is straight on.
+    demand = None
+    route_paths = _paths(routes)
+    if route_paths:
+        demand = read_route_files(route_paths, set(snet.edges))
+        notes += demand.notes
+        if not demand.streams:
+            raise SumoError(
+                f"{', '.join(p.name for p in route_paths)}: no usable demand (no <vehicle>, "
+                "<trip> or <flow> with a route and a departure time)"
+            )
     succ = successors(snet)
-    chosen = select_edges(snet, succ, corridor_edges, notes)
+    if demand is not None:
+        # The edge most vehicles drive next is the straight-through successor.
+        by_route = route_successors(demand.streams)
+        changed = sum(1 for a, b in by_route.items() if succ.get(a) not in (None, b))
+        succ.update(by_route)
+        if changed:
+            notes.append(
+                f"successors: on {changed} edge(s) most vehicles do not go straight on; "
+                "greenwave's links follow the vehicles"
+            )
+    if corridor_edges:
+        chosen = select_edges(snet, succ, corridor_edges, notes)
+    elif demand is not None:
+        use = edge_use(demand.streams)
+        chosen = [e for e in snet.edges if use.get(e, 0.0) > 0]
+    else:
+        chosen = select_edges(snet, succ, None, notes)
     chosen_set = set(chosen)
     # Chain order (heads first), so that edges are joined from the start of each chain.
     chosen = [
@@ -106,10 +208,11 @@ def import_sumo(
             link_of[nx] = eid
         runs.append(run)
     tl_node = snet.node_tl
-    start = _start_time(snet, start_time)
+    start = _start_time(programs.values(), start_time)
     epoch = start.timestamp()
     plans, index_group = {}, {}
-    links, inters = [], {}
+    links: list[dict[str, Any]] = []
+    inters: dict[str, dict[str, Any]] = {}
     for run in runs:
         first, last = snet.edges[run[0]], snet.edges[run[-1]]
         if len(run) > 1:
@@ -142,10 +245,10 @@ def import_sumo(
         }
         if to_node in tl_node:
             tl = tl_node[to_node]
-            if tl not in snet.programs:
+            if tl not in programs:
                 raise SumoError(f"traffic light '{tl}' of node '{to_node}' has no program")
             if tl not in plans:
-                plans[tl], index_group[tl] = plan_from_program(snet.programs[tl], epoch, notes)
+                plans[tl], index_group[tl] = plan_from_program(programs[tl], epoch, notes)
             link["to"] = to_node
             x, y, _, nname = snet.nodes[to_node]
             nlon, nlat = to_lonlat(np.array([x]), np.array([y]))
@@ -183,6 +286,16 @@ def import_sumo(
             link["next"] = nxt
         links.append(link)
 
+    used_tls = {tl for tl in plans}
+    from_net = sorted(tl for tl in used_tls if programs[tl].source in net_sources)
+    warnings = []
+    if from_net:
+        warnings.append(
+            "signal programs from the net alone (no --additional file defines them; a net "
+            "built by netconvert holds its default program): " + ", ".join(from_net)
+        )
+    if not inters:
+        raise SumoError("the selected edges end at no traffic light")
     data: dict[str, Any] = {
         "name": name or path.name.split(".")[0],
         "description": f"Imported from SUMO network {path.name} by greenwave import-sumo",
@@ -190,14 +303,34 @@ def import_sumo(
         "links": links,
         "simulation": {"start_time": start.isoformat()},
     }
-    if routes is not None:
-        demand, drivers, end = read_routes(Path(routes), link_of, links, notes)
-        data["demand"] = demand
+    if demand is not None:
+        link_next: dict[str, str | None] = {ln["id"]: ln.get("next") for ln in links}
+        entries, end = demand_entries(demand.streams, link_of, link_next, notes)
+        if not entries:
+            raise SumoError(
+                f"{', '.join(p.name for p in route_paths)}: no usable demand on the imported "
+                "links (every vehicle starts outside them or inside a link chain)"
+            )
+        data["demand"] = {"scale": 1.0, "flow_veh_h_per_lane": 0.0, "entries": entries}
+        drivers, sim = drivers_from_vtypes(demand.streams, demand.vtypes, demand.vtype_dists, notes)
         if drivers:
             data["drivers"] = drivers
-        if end is not None:
+        data["simulation"].update(sim)
+        if end is not None and end > 0:
             # Every trip counts, as in SUMO's tripinfo: no warm-up.
             data["simulation"].update(duration_s=end, warmup_s=0.0)
-    if not inters:
-        raise SumoError("the selected edges end at no traffic light")
-    return parse_scenario(data, str(path)), notes
+    corridor_text: list[str] = []
+    if demand is not None or corridor_edges is None:
+        use_links: dict[str, float] = {}  # vehicles entering on each link
+        for s in demand.streams if demand is not None else []:
+            lid = link_of.get(s.edges[0])
+            if lid is not None:
+                use_links[lid] = use_links.get(lid, 0.0) + s.vehicles
+        data, corridor_text = detect_corridor(data, use_links, notes)
+    return SumoImport(parse_scenario(data, str(path)), notes, warnings, corridor_text)
+
+
+def import_sumo(path: str | Path, **kwargs: Any) -> tuple[Scenario, list[str]]:
+    """:func:`read_sumo` as ``(scenario, warnings + notes)``."""
+    res = read_sumo(path, **kwargs)
+    return res.scenario, [*res.warnings, *res.notes]

@@ -10,7 +10,7 @@ import xml.etree.ElementTree as ET
 from dataclasses import dataclass
 from pathlib import Path
 
-from .signals import Program
+from .signals import Program, program_from_xml
 from .xmlio import (
     SumoError,
     attr_float,
@@ -49,7 +49,7 @@ class Net:
     nodes: dict[str, tuple[float, float, str, str]]  # id → (x, y, type, name)
     edges: dict[str, Edge]
     conns: list[Conn]
-    programs: dict[str, Program]
+    loaded: list[Program]  # every program of the net, in file order
     node_tl: dict[str, str]
     proj_parameter: str
     net_offset: tuple[float, float]
@@ -107,20 +107,19 @@ def read_net_xml(path: Path) -> Net:
                         c.getTLLinkIndex(),
                     )
                 )
-    programs = {}
-    for tls in snet.getTrafficLights():
-        progs = list(tls.getPrograms().values())
-        if not progs:
-            continue
-        p = progs[-1]  # SUMO runs the program loaded last
-        programs[tls.getID()] = Program(
+    programs = [
+        Program(
             tls.getID(),
             p._id,
             float(p.getOffset()),
             p.getType(),
             [(float(ph.duration), ph.state) for ph in p.getPhases()],
             dict(p.getParams()),
+            path.name,
         )
+        for tls in snet.getTrafficLights()
+        for p in tls.getPrograms().values()
+    ]
     node_tl: dict[str, str] = {}
     for c in conns:
         if c.tl:
@@ -177,23 +176,12 @@ def read_plain(path: Path) -> Net:
             shape = [nodes[a][:2], nodes[b][:2]]
         edges[eid] = Edge(eid, a, b, attr_int(el, "numLanes", "1"), speed, shape)
     conns: list[Conn] = []
-    programs: dict[str, Program] = {}
+    programs: list[Program] = []
     tl_index: dict[tuple[str, int, str, int], tuple[str, int]] = {}
     if need[".tll.xml"].is_file():
         for el in parse_xml(need[".tll.xml"]):
             if el.tag == "tlLogic":
-                tid = attr_str(el, "id")
-                programs[tid] = Program(
-                    tid,
-                    attr_str(el, "programID", "0"),
-                    attr_float(el, "offset", "0"),
-                    attr_str(el, "type", "static"),
-                    [
-                        (attr_float(ph, "duration"), attr_str(ph, "state"))
-                        for ph in el.findall("phase")
-                    ],
-                    {attr_str(p, "key"): attr_str(p, "value", "") for p in el.findall("param")},
-                )
+                programs.append(program_from_xml(el, need[".tll.xml"].name))
             elif el.tag == "connection":
                 key = (
                     attr_str(el, "from"),

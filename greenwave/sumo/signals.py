@@ -11,18 +11,17 @@ Derivations: docs/sumo_bridge.md (Signals).
 from __future__ import annotations
 
 import json
+import xml.etree.ElementTree as ET
 from collections.abc import Iterable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import numpy as np
 
 from greenwave.timing import AMBER, GREEN, PlanTable, SignalPlan
 
-from .xmlio import (
-    SumoError,
-    r3,
-)
+from .xmlio import SumoError, attr_float, attr_str, parse_xml, r3
 
 PARAM = "greenwave."
 
@@ -33,8 +32,6 @@ AMBER_CHARS = set("yY")
 RED_CHARS = set("rsu")  # red, right-turn-on-red (stop first), red+amber before green
 
 SUMO_CHAR = {GREEN: "G", AMBER: "y"}  # anything else: "r"
-
-# Driver parameters that SUMO vTypes may push outside greenwave's validated ranges.
 
 
 def signal_program(plan: SignalPlan, groups: Iterable[str]):
@@ -80,12 +77,117 @@ def sumo_offset(plan: SignalPlan, epoch_s: float) -> float:
 
 @dataclass
 class Program:
+    """One ``<tlLogic>`` as loaded: its traffic light, id, offset (s), type, phases
+    ``[(duration_s, state)]``, ``<param>`` values and the file it came from (``source``:
+    ``"net"`` for the network itself)."""
+
     tl: str
     program_id: str
     offset: float
     type: str
     phases: list[tuple[float, str]]
     params: dict[str, str]
+    source: str = "net"
+
+
+def program_from_xml(el: ET.Element, source: str) -> Program:
+    """A ``<tlLogic>`` element as a :class:`Program` (attributes checked)."""
+    return Program(
+        attr_str(el, "id"),
+        attr_str(el, "programID", "0"),
+        attr_float(el, "offset", "0"),
+        attr_str(el, "type", "static"),
+        [(attr_float(ph, "duration"), attr_str(ph, "state")) for ph in el.iter("phase")],
+        {attr_str(p, "key"): attr_str(p, "value", "") for p in el.findall("param")},
+        source,
+    )
+
+
+def read_additional_programs(path: Path) -> list[Program]:
+    """Every ``<tlLogic>`` of a SUMO additional file, in file order."""
+    return [program_from_xml(el, path.name) for el in parse_xml(path).iter("tlLogic")]
+
+
+def choose_programs(
+    loaded: list[Program],
+    links_of: dict[str, int],
+    junctions_of: dict[str, list[str]],
+    program_id: str | None,
+    notes: list[str],
+) -> dict[str, Program]:
+    """The program SUMO runs at each traffic light, from the programs in load order.
+
+    SUMO loads the net's programs, then the additional files' in order; a second program with
+    the same id at one traffic light is an error, and the one loaded last runs (unless a WAUT
+    or TraCI switches).  With ``program_id`` that program is taken where the traffic light has
+    one (a note names those that do not; none having it is an error).
+
+    Parameters
+    ----------
+    loaded : list of Program
+        In load order.
+    links_of : dict
+        Number of signal link indices of each traffic light in the net (its connections).
+    junctions_of : dict
+        The junctions each traffic light controls (named in errors).
+    program_id : str, optional
+    notes : list of str
+        Receives what was approximated.
+
+    Raises
+    ------
+    SumoError
+        A duplicate program id, a program for a traffic light the net does not have, a state
+        string shorter than the traffic light's link indices (SUMO refuses all three), or a
+        ``program_id`` no traffic light has.
+    """
+    seen: dict[tuple[str, str], Program] = {}
+    by_tl: dict[str, list[Program]] = {}
+    for prog in loaded:
+        where = f"{prog.source}: tlLogic '{prog.tl}' program '{prog.program_id}'"
+        if prog.tl not in links_of:
+            raise SumoError(f"{where}: the network has no traffic light '{prog.tl}'")
+        key = (prog.tl, prog.program_id)
+        if key in seen:
+            raise SumoError(
+                f"{where}: program '{prog.program_id}' of '{prog.tl}' is also in "
+                f"{seen[key].source} (SUMO refuses two programs with one id)"
+            )
+        seen[key] = prog
+        need = links_of[prog.tl]
+        junctions = ", ".join(f"'{j}'" for j in junctions_of.get(prog.tl, [])) or "none"
+        widths = {len(st) for _, st in prog.phases}
+        if widths and min(widths) < need:
+            raise SumoError(
+                f"{where}: its states have {min(widths)} signals but the network gives "
+                f"traffic light '{prog.tl}' (junction {junctions}) {need} link indices "
+                f"(0..{need - 1}): the program does not fit this network"
+            )
+        if widths and max(widths) > need:
+            notes.append(
+                f"{where}: states longer than the {need} link indices of junction "
+                f"{junctions}; the extra signals control nothing (as in SUMO)"
+            )
+            prog.phases = [(d, st[:need]) for d, st in prog.phases]
+        by_tl.setdefault(prog.tl, []).append(prog)
+    chosen = {tl: progs[-1] for tl, progs in by_tl.items()}
+    if program_id is not None:
+        have = {tl for tl, progs in by_tl.items() if any(p.program_id == program_id for p in progs)}
+        if not have:
+            ids = sorted({p.program_id for p in loaded})
+            raise SumoError(
+                f"--program {program_id}: no traffic light has a program of that id "
+                f"(loaded: {', '.join(ids) or 'none'})"
+            )
+        for tl in have:
+            chosen[tl] = next(p for p in by_tl[tl] if p.program_id == program_id)
+        lacking = sorted(set(by_tl) - have)
+        if lacking:
+            notes.append(
+                f"--program {program_id}: not defined for {', '.join(lacking)}; "
+                "those run the program loaded last"
+            )
+    return chosen
 
 
 def _norm_colour(ch: str, where: str) -> str:
