@@ -29,6 +29,27 @@ stops within 20 % of SUMO IDM; greenwave at least as many vehicle-steps per seco
                                  [--variants idm,idm_ballistic,krauss,idm_lc] [--keep DIR]
                                  [--json]
 
+**Any SUMO files** (``--net``; issue 11): greenwave's imported baseline against SUMO on the
+same files, both counting every trip::
+
+    python benchmarks/vs_sumo.py --net NET.net.xml --routes R.rou.xml [--additional A.add.xml]
+        [--seeds 1,2,3] [--drain S] [--keep DIR] [--json]
+
+SUMO runs the files as given (its own car following, σ, lane changing and vTypes; emissions
+device on every vehicle) until every vehicle has arrived (at most ``--drain`` seconds after the
+last departure); every trip of its tripinfo is measured.  Greenwave imports the same files with
+:func:`greenwave.sumo.importer.read_sumo` (signal programs as SUMO chooses them, demand, drivers
+from the vTypes; the import notes are printed) and simulates the scenario without advice and
+without warm-up, with the simulator's drain (``Simulation(drain_s=...)``, as ``greenwave compare
+--drain``), so that every trip counts too.  The arrivals are greenwave's own Poisson draws of the
+imported rates (the same vehicles only in distribution: the scenario file has no explicit
+arrivals).  Measures: ``travel_time_s``, ``mean_speed_kmh`` (space-mean), ``stops_per_veh``
+(SUMO's waitingCount definition on both sides), ``fuel_l_per_100km`` (SUMO: its emission
+class, e.g. HBEFA3; greenwave: ``simulation.fuel_model`` of the import).  The JSON on the last
+line is ``{"sumo": {...}, "greenwave": {...}, "ratio": {...}, ...}`` (``ratio`` = greenwave /
+SUMO of the means; goals ±10 % travel time and speed, ±20 % stops).  Bad input (missing files,
+a route over an unknown edge, ...) exits with code 2 and a message.
+
 Needs the ``[sumo]`` extra (``pip install 'greenwave[sumo]'``).
 """
 
@@ -39,6 +60,7 @@ import datetime as _dt
 import math
 import os
 import platform
+import re
 import subprocess
 import sys
 import tempfile
@@ -56,8 +78,10 @@ from greenwave.scenario import load_scenario
 from greenwave.sim.engine import STOP_SPEED_MS, Simulation
 from greenwave.sim.measures import mean_ci, summarize
 from greenwave.sumo.export import export_sumo
+from greenwave.sumo.importer import read_sumo
 from greenwave.sumo.tools import find_sumo_tool, parse_sumo_duration_s, parse_ups, tool_env
 from greenwave.sumo.tripinfo import read_tripinfo, trip_summary
+from greenwave.sumo.xmlio import SumoError
 
 VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, legend)
     "idm": (
@@ -78,6 +102,14 @@ VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, 
     "idm_lc": ("idm", True, (), "IDM + LC", "SUMO IDM with SUMO's lane changing (LC2013)"),
 }
 GOALS = {"travel_time_s": 10.0, "mean_speed_kmh": 10.0, "stops_per_veh": 20.0}
+NET_DRAIN_S = 3600.0
+NET_MEASURES = [  # key, label, format
+    ("vehicles", "trips counted (per seed)", "{:.0f}"),
+    ("travel_time_s", "travel time (s)", "{:.1f}"),
+    ("mean_speed_kmh", "mean speed, space-mean (km/h)", "{:.2f}"),
+    ("stops_per_veh", "stops/veh, waitingCount def.", "{:.3f}"),
+    ("fuel_l_per_100km", "fuel (L/100 km)", "{:.2f}"),
+]
 
 ROWS = [  # key, label, format
     ("vehicles", "trips counted (per seed)", "{:.0f}"),
@@ -227,7 +259,29 @@ def main(argv=None) -> int:
     )
     ap.add_argument("--keep", type=Path, help="keep the SUMO files in this directory")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
+    net = ap.add_argument_group("any SUMO files (--net)")
+    net.add_argument("--net", type=Path, help="SUMO network (.net.xml) to compare on")
+    net.add_argument(
+        "--routes", type=Path, action="append", default=[], help="SUMO route file (repeatable)"
+    )
+    net.add_argument(
+        "--additional",
+        type=Path,
+        action="append",
+        default=[],
+        help="SUMO additional file with signal programs (repeatable)",
+    )
+    net.add_argument(
+        "--drain",
+        type=float,
+        default=NET_DRAIN_S,
+        help=f"seconds both may run after the last departure (default {NET_DRAIN_S:g})",
+    )
     a = ap.parse_args(argv)
+    if a.net is not None:
+        return main_net(a)
+    if a.routes or a.additional:
+        ap.error("--routes and --additional go with --net")
     if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
         print("SUMO not found: pip install 'greenwave[sumo]'", file=sys.stderr)
         return 2
@@ -348,6 +402,190 @@ def main(argv=None) -> int:
                 "goals": goals,
                 "throughput_ratio": ratio,
                 "per_seed": runs,
+                "run_time_s": timing,
+            }
+        )
+    return 0
+
+
+# ----------------------------------------------------------------------------- --net
+
+
+def _net_sumo(a, seed: int, end_s: float, out: Path) -> dict:
+    """One SUMO run of the user's files; every trip of its tripinfo."""
+    exe = find_sumo_tool("sumo")
+    trip = out / f"tripinfo_{seed}.xml"
+    cmd = [
+        exe,
+        "-n",
+        str(a.net.resolve()),
+        "-r",
+        ",".join(str(p.resolve()) for p in a.routes),
+        "--seed",
+        str(seed),
+        "--end",
+        f"{end_s:g}",
+        "--tripinfo-output",
+        str(trip),
+        "--device.emissions.probability",
+        "1",
+        "--duration-log.statistics",
+        "true",
+        "--no-step-log",
+        "true",
+    ]
+    if a.additional:
+        cmd += ["-a", ",".join(str(p.resolve()) for p in a.additional)]
+    proc = subprocess.run(
+        cmd, cwd=out, capture_output=True, text=True, timeout=1800, env=tool_env(exe), check=False
+    )
+    if proc.returncode != 0:
+        raise SumoError(f"sumo failed (seed {seed}): {proc.stderr.strip()[-1500:]}")
+    trips = read_tripinfo(trip)
+    s = trip_summary(trips, 0.0)
+    running = re.findall(r"Running: (\d+)", proc.stdout)
+    waiting = re.findall(r"Waiting: (\d+)", proc.stdout)
+    s["unfinished"] = int(running[-1] if running else 0) + int(waiting[-1] if waiting else 0)
+    s["last_arrival_s"] = float(np.max(trips["arrival"])) if len(trips["arrival"]) else math.nan
+    return s
+
+
+def _net_greenwave(world: World, seed: int, duration: float, drain: float) -> dict:
+    """One seed of the imported scenario, no advice, no warm-up, drained: every trip."""
+    probe = _SumoMeasures(
+        world, seed, advisory=False, duration_s=duration, warmup_s=0.0, drain_s=drain
+    )
+    res = probe.run()
+    s = summarize(res)
+    c = res.vehicles["counted"]
+    return {
+        "vehicles": int(c.sum()),
+        "travel_time_s": s["travel_time_s"],
+        "mean_speed_kmh": s["mean_speed_kmh"],
+        "stops_per_veh": float(probe.m_count[c].mean()) if c.any() else math.nan,
+        "fuel_l_per_100km": s["fuel_l_per_100km"],
+        "unfinished": int(s.get("incomplete", 0)),
+        "drained_s": float(getattr(res, "drained_s", math.nan)),
+        "wall_s": res.wall_s,
+    }
+
+
+def main_net(a) -> int:
+    """``--net``: greenwave's imported baseline against SUMO on the same files."""
+    try:
+        if not a.routes:
+            raise SumoError("--routes R.rou.xml is required with --net")
+        for opt, path in (
+            [("--net", a.net)]
+            + [("--routes", p) for p in a.routes]
+            + [("--additional", p) for p in a.additional]
+        ):
+            if not path.is_file():
+                raise SumoError(f"{opt} {path}: no such file")
+        try:
+            seeds = parse_list(a.seeds, int)
+        except ValueError:
+            raise SumoError(f"--seeds: {a.seeds!r} is not a list of integers") from None
+        if not (math.isfinite(a.drain) and a.drain >= 0):
+            raise SumoError(f"--drain: {a.drain:g} must be a finite number of seconds >= 0")
+        if find_sumo_tool("sumo") is None:
+            raise SumoError("SUMO not found: pip install 'greenwave[sumo]'")
+        imp = read_sumo(a.net, additional=a.additional, routes=a.routes)
+    except SumoError as e:
+        print(f"vs_sumo: error: {e}", file=sys.stderr)
+        return 2
+    sc = imp.scenario
+    duration = float(sc.simulation.duration_s)  # the last departure
+    world = World.build(sc)
+    tmp = None
+    base = a.keep
+    if base is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gw_vs_sumo_net_")
+        base = Path(tmp.name)
+    base.mkdir(parents=True, exist_ok=True)
+    runs: dict[str, list[dict]] = {"sumo": [], "greenwave": []}
+    timing = {}
+    try:
+        t0 = time.perf_counter()
+        for seed in seeds:
+            runs["sumo"].append(_net_sumo(a, seed, duration + a.drain, base))
+        timing["sumo"] = time.perf_counter() - t0
+        t0 = time.perf_counter()
+        for seed in seeds:
+            runs["greenwave"].append(_net_greenwave(world, seed, duration, a.drain))
+        timing["greenwave"] = time.perf_counter() - t0
+    except SumoError as e:
+        print(f"vs_sumo: error: {e}", file=sys.stderr)
+        return 2
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    keys = [k for k, _, _ in NET_MEASURES]
+    agg = {}
+    for side, rs in runs.items():
+        agg[side] = {}
+        for k in keys:
+            vals = [r[k] for r in rs]
+            m, lo, hi = mean_ci(vals)
+            agg[side][k] = {"mean": m, "ci95": [lo, hi], "per_seed": vals}
+        agg[side]["unfinished"] = sum(r["unfinished"] for r in rs)
+    ratio = {
+        k: agg["greenwave"][k]["mean"] / agg["sumo"][k]["mean"]
+        if agg["sumo"][k]["mean"]
+        else math.nan
+        for k in keys
+    }
+    goals = {
+        k: {
+            "diff_pct": (ratio[k] - 1) * 100,
+            "limit_pct": lim,
+            "met": abs(ratio[k] - 1) * 100 <= lim,
+        }
+        for k, lim in GOALS.items()
+    }
+    print(
+        f"greenwave (imported) vs SUMO, baselines without advice, every trip: {a.net.name}, "
+        f"routes {', '.join(p.name for p in a.routes)}"
+        + (f", additional {', '.join(p.name for p in a.additional)}" if a.additional else "")
+        + f"; seeds {a.seeds}; departures until {duration:g} s, drain up to {a.drain:g} s"
+    )
+    print("import:")
+    for w in imp.warnings:
+        print(f"  warning: {w}")
+    for n in imp.notes:
+        print(f"  note: {n}")
+    w0, w1 = 31, 16
+    head = f"{'measure (mean ± 95 % CI)':<{w0}}{'greenwave':>{w1}}{'SUMO':>{w1}}"
+    print(f"{head}{'ratio':>8}{'goal':>12}")
+    for k, label, fmt in NET_MEASURES:
+        line = f"{label:<{w0}}{_fmt(fmt, agg['greenwave'][k], k):>{w1}}"
+        line += f"{_fmt(fmt, agg['sumo'][k], k):>{w1}}{ratio[k]:>8.3f}"
+        if k in goals:
+            line += (
+                f"{'±' + format(GOALS[k], 'g') + ' % ' + ('ok' if goals[k]['met'] else 'MISS'):>12}"
+            )
+        print(line)
+    print(
+        f"unfinished at the end: greenwave {agg['greenwave']['unfinished']}, "
+        f"SUMO {agg['sumo']['unfinished']} (over all seeds); run time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
+    )
+    if a.json:
+        print_json(
+            {
+                "net": str(a.net),
+                "routes": [str(p) for p in a.routes],
+                "additional": [str(p) for p in a.additional],
+                "seeds": seeds,
+                "departures_until_s": duration,
+                "drain_s": a.drain,
+                "sumo_version": _sumo_version(),
+                "import_warnings": imp.warnings,
+                "import_notes": imp.notes,
+                "sumo": agg["sumo"],
+                "greenwave": agg["greenwave"],
+                "ratio": ratio,
+                "goals": goals,
                 "run_time_s": timing,
             }
         )
