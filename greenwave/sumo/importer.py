@@ -290,9 +290,12 @@ def read_sumo(
     from_net = sorted(tl for tl in used_tls if programs[tl].source in net_sources)
     warnings = []
     if from_net:
+        ours = [tl for tl in from_net if PARAM + "groups" in programs[tl].params]
         warnings.append(
             "signal programs from the net alone (no --additional file defines them; a net "
-            "built by netconvert holds its default program): " + ", ".join(from_net)
+            "built by netconvert holds its default program): "
+            + ", ".join(from_net)
+            + (f" ({len(ours)} of them written by greenwave export-sumo)" if ours else "")
         )
     if not inters:
         raise SumoError("the selected edges end at no traffic light")

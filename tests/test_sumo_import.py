@@ -1,0 +1,406 @@
+"""``greenwave import-sumo`` of a user's SUMO files (issue 11): signal programs from additional
+files as SUMO chooses them, demand from vehicles, trips, flows and route distributions, vTypes
+mapped or reported as dropped, projection from ``<location>``, the corridor detected from the
+routes, export → import → export round trip, bad input (exit 2 naming the element), and
+``benchmarks/vs_sumo.py --net``.
+
+The plain-XML tests need no SUMO; those marked ``needs_sumo`` run netconvert and sumo.
+"""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import math
+import subprocess
+import sys
+import xml.etree.ElementTree as ET
+from datetime import datetime
+from pathlib import Path
+
+import pytest
+
+from greenwave.cli import main
+from greenwave.coordination import corridor_timing
+from greenwave.network import World
+from greenwave.scenario import load_scenario
+from greenwave.sumo.importer import read_sumo
+from greenwave.sumo.tools import find_sumo_tool
+from greenwave.sumo.xmlio import SumoError
+
+ROOT = Path(__file__).resolve().parent.parent
+START = datetime.fromisoformat("2026-01-01T08:00:00+08:00")
+HAVE_SUMO = (
+    find_sumo_tool("sumo") is not None
+    and find_sumo_tool("netconvert") is not None
+    and importlib.util.find_spec("sumolib") is not None
+)
+needs_sumo = pytest.mark.skipif(not HAVE_SUMO, reason="SUMO not installed (the [sumo] extra)")
+
+LOCATION = (
+    '<location netOffset="0,0" convBoundary="0,-200,1100,200" origBoundary="0,0,0,0" '
+    'projParameter="+proj=eqc +lat_ts=36.8 +lat_0=36.8 +lon_0=118 +R=6371008.8 +units=m"/>'
+)
+
+
+def _plain_net(d: Path, location: str = LOCATION) -> Path:
+    """Two signals J1, J2 on an east-west road w → e (edges in, mid, out), a side street
+    s → J1 → n, and a net program '0' at each signal (2 link indices: the road, the side)."""
+    (d / "n.nod.xml").write_text(f"""<nodes>{location}
+  <node id="w" x="0" y="0"/> <node id="J1" x="400" y="0" type="traffic_light"/>
+  <node id="J2" x="800" y="0" type="traffic_light"/> <node id="e" x="1100" y="0"/>
+  <node id="s" x="400" y="-200"/> <node id="n" x="400" y="200"/>
+</nodes>""")
+    (d / "n.edg.xml").write_text("""<edges>
+  <edge id="in" from="w" to="J1" numLanes="1" speed="13.89"/>
+  <edge id="mid" from="J1" to="J2" numLanes="1" speed="13.89"/>
+  <edge id="out" from="J2" to="e" numLanes="1" speed="13.89"/>
+  <edge id="side" from="s" to="J1" numLanes="1" speed="11.11"/>
+  <edge id="north" from="J1" to="n" numLanes="1" speed="11.11"/>
+</edges>""")
+    (d / "n.con.xml").write_text("""<connections>
+  <connection from="in" to="mid" fromLane="0" toLane="0"/>
+  <connection from="mid" to="out" fromLane="0" toLane="0"/>
+  <connection from="side" to="north" fromLane="0" toLane="0"/>
+</connections>""")
+    (d / "n.tll.xml").write_text("""<tlLogics>
+  <tlLogic id="J1" type="static" programID="0" offset="0">
+    <phase duration="42" state="Gr"/> <phase duration="3" state="yr"/>
+    <phase duration="42" state="rG"/> <phase duration="3" state="ry"/>
+  </tlLogic>
+  <tlLogic id="J2" type="static" programID="0" offset="0">
+    <phase duration="42" state="G"/> <phase duration="3" state="y"/>
+    <phase duration="45" state="r"/>
+  </tlLogic>
+  <connection from="in" to="mid" fromLane="0" toLane="0" tl="J1" linkIndex="0"/>
+  <connection from="side" to="north" fromLane="0" toLane="0" tl="J1" linkIndex="1"/>
+  <connection from="mid" to="out" fromLane="0" toLane="0" tl="J2" linkIndex="0"/>
+</tlLogics>""")
+    return d / "n.nod.xml"
+
+
+ADD = """<additional>
+  <tlLogic id="J1" type="static" programID="fixed" offset="10">
+    <phase duration="30" state="Gr"/> <phase duration="4" state="yr"/>
+    <phase duration="1" state="rr"/> <phase duration="25" state="rG"/>
+    <phase duration="4" state="ry"/> <phase duration="1" state="rr"/>
+  </tlLogic>
+  <tlLogic id="J1" type="static" programID="evening" offset="0">
+    <phase duration="50" state="Gr"/> <phase duration="3" state="yr"/>
+    <phase duration="34" state="rG"/> <phase duration="3" state="ry"/>
+  </tlLogic>
+</additional>"""
+
+ROUTES = """<routes>
+  <vType id="krauss" accel="2.0" decel="4.0" sigma="0.5" tau="1.2" minGap="2.5" length="4.5"
+         speedDev="0.1" lcStrategic="-1" color="1,0,0"/>
+  <vType id="slow" accel="1.0" speedFactor="0.8"/>
+  <route id="main" edges="in mid out"/>
+  <routeDistribution id="sides">
+    <route id="s1" edges="side north" probability="3"/>
+    <route id="s2" edges="side north" probability="1"/>
+  </routeDistribution>
+  <vehicle id="v0" type="krauss" route="main" depart="0"/>
+  <vehicle id="v1" type="krauss" route="main" depart="10"/>
+  <vehicle id="v2" type="slow" depart="20"><route edges="in mid out"/></vehicle>
+  <trip id="t0" type="krauss" depart="30" from="in" to="out"/>
+  <flow id="f0" type="krauss" route="sides" begin="0" end="600" vehsPerHour="120"/>
+  <flow id="f1" type="krauss" route="main" begin="0" end="600" period="exp(0.05)"/>
+  <person id="p0" depart="0"><walk edges="in mid"/></person>
+</routes>"""
+
+
+@pytest.fixture
+def net(tmp_path) -> Path:
+    return _plain_net(tmp_path)
+
+
+def _write(d: Path, name: str, text: str) -> Path:
+    (d / name).write_text(text)
+    return d / name
+
+
+# ----------------------------------------------------------------------------- signal programs
+
+
+def test_additional_programs_chosen_as_sumo_chooses(net, tmp_path):
+    add = _write(tmp_path, "a.add.xml", ADD)
+    res = read_sumo(net, additional=[add], start_time=START, corridor_edges=["in", "mid", "out"])
+    plans = {it.id: it.plan for it in res.scenario.intersections}
+    assert plans["J1"].cycle_s == 90 and plans["J1"].groups[0].greens_s == [(0.0, 50.0)]
+    # The program loaded last runs; J2 has only the net's program: a warning names it.
+    assert len(res.warnings) == 1 and "J2" in res.warnings[0] and "J1" not in res.warnings[0]
+    res = read_sumo(
+        net,
+        additional=[add],
+        program="fixed",
+        start_time=START,
+        corridor_edges=["in", "mid", "out"],
+    )
+    j1 = next(it.plan for it in res.scenario.intersections if it.id == "J1")
+    assert j1.cycle_s == 65 and j1.groups[0].greens_s == [(0.0, 30.0)]
+    assert j1.groups[0].amber_s == 4.0 and j1.groups[0].all_red_s == 1.0
+    assert j1.offset_s == pytest.approx((10 + START.timestamp()) % 65)
+    assert any("--program fixed: not defined for J2" in n for n in res.notes)
+    with pytest.raises(SumoError, match=r"--program nope: no traffic light.*evening, fixed"):
+        read_sumo(net, additional=[add], program="nope", corridor_edges=["in", "mid", "out"])
+
+
+def test_without_additional_files_every_signal_is_named(net):
+    res = read_sumo(net, corridor_edges=["in", "mid", "out"])
+    assert "J1, J2" in res.warnings[0] and "net alone" in res.warnings[0]
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (ADD.replace("fixed", "0"), "program '0' of 'J1' is also in n.tll.xml"),
+        (
+            ADD.replace('duration="25" state="rG"', 'duration="25" state="r"'),
+            "junction 'J1'.*2 link indices",
+        ),
+        (
+            ADD.replace('id="J1" type="static" programID="evening"', 'id="JX" programID="e"'),
+            "no traffic light 'JX'",
+        ),
+    ],
+)
+def test_programs_that_do_not_fit_the_net_are_errors(net, tmp_path, text, match):
+    add = _write(tmp_path, "bad.add.xml", text)
+    with pytest.raises(SumoError, match=match):
+        read_sumo(net, additional=[add], corridor_edges=["in", "mid", "out"])
+
+
+def test_longer_state_strings_are_a_note(net, tmp_path):
+    add = _write(tmp_path, "long.add.xml", ADD.replace('state="Gr"', 'state="Grr"'))
+    res = read_sumo(net, additional=[add], corridor_edges=["in", "mid", "out"])
+    assert any("states longer than the 2 link indices of junction 'J1'" in n for n in res.notes)
+
+
+# ----------------------------------------------------------------------------- demand and drivers
+
+
+def test_demand_from_vehicles_trips_flows_and_distributions(net, tmp_path):
+    rou = _write(tmp_path, "r.rou.xml", ROUTES)
+    res = read_sumo(net, routes=[rou])
+    sc = res.scenario
+    entries = {e.link: e for e in sc.demand.entries}
+    assert set(entries) == {"in", "side"}
+    # 'in': 4 explicit departures in the first 300 s bin (48 veh/h) + the flow's 180 veh/h.
+    assert entries["in"].flow_veh_h == pytest.approx(4 * 12 + 180.0)
+    assert entries["in"].profile == [(0.0, 1.0), (300.0, pytest.approx(180 / 228))]
+    assert entries["side"].flow_veh_h == pytest.approx(120.0)  # both routes of the distribution
+    assert sc.simulation.duration_s == 600 and sc.simulation.warmup_s == 0
+    notes = "\n".join(res.notes)
+    assert "4 explicit departures" in notes and "Poisson rates per 300 s" in notes
+    assert "are trips (from/to)" in notes and "1 × <person>" in notes
+    # Drivers: the vType most vehicles use, every attribute mapped or dropped with the reason.
+    drv = sc.drivers
+    assert (drv.accel_ms2, drv.decel_ms2, drv.time_headway_s) == (2.0, 4.0, 1.2)
+    assert (drv.min_gap_m, drv.length_m, drv.desired_speed_factor_sd) == (2.5, 4.5, 0.1)
+    assert "sigma=0.5: greenwave's drivers have no driver imperfection" in notes
+    assert "lcStrategic=-1: greenwave's vehicles keep their lane" in notes
+    assert "tau=1.2 → drivers.time_headway_s (IDM time gap T)" in notes
+    assert "'slow' (1)" in notes  # the other vType's vehicle, approximated
+    assert "color" not in notes  # display only
+
+
+def test_absent_vtype_attributes_take_sumo_defaults(net, tmp_path):
+    rou = _write(
+        tmp_path,
+        "r.rou.xml",
+        '<routes><flow id="f" from="in" to="out" begin="0" end="900" number="90"/></routes>',
+    )
+    res = read_sumo(net, routes=[rou])
+    drv = res.scenario.drivers
+    assert (drv.accel_ms2, drv.decel_ms2, drv.min_gap_m) == (2.6, 4.5, 2.5)  # SUMO's defaults
+    assert res.scenario.demand.entries[0].flow_veh_h == pytest.approx(360.0)
+    assert any("accel=2.6 (SUMO default)" in n for n in res.notes)
+
+
+@pytest.mark.parametrize(
+    ("text", "match"),
+    [
+        (
+            '<routes><vehicle id="v" depart="0"><route edges="in nowhere"/></vehicle></routes>',
+            "<vehicle id='v'>: edge 'nowhere' is not in the network",
+        ),
+        ('<routes><trip id="t" depart="0" from="in" to="gone"/></routes>', "edge 'gone'"),
+        ('<routes><vehicle id="v" depart="0" route="r9"/></routes>', "unknown route 'r9'"),
+        ('<routes><vType id="car"/></routes>', "no usable demand"),
+        (
+            '<routes><flow id="f" route="x" begin="0" end="9"/><route id="x" edges="in"/></routes>',
+            "no vehsPerHour, perHour, period",
+        ),
+    ],
+)
+def test_bad_routes_are_errors_naming_the_element(net, tmp_path, text, match):
+    rou = _write(tmp_path, "bad.rou.xml", text)
+    with pytest.raises(SumoError, match=match):
+        read_sumo(net, routes=[rou])
+
+
+def test_cli_bad_input_exit_2_and_warnings_on_stderr(net, tmp_path, capsys):
+    out = tmp_path / "o.toml"
+    bad = _write(tmp_path, "bad.rou.xml", '<routes><trip id="t" from="x" to="in"/></routes>')
+    assert main(["import-sumo", str(net), str(out), "--routes", str(bad)]) == 2
+    err = capsys.readouterr().err
+    assert "edge 'x' is not in the network" in err and "Traceback" not in err
+    assert not out.exists()
+    add = _write(tmp_path, "a.add.xml", ADD)
+    rou = _write(tmp_path, "r.rou.xml", ROUTES)
+    argv = ["import-sumo", str(net), str(out), "--routes", str(rou), "--additional", str(add)]
+    assert main([*argv, "--program", "fixed"]) == 0
+    captured = capsys.readouterr()
+    assert "warning: signal programs from the net alone" in captured.err
+    assert "note: vType 'krauss' dropped" in captured.err
+    assert load_scenario(out).intersections[0].plan.cycle_s == 65
+
+
+# ----------------------------------------------------------------------------- projection
+
+
+def test_projection_from_location_without_origin(tmp_path):
+    pytest.importorskip("pyproj")
+    utm = LOCATION.replace('netOffset="0,0"', 'netOffset="-499600.00,-4070000.00"').replace(
+        "+proj=eqc +lat_ts=36.8 +lat_0=36.8 +lon_0=118 +R=6371008.8 +units=m",
+        "+proj=utm +zone=50 +ellps=WGS84 +datum=WGS84 +units=m +no_defs",
+    )
+    sc = read_sumo(_plain_net(tmp_path, utm), corridor_edges=["in", "mid", "out"]).scenario
+    j1 = next(it for it in sc.intersections if it.id == "J1")
+    # x = 400 m, y = 0 is UTM 50N easting 500000, the zone's central meridian 117° E
+    # (SUMO: x = easting + netOffset), northing 4070000 (about 36.8° N).
+    assert j1.lon == pytest.approx(117.0, abs=1e-9)
+    assert 36.7 < j1.lat < 36.8
+    w = World.build(sc)
+    assert w.network.link_length_m[w.network.link_index["mid"]] == pytest.approx(400.0, rel=2e-3)
+
+
+def test_no_location_and_no_origin_is_a_clear_error(tmp_path):
+    bare = LOCATION.replace(
+        "+proj=eqc +lat_ts=36.8 +lat_0=36.8 +lon_0=118 +R=6371008.8 +units=m", "!"
+    )
+    with pytest.raises(SumoError, match="no geo-projection: give --origin LON,LAT"):
+        read_sumo(_plain_net(tmp_path, bare), corridor_edges=["in", "mid", "out"])
+
+
+# ----------------------------------------------------------------------------- round trip
+
+
+def test_export_import_export_keeps_plans_offsets_geometry_and_demand(tmp_path, capsys):
+    scen = ROOT / "scenarios" / "zibo_arterial.toml"
+    a, c = tmp_path / "a", tmp_path / "c"
+    assert main(["export-sumo", str(scen), str(a), "--no-netconvert", "--duration", "1800"]) == 0
+    back = tmp_path / "b.toml"
+    argv = ["import-sumo", str(a / "scenario.nod.xml"), str(back)]
+    assert main([*argv, "--routes", str(a / "scenario.rou.xml")]) == 0
+    assert main(["export-sumo", str(back), str(c), "--no-netconvert"]) == 0
+    capsys.readouterr()
+    for suffix in ("tll", "rou", "con"):  # programs, offsets, demand, connections: identical
+        name = f"scenario.{suffix}.xml"
+        assert (a / name).read_bytes() == (c / name).read_bytes(), name
+    for suffix, tag in (("nod", "node"), ("edg", "edge")):  # geometry within 1 cm
+        ea = ET.parse(a / f"scenario.{suffix}.xml").getroot().findall(tag)
+        ec = ET.parse(c / f"scenario.{suffix}.xml").getroot().findall(tag)
+        assert [e.get("id") for e in ea] == [e.get("id") for e in ec]
+        for x, y in zip(ea, ec, strict=True):
+            if x.get("length"):
+                assert float(x.get("length")) == pytest.approx(float(y.get("length")), abs=0.01)
+            for k in ("x", "y"):
+                if x.get(k):
+                    assert float(x.get(k)) == pytest.approx(float(y.get(k)), abs=0.01)
+            if x.get("shape"):
+                px = [float(v) for p in x.get("shape").split() for v in p.split(",")]
+                py = [float(v) for p in y.get("shape").split() for v in p.split(",")]
+                assert px == pytest.approx(py, abs=0.01)
+    # The corridor came back, so greenwave optimize works on the import.
+    sc = load_scenario(back)
+    assert [c.id for c in sc.corridors] == ["renmin"]
+    ct = corridor_timing(World.build(sc))
+    assert len(ct.intersection_ids) == 8 and ct.backward is not None
+
+
+def test_foreign_corridor_is_detected_but_kept_as_links(net, tmp_path):
+    rou = _write(tmp_path, "r.rou.xml", ROUTES)
+    res = read_sumo(net, routes=[rou])
+    assert res.corridors == [
+        "corridor: signals J1, J2 from 'in' (one direction), 34 of 54 vehicles enter on it"
+    ]
+    assert res.scenario.corridors == []
+    assert any("kept as [[links]] because its link ids are not in_f0" in n for n in res.notes)
+
+
+# ----------------------------------------------------------------------------- with SUMO
+
+
+@pytest.fixture(scope="module")
+def corridor(tmp_path_factory):
+    if not HAVE_SUMO:
+        pytest.skip("SUMO not installed (the [sumo] extra)")
+    from greenwave.sumo.corridorgen import generate_corridor
+
+    d = tmp_path_factory.mktemp("gen")
+    generate_corridor(14, d, duration_s=600)
+    return d
+
+
+@needs_sumo
+def test_generated_corridor_imports_as_its_scenario(corridor, tmp_path):
+    net, rou, add = (
+        corridor / f for f in ("corridor.net.xml", "corridor.rou.xml", "corridor.tll.add.xml")
+    )
+    want = load_scenario(corridor / "corridor.toml")
+    res = read_sumo(net, routes=[rou], additional=[add])
+    got = res.scenario
+    assert res.warnings == []
+    assert {i.id: i.plan for i in got.intersections} == {i.id: i.plan for i in want.intersections}
+    assert [c.intersections for c in got.corridors] == [c.intersections for c in want.corridors]
+    assert {e.link: e.flow_veh_h for e in got.demand.entries} == pytest.approx(
+        {e.link: e.flow_veh_h for e in want.demand.entries}
+    )
+    # Without the additional file the signals run netconvert's default programs: warned.
+    res = read_sumo(net, routes=[rou])
+    assert "J0" in res.warnings[0]
+    assert {i.id: i.plan for i in res.scenario.intersections} != {
+        i.id: i.plan for i in want.intersections
+    }
+
+
+@needs_sumo
+def test_vs_sumo_net_counts_every_trip(corridor, tmp_path):
+    script = ROOT / "benchmarks" / "vs_sumo.py"
+    files = ["--net", corridor / "corridor.net.xml", "--routes", corridor / "corridor.rou.xml"]
+    files += ["--additional", corridor / "corridor.tll.add.xml"]
+    r = subprocess.run(
+        [sys.executable, str(script), *map(str, files), "--seeds", "1", "--json"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for side in ("sumo", "greenwave"):
+        for k in ("travel_time_s", "mean_speed_kmh", "stops_per_veh", "fuel_l_per_100km"):
+            assert math.isfinite(out[side][k]["mean"]), (side, k)
+        assert out[side]["unfinished"] == 0
+    for k in ("travel_time_s", "mean_speed_kmh", "stops_per_veh"):
+        assert out["ratio"][k] == pytest.approx(
+            out["greenwave"][k]["mean"] / out["sumo"][k]["mean"]
+        )
+    # Bad input: a route over an edge the net does not have, exit 2 naming it.
+    bad = tmp_path / "bad.rou.xml"
+    bad.write_text('<routes><trip id="t" depart="0" from="art_f0" to="nowhere"/></routes>')
+    r = subprocess.run(
+        [
+            sys.executable,
+            str(script),
+            "--net",
+            str(corridor / "corridor.net.xml"),
+            "--routes",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert r.returncode == 2 and "edge 'nowhere'" in r.stderr and "Traceback" not in r.stderr
