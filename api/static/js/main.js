@@ -1,0 +1,335 @@
+// The page: loads the network, wires the controls, and runs the live or the replay mode.
+//
+// URL parameters (all optional): lang=zh|en, mode=live|replay, route=<first link id>,
+// rate=0.1…100 (the menu has 1, 2, 5, 10), start=<ISO 8601 with offset> (the replay clock's
+// start; default from the server's clock), autostart=1, mute=1.
+// State for tests and debugging is on window.greenwave: ready, loadMs, last {request, response}
+// (the advice on screen), requests (timestamps sent), drive (one record per replay tick: the
+// car's link, speed and the advice's status, distance and signal), spoken (the speech log),
+// errors.
+
+import { ApiError, advisoryFields, getHealth, getNetwork } from "./api.js";
+import { applyStatic, LANGS, SPEECH_LANG, t } from "./i18n.js";
+import { clockText, iso, parseIso } from "./format.js";
+import { Live } from "./live.js";
+import { MapView } from "./map.js";
+import { Replay } from "./replay.js";
+import { buildNetwork, shortName } from "./route.js";
+import { Speaker } from "./speech.js";
+import { render } from "./view.js";
+
+const $ = (id) => document.getElementById(id);
+const params = new URLSearchParams(location.search);
+const stored = (key) => {
+  try {
+    return localStorage.getItem(key);
+  } catch {
+    return null; // storage disabled: settings just do not persist
+  }
+};
+const store = (key, value) => {
+  try {
+    localStorage.setItem(key, value);
+  } catch {
+    /* see stored() */
+  }
+};
+
+const speaker = new Speaker();
+const app = {
+  ready: false,
+  loadMs: null,
+  last: null,
+  requests: [],
+  drive: [],
+  errors: [],
+  spoken: speaker.log,
+};
+window.greenwave = app;
+
+const ui = {
+  lang: pickLang(),
+  mode: params.get("mode") === "live" ? "live" : "replay",
+  net: null,
+  map: new MapView($("map")),
+  runner: null,
+  response: null,
+  speedKmh: NaN,
+  status: null, // live-mode status key
+};
+
+function pickLang() {
+  const wanted = params.get("lang") || stored("gw.lang");
+  if (LANGS.includes(wanted)) return wanted;
+  return (navigator.language || "").toLowerCase().startsWith("zh") ? "zh" : "en";
+}
+
+// ------------------------------------------------------------------ banner
+function showError(err) {
+  let text;
+  if (err instanceof ApiError) text = t(ui.lang, "err_http", { status: err.status, detail: err.detail });
+  else if (window.GeolocationPositionError && err instanceof GeolocationPositionError) {
+    text = err.code === err.PERMISSION_DENIED
+      ? t(ui.lang, "live_denied")
+      : t(ui.lang, "live_error", { msg: err.message });
+  } else if (err?.key) text = t(ui.lang, err.key, err.vars);
+  else text = t(ui.lang, "err_network", { detail: err?.message ?? String(err) });
+  app.errors.push({ status: err?.status ?? null, text });
+  const banner = $("banner");
+  banner.textContent = text;
+  banner.dataset.status = err?.status ?? "";
+  banner.hidden = false;
+}
+
+function clearError() {
+  $("banner").hidden = true;
+}
+
+// ------------------------------------------------------------------ language, mute, mode
+function setLang(lang) {
+  ui.lang = lang;
+  document.documentElement.lang = SPEECH_LANG[lang];
+  applyStatic(document, lang);
+  $("lang").textContent = lang === "zh" ? "EN" : "中文";
+  $("mute").title = t(lang, speaker.muted ? "unmute" : "mute");
+  $("go").textContent = t(lang, ui.runner ? "stop" : "start");
+  fillRoutes();
+  if (ui.status) $("live-status").textContent = t(lang, ui.status);
+  render(ui.response, ui.speedKmh, lang);
+  store("gw.lang", lang);
+}
+
+function setMuted(muted) {
+  speaker.setMuted(muted);
+  $("mute").setAttribute("aria-pressed", String(muted));
+  $("mute").title = t(ui.lang, muted ? "unmute" : "mute");
+  store("gw.mute", muted ? "1" : "0");
+}
+
+function setMode(mode) {
+  stop();
+  ui.mode = mode;
+  document.body.dataset.mode = mode;
+  for (const b of document.querySelectorAll(".seg button")) {
+    b.setAttribute("aria-pressed", String(b.dataset.mode === mode));
+  }
+  $("replay-controls").hidden = mode !== "replay";
+  $("live-controls").hidden = mode !== "live";
+  ui.response = null;
+  ui.speedKmh = NaN;
+  render(null, NaN, ui.lang);
+  ui.map.update({ car: null, next: null, route: mode === "replay" && ui.net ? chosenRoute() : null });
+}
+
+// ------------------------------------------------------------------ routes
+function fillRoutes() {
+  const select = $("route");
+  if (!ui.net) return;
+  const chosen = select.value || params.get("route");
+  select.innerHTML = "";
+  for (const r of ui.net.routes) {
+    const opt = document.createElement("option");
+    opt.value = r.id;
+    opt.textContent = t(ui.lang, "route_name", {
+      dir: t(ui.lang, `dir_${r.dir}`),
+      first: shortName(r.first),
+      last: shortName(r.last),
+      n: r.signals.length,
+      km: (r.lengthM / 1000).toFixed(1),
+    });
+    select.append(opt);
+  }
+  if (chosen && ui.net.routes.some((r) => r.id === chosen)) select.value = chosen;
+}
+
+function chosenRoute() {
+  return ui.net.routes.find((r) => r.id === $("route").value) ?? ui.net.routes[0];
+}
+
+function showRoute() {
+  if (ui.net?.routes.length) ui.map.update({ route: chosenRoute() });
+}
+
+// ------------------------------------------------------------------ advice
+function onAdvice(request, response, car) {
+  app.last = { request, response };
+  app.requests.push(request.timestamp);
+  if (app.requests.length > 2000) app.requests.shift();
+  clearError();
+  ui.response = response;
+  ui.speedKmh = request.speed_kmh;
+  render(response, request.speed_kmh, ui.lang);
+  const pos = car ?? {
+    lon: response.snapped?.lon ?? request.lon,
+    lat: response.snapped?.lat ?? request.lat,
+    bearing: request.heading_deg,
+  };
+  const next = response.intersection
+    ? { id: response.intersection.id, state: response.signal?.state }
+    : null;
+  ui.map.update({ car: pos, next });
+  $("clock").textContent = clockText(Date.parse(request.timestamp) / 1000)
+    + (ui.runner instanceof Replay ? ` ×${$("rate").value}` : "");
+  speaker.update(response, ui.lang);
+}
+
+// ------------------------------------------------------------------ run
+async function start() {
+  $("go").disabled = true;
+  try {
+    if (ui.mode === "replay") await startReplay();
+    else await startLive();
+  } finally {
+    $("go").disabled = false;
+  }
+  if (ui.runner) {
+    $("go").textContent = t(ui.lang, "stop");
+    $("go").classList.add("running");
+    document.body.dataset.running = "1";
+  }
+}
+
+function stop() {
+  ui.runner?.stop();
+  ui.runner = null;
+  $("go").textContent = t(ui.lang, "start");
+  $("go").classList.remove("running");
+  delete document.body.dataset.running;
+}
+
+/** The replay's start (s): the time typed in, else from the server's clock (/healthz
+ * `clock`): the scenario's start when it runs the scenario clock (a replay then sees the same
+ * signals every time), its now with the wall clock; the browser's now for servers without one. */
+async function replayStart() {
+  const text = $("start").value.trim();
+  if (text && text !== "now") {
+    const t = parseIso(text);
+    if (!Number.isFinite(t)) throw { key: "err_start", vars: { value: text } };
+    return t;
+  }
+  let clock = null;
+  try {
+    clock = (await getHealth())?.clock;
+  } catch {
+    clock = null; // no /healthz answer: the advisory requests will say what is wrong
+  }
+  const t = parseIso(String(clock?.kind === "scenario" ? clock.accepts_from : clock?.now));
+  return Math.floor(Number.isFinite(t) ? t : Date.now() / 1000);
+}
+
+async function startReplay() {
+  let startS;
+  try {
+    startS = await replayStart();
+  } catch (err) {
+    return showError(err);
+  }
+  const route = chosenRoute();
+  app.drive = [];
+  app.requests = [];
+  speaker.reset();
+  clearError();
+  ui.runner = new Replay({
+    net: ui.net,
+    route,
+    startS,
+    rate: Number($("rate").value) || 1,
+    iso,
+    onTick: ({ request, response, car }) => {
+      app.drive.push({
+        t: request.timestamp,
+        link: car.link.id,
+        offset_m: car.offsetM,
+        speed_kmh: request.speed_kmh,
+        matched: response.link_id,
+        status: response.status,
+        intersection: response.intersection?.id ?? null,
+        distance_m: response.distance_m,
+        signal: response.signal,
+      });
+      if (app.drive.length > 20000) app.drive.shift();
+      onAdvice(request, response, car.position);
+    },
+    onError: (err) => {
+      showError(err);
+      // A refused request (422: e.g. a timestamp the server's clock does not accept) will be
+      // refused again at the next tick: stop and say why.  Network trouble may pass.
+      const fatal = err instanceof ApiError && err.status >= 400 && err.status < 500;
+      if (fatal) stop();
+      return fatal;
+    },
+    onEnd: () => {
+      stop();
+      app.arrived = true;
+      $("message").textContent = t(ui.lang, "arrived");
+    },
+  });
+  ui.map.update({ route, car: ui.runner.car.position, next: null });
+  ui.runner.start();
+}
+
+async function startLive() {
+  const setStatus = (key) => {
+    ui.status = key;
+    $("live-status").textContent = t(ui.lang, key);
+  };
+  clearError();
+  speaker.reset();
+  const [fields, health] = await Promise.all([advisoryFields(), getHealth().catch(() => null)]);
+  ui.runner = new Live({
+    fields,
+    // A server on the scenario clock lives in the scenario's time, not the phone's: let it
+    // date the fixes itself.
+    serverTime: health?.clock?.kind === "scenario",
+    onAdvice: ({ request, response }) => {
+      setStatus("live_hint");
+      onAdvice(request, response, null);
+    },
+    onStatus: setStatus,
+    onError: showError,
+  });
+  ui.runner.start();
+}
+
+// ------------------------------------------------------------------ start-up
+async function init() {
+  $("lang").addEventListener("click", () => setLang(ui.lang === "zh" ? "en" : "zh"));
+  $("mute").addEventListener("click", () => setMuted(!speaker.muted));
+  for (const b of document.querySelectorAll(".seg button")) {
+    b.addEventListener("click", () => setMode(b.dataset.mode));
+  }
+  $("go").addEventListener("click", () => (ui.runner ? stop() : start()));
+  $("route").addEventListener("change", () => {
+    stop();
+    showRoute();
+  });
+  const rate = Number(params.get("rate"));
+  if (rate >= 0.1 && rate <= 100) {
+    // Any rate from the URL (e.g. 50 for a quick test drive), not only the menu's.
+    if (![...$("rate").options].some((o) => Number(o.value) === rate)) {
+      $("rate").append(new Option(`${rate}×`, String(rate)));
+    }
+    $("rate").value = String(rate);
+  }
+  if (params.has("start")) $("start").value = params.get("start");
+  setMuted(params.get("mute") === "1" || stored("gw.mute") === "1");
+  setMode(ui.mode);
+  setLang(ui.lang);
+  try {
+    ui.net = buildNetwork(await getNetwork());
+  } catch (err) {
+    showError(err);
+    return;
+  }
+  $("net-name").textContent = ui.net.name;
+  ui.map.setNetwork(ui.net);
+  fillRoutes();
+  showRoute();
+  app.network = { links: ui.net.links.size, intersections: ui.net.intersections.size };
+  app.loadMs = performance.now();
+  app.ready = true;
+  document.body.dataset.ready = "1";
+  if (params.get("autostart") === "1") start();
+}
+
+init();

@@ -1,0 +1,427 @@
+"""The web client in a real browser: headless Chromium driven by playwright against
+``greenwave serve`` (uvicorn) on a free loopback port.
+
+Chromium is the system's (Debian: ``apt-get install chromium``; .ci/run installs it); playwright
+(the dev extra) drives it through ``executable_path`` and never downloads a browser.  Without
+either, the module is skipped with the reason.  Every request that would leave 127.0.0.1 is
+aborted and fails the test, so the pages are checked to work offline.
+
+Screenshots (phone 390×844, desktop 1280×800, Chinese and English) and the measured load times
+go to ``$GREENWAVE_ARTIFACTS/web-client`` (default: a temporary directory); the path is printed.
+"""
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from datetime import datetime
+from itertools import pairwise
+from pathlib import Path
+from urllib.parse import urlsplit
+
+import httpx
+import pytest
+
+from greenwave.messages import round_band_kmh
+from greenwave.units import kmh_to_ms
+
+CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
+if CHROMIUM is None:
+    pytest.skip(
+        "no Chromium on PATH (Debian: apt-get install chromium): browser tests skipped",
+        allow_module_level=True,
+    )
+sync_api = pytest.importorskip(
+    "playwright.sync_api", reason="playwright is not installed (pip install -e '.[dev]')"
+)
+
+SIZES = {
+    "phone": {
+        "viewport": {"width": 390, "height": 844},
+        "device_scale_factor": 2,
+        "is_mobile": True,
+        "has_touch": True,
+    },
+    "desktop": {"viewport": {"width": 1280, "height": 800}},
+}
+RATE = 10  # replay speed: 10 advisory requests (10 s of the car's clock) per second
+LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
+PAGE_BYTES_MAX = 150_000  # the client's own files (HTML, CSS, modules) on a cold load
+
+
+def _free_port():
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return s.getsockname()[1]
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory):
+    """``greenwave serve`` on the bundled arterial, on the scenario clock where the server has
+    one (the replay then starts at the scenario's start; with the wall clock, at now)."""
+    tmp = tmp_path_factory.mktemp("web-server")
+    port = _free_port()
+    env = dict(os.environ, GREENWAVE_STATE_DIR=str(tmp), GREENWAVE_CLOCK="scenario")
+    log = (tmp / "server.log").open("wb")
+    proc = subprocess.Popen(
+        [sys.executable, "-m", "greenwave", "serve", "--port", str(port), "--log-level", "warning"],
+        env=env,
+        stdout=log,
+        stderr=subprocess.STDOUT,
+        start_new_session=True,
+    )
+    base = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            assert proc.poll() is None, (tmp / "server.log").read_text()
+            try:
+                if httpx.get(base + "/v1/ping", timeout=1).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "server did not start"
+            time.sleep(0.1)
+        yield base
+    finally:
+        os.killpg(proc.pid, signal.SIGINT)
+        try:
+            proc.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            os.killpg(proc.pid, signal.SIGKILL)
+            proc.wait()
+        log.close()
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as p:
+        b = p.chromium.launch(executable_path=CHROMIUM)
+        yield b
+        b.close()
+
+
+@pytest.fixture(scope="module")
+def artifacts(request, tmp_path_factory):
+    base = os.environ.get("GREENWAVE_ARTIFACTS")
+    path = Path(base) / "web-client" if base else tmp_path_factory.mktemp("web-client")
+    path.mkdir(parents=True, exist_ok=True)
+    measured: dict = {}
+    yield path, measured
+    (path / "measured.json").write_text(json.dumps(measured, indent=1))
+    reporter = request.config.pluginmanager.get_plugin("terminalreporter")
+    line = f"web client screenshots and load times: {path}"
+    if reporter is not None:
+        reporter.write_line(line)
+    else:  # pragma: no cover - without pytest's terminal
+        print(line)
+
+
+class Tab:
+    """A page in a fresh browser context (cold cache) that records what it asked for: requests
+    leaving the machine are aborted and listed, as are error answers, script errors and
+    console errors."""
+
+    def __init__(self, browser, size, **context):
+        self.context = browser.new_context(**SIZES[size], **context)
+        self.page = self.context.new_page()
+        self.page.set_default_timeout(15_000)
+        self.external: list[str] = []
+        self.errors: list[str] = []
+        self.answers: list[tuple[int, str]] = []
+        self.context.route("**/*", self._route)
+        self.page.on("pageerror", lambda e: self.errors.append(f"script: {e}"))
+        self.page.on(
+            "console",
+            lambda m: self.errors.append(f"console: {m.text}") if m.type == "error" else None,
+        )
+        self.page.on("response", lambda r: self.answers.append((r.status, r.url)))
+
+    def _route(self, route):
+        host = urlsplit(route.request.url).hostname or ""
+        if route.request.url.startswith(("data:", "blob:")) or host in LOOPBACK:
+            route.continue_()
+        else:
+            self.external.append(route.request.url)
+            route.abort()
+
+    def failed(self, allowed=()):
+        return [(s, u) for s, u in self.answers if s >= 400 and s not in allowed]
+
+    def close(self):
+        self.context.close()
+
+
+def _dom(page) -> dict:
+    return page.evaluate(
+        """() => {
+        const $ = (id) => document.getElementById(id);
+        return {
+          band: $("band-text").textContent,
+          minKmh: $("band").dataset.minKmh,
+          maxKmh: $("band").dataset.maxKmh,
+          dist: $("dist").textContent,
+          signal: $("signal").dataset.state,
+          countdown: $("countdown").textContent,
+          speed: $("speed").textContent,
+          options: [...document.querySelectorAll("#options li b")].map((b) => b.textContent),
+          plan: $("plan").hidden ? null : $("plan").dataset.kind,
+          message: $("message").textContent,
+          label: $("band-label").textContent,
+          lang: document.documentElement.lang,
+          running: document.body.dataset.running ?? null,
+        };
+    }"""
+    )
+
+
+def _band_text(band) -> str:
+    if band is None:
+        return "—"
+    r = round_band_kmh(kmh_to_ms(band["min_kmh"]), kmh_to_ms(band["max_kmh"]))
+    return "—" if r is None else f"{r[0]}–{r[1]}"
+
+
+def _spoken_distance(d):
+    step = 5 if d < 100 else 10 if d < 1000 else 50
+    return str(int(step * round(d / step)))
+
+
+def _epoch(text):
+    return datetime.fromisoformat(text.replace("Z", "+00:00")).timestamp()
+
+
+def _health_clock(server):
+    r = httpx.get(server + "/healthz", timeout=5)
+    return r.json().get("clock") if r.status_code == 200 else None
+
+
+def test_page_loads_small_and_draws_the_network(server, browser, artifacts):
+    tab = Tab(browser, "desktop")
+    page = tab.page
+    try:
+        page.goto(server + "/?lang=en")
+        page.wait_for_function("() => window.greenwave?.ready")
+        net = httpx.get(server + "/v1/network").json()
+        links = sum(f["properties"]["kind"] == "link" for f in net["features"])
+        nodes = len(net["features"]) - links
+        got = page.evaluate("window.greenwave.network")
+        assert got == {"links": links, "intersections": nodes}
+        # The map is drawn (pixels on the canvas), and every route of the scenario is offered.
+        painted = page.evaluate(
+            """() => { const c = document.getElementById("map");
+            const d = c.getContext("2d").getImageData(0, 0, c.width, c.height).data;
+            let n = 0; for (let i = 3; i < d.length; i += 4) n += d[i] > 0; return n; }"""
+        )
+        assert painted > 1000
+        routes = page.eval_on_selector_all("#route option", "os => os.map((o) => o.value)")
+        assert sorted(routes) == ["renmin_b0", "renmin_f0"]
+        sizes = page.evaluate(
+            """() => performance.getEntriesByType("resource")
+                .concat(performance.getEntriesByType("navigation"))
+                .map((e) => [e.name, e.encodedBodySize])"""
+        )
+        own = sum(n for url, n in sizes if "/v1/" not in url)
+        load_ms = page.evaluate("window.greenwave.loadMs")
+        artifacts[1]["cold_load_ms"] = load_ms
+        artifacts[1]["client_bytes"] = own
+        print(f"page ready (network drawn) {load_ms:.0f} ms after navigation; {own} bytes")
+        assert own < PAGE_BYTES_MAX
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        tab.close()
+
+
+@pytest.mark.parametrize("size", ["phone", "desktop"])
+def test_replay_shows_the_apis_answer_for_the_same_instant(server, browser, artifacts, size):
+    """Drive the eastbound route at 10×; stop at an instant with a band on screen; the API
+    asked again with the same request (same explicit timestamp) gives the same answer, and the
+    screen shows it: band (rounded inwards), distance, signal, countdown, options, plan."""
+    path, measured = artifacts
+    tab = Tab(browser, size)
+    page = tab.page
+    try:
+        page.goto(f"{server}/?lang=zh&route=renmin_f0&rate={RATE}&mute=1")
+        page.wait_for_function("() => window.greenwave?.ready")
+        t0 = time.monotonic()
+        page.click("#go")
+        # Stop from inside the page, in the same task that sees the condition, so the screen
+        # cannot move on before it is read.
+        page.wait_for_function(
+            """() => { const g = window.greenwave;
+              if (g.requests.length >= 8 && g.last?.response?.band) {
+                document.getElementById("go").click(); return true; }
+              return false; }""",
+            timeout=20_000,
+        )
+        elapsed = time.monotonic() - t0
+        state = page.evaluate("window.greenwave")
+        dom = _dom(page)
+        assert dom["running"] is None
+
+        req, shown = state["last"]["request"], state["last"]["response"]
+        again = httpx.post(server + "/v1/advisory", json=req).json()
+        for key in ("status", "link_id", "intersection", "distance_m", "signal", "band"):
+            assert again[key] == shown[key], key
+        assert again["options"] == shown["options"] and again["plan"] == shown["plan"]
+        assert again["message"] == shown["message"]
+
+        assert dom["band"] == _band_text(again["band"]) != "—"
+        assert float(dom["minKmh"]) == again["band"]["min_kmh"]
+        assert float(dom["maxKmh"]) == again["band"]["max_kmh"]
+        assert dom["dist"] == _spoken_distance(again["distance_m"])
+        assert dom["signal"] == again["signal"]["state"]
+        assert dom["countdown"] == f"{round(again['signal']['time_to_change_s'])}秒"
+        assert dom["speed"] == str(round(req["speed_kmh"]))
+        by_n = {o["intersections"]: o for o in again["options"]}
+        assert dom["options"] == [_band_text(by_n.get(n)) for n in (1, 2, 3)]
+        assert dom["plan"] == (again["plan"]["kind"] if again["plan"] else None)
+        assert dom["message"] == again["message"]["zh"]
+
+        # The replay clock: one request per second of the car's time, none skipped or repeated,
+        # never ahead of RATE × real time; from the scenario's start on the scenario clock.
+        times = [_epoch(t) for t in state["requests"]]
+        assert [b - a for a, b in pairwise(times)] == [1.0] * (len(times) - 1)
+        assert len(times) <= RATE * elapsed + 2
+        clock = _health_clock(server)
+        if clock is not None and clock["kind"] == "scenario":
+            assert times[0] == _epoch(clock["accepts_from"])
+
+        # Spoken on entering the first intersection's range, in Chinese (muted: logged only).
+        first = state["spoken"][0]
+        assert first["moment"] == "enter" and first["lang"] == "zh-CN" and first["muted"]
+        assert first["text"].startswith("距离前方路口")
+        page.screenshot(path=str(path / f"{size}-zh.png"))
+
+        # zh → en: labels, the message and the language of speech follow.
+        page.click("#lang")
+        dom_en = _dom(page)
+        assert dom_en["lang"] == "en-US" and dom_en["message"] == again["message"]["en"]
+        assert dom_en["band"] == dom["band"] and dom_en["countdown"].endswith("s")
+        page.screenshot(path=str(path / f"{size}-en.png"))
+        measured[f"replay_{size}"] = {"requests": len(times), "elapsed_s": round(elapsed, 2)}
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        tab.close()
+
+
+def test_replay_drives_the_whole_route_and_stops_for_red(server, browser, artifacts):
+    """The simulated car drives the westbound route (no green wave that way) to its end at the
+    advised speed: it never enters a junction during a red that lasts the whole next second, and
+    the driver hears the advice on entering the range of every signal on the way."""
+    tab = Tab(browser, "desktop")
+    page = tab.page
+    try:
+        page.goto(f"{server}/?lang=en&route=renmin_b0&rate=100&mute=1&autostart=1")
+        page.wait_for_function("() => window.greenwave?.arrived", timeout=60_000)
+        state = page.evaluate("window.greenwave")
+        drive = state["drive"]
+        route = [f"renmin_b{k}" for k in range(9)]
+        assert drive[0]["link"] == "renmin_b0"
+        assert sorted({d["link"] for d in drive}) == route
+        crossings = 0
+        for a, b in pairwise(drive):
+            assert _epoch(b["t"]) - _epoch(a["t"]) == 1.0
+            if a["link"] == b["link"] or a["signal"] is None or a["matched"] != a["link"]:
+                continue
+            crossings += 1
+            sig = a["signal"]
+            red_all_second = sig["state"] == "red" and sig["time_to_change_min_s"] >= 1.0
+            assert not red_all_second, (a, b)
+        assert crossings >= 6  # of 8 stop lines (a fix at a junction may match either link)
+        net = httpx.get(server + "/v1/network").json()["features"]
+        signals = {f["properties"]["intersection_id"] for f in net if f["id"] in route} - {None}
+        entered = {e["intersection"] for e in state["spoken"] if e["moment"] == "enter"}
+        assert len(signals) == 8 and entered == signals
+        assert all(e["lang"] == "en-US" and e["muted"] for e in state["spoken"])
+        speeds = [d["speed_kmh"] for d in drive]
+        artifacts[1]["replay_full_route"] = {
+            "sim_s": len(drive),
+            "stopped_s": sum(v < 1.0 for v in speeds),
+            "stops": sum(a >= 1.0 > b for a, b in pairwise(speeds)),
+            "moments": [e["moment"] for e in state["spoken"]],
+        }
+        assert "End of the route" in page.inner_text("#message")
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        tab.close()
+
+
+def test_a_refused_request_shows_a_banner_and_stops_the_replay(server, browser):
+    tab = Tab(browser, "phone")
+    page = tab.page
+    try:
+        page.goto(f"{server}/?lang=en&mute=1&autostart=1&start=2000-01-01T00:00:00Z")
+        page.wait_for_selector("#banner:not([hidden])")
+        text = page.inner_text("#banner")
+        assert "422" in text and "timestamp" in text
+        page.wait_for_function("() => !document.body.dataset.running")
+        assert page.evaluate("window.greenwave.requests.length") == 0
+        assert [s for s, _ in tab.failed()] == [422]
+
+        # A start time that is no time at all is refused by the page itself.
+        page.fill("#start", "yesterday")
+        page.click("#go")
+        page.wait_for_function(
+            "() => document.getElementById('banner').textContent.includes('yesterday')"
+        )
+        assert "Invalid start time" in page.inner_text("#banner")
+        assert tab.external == [] and [e for e in tab.errors if "422" not in e] == []
+    finally:
+        tab.close()
+
+
+def test_live_mode_sends_the_devices_position(server, browser):
+    """Geolocation → POST /v1/advisory: the heading comes from two fixes (a browser reports
+    none standing still), and the fix is matched to the eastbound link under it."""
+    lon0, lat0 = 118.021886, 36.8105495  # 30 % along renmin_f2 (eastbound)
+    tab = Tab(browser, "phone", geolocation={"longitude": lon0, "latitude": lat0, "accuracy": 5})
+    page = tab.page
+    try:
+        tab.context.grant_permissions(["geolocation"])
+        page.goto(f"{server}/?lang=en&mute=1&mode=live")
+        page.wait_for_function("() => window.greenwave?.ready")
+        page.click("#go")
+        page.wait_for_function(
+            "() => document.getElementById('live-status').textContent.includes('direction')"
+        )
+        time.sleep(1.0)  # so that the two fixes give a speed
+        tab.context.set_geolocation({"longitude": lon0 + 0.00028, "latitude": lat0, "accuracy": 5})
+        page.wait_for_function("() => window.greenwave.last?.request?.vehicle_id === 'live'")
+        req, shown = page.evaluate(
+            "[window.greenwave.last.request, window.greenwave.last.response]"
+        )
+        assert abs(req["heading_deg"] - 90.0) < 2.0
+        assert 20 < req["speed_kmh"] < 200  # 25 m in about a second
+        assert shown["link_id"] == "renmin_f2" and shown["intersection"]["id"] == "xisi"
+        assert _dom(page)["dist"] == _spoken_distance(shown["distance_m"])
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        tab.close()
+
+
+def test_docs_pages_render_offline(server, browser):
+    """Swagger UI and ReDoc render the service's schema from the vendored assets alone."""
+    tab = Tab(browser, "desktop")
+    page = tab.page
+    title = "greenwave advisory service"
+    try:
+        page.goto(server + "/docs")
+        page.wait_for_selector(".swagger-ui .info .title")
+        assert title in page.inner_text(".swagger-ui .info .title")
+        page.wait_for_selector(".opblock-summary-path[data-path='/v1/advisory']")
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+        page.goto(server + "/redoc")
+        page.wait_for_function(
+            f"() => document.querySelector('redoc')?.innerText.includes('{title}')"
+        )
+        # ReDoc's sidebar credit links an image on its CDN: the page's Content-Security-Policy
+        # refuses it before any request (the only error allowed here).
+        refused = [e for e in tab.errors if "Content Security Policy" in e and "cdn.redoc.ly" in e]
+        assert tab.external == [] and tab.errors == refused and tab.failed() == []
+    finally:
+        tab.close()
