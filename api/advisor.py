@@ -38,6 +38,11 @@ from .encode import Encoder, iso_column
 from .schemas import iso
 from .state import TimingStore
 
+ROAD_MARGIN_M = 10.0
+"""Added to a fix's reported accuracy to get its search radius (m): the accuracy bounds the
+distance to the true position, which lies up to about half a road's width (a multi-lane arterial
+with a median) from the centre line the network stores."""
+
 
 class Advisor:
     """Everything needed to answer advisories, built once per worker.
@@ -68,10 +73,29 @@ class Advisor:
         self.params = world.scenario.band_params()
         self.ahead = world.scenario.advisory.intersections_ahead
         self.matcher = MapMatcher(net, radius_m, heading_tol_deg)
+        self.wide_matcher: MapMatcher | None = None  # for fixes of poor accuracy
+        self.max_radius_m = float(radius_m)
         self.range_m = float(range_m)
         self.valid_for_s = float(valid_for_s)
         self.parse_batch = BatchParser(net, max_batch)
         self.encoder = Encoder(net, STATUS_NAMES)
+
+    def set_max_radius(self, max_radius_m: float) -> None:
+        """Let fixes that report a poor ``accuracy_m`` be matched up to ``max_radius_m`` from
+        their road (see :meth:`match_radius`); builds a second grid index with that radius."""
+        self.max_radius_m = max(float(max_radius_m), self.matcher.radius_m)
+        if self.max_radius_m > self.matcher.radius_m:
+            m = self.matcher
+            self.wide_matcher = MapMatcher(self.network, self.max_radius_m, m.heading_tol_deg)
+        else:
+            self.wide_matcher = None
+
+    def match_radius(self, accuracy_m: np.ndarray) -> np.ndarray:
+        """Search radius of each fix (m): ``accuracy_m`` + :data:`ROAD_MARGIN_M`, at least the
+        match radius and at most :attr:`max_radius_m`; the match radius where the accuracy is
+        unknown (NaN).  ``accuracy_m`` : (N,) float64."""
+        r = np.clip(accuracy_m + ROAD_MARGIN_M, self.matcher.radius_m, self.max_radius_m)
+        return np.where(np.isnan(r), self.matcher.radius_m, r)
 
     # ------------------------------------------------------------------ entry points
     def from_requests(self, reqs: Sequence[dict], now_s: float | Sequence[float]) -> Advisories:
@@ -103,15 +127,28 @@ class Advisor:
         code = np.zeros(n, dtype=np.int8)
         near_brg = np.full(n, nan)
         snap_lon, snap_lat = np.full(n, nan), np.full(n, nan)
+        radius = np.full(n, self.matcher.radius_m)
         gps = np.flatnonzero(link < 0)
         if gps.size:
-            m = self.matcher.match(v.lon[gps], v.lat[gps], v.heading_deg[gps])
-            link[gps] = m.link
-            offset[gps] = m.offset_m
-            lateral[gps] = m.lateral_m
-            code[gps] = m.code
-            near_brg[gps] = m.nearest_bearing_deg
-            snap_lon[gps], snap_lat[gps] = m.lon, m.lat
+            radius[gps] = self.match_radius(v.accuracy_m[gps])
+            wide = radius[gps] > self.matcher.radius_m
+            for rows, matcher in ((gps[~wide], self.matcher), (gps[wide], self.wide_matcher)):
+                if rows.size == 0 or matcher is None:
+                    continue
+                m = matcher.match(v.lon[rows], v.lat[rows], v.heading_deg[rows])
+                mcode, mlink = m.code, m.link
+                if matcher is self.wide_matcher:
+                    # Searched up to max_radius_m: keep what lies within each fix's radius.
+                    beyond = m.lateral_m > radius[rows]
+                    mcode = np.where(beyond, NO_ROAD, mcode)
+                    mlink = np.where(beyond, -1, mlink)
+                link[rows] = mlink
+                offset[rows] = np.where(mlink >= 0, m.offset_m, nan)
+                lateral[rows] = m.lateral_m
+                code[rows] = mcode
+                near_brg[rows] = m.nearest_bearing_deg
+                snap_lon[rows] = np.where(mlink >= 0, m.lon, nan)
+                snap_lat[rows] = np.where(mlink >= 0, m.lat, nan)
         lk = np.flatnonzero(v.link >= 0)
         if lk.size:
             snap_lon[lk], snap_lat[lk], _ = self.matcher.locate(link[lk], offset[lk])
@@ -134,7 +171,7 @@ class Advisor:
             self._beyond_range(far, cols)
         off = np.flatnonzero(link < 0)
         for i in off.tolist():
-            cols["reason"][i] = self._off_reason(code[i], v.heading_deg[i], near_brg[i])
+            cols["reason"][i] = self._off_reason(code[i], v.heading_deg[i], near_brg[i], radius[i])
         link[off] = -1
         offset[off] = nan
         return Advisories(
@@ -186,8 +223,8 @@ class Advisor:
                 )
             message[i] = j
 
-    def _off_reason(self, code, heading, bearing) -> str:
-        radius = f"{self.matcher.radius_m:g}"
+    def _off_reason(self, code, heading, bearing, radius_m=None) -> str:
+        radius = f"{self.matcher.radius_m if radius_m is None else radius_m:g}"
         if code == NO_ROAD:
             return f"no road within {radius} m of the position"
         return (

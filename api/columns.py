@@ -18,7 +18,6 @@ the model's path and gets the model's 422).
 from __future__ import annotations
 
 import operator
-import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from itertools import repeat
@@ -29,13 +28,22 @@ from fastapi import HTTPException
 
 from greenwave.network import Network
 
+from .clock import WALL, Clock
 from .errors import parse
-from .schemas import BATCH, MAX_SPEED_KMH, parse_iso
+from .schemas import BATCH, MAX_ACCURACY_M, MAX_SPEED_KMH, parse_iso
 
 _NAN = float("nan")
 _NUMBER = {float, int}  # JSON numbers (the strict models take ints for floats, not bools)
 _TEXT = {str, type(None)}
 _MAX_TEXT = 128  # max_length of link_id and vehicle_id in AdvisoryRequest
+_ABSENT = object()  # a key a vehicle does not have (null is a value)
+_NULLABLE = {float, int, type(None), object}  # JSON number or null, or _ABSENT
+# AdvisoryRequest's optional numbers that may be null (unknown): their ranges, ends included.
+_PHONE_FIELDS = {
+    "accuracy_m": (0.0, MAX_ACCURACY_M),
+    "altitude_m": (-1000.0, 10_000.0),
+    "bearing_accuracy_deg": (0.0, 180.0),
+}
 
 
 @dataclass(frozen=True)
@@ -50,6 +58,7 @@ class Vehicles:
     speed_kmh : (N,) float64
     t_s : (N,) float64, time of each fix (s since the epoch; server time when not given)
     vehicle_id : list of N str or None
+    accuracy_m : (N,) float64, reported accuracy of the fix (NaN: unknown)
     """
 
     lat: np.ndarray
@@ -60,6 +69,7 @@ class Vehicles:
     speed_kmh: np.ndarray
     t_s: np.ndarray
     vehicle_id: list
+    accuracy_m: np.ndarray
 
     def __len__(self) -> int:
         return len(self.link)
@@ -89,7 +99,12 @@ class Vehicles:
                 dtype=float,
             ),
             vehicle_id=[r.get("vehicle_id") for r in reqs],
+            accuracy_m=np.array([_nan_if_none(r.get("accuracy_m")) for r in reqs], dtype=float),
         )
+
+
+def _nan_if_none(x):
+    return _NAN if x is None else x
 
 
 class BatchParser:
@@ -107,20 +122,20 @@ class BatchParser:
         # Link ids a request may name (the model's 1..128 characters) → link index.
         self.link_index = {k: i for k, i in network.link_index.items() if 1 <= len(k) <= _MAX_TEXT}
 
-    def __call__(self, body: bytes, now_s: float | None = None) -> Vehicles:
+    def __call__(self, body: bytes, now_s: float | None = None, clock: Clock = WALL) -> Vehicles:
         """A batch request body → :class:`Vehicles`.
 
         Raises RequestValidationError (422, with field paths) for an invalid body and
         HTTPException 413 for more than ``max_batch`` vehicles.
         """
-        now_s = time.time() if now_s is None else now_s
+        now_s = clock.now() if now_s is None else now_s
         try:
             doc = orjson.loads(body)
         except orjson.JSONDecodeError:
             doc = None
-        vehicles = None if doc is None else self.accept(doc, now_s)
+        vehicles = None if doc is None else self.accept(doc, now_s, clock)
         if vehicles is None:  # the model reports the error (or accepts what accept() did not)
-            reqs = parse(BATCH, body, {"network": self.network})["vehicles"]
+            reqs = parse(BATCH, body, {"network": self.network, "clock": clock})["vehicles"]
             self._check_size(len(reqs))
             vehicles = Vehicles.from_requests(reqs, [now_s] * len(reqs), self.network)
         return vehicles
@@ -131,10 +146,11 @@ class BatchParser:
                 413, f"batch of {n} vehicles exceeds the maximum of {self.max_batch}"
             )
 
-    def accept(self, doc, now_s: float) -> Vehicles | None:
+    def accept(self, doc, now_s: float, clock: Clock = WALL) -> Vehicles | None:
         """The column-wise check of a parsed batch body: :class:`Vehicles`, or None when
         anything is not plainly valid (the caller then asks the model).  Mirrors
-        :class:`api.schemas.AdvisoryRequest` and ``_check_vehicle``."""
+        :class:`api.schemas.AdvisoryRequest` and ``_check_vehicle``; times are checked against
+        ``clock``."""
         if type(doc) is not dict or len(doc) != 1 or type(doc.get("vehicles")) is not list:
             return None
         vs = doc["vehicles"]
@@ -160,14 +176,29 @@ class BatchParser:
             if not set(map(type, col)) <= _TEXT:
                 return None
             texts[key] = col
+        phone = {}
+        keys_phone = 0
+        for key, (lo, hi) in _PHONE_FIELDS.items():
+            col = column(key, _ABSENT)
+            if not set(map(type, col)) <= _NULLABLE:
+                return None
+            given = [x for x in col if x is not _ABSENT]
+            keys_phone += len(given)
+            values = np.array([x for x in given if x is not None], dtype=np.float64)
+            if values.size and not (np.all(values >= lo) and np.all(values <= hi)):
+                return None  # (NaN fails both: orjson never gives one, the check costs nothing)
+            if key == "accuracy_m":
+                phone[key] = np.array(
+                    [_NAN if x is _ABSENT or x is None else x for x in col], dtype=np.float64
+                )
 
         lat, lon, heading = numbers["lat"], numbers["lon"], numbers["heading_deg"]
         offset, speed = numbers["offset_m"], numbers["speed_kmh"]
         present = {k: ~np.isnan(v) for k, v in numbers.items()}
         for k, col in texts.items():
             present[k] = np.array(list(map(operator.is_not, col, repeat(None, n))), dtype=bool)
-        # An unknown field, or a null, is a key that none of the columns holds.
-        if sum(map(len, vs)) != sum(int(p.sum()) for p in present.values()):
+        # An unknown field, or a null where none is allowed, is a key that no column holds.
+        if sum(map(len, vs)) != sum(int(p.sum()) for p in present.values()) + keys_phone:
             return None
         if not present["speed_kmh"].all():
             return None
@@ -215,8 +246,8 @@ class BatchParser:
             ts = texts["timestamp"]
             given = [ts[i] for i in rows.tolist()]
             try:
-                parsed = {s: parse_iso(s).timestamp() for s in set(given)}
+                parsed = {s: parse_iso(s, clock).timestamp() for s in set(given)}
             except ValueError:
                 return None
             t[rows] = [parsed[s] for s in given]
-        return Vehicles(lat, lon, heading, link, offset, speed, t, vid)
+        return Vehicles(lat, lon, heading, link, offset, speed, t, vid, phone["accuracy_m"])

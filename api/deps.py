@@ -6,13 +6,15 @@ import hmac
 import time
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from greenwave.network import World
 
 from .advisor import Advisor, MicroBatcher
+from .clock import Clock
 from .metrics import Metrics
 from .settings import Settings
 from .state import TimingStore
@@ -37,11 +39,17 @@ class Service:
     batch_executor: ThreadPoolExecutor = field(
         default_factory=lambda: ThreadPoolExecutor(max_workers=1, thread_name_prefix="batch")
     )
+    streams: Any = None  # api.routes.stream.StreamHub, made by the first stream
+    clock: Clock = field(init=False)
+    context: dict = field(init=False)
 
-    @property
-    def context(self) -> dict:
-        """Validation context of request bodies (network checks of link ids and offsets)."""
-        return {"network": self.world.network}
+    def __post_init__(self) -> None:
+        self.clock = Clock.for_scenario(self.settings.clock, self.world.scenario)
+        self.store.now = self.clock.now  # live SPaT expires on the service's clock
+        self.advisor.set_max_radius(self.settings.max_match_radius_m)
+        # Validation context of request bodies: network checks of link ids and offsets, and
+        # the clock that decides which times are accepted.
+        self.context = {"network": self.world.network, "clock": self.clock}
 
     @property
     def token(self) -> bytes | None:
@@ -56,11 +64,22 @@ def get_service(request: Request) -> Service:
 ServiceDep = Annotated[Service, Depends(get_service)]
 
 
-def require_token(request: Request) -> None:
+BEARER = HTTPBearer(
+    auto_error=False,
+    scheme_name="bearerAuth",
+    description="The server's write token (GREENWAVE_TOKEN): plan and SPaT writes only; reads "
+    "need none",
+)
+
+
+def require_token(
+    request: Request, _creds: Annotated[HTTPAuthorizationCredentials | None, Depends(BEARER)]
+) -> None:
     """Bearer-token check of every write, before the body is read.
 
     No token configured → 403 (writes disabled); missing or wrong token → 401.  The comparison
-    takes the same time wherever the tokens differ (``hmac.compare_digest``).
+    takes the same time wherever the tokens differ (``hmac.compare_digest``).  (``BEARER``
+    documents the scheme in the OpenAPI document; the header is read here.)
     """
     expected = get_service(request).token
     if expected is None:

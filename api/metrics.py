@@ -13,7 +13,7 @@ import os
 import time
 from typing import Protocol
 
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
 LATENCY_BUCKETS_S = (
@@ -68,6 +68,18 @@ class Metrics:
         )
         self.writes = Counter(
             "greenwave_timing_writes_total", "Accepted plan and SPaT writes", ["kind"], registry=reg
+        )
+        self.stream_connections = Gauge(
+            "greenwave_stream_connections",
+            "Open advisory streams (WebSocket)",
+            registry=reg,
+            multiprocess_mode="livesum",
+        )
+        self.stream_messages = Counter(
+            "greenwave_stream_messages_total",
+            "Advisory stream messages: in (fixes), out_fix, out_timing (pushed), out_error",
+            ["direction"],
+            registry=reg,
         )
         self._children: dict = {}
         if self.multiprocess:

@@ -14,8 +14,7 @@ like every other validation error.
 from __future__ import annotations
 
 import re
-import time
-from datetime import UTC, datetime
+from datetime import datetime, timedelta
 from typing import Annotated, Any, Literal, Required
 
 from pydantic import (
@@ -34,66 +33,74 @@ from typing_extensions import TypedDict
 
 from greenwave.spat import SpatEvent, SpatMessage
 
+from .clock import WALL, WALL_WINDOW_S, Clock
+from .clock import iso as iso  # the service's time format, re-exported
+
 MAX_SPEED_KMH = 250.0
 """Sanest maximum of a reported speed (km/h): above it the fix is rejected as garbage."""
 
-TIME_WINDOW_S = 86_400.0
-"""Timestamps are accepted within this many seconds of server time (a client replaying a drive
-may send past or future times)."""
+MAX_ACCURACY_M = 10_000.0
+"""Largest ``accuracy_m`` of a fix (m): a position from cell towers alone can be kilometres off."""
 
-_ISO = re.compile(r"^\d{4}-\d{2}-\d{2}[Tt ]\d{2}:\d{2}")
+TIME_WINDOW_S = WALL_WINDOW_S
+"""With the wall clock, times are accepted within this many seconds of server time (a client
+replaying a drive may send past or future times); see :mod:`api.clock`."""
+
+# RFC 3339 date-time (the JSON Schema ``date-time`` format): seconds required, a UTC offset
+# required, ``T``/``Z`` in either case, any number of fraction digits.
+_RFC3339 = re.compile(
+    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+)
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
 
 
-def parse_iso(v: Any) -> datetime:
-    """An ISO 8601 date-time with a UTC offset (``Z`` or ``±hh:mm``) within 24 h of server
-    time → aware datetime."""
+def parse_iso(v: Any, clock: Clock = WALL) -> datetime:
+    """An RFC 3339 date-time (ISO 8601 with seconds and a UTC offset, ``Z`` or ``±hh:mm``) that
+    ``clock`` accepts (:meth:`api.clock.Clock.check`) → aware datetime.  A leap second
+    (``:60``) is the second after ``:59``."""
     if not isinstance(v, str):
         raise ValueError("must be a string: an ISO 8601 date-time with a UTC offset")
-    if len(v) > 64 or not _ISO.match(v):
+    m = _RFC3339.match(v) if len(v) <= 64 else None
+    if m is None:
         raise ValueError(
-            "must be an ISO 8601 date-time with a UTC offset, e.g. 2026-11-23T07:30:00+08:00"
+            "must be an ISO 8601 date-time with seconds and a UTC offset, e.g. "
+            "2026-11-23T07:30:00+08:00"
         )
+    date, hh, mm, ss, frac, off = m.groups()
+    leap = ss == "60"
+    text = f"{date}T{hh}:{mm}:{'59' if leap else ss}{(frac or '')[:7]}{off.upper()}"
     try:
-        ts = datetime.fromisoformat(v)
-    except ValueError:
-        raise ValueError(f"'{v}' is not a valid ISO 8601 date-time") from None
-    if ts.tzinfo is None or ts.utcoffset() is None:
-        raise ValueError("needs a UTC offset (Z or +hh:mm)")
-    try:
-        ts.timestamp()
+        ts = datetime.fromisoformat(text)
+        if leap:
+            ts += timedelta(seconds=1)
+        t_s = ts.timestamp()
     except (OverflowError, ValueError, OSError):
-        raise ValueError(f"'{v}' is out of range") from None
-    return check_window(ts)
-
-
-def check_window(ts: datetime, now_s: float | None = None) -> datetime:
-    """Raise ValueError unless ``ts`` is within :data:`TIME_WINDOW_S` of server time."""
-    now_s = time.time() if now_s is None else now_s
-    delta = ts.timestamp() - now_s
-    if abs(delta) > TIME_WINDOW_S:
-        raise ValueError(
-            f"must be within 24 h of server time ({iso(now_s)}); it is {delta / 3600:+.1f} h away"
-        )
+        raise ValueError(f"'{v}' is not a valid date-time or is out of range") from None
+    clock.check(t_s)
     return ts
 
 
-def iso(t_s: float) -> str:
-    """ISO 8601 UTC text of an absolute time (s), millisecond precision."""
-    return (
-        datetime.fromtimestamp(t_s, tz=UTC)
-        .isoformat(timespec="milliseconds")
-        .replace("+00:00", "Z")
-    )
+def check_window(ts: datetime, now_s: float | None = None, clock: Clock = WALL) -> datetime:
+    """Raise ValueError unless ``clock`` accepts ``ts`` (now: ``now_s``, default the clock's)."""
+    clock.check(ts.timestamp(), now_s)
+    return ts
 
+
+def _timestamp(v: Any, info: ValidationInfo) -> datetime:
+    return parse_iso(v, (info.context or {}).get("clock") or WALL)
+
+
+TIME_DOC = (
+    "RFC 3339 date-time with a UTC offset, e.g. 2026-11-23T07:31:05+08:00; accepted within 24 h "
+    "of server time, or, when the server runs the scenario clock (`greenwave serve --clock "
+    "scenario`), anywhere in the scenario's time span (see `clock` in /healthz)"
+)
 
 Timestamp = Annotated[
     datetime,
-    PlainValidator(parse_iso),
-    WithJsonSchema(
-        {"type": "string", "format": "date-time", "examples": ["2026-11-23T07:31:05+08:00"]}
-    ),
+    PlainValidator(_timestamp),
+    WithJsonSchema({"type": "string", "format": "date-time", "maxLength": 64}),
 ]
 
 
@@ -143,32 +150,64 @@ def _check_vehicle(v: dict, info: ValidationInfo) -> dict:
     return v
 
 
+POSITION_FORMS: list[dict[str, Any]] = [
+    {
+        "title": "GPS fix",
+        "required": ["lat", "lon", "heading_deg"],
+        "not": {"anyOf": [{"required": ["link_id"]}, {"required": ["offset_m"]}]},
+    },
+    {
+        "title": "Position on a link",
+        "required": ["link_id", "offset_m"],
+        "not": {
+            "anyOf": [{"required": ["lat"]}, {"required": ["lon"]}, {"required": ["heading_deg"]}]
+        },
+    },
+]
+"""The two ways to give a position, as JSON Schema (``oneOf`` of the request schema):
+:func:`_check_vehicle` enforces the same."""
+
+
+ADVISORY_EXAMPLES: list[dict[str, Any]] = [
+    {
+        "lat": 36.81052,
+        "lon": 118.0265,
+        "heading_deg": 90.0,
+        "speed_kmh": 42.0,
+        "vehicle_id": "veh-17",
+    },
+    {"link_id": "renmin_f2", "offset_m": 120.0, "speed_kmh": 38.0},
+    {
+        "lat": 36.81052,
+        "lon": 118.0265,
+        "heading_deg": 88.0,
+        "speed_kmh": 41.4,
+        "accuracy_m": 12.0,
+        "altitude_m": 61.5,
+        "bearing_accuracy_deg": 8.0,
+        "vehicle_id": "phone-3",
+    },
+]
+"""Request examples (without ``timestamp``: they hold under any clock, on any day)."""
+
+
+def _advisory_schema(schema: dict[str, Any]) -> None:
+    schema["examples"] = ADVISORY_EXAMPLES
+    schema["oneOf"] = POSITION_FORMS
+
+
 class AdvisoryRequest(TypedDict, total=False):
     """One vehicle: a GPS fix (``lat``, ``lon``, ``heading_deg``) or a position on a link
-    (``link_id``, ``offset_m``), plus its speed.  Validated as a plain dict (see
-    :data:`ADVISORY`)."""
+    (``link_id``, ``offset_m``), plus its speed; optionally what a phone knows besides
+    (``accuracy_m``, used by map matching; ``altitude_m`` and ``bearing_accuracy_deg``, accepted
+    and not used; ``null`` for any of the three means unknown).  No other field is accepted.
+    Validated as a plain dict (see :data:`ADVISORY`)."""
 
     __pydantic_config__ = ConfigDict(  # type: ignore[misc]
         extra="forbid",
         strict=True,
         title="AdvisoryRequest",
-        json_schema_extra={
-            "examples": [
-                {
-                    "lat": 36.81052,
-                    "lon": 118.0265,
-                    "heading_deg": 90.0,
-                    "speed_kmh": 42.0,
-                    "vehicle_id": "veh-17",
-                },
-                {
-                    "link_id": "renmin_f2",
-                    "offset_m": 120.0,
-                    "speed_kmh": 38.0,
-                    "timestamp": "2026-11-23T07:31:05+08:00",
-                },
-            ]
-        },
+        json_schema_extra=_advisory_schema,
     )
 
     lat: Annotated[
@@ -190,12 +229,20 @@ class AdvisoryRequest(TypedDict, total=False):
     link_id: Annotated[
         str,
         Field(
-            min_length=1, max_length=128, description="Link the vehicle is on (instead of lat/lon)"
+            min_length=1,
+            max_length=128,
+            description="Link the vehicle is on (instead of lat/lon): an `id` of a link of "
+            "GET /v1/network; an unknown one is a 422 (type `unknown_link`)",
         ),
     ]
     offset_m: Annotated[
         float,
-        Field(ge=0.0, allow_inf_nan=False, description="Distance along link_id from its start (m)"),
+        Field(
+            ge=0.0,
+            allow_inf_nan=False,
+            description="Distance along link_id from its start (m), at most the link's "
+            "`length_m` (GET /v1/network); beyond it: 422 (type `offset_beyond_link`)",
+        ),
     ]
     speed_kmh: Required[
         Annotated[
@@ -206,13 +253,41 @@ class AdvisoryRequest(TypedDict, total=False):
         ]
     ]
     timestamp: Annotated[
-        Timestamp,
-        Field(
-            description="Time of the fix, ISO 8601 with offset, within 24 h of server time "
-            "(default: server time)"
-        ),
+        Timestamp, Field(description=f"Time of the fix (default: server time). {TIME_DOC}")
     ]
     vehicle_id: Annotated[str, Field(max_length=128, description="Echoed back")]
+    accuracy_m: Annotated[
+        float | None,
+        Field(
+            ge=0.0,
+            le=MAX_ACCURACY_M,
+            allow_inf_nan=False,
+            description="Horizontal accuracy of the GPS fix (m), as phones report it (W3C "
+            "`GeolocationCoordinates.accuracy`, Android `Location.getAccuracy()`). Map matching "
+            "looks for the road within accuracy_m + 10 m of the fix, but never less than the "
+            "server's match radius (default 40 m) nor more than its maximum (default 100 m). "
+            "null or absent: the match radius",
+        ),
+    ]
+    altitude_m: Annotated[
+        float | None,
+        Field(
+            ge=-1000.0,
+            le=10_000.0,
+            allow_inf_nan=False,
+            description="Altitude of the fix (m above the WGS84 ellipsoid); accepted, not used",
+        ),
+    ]
+    bearing_accuracy_deg: Annotated[
+        float | None,
+        Field(
+            ge=0.0,
+            le=180.0,
+            allow_inf_nan=False,
+            description="Accuracy of heading_deg (deg, Android "
+            "`Location.getBearingAccuracyDegrees()`); accepted, not used",
+        ),
+    ]
 
 
 Vehicle = Annotated[AdvisoryRequest, AfterValidator(_check_vehicle)]
@@ -605,9 +680,26 @@ class Windows(BaseModel):
 
 
 # --------------------------------------------------------------------------- writes
+def _given(name: str, json_type: str) -> dict[str, Any]:
+    """JSON Schema: ``name`` is present and not null."""
+    return {"required": [name], "properties": {name: {"type": json_type}}}
+
+
+def _spat_event_schema(schema: dict[str, Any]) -> None:
+    # SpatEventIn._one_form as JSON Schema: min and max end given in exactly one form each,
+    # likely in at most one.
+    schema["allOf"] = [
+        {"oneOf": [_given(f"{k}_end", "string"), _given(f"{k}_end_in_s", "number")]}
+        for k in ("min", "max")
+    ] + [{"not": {"allOf": [_given("likely_end", "string"), _given("likely_end_in_s", "number")]}}]
+
+
 class SpatEventIn(_Request):
-    """One movement event.  End times either absolute (ISO 8601) or in seconds after the
-    message ``timestamp``; ``likely`` defaults to ``min``."""
+    """One movement event.  End times either absolute (date-time) or in seconds after the
+    message ``timestamp``; ``min`` and ``max`` are required (in one form each), ``likely``
+    defaults to ``min``; ``null`` is the same as leaving a field out."""
+
+    model_config = ConfigDict(json_schema_extra=_spat_event_schema)
 
     state: Literal["red", "amber", "green"]
     min_end: Timestamp | None = None
@@ -646,7 +738,7 @@ class SpatEventIn(_Request):
 class SpatGroupIn(_Request):
     signal_group: str = Field(min_length=1, max_length=128)
     timestamp: Timestamp | None = Field(
-        None, description="When the state was observed (default: server time), within 24 h"
+        None, description=f"When the state was observed (default: server time). {TIME_DOC}"
     )
     events: list[SpatEventIn] = Field(min_length=1, max_length=16)
 
@@ -709,6 +801,16 @@ class StateHealth(BaseModel):
     spat_groups: int
 
 
+class ClockInfo(BaseModel):
+    kind: Literal["wall", "scenario"] = Field(
+        description="`wall`: the machine's time; `scenario`: the scenario's time span, run at "
+        "real speed from the worker's start and started again at its end (greenwave serve --clock)"
+    )
+    now: str = Field(description="The server's time: what a request without a time is for")
+    accepts_from: str = Field(description="Earliest time accepted in requests")
+    accepts_until: str = Field(description="Latest time accepted in requests")
+
+
 class Health(BaseModel):
     status: Literal["ok", "degraded"]
     scenario: str
@@ -721,6 +823,7 @@ class Health(BaseModel):
     state: StateHealth
     uptime_s: float
     version: str
+    clock: ClockInfo
 
 
 class Ping(BaseModel):

@@ -60,6 +60,21 @@ def add_parser(sub) -> None:
         help="no band beyond this distance (default: the scenario's)",
     )
     p.add_argument(
+        "--clock",
+        choices=["wall", "scenario"],
+        default=None,
+        help="wall (default): now is the machine's time, request times within 24 h of it; "
+        "scenario: now runs through the scenario's time span from its start_time (looping) "
+        "and request times anywhere in it are accepted (replay, tests)",
+    )
+    p.add_argument(
+        "--cors-origins",
+        default=None,
+        metavar="ORIGINS",
+        help="comma-separated origins of web pages allowed to call the API (CORS), or '*' "
+        "(default: $GREENWAVE_CORS_ORIGINS or none: same origin only)",
+    )
+    p.add_argument(
         "--log-level", default="info", choices=["critical", "error", "warning", "info", "debug"]
     )
     p.add_argument("--access-log", action="store_true", help="log every request")
@@ -79,6 +94,8 @@ def cmd_serve(args) -> int:
         ("state_dir", "STATE_DIR"),
         ("max_batch", "MAX_BATCH"),
         ("advisory_range_m", "ADVISORY_RANGE_M"),
+        ("clock", "CLOCK"),
+        ("cors_origins", "CORS_ORIGINS"),
     ):
         value = getattr(args, flag)
         if value is not None:
@@ -88,7 +105,8 @@ def cmd_serve(args) -> int:
         settings = Settings()
     except ValidationError as exc:
         e = exc.errors()[0]
-        raise CliError(f"setting {'.'.join(map(str, e['loc']))}: {e['msg']}") from None
+        msg = str(e["msg"]).removeprefix("Value error, ")
+        raise CliError(f"setting {'.'.join(map(str, e['loc']))}: {msg}") from None
     load_scenario(settings.scenario)  # ScenarioError → exit 2 before anything starts
     _check_listen(args.host, args.port)
     if args.workers > 1 and not os.environ.get("PROMETHEUS_MULTIPROC_DIR"):

@@ -4,10 +4,12 @@ environment (``GREENWAVE_*``; the write token is ``GREENWAVE_TOKEN``)."""
 from __future__ import annotations
 
 import os
+import re
 from pathlib import Path
+from typing import Annotated, Literal
 
-from pydantic import Field, SecretStr, field_validator
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import Field, SecretStr, field_validator, model_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from greenwave.scenario import DEFAULT_SCENARIO
 
@@ -17,6 +19,9 @@ try:
     VERSION = version("greenwave")
 except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0.0.0"
+
+
+_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]+$")
 
 
 def default_state_dir() -> Path:
@@ -60,6 +65,14 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="Largest distance of a GPS fix from its road",
     )
+    max_match_radius_m: float = Field(
+        100.0,
+        gt=0.0,
+        le=1000.0,
+        allow_inf_nan=False,
+        description="Largest distance of a GPS fix from its road when the fix reports a poor "
+        "accuracy_m (the radius is accuracy_m + 10 m, at least match_radius_m)",
+    )
     heading_tolerance_deg: float = Field(
         60.0,
         gt=0.0,
@@ -96,6 +109,9 @@ class Settings(BaseSettings):
         ge=1024,
         description="Largest request body (default: 400 bytes per vehicle of max_batch + 64 KiB)",
     )
+    max_streams: int = Field(
+        10_000, ge=1, le=1_000_000, description="Largest number of open advisory streams per worker"
+    )
     state_poll_s: float = Field(
         1.0,
         gt=0.0,
@@ -103,6 +119,49 @@ class Settings(BaseSettings):
         allow_inf_nan=False,
         description="How often a worker looks for plans written by another worker",
     )
+
+    clock: Literal["wall", "scenario"] = Field(
+        "wall",
+        description="`wall`: now is the machine's time and request times must be within 24 h of "
+        "it; `scenario`: now runs through the scenario's time span (from its start_time, "
+        "looping), and request times anywhere in that span are accepted (replay, tests)",
+    )
+    cors_origins: Annotated[list[str], NoDecode] = Field(
+        default_factory=list,
+        description="Origins of web pages allowed to call the API from a browser (CORS), comma "
+        "separated (GREENWAVE_CORS_ORIGINS=https://a.example,https://b.example), or * for any; "
+        "default none: same origin only, no CORS headers",
+    )
+
+    @field_validator("cors_origins", mode="before")
+    @classmethod
+    def _split_origins(cls, v):
+        if isinstance(v, str):
+            v = [o.strip() for o in v.split(",")]
+        if not isinstance(v, (list, tuple)):
+            raise ValueError("a comma-separated list of origins")
+        out = []
+        for o in v:
+            if not isinstance(o, str):
+                raise ValueError(f"origin {o!r} is not a string")
+            o = o.strip().rstrip("/")
+            if not o:
+                continue
+            if o != "*" and not _ORIGIN.match(o):
+                raise ValueError(
+                    f"'{o}' is not an origin: scheme://host[:port], e.g. https://maps.example.com"
+                )
+            out.append(o)
+        return out
+
+    @model_validator(mode="after")
+    def _radii(self):
+        if self.max_match_radius_m < self.match_radius_m:
+            raise ValueError(
+                f"max_match_radius_m ({self.max_match_radius_m:g}) is below match_radius_m "
+                f"({self.match_radius_m:g})"
+            )
+        return self
 
     @field_validator("token", mode="before")
     @classmethod

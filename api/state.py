@@ -35,6 +35,7 @@ import re
 import tempfile
 import threading
 import time
+from collections.abc import Callable
 from contextlib import contextmanager, suppress
 from dataclasses import dataclass, field
 from glob import escape as glob_escape
@@ -91,6 +92,8 @@ class TimingStore:
         name = re.sub(r"[^A-Za-z0-9_.-]", "_", world.scenario.name) or "scenario"
         self.path = Path(state_dir) / f"{name}.state.json"
         self.error: str | None = None
+        self.now: Callable[[], float] = time.time  # the service's clock (live SPaT expiry)
+        self._listeners: list[Callable[[Snapshot, Snapshot], None]] = []
         self._snap = Snapshot(self.base)
         self._lock = threading.Lock()
         self._seen: tuple | None = None
@@ -116,8 +119,30 @@ class TimingStore:
         with self._lock:
             if self._signature() == self._seen:
                 return False
+            old = self._snap
             self._load()
+            new = self._snap
+        self._notify(old, new)
         return True
+
+    def subscribe(self, listener: Callable[[Snapshot, Snapshot], None]) -> None:
+        """Call ``listener(old, new)`` after every change of the snapshot (a write of this
+        process, or another process's write picked up by :meth:`refresh`), in the thread that
+        made it; it must be quick and must not raise."""
+        self._listeners.append(listener)
+
+    def unsubscribe(self, listener: Callable[[Snapshot, Snapshot], None]) -> None:
+        with suppress(ValueError):
+            self._listeners.remove(listener)
+
+    def _notify(self, old: Snapshot, new: Snapshot) -> None:
+        if old is new:
+            return
+        for listener in list(self._listeners):
+            try:
+                listener(old, new)
+            except Exception:  # a listener's bug must not fail a write that was persisted
+                log.exception("timing listener failed")
 
     # ------------------------------------------------------------------ writing
     def set_plan(self, intersection_id: str, plan: SignalPlan) -> float:
@@ -157,7 +182,8 @@ class TimingStore:
             table.group_index(intersection_id, gid)  # KeyError names what is missing
 
         def change(snap: Snapshot, now: float) -> Snapshot:
-            spat = {k: m for k, m in snap.spat.items() if m.horizon_s > now}  # drop expired
+            clock = self.now()
+            spat = {k: m for k, m in snap.spat.items() if m.horizon_s > clock}  # drop expired
             spat.update({(intersection_id, gid): m for gid, m in messages.items()})
             timing = SignalTiming(snap.timing.plans).with_spat(
                 {table.group_index(*k): m for k, m in spat.items()}
@@ -169,6 +195,7 @@ class TimingStore:
     # ------------------------------------------------------------------ internals
     def _write(self, change) -> float:
         with self._lock, self._file_lock():
+            old = self._snap
             if self._signature() != self._seen:
                 self._load()  # another worker wrote since: build on its state
             now = time.time()
@@ -176,7 +203,8 @@ class TimingStore:
             self._persist(new)
             self._snap = new
             self.error = None
-            return now
+        self._notify(old, new)
+        return now
 
     def _compose(self, plans: dict, spat: dict, now: float | None = None) -> SignalTiming:
         base = self.base.plans
@@ -317,6 +345,27 @@ class TimingStore:
             yield
         finally:
             os.close(fd)  # releases the lock
+
+
+def changed_intersections(old: Snapshot, new: Snapshot) -> set[str]:
+    """Intersections whose timing differs between two snapshots: another plan in force, or
+    other live SPaT events for one of their signal groups.  The same content written again is
+    no change (a controller re-sending its SPaT with a new observation time, a plan re-put)."""
+    out = {iid for iid in old.plans.keys() | new.plans.keys() if _plan(old, iid) != _plan(new, iid)}
+    out.update(
+        k[0] for k in old.spat.keys() | new.spat.keys() if _events(old, k) != _events(new, k)
+    )
+    return out
+
+
+def _events(snap: Snapshot, key: tuple[str, str]) -> list | None:
+    m = snap.spat.get(key)
+    return None if m is None else m.events
+
+
+def _plan(snap: Snapshot, iid: str) -> SignalPlan | None:
+    entry = snap.plans.get(iid)
+    return None if entry is None else entry[0]
 
 
 def remove_stale_tmp(path: Path, older_than_s: float = STALE_TMP_S) -> list[Path]:

@@ -19,14 +19,13 @@ below with the body replayed, which gives the documented error.  The route stays
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
 from starlette.responses import Response
 
 from ..deps import Service
-from ..errors import R413, R422, body_doc, parse, read_body
+from ..errors import R413, R415, R422, body_doc, is_json_media_type, parse, read_body
 from ..schemas import ADVISORY, BATCH, Advisory, BatchColumns, BatchResponse
 
 router = APIRouter(prefix="/v1", tags=["advisory"])
@@ -41,7 +40,7 @@ ADVISORY_PATH = "/v1/advisory"
 @router.post(
     "/advisory",
     response_model=Advisory,
-    responses={**R413, **R422},
+    responses={**R413, **R415, **R422},
     summary="Speed advice for one vehicle",
     openapi_extra=body_doc(
         ADVISORY, "A GPS fix with heading, or a link and offset; plus the speed"
@@ -55,13 +54,13 @@ async def advisory(request: Request):
     svc: Service = request.app.state.service
     body = await read_body(request, SINGLE_BODY_LIMIT)
     req = parse(ADVISORY, body, svc.context)
-    return Response(await svc.batcher.submit((req, time.time())), media_type=_JSON)
+    return Response(await svc.batcher.submit((req, svc.clock.now())), media_type=_JSON)
 
 
 @router.post(
     "/advisories/batch",
     response_model=BatchResponse | BatchColumns,
-    responses={**R413, **R422},
+    responses={**R413, **R415, **R422},
     summary="Speed advice for many vehicles in one core call",
     openapi_extra=body_doc(BATCH, "Up to max_batch vehicles (default 10,000)"),
 )
@@ -86,9 +85,9 @@ async def batch(
 
 
 def _batch(svc: Service, body: bytes, format: str) -> bytes:
-    now = time.time()
+    now = svc.clock.now()
     adv = svc.advisor
-    result = adv.compute(adv.parse_batch(body, now), now)
+    result = adv.compute(adv.parse_batch(body, now, svc.clock), now)
     svc.metrics.count_statuses("batch", result.status_counts())
     if format == "columns":
         return adv.encoder.columns(result)
@@ -112,7 +111,7 @@ class AdvisoryFastPath:
             await self.app(scope, receive, send)
             return
         svc: Service | None = getattr(scope["app"].state, "service", None)
-        if svc is None or not svc.settings.fast_path:
+        if svc is None or not svc.settings.fast_path or not _json_or_none(scope):
             await self.app(scope, receive, send)
             return
         messages, body = [], b""
@@ -134,7 +133,7 @@ class AdvisoryFastPath:
             await self.app(scope, _replay(messages, receive), send)
             return
         scope["route"] = self.route
-        out = await svc.batcher.submit((req, time.time()))
+        out = await svc.batcher.submit((req, svc.clock.now()))
         await send(
             {
                 "type": "http.response.start",
@@ -146,6 +145,15 @@ class AdvisoryFastPath:
             }
         )
         await send({"type": "http.response.body", "body": out})
+
+
+def _json_or_none(scope) -> bool:
+    """The request declares a JSON body or no type at all (then the body must parse as JSON,
+    which validation checks); another type goes to the route, which answers 415."""
+    for name, value in scope.get("headers", ()):
+        if name == b"content-type":
+            return is_json_media_type(value.decode("latin-1"))
+    return True
 
 
 def _replay(messages: list, receive):

@@ -42,7 +42,16 @@ def healthz(svc: ServiceDep):
         },
         "uptime_s": now - svc.started_at,
         "version": VERSION,
+        "clock": clock_info(svc),
     }
+
+
+def clock_info(svc) -> dict:
+    """The service's clock: kind, now and the window of accepted request times."""
+    clock = svc.clock
+    now = clock.now()
+    lo, hi = clock.window(now)
+    return {"kind": clock.kind, "now": iso(now), "accepts_from": iso(lo), "accepts_until": iso(hi)}
 
 
 @router.get("/v1/ping", response_model=Ping, summary="Trivial endpoint (the framework's ceiling)")

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import math
-import time
 from typing import Annotated, Any
 
 import numpy as np
@@ -20,6 +19,7 @@ from ..errors import (
     R403,
     R404,
     R413,
+    R415,
     R422,
     body_doc,
     clean_errors,
@@ -28,6 +28,7 @@ from ..errors import (
     validation_error,
 )
 from ..schemas import (
+    TIME_DOC,
     IntersectionDetail,
     IntersectionList,
     SpatIn,
@@ -56,13 +57,21 @@ def _intersection(svc: Service, iid: str) -> int:
     return k
 
 
-def _time_param(value: str | None, name: str) -> float:
+def _time_param(svc: Service, value: str | None, name: str) -> float:
     if value is None:
-        return time.time()
+        return svc.clock.now()
     try:
-        return parse_iso(value).timestamp()
+        return parse_iso(value, svc.clock).timestamp()
     except ValueError as exc:
         raise validation_error(["query", name], str(exc)) from None
+
+
+def _time_query(what: str):
+    return Query(
+        description=f"{what} (default: now). {TIME_DOC}",
+        max_length=64,
+        json_schema_extra={"format": "date-time"},
+    )
 
 
 @router.get("", response_model=IntersectionList, summary="All intersections")
@@ -99,13 +108,10 @@ def list_intersections(svc: ServiceDep):
 def get_intersection(
     svc: ServiceDep,
     intersection_id: IntersectionId,
-    at: Annotated[
-        str | None,
-        Query(description="ISO 8601 time of the states (default: now), within 24 h", max_length=64),
-    ] = None,
+    at: Annotated[str | None, _time_query("Time of the states")] = None,
 ):
     k = _intersection(svc, intersection_id)
-    t = _time_param(at, "at")
+    t = _time_param(svc, at, "at")
     snap = svc.store.snapshot
     timing = snap.timing
     plan = timing.plans.plans[intersection_id]
@@ -158,12 +164,7 @@ def get_intersection(
 def windows(
     svc: ServiceDep,
     intersection_id: IntersectionId,
-    start: Annotated[
-        str | None,
-        Query(
-            description="ISO 8601 start (default: now), within 24 h of server time", max_length=64
-        ),
-    ] = None,
+    start: Annotated[str | None, _time_query("Start of the horizon")] = None,
     horizon_s: Annotated[
         float,
         Query(gt=0.0, le=3600.0, allow_inf_nan=False, description="Length of the horizon (s)"),
@@ -172,7 +173,7 @@ def windows(
     """Conservative green windows ``[start, end)`` as the advice sees them (live SPaT where
     announced, then the plan) that overlap ``[start, start + horizon_s)``."""
     _intersection(svc, intersection_id)
-    t0 = _time_param(start, "start")
+    t0 = _time_param(svc, start, "start")
     timing = svc.store.timing
     plan = timing.plans.plans[intersection_id]
     gids = [g.id for g in plan.groups]
@@ -205,13 +206,31 @@ def windows(
     "/{intersection_id}/plan",
     response_model=WriteResult,
     dependencies=[WriteAuth],
-    responses=R401 | R403 | R404 | R413 | R422 | R503,
+    responses=R401 | R403 | R404 | R413 | R415 | R422 | R503,
     summary="Replace the fixed-time plan (bearer token)",
     openapi_extra=body_doc(
         SignalPlan,
-        "A fixed-time plan, validated like the "
-        "scenario's plans; same signal groups in the "
+        "A fixed-time plan, validated like the scenario's plans; same signal groups in the "
         "same order",
+        {
+            "two_phases": {
+                "summary": "Two phases, 120 s cycle (an intersection with groups EW and NS)",
+                "value": {
+                    "cycle_s": 120.0,
+                    "offset_s": 83.0,
+                    "groups": [
+                        {
+                            "id": "EW",
+                            "greens_s": [[0.0, 60.0]],
+                            "amber_s": 3.0,
+                            "all_red_s": 2.0,
+                            "conflicts": ["NS"],
+                        },
+                        {"id": "NS", "greens_s": [[65.0, 115.0]], "amber_s": 3.0, "all_red_s": 2.0},
+                    ],
+                },
+            }
+        },
     ),
 )
 async def put_plan(request: Request, intersection_id: IntersectionId):
@@ -244,7 +263,7 @@ async def reset_plan(request: Request, intersection_id: IntersectionId):
     "/{intersection_id}/spat",
     response_model=WriteResult,
     dependencies=[WriteAuth],
-    responses=R401 | R403 | R404 | R413 | R422 | R503,
+    responses=R401 | R403 | R404 | R413 | R415 | R422 | R503,
     summary="Push live signal timing (bearer token)",
     openapi_extra=body_doc(
         SpatIn, "Current and following states per signal group with min/likely/max end times"
@@ -255,8 +274,8 @@ async def post_spat(request: Request, intersection_id: IntersectionId):
     uses the conservative window [latest possible start, earliest possible end)."""
     svc: Service = request.app.state.service
     _intersection(svc, intersection_id)
-    body = parse(SpatIn, await read_body(request, WRITE_BODY_LIMIT))
-    now = time.time()
+    body = parse(SpatIn, await read_body(request, WRITE_BODY_LIMIT), svc.context)
+    now = svc.clock.now()
     known = {g.id for g in svc.store.timing.plans.plans[intersection_id].groups}
     messages = {}
     for i, grp in enumerate(body.groups):
