@@ -19,12 +19,12 @@ from fastapi.openapi.utils import get_openapi
 from greenwave.network import World
 from greenwave.scenario import load_scenario
 
-from . import errors
+from . import cors, errors
 from .advisor import Advisor, MicroBatcher
 from .deps import Service
 from .metrics import Metrics, MetricsMiddleware
 from .responses import JSONBytes
-from .routes import advisory, client, health, intersections, network
+from .routes import advisory, client, health, intersections, network, stream
 from .routes.network import network_geojson
 from .settings import VERSION, Settings
 from .state import TimingStore
@@ -38,11 +38,15 @@ Green-light optimal speed advisory (GLOSA) for vehicles on a scenario's road net
   the band of speeds that arrives at the next stop line on green, as the 智行淄博 app says it
   (“距离前方路口480米,绿波速度区间35—50公里”).
 * `POST /v1/advisories/batch`: the same for up to `max_batch` vehicles in one core call.
+* `GET /v1/advisory/stream` (WebSocket): advice for each fix sent, pushed again when the timing
+  of the next signal changes.
 * `GET /v1/network`, `/v1/intersections…`: the network (GeoJSON), plans, states, green windows.
 * `PUT …/plan`, `POST …/spat`: operator writes, `Authorization: Bearer <token>`.
 
 Speeds in km/h, distances in metres, times ISO 8601 with offset (accepted within 24 h of server
-time). Invalid input: 422 with the field path; unknown intersection: 404.
+time, or anywhere in the scenario's time with `greenwave serve --clock scenario`). Bodies are
+JSON (`Content-Type: application/json`; other types: 415). Invalid input: 422 with the field
+path; unknown intersection: 404.
 """
 
 
@@ -160,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     sink = _MetricsSink()
     app.state.metrics_sink = sink
     app.add_middleware(advisory.AdvisoryFastPath)  # inside the metrics middleware
+    cors.install(app, settings)  # CORS headers on every answer, the fast path's too
     app.add_middleware(MetricsMiddleware, metrics=sink)
     errors.install(app)
 
@@ -170,6 +175,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
 
     for r in (
         advisory.router,
+        stream.router,
         intersections.router,
         network.router,
         health.router,
