@@ -184,6 +184,8 @@ def test_fast_check_and_model_agree(city, monkeypatch):
     svc = city.app.state.service
     vs = vehicles(svc, 300, seed=3)
     vs[0]["speed_kmh"] = 40  # JSON integers are numbers
+    vs[2].update(accuracy_m=7.5, altitude_m=None, bearing_accuracy_deg=3)  # what phones add
+    vs[4]["accuracy_m"] = None
     vs[1]["timestamp"] = time.strftime(
         "%Y-%m-%dT%H:%M:%S+08:00", time.gmtime(time.time() + 8 * 3600)
     )
@@ -198,11 +200,14 @@ def test_fast_check_and_model_agree(city, monkeypatch):
     )
     parser(body, now_s=1e9 + 0.5)
     monkeypatch.undo()
-    monkeypatch.setattr(parser, "accept", lambda doc, now: None)
+    monkeypatch.setattr(parser, "accept", lambda doc, now, clock=None: None)
     slow = parser(body, now_s=1e9 + 0.5)
-    for f in ("lat", "lon", "heading_deg", "link", "offset_m", "speed_kmh", "t_s"):
+    for f in ("lat", "lon", "heading_deg", "link", "offset_m", "speed_kmh", "t_s", "accuracy_m"):
         np.testing.assert_array_equal(getattr(fast, f), getattr(slow, f), err_msg=f)
     assert fast.vehicle_id == slow.vehicle_id
+
+
+PHONE = ("accuracy_m", "altitude_m", "bearing_accuracy_deg")
 
 
 def _mutations(rng, net):
@@ -229,6 +234,12 @@ def _mutations(rng, net):
         "",
         "x" * 129,
         "nope",
+        180,
+        180.5,
+        10_000,
+        10_000.5,
+        -1000,
+        -1000.5,
         "2026-01-01T00:00:00Z",
         time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(time.time())),
     ]
@@ -241,10 +252,21 @@ def _mutations(rng, net):
         "speed_kmh",
         "timestamp",
         "vehicle_id",
+        "accuracy_m",
+        "altitude_m",
+        "bearing_accuracy_deg",
         "colour",
     ]
     for _ in range(1500):
         vs = [dict(ok_link if rng.random() < 0.5 else ok_gps) for _ in range(3)]
+        for w in vs:  # what phones add, valid (null: unknown)
+            for k, ok in zip(
+                PHONE,
+                ([None, 0, 12.5, 10_000], [None, -1000, 61.5], [None, 0, 180, 8]),
+                strict=True,
+            ):
+                if rng.random() < 0.2:
+                    w[k] = ok[rng.integers(0, len(ok))]
         v = vs[rng.integers(0, 3)]
         what = rng.integers(0, 4)
         key = keys[rng.integers(0, len(keys))]
@@ -267,16 +289,18 @@ def arterial(tmp_path_factory):
 def test_fast_check_never_accepts_what_the_model_rejects(arterial):
     from fastapi.exceptions import RequestValidationError
 
+    from greenwave.api.columns import Vehicles
     from greenwave.api.errors import parse
     from greenwave.api.schemas import BATCH
 
     svc = arterial.app.state.service
     parser = svc.advisor.parse_batch
     rng = np.random.default_rng(11)
-    accepted = rejected = 0
+    accepted = rejected = phone = 0
+    now = time.time()
     for doc in _mutations(rng, svc.world.network):
         body = json.dumps(doc).encode()
-        fast = parser.accept(json.loads(body), time.time())
+        fast = parser.accept(json.loads(body), now)
         try:
             model = parse(BATCH, body, svc.context)
         except RequestValidationError:
@@ -290,7 +314,11 @@ def test_fast_check_never_accepts_what_the_model_rejects(arterial):
             np.testing.assert_array_equal(
                 fast.speed_kmh, [v["speed_kmh"] for v in model["vehicles"]]
             )
-    assert accepted > 200 and rejected > 200
+            slow = Vehicles.from_requests(model["vehicles"], [now] * 3, svc.world.network)
+            for f in ("lat", "lon", "heading_deg", "link", "offset_m", "t_s", "accuracy_m"):
+                np.testing.assert_array_equal(getattr(fast, f), getattr(slow, f), err_msg=f)
+            phone += any(k in v for v in doc["vehicles"] for k in PHONE)
+    assert accepted > 200 and rejected > 200 and phone > 20
 
 
 @pytest.mark.parametrize(
