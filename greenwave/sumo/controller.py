@@ -423,7 +423,7 @@ class GlosaController:
         self._resume(t, slots)
         self._advise(t, ids, lanes, slots, link, speed, sel, offset, pos)
         if self.release_queued:
-            self._release_queued(t, lanes, slots, link, speed, sel, on, pos)
+            self._release_queued(t, ids, lanes, slots, link, speed, sel, on, pos)
         if self._trust_lane:
             self._check_trust(t)
         csel = np.flatnonzero(want)
@@ -546,12 +546,12 @@ class GlosaController:
             self.then_t[k] = np.inf
             self._resumed[k] = True
 
-    def _release_queued(self, t, lanes, slots, link, speed, sel, on, pos):
+    def _release_queued(self, t, ids, lanes, slots, link, speed, sel, on, pos):
         """Queues are SUMO's: a complying vehicle that queues (slower than 1 m/s) before a
         signalised stop line drives by SUMO's car following until it has crossed that line;
-        one slower than its target and close behind a leader that is slower than the target
-        too follows that leader (car following) until the leader is no longer slower or no
-        longer close (re-checked at every update)."""
+        one close behind a leader that is slower than its target (on its lane, or beyond the
+        junction ahead when it is near the lane's end) follows that leader (car following)
+        until the leader is no longer slower or no longer close (re-checked at every update)."""
         self.following[slots] = False
         ks = slots[sel]
         sig = self.net.link_group[link[sel]] >= 0
@@ -560,9 +560,8 @@ class GlosaController:
         newq = ks[sig & (speed[sel] < QUEUE_SPEED_MS) & (self.queued_until[ks] < 0)]
         self.queued_until[newq] = self.stop_k[newq] + 1
         self.log.queue_releases += int(newq.size)
-        # Leaders on the same lane (vehicles on greenwave's links sorted by lane and position;
-        # a leader beyond the lane's end is not looked for: SUMO's car following still holds
-        # a commanded vehicle back behind it).
+        # Leaders on the same lane: vehicles on greenwave's links sorted by lane and position
+        # (beyond the lane's end: below).
         codes: dict[str, int] = {}
         lane_code = np.fromiter(
             (codes.setdefault(lanes[i], len(codes)) for i in on), np.int64, on.size
@@ -577,15 +576,31 @@ class GlosaController:
         lj = np.where(has_l, li, 0)
         # Gap as SUMO's getLeader gives it: back of the leader to the front, minus minGap.
         gap = np.where(has_l, pos[lj] - self.length - pos[sel] - self.s0, np.inf)
-        v, vl = speed[sel], speed[lj]
+        v, vl = speed[sel], speed[lj].copy()
+        tg = self.target[ks]
+        # A commanded vehicle near the end of its lane with no leader on it: its leader may be
+        # beyond the junction (a queue spilling back over it).  A commanded speed does not
+        # stop SUMO from running into it (a rear-end collision at a spill-back on a fresh
+        # corridor), so look it up across the junction (SUMO's getLeader) within the distance
+        # that matters: the vehicle's headway and braking distance.
+        look = self.s0 + self.length + self.headway * v + v * v / (2.0 * self.decel[ks])
+        ends = np.fromiter((self._lane_len[lanes[i]] for i in sel), float, sel.size) - pos[sel]
+        beyond = np.flatnonzero(~has_l & ~np.isnan(tg) & (ends <= look))
+        veh = self.api.vehicle
+        for j in beyond.tolist():
+            found = veh.getLeader(ids[sel[j]], float(look[j]))
+            if found and found[0]:
+                has_l[j] = True
+                gap[j] = float(found[1])
+                vl[j] = veh.getSpeed(found[0])
         root = 2.0 * np.sqrt(self.accel[ks] * self.decel[ks])
         s_star = self.s0 + self.headway * v + v * np.maximum(v - vl, 0.0) / root
-        tg = self.target[ks]
+        # Close behind a leader slower than the target: follow it (SUMO's car following),
+        # also when already at the target.
         follow = (
             has_l
             & ~np.isnan(tg)
             & (self.queued_until[ks] < 0)
-            & (v < tg - SAME_ADVICE_MS)
             & (vl < tg - SAME_ADVICE_MS)
             & (gap + self.s0 <= FOLLOW_GAP_FACTOR * s_star)
         )
