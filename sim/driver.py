@@ -1,7 +1,7 @@
 """The advised driver: from advice to speed commands, the same in greenwave's simulator and in
 SUMO.
 
-Both :mod:`greenwave.sim.engine` and the SUMO controller (:mod:`greenwave.sim.sumo_glosa`) ask
+Both :mod:`greenwave.sim.engine` and the SUMO controller (:mod:`greenwave.sumo.controller`) ask
 the core (:func:`greenwave.advice.advise`) for advice every update and hand it to
 :func:`commands`, which returns, per driver, a target speed to change to now (NaN: drive
 normally, i.e. the car-following model alone) and, for plans that speed up again before the
