@@ -134,6 +134,22 @@ def expand_links(scenario: Any) -> Expanded:
             raise ValueError(f"{where}.next: a link with a successor must end at an intersection")
         if polyline_length_m(ln.polyline) < 1.0:
             raise ValueError(f"{where}.polyline: link is shorter than 1 m")
+    has_pred = {ln.next for ln in links if ln.next is not None}
+    lanes_of = {ln.id: ln.lanes for ln in links}
+    for k, veh in enumerate(scenario.demand.vehicles):
+        where = f"demand.vehicles[{k}]"
+        if veh.link not in link_ids:
+            raise ValueError(f"{where}.link: unknown link '{veh.link}'")
+        if veh.link in has_pred:
+            raise ValueError(
+                f"{where}.link: '{veh.link}' is not an entry link (vehicles depart on links "
+                "that no other link leads into)"
+            )
+        if veh.lane is not None and veh.lane >= lanes_of[veh.link]:
+            raise ValueError(
+                f"{where}.lane: link '{veh.link}' has {lanes_of[veh.link]} lane(s), no lane "
+                f"{veh.lane}"
+            )
     for k, e in enumerate(scenario.demand.entries):
         if e.link not in link_ids:
             raise ValueError(f"demand.entries[{k}].link: unknown link '{e.link}'")

@@ -80,12 +80,28 @@ class DemandEntry(_Strict):
         return prof
 
 
+class VehicleEntry(_Strict):
+    """One vehicle with an explicit departure (e.g. a SUMO ``<vehicle>`` or ``<trip>``), so that
+    the same vehicles run in greenwave and in another simulator."""
+
+    link: Id = Field(description="Entry link it departs on")
+    depart_s: FiniteFloat = Field(ge=0.0, le=86400.0, description="Arrival at the entry (s)")
+    lane: int | None = Field(None, ge=0, le=7, description="Lane (default: drawn uniformly)")
+    desired_speed_factor: FiniteFloat | None = Field(
+        None, gt=0.2, le=3.0, description="Desired speed / limit (default: drawn as the drivers')"
+    )
+
+
 class DemandModel(_Strict):
     scale: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Multiplies every flow")
     flow_veh_h_per_lane: FiniteFloat = Field(
         0.0, ge=0.0, le=2000.0, description="Default flow on each entry link not listed"
     )
     entries: list[DemandEntry] = Field(default_factory=list)
+    vehicles: list[VehicleEntry] = Field(
+        default_factory=list,
+        description="Vehicles with explicit departures, in addition to the flows (not scaled)",
+    )
 
 
 class DriversModel(_Strict):

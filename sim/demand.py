@@ -10,7 +10,9 @@ penetration only adds equipped drivers (the sets are nested).
 Arrivals at each entry are a Poisson process with piecewise-constant rate
 ``flow_veh_h × scale × profile factor / 3600`` (per second).  Each entry gets its own random
 stream (``numpy.random.SeedSequence([seed, entry index])``), so adding an entry does not change
-the others' arrivals.
+the others' arrivals.  Vehicles with explicit departures (``demand.vehicles``) are added as
+given; what they leave open (lane, desired speed) and their equipment draws come from a second
+stream per entry (``SeedSequence([seed, entry index, 1])``), so they change no Poisson arrival.
 """
 
 from __future__ import annotations
@@ -84,6 +86,9 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
     """Draw every arrival and driver for ``[0, duration_s)`` from ``seed``."""
     drv = scenario.drivers
     flows = entry_flows_veh_h(scenario, network)
+    explicit: dict[int, list] = {}
+    for v in scenario.demand.vehicles:
+        explicit.setdefault(network.link_index[v.link], []).append(v)
     cols = {k: [] for k in ("time", "entry", "lane", "factor", "ue", "uc")}
     entry_links = np.array(sorted(flows), dtype=np.int64)
     for e, li in enumerate(entry_links):
@@ -115,16 +120,47 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
         )
         cols["ue"].append(rng.uniform(0.0, 1.0, n))
         cols["uc"].append(rng.uniform(0.0, 1.0, n))
+        mine = [v for v in explicit.get(int(li), []) if v.depart_s < duration_s]
+        if mine:
+            _add_explicit(cols, mine, e, int(network.link_lanes[li]), drv, seed)
 
     def cat(key, dtype=float):
         return np.concatenate(cols[key]).astype(dtype) if cols[key] else np.empty(0, dtype)
 
+    # Sorted by entry, then time (explicit vehicles merged in; stable: ties keep draw order).
+    time, entry = cat("time"), cat("entry", np.int64)
+    order = np.lexsort((time, entry))
     return Arrivals(
-        cat("time"),
-        cat("entry", np.int64),
-        cat("lane", np.int64),
-        cat("factor"),
-        cat("ue"),
-        cat("uc"),
+        time[order],
+        entry[order],
+        cat("lane", np.int64)[order],
+        cat("factor")[order],
+        cat("ue")[order],
+        cat("uc")[order],
         entry_links,
     )
+
+
+def _add_explicit(cols: dict, vehicles: list, e: int, n_lanes: int, drv, seed: int) -> None:
+    """Append the explicit vehicles of entry ``e`` to the columns (see the module docstring)."""
+    rng = np.random.default_rng(np.random.SeedSequence([seed, e, 1]))
+    n = len(vehicles)
+    lane = rng.integers(0, n_lanes, n)
+    factor = _truncated_normal(
+        rng,
+        drv.desired_speed_factor_mean,
+        drv.desired_speed_factor_sd,
+        drv.desired_speed_factor_min,
+        drv.desired_speed_factor_max,
+        n,
+    )
+    given_lane = np.array([-1 if v.lane is None else v.lane for v in vehicles])
+    given_factor = np.array(
+        [np.nan if v.desired_speed_factor is None else v.desired_speed_factor for v in vehicles]
+    )
+    cols["time"].append(np.array([v.depart_s for v in vehicles], dtype=float))
+    cols["entry"].append(np.full(n, e, dtype=np.int64))
+    cols["lane"].append(np.where(given_lane >= 0, given_lane, lane))
+    cols["factor"].append(np.where(np.isnan(given_factor), factor, given_factor))
+    cols["ue"].append(rng.uniform(0.0, 1.0, n))
+    cols["uc"].append(rng.uniform(0.0, 1.0, n))

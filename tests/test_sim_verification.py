@@ -1,9 +1,12 @@
 """Verification of the microsimulator against analytic results (UXsim-style)."""
 
+import re
+
 import numpy as np
 import pytest
 from simkit import arrivals, corridor
 
+from greenwave.network import World
 from greenwave.sim.engine import Simulation
 from greenwave.sim.measures import summarize
 
@@ -283,3 +286,50 @@ def test_fuel_model_setting_integrates_the_chosen_model():
         fuel[model] = res.vehicles["fuel_l"][0]
         assert fuel[model] == pytest.approx(expected, rel=1e-9), model
     assert fuel["hbefa3"] != pytest.approx(fuel["vtmicro"], rel=0.01)
+
+
+def test_explicit_vehicles_depart_as_given_and_change_no_drawn_arrival(arterial):
+    from greenwave.scenario import parse_scenario
+    from greenwave.sim.demand import draw_arrivals
+
+    sc = arterial.scenario
+    entry = arterial.network.link_ids[int(arterial.network.entry_links[0])]
+    given = [
+        {"link": entry, "depart_s": 5.0, "lane": 0, "desired_speed_factor": 1.1},
+        {"link": entry, "depart_s": 12.5},
+    ]
+    data = sc.model_dump(mode="json", exclude_none=True)
+    data["demand"]["vehicles"] = given
+    with_v = World.build(parse_scenario(data))
+    a = draw_arrivals(sc, arterial.network, 7, 600.0)
+    b = draw_arrivals(with_v.scenario, with_v.network, 7, 600.0)
+    assert b.count == a.count + 2
+    e0 = b.entry == 0
+    assert np.all(np.diff(b.time_s[e0]) >= 0)  # merged in time order
+    k = np.flatnonzero(e0 & (b.time_s == 5.0))
+    assert k.size == 1 and b.lane[k[0]] == 0 and b.desired_factor[k[0]] == 1.1
+    assert np.any(e0 & (b.time_s == 12.5))
+    # The drawn (Poisson) vehicles are the same vehicles: explicit ones use their own stream.
+    drawn = ~np.isin(np.arange(b.count), np.flatnonzero(e0 & np.isin(b.time_s, [5.0, 12.5])))
+    for col in ("time_s", "entry", "lane", "desired_factor", "u_equip"):
+        np.testing.assert_array_equal(getattr(b, col)[drawn], getattr(a, col))
+    res = Simulation(with_v, seed=7, advisory=False, duration_s=600.0, warmup_s=0.0).run()
+    assert res.arrived == b.count
+
+
+def test_explicit_vehicle_errors_name_the_field(arterial):
+    from greenwave.scenario import ScenarioError, parse_scenario
+
+    data = arterial.scenario.model_dump(mode="json", exclude_none=True)
+    inner = arterial.network.link_ids[
+        int(arterial.network.link_next[arterial.network.entry_links[0]])
+    ]
+    for veh, msg in (
+        ({"link": "nope", "depart_s": 1.0}, "demand.vehicles[0].link: unknown link"),
+        ({"link": inner, "depart_s": 1.0}, "is not an entry link"),
+        ({"link": arterial.network.link_ids[0], "depart_s": -1.0}, "depart_s"),
+        ({"link": arterial.network.link_ids[0], "depart_s": 1.0, "lane": 7}, "no lane 7"),
+    ):
+        data["demand"]["vehicles"] = [veh]
+        with pytest.raises(ScenarioError, match=re.escape(msg)):
+            parse_scenario(data)
