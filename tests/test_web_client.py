@@ -296,6 +296,7 @@ def test_replay_shows_the_apis_answer_for_the_same_instant(server, browser, arti
         assert first["moment"] == "enter" and first["lang"] == "zh-CN" and first["muted"]
         assert first["text"].startswith("距离前方路口")
         page.screenshot(path=str(path / f"{size}-zh.png"))
+        page.screenshot(path=str(path / f"{size}-zh-full.png"), full_page=True)
 
         # zh → en: labels, the message and the language of speech follow.
         page.click("#lang")

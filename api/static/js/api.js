@@ -46,6 +46,12 @@ export function getHealth() {
   return request("healthz");
 }
 
+/** The green windows of an intersection's signal groups over [start, start + horizon_s). */
+export function getWindows(intersectionId, start, horizonS) {
+  const q = new URLSearchParams({ start, horizon_s: String(horizonS) });
+  return request(`v1/intersections/${encodeURIComponent(intersectionId)}/windows?${q}`);
+}
+
 /** POST /v1/advisory; resolves to the advisory, rejects with ApiError (422, 413, ...). */
 export function postAdvisory(body) {
   return request("v1/advisory", {

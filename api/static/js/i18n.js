@@ -9,6 +9,7 @@ export const SPEECH_LANG = { zh: "zh-CN", en: "en-US" };
 const STRINGS = {
   zh: {
     title: "绿波车速",
+    ts_legend: "时间 ↑ · 距离 → · 绿色扇区:绿波车速",
     live: "实时",
     replay: "回放",
     mute: "静音",
@@ -22,6 +23,7 @@ const STRINGS = {
     idle_replay: "选择路线,点击“开始”:一辆模拟车按建议车速行驶",
     idle_live: "点击“开始”,按本机定位获取绿波车速",
     start_time: "开始时间",
+    start_placeholder: "留空:按服务器时钟",
     start: "开始",
     stop: "停止",
     live_hint: "使用本机定位(需要 HTTPS 或 localhost)",
@@ -64,6 +66,7 @@ const STRINGS = {
   },
   en: {
     title: "Green wave",
+    ts_legend: "time ↑ · distance → · green wedge: the band",
     live: "Live",
     replay: "Replay",
     mute: "Mute",
@@ -77,6 +80,7 @@ const STRINGS = {
     idle_replay: "Pick a route and press Start: a simulated car drives it at the advised speed",
     idle_live: "Press Start for advice at this device's position",
     start_time: "Start time",
+    start_placeholder: "empty: the server's clock",
     start: "Start",
     stop: "Stop",
     live_hint: "Uses this device's location (needs HTTPS or localhost)",
@@ -126,10 +130,13 @@ export function t(lang, key, vars = {}) {
   return s.replace(/\{(\w+)\}/g, (_, k) => (k in vars ? String(vars[k]) : `{${k}}`));
 }
 
-/** Fill every element carrying data-i18n (text) or data-i18n-title (title attribute). */
+/** Fill every element carrying data-i18n (text), data-i18n-title or data-i18n-placeholder. */
 export function applyStatic(root, lang) {
   for (const el of root.querySelectorAll("[data-i18n]")) el.textContent = t(lang, el.dataset.i18n);
   for (const el of root.querySelectorAll("[data-i18n-title]")) {
     el.title = t(lang, el.dataset.i18nTitle);
+  }
+  for (const el of root.querySelectorAll("[data-i18n-placeholder]")) {
+    el.placeholder = t(lang, el.dataset.i18nPlaceholder);
   }
 }

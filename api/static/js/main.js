@@ -16,6 +16,7 @@ import { MapView } from "./map.js";
 import { Replay } from "./replay.js";
 import { buildNetwork, shortName } from "./route.js";
 import { Speaker } from "./speech.js";
+import { chainFrom, TimeSpace } from "./timespace.js";
 import { render } from "./view.js";
 
 const $ = (id) => document.getElementById(id);
@@ -52,6 +53,7 @@ const ui = {
   mode: params.get("mode") === "live" ? "live" : "replay",
   net: null,
   map: new MapView($("map")),
+  ts: new TimeSpace($("ts"), iso, shortName),
   runner: null,
   response: null,
   speedKmh: NaN,
@@ -117,6 +119,7 @@ function setMode(mode) {
   $("live-controls").hidden = mode !== "live";
   ui.response = null;
   ui.speedKmh = NaN;
+  clearDiagram();
   render(null, NaN, ui.lang);
   ui.map.update({ car: null, next: null, route: mode === "replay" && ui.net ? chosenRoute() : null });
 }
@@ -144,6 +147,17 @@ function fillRoutes() {
 
 function chosenRoute() {
   return ui.net.routes.find((r) => r.id === $("route").value) ?? ui.net.routes[0];
+}
+
+function clearDiagram() {
+  ui.ts.clear();
+  $("tsbox").hidden = true;
+}
+
+/** The earliest time the server accepts (its scenario clock's start), for the diagram. */
+function setEarliest(clock) {
+  const t = clock?.kind === "scenario" ? parseIso(String(clock.accepts_from)) : NaN;
+  ui.ts.earliestS = Number.isFinite(t) ? t : -Infinity;
 }
 
 function showRoute() {
@@ -213,6 +227,7 @@ async function replayStart() {
   } catch {
     clock = null; // no /healthz answer: the advisory requests will say what is wrong
   }
+  setEarliest(clock);
   const t = parseIso(String(clock?.kind === "scenario" ? clock.accepts_from : clock?.now));
   return Math.floor(Number.isFinite(t) ? t : Date.now() / 1000);
 }
@@ -235,7 +250,7 @@ async function startReplay() {
     startS,
     rate: Number($("rate").value) || 1,
     iso,
-    onTick: ({ request, response, car }) => {
+    onTick: ({ request, response, tS, car }) => {
       app.drive.push({
         t: request.timestamp,
         link: car.link.id,
@@ -249,6 +264,9 @@ async function startReplay() {
       });
       if (app.drive.length > 20000) app.drive.shift();
       onAdvice(request, response, car.position);
+      const before = route.links.slice(0, car.index);
+      const distM = before.reduce((sum, id) => sum + ui.net.links.get(id).lengthM, 0);
+      ui.ts.update(tS, distM + car.offsetM, response, request.speed_kmh);
     },
     onError: (err) => {
       showError(err);
@@ -265,6 +283,8 @@ async function startReplay() {
     },
   });
   ui.map.update({ route, car: ui.runner.car.position, next: null });
+  ui.ts.setRoute(ui.net, route.links);
+  $("tsbox").hidden = false;
   ui.runner.start();
 }
 
@@ -276,6 +296,7 @@ async function startLive() {
   clearError();
   speaker.reset();
   const [fields, health] = await Promise.all([advisoryFields(), getHealth().catch(() => null)]);
+  setEarliest(health?.clock);
   ui.runner = new Live({
     fields,
     // A server on the scenario clock lives in the scenario's time, not the phone's: let it
@@ -284,6 +305,13 @@ async function startLive() {
     onAdvice: ({ request, response }) => {
       setStatus("live_hint");
       onAdvice(request, response, null);
+      if (response.link_id && Number.isFinite(response.offset_m)) {
+        // The road ahead of the matched link, as far as next_link_id goes.
+        ui.ts.setRoute(ui.net, chainFrom(ui.net, response.link_id));
+        $("tsbox").hidden = false;
+        const tS = Date.parse(request.timestamp ?? response.timestamp) / 1000;
+        ui.ts.update(tS, response.offset_m, response, request.speed_kmh);
+      }
     },
     onStatus: setStatus,
     onError: showError,
@@ -301,6 +329,7 @@ async function init() {
   $("go").addEventListener("click", () => (ui.runner ? stop() : start()));
   $("route").addEventListener("change", () => {
     stop();
+    clearDiagram();
     showRoute();
   });
   const rate = Number(params.get("rate"));
