@@ -14,7 +14,7 @@ import { clockText, iso, parseIso } from "./format.js";
 import { Live } from "./live.js";
 import { MapView } from "./map.js";
 import { Replay } from "./replay.js";
-import { buildNetwork, shortName } from "./route.js";
+import { buildNetwork, roadLabels } from "./route.js";
 import { Speaker } from "./speech.js";
 import { chainFrom, TimeSpace } from "./timespace.js";
 import { render } from "./view.js";
@@ -53,7 +53,7 @@ const ui = {
   mode: params.get("mode") === "live" ? "live" : "replay",
   net: null,
   map: new MapView($("map")),
-  ts: new TimeSpace($("ts"), iso, shortName),
+  ts: new TimeSpace($("ts"), iso),
   runner: null,
   response: null,
   speedKmh: NaN,
@@ -132,11 +132,12 @@ function fillRoutes() {
   select.innerHTML = "";
   for (const r of ui.net.routes) {
     const opt = document.createElement("option");
+    const label = roadLabels([r.first, r.last]);
     opt.value = r.id;
     opt.textContent = t(ui.lang, "route_name", {
       dir: t(ui.lang, `dir_${r.dir}`),
-      first: shortName(r.first),
-      last: shortName(r.last),
+      first: label.get(r.first),
+      last: label.get(r.last),
       n: r.signals.length,
       km: (r.lengthM / 1000).toFixed(1),
     });

@@ -1,7 +1,7 @@
 // The network on a canvas: a local equirectangular projection of lon/lat (no tiles, works
 // offline), links, the chosen route, intersections, the next one's signal colour and the car.
 
-import { localXY, shortName } from "./route.js";
+import { localXY, roadLabels } from "./route.js";
 
 const COLORS = {
   road: "#3b4a58",
@@ -34,6 +34,7 @@ export class MapView {
     const [x1, y1] = localXY(b.minLon, b.minLat, this.lon0, this.lat0);
     const [x2, y2] = localXY(b.maxLon, b.maxLat, this.lon0, this.lat0);
     this.extent = { x1, y1, x2, y2 };
+    this.labels = roadLabels([...net.intersections.values()].map((n) => n.name));
     this.draw();
   }
 
@@ -117,7 +118,8 @@ export class MapView {
       if (labels || isNext) {
         // Alternate above/below so the names of close intersections do not overlap.
         ctx.fillStyle = isNext ? "#ffffff" : COLORS.label;
-        ctx.fillText(shortName(node.name), x, k % 2 ? y + 22 : y - 13);
+        // All labelled: the cross streets; only the next one: its whole name.
+        ctx.fillText(labels ? this.labels.get(node.name) : node.name, x, k % 2 ? y + 22 : y - 13);
       }
       k += 1;
     }

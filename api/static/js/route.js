@@ -62,10 +62,21 @@ export function pointAt(link, offsetM) {
   return { lon: lonA + f * (lonB - lonA), lat: latA + f * (latB - latA), bearing: bearingDeg(dx, dy) };
 }
 
-/** The cross street of "main road/cross street" names, for short map labels. */
-export function shortName(name) {
-  const parts = String(name).split("/");
-  return parts[parts.length - 1];
+/** Short labels for intersections along one road: the part of "A/B" names that is not the
+ * road they share (the most frequent part); names without "/" stay whole.  Map name → label. */
+export function roadLabels(names) {
+  const count = new Map();
+  for (const n of names) {
+    for (const part of new Set(String(n).split("/"))) count.set(part, (count.get(part) ?? 0) + 1);
+  }
+  let road = null;
+  for (const [part, c] of count) if (c > 1 && (road === null || c > count.get(road))) road = part;
+  const out = new Map();
+  for (const n of names) {
+    const rest = String(n).split("/").filter((p) => p !== road);
+    out.set(n, rest.length ? rest.join("/") : String(n));
+  }
+  return out;
 }
 
 /** Network model: links (Map id → link), intersections (Map id → {id, name, lon, lat}),

@@ -6,6 +6,7 @@
 // also allows for the change of speed, so the wedge is a picture, not the computation.
 
 import { getWindows } from "./api.js";
+import { roadLabels } from "./route.js";
 
 const PAST_S = 30;
 const AHEAD_S = 150;
@@ -39,11 +40,10 @@ function stopLines(net, linkIds) {
 }
 
 export class TimeSpace {
-  constructor(canvas, iso, shortName) {
+  constructor(canvas, iso) {
     this.canvas = canvas;
     this.ctx = canvas.getContext("2d");
     this.iso = iso;
-    this.shortName = shortName;
     this.key = null;
     this.lines = [];
     this.windows = new Map(); // intersection id → [[startS, endS], ...]
@@ -62,6 +62,7 @@ export class TimeSpace {
     this.key = key;
     this.net = net;
     this.lines = stopLines(net, linkIds);
+    this.labels = roadLabels(this.lines.map((l) => l.name));
     this.routeM = linkIds.reduce((s, id) => s + net.links.get(id).lengthM, 0);
     this.windows = new Map();
     this.fetchedAt = -Infinity;
@@ -92,8 +93,11 @@ export class TimeSpace {
     this.fetchedAt = tS;
     const key = this.key;
     const from = Math.max(tS - PAST_S, this.earliestS);
+    // The stop lines that can come into view before the next request (long routes).
+    const dist = this.state?.distM ?? 0;
+    const near = this.lines.filter((l) => l.distM > dist - 500 && l.distM < dist + 2 * WHOLE_ROUTE_M);
     const got = await Promise.all(
-      this.lines.map((l) => getWindows(l.id, this.iso(from), FETCH_S).then(
+      near.map((l) => getWindows(l.id, this.iso(from), FETCH_S).then(
         (w) => [l, w],
         () => [l, null], // no windows: the column stays red-less (unknown), the advice holds
       )),
@@ -172,7 +176,7 @@ export class TimeSpace {
         for (const [a, b] of wins) span(a, b, COLORS.green);
       }
       ctx.fillStyle = COLORS.text;
-      ctx.fillText(this.shortName(line.name), x, k % 2 ? 11 : 22);
+      ctx.fillText(this.labels.get(line.name), x, k % 2 ? 11 : 22);
     }
 
     // From the car: the band's wedge to the next stop line, the longest option's beyond it.
