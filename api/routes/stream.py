@@ -24,8 +24,9 @@ Same rules as HTTP: no token (a read); a browser page of another origin must be 
 with 403.  A worker holds at most ``max_streams`` connections (beyond: closed with code 1013, try
 again later).
 
-A plain ``GET`` of the path (no upgrade) is answered 426 and documents the protocol in the
-OpenAPI document, which has no notation for WebSockets.
+A plain ``GET`` of the path (no upgrade) is answered 426 Upgrade Required.  OpenAPI has no
+notation for WebSockets: the endpoint is named in the API's description and in the README, and
+is not an operation of the OpenAPI document.
 """
 
 from __future__ import annotations
@@ -48,7 +49,7 @@ from greenwave.units import kmh_to_ms
 from ..cors import origin_allowed
 from ..deps import Service
 from ..errors import clean_errors
-from ..schemas import ADVISORY, ErrorResponse
+from ..schemas import ADVISORY
 from ..state import Snapshot, changed_intersections
 from .advisory import SINGLE_BODY_LIMIT
 
@@ -58,20 +59,9 @@ router = APIRouter(prefix="/v1", tags=["advisory"])
 
 STREAM_PATH = "/v1/advisory/stream"
 SEND_TIMEOUT_S = 10.0  # a client that reads nothing for this long is disconnected
-_PROTOCOL = (__doc__ or "").split("\n\n", 1)[1].split("A plain ``GET``")[0]
 
 
-@router.get(
-    "/advisory/stream",
-    status_code=426,
-    summary="WebSocket: advice for a stream of fixes, pushed again when the timing changes",
-    description="Open with a WebSocket handshake (`ws://HOST/v1/advisory/stream`); a plain "
-    "GET is answered 426.\n\n" + _PROTOCOL.replace("``", "`"),
-    responses={
-        426: {"model": ErrorResponse, "description": "Not a WebSocket handshake"},
-        403: {"model": ErrorResponse, "description": "(handshake) origin not allowed"},
-    },
-)
+@router.get("/advisory/stream", include_in_schema=False)
 async def stream_doc():
     raise HTTPException(
         426,
