@@ -11,6 +11,7 @@ go to ``$GREENWAVE_ARTIFACTS/web-client`` (default: a temporary directory); the 
 """
 
 import json
+import math
 import os
 import shutil
 import signal
@@ -26,7 +27,7 @@ from urllib.parse import urlsplit
 import httpx
 import pytest
 
-from greenwave.messages import round_band_kmh
+from greenwave.messages import round_band_kmh, rounded_distance_m
 from greenwave.units import kmh_to_ms
 
 CHROMIUM = shutil.which("chromium") or shutil.which("chromium-browser")
@@ -186,7 +187,13 @@ def _band_text(band) -> str:
     return "—" if r is None else f"{r[0]}–{r[1]}"
 
 
+def _js_round(x):
+    """JavaScript's Math.round (halves up), as the page rounds speeds and countdowns."""
+    return math.floor(x + 0.5)
+
+
 def _spoken_distance(d):
+    """messages.py's rounding of distances (numpy rounds halves to even, as Python does)."""
     step = 5 if d < 100 else 10 if d < 1000 else 50
     return str(int(step * round(d / step)))
 
@@ -275,8 +282,8 @@ def test_replay_shows_the_apis_answer_for_the_same_instant(server, browser, arti
         assert float(dom["maxKmh"]) == again["band"]["max_kmh"]
         assert dom["dist"] == _spoken_distance(again["distance_m"])
         assert dom["signal"] == again["signal"]["state"]
-        assert dom["countdown"] == f"{round(again['signal']['time_to_change_s'])}秒"
-        assert dom["speed"] == str(round(req["speed_kmh"]))
+        assert dom["countdown"] == f"{_js_round(again['signal']['time_to_change_s'])}秒"
+        assert dom["speed"] == str(_js_round(req["speed_kmh"]))
         by_n = {o["intersections"]: o for o in again["options"]}
         assert dom["options"] == [_band_text(by_n.get(n)) for n in (1, 2, 3)]
         assert dom["plan"] == (again["plan"]["kind"] if again["plan"] else None)
@@ -350,6 +357,29 @@ def test_replay_drives_the_whole_route_and_stops_for_red(server, browser, artifa
         assert tab.external == [] and tab.errors == [] and tab.failed() == []
     finally:
         tab.close()
+
+
+def test_the_page_rounds_as_the_spoken_messages(server, browser):
+    """format.js against greenwave.messages: bands inwards to whole km/h (with the same
+    tolerance for float noise), distances to 5/10/50 m with halves to even."""
+    bands = [(35.0, 50.0), (35.000000000000004, 49.99999999999999), (35.2, 35.8), (34.999, 50.001)]
+    dists = [0.0, 2.5, 7.5, 97.5, 99.9, 102.5, 105.0, 995.0, 999.0, 1000.0, 1025.0, 1075.0, 4321.0]
+    tab = Tab(browser, "desktop")
+    try:
+        tab.page.goto(server + "/")
+        got = tab.page.evaluate(
+            """async ([bands, dists]) => {
+                const f = await import("./static/js/format.js");
+                return [bands.map(([a, b]) => f.roundBand({min_kmh: a, max_kmh: b})),
+                        dists.map((d) => f.roundDistance(d))];
+            }""",
+            [bands, dists],
+        )
+    finally:
+        tab.close()
+    want_bands = [round_band_kmh(kmh_to_ms(a), kmh_to_ms(b)) for a, b in bands]
+    assert [tuple(b) if b else None for b in got[0]] == want_bands
+    assert got[1] == [float(rounded_distance_m(d)) for d in dists]
 
 
 def test_a_refused_request_shows_a_banner_and_stops_the_replay(server, browser):

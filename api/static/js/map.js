@@ -23,6 +23,7 @@ export class MapView {
     this.ctx = canvas.getContext("2d");
     this.net = null;
     this.state = {};
+    this.frame = 0;
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
@@ -35,13 +36,23 @@ export class MapView {
     const [x2, y2] = localXY(b.maxLon, b.maxLat, this.lon0, this.lat0);
     this.extent = { x1, y1, x2, y2 };
     this.labels = roadLabels([...net.intersections.values()].map((n) => n.name));
-    this.draw();
+    this.redraw();
   }
 
   /** route: {links, signals} | null; car: {lon, lat, bearing} | null; next: {id, state}. */
   update(state) {
     this.state = { ...this.state, ...state };
-    this.draw();
+    this.redraw();
+  }
+
+  /** Draw at the next frame, once however many updates come before it (fast replays). */
+  redraw() {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.draw();
+      });
+    }
   }
 
   draw() {

@@ -52,6 +52,7 @@ export class TimeSpace {
     this.fetchedAt = -Infinity;
     this.trace = []; // [tS, distM] of the car
     this.state = null;
+    this.frame = 0;
     new ResizeObserver(() => this.draw()).observe(canvas);
   }
 
@@ -68,7 +69,7 @@ export class TimeSpace {
     this.fetchedAt = -Infinity;
     this.trace = [];
     this.state = null;
-    this.draw();
+    this.redraw();
   }
 
   clear() {
@@ -76,7 +77,7 @@ export class TimeSpace {
     this.lines = [];
     this.state = null;
     this.trace = [];
-    this.draw();
+    this.redraw();
   }
 
   /** The car at `distM` along the chain at time `tS`, with the advice `response`. */
@@ -86,7 +87,7 @@ export class TimeSpace {
     while (this.trace.length && this.trace[0][0] < tS - PAST_S) this.trace.shift();
     this.state = { tS, distM, response, speedKmh };
     if (tS - this.fetchedAt >= REFETCH_S || tS < this.fetchedAt) this.fetch(tS);
-    this.draw();
+    this.redraw();
   }
 
   async fetch(tS) {
@@ -111,7 +112,17 @@ export class TimeSpace {
           Date.parse(g.end) / 1000]));
       }
     }
-    this.draw();
+    this.redraw();
+  }
+
+  /** Draw at the next frame, once however many updates come before it (fast replays). */
+  redraw() {
+    if (!this.frame) {
+      this.frame = requestAnimationFrame(() => {
+        this.frame = 0;
+        this.draw();
+      });
+    }
   }
 
   draw() {
