@@ -206,3 +206,39 @@ def test_bad_input(corridor, tmp_path, case):
     assert r.returncode == 2 and "Traceback" not in r.stderr
     expect = {"edges": "'nope', 'zz'", "seeds": "--seeds", "penetration": "--penetration"}
     assert expect[case] in r.stderr, r.stderr
+
+
+@pytest.mark.slow
+def test_no_collision_where_a_queue_spills_back_over_a_junction(tmp_path):
+    """Regression: on fresh corridor 1004 (seed 1, the app's band) a vehicle held at its
+    advised speed ran into a queue that spilled back over the junction ahead (t = 1837 s).
+    The controller now looks for leaders across the junction; no run may collide, teleport or
+    cross on red."""
+    from greenwave.sumo.corridorgen import generate_corridor
+
+    d = tmp_path / "c1004"
+    generate_corridor(1004, d, sigma=0.0, duration_s=1800.0)
+    r = _run(
+        *_files(d),
+        "--scenario",
+        d / "corridor.toml",
+        "--seeds",
+        "1",
+        "--min-speed-kmh",
+        "35",
+        "--max-speedfactor",
+        "1.0",
+        "--device-range",
+        "500",
+        "--jobs",
+        "1",
+        "--work",
+        tmp_path / "runs",
+        "--json",
+        timeout=900,
+    )
+    assert r.returncode == 0, r.stderr[-3000:]
+    out = json.loads(r.stdout.strip().splitlines()[-1])
+    for run in RUNS:
+        for c in ("red_light_crossings", "collisions", "teleports"):
+            assert out[run][c]["per_seed"] == [0], (run, c, out[run][c])
