@@ -174,3 +174,100 @@ def test_stale_temporary_files_are_removed_at_start_up(tmp_path, caplog):
     assert not any(p.exists() for p in stale)
     assert fresh.exists() and all(p.exists() for p in others)
     assert any("interrupted state writes" in r.message for r in caplog.records)
+
+
+@pytest.mark.slow
+def test_no_acknowledged_write_is_lost_under_kill_9(tmp_path):
+    """Writers PUT plans with increasing offsets to a real server (2 workers) that is killed
+    with SIGKILL mid-write, several times: after each restart every intersection has the plan of
+    its last acknowledged write, or of the one in flight when the server died."""
+    import random
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import threading
+
+    import httpx
+
+    intersections = ["xiliu", "xiwu", "xisi", "xier"]
+    acked = dict.fromkeys(intersections, -1)
+    sent = dict.fromkeys(intersections, -1)
+    rng = random.Random(7)
+
+    def serve():
+        with socket.socket() as s:
+            s.bind(("127.0.0.1", 0))
+            port = s.getsockname()[1]
+        env = dict(os.environ, GREENWAVE_TOKEN="tok", GREENWAVE_STATE_DIR=str(tmp_path))
+        proc = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "greenwave",
+                "serve",
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+                "--log-level",
+                "warning",
+            ],
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        base = f"http://127.0.0.1:{port}"
+        deadline = time.time() + 60
+        while True:
+            assert proc.poll() is None and time.time() < deadline, "server did not start"
+            try:
+                if httpx.get(base + "/healthz", timeout=1).status_code == 200:
+                    return proc, base
+            except httpx.TransportError:
+                time.sleep(0.1)
+
+    def writer(base, iid, stop):
+        with httpx.Client(base_url=base, timeout=5) as c:
+            while not stop.is_set():
+                k = sent[iid] + 1
+                sent[iid] = k
+                plan = {**PLAN, "offset_s": float(k % 100), "cycle_s": 130.0 + k // 100}
+                try:
+                    r = c.put(f"/v1/intersections/{iid}/plan", json=plan, headers=AUTH)
+                except httpx.TransportError:
+                    return  # killed mid-request: not acknowledged
+                if r.status_code == 200:
+                    acked[iid] = k
+
+    def in_force(base, iid):
+        p = httpx.get(f"{base}/v1/intersections/{iid}", timeout=5).json()["plan"]
+        if p["cycle_s"] == 120.0:  # still the scenario's plan: no write of ours
+            return -1
+        return round((p["cycle_s"] - 130.0) * 100 + p["offset_s"])
+
+    for _ in range(3):
+        proc, base = serve()
+        for iid in intersections:  # what the previous run left is what was acknowledged
+            assert acked[iid] <= in_force(base, iid) <= sent[iid], iid
+        before = sum(acked.values())
+        stop = threading.Event()
+        threads = [threading.Thread(target=writer, args=(base, i, stop)) for i in intersections]
+        for t in threads:
+            t.start()
+        time.sleep(rng.uniform(0.5, 1.5))
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)
+        stop.set()
+        for t in threads:
+            t.join(timeout=10)
+        assert sum(acked.values()) > before + 10  # the writers got writes through each time
+    proc, base = serve()
+    try:
+        for iid in intersections:
+            assert acked[iid] <= in_force(base, iid) <= sent[iid], iid
+        assert httpx.get(base + "/healthz", timeout=5).json()["status"] == "ok"
+    finally:
+        os.killpg(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=10)

@@ -58,7 +58,7 @@ log = logging.getLogger("greenwave.api.stream")
 router = APIRouter(prefix="/v1", tags=["advisory"])
 
 STREAM_PATH = "/v1/advisory/stream"
-SEND_TIMEOUT_S = 10.0  # a client that reads nothing for this long is disconnected
+SEND_TIMEOUT_S = 10.0  # a push to a client that has read nothing for this long is dropped
 
 
 @router.get("/advisory/stream", include_in_schema=False)
@@ -86,9 +86,14 @@ class Connection:
     pushing: bool = False
     send_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
-    async def send(self, data: bytes) -> None:
+    async def send(self, data: bytes, timeout_s: float | None = None) -> None:
+        """Send one text frame; with ``timeout_s``, give up (TimeoutError) on a client that
+        has not read for that long (the send waits while its socket buffer is full)."""
         async with self.send_lock:
-            await asyncio.wait_for(self.ws.send_text(data.decode()), SEND_TIMEOUT_S)
+            if timeout_s is None:
+                await self.ws.send_text(data.decode())
+            else:
+                await asyncio.wait_for(self.ws.send_text(data.decode()), timeout_s)
 
 
 class StreamHub:
@@ -98,6 +103,8 @@ class StreamHub:
         self.svc = svc
         self.loop = loop
         self.connections: set[Connection] = set()
+        counter = svc.metrics.stream_messages
+        self._count = {k: counter.labels(k) for k in ("in", "out_fix", "out_timing", "out_error")}
         svc.store.subscribe(self._on_change)
 
     @classmethod
@@ -140,7 +147,7 @@ class StreamHub:
     async def on_fix(self, conn: Connection, data: bytes) -> None:
         svc = self.svc
         conn.seq += 1
-        svc.metrics.stream_messages.labels("in").inc()
+        self._count["in"].inc()
         if len(data) > SINGLE_BODY_LIMIT:
             await self._error(
                 conn, 413, f"message of {len(data)} bytes exceeds {SINGLE_BODY_LIMIT} bytes"
@@ -179,13 +186,15 @@ class StreamHub:
             cause,
             advisory,
         )
-        await conn.send(frame)
-        self.svc.metrics.stream_messages.labels("out_" + cause.decode()).inc()
+        # A fix's answer waits for a slow reader (it is the reader's own stream); a push gives
+        # up after SEND_TIMEOUT_S.
+        await conn.send(frame, SEND_TIMEOUT_S if cause == b"timing" else None)
+        self._count["out_" + cause.decode()].inc()
 
     async def _error(self, conn: Connection, status: int, detail: Any) -> None:
         frame = orjson.dumps({"type": "error", "seq": conn.seq, "status": status, "detail": detail})
         await conn.send(frame)
-        self.svc.metrics.stream_messages.labels("out_error").inc()
+        self._count["out_error"].inc()
 
     # ------------------------------------------------------------------ pushes
     def _on_change(self, old: Snapshot, new: Snapshot) -> None:
