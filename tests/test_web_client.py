@@ -379,6 +379,53 @@ def test_the_page_rounds_as_the_spoken_messages(server, browser):
     assert got[1] == [float(rounded_distance_m(d)) for d in dists]
 
 
+def test_speech_at_the_apps_moments(server, browser):
+    """speech.js on a made-up sequence of answers: entering an intersection's range, the band
+    moving by less and by more than 5 km/h, prepare to stop, the next intersection; in the
+    chosen language; nothing said while muted (the moment is still logged)."""
+
+    def adv(iid, status, band=None):
+        b = None if band is None else {"min_kmh": band[0], "max_kmh": band[1]}
+        msg = {"zh": f"{iid} {status} 中", "en": f"{iid} {status} en"}
+        return {"status": status, "intersection": {"id": iid}, "band": b, "message": msg}
+
+    seq = [
+        ({"status": "no_signal_ahead", "intersection": {"id": "a"}, "band": None}, "zh"),
+        (adv("a", "advice", (35, 50)), "zh"),  # enter
+        (adv("a", "advice", (37, 50)), "zh"),  # same band, moved 2 km/h: quiet
+        (adv("a", "proceed", (41, 50)), "zh"),  # moved 6 km/h: a new band
+        (adv("a", "prepare_to_stop"), "en"),  # prepare to stop
+        (adv("a", "prepare_to_stop"), "en"),  # still: quiet
+        (adv("b", "advice", (35, 45)), "en"),  # the next intersection: enter
+    ]
+    tab = Tab(browser, "phone")
+    try:
+        tab.page.goto(server + "/")
+        said, moments = tab.page.evaluate(
+            """async (seq) => {
+                const said = [];
+                window.speechSynthesis.speak = (u) => said.push([u.lang, u.text]);
+                const { Speaker } = await import("./static/js/speech.js");
+                const s = new Speaker();
+                const moments = seq.map(([resp, lang]) => s.update(resp, lang));
+                s.setMuted(true);
+                moments.push(s.update({status: "advice", intersection: {id: "c"},
+                    band: {min_kmh: 35, max_kmh: 50}, message: {zh: "c", en: "c"}}, "zh"));
+                return [said, moments];
+            }""",
+            seq,
+        )
+    finally:
+        tab.close()
+    assert moments == [None, "enter", None, "band", "prepare_to_stop", None, "enter", "enter"]
+    assert said == [
+        ["zh-CN", "a advice 中"],
+        ["zh-CN", "a proceed 中"],
+        ["en-US", "a prepare_to_stop en"],
+        ["en-US", "b advice en"],
+    ]
+
+
 def test_a_refused_request_shows_a_banner_and_stops_the_replay(server, browser):
     tab = Tab(browser, "phone")
     page = tab.page

@@ -189,6 +189,21 @@ function onAdvice(request, response, car) {
 }
 
 // ------------------------------------------------------------------ run
+// A phone's screen stays on while a drive runs (Screen Wake Lock API, where there is one).
+let wakeLock = null;
+
+async function keepAwake(on) {
+  try {
+    if (on && !wakeLock && navigator.wakeLock) wakeLock = await navigator.wakeLock.request("screen");
+    if (!on && wakeLock) {
+      await wakeLock.release();
+      wakeLock = null;
+    }
+  } catch {
+    wakeLock = null; // refused (battery saver, hidden page): the drive goes on regardless
+  }
+}
+
 async function start() {
   $("go").disabled = true;
   try {
@@ -201,6 +216,7 @@ async function start() {
     $("go").textContent = t(ui.lang, "stop");
     $("go").classList.add("running");
     document.body.dataset.running = "1";
+    keepAwake(true);
   }
 }
 
@@ -210,6 +226,7 @@ function stop() {
   $("go").textContent = t(ui.lang, "start");
   $("go").classList.remove("running");
   delete document.body.dataset.running;
+  keepAwake(false);
 }
 
 /** The replay's start (s): the time typed in, else from the server's clock (/healthz
