@@ -55,6 +55,8 @@ def test_uvicorn_serves_and_stops(tmp_path):
             assert c.put("/v1/intersections/xisi/plan", json={}).status_code == 401
             assert c.get("/v1/network").json()["type"] == "FeatureCollection"
             assert "greenwave_http_requests_total" in c.get("/metrics").text
+            assert c.options("/v1/advisory").headers["allow"] == "OPTIONS, POST"
+        _stream_through_uvicorn(port)
     finally:
         os.killpg(proc.pid, signal.SIGINT)
         try:
@@ -63,6 +65,27 @@ def test_uvicorn_serves_and_stops(tmp_path):
             os.killpg(proc.pid, signal.SIGKILL)
             proc.wait()
     assert proc.returncode is not None
+
+
+def _stream_through_uvicorn(port):
+    """The WebSocket stream through uvicorn's own WebSocket protocol (the websockets package),
+    which the TestClient does not use."""
+    import asyncio
+    import json
+
+    from websockets.asyncio.client import connect
+
+    async def talk():
+        async with connect(f"ws://127.0.0.1:{port}/v1/advisory/stream") as ws:
+            await ws.send(json.dumps({"link_id": "renmin_f3", "offset_m": 200.0, "speed_kmh": 40}))
+            first = json.loads(await ws.recv())
+            await ws.send(json.dumps({"speed_kmh": -1}))
+            second = json.loads(await ws.recv())
+        return first, second
+
+    first, second = asyncio.run(talk())
+    assert first["type"] == "advisory" and first["advisory"]["link_id"] == "renmin_f3"
+    assert second["type"] == "error" and second["seq"] == 2
 
 
 def test_serve_errors_exit_2(tmp_path):
