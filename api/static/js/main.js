@@ -167,8 +167,10 @@ function showRoute() {
 
 // ------------------------------------------------------------------ advice
 function onAdvice(request, response, car) {
+  // Live fixes on a scenario-clock server carry no time: the answer says which it used.
+  const at = request.timestamp ?? response.timestamp;
   app.last = { request, response };
-  app.requests.push(request.timestamp);
+  app.requests.push(at);
   if (app.requests.length > 2000) app.requests.shift();
   clearError();
   ui.response = response;
@@ -183,7 +185,7 @@ function onAdvice(request, response, car) {
     ? { id: response.intersection.id, state: response.signal?.state }
     : null;
   ui.map.update({ car: pos, next });
-  $("clock").textContent = clockText(Date.parse(request.timestamp) / 1000)
+  $("clock").textContent = clockText(Date.parse(at) / 1000)
     + (ui.runner instanceof Replay ? ` ×${$("rate").value}` : "");
   speaker.update(response, ui.lang);
 }
