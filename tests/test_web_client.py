@@ -432,12 +432,13 @@ def test_speech_at_the_apps_moments(server, browser):
     ]
 
 
-def test_a_refused_request_shows_a_banner_and_stops_the_replay(server, browser):
+def test_a_refused_request_shows_a_banner_and_stops_the_replay(server, browser, artifacts):
     tab = Tab(browser, "phone")
     page = tab.page
     try:
         page.goto(f"{server}/?lang=en&mute=1&autostart=1&start=2000-01-01T00:00:00Z")
         page.wait_for_selector("#banner:not([hidden])")
+        page.screenshot(path=str(artifacts[0] / "phone-422.png"))
         text = page.inner_text("#banner")
         assert "422" in text and "timestamp" in text
         page.wait_for_function("() => !document.body.dataset.running")

@@ -287,6 +287,7 @@ async function startReplay() {
       const before = route.links.slice(0, car.index);
       const distM = before.reduce((sum, id) => sum + ui.net.links.get(id).lengthM, 0);
       ui.ts.update(tS, distM + car.offsetM, response, request.speed_kmh);
+      $("tsbox").hidden = false;
     },
     onError: (err) => {
       showError(err);
@@ -304,7 +305,6 @@ async function startReplay() {
   });
   ui.map.update({ route, car: ui.runner.car.position, next: null });
   ui.ts.setRoute(ui.net, route.links);
-  $("tsbox").hidden = false;
   ui.runner.start();
 }
 
