@@ -26,6 +26,11 @@ programming", Operations Research 14(4), 568–594, 1966; J. D. C. Little, M. D.
 N. H. Gartner, "MAXBAND: a program for setting signals on arteries and triangular networks",
 Transportation Research Record 795, 40–46, 1981.
 
+:command:`greenwave optimize` solves MAXBAND's mixed-integer program instead
+(:mod:`greenwave.maxband`: cycle choice, progression speeds within a tolerance, continuous or
+gridded offsets; :mod:`greenwave.netband` for networks); the grid search here stays as its
+independent check, and :func:`bandwidth` measures every plan either of them writes.
+
 Derivations and history: docs/coordination.md.
 """
 
@@ -53,7 +58,15 @@ Direction = Literal["one", "both"]
 
 
 class CoordinationError(ValueError):
-    """A corridor cannot be evaluated or retimed (unknown id, mixed cycles, ...)."""
+    """A corridor cannot be evaluated or retimed (unknown id, mixed cycles, ...).
+
+    ``param`` names the parameter at fault when there is one (``'cycle_range'``, ...), so that
+    the command line can name its flag.
+    """
+
+    def __init__(self, message: str, *, param: str | None = None):
+        super().__init__(message)
+        self.param = param
 
 
 @dataclass(frozen=True)
