@@ -18,6 +18,7 @@ import xml.etree.ElementTree as ET
 from datetime import datetime
 from pathlib import Path
 
+import numpy as np
 import pytest
 
 from greenwave.cli import main
@@ -43,16 +44,17 @@ LOCATION = (
 )
 
 
-def _plain_net(d: Path, location: str = LOCATION) -> Path:
-    """Two signals J1, J2 on an east-west road w → e (edges in, mid, out), a side street
-    s → J1 → n, and a net program '0' at each signal (2 link indices: the road, the side)."""
+def _plain_net(d: Path, location: str = LOCATION, in_lanes: int = 1) -> Path:
+    """Two signals J1, J2 on an east-west road w → e (edges in, mid, out; 'in' has ``in_lanes``
+    lanes, the connections leave from lane 0), a side street s → J1 → n, and a net program '0'
+    at each signal (2 link indices: the road, the side)."""
     (d / "n.nod.xml").write_text(f"""<nodes>{location}
   <node id="w" x="0" y="0"/> <node id="J1" x="400" y="0" type="traffic_light"/>
   <node id="J2" x="800" y="0" type="traffic_light"/> <node id="e" x="1100" y="0"/>
   <node id="s" x="400" y="-200"/> <node id="n" x="400" y="200"/>
 </nodes>""")
-    (d / "n.edg.xml").write_text("""<edges>
-  <edge id="in" from="w" to="J1" numLanes="1" speed="13.89"/>
+    (d / "n.edg.xml").write_text(f"""<edges>
+  <edge id="in" from="w" to="J1" numLanes="{in_lanes}" speed="13.89"/>
   <edge id="mid" from="J1" to="J2" numLanes="1" speed="13.89"/>
   <edge id="out" from="J2" to="e" numLanes="1" speed="13.89"/>
   <edge id="side" from="s" to="J1" numLanes="1" speed="11.11"/>
@@ -186,14 +188,23 @@ def test_demand_from_vehicles_trips_flows_and_distributions(net, tmp_path):
     sc = res.scenario
     entries = {e.link: e for e in sc.demand.entries}
     assert set(entries) == {"in", "side"}
-    # 'in': 4 explicit departures in the first 300 s bin (48 veh/h) + the flow's 180 veh/h.
-    assert entries["in"].flow_veh_h == pytest.approx(4 * 12 + 180.0)
-    assert entries["in"].profile == [(0.0, 1.0), (300.0, pytest.approx(180 / 228))]
+    # The flows stay rates; the vehicles and the trip stay explicit departures.
+    assert entries["in"].flow_veh_h == pytest.approx(180.0) and entries["in"].profile is None
     assert entries["side"].flow_veh_h == pytest.approx(120.0)  # both routes of the distribution
+    assert [(v.link, v.depart_s) for v in sc.demand.vehicles] == [
+        ("in", 0.0),
+        ("in", 10.0),
+        ("in", 20.0),
+        ("in", 30.0),
+    ]
     assert sc.simulation.duration_s == 600 and sc.simulation.warmup_s == 0
     notes = "\n".join(res.notes)
-    assert "4 explicit departures" in notes and "Poisson rates per 300 s" in notes
+    assert "4 explicit departures (<vehicle>/<trip>) written as demand.vehicles" in notes
+    assert "Poisson" not in notes.split("<flow>s kept as rates")[0]  # only the flows are rates
+    assert "2 <flow>s kept as rates per entry link" in notes
     assert "are trips (from/to)" in notes and "1 × <person>" in notes
+    # 'slow' has speedFactor 0.8 without speedDev: SUMO's normc(0.8, 0.1), drawn, not fixed.
+    assert "1 × vType 'slow': normc(0.8,0.1,0.2,2)" in notes
     # Drivers: the vType most vehicles use, every attribute mapped or dropped with the reason.
     drv = sc.drivers
     assert (drv.accel_ms2, drv.decel_ms2, drv.time_headway_s) == (2.0, 4.0, 1.2)
@@ -203,6 +214,134 @@ def test_demand_from_vehicles_trips_flows_and_distributions(net, tmp_path):
     assert "tau=1.2 → drivers.time_headway_s (IDM time gap T)" in notes
     assert "'slow' (1)" in notes  # the other vType's vehicle, approximated
     assert "color" not in notes  # display only
+
+
+VEHICLES = """<routes>
+  <vType id="car" speedDev="0" accel="2.0"/>
+  <vType id="fast" speedFactor="1.2" speedDev="0"/>
+  <vType id="drawn" speedFactor="1.1"/>
+  <vTypeDistribution id="mix" vTypes="car fast"/>
+  <route id="main" edges="in mid out"/>
+  <vehicle id="a" type="car" route="main" depart="0.5" departLane="1" departSpeed="desired"/>
+  <vehicle id="b" type="fast" route="main" depart="00:01:05" departLane="0"/>
+  <vehicle id="c" type="drawn" route="main" depart="70" speedFactor="0.9" departLane="free"/>
+  <vehicle id="d" type="drawn" route="main" depart="70"/>
+  <trip id="e" type="mix" depart="begin" from="side" to="north" departLane="best"/>
+  <vehicle id="f" type="car" route="main" depart="triggered"/>
+  <vehicle id="g" type="car" route="main" depart="1:00:00:00"/>
+</routes>"""
+
+
+def test_vehicles_import_as_exactly_those_departures(tmp_path):
+    """A route file of individual vehicles becomes demand.vehicles: the same departures on
+    their entry links, lanes where departLane is a number, speed factors where fixed (the
+    vehicle's own, or a vType without deviation); greenwave then runs exactly those vehicles."""
+    from greenwave.sim.demand import draw_arrivals
+    from greenwave.sim.engine import Simulation
+
+    net = _plain_net(tmp_path, in_lanes=2)
+    rou = _write(tmp_path, "v.rou.xml", VEHICLES)
+    res = read_sumo(net, routes=[rou])
+    sc = res.scenario
+    got = [v.model_dump(exclude_none=True) for v in sc.demand.vehicles]
+    assert got == [
+        {"link": "side", "depart_s": 0.0},  # depart="begin"; a vType distribution: drawn
+        {"link": "in", "depart_s": 0.5, "lane": 1, "desired_speed_factor": 1.0},
+        {"link": "in", "depart_s": 65.0, "lane": 0, "desired_speed_factor": 1.2},
+        {"link": "in", "depart_s": 70.0, "desired_speed_factor": 0.9},  # the vehicle's own
+        {"link": "in", "depart_s": 70.0},  # normc(1.1, 0.1): drawn
+    ]
+    assert sc.demand.entries == []  # no flows: no Poisson arrivals at all
+    # One SUMO step past the last departure, so that greenwave draws it too; no warm-up.
+    assert (sc.simulation.duration_s, sc.simulation.warmup_s) == (71.0, 0.0)
+    notes = "\n".join(res.notes)
+    assert "left out: 1 × <vehicle> with depart='triggered'" in notes
+    assert "left out: 1 × <vehicle> departing at or after 86400 s" in notes
+    assert "approximated: 1 × depart='begin' read as 0 s" in notes
+    assert "lane from departLane for 2, fixed speed factor for 3" in notes
+    # Lane rules are noted where the entry has a choice (not on the one-lane side street).
+    assert "departLane 'free' × 1, 'default' × 1" in notes and "'best'" not in notes
+    assert "1 × vType distribution 'mix'" in notes
+    assert "1 × vType 'drawn': normc(1.1,0.1,0.2,2)" in notes
+    assert "approximated: 4 × departSpeed absent" in notes  # all but vehicle a
+    # The simulator's arrivals are exactly these vehicles, and every one of them runs.
+    world = World.build(sc)
+    arr = draw_arrivals(sc, world.network, 3, sc.simulation.duration_s)
+    entry_ids = [world.network.link_ids[int(li)] for li in arr.entry_links]
+    rows = sorted(
+        (entry_ids[e], t, lane) for e, t, lane in zip(arr.entry, arr.time_s, arr.lane, strict=True)
+    )
+    assert [(r[0], r[1]) for r in rows] == sorted((v["link"], v["depart_s"]) for v in got)
+    on_in = arr.entry == entry_ids.index("in")
+    fixed = {0.5: (1, 1.0), 65.0: (0, 1.2)}
+    for t, (lane, factor) in fixed.items():
+        k = np.flatnonzero(on_in & (arr.time_s == t))
+        assert k.size == 1 and arr.lane[k[0]] == lane and arr.desired_factor[k[0]] == factor
+    sim = Simulation(world, 3, advisory=False, duration_s=71.0, warmup_s=0.0, drain_s=600.0)
+    out = sim.run().vehicles
+    assert out["completed"].sum() == 5
+    assert np.all(out["t_enter"] >= arr.time_s - 1e-9)
+
+
+def test_route_distribution_over_entries_is_spread_in_its_proportions(net, tmp_path):
+    rou = _write(
+        tmp_path,
+        "d.rou.xml",
+        """<routes><routeDistribution id="two">
+  <route id="r_in" edges="in mid out" probability="3"/>
+  <route id="r_side" edges="side north" probability="1"/>
+</routeDistribution>"""
+        + "".join(f'<vehicle id="v{k}" route="two" depart="{10 * k}"/>' for k in range(8))
+        + "</routes>",
+    )
+    res = read_sumo(net, routes=[rou])
+    links = [v.link for v in res.scenario.demand.vehicles]
+    assert links.count("in") == 6 and links.count("side") == 2  # 3 : 1, deterministic
+    assert any("8 vehicles draw their route from a distribution" in n for n in res.notes)
+    # Vehicles with the same embedded distribution (duarouter's alternatives) share it too.
+    nested = (
+        '<routeDistribution><route edges="in mid out" probability="0.75"/>'
+        '<route edges="side north" probability="0.25"/></routeDistribution>'
+    )
+    rou.write_text(
+        "<routes>"
+        + "".join(f'<vehicle id="v{k}" depart="{k}">{nested}</vehicle>' for k in range(4))
+        + "</routes>"
+    )
+    links = [v.link for v in read_sumo(net, routes=[rou]).scenario.demand.vehicles]
+    assert sorted(links) == ["in", "in", "in", "side"]
+
+
+def test_flow_lanes_are_noted_where_the_entry_has_a_choice(tmp_path):
+    net = _plain_net(tmp_path, in_lanes=2)
+    rou = _write(
+        tmp_path,
+        "f.rou.xml",
+        """<routes><route id="main" edges="in mid out"/>
+  <flow id="f0" route="main" begin="0" end="600" number="20" departLane="0"/>
+  <flow id="f1" route="main" begin="0" end="600" number="20" departLane="random"/>
+  <flow id="f2" begin="0" end="600" number="20" from="side" to="north"/>
+</routes>""",
+    )
+    res = read_sumo(net, routes=[rou])
+    notes = "\n".join(res.notes)
+    assert "1 × <flow> with departLane '0': greenwave draws each of its vehicles' lanes" in notes
+    assert "departLane absent" not in notes  # f2 enters on the one-lane side street
+    assert res.scenario.demand.vehicles == []
+    assert {e.link: e.flow_veh_h for e in res.scenario.demand.entries} == pytest.approx(
+        {"in": 240.0, "side": 120.0}
+    )
+
+
+def test_cli_writes_the_vehicles_and_they_load_back(tmp_path, capsys):
+    net = _plain_net(tmp_path, in_lanes=2)
+    rou = _write(tmp_path, "v.rou.xml", VEHICLES)
+    out = tmp_path / "v.toml"
+    assert main(["import-sumo", str(net), str(out), "--routes", str(rou)]) == 0
+    capsys.readouterr()
+    back = load_scenario(out)
+    assert back.demand.vehicles == read_sumo(net, routes=[rou]).scenario.demand.vehicles
+    assert len(back.demand.vehicles) == 5
 
 
 def test_absent_vtype_attributes_take_sumo_defaults(net, tmp_path):
@@ -231,6 +370,30 @@ def test_absent_vtype_attributes_take_sumo_defaults(net, tmp_path):
         (
             '<routes><flow id="f" route="x" begin="0" end="9"/><route id="x" edges="in"/></routes>',
             "no vehsPerHour, perHour, period",
+        ),
+        (
+            '<routes><vehicle id="v" depart="now"><route edges="in"/></vehicle></routes>',
+            "<vehicle id='v'>: depart='now' is not a time .*TraCI",
+        ),
+        ('<routes><trip id="t" depart="soon" from="in" to="out"/></routes>', "depart='soon'"),
+        (
+            '<routes><vehicle id="v" depart="1" departLane="1"><route edges="in"/></vehicle>'
+            "</routes>",
+            r"<vehicle id='v'>: departLane='1': edge 'in' has 1 lane\(s\)",
+        ),
+        (
+            '<routes><trip id="t" depart="1" departLane="left" from="in" to="out"/></routes>',
+            "departLane='left' is not a lane number",
+        ),
+        (
+            '<routes><vehicle id="v" depart="1" speedFactor="-1"><route edges="in"/></vehicle>'
+            "</routes>",
+            "speedFactor='-1' <= 0",
+        ),
+        ('<routes><trip id="t" from="in" to="out"/></routes>', "<trip id='t'>: no depart"),
+        (
+            '<routes><vehicle id="v" depart="triggered"><route edges="in"/></vehicle></routes>',
+            "no usable demand",
         ),
     ],
 )
@@ -364,6 +527,38 @@ def test_generated_corridor_imports_as_its_scenario(corridor, tmp_path):
     assert {i.id: i.plan for i in res.scenario.intersections} != {
         i.id: i.plan for i in want.intersections
     }
+
+
+@needs_sumo
+def test_vehicles_expanded_by_duarouter_import_as_the_same_departures(corridor, tmp_path):
+    """duarouter writes the generated corridor's flows as individual vehicles; the import runs
+    exactly those departures on their entry links (the same vehicles as SUMO)."""
+    from greenwave.sim.demand import draw_arrivals
+    from greenwave.sumo.tools import tool_env
+
+    exe = find_sumo_tool("duarouter")
+    if exe is None:
+        pytest.skip("duarouter not installed")
+    veh = tmp_path / "vehicles.rou.xml"
+    net = corridor / "corridor.net.xml"
+    cmd = [exe, "-n", str(net), "--route-files", str(corridor / "corridor.rou.xml")]
+    cmd += ["-o", str(veh), "--seed", "5", "--no-step-log", "true"]
+    subprocess.run(cmd, check=True, capture_output=True, timeout=120, env=tool_env(exe))
+    want = sorted(
+        (v.find("route").get("edges").split()[0], float(v.get("depart")))
+        for v in ET.parse(veh).getroot().iter("vehicle")
+    )
+    assert len(want) > 50
+    res = read_sumo(net, routes=[veh], additional=[corridor / "corridor.tll.add.xml"])
+    sc = res.scenario
+    assert sc.demand.entries == []
+    assert sorted((v.link, v.depart_s) for v in sc.demand.vehicles) == want
+    assert sc.simulation.duration_s == pytest.approx(max(t for _, t in want) + 1.0)
+    world = World.build(sc)
+    arr = draw_arrivals(sc, world.network, 1, sc.simulation.duration_s)
+    ids = [world.network.link_ids[int(li)] for li in arr.entry_links]
+    assert sorted((ids[e], float(t)) for e, t in zip(arr.entry, arr.time_s, strict=True)) == want
+    assert [c.id for c in sc.corridors] == ["art"]  # the corridor is still detected
 
 
 @needs_sumo

@@ -7,9 +7,11 @@ straight-through successors); :func:`demand_entries` turns the streams into gree
 ``[demand]`` on the imported links and :func:`drivers_from_vtypes` the vTypes into its
 ``[drivers]``, each reporting what it approximated or left out.
 
-Greenwave's scenario carries demand as Poisson rates per entry link (a piecewise-constant
-profile), so explicit departures (``<vehicle>``, ``<trip>``) become rates over
-:data:`DEPART_BIN_S` bins (reported as an approximation).
+Explicit departures (``<vehicle>``, ``<trip>``) stay explicit: each becomes one
+``demand.vehicles`` entry (entry link, departure time, the lane when ``departLane`` is a number,
+the speed factor when it is fixed), so that the same vehicles run in both simulators.  Flows
+stay Poisson rates per entry link (``demand.entries``): SUMO draws or spaces a flow's vehicles
+itself, and greenwave's scenario describes flows by their rate.
 """
 
 from __future__ import annotations
@@ -18,18 +20,38 @@ import math
 import re
 import xml.etree.ElementTree as ET
 from collections import Counter
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import numpy as np
-
 from .xmlio import SumoError, parse_xml, r3
 
-DEPART_BIN_S = 300.0
-"""Explicit departures become a Poisson rate per entry over bins of this length."""
 DEFAULT_END_S = 86400.0
-"""End of a flow without ``end`` or ``number`` (SUMO runs such flows to its own end)."""
+"""End of a flow without ``end`` or ``number`` (SUMO runs such flows to its own end); also
+greenwave's longest run, so later departures are left out."""
+INSERT_STEP_S = 1.0
+"""SUMO's default step: a vehicle departing at ``t`` is inserted at the first step at or after
+``t``.  The imported run lasts one step past the last departure (greenwave draws the arrivals of
+``[0, duration_s)``)."""
+SUMO_DEFAULT_SPEED_DEV = 0.1
+"""``speedDev`` of a vType that does not give one (passenger cars): a plain ``speedFactor="x"``
+is ``normc(x, 0.1, 0.2, 2)`` in SUMO, a distribution, not a fixed factor."""
+SPEED_FACTOR_BOUNDS = (0.2, 2.0)
+"""SUMO's default cut-offs of the speed factor distribution."""
+VEHICLE_FACTOR_RANGE = (0.2, 3.0)
+"""``demand.vehicles[].desired_speed_factor`` must lie in ``(0.2, 3]`` (the scenario model)."""
+# depart values that are not times: why such a vehicle cannot be imported.
+DEPART_WORDS = {
+    "triggered": "departs when a person boards; greenwave has no persons",
+    "containerTriggered": "departs when a container is loaded; greenwave has no containers",
+    "split": "departs when split off a train; greenwave has no trains",
+}
+# departLane rules; 'random' is greenwave's uniform draw too.
+LANE_RULES = {"random", "free", "allowed", "first", "best", "best_prob"}
+# departSpeed values greenwave reproduces: it enters vehicles at their desired speed (speed
+# factor × limit), or what the gap to the vehicle ahead allows, as SUMO's 'desired' and 'max'.
+SAME_DEPART_SPEED = {"desired", "max"}
 
 # SUMO's passenger-car defaults (sumo.dlr.de/docs/Vehicle_Type_Parameter_Defaults.html), used
 # for the vType attributes a file leaves out: the imported drivers are SUMO's drivers.
@@ -39,7 +61,6 @@ SUMO_DEFAULTS = {
     "accel": "2.6",
     "decel": "4.5",
     "tau": "1",
-    "speedFactor": "normc(1,0.1,0.2,2)",
     "sigma": "0.5",
     "carFollowModel": "Krauss",
 }
@@ -105,6 +126,22 @@ class Stream:
         Flow rates.
     trip : bool
         The route is a trip's from/via/to (SUMO routes it; greenwave drives it straight).
+    vehicle : int
+        Index of the explicit vehicle or trip (its route options share it); -1 for flows.
+    choice : str
+        The route distribution the vehicle's route is drawn from (its options are spread over
+        the vehicles of one distribution), else ``where``.
+    lane : int or None
+        ``departLane`` when it is a lane number.
+    lane_rule : str
+        ``departLane`` when it is a rule (``'default'`` when absent: SUMO's
+        ``--default.departlane``).
+    speed_factor : float or None
+        The vehicle's speed factor when it is fixed (its own ``speedFactor``, or a vType
+        without deviation), else None (drawn).
+    factor_from : str
+        Where the speed factor comes from: ``'vehicle'``, ``"vType 'id'"``, or the
+        distribution ``"vType 'id': normc(...)"`` it is drawn from.
     """
 
     where: str
@@ -114,6 +151,12 @@ class Stream:
     departs_s: list[float] = field(default_factory=list)
     pieces: list[tuple[float, float, float]] = field(default_factory=list)
     trip: bool = False
+    vehicle: int = -1
+    choice: str = ""
+    lane: int | None = None
+    lane_rule: str = ""
+    speed_factor: float | None = None
+    factor_from: str = ""
 
     @property
     def vehicles(self) -> float:
@@ -187,25 +230,107 @@ def _flow_piece(el: ET.Element, parent: ET.Element, where: str) -> tuple[float, 
     return begin, end, rate * 3600.0
 
 
-def _depart(el: ET.Element, where: str, notes: Counter) -> float | None:
-    text = el.get("depart", "0")
+def sumo_time_s(text: str) -> float:
+    """A SUMO time: seconds (``"90.5"``) or ``"HH:MM:SS"`` / ``"D:HH:MM:SS"`` (seconds may have
+    decimals), as SUMO's ``string2time``.  ValueError if it is none of these."""
+    parts = text.strip().split(":")
+    if len(parts) == 1:
+        return float(parts[0])
+    if len(parts) not in (3, 4):
+        raise ValueError(text)
+    vals = [float(v) for v in parts]
+    weights = (86400.0, 3600.0, 60.0, 1.0)[-len(vals) :]
+    return sum(v * w for v, w in zip(vals, weights, strict=True))
+
+
+def _depart(el: ET.Element, where: str, dropped: Counter, approx: Counter) -> float | None:
+    """Departure time (s) of a ``<vehicle>``/``<trip>``, or None when it cannot be imported
+    (counted in ``dropped``).  SumoError for values SUMO itself rejects."""
+    text = el.get("depart")
+    if text is None:
+        raise SumoError(f"{where}: no depart attribute")
     if text == "begin":
+        # SUMO's begin time; SUMO second 0 is the scenario's start (sumocfg begin 0).
+        approx["depart='begin' read as 0 s (SUMO's default --begin)"] += 1
         return 0.0
-    try:
-        v = float(text)
-    except ValueError:
-        notes[f"depart='{text}' (only times can be imported)"] += 1
+    if text in DEPART_WORDS:
+        dropped[f"<{el.tag}> with depart='{text}' ({DEPART_WORDS[text]})"] += 1
         return None
+    try:
+        v = sumo_time_s(text)
+    except ValueError:
+        hint = " ('now' is for vehicles added through TraCI)" if text == "now" else ""
+        raise SumoError(
+            f"{where}: depart='{text}' is not a time (s or HH:MM:SS) nor one of "
+            f"begin, {', '.join(DEPART_WORDS)}{hint}"
+        ) from None
     if not math.isfinite(v) or v < 0:
         raise SumoError(f"{where}: depart='{text}' is not a time >= 0")
+    if v >= DEFAULT_END_S:
+        dropped[
+            f"<{el.tag}> departing at or after {DEFAULT_END_S:g} s (greenwave runs one day)"
+        ] += 1
+        return None
     return v
 
 
-def read_route_files(paths: list[Path], edge_ids: set[str]) -> RouteDemand:
+def _depart_lane(el: ET.Element, where: str, first_edges: list[str], lanes: Mapping[str, int]):
+    """``(lane number or None, rule)`` of ``departLane`` (rule ``"default"`` when absent: SUMO's
+    ``--default.departlane``); SumoError for a lane the first edge does not have (SUMO refuses
+    it too) or an unknown rule."""
+    text = el.get("departLane")
+    if text is None:
+        return None, "default"
+    if text in LANE_RULES:
+        return None, text
+    try:
+        lane = int(text)
+    except ValueError:
+        raise SumoError(
+            f"{where}: departLane='{text}' is not a lane number nor one of "
+            f"{', '.join(sorted(LANE_RULES))}"
+        ) from None
+    for e in first_edges:
+        if not 0 <= lane < lanes[e]:
+            raise SumoError(f"{where}: departLane='{text}': edge '{e}' has {lanes[e]} lane(s)")
+    return lane, ""
+
+
+def speed_factor_spec(attrs: Mapping[str, str]) -> tuple[float, float, float, float]:
+    """``(mean, sd, min, max)`` of the speed factor SUMO gives a vType's vehicles.
+
+    ``speedFactor`` may be a distribution (``norm``/``normc(mean, sd[, min, max])``) or a
+    number; a number is the mean of ``normc(x, speedDev, 0.2, 2)`` with ``speedDev`` 0.1 when
+    absent, as in SUMO (only ``speedDev="0"`` or a zero-deviation distribution fix it).
+    ValueError if it cannot be read."""
+    text = attrs.get("speedFactor")
+    dev_text = attrs.get("speedDev")
+    dev = SUMO_DEFAULT_SPEED_DEV if dev_text is None else float(dev_text)
+    lo, hi = SPEED_FACTOR_BOUNDS
+    if text is None:
+        return 1.0, dev, lo, hi
+    m = re.fullmatch(r"\s*norm(c?)\(([^)]*)\)\s*", text)
+    if m:
+        vals = [float(v) for v in m.group(2).split(",")]
+        if len(vals) >= 4:
+            lo, hi = vals[2], vals[3]
+        return vals[0], vals[1], lo, hi
+    return float(text), dev, lo, hi
+
+
+def fixed_speed_factor(attrs: Mapping[str, str]) -> float | None:
+    """The vType's speed factor when SUMO gives all its vehicles the same one, else None."""
+    mean, sd, lo, hi = speed_factor_spec(attrs)
+    return min(max(mean, lo), hi) if sd == 0 or lo == hi else None
+
+
+def read_route_files(paths: list[Path], edge_lanes: Mapping[str, int]) -> RouteDemand:
     """Every departure of the route files, as :class:`Stream` s.
 
-    Raises SumoError naming the element and the edge when a route uses an edge the network does
-    not have, and for malformed numbers or unknown route ids.
+    ``edge_lanes`` gives the lane count of every edge of the network.  Raises SumoError naming
+    the element and the edge when a route uses an edge the network does not have, and for
+    malformed numbers and times, unknown route ids and departure lanes the first edge does not
+    have.
     """
     routes: dict[str, list[str]] = {}
     dists: dict[str, list[tuple[list[str], float]]] = {}
@@ -213,13 +338,14 @@ def read_route_files(paths: list[Path], edge_ids: set[str]) -> RouteDemand:
     vtype_dists: dict[str, list[tuple[str, float]]] = {}
     streams: list[Stream] = []
     dropped: Counter = Counter()
+    approx: Counter = Counter()
     roots = [(p, parse_xml(p)) for p in paths]
 
     def check(edges: list[str], where: str) -> list[str]:
         if not edges:
             raise SumoError(f"{where}: empty route")
         for e in edges:
-            if e not in edge_ids:
+            if e not in edge_lanes:
                 raise SumoError(f"{where}: edge '{e}' is not in the network")
         return edges
 
@@ -259,6 +385,39 @@ def read_route_files(paths: list[Path], edge_ids: set[str]) -> RouteDemand:
                     members = [(v, 1.0) for v in el.get("vTypes", "").split()]
                 vtype_dists[el.get("id", "")] = members
 
+    type_factors: dict[str, tuple[float | None, str]] = {}
+
+    def type_factor(vtype: str) -> tuple[float | None, str]:
+        """The speed factor all vehicles of a vType (or vType distribution) share, else None
+        and the distribution they draw from."""
+        if vtype not in type_factors:
+            found: list[tuple[float | None, str]] = []
+            for member, _ in vtype_dists.get(vtype, [(vtype, 1.0)]):
+                el = vtypes.get(member)
+                attrs = dict(el.attrib) if el is not None else {}
+                try:
+                    mean, sd, lo, hi = speed_factor_spec(attrs)
+                    found.append(
+                        (
+                            fixed_speed_factor(attrs),
+                            f"vType '{member}': normc({mean:g},{sd:g},{lo:g},{hi:g})",
+                        )
+                    )
+                except (ValueError, IndexError):
+                    text = attrs.get("speedFactor")
+                    found.append((None, f"vType '{member}': speedFactor='{text}' not understood"))
+            values = {f for f, _ in found}
+            if len(values) == 1 and None not in values:
+                type_factors[vtype] = (found[0][0], f"vType '{vtype}'")
+            else:
+                type_factors[vtype] = (
+                    None,
+                    "; ".join(dict.fromkeys(w for f, w in found if f is None))
+                    or f"vType distribution '{vtype}'",
+                )
+        return type_factors[vtype]
+
+    n_vehicles = 0
     for path, root in roots:
         for parent in [root, *root.findall("interval")]:
             for el in parent:
@@ -270,18 +429,23 @@ def read_route_files(paths: list[Path], edge_ids: set[str]) -> RouteDemand:
                     continue
                 where = f"{path.name}: <{tag} id='{el.get('id', '?')}'>"
                 trip = False
+                choice = where
                 if el.get("route") is not None:
                     rid = el.get("route", "")
                     if rid in routes:
                         options = [(routes[rid], 1.0)]
                     elif rid in dists:
                         options = dists[rid]
+                        choice = f"routeDistribution '{rid}'"
                     else:
                         raise SumoError(f"{where}: unknown route '{rid}'")
                 elif (nested := el.find("route")) is not None:
                     options = [(check(nested.get("edges", "").split(), where), 1.0)]
                 elif (nested := el.find("routeDistribution")) is not None:
                     options = dist_of(nested, where)
+                    # Vehicles with the same embedded distribution (duarouter's alternatives)
+                    # share it.
+                    choice = repr([(tuple(e), p) for e, p in options])
                 elif el.get("from") is not None:
                     edges = [el.get("from", ""), *el.get("via", "").split()]
                     if el.get("to"):
@@ -298,17 +462,82 @@ def read_route_files(paths: list[Path], edge_ids: set[str]) -> RouteDemand:
                     continue
                 vtype = el.get("type", "DEFAULT_VEHTYPE")
                 if tag in DEPART_TAGS:
-                    t = _depart(el, where, dropped)
+                    t = _depart(el, where, dropped, approx)
                     if t is None:
                         continue
+                    lane, rule = _depart_lane(el, where, [e[0] for e, _ in options], edge_lanes)
+                    own = _num(el, "speedFactor", where)
+                    if own is not None and own <= 0:
+                        raise SumoError(f"{where}: speedFactor='{el.get('speedFactor')}' <= 0")
+                    factor, factor_from = (
+                        (own, "vehicle") if own is not None else type_factor(vtype)
+                    )
                     for edges, w in options:
-                        streams.append(Stream(where, edges, w, vtype, departs_s=[t], trip=trip))
+                        streams.append(
+                            Stream(
+                                where,
+                                edges,
+                                w,
+                                vtype,
+                                departs_s=[t],
+                                trip=trip,
+                                vehicle=n_vehicles,
+                                choice=choice,
+                                lane=lane,
+                                lane_rule=rule,
+                                speed_factor=factor,
+                                factor_from=factor_from,
+                            )
+                        )
+                    n_vehicles += 1
                 else:
                     piece = _flow_piece(el, parent, where)
                     for edges, w in options:
                         streams.append(Stream(where, edges, w, vtype, pieces=[piece], trip=trip))
+                    lane_text = el.get("departLane")
+                    if lane_text != "random" and any(edge_lanes[e[0]] > 1 for e, _ in options):
+                        what = (
+                            "absent (SUMO's --default.departlane)"
+                            if lane_text is None
+                            else (f"'{lane_text}'")
+                        )
+                        approx[
+                            f"<flow> with departLane {what}: greenwave draws each of its "
+                            "vehicles' lanes uniformly"
+                        ] += 1
+                _depart_details(el, tag, approx)
     notes = [f"left out: {n} × {what}" for what, n in dropped.items()]
+    notes += [f"approximated: {n} × {what}" for what, n in approx.items()]
     return RouteDemand(streams, vtypes, vtype_dists, notes)
+
+
+def _depart_details(el: ET.Element, tag: str, approx: Counter) -> None:
+    """Count the insertion details greenwave does not reproduce (``departSpeed``, ``departPos``,
+    stops) in ``approx``."""
+    speed = el.get("departSpeed")
+    if speed not in SAME_DEPART_SPEED:
+        what = "given speeds" if _is_number(speed or "") else f"'{speed}'"
+        if speed is None:
+            what = "absent (SUMO's --default.departspeed)"
+        approx[
+            f"departSpeed {what}: greenwave enters vehicles at their desired speed, or what "
+            "the gap to the vehicle ahead allows"
+        ] += 1
+    pos = el.get("departPos", "base")
+    if pos != "base":
+        what = "given positions" if _is_number(pos) else f"'{pos}'"
+        approx[f"departPos {what}: greenwave enters vehicles at the start of the link"] += 1
+    nested = el.find("route")
+    if el.find("stop") is not None or (nested is not None and nested.find("stop") is not None):
+        approx[f"<{tag}> with <stop>s: greenwave's vehicles drive through"] += 1
+
+
+def _is_number(text: str) -> bool:
+    try:
+        float(text)
+    except ValueError:
+        return False
+    return True
 
 
 def route_successors(streams: list[Stream]) -> dict[str, str]:
@@ -331,24 +560,48 @@ def edge_use(streams: list[Stream]) -> dict[str, float]:
     return use
 
 
+@dataclass
+class ImportedDemand:
+    """Greenwave's ``[demand]`` from the route files, on the imported links.
+
+    Attributes
+    ----------
+    entries : list of dict
+        ``demand.entries``: the flows as rates (veh/h, profile) per entry link.
+    vehicles : list of dict
+        ``demand.vehicles``: one per explicit departure, in time order.
+    horizon_s : float or None
+        End of the last flow or one SUMO step past the last departure (None without any).
+    """
+
+    entries: list[dict[str, Any]]
+    vehicles: list[dict[str, Any]]
+    horizon_s: float | None
+
+
 def demand_entries(
     streams: list[Stream],
     link_of: dict[str, str],
     link_next: dict[str, str | None],
+    link_lanes: dict[str, int],
     notes: list[str],
-) -> tuple[list[dict[str, Any]], float | None]:
-    """``([demand.entries], duration_s or None)`` on the imported links.
+) -> ImportedDemand:
+    """Greenwave's demand on the imported links.
 
     A stream enters on the link of its first edge if that link is an entry (no link leads
     into it); greenwave drives it straight through, so a route that leaves the link chain is
     approximated (counted in a note).  Streams that start elsewhere are left out (noted).
-    Explicit departures become rates over :data:`DEPART_BIN_S` bins.
+    Explicit departures become ``demand.vehicles`` (:func:`_explicit_vehicles`), flows
+    ``demand.entries`` (:func:`_flow_entries`).
     """
     has_pred = {n for n in link_next.values() if n}
-    explicit: dict[str, list[tuple[float, float]]] = {}  # link → [(t, weight)]
-    pieces: dict[str, list[tuple[float, float, float]]] = {}
+
+    def entry_of(s: Stream) -> str | None:
+        lid = link_of.get(s.edges[0])
+        return lid if lid is not None and lid not in has_pred else None
+
     off_net = not_entry = leave = trips = 0.0
-    last = None
+    ends: list[float] = []
     for s in streams:
         lid = link_of.get(s.edges[0])
         if lid is None:
@@ -367,13 +620,7 @@ def demand_entries(
             leave += s.vehicles
         if s.trip:
             trips += s.vehicles
-        for t in s.departs_s:
-            explicit.setdefault(lid, []).append((t, s.weight))
-        for b, e, r in s.pieces:
-            pieces.setdefault(lid, []).append((b, e, r * s.weight))
-        ends = [*s.departs_s, *(e for _, e, _ in s.pieces)]
-        if ends:
-            last = max(ends) if last is None else max(last, *ends)
+        ends += [t + INSERT_STEP_S for t in s.departs_s] + [e for _, e, _ in s.pieces]
     total = sum(s.vehicles for s in streams)
 
     def share(x: float) -> str:
@@ -396,29 +643,139 @@ def demand_entries(
             f"demand: {share(trips)} are trips (from/to): SUMO routes them, greenwave drives "
             "them straight through from their first edge"
         )
-    n_explicit = sum(len(v) for v in explicit.values())
-    if n_explicit:
+    vehicles = _explicit_vehicles(
+        [s for s in streams if s.vehicle >= 0], entry_of, link_lanes, notes
+    )
+    entries = _flow_entries([s for s in streams if s.vehicle < 0], entry_of, notes)
+    horizon = min(max(ends), DEFAULT_END_S) if ends else None
+    return ImportedDemand(entries, vehicles, horizon)
+
+
+def _explicit_vehicles(
+    streams: list[Stream],
+    entry_of: Callable[[Stream], str | None],
+    link_lanes: dict[str, int],
+    notes: list[str],
+) -> list[dict[str, Any]]:
+    """``demand.vehicles``: each explicit vehicle or trip on its entry link at its departure
+    time, with its lane when ``departLane`` is a number and its speed factor when fixed.
+
+    A vehicle whose route is drawn from a distribution over routes that start on different
+    entry links (or partly outside the import) cannot be the same vehicle in both simulators:
+    the vehicles of one distribution are spread over the outcomes in its proportions by smooth
+    weighted round-robin (deterministic; every outcome within one vehicle of its share)."""
+    by_vehicle: dict[int, list[Stream]] = {}
+    for s in streams:
+        by_vehicle.setdefault(s.vehicle, []).append(s)
+    credit: dict[str, dict[str | None, float]] = {}
+    spread = 0
+    out: list[dict[str, Any]] = []
+    lanes_given = lanes_kept = factors_given = 0
+    rules: Counter = Counter()
+    drawn_from: Counter = Counter()
+    bad_factor: Counter = Counter()
+    for options in by_vehicle.values():
+        odds: dict[str | None, float] = {}
+        for s in options:
+            lid = entry_of(s)
+            odds[lid] = odds.get(lid, 0.0) + s.weight
+        if len(odds) == 1:
+            lid = next(iter(odds))
+        else:
+            spread += 1
+            # Smooth weighted round-robin: every vehicle adds the odds to its distribution's
+            # credits and takes the outcome with the largest credit, which pays one vehicle.
+            cr = credit.setdefault(options[0].choice, {})
+            for k, p in odds.items():
+                cr[k] = cr.get(k, 0.0) + p
+            lid = max(cr, key=lambda k: cr[k])
+            cr[lid] -= 1.0
+        if lid is None:
+            continue  # outside the import or inside a chain: counted in the notes above
+        s = options[0]
+        veh: dict[str, Any] = {"link": lid, "depart_s": r3(s.departs_s[0])}
+        if s.lane is not None:
+            lanes_given += 1
+            if s.lane < link_lanes[lid]:
+                veh["lane"] = s.lane
+            else:
+                lanes_kept += 1
+        elif s.lane_rule != "random" and link_lanes[lid] > 1:
+            rules[s.lane_rule] += 1
+        if s.speed_factor is None:
+            drawn_from[s.factor_from] += 1
+        elif VEHICLE_FACTOR_RANGE[0] < s.speed_factor <= VEHICLE_FACTOR_RANGE[1]:
+            veh["desired_speed_factor"] = round(s.speed_factor, 6)
+            factors_given += 1
+        else:
+            bad_factor[f"{s.speed_factor:g}"] += 1
+        out.append(veh)
+    if not out:
+        return out
+    out.sort(key=lambda v: v["depart_s"])  # stable: file order within one time
+    notes.append(
+        f"demand: {len(out)} explicit departures (<vehicle>/<trip>) written as demand.vehicles: "
+        "the same entry links and departure times as in SUMO (inserted at greenwave's next tick, "
+        f"SUMO's next step); lane from departLane for {lanes_given - lanes_kept}, fixed speed "
+        f"factor for {factors_given}; greenwave draws the others' lanes uniformly and speed "
+        "factors from [drivers]"
+    )
+    if spread:
         notes.append(
-            f"demand: {n_explicit} explicit departures (<vehicle>/<trip>) approximated as "
-            f"Poisson rates per {DEPART_BIN_S:g} s on each entry link (the scenario file has "
-            "no explicit arrivals), so greenwave draws other vehicles than SUMO runs"
+            f"demand: {spread} vehicles draw their route from a distribution over different "
+            "entry links in SUMO; greenwave spreads them over those entries in the "
+            "distribution's proportions, so those are other vehicles than SUMO runs"
         )
-    horizon = min(last, DEFAULT_END_S) if last is not None else None
+    if rules:
+        what = ", ".join(f"'{r}' × {n}" for r, n in rules.items())
+        notes.append(
+            f"demand: departLane {what} (rule 'default' = SUMO's --default.departlane): SUMO "
+            "picks those lanes by its rule and changes lanes later; greenwave draws each "
+            "uniformly and keeps it"
+        )
+    if lanes_kept:
+        notes.append(
+            f"demand: {lanes_kept} departLane numbers beyond the lanes of their link (joined over "
+            "unsignalised nodes, it keeps the lowest lane count): drawn instead"
+        )
+    if drawn_from:
+        what = "; ".join(f"{n} × {src}" for src, n in drawn_from.items())
+        notes.append(
+            "demand: speed factors drawn, not fixed (a distribution in SUMO; each simulator "
+            f"draws its own, greenwave from [drivers]): {what}"
+        )
+    if bad_factor:
+        what = ", ".join(f"{f} × {n}" for f, n in bad_factor.items())
+        notes.append(
+            "demand: speed factors outside greenwave's ({:g}, {:g}]: ".format(*VEHICLE_FACTOR_RANGE)
+            + f"{what}, drawn from [drivers] instead"
+        )
+    return out
+
+
+def _flow_entries(
+    streams: list[Stream], entry_of: Callable[[Stream], str | None], notes: list[str]
+) -> list[dict[str, Any]]:
+    """``demand.entries``: the flows' rates summed per entry link, as a piecewise-constant
+    profile."""
+    pieces: dict[str, list[tuple[float, float, float]]] = {}
+    flows = set()
+    for s in streams:
+        lid = entry_of(s)
+        if lid is None:
+            continue
+        flows.add(s.where)
+        for b, e, r in s.pieces:
+            pieces.setdefault(lid, []).append((b, e, r * s.weight))
+    if flows:
+        notes.append(
+            f"demand: {len(flows)} <flow>s kept as rates per entry link: SUMO spaces their "
+            "vehicles equally (vehsPerHour, period, number) or draws them (exp(), probability), "
+            "greenwave draws Poisson arrivals at the same rate, so other vehicles than SUMO's"
+        )
     entries = []
-    for lid in dict.fromkeys([*explicit, *pieces]):
-        ps = list(pieces.get(lid, []))
-        if lid in explicit:
-            times = np.array([x for x, _ in explicit[lid]])
-            wts = np.array([x for _, x in explicit[lid]])
-            end = max(float(times.max()) + 1e-9, DEPART_BIN_S)
-            edges = np.arange(0.0, end + DEPART_BIN_S, DEPART_BIN_S)
-            hist, _ = np.histogram(times, bins=edges, weights=wts)
-            ps += [
-                (float(a), float(b), float(n) * 3600.0 / DEPART_BIN_S)
-                for a, b, n in zip(edges[:-1], edges[1:], hist, strict=True)
-                if n > 0
-            ]
-        ps = [(b, min(e, DEFAULT_END_S), r) for b, e, r in ps if r > 0 and e > b]
+    for lid, raw in pieces.items():
+        ps = [(b, min(e, DEFAULT_END_S), r) for b, e, r in raw if r > 0 and e > b]
         if not ps:
             continue
         cuts = sorted({0.0} | {t for b, e, _ in ps for t in (b, e)})
@@ -437,28 +794,7 @@ def demand_entries(
         if len(merged) > 1:
             entry["profile"] = [[r3(t0), round(r / base, 6)] for t0, r in merged]
         entries.append(entry)
-    return entries, horizon
-
-
-def _speed_factor(text: str) -> dict[str, float]:
-    """SUMO ``speedFactor`` (a number or ``norm``/``normc(mean, sd[, min, max])``)."""
-    m = re.fullmatch(r"\s*norm(c?)\(([^)]*)\)\s*", text)
-    if m:
-        vals = [float(v) for v in m.group(2).split(",")]
-        lo, hi = (vals[2], vals[3]) if len(vals) >= 4 else (0.2, 2.0)  # SUMO's default bounds
-        return {
-            "desired_speed_factor_mean": vals[0],
-            "desired_speed_factor_sd": vals[1],
-            "desired_speed_factor_min": lo,
-            "desired_speed_factor_max": hi,
-        }
-    v = float(text)
-    return {
-        "desired_speed_factor_mean": v,
-        "desired_speed_factor_sd": 0.0,
-        "desired_speed_factor_min": v,
-        "desired_speed_factor_max": v,
-    }
+    return entries
 
 
 def drivers_from_vtypes(
@@ -492,16 +828,13 @@ def drivers_from_vtypes(
     if el is None and main != "DEFAULT_VEHTYPE":
         notes.append(f"vType '{main}' is not defined in the route files: SUMO's defaults used")
     given = set(attrs)
+    factor_attrs: dict[str, str] = {k: attrs[k] for k in ("speedFactor", "speedDev") if k in attrs}
     for key, value in SUMO_DEFAULTS.items():
         attrs.setdefault(key, value)
-    if "speedDev" in given and "speedFactor" not in given:
-        attrs["speedFactor"] = f"normc(1,{attrs['speedDev']},0.2,2)"
     out: dict[str, float] = {}
     mapped, dropped = [], []
 
     def src(k: str) -> str:
-        if k == "speedFactor" and "speedFactor" not in given and "speedDev" in given:
-            return f"speedDev={attrs['speedDev']} (speedFactor {attrs[k]})"
         return f"{k}={attrs[k]}" + ("" if k in given else " (SUMO default)")
 
     for key, (dst, meaning) in MAPPED.items():
@@ -511,10 +844,22 @@ def drivers_from_vtypes(
             raise SumoError(f"vType '{main}': {key}='{attrs[key]}' is not a number") from None
         mapped.append(f"{src(key)} → drivers.{dst} ({meaning})")
     try:
-        out.update(_speed_factor(attrs["speedFactor"]))
-        mapped.append(f"{src('speedFactor')} → drivers.desired_speed_factor_*")
+        spec = speed_factor_spec(factor_attrs)
     except (ValueError, IndexError):
-        dropped.append(f"speedFactor='{attrs['speedFactor']}' not understood (default kept)")
+        what = ", ".join(f"{k}='{v}'" for k, v in factor_attrs.items())
+        dropped.append(f"{what} not understood (greenwave's default speed factors kept)")
+    else:
+        keys = ("mean", "sd", "min", "max")
+        out.update({f"desired_speed_factor_{k}": v for k, v in zip(keys, spec, strict=True)})
+        text = factor_attrs.get("speedFactor", "")
+        if text.strip().startswith("norm"):
+            what = f"speedFactor={text}"
+        else:  # a number or nothing: SUMO's normc around it with speedDev
+            what = ", ".join(f"{k}={v}" for k, v in factor_attrs.items()) or "(neither given)"
+            if "speedDev" not in factor_attrs:
+                what += f", speedDev {SUMO_DEFAULT_SPEED_DEV:g} (SUMO default)"
+            what += " → normc({:g},{:g},{:g},{:g})".format(*spec)
+        mapped.append(f"{what} → drivers.desired_speed_factor_*")
     sim: dict[str, Any] = {}
     if attrs.get("emissionClass", "").startswith("HBEFA3/PC_G_EU4"):
         sim["fuel_model"] = "hbefa3"

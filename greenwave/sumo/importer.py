@@ -156,7 +156,7 @@ def read_sumo(
     demand = None
     route_paths = _paths(routes)
     if route_paths:
-        demand = read_route_files(route_paths, set(snet.edges))
+        demand = read_route_files(route_paths, {e: snet.edges[e].lanes for e in snet.edges})
         notes += demand.notes
         if not demand.streams:
             raise SumoError(
@@ -308,17 +308,24 @@ def read_sumo(
     }
     if demand is not None:
         link_next: dict[str, str | None] = {ln["id"]: ln.get("next") for ln in links}
-        entries, end = demand_entries(demand.streams, link_of, link_next, notes)
-        if not entries:
+        link_lanes = {ln["id"]: int(ln["lanes"]) for ln in links}
+        imported = demand_entries(demand.streams, link_of, link_next, link_lanes, notes)
+        if not imported.entries and not imported.vehicles:
             raise SumoError(
                 f"{', '.join(p.name for p in route_paths)}: no usable demand on the imported "
                 "links (every vehicle starts outside them or inside a link chain)"
             )
-        data["demand"] = {"scale": 1.0, "flow_veh_h_per_lane": 0.0, "entries": entries}
+        data["demand"] = {
+            "scale": 1.0,
+            "flow_veh_h_per_lane": 0.0,
+            "entries": imported.entries,
+            "vehicles": imported.vehicles,
+        }
         drivers, sim = drivers_from_vtypes(demand.streams, demand.vtypes, demand.vtype_dists, notes)
         if drivers:
             data["drivers"] = drivers
         data["simulation"].update(sim)
+        end = imported.horizon_s
         if end is not None and end > 0:
             # Every trip counts, as in SUMO's tripinfo: no warm-up.
             data["simulation"].update(duration_s=end, warmup_s=0.0)
