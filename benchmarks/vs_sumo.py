@@ -41,9 +41,9 @@ last departure); every trip of its tripinfo is measured.  Greenwave imports the 
 :func:`greenwave.sumo.importer.read_sumo` (signal programs as SUMO chooses them, demand, drivers
 from the vTypes; the import notes are printed) and simulates the scenario without advice and
 without warm-up, with the simulator's drain (``Simulation(drain_s=...)``, as ``greenwave compare
---drain``), so that every trip counts too.  The arrivals are greenwave's own Poisson draws of the
-imported rates (the same vehicles only in distribution: the scenario file has no explicit
-arrivals).  Measures: ``travel_time_s``, ``mean_speed_kmh`` (space-mean), ``stops_per_veh``
+--drain``), so that every trip counts too.  ``<vehicle>``s and ``<trip>``s arrive as given
+(``demand.vehicles``: the same vehicles in both simulators); ``<flow>``s are greenwave's own
+Poisson draws of the imported rates (the same vehicles only in distribution).  Measures: ``travel_time_s``, ``mean_speed_kmh`` (space-mean), ``stops_per_veh``
 (SUMO's waitingCount definition on both sides), ``fuel_l_per_100km`` (SUMO: its emission
 class, e.g. HBEFA3; greenwave: ``simulation.fuel_model`` of the import).  The JSON on the last
 line is ``{"sumo": {...}, "greenwave": {...}, "ratio": {...}, ...}`` (``ratio`` = greenwave /

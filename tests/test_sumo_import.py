@@ -24,7 +24,7 @@ import pytest
 from greenwave.cli import main
 from greenwave.coordination import corridor_timing
 from greenwave.network import World
-from greenwave.scenario import load_scenario
+from greenwave.scenario import dumps_scenario, load_scenario, parse_scenario
 from greenwave.sumo.importer import read_sumo
 from greenwave.sumo.tools import find_sumo_tool
 from greenwave.sumo.xmlio import SumoError
@@ -599,3 +599,34 @@ def test_vs_sumo_net_counts_every_trip(corridor, tmp_path):
         timeout=120,
     )
     assert r.returncode == 2 and "edge 'nowhere'" in r.stderr and "Traceback" not in r.stderr
+
+
+def test_explicit_vehicles_export_and_import_as_the_same_vehicles(tmp_path, capsys):
+    """demand.vehicles go out as <vehicle>s (in departure order, with the flows) and come back
+    as the same departures, lanes and speed factors."""
+    sc = load_scenario(ROOT / "scenarios" / "zibo_arterial.toml")
+    entry = sc.corridors[0].id + "_f0"
+    data = sc.model_dump(mode="json", exclude_none=True)
+    given = [
+        {"link": entry, "depart_s": 30.0, "lane": 1, "desired_speed_factor": 1.05},
+        {"link": entry, "depart_s": 7.5},
+        {"link": entry, "depart_s": 999.0},
+    ]
+    data["demand"] = {"vehicles": given}  # no flows: exactly these vehicles
+    src = tmp_path / "v.toml"
+    src.write_text(dumps_scenario(parse_scenario(data)))
+    out = tmp_path / "x"
+    assert main(["export-sumo", str(src), str(out), "--no-netconvert", "--duration", "1800"]) == 0
+    rou = ET.parse(out / "scenario.rou.xml").getroot()
+    vehs = rou.findall("vehicle")
+    assert [float(v.get("depart")) for v in vehs] == [7.5, 30.0, 999.0]
+    assert rou.findall("flow") == []
+    back = tmp_path / "b.toml"
+    argv = ["import-sumo", str(out / "scenario.nod.xml"), str(back)]
+    assert main([*argv, "--routes", str(out / "scenario.rou.xml")]) == 0
+    capsys.readouterr()
+    got = sorted(
+        (v.link, v.depart_s, v.lane, v.desired_speed_factor)
+        for v in load_scenario(back).demand.vehicles
+    )
+    assert got == [(entry, 7.5, None, None), (entry, 30.0, 1, 1.05), (entry, 999.0, None, None)]

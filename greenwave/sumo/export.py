@@ -460,9 +460,26 @@ def _write_routes(
             else:
                 attrs["vehsPerHour"] = num_text(rate, 4)
             attrs.update(departLane="random", departSpeed="desired", departPos="base")
-            flows.append((t0, fid, attrs))
-    for _, _, attrs in sorted(flows, key=lambda f: (f[0], f[1])):
-        ET.SubElement(routes, "flow", attrs)
+            flows.append((t0, fid, "flow", attrs))
+    # Vehicles with explicit departures (demand.vehicles) as <vehicle>s: the same vehicles run.
+    for k, veh in enumerate(scenario.demand.vehicles):
+        if veh.depart_s >= duration:
+            continue
+        attrs = {
+            "id": f"v{k}",
+            "type": VTYPE_ID,
+            "route": f"r_{veh.link}",
+            "depart": num_text(veh.depart_s),
+            "departLane": "random" if veh.lane is None else str(veh.lane),
+            "departSpeed": "desired",
+            "departPos": "base",
+        }
+        if veh.desired_speed_factor is not None:
+            attrs["speedFactor"] = num_text(veh.desired_speed_factor, 4)
+        flows.append((veh.depart_s, attrs["id"], "vehicle", attrs))
+    # SUMO loads route files incrementally: departures in time order.
+    for _, _, tag, attrs in sorted(flows, key=lambda f: (f[0], f[1])):
+        ET.SubElement(routes, tag, attrs)
     write_xml(routes, path)
 
 
