@@ -33,7 +33,7 @@ from typing_extensions import TypedDict
 
 from greenwave.spat import SpatEvent, SpatMessage
 
-from .clock import WALL, WALL_WINDOW_S, Clock
+from .clock import WALL, Clock
 from .clock import iso as iso  # the service's time format, re-exported
 
 MAX_SPEED_KMH = 250.0
@@ -42,14 +42,10 @@ MAX_SPEED_KMH = 250.0
 MAX_ACCURACY_M = 10_000.0
 """Largest ``accuracy_m`` of a fix (m): a position from cell towers alone can be kilometres off."""
 
-TIME_WINDOW_S = WALL_WINDOW_S
-"""With the wall clock, times are accepted within this many seconds of server time (a client
-replaying a drive may send past or future times); see :mod:`api.clock`."""
-
 # RFC 3339 date-time (the JSON Schema ``date-time`` format): seconds required, a UTC offset
 # required, ``T``/``Z`` in either case, any number of fraction digits.
 _RFC3339 = re.compile(
-    r"^(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})$"
+    r"(\d{4}-\d{2}-\d{2})[Tt](\d{2}):(\d{2}):(\d{2})(\.\d+)?([Zz]|[+-]\d{2}:\d{2})"
 )
 
 Finite = Annotated[float, Field(allow_inf_nan=False)]
@@ -61,7 +57,7 @@ def parse_iso(v: Any, clock: Clock = WALL) -> datetime:
     (``:60``) is the second after ``:59``."""
     if not isinstance(v, str):
         raise ValueError("must be a string: an ISO 8601 date-time with a UTC offset")
-    m = _RFC3339.match(v) if len(v) <= 64 else None
+    m = _RFC3339.fullmatch(v) if len(v) <= 64 else None
     if m is None:
         raise ValueError(
             "must be an ISO 8601 date-time with seconds and a UTC offset, e.g. "
@@ -78,12 +74,6 @@ def parse_iso(v: Any, clock: Clock = WALL) -> datetime:
     except (OverflowError, ValueError, OSError):
         raise ValueError(f"'{v}' is not a valid date-time or is out of range") from None
     clock.check(t_s)
-    return ts
-
-
-def check_window(ts: datetime, now_s: float | None = None, clock: Clock = WALL) -> datetime:
-    """Raise ValueError unless ``clock`` accepts ``ts`` (now: ``now_s``, default the clock's)."""
-    clock.check(ts.timestamp(), now_s)
     return ts
 
 

@@ -21,7 +21,7 @@ except PackageNotFoundError:  # pragma: no cover - running from a source tree
     VERSION = "0.0.0"
 
 
-_ORIGIN = re.compile(r"^[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]+$")
+_ORIGIN = re.compile(r"[A-Za-z][A-Za-z0-9+.-]*://[^/\s?#]+")
 
 
 def default_state_dir() -> Path:
@@ -147,7 +147,7 @@ class Settings(BaseSettings):
             o = o.strip().rstrip("/")
             if not o:
                 continue
-            if o != "*" and not _ORIGIN.match(o):
+            if o != "*" and not _ORIGIN.fullmatch(o):
                 raise ValueError(
                     f"'{o}' is not an origin: scheme://host[:port], e.g. https://maps.example.com"
                 )

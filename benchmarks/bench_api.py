@@ -7,11 +7,18 @@ server it measures, in the same run:
 
 * ``GET /v1/ping`` — a trivial endpoint, the framework's own ceiling;
 * ``POST /v1/advisory`` — random GPS fixes (position, heading, speed) on the city;
+* ``GET /v1/advisory/stream`` — the same fixes over WebSockets, one per connection in flight
+  (the same number of connections and messages as the single advisories);
 * ``POST /v1/advisories/batch`` — 10,000 vehicles per request (vehicles/s), in the default
   per-vehicle format and as ``?format=columns``.
 
 and prints req/s, p50/p99 latency and the ratios against the goals (single ≥ 70 % of the trivial
-endpoint's req/s; p99 ≤ 15 ms at 64 connections with 2 workers; batch ≥ 200k vehicles/s).
+endpoint's req/s; p99 ≤ 15 ms at 64 connections with 2 workers; WebSocket p99 no worse than the
+single advisory's at the same load; batch ≥ 200k vehicles/s).
+
+``--soak S`` then loads the last server with single advisories (distinct fixes on the whole city)
+for S seconds and samples each worker's resident memory (``VmRSS``) every ``--soak-every``
+seconds: the goal is a flat RSS (±10 %) after the first minute of warm-up.
 
 The load generator runs on the same machine and shares its cores with the server, so the CPU time
 of both sides is measured too (Linux ``/proc``; the server's summed over its worker processes):
@@ -20,7 +27,7 @@ of both sides is measured too (Linux ``/proc``; the server's summed over its wor
 is one asyncio (uvloop) process that writes pre-built requests and only finds the end of each
 response (status line and ``content-length``), without parsing or keeping the body.
 
-    python benchmarks/bench_api.py [--requests 20000] [--connections 64] [--json]
+    python benchmarks/bench_api.py [--requests 20000] [--connections 64] [--soak 300] [--json]
 """
 
 from __future__ import annotations
@@ -42,7 +49,13 @@ import numpy as np
 
 ROOT = Path(__file__).resolve().parent.parent
 CITY = ROOT / "scenarios" / "zibo_city.toml"
-GOALS = {"single_vs_trivial": 0.70, "p99_ms_2_workers": 15.0, "batch_vehicles_per_s": 200_000}
+GOALS = {
+    "single_vs_trivial": 0.70,
+    "p99_ms_2_workers": 15.0,
+    "batch_vehicles_per_s": 200_000,
+    "ws_p99_vs_http_p99": 1.0,
+    "rss_growth_after_warmup": 0.10,
+}
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -151,15 +164,15 @@ class _Conn(asyncio.Protocol):
 
 
 class _Load:
-    def __init__(self, requests, total):
-        self.requests, self.total = requests, total
+    def __init__(self, requests, total, until=None):
+        self.requests, self.total, self.until = requests, total, until
         self.sent = 0
         self.lat: list[float] = []
         self.statuses: dict[int, int] = {}
         self.bytes_in = 0
 
     def next(self):
-        if self.sent >= self.total:
+        if self.sent >= self.total or (self.until and time.perf_counter() > self.until):
             return None
         self.sent += 1
         return self.requests[self.sent % len(self.requests)]
@@ -170,22 +183,126 @@ class _Load:
         self.bytes_in += nbytes
 
 
-async def _load(port, requests, total, connections, warmup, ready=None):
+async def _load(port, requests, total, connections, warmup, ready=None, duration=None):
     if warmup:
         await _load(port, requests, warmup, connections, 0)
     if ready is not None:
         ready()
     loop = asyncio.get_running_loop()
-    load = _Load(requests, total)
     t0 = time.perf_counter()
+    load = _Load(requests, total, t0 + duration if duration else None)
     c0 = time.process_time()
     conns = [
         (await loop.create_connection(lambda: _Conn(load), "127.0.0.1", port))[1]
         for _ in range(connections)
     ]
     await asyncio.gather(*(c.done for c in conns))
-    wall = time.perf_counter() - t0
-    cpu = time.process_time() - c0
+    return _stats(load, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def ws_frame(payload: bytes, opcode: int = 0x1) -> bytes:
+    """A client WebSocket frame (RFC 6455: FIN, masked).  The benchmark masks with a fixed key
+    so that frames can be built before the load; the server unmasks whatever the key."""
+    key = b"\x37\xfa\x21\x3d"
+    n = len(payload)
+    if n < 126:
+        head = bytes([0x80 | opcode, 0x80 | n])
+    elif n < 1 << 16:
+        head = bytes([0x80 | opcode, 0x80 | 126]) + n.to_bytes(2, "big")
+    else:
+        head = bytes([0x80 | opcode, 0x80 | 127]) + n.to_bytes(8, "big")
+    masked = (
+        np.frombuffer(payload, np.uint8) ^ np.resize(np.frombuffer(key, np.uint8), n)
+    ).tobytes()
+    return head + key + masked
+
+
+class _WSConn(asyncio.Protocol):
+    """One WebSocket stream, one fix in flight: the counterpart of :class:`_Conn` (frames
+    built beforehand, each answer found by its frame header, the payload counted, not kept)."""
+
+    def __init__(self, load: _Load, port: int):
+        self.load = load
+        self.port = port
+        self.buf = b""
+        self.open = False
+        self.t0 = 0.0
+        self.done = asyncio.get_running_loop().create_future()
+
+    def connection_made(self, transport):
+        self.transport = transport
+        transport.write(
+            b"GET /v1/advisory/stream HTTP/1.1\r\nHost: 127.0.0.1:%d\r\nUpgrade: websocket\r\n"
+            b"Connection: Upgrade\r\nSec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\n"
+            b"Sec-WebSocket-Version: 13\r\n\r\n" % self.port
+        )
+
+    def _send(self):
+        frame = self.load.next()
+        if frame is None:
+            self.transport.write(ws_frame(b"\x03\xe8", 0x8))  # close, 1000
+            self.transport.close()
+            return
+        self.t0 = time.perf_counter()
+        self.transport.write(frame)
+
+    def data_received(self, data):
+        buf = self.buf + data
+        if not self.open:
+            end = buf.find(b"\r\n\r\n")
+            if end < 0:
+                self.buf = buf
+                return
+            if buf[9:12] != b"101":
+                raise RuntimeError(f"handshake refused: {buf[:end]!r}")
+            self.open, buf = True, buf[end + 4 :]
+            self._send()
+        while len(buf) >= 2:
+            opcode, n, k = buf[0] & 0x0F, buf[1] & 0x7F, 2
+            if n == 126:
+                if len(buf) < 4:
+                    break
+                n, k = int.from_bytes(buf[2:4], "big"), 4
+            elif n == 127:
+                if len(buf) < 10:
+                    break
+                n, k = int.from_bytes(buf[2:10], "big"), 10
+            if len(buf) < k + n:
+                break
+            payload, buf = buf[k : k + n], buf[k + n :]
+            if opcode == 0x9:  # ping: answer it
+                self.transport.write(ws_frame(payload, 0xA))
+            elif opcode == 0x1:
+                ok = payload.startswith(b'{"type":"advisory"')
+                self.load.record(time.perf_counter() - self.t0, 200 if ok else 422, k + n)
+                self._send()
+        self.buf = buf
+
+    def connection_lost(self, exc):
+        if not self.done.done():
+            self.done.set_result(None)
+
+
+async def _load_ws(port, frames, total, connections, warmup, ready=None):
+    """The same as :func:`_load` over WebSocket streams: ``connections`` streams, each with
+    one fix in flight (send, wait for its advisory frame, send the next)."""
+    if warmup:
+        await _load_ws(port, frames, warmup, connections, 0)
+    if ready is not None:
+        ready()
+    loop = asyncio.get_running_loop()
+    t0 = time.perf_counter()
+    load = _Load(frames, total)
+    c0 = time.process_time()
+    conns = [
+        (await loop.create_connection(lambda: _WSConn(load, port), "127.0.0.1", port))[1]
+        for _ in range(connections)
+    ]
+    await asyncio.gather(*(c.done for c in conns))
+    return _stats(load, time.perf_counter() - t0, time.process_time() - c0)
+
+
+def _stats(load, wall, cpu) -> dict:
     lat_ms = np.array(load.lat) * 1e3
     return {
         "requests": len(load.lat),
@@ -207,10 +324,25 @@ def client_main(a) -> None:
         uvloop.install()
     except ImportError:
         pass
+    if a.kind == "ws":
+        frames = [ws_frame(b) for b in advisory_bodies(4096, a.seed)]
+        stats = asyncio.run(
+            _load_ws(
+                a.port,
+                frames,
+                a.requests,
+                a.connections,
+                a.warmup,
+                ready=lambda: print("ready", flush=True),
+            )
+        )
+        print(json.dumps(stats))
+        return
     if a.kind == "ping":
         reqs = [_request("GET", "/v1/ping", None)]
-    elif a.kind == "single":
-        reqs = [_request("POST", "/v1/advisory", b) for b in advisory_bodies(4096, a.seed)]
+    elif a.kind in ("single", "soak"):
+        n = 4096 if a.kind == "single" else 50_000  # soak: many distinct fixes and messages
+        reqs = [_request("POST", "/v1/advisory", b) for b in advisory_bodies(n, a.seed)]
     else:
         path = "/v1/advisories/batch" + ("?format=columns" if a.kind == "columns" else "")
         reqs = [_request("POST", path, batch_body(a.batch, a.seed + k)) for k in range(2)]
@@ -222,13 +354,23 @@ def client_main(a) -> None:
             a.connections,
             a.warmup,
             ready=lambda: print("ready", flush=True),
+            duration=a.duration or None,
         )
     )
     print(json.dumps(stats))
 
 
 def run_client(
-    port, kind, requests, connections, warmup, batch=10_000, seed=1, server=None
+    port,
+    kind,
+    requests,
+    connections,
+    warmup,
+    batch=10_000,
+    seed=1,
+    server=None,
+    duration=0.0,
+    while_loading=None,
 ) -> dict:
     """Run one load in a separate process; with ``server`` (its pid), also the server's CPU
     time over the load (the client reports when it starts loading: its first output line)."""
@@ -249,15 +391,19 @@ def run_client(
         str(batch),
         "--seed",
         str(seed),
+        "--duration",
+        str(duration),
     ]
     proc = subprocess.Popen(cmd, stdout=subprocess.PIPE, text=True)
     try:
         assert proc.stdout is not None
         ready = proc.stdout.readline()  # bodies built, warm-up done
         cpu0 = server_cpu_s(server) if ready and server else None
+        if while_loading is not None:
+            while_loading(proc)
         out = proc.stdout.read()
         cpu1 = server_cpu_s(server) if cpu0 is not None else None
-        if proc.wait(timeout=900) != 0:
+        if proc.wait(timeout=900 + duration) != 0:
             raise RuntimeError(f"load generator failed ({kind})")
     finally:
         if proc.poll() is None:
@@ -284,6 +430,73 @@ def server_cpu_s(pid: int) -> float | None:
         return total
     except (OSError, ValueError, IndexError):
         return None
+
+
+def worker_pids(pid: int) -> list[int]:
+    """The uvicorn worker processes of a server: its children with several workers (not
+    multiprocessing's resource tracker), the server process itself with one."""
+    try:
+        kids = [k for k in _children(pid) if _is_worker(k)]
+    except OSError:
+        return []
+    return kids or [pid]
+
+
+def _children(pid: int) -> list[int]:
+    out = []
+    for task in os.listdir(f"/proc/{pid}/task"):
+        with open(f"/proc/{pid}/task/{task}/children") as f:
+            out += [int(c) for c in f.read().split()]
+    return out
+
+
+def rss_mb(pid: int) -> float | None:
+    """Resident memory of a process (MB, Linux ``VmRSS``), or None."""
+    try:
+        with open(f"/proc/{pid}/status") as f:
+            for line in f:
+                if line.startswith("VmRSS:"):
+                    return int(line.split()[1]) / 1024
+    except OSError:
+        pass
+    return None
+
+
+def soak(port, server_pid, seconds, every, connections, warmup_s) -> dict:
+    """Single advisories for ``seconds`` while sampling every worker's RSS (MB)."""
+    samples: list[tuple[float, list[float | None]]] = []
+
+    def sample(proc):
+        pids = sorted(worker_pids(server_pid))
+        t0 = time.perf_counter()
+        while proc.poll() is None:
+            samples.append((time.perf_counter() - t0, [rss_mb(p) for p in pids]))
+            deadline = time.perf_counter() + every
+            while proc.poll() is None and time.perf_counter() < deadline:
+                time.sleep(0.2)
+
+    stats = run_client(
+        port, "soak", 10**9, connections, 2000, duration=seconds, while_loading=sample
+    )
+    rows = [(t, r) for t, r in samples if all(x is not None for x in r)]
+    after = [r for t, r in rows if t >= warmup_s]
+    growth = None
+    if len(after) >= 2:
+        first, last = np.array(after[0], dtype=float), np.array(after[-1], dtype=float)
+        growth = float(np.max((last - first) / first))
+    stats["rss_samples"] = [{"t_s": round(t, 1), "rss_mb": r} for t, r in rows]
+    stats["rss_growth_after_warmup"] = growth
+    stats["warmup_s"] = warmup_s
+    return stats
+
+
+def _is_worker(pid: int) -> bool:
+    try:
+        with open(f"/proc/{pid}/cmdline", "rb") as f:
+            cmd = f.read()
+    except OSError:
+        return False
+    return b"resource_tracker" not in cmd
 
 
 # --------------------------------------------------------------------------- server
@@ -364,6 +577,9 @@ def bench(a) -> dict:
                 r["single"] = run_client(
                     port, "single", a.requests, a.connections, a.warmup, server=pid
                 )
+                r["stream"] = run_client(
+                    port, "ws", a.requests, a.connections, a.warmup, server=pid
+                )
                 for kind in ("batch", "columns"):
                     r[kind] = run_client(
                         port,
@@ -376,6 +592,11 @@ def bench(a) -> dict:
                     )
                     r[kind]["vehicles_per_s"] = r[kind]["req_per_s"] * a.batch_size
                 r["single_vs_trivial"] = r["single"]["req_per_s"] / r["trivial"]["req_per_s"]
+                r["ws_p99_vs_http_p99"] = r["stream"]["p99_ms"] / r["single"]["p99_ms"]
+                if a.soak and workers == a.workers[-1]:
+                    r["soak"] = soak(
+                        port, pid, a.soak, a.soak_every, a.connections, min(60.0, a.soak / 3)
+                    )
                 results[str(workers)] = r
             finally:
                 stop_server(proc)
@@ -391,10 +612,21 @@ def main(argv=None):
     ap.add_argument("--batch-size", type=int, default=10_000)
     ap.add_argument("--batch-requests", type=int, default=30)
     ap.add_argument("--batch-connections", type=int, default=4)
+    ap.add_argument(
+        "--soak",
+        type=float,
+        default=0.0,
+        help="then load the last server for this many seconds and sample worker RSS (default 0: "
+        "no soak)",
+    )
+    ap.add_argument("--soak-every", type=float, default=10.0, help="RSS sample interval (s)")
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
-        "--client", choices=["ping", "single", "batch", "columns"], help=argparse.SUPPRESS
+        "--client",
+        choices=["ping", "single", "ws", "batch", "columns", "soak"],
+        help=argparse.SUPPRESS,
     )
+    ap.add_argument("--duration", type=float, default=0.0, help=argparse.SUPPRESS)
     ap.add_argument("--kind", help=argparse.SUPPRESS)
     ap.add_argument("--port", type=int, help=argparse.SUPPRESS)
     ap.add_argument("--batch", type=int, default=10_000, help=argparse.SUPPRESS)
@@ -421,6 +653,7 @@ def main(argv=None):
     rows = (
         ("GET /v1/ping", "trivial"),
         ("POST /v1/advisory", "single"),
+        ("WS /v1/advisory/stream", "stream"),
         ("POST /v1/advisories/batch", "batch"),
         ("  ...?format=columns", "columns"),
     )
@@ -451,11 +684,31 @@ def main(argv=None):
             f"{r['batch']['vehicles_per_s'] / 1000:.0f}k vehicles/s, columns "
             f"{r['columns']['vehicles_per_s'] / 1000:.0f}k (goal >= 200k)"
         )
+        print(
+            f"  {w} worker(s): WebSocket p99 = {r['stream']['p99_ms']:.1f} ms, "
+            f"{r['ws_p99_vs_http_p99']:.2f} × the single advisory's at the same load (goal <= "
+            f"{GOALS['ws_p99_vs_http_p99']:.2f})"
+        )
+        if "soak" in r:
+            k = r["soak"]
+            growth = k["rss_growth_after_warmup"]
+            first = k["rss_samples"][0]["rss_mb"] if k["rss_samples"] else []
+            last = k["rss_samples"][-1]["rss_mb"] if k["rss_samples"] else []
+            print(
+                f"  {w} worker(s), soak {a.soak:.0f} s of single advisories at "
+                f"{k['req_per_s']:.0f} req/s: worker RSS {_mb(first)} → {_mb(last)} MB; growth "
+                f"after {k['warmup_s']:.0f} s warm-up: "
+                + ("n/a" if growth is None else f"{100 * growth:+.1f} %")
+                + f" (goal within ±{100 * GOALS['rss_growth_after_warmup']:.0f} %)"
+            )
         summary[w] = {
             "single_vs_trivial": ratio,
             "single_p99_ms": r["single"]["p99_ms"],
+            "ws_p99_ms": r["stream"]["p99_ms"],
+            "ws_p99_vs_http_p99": r["ws_p99_vs_http_p99"],
             "batch_vehicles_per_s": r["batch"]["vehicles_per_s"],
             "columns_vehicles_per_s": r["columns"]["vehicles_per_s"],
+            "rss_growth_after_warmup": r.get("soak", {}).get("rss_growth_after_warmup"),
         }
     if a.json:
         print(
@@ -470,6 +723,10 @@ def main(argv=None):
                 }
             )
         )
+
+
+def _mb(values) -> str:
+    return "/".join(f"{v:.0f}" for v in values if v is not None) or "?"
 
 
 if __name__ == "__main__":
