@@ -295,6 +295,21 @@ def test_cli_optimize_json(root, tmp_path, capsys):
         (["--speed-kmh", "abc"], "not a number"),
         (["--speed-kmh", "45", "--corridor", "nope"], "valid corridors: 'renmin'"),
         (["--speed-kmh", "45", "--direction", "one", "--target-ratio", "1"], "both only"),
+        (["--speed-kmh", "45", "--cycle-range", "15:20"], "--cycle-range: no cycle in 15–20 s"),
+        (["--speed-kmh", "45", "--cycle-range", "150:60"], "need 0 < LO <= HI"),
+        (["--speed-kmh", "45", "--cycle-range", "60:abc"], "expected LO:HI"),
+        (["--speed-kmh", "45", "--cycle-range", "nan:90"], "must be finite"),
+        (["--speed-kmh", "45", "--cycle-range", "60:900"], "above 600 s"),
+        (
+            ["--speed-kmh", "45", "--speed-tolerance-kmh", "0"],
+            "--speed-tolerance-kmh: 0 must be > 0",
+        ),
+        (["--speed-kmh", "45", "--speed-tolerance-kmh", "-2"], "must be > 0"),
+        (["--speed-kmh", "45", "--speed-tolerance-kmh", "42"], "--speed-tolerance-kmh 42: V − T"),
+        (
+            ["--speed-kmh", "45", "--direction", "one", "--queue-clearance-s", "58"],
+            "--queue-clearance-s: queue clearance 58 s: the bandwidth program is infeasible",
+        ),
     ],
 )
 def test_cli_optimize_bad_input(tmp_path, capsys, argv, message):
@@ -314,3 +329,43 @@ def test_cli_refuses_to_overwrite_source(root, capsys):
     assert main(["optimize", str(src), "--speed-kmh", "45", "--out", str(src)]) == 2
     assert "overwrite" in capsys.readouterr().err
     assert src.read_bytes() == before
+
+
+def test_cli_optimize_cycle_and_speed_choice(root, tmp_path, capsys):
+    import json
+
+    out = tmp_path / "two_way.toml"
+    src = root / "scenarios" / "zibo_arterial_uncoordinated.toml"
+    argv = ["optimize", str(src), "--speed-kmh", "45", "--out", str(out)]
+    argv += ["--cycle-range", "60:150", "--speed-tolerance-kmh", "5", "--target-ratio", "1"]
+    assert main(argv) == 0
+    text = capsys.readouterr().out
+    assert "cycle 120 → " in text and "att %" in text and "speed km/h" in text
+    assert "± 5" in text and "cycle chosen in 60–150 s" in text
+    assert main([*argv, "--json"]) == 0
+    obj = json.loads(capsys.readouterr().out)
+    assert 60 <= obj["cycle_s"] <= 150 and obj["cycle_before_s"] == 120
+    assert obj["program"]["optimal"]
+    f, b = obj["bands"]["forward"], obj["bands"]["backward"]
+    assert f["after"]["bandwidth_s"] == pytest.approx(b["after"]["bandwidth_s"], abs=1e-4)
+    for d in (f, b):
+        assert d["after"]["bandwidth_s"] == pytest.approx(d["program_bandwidth_s"], abs=1e-4)
+        assert 0 < d["attainability"] <= 1 and d["attainability_before"] == 0
+        assert all(40 - 1e-6 <= v <= 50 + 1e-6 for v in d["speed_kmh"])
+    sc = load_scenario(out)
+    assert {it.plan.cycle_s for it in sc.intersections} == {obj["cycle_s"]}
+
+
+def test_cli_optimize_one_signal_corridor(root, tmp_path, capsys):
+    text = (root / "scenarios" / "zibo_arterial.toml").read_text(encoding="utf-8")
+    text = text.replace(
+        'intersections = ["xiliu", "xiwu", "xisi", "xier", "liuquan", "gongqingtuan", '
+        '"zhongxin", "jinjing"]',
+        'intersections = ["xiliu"]',
+    )
+    src = tmp_path / "one.toml"
+    src.write_text(text, encoding="utf-8")
+    out = tmp_path / "out.toml"
+    assert main(["optimize", str(src), "--speed-kmh", "45", "--out", str(out)]) == 2
+    assert "a corridor needs at least 2 intersections" in capsys.readouterr().err
+    assert not out.exists()
