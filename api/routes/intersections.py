@@ -210,8 +210,11 @@ def windows(
     summary="Replace the fixed-time plan (bearer token)",
     openapi_extra=body_doc(
         SignalPlan,
-        "A fixed-time plan, validated like the scenario's plans; same signal groups in the "
-        "same order",
+        "A fixed-time plan, validated like the scenario's plans: the intersection's signal "
+        "groups in the same order; each green `[start, end)` with start < end inside "
+        "`[0, cycle_s]`, a group's greens sorted and not overlapping, no group green for the "
+        "whole cycle, conflicting groups never green or clearing at the same time, "
+        "offset_s < cycle_s (422 naming the field otherwise)",
         {
             "two_phases": {
                 "summary": "Two phases, 120 s cycle (an intersection with groups EW and NS)",
@@ -266,7 +269,12 @@ async def reset_plan(request: Request, intersection_id: IntersectionId):
     responses=R401 | R403 | R404 | R413 | R415 | R422 | R503,
     summary="Push live signal timing (bearer token)",
     openapi_extra=body_doc(
-        SpatIn, "Current and following states per signal group with min/likely/max end times"
+        SpatIn,
+        "Current and following states per signal group with min/likely/max end times: the "
+        "intersection's signal groups, each at most once; per event min <= likely <= max end; "
+        "per group the events in time order (no state twice in a row, min and max end never "
+        "before the previous event's), the "
+        "first ending after the message's timestamp (422 naming the field otherwise)",
     ),
 )
 async def post_spat(request: Request, intersection_id: IntersectionId):
