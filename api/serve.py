@@ -121,6 +121,9 @@ def cmd_serve(args) -> int:
         access_log=args.access_log,
         proxy_headers=False,
         server_header=False,
+        # A stream's fix is at most 16 KiB (a larger one gets an error frame); a frame over
+        # 1 MiB closes the stream (1009) before it is held in memory.
+        ws_max_size=1 << 20,
     )
     return 0
 
