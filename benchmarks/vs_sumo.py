@@ -43,7 +43,8 @@ from the vTypes; the import notes are printed) and simulates the scenario withou
 without warm-up, with the simulator's drain (``Simulation(drain_s=...)``, as ``greenwave compare
 --drain``), so that every trip counts too.  ``<vehicle>``s and ``<trip>``s arrive as given
 (``demand.vehicles``: the same vehicles in both simulators); ``<flow>``s are greenwave's own
-Poisson draws of the imported rates (the same vehicles only in distribution).  Measures: ``travel_time_s``, ``mean_speed_kmh`` (space-mean), ``stops_per_veh``
+Poisson draws of the imported rates (the same vehicles only in distribution).  Measures:
+``travel_time_s``, ``mean_speed_kmh`` (space-mean), ``stops_per_veh``
 (SUMO's waitingCount definition on both sides), ``fuel_l_per_100km`` (SUMO: its emission
 class, e.g. HBEFA3; greenwave: ``simulation.fuel_model`` of the import).  The JSON on the last
 line is ``{"sumo": {...}, "greenwave": {...}, "ratio": {...}, ...}`` (``ratio`` = greenwave /
