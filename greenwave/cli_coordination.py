@@ -429,7 +429,7 @@ def _print_network(res: NetworkResult, args, scenario_name: str) -> None:
         f"{_cycle_text(res)}, progression {args.speed_kmh:g} km/h"
         + (f" ± {args.speed_tolerance_kmh:g}" if args.speed_tolerance_kmh else "")
     )
-    proof = "optimal" if res.optimal else f"within {100 * res.gap:.2f} % of the upper bound"
+    proof = "optimal" if res.optimal else f"within {100 * res.gap:.2g} % of the upper bound"
     print(
         f"{res.method} program ({res.programs} sub-programs, {res.solve_s:.1f} s): weighted "
         f"bands {res.objective:.3f} cycles, upper bound {res.upper_bound:.3f} ({proof})"
@@ -438,12 +438,12 @@ def _print_network(res: NetworkResult, args, scenario_name: str) -> None:
         print("nothing better than the current offsets was found: they are kept")
     print()
     print(
-        f"{'arterial':<10} {'weight':>6}  {'forward band s':>16}  {'backward band s':>16}  "
+        f"{'arterial':<10} {'weight':>9}  {'forward band s':>16}  {'backward band s':>16}  "
         f"{'speed km/h f/b':>15}"
     )
-    print(f"{'':<10} {'f/b':>6}  {'before':>7} {'after':>8}  {'before':>7} {'after':>8}")
+    print(f"{'':<10} {'f/b':>9}  {'before':>7} {'after':>8}  {'before':>7} {'after':>8}")
     for a in res.arterials:
-        w = "/".join(f"{a.weight.get(k, 0):.2f}".lstrip("0") for k in ("forward", "backward"))
+        w = "/".join(f"{a.weight.get(k, 0):.2f}" for k in ("forward", "backward"))
         cols = []
         for k in ("forward", "backward"):
             if k in a.band:
@@ -451,7 +451,7 @@ def _print_network(res: NetworkResult, args, scenario_name: str) -> None:
             else:
                 cols.append(f"{'—':>7} {'—':>8}")
         speeds = "/".join(_speeds_text(a.speed_ms.get(k, np.array([np.nan]))) for k in a.band)
-        print(f"{a.id:<10} {w:>6}  {cols[0]}  {cols[1]}  {speeds:>15}")
+        print(f"{a.id:<10} {w:>9}  {cols[0]}  {cols[1]}  {speeds:>15}")
     print()
     print(f"wrote {args.out}")
 
