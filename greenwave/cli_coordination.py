@@ -15,11 +15,10 @@ import sys
 import numpy as np
 
 from .cli import CliError, finite_float, json_arg, out_file_arg, print_json, scenario_arg
-from .coordination import (  # noqa: F401  (optimize_offsets: tests/test_cli.py patches it)
+from .coordination import (
     DEFAULT_STEP_S,
     Band,
     CoordinationError,
-    optimize_offsets,
 )
 from .maxband import (
     DEFAULT_TIME_LIMIT_S,
