@@ -94,3 +94,68 @@ def arrivals(world: World, times, entry=0, lane=0, factor=1.0, u_equip=0.0) -> A
         np.zeros(n),
         entries,
     )
+
+
+_TWO_SIGNALS = """\
+# Two signals 350 m apart, 60 s cycle: a paired run of 300 s takes about a second.
+name = "{name}"
+
+[[corridors]]
+id = "c"
+intersections = ["a", "b"]
+forward_group = "EW"
+backward_group = "EW"
+speed_limit_kmh = 50.0
+{progression}lanes = 1
+entry_length_m = 250.0
+exit_length_m = 100.0
+
+[demand]
+flow_veh_h_per_lane = 500.0
+
+[simulation]
+duration_s = {duration_s}
+warmup_s = {warmup_s}
+{signals}"""
+
+_SIGNAL = """
+[[intersections]]
+id = "{id}"
+lon = {lon}
+lat = 36.8
+  [intersections.plan]
+  cycle_s = 60.0
+  offset_s = {offset_s}
+  [[intersections.plan.groups]]
+  id = "EW"
+  greens_s = [[0.0, 30.0]]
+  amber_s = 3.0
+  all_red_s = 2.0
+  conflicts = ["NS"]
+  [[intersections.plan.groups]]
+  id = "NS"
+  greens_s = [[35.0, 55.0]]
+"""
+
+
+def two_signal_toml(
+    name: str,
+    *,
+    offset_b_s: float | str,
+    duration_s: float,
+    warmup_s: float,
+    progression_kmh: float | None = None,
+) -> str:
+    """Scenario file text of a small two-signal corridor (signals a and b, 350 m apart, 60 s
+    cycle, 500 veh/h per lane), for tests that run the CLI or sweeps on a scenario file."""
+    signals = _SIGNAL.format(id="a", lon="118.0", offset_s="0.0") + _SIGNAL.format(
+        id="b", lon="118.004", offset_s=offset_b_s
+    )
+    progression = "" if progression_kmh is None else f"progression_kmh = {progression_kmh}\n"
+    return _TWO_SIGNALS.format(
+        name=name,
+        progression=progression,
+        duration_s=duration_s,
+        warmup_s=warmup_s,
+        signals=signals,
+    )

@@ -21,6 +21,7 @@ from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
+from simkit import two_signal_toml
 
 from greenwave.cli import main
 from greenwave.sim import cli_sweep, sweep
@@ -40,61 +41,7 @@ from greenwave.sim.sweep import (
 
 ROOT = Path(__file__).resolve().parent.parent
 
-SCENARIO = """\
-# Two signals 350 m apart, 60 s cycle: a paired run of 300 s takes about a second.
-name = "sweep_test"
-
-[[corridors]]
-id = "c"
-intersections = ["a", "b"]
-forward_group = "EW"
-backward_group = "EW"
-speed_limit_kmh = 50.0
-lanes = 1
-entry_length_m = 250.0
-exit_length_m = 100.0
-
-[demand]
-flow_veh_h_per_lane = 500.0
-
-[simulation]
-duration_s = 3600.0
-warmup_s = 600.0
-
-[[intersections]]
-id = "a"
-lon = 118.0
-lat = 36.8
-  [intersections.plan]
-  cycle_s = 60.0
-  offset_s = 0.0
-  [[intersections.plan.groups]]
-  id = "EW"
-  greens_s = [[0.0, 30.0]]
-  amber_s = 3.0
-  all_red_s = 2.0
-  conflicts = ["NS"]
-  [[intersections.plan.groups]]
-  id = "NS"
-  greens_s = [[35.0, 55.0]]
-
-[[intersections]]
-id = "b"
-lon = 118.004
-lat = 36.8
-  [intersections.plan]
-  cycle_s = 60.0
-  offset_s = 25.0
-  [[intersections.plan.groups]]
-  id = "EW"
-  greens_s = [[0.0, 30.0]]
-  amber_s = 3.0
-  all_red_s = 2.0
-  conflicts = ["NS"]
-  [[intersections.plan.groups]]
-  id = "NS"
-  greens_s = [[35.0, 55.0]]
-"""
+SCENARIO = two_signal_toml("sweep_test", offset_b_s=25.0, duration_s=3600.0, warmup_s=600.0)
 SETS = ["advisory.penetration=0.5,1", "demand.scale=0.8,1.2", "simulation.warmup_s=60"]
 SEEDS = [1, 2]
 DURATION = 300.0
