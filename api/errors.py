@@ -15,8 +15,9 @@ as validation context, and (d) a body that is not declared JSON is refused with 
 (see :func:`body_doc` and :func:`api.main.create_app`).
 
 A 405 lists in ``Allow`` every method of every route of the path (Starlette names only the
-first route's), and ``OPTIONS`` on any route is answered 204 with that ``Allow`` (CORS
-preflights are answered before, by :mod:`api.cors`, when origins are configured).
+first route's; ``HEAD`` wherever ``GET`` is, see :mod:`api.head`), and ``OPTIONS`` on any
+route is answered 204 with that ``Allow`` (CORS preflights are answered before, by
+:mod:`api.cors`, when origins are configured).
 """
 
 from __future__ import annotations
@@ -262,11 +263,14 @@ async def on_http_error(request: Request, exc: StarletteHTTPException):
 
 def allowed_methods(app, scope) -> list[str]:
     """Every method some HTTP route of the app answers at ``scope``'s path, plus OPTIONS
-    (answered for every route, see :func:`on_http_error`), sorted."""
+    (answered for every route, see :func:`on_http_error`) and HEAD where GET is (answered by
+    :class:`api.head.HeadAsGet`), sorted."""
     methods: set[str] = set()
     _collect_methods(app.router.routes, {**scope, "type": "http"}, methods)
     if methods:
         methods.add("OPTIONS")
+    if "GET" in methods:
+        methods.add("HEAD")
     return sorted(methods)
 
 

@@ -22,6 +22,7 @@ from greenwave.scenario import load_scenario
 from . import cors, errors
 from .advisor import Advisor, MicroBatcher
 from .deps import Service
+from .head import HeadAsGet
 from .metrics import Metrics, MetricsMiddleware
 from .responses import JSONBytes
 from .routes import advisory, client, health, intersections, network, stream
@@ -163,6 +164,7 @@ def create_app(settings: Settings | None = None) -> FastAPI:
     app.state.settings = settings
     sink = _MetricsSink()
     app.state.metrics_sink = sink
+    app.add_middleware(HeadAsGet)  # innermost: the routes see a GET
     app.add_middleware(advisory.AdvisoryFastPath)  # inside the metrics middleware
     cors.install(app, settings)  # CORS headers on every answer, the fast path's too
     app.add_middleware(MetricsMiddleware, metrics=sink)

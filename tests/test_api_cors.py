@@ -91,9 +91,9 @@ def test_origins_from_the_environment(monkeypatch):
         ("GET", "/v1/advisory", "OPTIONS, POST"),
         ("DELETE", "/v1/advisories/batch", "OPTIONS, POST"),
         ("PUT", "/v1/intersections/xisi/spat", "OPTIONS, POST"),
-        ("POST", "/v1/intersections", "GET, OPTIONS"),
-        ("POST", "/v1/advisory/stream", "GET, OPTIONS"),
-        ("TRACE", "/healthz", "GET, OPTIONS"),
+        ("POST", "/v1/intersections", "GET, HEAD, OPTIONS"),
+        ("POST", "/v1/advisory/stream", "GET, HEAD, OPTIONS"),
+        ("TRACE", "/healthz", "GET, HEAD, OPTIONS"),
     ],
 )
 def test_405_and_options_list_every_method(tmp_path, method, path, allow):

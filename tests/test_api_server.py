@@ -54,6 +54,12 @@ def test_uvicorn_serves_and_stops(tmp_path):
             )
             assert c.put("/v1/intersections/xisi/plan", json={}).status_code == 401
             assert c.get("/v1/network").json()["type"] == "FeatureCollection"
+            # HEAD through uvicorn: the GET's headers, no body (the keep-alive connection is
+            # then reused: a stray body would corrupt the next answer).
+            head = c.head("/v1/network")
+            assert head.status_code == 200 and head.content == b""
+            assert int(head.headers["content-length"]) == len(c.get("/v1/network").content)
+            assert c.head("/").status_code == 200 and c.head("/healthz").status_code == 200
             assert "greenwave_http_requests_total" in c.get("/metrics").text
             assert c.options("/v1/advisory").headers["allow"] == "OPTIONS, POST"
         _stream_through_uvicorn(port)
