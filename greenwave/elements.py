@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from typing import Annotated, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, model_validator
+from pydantic import BaseModel, ConfigDict, Field, model_serializer, model_validator
 
 from .timing import FiniteFloat, SignalPlan
 
@@ -46,22 +46,42 @@ class LinkModel(_Strict):
 
 
 class CorridorModel(_Strict):
-    """A chain of intersections; links are generated between consecutive ones.
+    """A chain of signals that coordination (``greenwave optimize``) retimes as one green wave.
 
-    Link ids are ``{id}_{dir}{k}`` with ``dir`` 'f' (along ``intersections``) or 'b' (against),
-    ``k = 0`` the entry link before the first intersection and the last one the exit link.
+    Two forms, one per corridor:
+
+    - **generated**: ``intersections`` (with ``forward_group`` and ``speed_limit_kmh``); links
+      are generated between consecutive intersections, ids ``{id}_{dir}{k}`` with ``dir`` 'f'
+      (along ``intersections``) or 'b' (against), ``k = 0`` the entry link before the first
+      intersection and the last one the exit link.
+    - **over existing links**: ``links_forward`` (and optionally ``links_backward``), ids of
+      links the scenario already has (``[[links]]``, or links of other corridors), in driving
+      order: the approach to the first signal, the links between signals, and the link leaving
+      the last signal.  Each link is the ``next`` of the one before; every link but the last
+      ends at a signal (``to`` and ``signal_group``); ``links_backward`` passes the same
+      signals in the opposite order.  Checked by :func:`greenwave.expand.expand_links`.
+
+    Either form is written out as the chains ``{id}_f`` (and ``{id}_b``) of link ids.
     """
 
     id: Id
     name: str = ""
-    intersections: list[Id] = Field(min_length=1)
-    forward_group: str = Field(description="Signal group serving the forward direction")
+    intersections: list[Id] = Field(default_factory=list)
+    forward_group: str | None = Field(
+        None, description="Signal group serving the forward direction"
+    )
     backward_group: str | None = Field(None, description="Group for the backward direction")
     both_directions: bool = True
-    speed_limit_kmh: FiniteFloat = Field(gt=0.0, le=150.0)
+    speed_limit_kmh: FiniteFloat | None = Field(None, gt=0.0, le=150.0)
     lanes: int = Field(1, ge=1, le=8)
     entry_length_m: FiniteFloat = Field(300.0, gt=0.0, le=5000.0)
     exit_length_m: FiniteFloat = Field(200.0, gt=0.0, le=5000.0)
+    links_forward: list[Id] | None = Field(
+        None, description="Existing link ids along the corridor, in driving order"
+    )
+    links_backward: list[Id] | None = Field(
+        None, description="Existing link ids of the opposite direction, in driving order"
+    )
     progression_kmh: FiniteFloat | None = Field(
         None,
         gt=5.0,
@@ -70,10 +90,55 @@ class CorridorModel(_Strict):
     )
 
     @model_validator(mode="after")
-    def _distinct(self):
-        if len(set(self.intersections)) != len(self.intersections):
-            raise ValueError("intersections: a corridor visits each intersection once")
+    def _one_form(self):
+        if self.links_forward is None:
+            if self.links_backward is not None:
+                raise ValueError(
+                    "links_backward: needs links_forward (the corridor's forward direction over "
+                    "existing links)"
+                )
+            missing = [
+                f
+                for f in ("intersections", "forward_group", "speed_limit_kmh")
+                if f not in self.model_fields_set
+            ]
+            if missing:
+                raise ValueError(
+                    f"{', '.join(missing)}: required for a corridor generated between "
+                    "intersections (or give links_forward: a corridor over existing links)"
+                )
+            if len(set(self.intersections)) != len(self.intersections):
+                raise ValueError("intersections: a corridor visits each intersection once")
+            return self
+        extra = [f for f in _GENERATOR_FIELDS if f in self.model_fields_set]
+        if extra:
+            raise ValueError(
+                f"{', '.join(extra)}: not used with links_forward (a corridor over existing "
+                "links takes intersections, signal groups, lanes and speed limits from its links)"
+            )
         return self
+
+    @model_serializer(mode="wrap")
+    def _dump(self, handler):
+        # The generator's settings mean nothing for a corridor over existing links: writing
+        # their defaults out would make the file say something it does not.
+        data = handler(self)
+        if self.links_forward is not None and isinstance(data, dict):
+            for f in _GENERATOR_FIELDS:
+                data.pop(f, None)
+        return data
+
+
+_GENERATOR_FIELDS = (
+    "intersections",
+    "forward_group",
+    "backward_group",
+    "both_directions",
+    "speed_limit_kmh",
+    "lanes",
+    "entry_length_m",
+    "exit_length_m",
+)
 
 
 class GridModel(_Strict):

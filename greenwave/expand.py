@@ -1,7 +1,9 @@
-"""A scenario's network written out: generated corridors and grid expanded into plain links.
+"""A scenario's network written out: generated corridors and grid expanded into plain links,
+and every corridor (generated, or declared over existing links) as chains of link ids.
 
-Also the scenario's reference check (unknown intersections, groups and links, duplicates), with
-errors naming the field path; :class:`greenwave.scenario.Scenario` runs it when it validates.
+Also the scenario's reference check (unknown intersections, groups and links, duplicates,
+corridors that do not chain), with errors naming the field path;
+:class:`greenwave.scenario.Scenario` runs it when it validates.
 """
 
 from __future__ import annotations
@@ -25,8 +27,17 @@ class Expanded:
     corridors: list[tuple[str, str, list[str]]]  # (corridor id, name, link ids in order)
 
 
-def _corridor_links(c: CorridorModel, pos: dict[str, tuple[float, float]], path: str):
-    """Links of one corridor, both directions; raises ValueError naming ``path``."""
+def corridor_links(
+    c: CorridorModel, pos: dict[str, tuple[float, float]], path: str
+) -> tuple[list[LinkModel], list[tuple[str, str, list[str]]]]:
+    """Links and chains of one generated corridor, both directions.
+
+    ``pos`` maps intersection ids to (lon, lat).  Raises ValueError naming ``path``.
+    """
+    if c.links_forward is not None:
+        raise ValueError(f"{path}: declared over existing links, it generates none")
+    assert c.forward_group is not None and c.speed_limit_kmh is not None  # CorridorModel checks
+    speed_limit_kmh = c.speed_limit_kmh
     if len(c.intersections) < 2:
         raise ValueError(f"{path}.intersections: a corridor needs at least 2 intersections")
     for k, iid in enumerate(c.intersections):
@@ -60,13 +71,72 @@ def _corridor_links(c: CorridorModel, pos: dict[str, tuple[float, float]], path:
                     to=None if last else seq[k],
                     signal_group=None if last else grp,
                     polyline=polys[k],
-                    speed_limit_kmh=c.speed_limit_kmh,
+                    speed_limit_kmh=speed_limit_kmh,
                     lanes=c.lanes,
                     next=None if last else ids[k + 1],
                 )
             )
         chains.append((f"{c.id}_{tag}", c.name, ids))
     return links, chains
+
+
+def _chain_signals(ids: list[str], by_id: dict[str, LinkModel], path: str) -> list[str]:
+    """Check one declared direction; return the intersections of its stop lines, in order."""
+    if len(ids) < 2:
+        raise ValueError(
+            f"{path}: a corridor passes at least one signal: list the approach to its first "
+            "signal, the links between signals and the link leaving its last signal"
+        )
+    seen: dict[str, int] = {}
+    passed: dict[str, int] = {}
+    for j, lid in enumerate(ids):
+        ln = by_id.get(lid)
+        if ln is None:
+            raise ValueError(f"{path}[{j}]: unknown link '{lid}'")
+        if lid in seen:
+            raise ValueError(f"{path}[{j}]: link '{lid}' is listed twice (also at [{seen[lid]}])")
+        seen[lid] = j
+        if j > 0:
+            prev = by_id[ids[j - 1]]
+            if prev.next != lid:
+                after = f"its next is '{prev.next}'" if prev.next else "it has no next link"
+                raise ValueError(
+                    f"{path}[{j}]: link '{lid}' does not continue link '{prev.id}' ({after}); "
+                    "a corridor's links chain end to start along their next links"
+                )
+        if j == len(ids) - 1:
+            break  # the link leaving the last signal: where it ends is not on the corridor
+        if ln.to is None or ln.signal_group is None:
+            at = f"at intersection '{ln.to}'" if ln.to else "(it ends at no intersection)"
+            raise ValueError(
+                f"{path}[{j}]: link '{lid}' has no signal_group {at}; every link but the last "
+                "ends at a signal on the corridor"
+            )
+        if ln.to in passed:
+            raise ValueError(
+                f"{path}[{j}]: link '{lid}' passes intersection '{ln.to}' a second time "
+                f"(also at [{passed[ln.to]}]); a corridor visits each intersection once"
+            )
+        passed[ln.to] = j
+    return list(passed)
+
+
+def _declared_chains(
+    c: CorridorModel, by_id: dict[str, LinkModel], path: str
+) -> list[tuple[str, str, list[str]]]:
+    """Chains of a corridor declared over existing links; raises ValueError naming ``path``."""
+    assert c.links_forward is not None
+    fwd = _chain_signals(c.links_forward, by_id, f"{path}.links_forward")
+    out = [(f"{c.id}_f", c.name, list(c.links_forward))]
+    if c.links_backward is not None:
+        bwd = _chain_signals(c.links_backward, by_id, f"{path}.links_backward")
+        if bwd != fwd[::-1]:
+            raise ValueError(
+                f"{path}.links_backward: passes the signals {', '.join(bwd)}; the opposite "
+                f"direction of links_forward passes {', '.join(fwd[::-1])}"
+            )
+        out.append((f"{c.id}_b", c.name, list(c.links_backward)))
+    return out
 
 
 def expand_links(scenario: Any) -> Expanded:
@@ -93,10 +163,20 @@ def expand_links(scenario: Any) -> Expanded:
     pos = {it.id: (it.lon, it.lat) for it in inters}
     groups = {it.id: {g.id for g in it.plan.groups} for it in inters}
     links: list[LinkModel] = []
-    chains = []
+    chains_of: list[list[tuple[str, str, list[str]]]] = [[] for _ in corridors]
     n_user = len(scenario.corridors)
+    paths = [
+        f"corridors[{k}] (id '{c.id}')" if k < n_user else f"grid (corridor '{c.id}')"
+        for k, c in enumerate(corridors)
+    ]
+    corridor_ids: set[str] = set()
     for k, c in enumerate(corridors):
-        path = f"corridors[{k}]" if k < n_user else f"grid (corridor '{c.id}')"
+        if c.id in corridor_ids:
+            raise ValueError(f"{paths[k]}.id: duplicate corridor id '{c.id}'")
+        corridor_ids.add(c.id)
+        if c.links_forward is not None:
+            continue  # over existing links: checked once every link is known
+        path = f"corridors[{k}]" if k < n_user else paths[k]
         for field_name, grp in (
             ("forward_group", c.forward_group),
             ("backward_group", c.backward_group),
@@ -109,9 +189,8 @@ def expand_links(scenario: Any) -> Expanded:
                         f"{path}.{field_name}: no signal group '{grp}' in the plan of "
                         f"intersection '{iid}'"
                     )
-        ls, ch = _corridor_links(c, pos, path)
+        ls, chains_of[k] = corridor_links(c, pos, path)
         links += ls
-        chains += ch
     n_gen = len(links)
     links += scenario.links
     link_ids: dict[str, int] = {}
@@ -134,6 +213,11 @@ def expand_links(scenario: Any) -> Expanded:
             raise ValueError(f"{where}.next: a link with a successor must end at an intersection")
         if polyline_length_m(ln.polyline) < 1.0:
             raise ValueError(f"{where}.polyline: link is shorter than 1 m")
+    by_id = {ln.id: ln for ln in links}
+    for k, c in enumerate(corridors):
+        if c.links_forward is not None:
+            chains_of[k] = _declared_chains(c, by_id, paths[k])
+    chains = [ch for per_corridor in chains_of for ch in per_corridor]
     has_pred = {ln.next for ln in links if ln.next is not None}
     lanes_of = {ln.id: ln.lanes for ln in links}
     for k, veh in enumerate(scenario.demand.vehicles):
