@@ -799,6 +799,10 @@ class ClockInfo(BaseModel):
     now: str = Field(description="The server's time: what a request without a time is for")
     accepts_from: str = Field(description="Earliest time accepted in requests")
     accepts_until: str = Field(description="Latest time accepted in requests")
+    utc_offset_s: int = Field(
+        description="The scenario's local time minus UTC (s; +28800 for UTC+08:00), from the UTC "
+        "offset of its `simulation.start_time`: clients show times in the scenario's local time"
+    )
 
 
 class Health(BaseModel):

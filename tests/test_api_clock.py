@@ -57,6 +57,7 @@ def test_scenario_times_are_accepted_anywhere_in_the_span(scenario_client):
     assert h["kind"] == "scenario"
     assert h["accepts_from"] == "2026-11-22T23:30:00.000Z"
     assert h["accepts_until"] == "2026-11-23T00:30:00.000Z"
+    assert h["utc_offset_s"] == 8 * 3600  # the scenario's start_time is 07:30+08:00
     now = datetime.fromisoformat(h["now"]).timestamp()
     assert START <= now <= START + 3600
     for t in ("2026-11-23T07:30:00+08:00", "2026-11-23T08:29:59.5+08:00", "2026-11-22T23:45:00Z"):
@@ -226,3 +227,21 @@ def test_response_examples_are_what_the_service_answers(client):
     fields = set(doc["components"]["schemas"]["Advisory"]["properties"])
     assert set(ex) <= set(a) == fields
     json.dumps(doc, allow_nan=False)
+
+
+@pytest.mark.parametrize("clock", ["wall", "scenario"])
+def test_healthz_gives_the_scenarios_utc_offset(tmp_path, clock):
+    """The offset of the scenario's start_time, under either clock (clients show the scenario's
+    local time with it); a scenario west of Greenwich has a negative one."""
+    from greenwave.scenario import DEFAULT_SCENARIO
+
+    text = DEFAULT_SCENARIO.read_text()
+    assert 'start_time = "2026-11-23T07:30:00+08:00"' in text
+    west = tmp_path / "west.toml"
+    west.write_text(text.replace("2026-11-23T07:30:00+08:00", "2026-11-22T18:30:00-05:00"))
+    s = Settings(state_dir=tmp_path, scenario=west, clock=clock)
+    with TestClient(create_app(s)) as c:
+        h = c.get("/healthz").json()["clock"]
+    assert h["utc_offset_s"] == -5 * 3600
+    if clock == "scenario":  # the same instant as the bundled scenario's start
+        assert h["accepts_from"] == "2026-11-22T23:30:00.000Z"

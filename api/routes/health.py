@@ -47,11 +47,21 @@ def healthz(svc: ServiceDep):
 
 
 def clock_info(svc) -> dict:
-    """The service's clock: kind, now and the window of accepted request times."""
+    """The service's clock: kind, now, the window of accepted request times and the scenario's
+    UTC offset (s)."""
     clock = svc.clock
     now = clock.now()
     lo, hi = clock.window(now)
-    return {"kind": clock.kind, "now": iso(now), "accepts_from": iso(lo), "accepts_until": iso(hi)}
+    # A scenario states its start_time with a UTC offset (required: an aware datetime), not a
+    # named time zone: the offset is all there is to give, and no daylight saving is modelled.
+    offset = svc.world.scenario.simulation.start_time.utcoffset()
+    return {
+        "kind": clock.kind,
+        "now": iso(now),
+        "accepts_from": iso(lo),
+        "accepts_until": iso(hi),
+        "utc_offset_s": int(offset.total_seconds()) if offset is not None else 0,
+    }
 
 
 @router.get("/v1/ping", response_model=Ping, summary="Trivial endpoint (the framework's ceiling)")
