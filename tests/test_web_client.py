@@ -20,7 +20,7 @@ import socket
 import subprocess
 import sys
 import time
-from datetime import datetime
+from datetime import datetime, timedelta, timezone
 from itertools import pairwise
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -53,6 +53,7 @@ SIZES = {
 RATE = 10  # replay speed: 10 advisory requests (10 s of the car's clock) per second
 LOOPBACK = {"127.0.0.1", "localhost", "[::1]", "::1"}
 PAGE_BYTES_MAX = 150_000  # the client's own files (HTML, CSS, modules) on a cold load
+TOKEN = "web-client-token"  # the server's write token (plan writes in the push test)
 
 
 def _free_port():
@@ -67,7 +68,7 @@ def server(tmp_path_factory):
     scenario's start, whatever the date, and sees the same signals every run."""
     tmp = tmp_path_factory.mktemp("web-server")
     port = _free_port()
-    env = dict(os.environ, GREENWAVE_STATE_DIR=str(tmp))
+    env = dict(os.environ, GREENWAVE_STATE_DIR=str(tmp), GREENWAVE_TOKEN=TOKEN)
     log = (tmp / "server.log").open("wb")
     proc = subprocess.Popen(
         [
@@ -248,7 +249,7 @@ def test_replay_shows_the_apis_answer_for_the_same_instant(server, browser, arti
     screen shows it: band (rounded inwards), distance, signal, countdown, options, plan."""
     path, measured = artifacts
     size = "phone"  # the desktop screenshot is taken during the whole-route drive
-    tab = Tab(browser, size)
+    tab = Tab(browser, size, timezone_id="Europe/Berlin")  # not the scenario's zone
     page = tab.page
     try:
         page.goto(f"{server}/?lang=zh&route=renmin_f0&rate={RATE}&mute=1")
@@ -287,6 +288,12 @@ def test_replay_shows_the_apis_answer_for_the_same_instant(server, browser, arti
         assert dom["options"] == [_band_text(by_n.get(n)) for n in (1, 2, 3)]
         assert dom["plan"] == (again["plan"]["kind"] if again["plan"] else None)
         assert dom["message"] == again["message"]["zh"]
+        # The clock: the scenario's local time (07:30 +08:00 at its start), not the browser's.
+        local = datetime.fromisoformat(req["timestamp"].replace("Z", "+00:00")).astimezone(
+            timezone(timedelta(hours=8))
+        )
+        assert page.inner_text("#clock") == f"{local:%H:%M:%S} UTC+8 ×{RATE}"
+        assert state["utcOffsetS"] == 8 * 3600
 
         # The replay clock: one request per second of the car's time, none skipped or repeated,
         # never ahead of RATE × real time; from the scenario's start on the scenario clock.
@@ -360,6 +367,55 @@ def test_replay_drives_the_whole_route_and_stops_for_red(server, browser, artifa
         assert tab.external == [] and tab.errors == [] and tab.failed() == []
     finally:
         tab.close()
+
+
+def test_replay_ticks_keep_to_an_absolute_clock(server, browser, artifacts):
+    """30 s of replay at 10× (300 ticks, one advisory request each): tick k runs at
+    start + k × 100 ms on the page's clock.  Lateness does not accumulate: a chain of
+    setTimeout(period) after each answer would be late by the sum of the requests' times (about
+    a second here); scheduled against the start, the last ticks are as punctual as the first."""
+    rate, wall_s = 10, 30.0
+    period_ms = 1000 / rate
+    n = int(wall_s * rate)
+    tab = Tab(browser, "desktop")
+    page = tab.page
+    try:
+        page.goto(f"{server}/?lang=en&route=renmin_f0&rate={rate}&mute=1")
+        page.wait_for_function("() => window.greenwave?.ready")
+        page.click("#go")
+        page.wait_for_function(
+            f"() => window.greenwave.ticks.length >= {n} || window.greenwave.arrived",
+            timeout=(wall_s + 30) * 1000,
+        )
+        page.click("#go")
+        ticks = page.evaluate("window.greenwave.ticks")
+        times = [_epoch(d["t"]) for d in page.evaluate("window.greenwave.drive")]
+    finally:
+        tab.close()
+    assert len(ticks) >= n, "the route ended before 30 s of replay"
+    ticks = ticks[:n]
+    due = [t["due_ms"] - ticks[0]["due_ms"] for t in ticks]
+    late = sorted(t["ran_ms"] - t["due_ms"] for t in ticks)
+    assert due == pytest.approx([k * period_ms for k in range(n)], abs=1e-6)
+    assert late[0] >= -2.0  # never early (timers may round by a millisecond)
+    head = sorted(t["ran_ms"] - t["due_ms"] for t in ticks[:50])
+    tail = sorted(t["ran_ms"] - t["due_ms"] for t in ticks[-50:])
+    median_drift_ms = tail[25] - head[25]
+    p95_ms = late[int(0.95 * n)]
+    last_ms = ticks[-1]["ran_ms"] - ticks[-1]["due_ms"]
+    artifacts[1]["replay_ticks_10x_30s"] = {
+        "ticks": n,
+        "late_median_ms": round(late[n // 2], 1),
+        "late_p95_ms": round(p95_ms, 1),
+        "late_max_ms": round(late[-1], 1),
+        "median_drift_ms": round(median_drift_ms, 1),
+    }
+    print(f"replay ticks: {artifacts[1]['replay_ticks_10x_30s']}")
+    # Tolerances for a loaded 2-core machine: a late tick is caught up by the next ones.
+    assert abs(median_drift_ms) < 20.0
+    assert p95_ms < period_ms and last_ms < 2 * period_ms
+    # The car's clock: one second of scenario time per tick, none skipped or repeated.
+    assert [b - a for a, b in pairwise(times[:n])] == [1.0] * (n - 1)
 
 
 def test_the_page_rounds_as_the_spoken_messages(server, browser):
@@ -481,6 +537,179 @@ def test_live_mode_sends_the_devices_position(server, browser):
         assert 20 < req["speed_kmh"] < 200  # 25 m in about a second
         assert shown["link_id"] == "renmin_f2" and shown["intersection"]["id"] == "xisi"
         assert _dom(page)["dist"] == _spoken_distance(shown["distance_m"])
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        tab.close()
+
+
+def _start_live(tab, server, lon0, lat0):
+    """Live mode at (lon0, lat0), then a second fix 25 m east a second later (a heading and a
+    speed): the first advice is on screen when this returns."""
+    page = tab.page
+    tab.context.grant_permissions(["geolocation"])
+    page.goto(f"{server}/?lang=en&mute=1&mode=live")
+    page.wait_for_function("() => window.greenwave?.ready")
+    page.click("#go")
+    page.wait_for_function(
+        "() => document.getElementById('live-status').textContent.includes('direction')"
+    )
+    time.sleep(1.0)  # so that the two fixes give a speed
+    tab.context.set_geolocation({"longitude": lon0 + 0.00028, "latitude": lat0, "accuracy": 5})
+    page.wait_for_function("() => window.greenwave.last?.request?.vehicle_id === 'live'")
+
+
+def _same_advice(a, b, tol_s=0.002):
+    """Two advisories equal but for when each was generated, times to a signal change within
+    ``tol_s`` (a pushed advice is for an instant with more digits than its ISO ``timestamp``,
+    which has milliseconds)."""
+    if isinstance(a, dict) and isinstance(b, dict):
+        keys = (a.keys() | b.keys()) - {"generated_at"}
+        return all(k in a and k in b and _same_advice(a[k], b[k], tol_s) for k in keys)
+    if isinstance(a, list) and isinstance(b, list):
+        pairs = zip(a, b, strict=False)
+        return len(a) == len(b) and all(_same_advice(x, y, tol_s) for x, y in pairs)
+    if isinstance(a, float | int) and isinstance(b, float | int):
+        return abs(a - b) <= tol_s
+    return a == b
+
+
+LIVE_AT = (118.021886, 36.8105495)  # 30 % along renmin_f2 (eastbound), before xisi
+
+
+def test_live_mode_pushes_a_plan_write_to_the_screen_without_a_new_fix(server, browser, artifacts):
+    """Live fixes go over the WebSocket; a plan write for the next intersection reaches the
+    screen at once, pushed, with no new fix (the position stays put); so does the reset.  The
+    pushed advice is the API's answer for the same request, and the clock shows the scenario's
+    local time (UTC+8) in a browser set to another zone."""
+    lon0, lat0 = LIVE_AT
+    tab = Tab(
+        browser,
+        "phone",
+        geolocation={"longitude": lon0, "latitude": lat0, "accuracy": 5},
+        timezone_id="America/New_York",
+    )
+    page = tab.page
+    auth = {"Authorization": f"Bearer {TOKEN}"}
+    plan = httpx.get(server + "/v1/intersections/xisi").json()["plan"]
+    try:
+        _start_live(tab, server, lon0, lat0)
+        page.wait_for_function("() => window.greenwave.link === 'open'")
+        state = page.evaluate("window.greenwave")
+        assert state["fixes"]["ws"] >= 1 and state["fixes"]["http"] == 0
+        assert state["last"]["cause"] == "fix"
+        assert state["last"]["response"]["intersection"]["id"] == "xisi"
+        assert page.inner_text("#link") == "push"
+        assert page.eval_on_selector("#link", "e => e.dataset.state") == "open"
+        before = _dom(page)
+        fixes = state["fixes"]["ws"]
+
+        for k, write in enumerate(("put", "delete"), start=1):
+            t0 = time.monotonic()
+            if write == "put":  # the same plan half a cycle later: another state or countdown
+                shifted = {**plan, "offset_s": (plan["offset_s"] + 60.0) % plan["cycle_s"]}
+                r = httpx.put(server + "/v1/intersections/xisi/plan", json=shifted, headers=auth)
+            else:  # back to the scenario's plan
+                r = httpx.delete(server + "/v1/intersections/xisi/plan", headers=auth)
+            assert r.status_code == 200, r.text
+            page.wait_for_function(f"() => window.greenwave.pushes >= {k}", timeout=5_000)
+            latency = time.monotonic() - t0
+            artifacts[1][f"push_{write}_to_screen_s"] = round(latency, 3)
+            print(f"plan {write} → screen in {latency * 1000:.0f} ms")
+            last = page.evaluate("window.greenwave.last")
+            dom = _dom(page)
+            assert last["cause"] == "timing" and "timestamp" not in last["request"]
+            assert page.evaluate("window.greenwave.fixes.ws") == fixes  # no new fix
+            shown = last["response"]
+            again = httpx.post(
+                server + "/v1/advisory",
+                json={
+                    "link_id": shown["link_id"],
+                    "offset_m": shown["offset_m"],
+                    "speed_kmh": last["request"]["speed_kmh"],
+                    "timestamp": shown["timestamp"],
+                    "vehicle_id": "live",
+                },
+            ).json()
+            diff = {k: (again.get(k), shown.get(k)) for k in again if again.get(k) != shown.get(k)}
+            assert _same_advice(again, shown), diff
+            sig = shown["signal"]
+            assert dom["signal"] == sig["state"]
+            assert dom["countdown"] == f"{_js_round(sig['time_to_change_s'])}s"
+            assert dom["dist"] == _spoken_distance(shown["distance_m"])
+            if write == "put":
+                assert (dom["signal"], dom["countdown"]) != (before["signal"], before["countdown"])
+                page.screenshot(path=str(artifacts[0] / "phone-live-push.png"))
+            # The scenario's local time (UTC+8), not the browser's (New York) nor UTC.
+            local = datetime.fromisoformat(shown["timestamp"].replace("Z", "+00:00")).astimezone(
+                timezone(timedelta(hours=8))
+            )
+            assert page.inner_text("#clock") == local.strftime("%H:%M:%S") + " UTC+8"
+        assert tab.external == [] and tab.errors == [] and tab.failed() == []
+    finally:
+        httpx.delete(server + "/v1/intersections/xisi/plan", headers=auth)
+        tab.close()
+
+
+def test_live_mode_falls_back_to_http_and_reconnects(server, browser, artifacts):
+    """While the stream is refused (the socket closes as it opens), fixes go by HTTP and the
+    page says so; when the stream is back the page reconnects by itself, its fixes go over the
+    socket again, and it shows pushes again."""
+    lon0, lat0 = LIVE_AT
+    tab = Tab(browser, "phone", geolocation={"longitude": lon0, "latitude": lat0, "accuracy": 5})
+    page = tab.page
+    refuse = {"on": True}
+    sockets = []
+
+    def stream(ws):
+        sockets.append(ws)
+        if refuse["on"]:
+            ws.close(code=1011, reason="test: the server is away")
+        else:
+            ws.connect_to_server()
+
+    page.route_web_socket("**/v1/advisory/stream", stream)
+    try:
+        _start_live(tab, server, lon0, lat0)
+        state = page.evaluate("window.greenwave")
+        assert state["fixes"]["http"] >= 1 and state["fixes"]["ws"] == 0
+        assert state["link"] in ("closed", "connecting")
+        page.wait_for_function("() => window.greenwave.link === 'closed'")
+        assert page.inner_text("#link") == "HTTP"
+        page.screenshot(path=str(artifacts[0] / "phone-live-http.png"))
+        shown = state["last"]["response"]
+        assert shown["link_id"] == "renmin_f2" and _dom(page)["dist"] == _spoken_distance(
+            shown["distance_m"]
+        )
+        time.sleep(1.5)
+        assert len(sockets) >= 2  # it keeps trying, with a growing delay
+
+        refuse["on"] = False
+        page.wait_for_function("() => window.greenwave.link === 'open'", timeout=15_000)
+        assert page.inner_text("#link") == "push"
+        tab.context.set_geolocation({"longitude": lon0 + 0.00056, "latitude": lat0, "accuracy": 5})
+        page.wait_for_function("() => window.greenwave.fixes.ws >= 1")
+        page.wait_for_function("() => window.greenwave.last.response.offset_m > 0")
+        auth = {"Authorization": f"Bearer {TOKEN}"}
+        try:
+            spat = {
+                "groups": [
+                    {
+                        "signal_group": "EW",
+                        "events": [
+                            {"state": "red", "min_end_in_s": 40, "max_end_in_s": 44},
+                            {"state": "green", "min_end_in_s": 80, "max_end_in_s": 85},
+                        ],
+                    }
+                ]
+            }
+            r = httpx.post(server + "/v1/intersections/xisi/spat", json=spat, headers=auth)
+            assert r.status_code == 200, r.text
+            page.wait_for_function("() => window.greenwave.pushes >= 1", timeout=5_000)
+            sig = page.evaluate("window.greenwave.last.response.signal")
+            assert sig["state"] == "red" and 38 <= sig["time_to_change_min_s"] <= 40
+            assert _dom(page)["signal"] == "red"
+        finally:
+            httpx.delete(server + "/v1/intersections/xisi/plan", headers=auth)  # drops the SPaT
         assert tab.external == [] and tab.errors == [] and tab.failed() == []
     finally:
         tab.close()

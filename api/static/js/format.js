@@ -42,7 +42,20 @@ export function parseIso(text) {
   return Date.parse(text.replace(" ", "T")) / 1000;
 }
 
-/** hh:mm:ss of an absolute time, in the browser's time zone. */
-export function clockText(tS) {
-  return new Date(tS * 1000).toLocaleTimeString("en-GB", { hour12: false });
+/** hh:mm:ss of an absolute time tS (s) in the local time of a place `offsetS` seconds east of
+ * UTC (the scenario's, from /healthz `clock.utc_offset_s`); without an offset, in the browser's
+ * time zone. */
+export function clockText(tS, offsetS = null) {
+  if (!Number.isFinite(offsetS)) {
+    return new Date(tS * 1000).toLocaleTimeString("en-GB", { hour12: false });
+  }
+  return new Date(Math.floor(tS + offsetS) * 1000).toISOString().slice(11, 19);
+}
+
+/** An offset from UTC (s) as a label: "UTC+8", "UTC+5:30", "UTC−3", "UTC". */
+export function offsetText(offsetS) {
+  if (!Number.isFinite(offsetS) || offsetS === 0) return "UTC";
+  const m = Math.round(Math.abs(offsetS) / 60);
+  const hm = m % 60 ? `${Math.floor(m / 60)}:${String(m % 60).padStart(2, "0")}` : `${m / 60}`;
+  return `UTC${offsetS > 0 ? "+" : "\u2212"}${hm}`;
 }

@@ -1,13 +1,21 @@
-// Live mode: the browser's geolocation → POST /v1/advisory, one request in flight at a time
-// (the newest fix wins).  Browsers give positions only to secure pages (HTTPS, or localhost and
-// 127.0.0.1 over plain HTTP).
+// Live mode: the browser's geolocation → advice.  Fixes go over the push channel
+// (/v1/advisory/stream, stream.js), which also brings new advice by itself when the timing of
+// the next signal changes, so that a plan write or a SPaT update reaches the screen at once,
+// without waiting for the next fix.  While the socket is down (reconnecting), fixes go by
+// HTTP POST /v1/advisory.  One fix is in flight at a time (the newest waiting one wins).
+// Browsers give positions only to secure pages (HTTPS, or localhost and 127.0.0.1 over plain
+// HTTP).
 
-import { postAdvisory } from "./api.js";
+import { ApiError, describeError, postAdvisory } from "./api.js";
 import { localXY } from "./route.js";
+import { AdviceStream } from "./stream.js";
 
 const MIN_MOVE_M = 3; // below this between fixes the direction of travel is noise
 const MIN_DT_S = 0.5; // shortest interval to derive a speed from two fixes
 const MAX_SPEED_KMH = 250; // the service's limit; faster is a GPS jump, not a car
+// A fix unanswered this long on an open socket: the connection is half-dead (a phone changing
+// networks keeps a socket "open" for minutes); reconnect, and send the fix by HTTP meanwhile.
+const ANSWER_TIMEOUT_MS = 4000;
 
 function bearing(from, to) {
   const [dx, dy] = localXY(to.lon, to.lat, from.lon, from.lat);
@@ -78,23 +86,56 @@ export class FixBuilder {
   }
 }
 
-/** Watches the position and asks for advice.  Callbacks: onAdvice({request, response}),
- * onStatus(key, vars), onError(error) (ApiError or GeolocationPositionError). */
+/** The request a pushed advisory answers: the last fix's, dated by the server (the push is for
+ * the vehicle dead-reckoned to the server's now, whose time is the answer's `timestamp`). */
+function pushedRequest(last) {
+  const request = { ...last };
+  delete request.timestamp;
+  return request;
+}
+
+/** Watches the position and asks for advice.  Callbacks: onAdvice({request, response, cause,
+ * via}) with cause "fix" (the answer to a fix) or "timing" (pushed: the timing of the next
+ * signal changed) and via "ws" or "http"; onStatus(key, vars); onError(error) (ApiError or
+ * GeolocationPositionError); onLink(state): "open" (fixes and pushes over the socket),
+ * "connecting" or "closed" (fixes over HTTP until the socket is back).  `stream: false` uses
+ * HTTP only. */
 export class Live {
-  constructor({ fields, serverTime, onAdvice, onStatus, onError }) {
+  constructor({ fields, serverTime, onAdvice, onStatus, onError, onLink, stream = true }) {
     this.builder = new FixBuilder(fields, serverTime);
     this.onAdvice = onAdvice;
     this.onStatus = onStatus;
     this.onError = onError;
+    this.onLink = onLink ?? (() => {});
+    this.useStream = stream;
+    this.stream = null;
     this.watchId = null;
     this.busy = false;
     this.pending = null;
+    this.inflight = null; // {seq, request}: the fix sent on the socket, not answered yet
+    this.answerTimer = null;
+    this.last = null; // the last fix answered
+    this.lastSeq = null; // its number on the socket, null when HTTP answered it
+    this.sent = { ws: 0, http: 0 }; // fixes sent each way
+  }
+
+  get running() {
+    return this.watchId !== null;
   }
 
   start() {
     if (!window.isSecureContext) return this.onStatus("live_insecure");
     if (!("geolocation" in navigator)) return this.onStatus("live_unsupported");
     this.onStatus("live_waiting");
+    if (this.useStream && "WebSocket" in window) {
+      this.stream = new AdviceStream({
+        onFrame: (frame) => this.frame(frame),
+        onState: (state) => this.linkState(state),
+      });
+      this.stream.open();
+    } else {
+      this.onLink("closed");
+    }
     this.watchId = navigator.geolocation.watchPosition(
       (pos) => this.position(pos),
       (err) => this.onError(err),
@@ -106,6 +147,10 @@ export class Live {
     if (this.watchId !== null) navigator.geolocation.clearWatch(this.watchId);
     this.watchId = null;
     this.pending = null;
+    this.inflight = null;
+    clearTimeout(this.answerTimer);
+    this.stream?.close();
+    this.stream = null;
   }
 
   position(pos) {
@@ -116,19 +161,78 @@ export class Live {
     this.send();
   }
 
-  async send() {
-    if (this.busy || !this.pending) return;
+  send() {
+    if (this.busy || !this.pending || !this.running) return;
     const request = this.pending;
     this.pending = null;
     this.busy = true;
+    const seq = this.stream ? this.stream.send(request) : null;
+    if (seq === null) {
+      this.post(request);
+      return;
+    }
+    this.sent.ws += 1;
+    this.inflight = { seq, request };
+    clearTimeout(this.answerTimer);
+    this.answerTimer = setTimeout(() => this.stream?.restart(), ANSWER_TIMEOUT_MS);
+  }
+
+  async post(request) {
+    this.sent.http += 1;
     try {
       const response = await postAdvisory(request);
-      if (this.watchId !== null) this.onAdvice({ request, response });
+      if (this.running) {
+        this.last = request;
+        this.lastSeq = null;
+        this.onAdvice({ request, response, cause: "fix", via: "http" });
+      }
     } catch (err) {
-      this.onError(err);
+      if (this.running) this.onError(err);
     } finally {
       this.busy = false;
     }
-    if (this.watchId !== null) this.send();
+    this.send();
+  }
+
+  /** A frame of the stream: the answer to the fix in flight, or a push. */
+  frame(frame) {
+    if (!this.running) return;
+    if (frame.type === "advisory" && frame.cause === "timing") {
+      // Pushed for the server's last fix of this connection: shown when that is the last fix
+      // answered (not one answered by HTTP since, nor an older one overtaken meanwhile).
+      if (this.last && frame.seq === this.lastSeq) {
+        const request = pushedRequest(this.last);
+        this.onAdvice({ request, response: frame.advisory, cause: "timing", via: "ws" });
+      }
+      return;
+    }
+    const inflight = this.inflight;
+    if (!inflight || frame.seq !== inflight.seq) return; // answers a fix of a dropped socket
+    clearTimeout(this.answerTimer);
+    this.inflight = null;
+    this.busy = false;
+    if (frame.type === "advisory") {
+      this.last = inflight.request;
+      this.lastSeq = inflight.seq;
+      this.onAdvice({ request: inflight.request, response: frame.advisory, cause: "fix", via: "ws" });
+    } else if (frame.type === "error") {
+      this.onError(new ApiError(frame.status, describeError(frame, `error ${frame.status}`)));
+    }
+    this.send();
+  }
+
+  linkState(state) {
+    if (state !== "open") this.lastSeq = null; // a new connection numbers its fixes afresh
+    if (state !== "open" && this.inflight) {
+      // The socket went away with a fix unanswered: that fix goes by HTTP (unless a newer one
+      // is already waiting).
+      const { request } = this.inflight;
+      this.inflight = null;
+      clearTimeout(this.answerTimer);
+      this.busy = false;
+      this.pending = this.pending ?? request;
+      this.send();
+    }
+    this.onLink(state);
   }
 }

@@ -2,15 +2,19 @@
 //
 // URL parameters (all optional): lang=zh|en, mode=live|replay, route=<first link id>,
 // rate=0.1…100 (the menu has 1, 2, 5, 10), start=<ISO 8601 with offset> (the replay clock's
-// start; default from the server's clock), autostart=1, mute=1.
-// State for tests and debugging is on window.greenwave: ready, loadMs, last {request, response}
-// (the advice on screen), requests (timestamps sent), drive (one record per replay tick: the
-// car's link, speed and the advice's status, distance and signal), spoken (the speech log),
-// errors.
+// start; default from the server's clock), autostart=1, mute=1, stream=0 (live mode over HTTP
+// only, without the push channel).
+// State for tests and debugging is on window.greenwave: ready, loadMs, last {request, response,
+// cause} (the advice on screen; cause "timing" when it was pushed), requests (timestamps of the
+// advice shown), drive (one record per replay tick: the car's link, speed and the advice's
+// status, distance and signal; ticks: when each replay tick ran, ms since navigation), spoken
+// (the speech log), errors, utcOffsetS (the scenario's UTC offset, from /healthz), and in live
+// mode link (the push channel's state), fixes {ws, http} (fixes sent each way) and pushes
+// (advice pushed on timing changes).
 
 import { ApiError, advisoryFields, getHealth, getNetwork } from "./api.js";
 import { applyStatic, LANGS, SPEECH_LANG, t } from "./i18n.js";
-import { clockText, iso, parseIso } from "./format.js";
+import { clockText, iso, offsetText, parseIso } from "./format.js";
 import { Live } from "./live.js";
 import { MapView } from "./map.js";
 import { Replay } from "./replay.js";
@@ -45,6 +49,11 @@ const app = {
   drive: [],
   errors: [],
   spoken: speaker.log,
+  ticks: [],
+  utcOffsetS: null,
+  link: null,
+  fixes: null,
+  pushes: 0,
 };
 window.greenwave = app;
 
@@ -58,6 +67,7 @@ const ui = {
   response: null,
   speedKmh: NaN,
   status: null, // live-mode status key
+  link: null, // live-mode push channel state
 };
 
 function pickLang() {
@@ -97,6 +107,7 @@ function setLang(lang) {
   $("go").textContent = t(lang, ui.runner ? "stop" : "start");
   fillRoutes();
   if (ui.status) $("live-status").textContent = t(lang, ui.status);
+  showLink(ui.link);
   render(ui.response, ui.speedKmh, lang);
   store("gw.lang", lang);
 }
@@ -165,11 +176,40 @@ function showRoute() {
   if (ui.net?.routes.length) ui.map.update({ route: chosenRoute() });
 }
 
+// ------------------------------------------------------------------ clock, link
+/** The server's clock (/healthz `clock`): times are shown in the scenario's local time. */
+function setClock(clock) {
+  const offset = Number(clock?.utc_offset_s);
+  ui.utcOffsetS = clock && Number.isFinite(offset) ? offset : null;
+  app.utcOffsetS = ui.utcOffsetS;
+}
+
+/** The time on the map: hh:mm:ss in the scenario's local time, its UTC offset, the replay rate. */
+function showClock(tS) {
+  let text = clockText(tS, ui.utcOffsetS);
+  if (ui.utcOffsetS !== null) text += ` ${offsetText(ui.utcOffsetS)}`;
+  if (ui.runner instanceof Replay) text += ` ×${$("rate").value}`;
+  $("clock").textContent = text;
+}
+
+/** The live mode's connection, discreetly beside the clock (null: hidden). */
+function showLink(state) {
+  ui.link = state;
+  app.link = state;
+  const el = $("link");
+  el.hidden = state === null;
+  if (state === null) return;
+  el.dataset.state = state;
+  el.textContent = t(ui.lang, `link_${state}`);
+  el.title = t(ui.lang, `link_${state}_title`);
+}
+
 // ------------------------------------------------------------------ advice
-function onAdvice(request, response, car) {
-  // Live fixes on a scenario-clock server carry no time: the answer says which it used.
+function onAdvice(request, response, car, cause = "fix") {
+  // Live fixes on a scenario-clock server carry no time, nor do pushed answers: the answer
+  // says which it used.
   const at = request.timestamp ?? response.timestamp;
-  app.last = { request, response };
+  app.last = { request, response, cause };
   app.requests.push(at);
   if (app.requests.length > 2000) app.requests.shift();
   clearError();
@@ -185,8 +225,7 @@ function onAdvice(request, response, car) {
     ? { id: response.intersection.id, state: response.signal?.state }
     : null;
   ui.map.update({ car: pos, next });
-  $("clock").textContent = clockText(Date.parse(at) / 1000)
-    + (ui.runner instanceof Replay ? ` ×${$("rate").value}` : "");
+  showClock(Date.parse(at) / 1000);
   speaker.update(response, ui.lang);
 }
 
@@ -225,6 +264,7 @@ async function start() {
 function stop() {
   ui.runner?.stop();
   ui.runner = null;
+  showLink(null);
   $("go").textContent = t(ui.lang, "start");
   $("go").classList.remove("running");
   delete document.body.dataset.running;
@@ -248,6 +288,7 @@ async function replayStart() {
     clock = null; // no /healthz answer: the advisory requests will say what is wrong
   }
   setEarliest(clock);
+  if (clock) setClock(clock);
   const t = parseIso(String(clock?.kind === "scenario" ? clock.accepts_from : clock?.now));
   return Math.floor(Number.isFinite(t) ? t : Date.now() / 1000);
 }
@@ -261,6 +302,7 @@ async function startReplay() {
   }
   const route = chosenRoute();
   app.drive = [];
+  app.ticks = [];
   app.requests = [];
   speaker.reset();
   clearError();
@@ -270,7 +312,9 @@ async function startReplay() {
     startS,
     rate: Number($("rate").value) || 1,
     iso,
-    onTick: ({ request, response, tS, car }) => {
+    onTick: ({ request, response, tS, car, dueMs, ranMs }) => {
+      app.ticks.push({ due_ms: dueMs, ran_ms: ranMs });
+      if (app.ticks.length > 20000) app.ticks.shift();
       app.drive.push({
         t: request.timestamp,
         link: car.link.id,
@@ -317,14 +361,17 @@ async function startLive() {
   speaker.reset();
   const [fields, health] = await Promise.all([advisoryFields(), getHealth().catch(() => null)]);
   setEarliest(health?.clock);
-  ui.runner = new Live({
+  if (health?.clock) setClock(health.clock);
+  app.pushes = 0;
+  const live = new Live({
     fields,
     // A server on the scenario clock lives in the scenario's time, not the phone's: let it
     // date the fixes itself.
     serverTime: health?.clock?.kind === "scenario",
-    onAdvice: ({ request, response }) => {
+    onAdvice: ({ request, response, cause }) => {
       setStatus("live_hint");
-      onAdvice(request, response, null);
+      if (cause === "timing") app.pushes += 1;
+      onAdvice(request, response, null, cause);
       if (response.link_id && Number.isFinite(response.offset_m)) {
         // The road ahead of the matched link, as far as next_link_id goes.
         ui.ts.setRoute(ui.net, chainFrom(ui.net, response.link_id));
@@ -335,8 +382,12 @@ async function startLive() {
     },
     onStatus: setStatus,
     onError: showError,
+    onLink: (state) => showLink(state),
+    stream: params.get("stream") !== "0",
   });
-  ui.runner.start();
+  app.fixes = live.sent;
+  ui.runner = live;
+  live.start();
 }
 
 // ------------------------------------------------------------------ start-up
@@ -364,6 +415,10 @@ async function init() {
   setMuted(params.get("mute") === "1" || stored("gw.mute") === "1");
   setMode(ui.mode);
   setLang(ui.lang);
+  // The clock's UTC offset, in parallel with the network (nothing waits for it).
+  getHealth()
+    .then((h) => h?.clock && setClock(h.clock))
+    .catch(() => {});
   try {
     ui.net = buildNetwork(await getNetwork());
   } catch (err) {

@@ -141,8 +141,13 @@ function round(x, digits) {
   return Math.round(x * f) / f;
 }
 
-/** The replay's clock and loop.  Callbacks: onTick({request, response, tS, car}),
- * onError(error, request) → true to stop, onEnd(car). */
+/** The replay's clock and loop.  Callbacks: onTick({request, response, tS, car, dueMs, ranMs})
+ * (dueMs: when the tick was due, ranMs: when it ran, both performance.now() ms), onError(error,
+ * request) → true to stop, onEnd(car).
+ *
+ * Tick k is due at start + k × period on the page's monotonic clock, whatever the requests
+ * before it took: a late tick makes the next one wait less (or not at all), so lateness never
+ * accumulates as it would with a chain of setTimeout(period) after each answer. */
 export class Replay {
   constructor({ net, route, startS, rate, onTick, onError, onEnd, iso }) {
     this.car = new Car(net, route);
@@ -170,6 +175,8 @@ export class Replay {
 
   async tick() {
     if (!this.running) return;
+    const ranMs = performance.now();
+    const dueMs = this.startedAt + this.ticks * this.periodMs;
     const car = this.car;
     const request = car.fix(this.tS, this.iso(this.tS));
     const linkId = car.link.id;
@@ -183,7 +190,7 @@ export class Replay {
       }
     }
     if (!this.running) return;
-    if (response) this.onTick({ request, response, tS: this.tS, car });
+    if (response) this.onTick({ request, response, tS: this.tS, car, dueMs, ranMs });
     car.advance(response, linkId);
     this.tS += 1;
     this.ticks += 1;
