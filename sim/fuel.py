@@ -27,8 +27,9 @@ per litre).  :data:`MODEL_INFO` names the source of every model and constant.
   ``src/utils/emissions/HelpersHBEFA3.cpp`` (:data:`HBEFA3_PC_G_EU4_CO2_G_PER_H`,
   :data:`HBEFA3_PC_G_EU4_FUEL_G_PER_H`), formula from ``HelpersHBEFA3.h``:
   ``E [mg/s] = max((c0 + cav1 a v + cav2 a^2 v + c1 v + c2 v^2 + c3 v^3) / 3.6, 0)``, v in m/s,
-  a in m/s^2.  As in SUMO: the idle value at v <= 0.5 m/s, zero while moving with a < 0 (fuel
-  cut-off), fuel volume = fuel mass / 742 g/L.
+  a in m/s^2.  As in SUMO: the idle value at v <= 0.5 m/s, zero while moving and decelerating
+  harder than the car coasts (fuel cut-off, :func:`hbefa3_coasting_decel_ms2`), fuel volume =
+  fuel mass / 742 g/L.
 * :data:`CO2_G_PER_L_PETROL` = 2350 g/L (US EPA, EPA-420-F-11-041, 2011) only checks the pairs.
 
 Derivations and history: docs/fuel_models.md (where the coefficients were read and how they were
@@ -47,7 +48,8 @@ __all__ = [
     "CO2_G_PER_L_PETROL",
     "CO2_MODELS",
     "FUEL_MODELS",
-    "HBEFA3_COASTING_DECEL_MS2",
+    "HBEFA3_COAST_DECEL_COEFFS",
+    "HBEFA3_COAST_MIN_SPEED_MS",
     "HBEFA3_PC_G_EU4_CO2_G_PER_H",
     "HBEFA3_PC_G_EU4_FUEL_G_PER_H",
     "HBEFA3_PETROL_DENSITY_G_PER_L",
@@ -64,6 +66,7 @@ __all__ = [
     "co2_rate_g_s",
     "fuel_co2_rates",
     "fuel_rate_l_s",
+    "hbefa3_coasting_decel_ms2",
 ]
 
 _KMH_PER_MS: Final = 3.6
@@ -181,8 +184,16 @@ HBEFA3_PETROL_DENSITY_G_PER_L: Final = 742.0
 HBEFA3_ZERO_SPEED_MS: Final = 0.5
 """SUMO ``ZERO_SPEED_ACCURACY``: at or below this speed a vehicle counts as standing [m/s]."""
 
-HBEFA3_COASTING_DECEL_MS2: Final = 0.0
-"""Deceleration below which a moving vehicle is coasting with fuel cut off [m/s^2]."""
+HBEFA3_COAST_DECEL_COEFFS: Final = (0.1079, 0.01298)
+"""Coasting deceleration ``c0 + c1 v`` [m/s^2] of SUMO's HBEFA3 PC_G_EU4 car at v >= 10 km/h:
+decelerating harder than this, a moving car coasts with its fuel cut off.  SUMO computes it from
+the car's driving resistances (``PollutantsInterface::Helper::getCoastingDecel``; SUMO docs
+"Models/Emissions", *Coasting vehicles*); read off SUMO 1.28's ``emissionsMap`` for
+HBEFA3/PC_G_EU4 on a 0.2 m/s × 0.001 m/s² grid over 2.8–30 m/s (linear fit, largest residual
+0.0005 m/s²).  Below 10 km/h it shrinks linearly to 0 at standstill, as SUMO scales it."""
+
+HBEFA3_COAST_MIN_SPEED_MS: Final = 10.0 / 3.6
+"""Below this speed SUMO scales the coasting deceleration down in proportion to the speed."""
 
 CO2_G_PER_L_PETROL: Final = 2350.0
 """Tailpipe CO2 per litre of petrol burnt [g/L] (EPA-420-F-11-041); for checks only."""
@@ -207,7 +218,8 @@ _VTMICRO_DOMAIN: Final = (
     "(same clip for fuel and CO2)"
 )
 _HBEFA3_DOMAIN: Final = (
-    "v >= 0; zero while moving with a < 0 (fuel cut-off), idle value at standstill"
+    "v >= 0; zero while moving and decelerating harder than coasting (fuel cut-off), idle "
+    "value at standstill"
 )
 
 MODEL_INFO: Final[dict[str, dict[str, str]]] = {
@@ -423,7 +435,8 @@ def co2_rate_g_s(
         braking the rate stays near idle, like VT-Micro fuel.
         ``"hbefa3"``: SUMO's HBEFA3 PC_G_EU4 CO2 fit.  At standstill
         (v <= 0.5 m/s) it is the idle rate 9449/3600 = 2.62 g/s; while moving
-        with a < 0 it is 0 (coasting fuel cut-off, as in SUMO).
+        and decelerating harder than the car coasts it is 0 (fuel cut-off, as
+        in SUMO: :func:`hbefa3_coasting_decel_ms2`).
 
     Returns
     -------
@@ -567,6 +580,16 @@ def _vtmicro_block(v: np.ndarray, a: np.ndarray, columns: tuple[np.ndarray, ...]
     return np.exp(out, out=out)
 
 
+def hbefa3_coasting_decel_ms2(speed_ms: np.ndarray) -> np.ndarray:
+    """Deceleration (positive, m/s^2) beyond which SUMO's HBEFA3 car coasts with its fuel cut
+    off, at speeds ``speed_ms`` (any shape): :data:`HBEFA3_COAST_DECEL_COEFFS`, scaled by
+    ``v / (10 km/h)`` below 10 km/h."""
+    v = np.asarray(speed_ms, dtype=float)
+    c0, c1 = HBEFA3_COAST_DECEL_COEFFS
+    vm = HBEFA3_COAST_MIN_SPEED_MS
+    return np.where(v >= vm, c0 + c1 * v, (c0 + c1 * vm) * np.maximum(v, 0.0) / vm)
+
+
 def _hbefa3_rate(speed: np.ndarray, accel: np.ndarray, coeffs: tuple[float, ...]) -> np.ndarray:
     """SUMO HBEFA3 rate for 1-D float64 SI arrays of equal length, in the units of `coeffs`.
 
@@ -591,6 +614,6 @@ def _hbefa3_rate(speed: np.ndarray, accel: np.ndarray, coeffs: tuple[float, ...]
     # SUMO: a moving vehicle decelerating harder than the coasting threshold
     # has its fuel cut off, so it emits nothing; at standstill it idles.
     coasting = v > HBEFA3_ZERO_SPEED_MS
-    coasting &= accel < HBEFA3_COASTING_DECEL_MS2
+    coasting &= accel < -hbefa3_coasting_decel_ms2(v)
     np.copyto(inner, 0.0, where=coasting)
     return inner

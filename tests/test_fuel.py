@@ -255,6 +255,22 @@ def test_hbefa3_fuel_hand_computed():
     assert float(fuel_rate_l_s(12.0, -0.8, model="hbefa3")) == 0.0
 
 
+@pytest.mark.parametrize(
+    ("v", "a_burns", "a_coasts"),
+    # Read off SUMO 1.28's emissionsMap for HBEFA3/PC_G_EU4: the gentlest deceleration that
+    # gives zero fuel, and the one 0.005 m/s² gentler that still burns fuel.
+    [(1.0, -0.05, -0.055), (5.0, -0.17, -0.175), (14.0, -0.285, -0.29), (20.0, -0.365, -0.37)],
+)
+def test_hbefa3_fuel_cut_off_only_beyond_the_coasting_deceleration(v, a_burns, a_coasts):
+    burn = float(fuel_rate_l_s(v, a_burns, model="hbefa3"))
+    assert burn == pytest.approx(
+        hbefa3_by_hand(HB_FUEL, v, a_burns) / PETROL_G_PER_L / 1000.0, rel=1e-12
+    )
+    assert burn > 0.0
+    assert float(fuel_rate_l_s(v, a_coasts, model="hbefa3")) == 0.0
+    assert float(co2_rate_g_s(v, a_coasts, model="hbefa3")) == 0.0
+
+
 def test_unknown_models_rejected():
     with pytest.raises(ValueError, match="unknown fuel model"):
         fuel_rate_l_s(10.0, 0.0, model="copert")
