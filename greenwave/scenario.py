@@ -111,10 +111,27 @@ class DriversModel(_Strict):
     desired_speed_factor_sd: FiniteFloat = Field(0.1, ge=0.0, le=0.5)
     desired_speed_factor_min: FiniteFloat = Field(0.7, gt=0.1, le=2.0)
     desired_speed_factor_max: FiniteFloat = Field(1.3, gt=0.1, le=3.0)
-    accel_ms2: FiniteFloat = Field(1.5, gt=0.1, le=5.0, description="IDM maximum acceleration a")
-    decel_ms2: FiniteFloat = Field(2.0, gt=0.1, le=6.0, description="IDM comfortable decel b")
-    time_headway_s: FiniteFloat = Field(1.0, gt=0.1, le=5.0, description="IDM time gap T")
-    min_gap_m: FiniteFloat = Field(2.0, ge=0.0, le=10.0, description="IDM jam distance s0")
+    car_following: Literal["idm", "krauss"] = Field(
+        "idm",
+        description="Car-following model: 'idm' (Treiber et al. 2000) or 'krauss' (Krauss 1998, "
+        "SUMO's default); both read accel_ms2, decel_ms2, time_headway_s and min_gap_m",
+    )
+    accel_ms2: FiniteFloat = Field(
+        1.5, gt=0.1, le=5.0, description="Maximum acceleration (IDM a, Krauss a)"
+    )
+    decel_ms2: FiniteFloat = Field(
+        2.0, gt=0.1, le=6.0, description="Comfortable deceleration (IDM b, Krauss b)"
+    )
+    time_headway_s: FiniteFloat = Field(
+        1.0, gt=0.1, le=5.0, description="Time gap (IDM T, Krauss reaction time tau)"
+    )
+    min_gap_m: FiniteFloat = Field(2.0, ge=0.0, le=10.0, description="Jam distance s0 (minGap)")
+    sigma: FiniteFloat = Field(
+        0.0,
+        ge=0.0,
+        le=1.0,
+        description="Krauss driver imperfection (dawdling; SUMO's sigma); 0 with 'idm'",
+    )
     length_m: FiniteFloat = Field(5.0, gt=1.0, le=20.0)
     compliance: FiniteFloat = Field(1.0, ge=0.0, le=1.0, description="Share that follows advice")
     reaction_s: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Delay to act on advice")
@@ -148,6 +165,8 @@ class DriversModel(_Strict):
     def _range(self):
         if not self.desired_speed_factor_min <= self.desired_speed_factor_max:
             raise ValueError("desired_speed_factor_min must be <= desired_speed_factor_max")
+        if self.sigma > 0.0 and self.car_following != "krauss":
+            raise ValueError("sigma: driver imperfection is part of car_following = 'krauss'")
         return self
 
 

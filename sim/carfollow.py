@@ -22,6 +22,21 @@ vehicle dynamics", DLR report 98-08) and Gipps (1981, Transp. Res. B 15(2):105�
 leader's own emergency stopping distance added to the gap.  9 m/s² is SUMO's default
 ``emergencyDecel`` for passenger cars.  In normal operation IDM never reaches this bound; it
 guarantees that a standing obstacle (a red stop line) is never passed.
+
+Krauss (``drivers.car_following = "krauss"``; S. Krauss 1998, DLR report 98-08, ch. 4, as in
+SUMO's ``MSCFModel_KraussOrig1::vsafe``): the speed after a step is the smallest of the
+desired speed, ``v + a dt`` and the safe speed
+
+    v_safe = -b τ + sqrt((b τ)² + v_l² + 2 b g)
+
+with gap ``g`` (bumper to bumper minus the jam distance), leader speed ``v_l``, deceleration
+``b`` and reaction time τ; at equal speeds the gap settles at ``v τ`` (headway ``v τ + s0``).
+A stop line is a standing leader with no jam distance.  Driver imperfection σ ("dawdling")
+lowers the speed by ``σ a dt u``, ``u ~ U(0, 1)``, but not below ``v - b dt`` (SUMO's
+``dawdle``/``minNextSpeed``).  SUMO's defaults for passenger cars: a 2.6 m/s², b 4.5 m/s²,
+τ 1 s, s0 2.5 m, σ 0.5 (sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes).
+Positions advance with the Euler update SUMO uses by default (``x += v_new dt``), for which
+the safe speed is derived.
 """
 
 from __future__ import annotations
@@ -81,6 +96,21 @@ def safe_accel(v, gap, v_leader, dt, decel=EMERGENCY_DECEL_MS2):
     with np.errstate(divide="ignore", invalid="ignore"):
         stop_in_step = -v * v / (2.0 * np.maximum(room, 1e-12))
     return np.where(v * dt > 2.0 * room, np.minimum(a, stop_in_step), a)
+
+
+def krauss_safe_speed(gap, v_leader, decel, tau):
+    """Krauss's safe speed (m/s) behind a leader at ``gap`` (m, jam distance already taken off)
+    driving at ``v_leader`` (m/s): ``-b τ + sqrt((b τ)² + v_l² + 2 b g)``, never negative;
+    0 before a standing leader within 1 cm (as SUMO).  Shapes broadcast.
+    """
+    bt = decel * tau
+    root = np.sqrt(np.maximum(bt * bt + v_leader * v_leader + 2.0 * decel * gap, 0.0))
+    return np.where((v_leader <= 0.0) & (gap < 0.01), 0.0, np.maximum(root - bt, 0.0))
+
+
+def euler_step(x, v, v_new, dt):
+    """SUMO's default update: ``x += v_new dt``; returns position, speed and acceleration."""
+    return x + v_new * dt, v_new, (v_new - v) / dt
 
 
 def ballistic_step(x, v, acc, dt):

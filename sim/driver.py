@@ -37,6 +37,8 @@ from greenwave import plans as P
 from greenwave.bands import STOP
 
 QUEUE_SPEED_MS = 1.0  # slower than this before a stop line: queued (car following decides)
+SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice
+FOLLOW_GAP_FACTOR = 1.3  # following: gap within 1.3 × IDM's desired gap (steady following)
 POLICIES = ("plan", "band")
 ECO_MIN_ROOM_M = 5.0  # closer than this to the queue's tail: car following alone
 
@@ -160,3 +162,36 @@ def queued_ahead(key, pos_m, speed_ms):
     ahead = np.empty(key.size, dtype=np.int64)
     ahead[order] = before - np.maximum.accumulate(np.where(first, before, 0))
     return ahead
+
+
+def release_queued(queued_until, stop_k, speed_ms, on_signal_approach):
+    """Queues discharge at the car-following model's pace: a driver who queues (slower than
+    ``QUEUE_SPEED_MS`` on a link that ends at a signal) drives normally until they have crossed
+    that stop line, whatever target they hold.
+
+    ``queued_until`` (N,) int: per driver the stop-line index they are released until (-1:
+    not released), updated in place; ``stop_k`` (N,) int: index of each driver's next stop
+    line; ``speed_ms`` (N,); ``on_signal_approach`` (N,) bool.  Returns the number of drivers
+    newly released.
+    """
+    crossed = (queued_until >= 0) & (stop_k >= queued_until)
+    queued_until[crossed] = -1
+    new = on_signal_approach & (speed_ms < QUEUE_SPEED_MS) & (queued_until < 0)
+    queued_until[new] = stop_k[new] + 1
+    return int(new.sum())
+
+
+def follows_leader(target_ms, speed_ms, leader_ms, gap_m, s0_m, headway_s, accel_ms2, decel_ms2):
+    """Drivers close behind a leader slower than their target: they follow it by car following
+    rather than steer towards the target (which would only close the gap).
+
+    Close: the bumper-to-bumper ``gap_m`` is within ``FOLLOW_GAP_FACTOR`` × IDM's desired gap
+    ``s0 + v T + v max(v - v_l, 0) / (2 sqrt(a b))`` (Treiber et al. 2000).  Arrays (N,);
+    ``gap_m`` inf and ``target_ms`` NaN where there is no leader or no target.
+    """
+    v = np.asarray(speed_ms, dtype=float)
+    dv = np.maximum(v - leader_ms, 0.0)
+    s_star = s0_m + headway_s * v + v * dv / (2.0 * np.sqrt(accel_ms2 * decel_ms2))
+    with np.errstate(invalid="ignore"):
+        slower = leader_ms < target_ms - SAME_ADVICE_MS
+    return slower & (gap_m <= FOLLOW_GAP_FACTOR * s_star)

@@ -21,8 +21,9 @@ entry link.  Vehicles live in slots of fixed-capacity arrays (a free list reuses
 
 Physics per tick
 ----------------
-IDM (:mod:`sim.carfollow`) against the leader and, when the signal is an obstacle, against the
-stop line; a safe-speed bound; ballistic update.  A signal is an obstacle on red, and on amber
+IDM (or Krauss, ``drivers.car_following``; :mod:`sim.carfollow`) against the leader and, when
+the signal is an obstacle, against the stop line; a safe-speed bound; ballistic update (Euler
+with Krauss, as SUMO).  A signal is an obstacle on red, and on amber
 for a driver who can still stop at ``AMBER_DECEL_MS2`` (the ITE kinematic rule: stop if
 ``v² / (2 d) <= 3.0 m/s²``, ITE "Guidelines for Determining Traffic Signal Change and Clearance
 Intervals", 2020, 10 ft/s²); a driver who cannot is committed and clears during amber or the
@@ -30,7 +31,8 @@ all-red interval, which is what all-red is for.  A crossing on red by a driver w
 committed is a violation (counted; the tests require none).
 
 Advised drivers track their target speed at the advisory's comfortable rates (the kinematics
-the bands assume) and never above what IDM allows behind their leader or before a red light.
+the bands assume) and never above what car following allows behind their leader or before a
+red light.
 """
 
 from __future__ import annotations
@@ -47,16 +49,30 @@ from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
 from greenwave.timing import AMBER, GREEN, RED
 
-from .carfollow import EMERGENCY_DECEL_MS2, ballistic_step, idm_free, idm_interaction, safe_accel
+from .carfollow import (
+    EMERGENCY_DECEL_MS2,
+    ballistic_step,
+    euler_step,
+    idm_free,
+    idm_interaction,
+    krauss_safe_speed,
+    safe_accel,
+)
 from .demand import Arrivals, draw_arrivals
-from .driver import commands, queued_ahead, reaction_times
+from .driver import (
+    SAME_ADVICE_MS,
+    commands,
+    follows_leader,
+    queued_ahead,
+    reaction_times,
+    release_queued,
+)
 from .fuel import fuel_co2_rates
 
 AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
 STOP_END_SPEED_MS = 1.0  # ... and ends above this one (hysteresis against creeping in queues)
 CROSS_EPS_M = 1e-6  # a front bumper this far past a stop line has crossed it
-SAME_ADVICE_MS = 0.5 / 3.6  # a repeated target within this is the same advice
 
 
 @dataclass
@@ -238,6 +254,9 @@ class Simulation:
         self.compliance = sc.drivers.compliance if compliance is None else compliance
         drv = sc.drivers
         self.drv = drv
+        self.krauss = drv.car_following == "krauss"
+        # Dawdling draws come from their own stream so that arrivals stay common to all runs.
+        self.dawdle_rng = np.random.default_rng([seed, 0x6B7261])
         self.fuel_model = sc.simulation.fuel_model
         self.arr = (
             arrivals if arrivals is not None else draw_arrivals(sc, self.net, seed, self.duration)
@@ -312,6 +331,7 @@ class Simulation:
         "follower",
         "stops",
         "adv_until",
+        "queued_until",
     )
     _BOOL = ("alive", "equipped", "complies", "committed", "in_stop")
 
@@ -440,6 +460,7 @@ class Simulation:
         self.then_v[k] = np.nan
         self.then_t[k] = np.inf
         self.plan_id[k] = np.nan
+        self.queued_until[k] = -1
         self.committed[k] = False
         self.in_stop[k] = False
         self.stops[k] = 0
@@ -587,16 +608,7 @@ class Simulation:
 
         lim = self.net.link_speed_limit_ms[r.links[route, lk]]
         v_des = self.desired[:n] * lim
-        acc = idm_free(v, v_des, drv.accel_ms2)
-        has_t = ~np.isnan(target)
-        if has_t.any():
-            # Advised drivers slow down to their target at the constant comfortable rate the
-            # advice assumes; towards a higher target they speed up as they always do (IDM's
-            # free-road term, towards the target when it is above their desired speed) but
-            # not beyond it.  IDM's interaction term still applies.
-            track = np.clip((target - v) / dt, -self.adv.decel_ms2, self.adv.accel_ms2)
-            up = np.minimum(track, idm_free(v, np.fmax(v_des, target), drv.accel_ms2))
-            acc = np.where(has_t, np.where(track > 0, up, track), acc)
+        krauss = self.krauss
 
         # Leader.
         lead = self.leader[:n]
@@ -604,13 +616,63 @@ class Simulation:
         li = np.where(has_l, lead, 0)
         gap_l = np.where(has_l, pos[li] - drv.length_m - pos, np.inf)
         v_l = np.where(has_l, v[li], 0.0)
-        inter = np.where(
-            has_l,
-            idm_interaction(
-                v, v - v_l, gap_l, drv.accel_ms2, drv.decel_ms2, drv.time_headway_s, drv.min_gap_m
-            ),
-            0.0,
-        )
+
+        # Who steers towards a target: not drivers released to car following, i.e. those
+        # queued before their stop line (until they cross it) and those close behind a leader
+        # slower than their target (the driver policy, as in SUMO).
+        qu = self.queued_until[:n]
+        on_signal = al & (self.net.link_group[r.links[route, lk]] >= 0)
+        release_queued(qu, self.stop_k[:n], v, on_signal)
+        steer = ~np.isnan(target) & (qu < 0)
+        if steer.any():
+            steer &= ~(
+                has_l
+                & follows_leader(
+                    target,
+                    v,
+                    v_l,
+                    gap_l,
+                    drv.min_gap_m,
+                    drv.time_headway_s,
+                    drv.accel_ms2,
+                    drv.decel_ms2,
+                )
+            )
+        if krauss:
+            acc = np.clip((v_des - v) / dt, -drv.decel_ms2, drv.accel_ms2)
+        else:
+            acc = idm_free(v, v_des, drv.accel_ms2)
+        has_t = steer
+        if has_t.any():
+            # Advised drivers slow down to their target at the constant comfortable rate the
+            # advice assumes; towards a higher target they speed up as they always do (IDM's
+            # free-road term, towards the target when it is above their desired speed; Krauss's
+            # constant a) but not beyond it.  Car following still applies.
+            track = np.clip((target - v) / dt, -self.adv.decel_ms2, self.adv.accel_ms2)
+            free_up = (
+                drv.accel_ms2 if krauss else idm_free(v, np.fmax(v_des, target), drv.accel_ms2)
+            )
+            acc = np.where(has_t, np.where(track > 0, np.minimum(track, free_up), track), acc)
+
+        if krauss:
+            v_safe = krauss_safe_speed(
+                gap_l - drv.min_gap_m, v_l, drv.decel_ms2, drv.time_headway_s
+            )
+            inter = np.where(has_l, np.minimum((v_safe - v) / dt - acc, 0.0), 0.0)
+        else:
+            inter = np.where(
+                has_l,
+                idm_interaction(
+                    v,
+                    v - v_l,
+                    gap_l,
+                    drv.accel_ms2,
+                    drv.decel_ms2,
+                    drv.time_headway_s,
+                    drv.min_gap_m,
+                ),
+                0.0,
+            )
         amax = np.where(has_l, safe_accel(v, gap_l, v_l, dt), np.inf)
 
         # Stop line: an obstacle on red, and on amber for drivers who can still stop.
@@ -634,22 +696,38 @@ class Simulation:
             eta = dist / np.maximum(v, 0.1)
             obstacle &= ~(trusting & (eta >= to_green + 1.0))
         if obstacle.any():
-            inter_o = idm_interaction(
-                v,
-                v,
-                dist + drv.min_gap_m,
-                drv.accel_ms2,
-                drv.decel_ms2,
-                drv.time_headway_s,
-                drv.min_gap_m,
-            )
+            if krauss:
+                v_stop = krauss_safe_speed(dist, 0.0, drv.decel_ms2, drv.time_headway_s)
+                inter_o = np.minimum((v_stop - v) / dt - acc, 0.0)
+            else:
+                inter_o = idm_interaction(
+                    v,
+                    v,
+                    dist + drv.min_gap_m,
+                    drv.accel_ms2,
+                    drv.decel_ms2,
+                    drv.time_headway_s,
+                    drv.min_gap_m,
+                )
             inter = np.where(obstacle, np.minimum(inter, inter_o), inter)
             amax = np.where(obstacle, np.minimum(amax, safe_accel(v, dist, 0.0, dt)), amax)
         acc = acc + inter
+        if krauss and drv.sigma > 0.0:
+            # Dawdling (drivers not holding an advised speed): up to σ a dt slower, never below
+            # the comfortable deceleration's reach nor below zero.
+            u = self.dawdle_rng.random(n)
+            v_max = np.maximum(v + acc * dt, 0.0)
+            floor = np.minimum(np.maximum(v - drv.decel_ms2 * dt, 0.0), v_max)
+            v_dawdle = np.maximum(v_max - drv.sigma * drv.accel_ms2 * dt * u, floor)
+            acc = np.where(has_t, acc, (v_dawdle - v) / dt)
         acc = np.minimum(acc, amax)
         acc = np.maximum(acc, -EMERGENCY_DECEL_MS2)
         acc = np.where(al, acc, 0.0)
-        x_new, v_new, a_real = ballistic_step(pos, v, acc, dt)
+        if krauss:
+            v_new = np.maximum(v + acc * dt, 0.0)
+            x_new, v_new, a_real = euler_step(pos, v, v_new, dt)
+        else:
+            x_new, v_new, a_real = ballistic_step(pos, v, acc, dt)
 
         # Stop lines crossed.
         # A car stopping exactly at the line may end a rounding error beyond it: not a crossing.

@@ -209,9 +209,10 @@ def test_demand_from_vehicles_trips_flows_and_distributions(net, tmp_path):
     drv = sc.drivers
     assert (drv.accel_ms2, drv.decel_ms2, drv.time_headway_s) == (2.0, 4.0, 1.2)
     assert (drv.min_gap_m, drv.length_m, drv.desired_speed_factor_sd) == (2.5, 4.5, 0.1)
-    assert "sigma=0.5: greenwave's drivers have no driver imperfection" in notes
+    assert (drv.car_following, drv.sigma) == ("krauss", 0.5)
+    assert "sigma=0.5 → drivers.sigma (Krauss dawdling)" in notes
     assert "lcStrategic=-1: greenwave's vehicles keep their lane" in notes
-    assert "tau=1.2 → drivers.time_headway_s (IDM time gap T)" in notes
+    assert "tau=1.2 → drivers.time_headway_s (IDM time gap T / Krauss reaction time tau)" in notes
     assert "'slow' (1)" in notes  # the other vType's vehicle, approximated
     assert "color" not in notes  # display only
 

@@ -42,8 +42,15 @@ import numpy as np
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
-from greenwave.sim.driver import QUEUE_SPEED_MS, commands, queued_ahead, reaction_times
-from greenwave.sim.engine import SAME_ADVICE_MS, schedule_targets
+from greenwave.sim.driver import (
+    QUEUE_SPEED_MS,
+    commands,
+    follows_leader,
+    queued_ahead,
+    reaction_times,
+    release_queued,
+)
+from greenwave.sim.engine import schedule_targets
 from greenwave.timing import RED
 
 
@@ -80,7 +87,6 @@ TRUST_REACH_MARGIN_S = 1.0  # "cannot reach the line before green": with 1 s to 
 
 TLS_MIN_DECEL_MS2 = 3.0  # SUMO's --tls.yellow.min-decel default (its braking at a changing light)
 
-FOLLOW_GAP_FACTOR = 1.3  # following: gap within 1.3 × IDM's desired gap (steady following)
 
 TRUST_HORIZONS_S = (2.0, 1.0)  # a trusted red is re-checked after these if surely still fine
 
@@ -555,11 +561,9 @@ class GlosaController:
         self.following[slots] = False
         ks = slots[sel]
         sig = self.net.link_group[link[sel]] >= 0
-        qd = ks[(self.queued_until[ks] >= 0) & (self.stop_k[ks] >= self.queued_until[ks])]
-        self.queued_until[qd] = -1  # crossed the line it queued at
-        newq = ks[sig & (speed[sel] < QUEUE_SPEED_MS) & (self.queued_until[ks] < 0)]
-        self.queued_until[newq] = self.stop_k[newq] + 1
-        self.log.queue_releases += int(newq.size)
+        qu = self.queued_until[ks]
+        self.log.queue_releases += release_queued(qu, self.stop_k[ks], speed[sel], sig)
+        self.queued_until[ks] = qu
         # Leaders on the same lane: vehicles on greenwave's links sorted by lane and position
         # (beyond the lane's end: below).
         codes: dict[str, int] = {}
@@ -593,16 +597,21 @@ class GlosaController:
                 has_l[j] = True
                 gap[j] = float(found[1])
                 vl[j] = veh.getSpeed(found[0])
-        root = 2.0 * np.sqrt(self.accel[ks] * self.decel[ks])
-        s_star = self.s0 + self.headway * v + v * np.maximum(v - vl, 0.0) / root
         # Close behind a leader slower than the target: follow it (SUMO's car following),
         # also when already at the target.
         follow = (
             has_l
-            & ~np.isnan(tg)
             & (self.queued_until[ks] < 0)
-            & (vl < tg - SAME_ADVICE_MS)
-            & (gap + self.s0 <= FOLLOW_GAP_FACTOR * s_star)
+            & follows_leader(
+                tg,
+                v,
+                vl,
+                gap + self.s0,
+                self.s0,
+                self.headway,
+                self.accel[ks],
+                self.decel[ks],
+            )
         )
         self.following[ks] = follow
         self.log.following += int(follow.sum())

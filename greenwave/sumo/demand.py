@@ -68,21 +68,21 @@ SUMO_DEFAULTS = {
 # vType attribute → greenwave driver field, and what the mapping means.
 MAPPED = {
     "length": ("length_m", "vehicle length"),
-    "minGap": ("min_gap_m", "IDM jam distance s0"),
-    "accel": ("accel_ms2", "IDM maximum acceleration a"),
-    "decel": ("decel_ms2", "IDM comfortable deceleration b"),
-    "tau": ("time_headway_s", "IDM time gap T"),
+    "minGap": ("min_gap_m", "jam distance s0"),
+    "accel": ("accel_ms2", "maximum acceleration a"),
+    "decel": ("decel_ms2", "comfortable deceleration b"),
+    "tau": ("time_headway_s", "IDM time gap T / Krauss reaction time tau"),
 }
 # Attributes greenwave has no use for; listed so that nothing is dropped silently.
 DISPLAY_ONLY = {"color", "guiShape", "imgFile", "width", "height", "osgFile", "boardingDuration"}
 DROPPED_WHY = {
-    "sigma": "greenwave's drivers have no driver imperfection (Krauss dawdling)",
+    "sigma": "greenwave's IDM drivers have no driver imperfection (Krauss dawdling)",
     "emergencyDecel": "greenwave's safe-speed bound brakes at up to 9 m/s² (SUMO's default)",
     "apparentDecel": "greenwave's drivers have no apparent deceleration",
     "maxSpeed": "desired speeds come from the speed limit × the speed factor",
     "vClass": "greenwave models passenger cars only",
     "emissionClass": "greenwave's fuel models are VT-Micro and HBEFA3 PC_G_EU4 only",
-    "carFollowModel": "greenwave's drivers follow IDM",
+    "carFollowModel": "greenwave's drivers follow IDM or Krauss",
     "actionStepLength": "greenwave's drivers act every tick",
     "laneChangeModel": "greenwave's vehicles keep their lane",
     "speedDev": "",  # handled with speedFactor
@@ -831,7 +831,7 @@ def drivers_from_vtypes(
     factor_attrs: dict[str, str] = {k: attrs[k] for k in ("speedFactor", "speedDev") if k in attrs}
     for key, value in SUMO_DEFAULTS.items():
         attrs.setdefault(key, value)
-    out: dict[str, float] = {}
+    out: dict[str, Any] = {}
     mapped, dropped = [], []
 
     def src(k: str) -> str:
@@ -866,12 +866,24 @@ def drivers_from_vtypes(
         mapped.append(f"{src('emissionClass')} → simulation.fuel_model = 'hbefa3'")
     cf = attrs.get("carFollowModel", "Krauss")
     if cf == "IDM" and attrs.get("delta", "4") in ("4", "4.0"):
-        mapped.append("carFollowModel=IDM, delta=4: greenwave's IDM")
+        out["car_following"] = "idm"
+        mapped.append("carFollowModel=IDM, delta=4 → drivers.car_following = 'idm'")
+    elif cf == "Krauss":
+        out["car_following"] = "krauss"
+        mapped.append(f"{src('carFollowModel')} → drivers.car_following = 'krauss'")
+        try:
+            sigma = float(attrs["sigma"])
+        except ValueError:
+            raise SumoError(f"vType '{main}': sigma='{attrs['sigma']}' is not a number") from None
+        if not 0.0 <= sigma <= 1.0:
+            raise SumoError(f"vType '{main}': sigma={sigma:g} is outside SUMO's [0, 1]")
+        out["sigma"] = sigma
+        mapped.append(f"{src('sigma')} → drivers.sigma (Krauss dawdling)")
     else:
-        dropped.append(f"{src('carFollowModel')}: greenwave's drivers follow IDM")
+        dropped.append(f"{src('carFollowModel')}: greenwave's drivers follow IDM (default)")
     if "delta" in given and attrs["delta"] not in ("4", "4.0"):
         dropped.append(f"delta={attrs['delta']}: greenwave's IDM has delta 4")
-    if cf == "Krauss" or "sigma" in given:
+    if cf != "Krauss" and "sigma" in given:
         dropped.append(f"{src('sigma')}: {DROPPED_WHY['sigma']}")
     done = {"speedFactor", "sigma", "delta", "carFollowModel", *(["emissionClass"] if sim else [])}
     for key in sorted(given - set(MAPPED) - done):

@@ -1,0 +1,153 @@
+"""Krauss car following (SUMO's default model) against its published formula, and the
+simulator running it: stops at red, queue discharge, safety, dawdling."""
+
+import math
+
+import numpy as np
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from simkit import arrivals, corridor
+
+from greenwave.scenario import DriversModel
+from greenwave.sim.carfollow import euler_step, krauss_safe_speed
+from greenwave.sim.engine import Simulation
+
+# SUMO's passenger-car defaults (sumo.dlr.de/docs/Definition_of_Vehicles,...): a, b, tau, s0.
+SUMO_KRAUSS = {
+    "car_following": "krauss",
+    "accel_ms2": 2.6,
+    "decel_ms2": 4.5,
+    "time_headway_s": 1.0,
+    "min_gap_m": 2.5,
+    "length_m": 5.0,
+}
+
+
+def test_safe_speed_matches_published_formula():
+    # Krauss (1998) / SUMO KraussOrig1::vsafe: -b tau + sqrt((b tau)^2 + v_l^2 + 2 b g).
+    # b = 4.5, tau = 1, v_l = 10 m/s, g = 20 m: -4.5 + sqrt(20.25 + 100 + 180) = 12.8277 m/s.
+    got = float(krauss_safe_speed(20.0, 10.0, 4.5, 1.0))
+    assert math.isclose(got, -4.5 + math.sqrt(300.25), rel_tol=1e-12)
+    assert math.isclose(got, 12.8277, abs_tol=1e-4)
+    # Before a standing obstacle at (almost) no gap: zero.
+    assert float(krauss_safe_speed(0.005, 0.0, 4.5, 1.0)) == 0.0
+
+
+@pytest.mark.parametrize("v", [2.0, 8.0, 13.9, 25.0])
+def test_equilibrium_gap_is_speed_times_tau(v):
+    # At equal speeds the safe speed equals the speed exactly when the gap is v tau.
+    assert math.isclose(float(krauss_safe_speed(v * 1.0, v, 4.5, 1.0)), v, rel_tol=1e-12)
+    assert float(krauss_safe_speed(v * 0.8, v, 4.5, 1.0)) < v
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 20.0), st.floats(0.0, 150.0), st.sampled_from([0.1, 0.25, 0.5, 1.0]))
+def test_euler_steps_at_the_safe_speed_never_pass_a_standing_obstacle(v, gap, dt):
+    # Repeatedly driving at Krauss's safe speed towards a stop line (Euler update) never
+    # crosses it, for any step up to tau.
+    x = np.array(0.0)
+    speed = np.array(v)
+    for _ in range(400):
+        v_next = np.minimum(krauss_safe_speed(gap - x, 0.0, 4.5, 1.0), speed + 2.6 * dt)
+        x, speed, _a = euler_step(x, speed, v_next, dt)
+        assert float(x) <= gap + 1e-9
+
+
+def _krauss_world(**kw):
+    return corridor(drivers={**SUMO_KRAUSS, **kw.pop("drivers", {})}, **kw)
+
+
+def test_vehicle_stops_at_red_and_leaves_on_green():
+    w = _krauss_world(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=600.0, green=(0.0, 45.0))
+    res = Simulation(
+        w,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(w, [20.0]),
+        duration_s=300.0,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+    ).run()
+    tr = res.trajectories
+    stopped = tr["v"] <= 0.1
+    assert stopped.any()
+    assert tr["pos"][stopped].max() <= 600.0 + 1e-6
+    assert tr["pos"][stopped].min() >= 600.0 - 1.0
+    assert tr["t"][tr["pos"] > 600.5].min() >= 90.0
+    assert res.red_violations == 0 and res.vehicles["stops"][0] == 1
+    # Krauss pulls away at its constant a = 2.6 m/s² (SUMO's default) until the limit.
+    k = (tr["t"] > 90.0) & (tr["v"] > 0.5) & (tr["v"] < 12.0)
+    acc = np.diff(tr["v"][k]) / np.diff(tr["t"][k])
+    assert np.allclose(acc[1:], 2.6, atol=1e-9)
+
+
+def test_queue_discharge_matches_krauss_headway():
+    # A standing queue leaves at the Krauss equilibrium: once at the limit, consecutive
+    # vehicles cross (length + s0) / v + tau apart, 7.5 / 13.89 + 1 = 1.54 s (2,334 veh/h);
+    # the start-up loses a little, so the discharge headway of vehicles 5-30 lies between.
+    w = _krauss_world(
+        n=2, spacing=3000.0, offsets=[0.0, 0.0], cycle=200.0, green=(0.0, 100.0), entry=1000.0
+    )
+    times = np.arange(40) * 1.0 + 100.0
+    res = Simulation(
+        w,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(w, times),
+        duration_s=400.0,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+    ).run()
+    tr = res.trajectories
+    cross = []
+    for vid in np.unique(tr["vid"]):
+        k = tr["vid"] == vid
+        t, x = tr["t"][k], tr["pos"][k]
+        i = np.flatnonzero(x > 1000.0)
+        if i.size and i[0] > 0:
+            a, b = i[0] - 1, i[0]
+            cross.append(t[a] + (1000.0 - x[a]) / (x[b] - x[a]) * (t[b] - t[a]))
+    headway = np.diff(np.sort(cross)[4:30]).mean()
+    assert 7.5 / (50 / 3.6) + 1.0 - 1e-6 <= headway <= 2.2, headway
+    assert res.collisions == 0 and res.min_gap_m >= 2.5 - 1e-6
+
+
+@pytest.mark.parametrize("sigma", [0.0, 0.5])
+def test_conservation_and_safety_with_advice(arterial, sigma):
+    sc = arterial.scenario
+    drivers = sc.drivers.model_copy(update={**SUMO_KRAUSS, "sigma": sigma})
+    from greenwave.network import World
+
+    w = World.build(sc.model_copy(update={"drivers": drivers}))
+    for adv in (False, True):
+        res = Simulation(w, seed=3, advisory=adv, duration_s=900.0).run()
+        assert res.arrived == res.entered + res.waiting
+        assert res.entered == res.completed + res.on_network
+        assert res.red_violations == 0
+        assert res.collisions == 0 and res.min_gap_m > 0.0
+
+
+def test_dawdling_is_seeded_and_slows_drivers_down():
+    def run(sigma, seed):
+        w = _krauss_world(
+            n=2, spacing=1000.0, cycle=240.0, green=(0.0, 200.0), drivers={"sigma": sigma}
+        )
+        times = np.arange(10) * 6.0
+        return Simulation(
+            w, seed=seed, advisory=False, arrivals=arrivals(w, times), duration_s=400.0
+        ).run()
+
+    calm, a1, a2 = run(0.0, 1), run(0.5, 1), run(0.5, 1)
+    tt = lambda r: np.nanmean(r.vehicles["travel_time_s"])  # noqa: E731
+    assert tt(a1) == tt(a2)  # same seed, same dawdling
+    assert tt(a1) > tt(calm)
+    assert a1.collisions == 0
+
+
+def test_sigma_belongs_to_krauss():
+    with pytest.raises(ValueError, match="sigma"):
+        DriversModel(sigma=0.5)
+    assert DriversModel(car_following="krauss", sigma=0.5).sigma == 0.5
