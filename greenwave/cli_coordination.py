@@ -3,7 +3,9 @@
 The computation lives in :mod:`greenwave.maxband` (MAXBAND: a corridor's cycle, offsets and
 progression speeds) and :mod:`greenwave.netband` (all arterials at once under the loop
 constraints); this module parses flags, prints the before/after tables and writes the new
-scenario.
+scenario.  ``--plots DIR`` draws each arterial's time–space diagram with both bands through the
+``greenwave.plots`` entry point (the simulator's :mod:`sim.tsdiagram`; the core does not import
+the simulator).
 """
 
 from __future__ import annotations
@@ -11,10 +13,22 @@ from __future__ import annotations
 import argparse
 import math
 import sys
+from collections.abc import Callable
+from importlib.metadata import entry_points
+from pathlib import Path
 
 import numpy as np
 
-from .cli import CliError, finite_float, json_arg, out_file_arg, print_json, scenario_arg
+from .cli import (
+    CliError,
+    check_distinct_outputs,
+    finite_float,
+    json_arg,
+    out_dir_arg,
+    out_file_arg,
+    print_json,
+    scenario_arg,
+)
 from .coordination import (
     DEFAULT_STEP_S,
     Band,
@@ -46,6 +60,9 @@ FLAGS = {
     "step": "--step-s",
 }
 """Library parameter (CoordinationError.param) → the flag to name in the message."""
+
+PLOTS_GROUP = "greenwave.plots"
+"""Entry-point group of plot writers; ``bands`` draws a plan's time–space diagrams."""
 
 
 def cycle_range_arg(text: str) -> tuple[float, float]:
@@ -179,8 +196,29 @@ def add_parser(sub) -> None:
         metavar="NEW_SCENARIO",
         help="where to write the retimed scenario (TOML; its directory is created)",
     )
+    p.add_argument(
+        "--plots",
+        type=out_dir_arg,
+        metavar="DIR",
+        help="write a time–space diagram of every retimed arterial to DIR (created): signal "
+        "states and both green bands of the plan, bands_<arterial>.png",
+    )
     json_arg(p)
     p.set_defaults(func=cmd_optimize)
+
+
+def band_plot_writer() -> Callable[[object, Path], list[Path]]:
+    """The registered ``greenwave.plots`` writer ``bands``: ``(result, out_dir) → paths``."""
+    eps = [ep for ep in entry_points(group=PLOTS_GROUP) if ep.name == "bands"]
+    if not eps:
+        raise CliError(
+            f"--plots: no plot writer is registered (entry point '{PLOTS_GROUP}': bands); "
+            "reinstall greenwave (pip install -e .)"
+        )
+    try:
+        return eps[0].load()
+    except Exception as exc:
+        raise CliError(f"--plots: the plot writer cannot be loaded: {exc}") from None
 
 
 def _check_flags(args) -> None:
@@ -215,10 +253,12 @@ def _check_flags(args) -> None:
             f"--out {args.out} would overwrite the source scenario (and lose its "
             "comments); write to a new file"
         )
+    check_distinct_outputs({"--out": args.out, "--plots": args.plots}, {})
 
 
 def cmd_optimize(args) -> int:
     _check_flags(args)
+    plot = band_plot_writer() if args.plots is not None else None
     sc = load_scenario(args.scenario)
     tol_ms = kmh_to_ms(args.speed_tolerance_kmh) if args.speed_tolerance_kmh else 0.0
     res: MaxbandResult | NetworkResult
@@ -275,15 +315,25 @@ def cmd_optimize(args) -> int:
         args.out.write_text(text, encoding="utf-8")
     except OSError as exc:
         raise CliError(f"--out {args.out}: cannot write: {exc.strerror or exc}") from None
+    plots: list[Path] = []
+    if plot is not None:
+        try:
+            plots = plot(res, args.plots)
+        except OSError as exc:
+            raise CliError(f"--plots {args.plots}: cannot write: {exc.strerror or exc}") from None
     if isinstance(res, NetworkResult):
         if args.json:
-            print_json(_network_json(res, args))
+            print_json({**_network_json(res, args), "plots": [str(p) for p in plots]})
         else:
             _print_network(res, args, sc.name)
     elif args.json:
-        print_json(_json(res, args))
+        print_json({**_json(res, args), "plots": [str(p) for p in plots]})
     else:
         _print_table(res, args, sc.name)
+    if plots and not args.json:
+        names = [Path(p).name for p in plots]
+        shown = names if len(names) <= 6 else [*names[:3], "...", names[-1]]
+        print(f"wrote {len(plots)} time–space diagram(s) to {args.plots}: {', '.join(shown)}")
     return 0
 
 
