@@ -5,8 +5,8 @@ around every closed loop of the network (a grid block) the internode offsets sum
 number of cycles: the loop constraints of MAXBAND-86 and MULTIBAND (Gartner et al. 1991) hold
 by construction, whatever the program chooses.  Each arterial direction's band is weighted by
 its demand: MULTIBAND's link weight ``V/S`` (volume over saturation flow) summed over the
-arterial's links (traffic does not turn in the simulator, so every link of a direction carries
-its entry flow).
+arterial's links (traffic does not turn in the simulator, so each link carries the flows of
+the entries upstream of it along the straight-through successors).
 
 Two methods (docs/coordination.md):
 
@@ -89,20 +89,39 @@ class NetworkProblem:
     cycle_s: float
 
 
-def _entry_flow_veh_h(scenario: Scenario, world: World, link: int) -> float:
-    """Mean demand (veh/h) entering at ``link`` over the simulated period."""
-    dem = scenario.demand
-    lid = world.network.link_ids[link]
-    for e in dem.entries:
-        if e.link == lid:
+def _link_flows_veh_h(scenario: Scenario, world: World) -> np.ndarray:
+    """Mean demand (veh/h) over each link in the simulated period, (L,).
+
+    Every entry link's flow (its ``demand.entries`` rate over the profile, else the default per
+    lane, times ``demand.scale``, plus its explicit ``demand.vehicles`` per hour) runs along its
+    straight-through successors, as the simulator drives it: a corridor declared over links
+    inside the network carries what enters upstream of it.
+    """
+    dem, net = scenario.demand, world.network
+    dur = scenario.simulation.duration_s
+    listed = {e.link: e for e in dem.entries}
+    entry_flow = np.zeros(net.n_links)
+    for li in net.entry_links:
+        e = listed.get(net.link_ids[li])
+        if e is None:
+            flow = dem.flow_veh_h_per_lane * int(net.link_lanes[li])
+        else:
             flow = e.flow_veh_h
             if e.profile:
-                dur = scenario.simulation.duration_s
                 ts = [min(t, dur) for t, _ in e.profile] + [dur]
                 fs = [f for _, f in e.profile]
                 flow *= sum(f * (b - a) for f, a, b in zip(fs, ts, ts[1:], strict=False)) / dur
-            return flow * dem.scale
-    return dem.flow_veh_h_per_lane * int(world.network.link_lanes[link]) * dem.scale
+        entry_flow[li] = flow * dem.scale
+    departs = [net.link_index[v.link] for v in dem.vehicles if v.depart_s < dur]
+    entry_flow += np.bincount(departs, minlength=net.n_links) * 3600.0 / dur
+    out = np.zeros(net.n_links)
+    for li in np.flatnonzero(entry_flow):
+        seen, cur = set(), int(li)
+        while cur >= 0 and cur not in seen:  # bounded on rings
+            out[cur] += entry_flow[li]
+            seen.add(cur)
+            cur = int(net.link_next[cur])
+    return out
 
 
 def network_problem(
@@ -120,6 +139,7 @@ def network_problem(
     if not ids:
         raise CoordinationError("the scenario has no corridors (a [[corridors]] entry or [grid])")
     chains = {cid: links for cid, _, links in net.corridors}
+    link_flow = _link_flows_veh_h(scenario, world)
     plans_by_id = world.timing.plans.plans
     node_index: dict[str, int] = {}
     raw = []
@@ -134,14 +154,21 @@ def network_problem(
             links = chains.get(cid + tag)
             if links is None:
                 continue
-            flow = _entry_flow_veh_h(scenario, world, int(links[0]))
-            flows[name] = flow
-            lanes = net.link_lanes[links[1:-1]] if len(links) > 2 else net.link_lanes[links[:1]]
-            w[name] = float(np.sum(flow / (lanes * SATURATION_VEH_H_LANE)))
+            inner = links[1:-1] if len(links) > 2 else links[:1]
+            flows[name] = float(np.mean(link_flow[inner]))
+            w[name] = float(
+                np.sum(link_flow[inner] / (net.link_lanes[inner] * SATURATION_VEH_H_LANE))
+            )
             if weights == "equal":
                 w[name] = 1.0
         raw.append((ct, nodes, flows, w))
-    top = max((max(w.values(), default=0.0) for *_, w in raw), default=0.0) or 1.0
+    top = max((max(w.values(), default=0.0) for *_, w in raw), default=0.0)
+    if top <= 0.0:
+        raise CoordinationError(
+            "no demand drives along any corridor, so demand weights give every band weight 0: "
+            "use --weights equal",
+            param="weights",
+        )
     node_ids = list(node_index)
     plans = [plans_by_id[i] for i in node_ids]
     cycles = np.array([p.cycle_s for p in plans])
@@ -611,16 +638,19 @@ def _arterial_result(art, world_new, plans, cycle, direction, speed_ms, v_rng, r
     # Offsets fixed (one block): the program then only picks speeds within the tolerance.
     n = len(art.nodes)
     rel = np.mod(ct_new.offset_s - ct_new.offset_s[0], cycle)
-    sol, _ = run(
-        specs,
-        n,
-        CycleSpec(fixed_s=cycle),
-        OffsetSpec(np.zeros(n, dtype=np.int64), rel, 0, float(ct_new.offset_s[0]), None),
-    )
+    sol = None  # no demand on it: nothing to weigh, its bands are measured at V below
+    if specs:
+        sol, _ = run(
+            specs,
+            n,
+            CycleSpec(fixed_s=cycle),
+            OffsetSpec(np.zeros(n, dtype=np.int64), rel, 0, float(ct_new.offset_s[0]), None),
+        )
     at_v = corridor_bands(ct_new, speed_ms)
     before = corridor_bands(art.corridor, speed_ms)
     band, prog, speeds = {}, {}, {}
     for j, s in enumerate(specs):
+        assert sol is not None
         name = s.name.rsplit(" ", 1)[1]
         ap = ct_new.approaches[name]
         cum = np.concatenate([[0.0], np.cumsum(sol.travel_s[j])])
@@ -645,7 +675,7 @@ def _arterial_result(art, world_new, plans, cycle, direction, speed_ms, v_rng, r
         program_band_s=prog,
         speed_ms=speeds,
         upper_bound=float(ub),
-        objective=float(sol.objective),
+        objective=0.0 if sol is None else float(sol.objective),
     )
 
 

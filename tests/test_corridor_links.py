@@ -10,10 +10,10 @@ import numpy as np
 import pytest
 
 from greenwave.cli import main
-from greenwave.coordination import corridor_timing
+from greenwave.coordination import CoordinationError, corridor_timing
 from greenwave.expand import expand_links
 from greenwave.maxband import optimize_corridor
-from greenwave.netband import optimize_network
+from greenwave.netband import network_problem, optimize_network
 from greenwave.network import World
 from greenwave.scenario import (
     ScenarioError,
@@ -135,6 +135,62 @@ def test_one_direction_and_a_corridor_over_generated_links(generated):
     np.testing.assert_allclose(
         ct.forward.distance_m, full.forward.distance_m[3:5] - full.forward.distance_m[3]
     )
+
+
+def _one_way_demand(sc, extra) -> dict:
+    data = sc.model_dump(mode="json", exclude_none=True)
+    data["demand"]["entries"] = [
+        {"link": "renmin_f0", "flow_veh_h": 900.0},
+        {"link": "renmin_b0", "flow_veh_h": 0.0},
+    ]
+    data["corridors"] += extra
+    return data
+
+
+MIDDLE = {"id": "middle", "links_forward": ["renmin_f3", "renmin_f4", "renmin_f5"]}
+IDLE = {"id": "idle", "links_forward": ["renmin_b3", "renmin_b4", "renmin_b5"]}
+
+
+def test_network_weights_count_what_enters_upstream(root, generated):
+    """A corridor over links inside the network carries the flow that enters upstream of it
+    (MULTIBAND's V/S); explicit vehicles count as a flow; a corridor nobody drives weighs 0
+    and still gets its bands measured."""
+    coordinated = load_scenario(root / "scenarios" / "zibo_arterial.toml")
+    sc = parse_scenario(_one_way_demand(coordinated, [MIDDLE, IDLE]))
+    prob = network_problem(sc)
+    flows = {a.corridor.id: a.flow_veh_h for a in prob.arterials}
+    assert flows == {
+        "renmin": {"forward": 900.0, "backward": 0.0},
+        "middle": {"forward": 900.0},
+        "idle": {"forward": 0.0},
+    }
+    res = optimize_network(sc, speed_ms=V45)
+    idle = next(a for a in res.arterials if a.id == "idle")
+    assert idle.objective == 0.0 and np.isfinite(idle.band["forward"].bandwidth_s)
+    # Explicit departures only: 60 vehicles in the hour on the westbound entry.
+    data = _one_way_demand(generated, [IDLE])
+    data["demand"] = {"vehicles": [{"link": "renmin_b0", "depart_s": 60.0 * k} for k in range(60)]}
+    prob = network_problem(parse_scenario(data))
+    flows = {a.corridor.id: a.flow_veh_h for a in prob.arterials}
+    assert flows == {
+        "renmin": {"forward": 0.0, "backward": pytest.approx(60.0)},
+        "idle": {"forward": pytest.approx(60.0)},
+    }
+    # Nobody at all: demand weights have nothing to weigh.
+    data["demand"] = {"flow_veh_h_per_lane": 0.0}
+    with pytest.raises(CoordinationError, match="use --weights equal"):
+        network_problem(parse_scenario(data))
+
+
+@pytest.mark.xfail(
+    strict=True,
+    raises=CoordinationError,
+    reason="greenwave/maxband.py makes a lone band mandatory (optional = len(bands) > 1), so "
+    "measuring an uncoordinated plan's one weighted direction with its offsets fixed is "
+    "'infeasible' instead of a band of 0 (hook asked for in maxband.solve_bands)",
+)
+def test_network_with_demand_in_one_direction_only(generated):
+    optimize_network(parse_scenario(_one_way_demand(generated, [])), speed_ms=V45)
 
 
 # ------------------------------------------------------------------------------ bad input
