@@ -484,14 +484,22 @@ def test_export_import_export_keeps_plans_offsets_geometry_and_demand(tmp_path, 
     assert len(ct.intersection_ids) == 8 and ct.backward is not None
 
 
-def test_foreign_corridor_is_detected_but_kept_as_links(net, tmp_path):
+def test_foreign_corridor_is_declared_over_its_links(net, tmp_path):
     rou = _write(tmp_path, "r.rou.xml", ROUTES)
     res = read_sumo(net, routes=[rou])
+    # 34 vehicles drive in → mid → out (the trip from 'in' to 'out' straight on), crossing
+    # J1 and J2; the side street crosses one signal only.
     assert res.corridors == [
-        "corridor: signals J1, J2 from 'in' (one direction), 34 of 54 vehicles enter on it"
+        "corridor 'J1-J2': signals J1, J2 from 'in' (one direction), 34 vehicles on average "
+        "cross each stop line along it"
     ]
-    assert res.scenario.corridors == []
-    assert any("kept as [[links]] because its link ids are not in_f0" in n for n in res.notes)
+    (c,) = res.scenario.corridors
+    assert (c.id, c.links_forward, c.links_backward) == ("J1-J2", ["in", "mid", "out"], None)
+    assert any("declared as [[corridors]] over its imported links" in n for n in res.notes)
+    assert any("1 chain(s) passing a single signal, not declared" in n for n in res.notes)
+    ct = corridor_timing(World.build(res.scenario))
+    assert ct.intersection_ids == ("J1", "J2") and ct.backward is None
+    assert ct.forward.distance_m[1] == pytest.approx(400.0, abs=15.0)
 
 
 # ----------------------------------------------------------------------------- with SUMO
@@ -631,3 +639,318 @@ def test_explicit_vehicles_export_and_import_as_the_same_vehicles(tmp_path, caps
         for v in load_scenario(back).demand.vehicles
     )
     assert got == [(entry, 7.5, None, None), (entry, 30.0, 1, 1.05), (entry, 999.0, None, None)]
+
+
+# ------------------------------------------------------------------ corridors of foreign nets
+def _line_links(spec: list[tuple[str, float, float, str | None, str | None]]) -> dict:
+    """A scenario dict of straight [[links]] ``(id, x0_m, x1_m, to, next)`` on an east-west
+    line (y = 0 eastwards, y = 20 m westwards); every ``to`` is a signal (group EW)."""
+    from greenwave.geo import LocalProjection
+
+    proj = LocalProjection(118.0, 36.8)
+
+    def ll(x: float, y: float) -> list[float]:
+        lon, lat = proj.to_lonlat(x, y)
+        return [float(lon), float(lat)]
+
+    sigs = sorted({to for *_, to, _ in spec if to}, key=lambda s: s)
+    x_of = {to: x1 for _, _, x1, to, _ in spec if to}
+    plan = {
+        "cycle_s": 90.0,
+        "groups": [{"id": "EW", "greens_s": [[0.0, 40.0]]}, {"id": "NS", "greens_s": [[45, 85]]}],
+    }
+    inters = [
+        {"id": s, "lon": ll(x_of[s], 0)[0], "lat": ll(x_of[s], 0)[1], "plan": plan} for s in sigs
+    ]
+    links = []
+    for lid, x0, x1, to, nxt in spec:
+        y = 0.0 if x1 > x0 else 20.0
+        ln = {"id": lid, "polyline": [ll(x0, y), ll(x1, y)], "speed_limit_kmh": 50.0}
+        if to:
+            ln.update(to=to, signal_group="EW")
+        if nxt:
+            ln["next"] = nxt
+        links.append(ln)
+    return {"name": "t", "intersections": inters, "links": links}
+
+
+def test_two_directions_pair_over_the_signals_both_drive():
+    """Eastwards A … E; westwards only E, D, C (then the road turns off): two-way over C … E,
+    and A, B one way (with the link on to C leaving B)."""
+    from greenwave.sumo.corridors import detect_corridors
+
+    east = [("e0", -300, 0, "A", "e1"), ("e1", 0, 300, "B", "e2"), ("e2", 300, 700, "C", "e3")]
+    east += [
+        ("e3", 700, 900, "D", "e4"),
+        ("e4", 900, 1400, "E", "e5"),
+        ("e5", 1400, 1600, None, None),
+    ]
+    west = [
+        ("w0", 1600, 1400, "E", "w1"),
+        ("w1", 1400, 900, "D", "w2"),
+        ("w2", 900, 700, "C", "w3"),
+    ]
+    west += [("w3", 700, 500, None, None)]
+    data = _line_links(east + west)
+    passes = {("e0", "e1"): 10.0, ("e1", "e2"): 10.0, ("e2", "e3"): 10.0, ("e3", "e4"): 10.0}
+    passes |= {("e4", "e5"): 10.0, ("w0", "w1"): 5.0, ("w1", "w2"): 5.0, ("w2", "w3"): 5.0}
+    notes: list[str] = []
+    out, descs = detect_corridors(data, passes, notes)
+    two, one = out["corridors"]
+    assert two == {
+        "id": "C-E",
+        "name": "C – E",
+        "links_forward": ["e2", "e3", "e4", "e5"],
+        "links_backward": ["w0", "w1", "w2", "w3"],
+    }
+    assert one == {"id": "A-B", "name": "A – B", "links_forward": ["e0", "e1", "e2"]}
+    assert descs[0].startswith("corridor 'C-E': signals C, D, E from 'e2' and back from 'w0'")
+    sc = parse_scenario(out)  # valid as written
+    assert [c for c, _, _ in World.build(sc).network.corridors] == ["C-E_f", "C-E_b", "A-B_f"]
+
+
+def test_merging_chains_follow_the_busier_predecessor_and_rings_open():
+    """Two links lead into m1: the chain continues from the one more vehicles come from.  A
+    ring of three signals is opened where the fewest vehicles drive on."""
+    from greenwave.sumo.corridors import detect_corridors
+
+    spec = [("a0", -300, 0, "A", "m1"), ("s0", 200, 0, "A", "m1"), ("m1", 0, 400, "B", "m2")]
+    spec += [("m2", 400, 800, "C", "m3"), ("m3", 800, 1000, None, None)]
+    data = _line_links(spec)
+    passes = {("a0", "m1"): 3.0, ("s0", "m1"): 9.0, ("m1", "m2"): 12.0, ("m2", "m3"): 12.0}
+    out, _ = detect_corridors(data, passes, [])
+    (c,) = out["corridors"]
+    assert c["links_forward"] == ["s0", "m1", "m2", "m3"]
+    # The ring: r0 → r1 → r2 → r0 through signals A, B, C; fewest drive from r2 on to r0.
+    ring = [("r0", 0, 400, "B", "r1"), ("r1", 400, 800, "C", "r2"), ("r2", 800, 0, "A", "r0")]
+    data = _line_links(ring)
+    passes = {("r0", "r1"): 8.0, ("r1", "r2"): 6.0, ("r2", "r0"): 2.0}
+    notes: list[str] = []
+    out, _ = detect_corridors(data, passes, notes)
+    (c,) = out["corridors"]
+    # Opened before r0: signals B, C, and r2 leaves C (on to A, where the ring closes).
+    assert (c["id"], c["links_forward"]) == ("B-C", ["r0", "r1", "r2"])
+    assert any("1 ring(s) of links opened" in n for n in notes)
+
+
+def _run_tool(name: str, args: list[str], cwd: Path) -> None:
+    from greenwave.sumo.tools import tool_env
+
+    exe = find_sumo_tool(name)
+    if exe is None:
+        pytest.skip(f"{name} not installed")
+    r = subprocess.run(
+        [exe, *args], cwd=cwd, capture_output=True, text=True, timeout=300, env=tool_env(exe)
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+
+
+def _optimize_and_compare(imported: Path, tmp_path: Path, capsys, corridor: str) -> dict:
+    """``optimize`` (the first corridor both ways, then --network) and ``compare`` of the result
+    against the import: exit 0 all along; returns the compare JSON."""
+    out = tmp_path / "opt.toml"
+    argv = ["optimize", str(imported), "--speed-kmh", "50", "--out", str(out), "--json"]
+    assert main(argv) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["corridor"] == corridor
+    assert set(res["bands"]) == {"forward", "backward"}
+    total = {
+        k: sum(b[k]["bandwidth_s"] for b in res["bands"].values()) for k in ("before", "after")
+    }
+    assert total["after"] > total["before"]
+    assert load_scenario(out).corridors == load_scenario(imported).corridors
+    net_out = tmp_path / "net.toml"
+    argv = ["optimize", str(imported), "--speed-kmh", "50", "--network", "--out", str(net_out)]
+    assert main(argv) == 0
+    capsys.readouterr()
+    assert load_scenario(net_out).corridors == load_scenario(imported).corridors
+    argv = ["compare", str(out), "--before", str(imported), "--seeds", "1", "--json"]
+    assert main(argv) == 0
+    cmp = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    for run in ("before", "retiming_only", "after"):
+        assert cmp[run]["vehicles"] > 50 and math.isfinite(cmp[run]["mean_speed_kmh"])
+    return cmp
+
+
+GRID_ROUTES = """<routes>
+  <route id="east" edges="left1A1 A1B1 B1C1 C1D1 D1right1"/>
+  <route id="west" edges="right1D1 D1C1 C1B1 B1A1 A1left1"/>
+  <route id="north" edges="bottom1B0 B0B1 B1B2 B2B3 B3top1"/>
+  <route id="south" edges="top1B3 B3B2 B2B1 B1B0 B0bottom1"/>
+  <route id="turn" edges="left2A2 A2B2 B2B1 B1B0 B0bottom1"/>
+  <flow id="fe" route="east" begin="0" end="900" vehsPerHour="500"/>
+  <flow id="fw" route="west" begin="0" end="900" vehsPerHour="400"/>
+  <flow id="fn" route="north" begin="0" end="900" vehsPerHour="250"/>
+  <flow id="fs" route="south" begin="0" end="900" vehsPerHour="200"/>
+  <flow id="ft" route="turn" begin="0" end="900" vehsPerHour="60"/>
+</routes>"""
+
+
+@needs_sumo
+def test_netgenerate_grid_imports_with_corridors_that_optimize(tmp_path, capsys):
+    """A 4 × 4 grid of netgenerate's fixed-time signals, flows through row 1 and column B
+    (and a few turning at B2): both streets come back as two-way corridors over SUMO's own
+    edge ids, busiest first, and optimize → compare runs on the import."""
+    args = ["--grid", "--grid.number", "4", "--grid.length", "250", "--grid.attach-length"]
+    args += ["200", "--default.lanenumber", "2", "--tls.guess", "-o", "grid.net.xml"]
+    _run_tool("netgenerate", args, tmp_path)
+    rou = _write(tmp_path, "grid.rou.xml", GRID_ROUTES)
+    imported = tmp_path / "grid.toml"
+    argv = ["import-sumo", str(tmp_path / "grid.net.xml"), str(imported), "--routes", str(rou)]
+    assert main([*argv, "--origin", "118,36.8"]) == 0
+    out = capsys.readouterr().out
+    assert "corridor 'A1-D1': signals A1, B1, C1, D1 from 'left1A1' and back from" in out
+    sc = load_scenario(imported)
+    row, col, *rest = sc.corridors
+    assert row.links_forward == ["left1A1", "A1B1", "B1C1", "C1D1", "D1right1"]
+    assert row.links_backward == ["right1D1", "D1C1", "C1B1", "B1A1", "A1left1"]
+    assert (col.id, col.links_forward[0], col.links_backward[0]) == ("B0-B3", "bottom1B0", "top1B3")
+    # The turning vehicles enter row 2 at A2 and leave it at B2: a short one-way corridor.
+    assert [(c.id, c.links_backward) for c in rest] == [("A2-B2", None)]
+    ct = corridor_timing(World.build(sc))
+    np.testing.assert_allclose(np.diff(ct.forward.distance_m), 250.0, atol=15.0)
+    _optimize_and_compare(imported, tmp_path, capsys, "A1-D1")
+
+
+PLAIN_NODES = """<nodes>
+  <node id="westgate" x="0" y="0"/>
+  <node id="sig.market" x="180" y="0" type="traffic_light"/>
+  <node id="sig.church" x="600" y="12" type="traffic_light"/>
+  <node id="sig.station" x="860" y="20" type="traffic_light"/>
+  <node id="sig.park" x="1390" y="0" type="traffic_light"/>
+  <node id="eastgate" x="1640" y="0"/>
+  <node id="m.s" x="180" y="-200"/> <node id="m.n" x="180" y="200"/>
+  <node id="c.s" x="600" y="-200"/> <node id="c.n" x="600" y="220"/>
+  <node id="s.s" x="860" y="-180"/> <node id="s.n" x="860" y="200"/>
+  <node id="p.s" x="1390" y="-200"/> <node id="p.n" x="1390" y="200"/>
+</nodes>"""
+
+PLAIN_EDGES = """<edges>
+  <edge id="HighSt.in" from="westgate" to="sig.market" numLanes="1" speed="13.89"/>
+  <edge id="HighSt.1e" from="sig.market" to="sig.church" numLanes="2" speed="13.89"
+        shape="180,0 400,30 600,12"/>
+  <edge id="HighSt.2e" from="sig.church" to="sig.station" numLanes="2" speed="16.67"/>
+  <edge id="HighSt.3e" from="sig.station" to="sig.park" numLanes="1" speed="13.89"/>
+  <edge id="HighSt.out" from="sig.park" to="eastgate" numLanes="1" speed="13.89"/>
+  <edge id="HighSt.in-w" from="eastgate" to="sig.park" numLanes="1" speed="13.89"/>
+  <edge id="HighSt.3w" from="sig.park" to="sig.station" numLanes="1" speed="13.89"/>
+  <edge id="HighSt.2w" from="sig.station" to="sig.church" numLanes="2" speed="16.67"/>
+  <edge id="HighSt.1w" from="sig.church" to="sig.market" numLanes="2" speed="13.89"
+        shape="600,12 400,30 180,0"/>
+  <edge id="HighSt.out-w" from="sig.market" to="westgate" numLanes="1" speed="13.89"/>
+  <edge id="MarketRd.n" from="m.s" to="sig.market" numLanes="1" speed="11.11"/>
+  <edge id="MarketRd.n2" from="sig.market" to="m.n" numLanes="1" speed="11.11"/>
+  <edge id="ChurchLn.n" from="c.s" to="sig.church" numLanes="1" speed="11.11"/>
+  <edge id="ChurchLn.n2" from="sig.church" to="c.n" numLanes="1" speed="11.11"/>
+  <edge id="StationAve.s" from="s.n" to="sig.station" numLanes="1" speed="11.11"/>
+  <edge id="StationAve.s2" from="sig.station" to="s.s" numLanes="1" speed="11.11"/>
+  <edge id="ParkWay.n" from="p.s" to="sig.park" numLanes="1" speed="11.11"/>
+  <edge id="ParkWay.n2" from="sig.park" to="p.n" numLanes="1" speed="11.11"/>
+</edges>"""
+
+PLAIN_ROUTES = """<routes>
+  <route id="east" edges="HighSt.in HighSt.1e HighSt.2e HighSt.3e HighSt.out"/>
+  <route id="west" edges="HighSt.in-w HighSt.3w HighSt.2w HighSt.1w HighSt.out-w"/>
+  <flow id="fe" route="east" begin="0" end="900" vehsPerHour="450"/>
+  <flow id="fw" route="west" begin="0" end="900" vehsPerHour="300"/>
+  <route id="mkt" edges="MarketRd.n MarketRd.n2"/>
+  <route id="chu" edges="ChurchLn.n ChurchLn.n2"/>
+  <route id="sta" edges="StationAve.s StationAve.s2"/>
+  <route id="prk" edges="ParkWay.n ParkWay.n2"/>
+  <flow id="fm" route="mkt" begin="0" end="900" vehsPerHour="120"/>
+  <flow id="fc" route="chu" begin="0" end="900" vehsPerHour="120"/>
+  <flow id="fs" route="sta" begin="0" end="900" vehsPerHour="120"/>
+  <flow id="fp" route="prk" begin="0" end="900" vehsPerHour="120"/>
+</routes>"""
+
+
+@needs_sumo
+def test_netconvert_corridor_with_foreign_names_optimizes_and_round_trips(tmp_path, capsys):
+    """A corridor netconvert built from plain files: edge names of its own, uneven spacing
+    (420, 260, 530 m), 1–2 lanes and two speed limits, a bend, netconvert's default programs
+    (all offsets 0): declared over its links, retimed for a two-way band, and the retiming
+    speeds its traffic up in the simulator.  Export → import gives the same corridor back."""
+    _write(tmp_path, "main.nod.xml", PLAIN_NODES)
+    _write(tmp_path, "main.edg.xml", PLAIN_EDGES)
+    _run_tool(
+        "netconvert", ["-n", "main.nod.xml", "-e", "main.edg.xml", "-o", "main.net.xml"], tmp_path
+    )
+    rou = _write(tmp_path, "main.rou.xml", PLAIN_ROUTES)
+    imported = tmp_path / "main.toml"
+    argv = ["import-sumo", str(tmp_path / "main.net.xml"), str(imported), "--routes", str(rou)]
+    assert main([*argv, "--origin", "118,36.8"]) == 0
+    assert "1 corridor(s)" in capsys.readouterr().out
+    sc = load_scenario(imported)
+    (c,) = sc.corridors
+    assert c.id == "sig.market-sig.park"
+    assert c.links_forward == ["HighSt.in", "HighSt.1e", "HighSt.2e", "HighSt.3e", "HighSt.out"]
+    assert c.links_backward == [
+        "HighSt.in-w",
+        "HighSt.3w",
+        "HighSt.2w",
+        "HighSt.1w",
+        "HighSt.out-w",
+    ]
+    ct = corridor_timing(World.build(sc))
+    np.testing.assert_allclose(np.diff(ct.forward.distance_m), [430, 260, 530], atol=20.0)
+    cmp = _optimize_and_compare(imported, tmp_path, capsys, c.id)
+    assert cmp["change_pct_retiming_only"]["mean_speed_kmh"] > 0
+    # Export → import: the corridor comes back over the same links.
+    assert main(["export-sumo", str(imported), str(tmp_path / "x"), "--no-netconvert"]) == 0
+    back = tmp_path / "back.toml"
+    argv = ["import-sumo", str(tmp_path / "x" / "scenario.nod.xml"), str(back)]
+    assert main([*argv, "--routes", str(tmp_path / "x" / "scenario.rou.xml")]) == 0
+    capsys.readouterr()
+    assert load_scenario(back).corridors == sc.corridors
+
+
+@pytest.fixture(scope="module")
+def random_grid(tmp_path_factory) -> Path:
+    """netgenerate's 4 × 4 grid (12 fixed-time signals, 2 lanes) with 450 randomTrips.py
+    vehicles (seed 1), imported; the corridors are wherever the random routes go."""
+    if not HAVE_SUMO:
+        pytest.skip("SUMO not installed (the [sumo] extra)")
+    import sumo
+
+    script = Path(sumo.SUMO_HOME) / "tools" / "randomTrips.py"
+    if not script.is_file():
+        pytest.skip("randomTrips.py not installed")
+    d = tmp_path_factory.mktemp("random_grid")
+    args = ["--grid", "--grid.number", "4", "--grid.length", "250"]
+    _run_tool(
+        "netgenerate", [*args, "--default.lanenumber", "2", "--tls.guess", "-o", "g.net.xml"], d
+    )
+    cmd = [sys.executable, str(script), "-n", "g.net.xml", "-o", "trips.xml", "-r", "g.rou.xml"]
+    r = subprocess.run(
+        [*cmd, "--seed", "1", "-e", "900", "-p", "2"], cwd=d, capture_output=True, timeout=300
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    res = read_sumo(d / "g.net.xml", routes=[d / "g.rou.xml"], origin=(118.0, 36.8))
+    assert len(res.scenario.corridors) >= 2 and len(res.corridors) == len(res.scenario.corridors)
+    (d / "g.toml").write_text(dumps_scenario(res.scenario))
+    return d / "g.toml"
+
+
+@needs_sumo
+def test_random_trips_on_a_grid_give_corridors_that_optimize(random_grid, tmp_path, capsys):
+    sc = load_scenario(random_grid)
+    assert all(c.links_forward for c in sc.corridors)  # SUMO's edge ids: declared over links
+    first = sc.corridors[0].id
+    out = tmp_path / "o.toml"
+    assert main(["optimize", str(random_grid), "--speed-kmh", "50", "--out", str(out)]) == 0
+    assert f"corridor '{first}'" in capsys.readouterr().out
+    argv = ["optimize", str(random_grid), "--speed-kmh", "50", "--network", "--out", str(out)]
+    assert main(argv) == 0
+    assert f"{len(sc.corridors)} arterials" in capsys.readouterr().out
+
+
+@needs_sumo
+@pytest.mark.xfail(
+    strict=True,
+    raises=IndexError,
+    reason="sim/engine.py records the routes of the first corridor's first link and assumes it "
+    "is an entry link; a corridor over links inside the network starts elsewhere (hook asked "
+    "for in sim/engine.py)",
+)
+def test_compare_runs_on_corridors_inside_the_network(random_grid, capsys):
+    assert main(["compare", str(random_grid), "--seeds", "1", "--json"]) == 0

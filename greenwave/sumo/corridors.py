@@ -1,16 +1,23 @@
-"""Which edges of a SUMO network form greenwave's corridor: straight-through successors,
-signalised chains, and the chains the routes' vehicles drive.
+"""Which edges of a SUMO network form greenwave's corridors: straight-through successors,
+signalised chains, and the corridors the routes' vehicles drive.
+
+:func:`detect_corridors` declares every signalised chain of imported links that vehicles drive
+as a ``[[corridors]]`` entry, so that ``greenwave optimize`` works on any import: generated
+from its intersections when that gives back exactly the imported links (greenwave's own
+exports and generated corridors), otherwise over the imported links (``links_forward`` /
+``links_backward``).
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Iterable
+from dataclasses import dataclass
 from typing import Any
 
-from greenwave.expand import expand_links
+from greenwave.elements import CorridorModel
+from greenwave.expand import corridor_links
 from greenwave.geo import haversine_m, polyline_length_m
-from greenwave.scenario import parse_scenario
 
 from .netread import Edge, Net
 from .xmlio import SumoError
@@ -126,18 +133,6 @@ def select_edges(
     return out
 
 
-def _link_chains(links: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
-    by_id = {ln["id"]: ln for ln in links}
-    has_pred = {ln.get("next") for ln in links if ln.get("next")}
-    out = []
-    for head in (ln for ln in links if ln["id"] not in has_pred):
-        chain = [head]
-        while chain[-1].get("next") in by_id and len(chain) <= len(links):
-            chain.append(by_id[chain[-1]["next"]])
-        out.append(chain)
-    return out
-
-
 def _as_generated(
     cid: str, fwd: list[dict[str, Any]], bwd: list[dict[str, Any]] | None
 ) -> tuple[dict[str, Any] | None, str]:
@@ -176,9 +171,17 @@ def _as_generated(
     return corridor, ""
 
 
-def _same_links(generated: list[Any], links: list[dict[str, Any]]) -> str:
-    """Why the generated links differ from the imported ones ('' when they agree within 1 m)."""
+def _same_links(c: CorridorModel, data: dict[str, Any], links: list[dict[str, Any]]) -> str:
+    """Why the links ``c`` generates differ from the imported ones ('' when they agree within
+    1 m)."""
+    pos = {it["id"]: (it["lon"], it["lat"]) for it in data["intersections"]}
+    try:
+        generated, _ = corridor_links(c, pos, f"corridor '{c.id}'")
+    except ValueError as exc:
+        return f"the generated corridor does not validate ({exc})"
     by_id = {ln.id: ln for ln in generated}
+    if len(by_id) != len(links):
+        return "it would generate other links"
     for ln in links:
         g = by_id.get(ln["id"])
         if g is None:
@@ -187,66 +190,273 @@ def _same_links(generated: list[Any], links: list[dict[str, Any]]) -> str:
             return f"link '{ln['id']}' would connect differently"
         if len(g.polyline) != len(ln["polyline"]):
             return f"link '{ln['id']}' is not straight"
-        for (a, b), (c, d) in zip(g.polyline, ln["polyline"], strict=True):
-            if haversine_m(a, b, c, d) > 1.0:
+        for (a, b), (c2, d) in zip(g.polyline, ln["polyline"], strict=True):
+            if haversine_m(a, b, c2, d) > 1.0:
                 return f"link '{ln['id']}' lies more than 1 m from the straight corridor"
     return ""
 
 
-def detect_corridor(
-    data: dict[str, Any], use: dict[str, float], notes: list[str]
-) -> tuple[dict[str, Any], list[str]]:
-    """The signalised chain most vehicles drive (with its opposite direction) as a corridor.
+@dataclass
+class _Run:
+    """A signalised run of links: ``links[:-1]`` end at the signals ``signals`` (in order),
+    ``links[-1]`` leaves the last one.  ``passes[k]``: vehicles that cross signal ``k`` onto
+    the next link of the run."""
 
-    ``data`` is the scenario dict with ``[[links]]``; ``use`` the vehicles entering on each
-    link (empty without routes: chains are then ranked by signals).  The corridor is written as
-    a ``[[corridors]]`` entry (so that ``greenwave optimize`` works) when it generates exactly
-    the imported links (ids ``ID_f0 …``/``ID_b0 …``, straight links, one lane count, speed and
-    group name, as greenwave's exports and generated corridors have); otherwise the links stay
-    as they are and a note says why.  Returns the (possibly changed) dict and a description.
+    links: list[str]
+    signals: list[str]
+    passes: list[float]
+
+    @property
+    def weight(self) -> float:
+        return sum(self.passes)
+
+    def part(self, i: int, j: int) -> _Run:
+        """Signals ``i .. j - 1`` and the link leaving the last of them."""
+        return _Run(self.links[i : j + 1], self.signals[i:j], self.passes[i:j])
+
+
+def _main_chains(
+    links: list[dict[str, Any]], passes: dict[tuple[str, str], float], notes: list[str]
+) -> list[list[str]]:
+    """Links as disjoint chains along ``next``: where several links lead into one, the chain
+    continues from the one most vehicles come from (the first in file order on a tie).  A ring
+    is opened where the fewest vehicles drive on."""
+    order = {ln["id"]: k for k, ln in enumerate(links)}
+
+    nxt = {ln["id"]: ln["next"] for ln in links if ln.get("next") in order}
+    preds: dict[str, list[str]] = {}
+    for a, b in nxt.items():
+        preds.setdefault(b, []).append(a)
+    main_pred = {
+        b: max(ps, key=lambda a: (passes.get((a, b), 0.0), -order[a])) for b, ps in preds.items()
+    }
+
+    def walk(start: str) -> list[str]:
+        chain = [start]
+        seen.add(start)
+        while chain[-1] in nxt and main_pred[nxt[chain[-1]]] == chain[-1]:
+            b = nxt[chain[-1]]
+            if b in seen:
+                break
+            chain.append(b)
+            seen.add(b)
+        return chain
+
+    seen: set[str] = set()
+    out = [walk(ln["id"]) for ln in links if ln["id"] not in preds]
+    rings = 0
+    for ln in links:
+        if ln["id"] in seen:
+            continue
+        ring = [ln["id"]]  # follow the main predecessors back around the ring
+        while main_pred[ring[-1]] not in ring:
+            ring.append(main_pred[ring[-1]])
+        ring = ring[ring.index(main_pred[ring[-1]]) :]
+        start = min(ring, key=lambda b: (passes.get((main_pred[b], b), 0.0), order[b]))
+        out.append(walk(start))
+        rings += 1
+    if rings:
+        notes.append(
+            f"corridors: {rings} ring(s) of links opened where the fewest vehicles drive on"
+        )
+    return out
+
+
+def _runs(
+    chain: list[str], by_id: dict[str, dict[str, Any]], passes: dict[tuple[str, str], float]
+) -> list[_Run]:
+    """Signalised runs of a chain: consecutive links that end at a signal and lead on, each
+    signal once, followed by the link leaving the last signal."""
+    out: list[_Run] = []
+    cur: _Run | None = None
+    for lid in chain:
+        ln = by_id[lid]
+        stop = bool(ln.get("signal_group")) and ln.get("next") in by_id
+        if cur is not None and (not stop or ln["to"] in cur.signals):
+            cur.links.append(lid)  # leaves the run's last signal
+            out.append(cur)
+            cur = None
+        if stop:
+            if cur is None:
+                cur = _Run([], [], [])
+            cur.links.append(lid)
+            cur.signals.append(ln["to"])
+            cur.passes.append(passes.get((lid, ln["next"]), 0.0))
+    if cur is not None:  # the chain's last link leads on outside the chain
+        nxt = by_id[cur.links[-1]]["next"]
+        if nxt in cur.links:  # an opened ring: its last link leaves the signal before
+            cur.signals.pop()
+            cur.passes.pop()
+        else:
+            cur.links.append(nxt)
+        out.append(cur)
+    return out
+
+
+def _common_reversed(a: list[str], b: list[str]) -> tuple[int, int, int]:
+    """Longest run ``a[i:i+n]`` that ``b`` passes in the opposite order, as ``(n, i, j)`` with
+    ``b[j:j+n] == a[i:i+n][::-1]``."""
+    rb = b[::-1]
+    best = (0, 0, 0)
+    prev = [0] * (len(rb) + 1)
+    for i in range(1, len(a) + 1):
+        cur = [0] * (len(rb) + 1)
+        for k in range(1, len(rb) + 1):
+            if a[i - 1] == rb[k - 1]:
+                cur[k] = prev[k - 1] + 1
+                if cur[k] > best[0]:
+                    n = cur[k]
+                    best = (n, i - n, len(b) - k)
+        prev = cur
+    return best
+
+
+def _pair_runs(runs: list[_Run]) -> list[tuple[_Run, _Run | None]]:
+    """Corridors, busiest first: each run with the run that passes the most of its signals in
+    the opposite order (two-way over those signals), or alone.  What is left of a run outside
+    its partner's signals stays a candidate when it passes two or more signals."""
+
+    def rank(r: _Run):
+        return (-r.weight, -len(r.signals), r.links[0])
+
+    pool = sorted((r for r in runs if len(r.signals) >= 2), key=rank)
+    out: list[tuple[_Run, _Run | None]] = []
+    while pool:
+        fwd = pool.pop(0)
+        best = None
+        for k, cand in enumerate(pool):
+            n, i, j = _common_reversed(fwd.signals, cand.signals)
+            if n >= 2 and (best is None or (n, cand.weight) > (best[0], pool[best[3]].weight)):
+                best = (n, i, j, k)
+        if best is None:
+            out.append((fwd, None))
+            continue
+        n, i, j, k = best
+        bwd = pool.pop(k)
+        out.append((fwd.part(i, i + n), bwd.part(j, j + n)))
+        rest = [fwd.part(0, i), fwd.part(i + n, len(fwd.signals))]
+        rest += [bwd.part(0, j), bwd.part(j + n, len(bwd.signals))]
+        pool = sorted(pool + [r for r in rest if len(r.signals) >= 2], key=rank)
+    return out
+
+
+def _corridor_id(fwd: _Run, taken: set[str]) -> str:
+    base = cid = f"{fwd.signals[0]}-{fwd.signals[-1]}"
+    k = 2
+    while cid in taken:
+        cid, k = f"{base}-{k}", k + 1
+    taken.add(cid)
+    return cid
+
+
+def detect_corridors(
+    data: dict[str, Any], passes: dict[tuple[str, str], float], notes: list[str]
+) -> tuple[dict[str, Any], list[str]]:
+    """Every signalised chain of imported links that vehicles drive, as ``[[corridors]]``.
+
+    Parameters
+    ----------
+    data : dict
+        The scenario dict with ``intersections`` and ``[[links]]``.
+    passes : dict
+        ``(link a, link b)`` → vehicles that drive link ``a`` and then ``b`` (from the routes;
+        empty without routes: every chain is then declared, longest first).
+    notes : list of str
+        Appended to: what was declared and how, and what was not.
+
+    Returns
+    -------
+    (dict, list of str)
+        The scenario dict with its ``corridors`` (busiest first, so that ``greenwave
+        optimize`` takes the busiest by default) and one sentence per corridor.
+
+    Links chain along ``next`` (the link most vehicles drive on to); where several lead into
+    one, along the one most vehicles come from.  Each run of links ending at signals that
+    passes two or more signals is a corridor, paired with the run passing the most of its
+    signals in the opposite order (the two directions of a road; both are cut to the signals
+    they share).  A corridor is written generated from its intersections when that gives back
+    exactly its links (ids ``ID_f0 …``/``ID_b0 …``, straight links, one lane count, speed and
+    group name, as greenwave's exports and generated corridors have), otherwise over its
+    links.
     """
     links = data["links"]
-    cands = []
-    for chain in _link_chains(links):
-        sig = [ln["to"] for ln in chain if ln.get("signal_group")]
-        if len(sig) >= 2:
-            cands.append((chain, sig))
-    if not cands:
+    by_id = {ln["id"]: ln for ln in links}
+    runs = [r for c in _main_chains(links, passes, notes) for r in _runs(c, by_id, passes)]
+    routed = bool(passes)
+    single = sum(1 for r in runs if len(r.signals) < 2)
+    if routed:
+        unused = [r for r in runs if len(r.signals) >= 2 and r.weight <= 0]
+        runs = [r for r in runs if r.weight > 0]
+        if unused:
+            notes.append(
+                f"corridors: {len(unused)} chain(s) of signals that no vehicle drives along, "
+                "not declared"
+            )
+    pairs = _pair_runs(runs)
+    if single:
+        notes.append(f"corridors: {single} chain(s) passing a single signal, not declared")
+    if not pairs:
         notes.append("corridors: no chain of links passes two signals; none declared")
         return data, []
-    total = sum(use.values())
-    pairs = []
-    for chain, sig in cands:
-        back = next((c for c, s in cands if s == sig[::-1] and c is not chain), None)
-        weight = use.get(chain[0]["id"], 0.0) + (use.get(back[0]["id"], 0.0) if back else 0.0)
-        pairs.append((weight, len(sig), chain, back, sig))
-    pairs.sort(key=lambda p: (-p[0], -p[1]))
-    weight, _, fwd, bwd, sig = pairs[0]
-    if fwd[0]["id"].endswith("_b0") and bwd is not None:
-        fwd, bwd, sig = bwd, fwd, sig[::-1]  # keep an export's forward direction forward
-    head = fwd[0]["id"]
-    cid = head.rsplit("_", 1)[0] if "_" in head else head
-    share = f", {weight:.0f} of {total:.0f} vehicles enter on it" if total > 0 else ""
-    desc = (
-        f"corridor: signals {', '.join(sig)} from '{fwd[0]['id']}'"
-        + (f" and back from '{bwd[0]['id']}'" if bwd else " (one direction)")
-        + share
-    )
-    corridor, why = _as_generated(cid, fwd, bwd)
-    if corridor is not None:
-        rest = [ln for ln in links if ln not in fwd and (bwd is None or ln not in bwd)]
-        cand = {**data, "corridors": [corridor], "links": rest}
-        try:
-            generated = expand_links(parse_scenario(cand)).links
-        except ValueError as exc:
-            why = f"the generated corridor does not validate ({exc})"
+    names = {it["id"]: it.get("name") or it["id"] for it in data["intersections"]}
+    total = sum(passes.values())
+    corridors, generated, descs = [], set(), []
+    taken: set[str] = set()
+    for fwd, bwd in pairs:
+        if fwd.links[0].endswith("_b0") and bwd is not None and bwd.links[0].endswith("_f0"):
+            fwd, bwd = bwd, fwd  # keep an export's forward direction forward
+        chain_f = [by_id[i] for i in fwd.links]
+        chain_b = [by_id[i] for i in bwd.links] if bwd else None
+        head = fwd.links[0]
+        cid = head.rsplit("_", 1)[0] if "_" in head else head
+        model, why = _as_generated(cid, chain_f, chain_b)
+        if model is not None and cid not in taken:
+            why = _same_links(CorridorModel.model_validate(model), data, chain_f + (chain_b or []))
+        if model is not None and not why and cid not in taken:
+            taken.add(cid)
+            how = "generated from its intersections"
+            generated |= {ln["id"] for ln in chain_f + (chain_b or [])}
         else:
-            why = _same_links(generated, fwd + (bwd or []))
-            if not why:
-                notes.append(f"{desc}: written as [[corridors]] '{cid}' (greenwave optimize)")
-                return cand, [desc]
-    notes.append(
-        f"{desc}: kept as [[links]] because {why}; greenwave optimize needs a [[corridors]] "
-        "entry, which can only generate its links"
+            cid = _corridor_id(fwd, taken)
+            model = {
+                "id": cid,
+                "name": f"{names[fwd.signals[0]]} – {names[fwd.signals[-1]]}",
+                "links_forward": fwd.links,
+            }
+            if bwd is not None:
+                model["links_backward"] = bwd.links
+            # Why the generated form does not fit is news only for what looks like an export.
+            export_like = head.endswith(("_f0", "_b0"))
+            how = "over its imported links" + (f" ({why})" if why and export_like else "")
+        corridors.append(model)
+        weight = fwd.weight + (bwd.weight if bwd else 0.0)
+        n_cross = len(fwd.signals) * (2 if bwd else 1)
+        flow = (
+            f", {weight / n_cross:.0f} vehicles on average cross each stop line along it"
+            if routed
+            else ""
+        )
+        desc = (
+            f"corridor '{cid}': signals {', '.join(fwd.signals)} from '{fwd.links[0]}'"
+            + (f" and back from '{bwd.links[0]}'" if bwd else " (one direction)")
+            + flow
+        )
+        descs.append(desc)
+        notes.append(f"{desc}: declared as [[corridors]] {how}")
+    two_way = sum(1 for _, b in pairs if b is not None)
+    share = (
+        f"; they carry {sum(f.weight + (b.weight if b else 0.0) for f, b in pairs) / total:.0%} "
+        "of the vehicles' crossings from one link to the next"
+        if total > 0
+        else ""
     )
-    return data, [desc]
+    notes.append(
+        f"corridors: {len(pairs)} declared ({two_way} both ways), busiest first{share}; "
+        "greenwave optimize retimes the first, --corridor ID another, --network all"
+    )
+    out = {
+        **data,
+        "corridors": corridors,
+        "links": [ln for ln in links if ln["id"] not in generated],
+    }
+    return out, descs

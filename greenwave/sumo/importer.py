@@ -5,14 +5,15 @@ SUMO would run from the net and the additional files (:func:`~greenwave.sumo.sig
 choose_programs`), the demand and drivers from the route files (:mod:`~greenwave.sumo.demand`),
 the edges the routes' vehicles drive (or, without routes, the one corridor of signalised
 chains), joins edges into links over unsignalised nodes, places everything with the net's
-``<location>`` (:mod:`~greenwave.sumo.projection`) and detects the corridor most vehicles drive
-(:mod:`~greenwave.sumo.corridors`).  Every approximation and everything left out is reported in
-:attr:`SumoImport.notes`, every signal whose program came from the net alone in
-:attr:`SumoImport.warnings`.
+``<location>`` (:mod:`~greenwave.sumo.projection`) and declares the signalised chains the
+vehicles drive as corridors (:mod:`~greenwave.sumo.corridors`).  Every approximation and
+everything left out is reported in :attr:`SumoImport.notes`, every signal whose program came
+from the net alone in :attr:`SumoImport.warnings`.
 """
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -24,8 +25,9 @@ import numpy as np
 from greenwave.scenario import Scenario, SimulationModel, parse_scenario
 from greenwave.units import ms_to_kmh
 
-from .corridors import chains, detect_corridor, select_edges, successors
+from .corridors import chains, detect_corridors, select_edges, successors
 from .demand import (
+    Stream,
     demand_entries,
     drivers_from_vtypes,
     edge_use,
@@ -51,7 +53,8 @@ class SumoImport:
     warnings : list of str
         Signals whose program came from the net alone (no additional file defines one).
     corridors : list of str
-        The corridor detected from the routes, as a sentence.
+        The corridors declared (the signalised chains the routes' vehicles drive), one
+        sentence each, busiest first.
     """
 
     scenario: Scenario
@@ -79,6 +82,39 @@ def _paths(value: str | Path | Iterable[str | Path] | None) -> list[Path]:
     if isinstance(value, str | Path):
         return [Path(value)]
     return [Path(v) for v in value]
+
+
+def link_passes(
+    streams: Iterable[Stream], link_of: dict[str, str], link_next: dict[str, str | None]
+) -> dict[tuple[str, str], float]:
+    """``(link a, link b)`` → vehicles whose route drives link ``a`` and then link ``b``.
+
+    ``link_of`` maps each imported edge to its link; edges outside the import break a route.
+    A trip lists only its from, via and to edges: between them it drives straight on along
+    ``link_next``, as greenwave drives it.
+    """
+    out: dict[tuple[str, str], float] = {}
+
+    def add(a: str, b: str, n: float) -> None:
+        out[a, b] = out.get((a, b), 0.0) + n
+
+    for s in streams:
+        prev = None
+        for e in s.edges:
+            lid = link_of.get(e)
+            if prev is not None and lid is not None and lid != prev:
+                path = [prev]
+                while s.trip and path[-1] != lid and len(path) <= len(link_next):
+                    nxt = link_next.get(path[-1])
+                    if nxt is None or nxt in path:
+                        break
+                    path.append(nxt)
+                if path[-1] != lid:
+                    path = [prev, lid]
+                for a, b in itertools.pairwise(path):
+                    add(a, b, s.vehicles)
+            prev = lid
+    return out
 
 
 def read_sumo(
@@ -331,12 +367,11 @@ def read_sumo(
             data["simulation"].update(duration_s=end, warmup_s=0.0)
     corridor_text: list[str] = []
     if demand is not None or corridor_edges is None:
-        use_links: dict[str, float] = {}  # vehicles entering on each link
-        for s in demand.streams if demand is not None else []:
-            lid = link_of.get(s.edges[0])
-            if lid is not None:
-                use_links[lid] = use_links.get(lid, 0.0) + s.vehicles
-        data, corridor_text = detect_corridor(data, use_links, notes)
+        streams = demand.streams if demand is not None else []
+        link_next = {ln["id"]: ln.get("next") for ln in links}
+        data, corridor_text = detect_corridors(
+            data, link_passes(streams, link_of, link_next), notes
+        )
     return SumoImport(parse_scenario(data, str(path)), notes, warnings, corridor_text)
 
 
