@@ -282,13 +282,13 @@ class Simulation:
         self.tail = np.full(n_streams, -1, dtype=np.int64)  # last inserted vehicle's slot
         self.record = record
         if record_routes is None and self.net.corridors:
-            first = self.net.corridors[0][2][0]
-            rec = [
-                r
-                for r in range(len(self.arr.entry_links))
-                if self.routes.links[r, 0] in {int(c[2][0]) for c in self.net.corridors[:2]}
-            ]
-            record_routes = rec or [int(np.flatnonzero(self.arr.entry_links == first)[0])]
+            # Routes that drive the first corridor (both directions): those entering on its
+            # first links, else (a corridor over links inside the network) those passing them.
+            firsts = [int(c[2][0]) for c in self.net.corridors[:2]]
+            rec = np.flatnonzero(np.isin(self.routes.links[:, 0], firsts))
+            if rec.size == 0:
+                rec = np.flatnonzero(np.isin(self.routes.links, firsts).any(axis=1))
+            record_routes = rec.tolist()
         self.record_routes = np.asarray(
             record_routes if record_routes is not None else [], dtype=np.int64
         )
