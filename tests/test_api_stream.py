@@ -106,6 +106,7 @@ def test_plan_write_is_pushed_with_the_position_moved_on(client):
     plan = client.get(f"/v1/intersections/{NEXT}").json()["plan"]
     plan["offset_s"] = (plan["offset_s"] + 30.0) % plan["cycle_s"]
     with client.websocket_connect(PATH) as ws:
+        t0 = time.perf_counter()
         ws.send_text(json.dumps(FIX))  # 36 km/h = 10 m/s
         ws.receive_json()
         time.sleep(0.3)
@@ -115,8 +116,14 @@ def test_plan_write_is_pushed_with_the_position_moved_on(client):
         assert m["cause"] == "timing" and m["seq"] == 1
         moved = m["advisory"]["offset_m"] - FIX["offset_m"]
         assert 2.9 <= moved <= 30.0  # 10 m/s × (0.3 s ... a slow machine's couple of seconds)
+        time.sleep(0.3)
         assert client.delete(f"/v1/intersections/{NEXT}/plan", headers=AUTH).status_code == 200
-        assert ws.receive_json()["cause"] == "timing"  # back to the scenario's plan: pushed too
+        m = ws.receive_json()
+        assert m["cause"] == "timing"  # back to the scenario's plan: pushed too
+        # Reckoned from the fix again (not from the first push's position): at most 10 m/s ×
+        # the time since the fix was sent.
+        moved_again = m["advisory"]["offset_m"] - FIX["offset_m"]
+        assert moved + 2.9 <= moved_again <= 10.0 * (time.perf_counter() - t0) + 0.1
 
 
 def test_another_workers_write_is_pushed_when_the_poll_sees_it(tmp_path):

@@ -73,13 +73,18 @@ async def stream_doc():
 
 @dataclass(eq=False)
 class Connection:
-    """One client: its socket and what a pushed advisory needs of its last fix."""
+    """One client: its socket and what a pushed advisory needs of its last fix.
+
+    Where the last fix was matched (link, offset, next intersection) is read from its answer
+    only when a timing change asks for it (:meth:`StreamHub._locate`), at most once per fix:
+    answering a fix costs what answering ``POST /v1/advisory`` costs, and no more."""
 
     ws: WebSocket
     seq: int = 0  # fixes received
     last: Any = None  # last valid fix (an AdvisoryRequest dict)
     last_seq: int = 0
     received_s: float = 0.0  # machine time the last fix arrived (s)
+    answer: bytes | None = None  # the last valid fix's advisory, until located
     link: int = -1  # matched link of the last fix, -1 off the network
     offset_m: float = 0.0
     intersection: str | None = None  # next intersection of the last fix
@@ -89,11 +94,12 @@ class Connection:
     async def send(self, data: bytes, timeout_s: float | None = None) -> None:
         """Send one text frame; with ``timeout_s``, give up (TimeoutError) on a client that
         has not read for that long (the send waits while its socket buffer is full)."""
+        message = {"type": "websocket.send", "text": data.decode()}
         async with self.send_lock:
             if timeout_s is None:
-                await self.ws.send_text(data.decode())
+                await self.ws.send(message)
             else:
-                await asyncio.wait_for(self.ws.send_text(data.decode()), timeout_s)
+                await asyncio.wait_for(self.ws.send(message), timeout_s)
 
 
 class StreamHub:
@@ -133,8 +139,7 @@ class StreamHub:
                 if msg["type"] == "websocket.disconnect":
                     break
                 data = msg.get("text")
-                data = data.encode() if data is not None else msg.get("bytes") or b""
-                await self.on_fix(conn, data)
+                await self.on_fix(conn, data if data is not None else msg.get("bytes") or b"")
         except (TimeoutError, WebSocketDisconnect, RuntimeError):
             pass  # the client went away (or stopped reading) mid-answer
         finally:
@@ -144,13 +149,18 @@ class StreamHub:
                 with contextlib.suppress(Exception):  # already gone
                     await ws.close()
 
-    async def on_fix(self, conn: Connection, data: bytes) -> None:
+    async def on_fix(self, conn: Connection, data: str | bytes) -> None:
+        """One fix: a text frame (the str the server decoded, validated as it is: encoding it
+        back to bytes would only be undone by the parser) or a binary frame."""
         svc = self.svc
         conn.seq += 1
         self._count["in"].inc()
-        if len(data) > SINGLE_BODY_LIMIT:
+        size = len(data)
+        if isinstance(data, str) and size > SINGLE_BODY_LIMIT // 4:
+            size = len(data.encode())  # up to 4 bytes a character: count them when it matters
+        if size > SINGLE_BODY_LIMIT:
             await self._error(
-                conn, 413, f"message of {len(data)} bytes exceeds {SINGLE_BODY_LIMIT} bytes"
+                conn, 413, f"message of {size} bytes exceeds {SINGLE_BODY_LIMIT} bytes"
             )
             return
         try:
@@ -169,12 +179,16 @@ class StreamHub:
         now = svc.clock.now()
         out = await svc.batcher.submit((req, now))
         conn.last, conn.last_seq, conn.received_s = req, conn.seq, time.time()
-        self._remember(conn, out)
+        conn.answer = out
         await self._send(conn, b"fix", conn.seq, out)
 
-    def _remember(self, conn: Connection, advisory: bytes) -> None:
-        """What a push needs: the matched link and offset, the next intersection."""
-        a = orjson.loads(advisory)
+    def _locate(self, conn: Connection) -> None:
+        """What a push needs of the last fix, from its answer (once per fix): the matched link
+        and offset, the next intersection."""
+        answer, conn.answer = conn.answer, None
+        if answer is None:
+            return
+        a = orjson.loads(answer)
         net = self.svc.world.network
         conn.link = net.link_index.get(a["link_id"], -1) if a["link_id"] else -1
         conn.offset_m = a["offset_m"] if a["offset_m"] is not None else 0.0
@@ -207,8 +221,10 @@ class StreamHub:
 
     def _push_all(self, changed: set[str]) -> None:
         for conn in list(self.connections):
-            due = conn.intersection in changed and conn.last is not None and conn.link >= 0
-            if due and not conn.pushing:
+            if conn.last is None or conn.pushing:
+                continue
+            self._locate(conn)
+            if conn.intersection in changed and conn.link >= 0:
                 conn.pushing = True
                 self.loop.create_task(self._push(conn))
 
@@ -217,7 +233,8 @@ class StreamHub:
             req, now = self.reckon(conn)
             seq = conn.last_seq
             out = await self.svc.batcher.submit((req, now))
-            self._remember(conn, out)
+            # The fix stays the base of the next push (its link, offset and arrival time): the
+            # vehicle is dead-reckoned from the fix, never from a reckoned position again.
             await self._send(conn, b"timing", seq, out)
         except (TimeoutError, WebSocketDisconnect, RuntimeError):
             pass  # closed meanwhile; its serve() cleans up
