@@ -10,6 +10,7 @@ exports and generated corridors), otherwise over the imported links (``links_for
 
 from __future__ import annotations
 
+import itertools
 import math
 from collections.abc import Iterable
 from dataclasses import dataclass
@@ -319,12 +320,18 @@ def _pair_runs(runs: list[_Run]) -> list[tuple[_Run, _Run | None]]:
     def rank(r: _Run):
         return (-r.weight, -len(r.signals), r.links[0])
 
+    def steps(r: _Run) -> set[tuple[str, str]]:
+        return set(itertools.pairwise(r.signals))
+
     pool = sorted((r for r in runs if len(r.signals) >= 2), key=rank)
     out: list[tuple[_Run, _Run | None]] = []
     while pool:
         fwd = pool.pop(0)
+        back_steps = {(b, a) for a, b in steps(fwd)}
         best = None
         for k, cand in enumerate(pool):
+            if not back_steps & steps(cand):
+                continue  # no two consecutive signals in common the other way
             n, i, j = _common_reversed(fwd.signals, cand.signals)
             if n >= 2 and (best is None or (n, cand.weight) > (best[0], pool[best[3]].weight)):
                 best = (n, i, j, k)
@@ -338,6 +345,12 @@ def _pair_runs(runs: list[_Run]) -> list[tuple[_Run, _Run | None]]:
         rest += [bwd.part(0, j), bwd.part(j + n, len(bwd.signals))]
         pool = sorted(pool + [r for r in rest if len(r.signals) >= 2], key=rank)
     return out
+
+
+def _listing(signals: list[str]) -> str:
+    if len(signals) <= 6:
+        return ", ".join(signals)
+    return f"{', '.join(signals[:3])}, …, {', '.join(signals[-2:])} ({len(signals)})"
 
 
 def _corridor_id(fwd: _Run, taken: set[str]) -> str:
@@ -437,7 +450,7 @@ def detect_corridors(
             else ""
         )
         desc = (
-            f"corridor '{cid}': signals {', '.join(fwd.signals)} from '{fwd.links[0]}'"
+            f"corridor '{cid}': signals {_listing(fwd.signals)} from '{fwd.links[0]}'"
             + (f" and back from '{bwd.links[0]}'" if bwd else " (one direction)")
             + flow
         )

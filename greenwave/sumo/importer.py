@@ -244,6 +244,9 @@ def read_sumo(
             link_of[nx] = eid
         runs.append(run)
     tl_node = snet.node_tl
+    conns_from: dict[str, list[Any]] = {}
+    for c in snet.conns:
+        conns_from.setdefault(c.from_edge, []).append(c)
     start = _start_time(programs.values(), start_time)
     epoch = start.timestamp()
     plans, index_group = {}, {}
@@ -295,9 +298,7 @@ def read_sumo(
                 "lat": round(float(nlat[0]), 8),
                 "plan": plans[tl],
             }
-            through = [
-                c for c in snet.conns if c.from_edge == run[-1] and (nx is None or c.to_edge == nx)
-            ]
+            through = [c for c in conns_from.get(run[-1], []) if nx is None or c.to_edge == nx]
             grp = [index_group[tl].get(c.link_index) for c in through if c.tl == tl]
             grp = [g for g in grp if g is not None]
             if grp:
