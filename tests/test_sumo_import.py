@@ -945,12 +945,12 @@ def test_random_trips_on_a_grid_give_corridors_that_optimize(random_grid, tmp_pa
 
 
 @needs_sumo
-@pytest.mark.xfail(
-    strict=True,
-    raises=IndexError,
-    reason="sim/engine.py records the routes of the first corridor's first link and assumes it "
-    "is an entry link; a corridor over links inside the network starts elsewhere (hook asked "
-    "for in sim/engine.py)",
-)
 def test_compare_runs_on_corridors_inside_the_network(random_grid, capsys):
+    """The random grid's corridors start at links inside the network (not entry links)."""
+    sc = load_scenario(random_grid)
+    net = World.build(sc).network
+    entries = {net.link_ids[i] for i in net.entry_links}
+    assert sc.corridors[0].links_forward[0] not in entries
     assert main(["compare", str(random_grid), "--seeds", "1", "--json"]) == 0
+    res = json.loads(capsys.readouterr().out.strip().splitlines()[-1])
+    assert res["baseline"]["vehicles"] > 0 and res["advisory"]["vehicles"] > 0
