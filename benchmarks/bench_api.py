@@ -16,6 +16,13 @@ and prints req/s, p50/p99 latency and the ratios against the goals (single ≥ 7
 endpoint's req/s; p99 ≤ 15 ms at 64 connections with 2 workers; WebSocket p99 no worse than the
 single advisory's at the same load; batch ≥ 200k vehicles/s).
 
+``--page-loads N`` (default 10; 0: none) then loads the web client ``/`` from each idle server in
+headless Chromium (the system's ``chromium``, driven by playwright with ``executable_path``; the
+row is skipped with the reason when either is missing): N cold loads (each in a fresh browser
+context, so an empty cache) and N warm ones (reloads in one context), each timed by the page
+itself from navigation start to the network drawn (``window.greenwave.loadMs``: the map painted,
+routes and controls ready).  Goal: usable in < 1 s from the loopback server.
+
 ``--soak S`` then loads the last server with single advisories (distinct fixes on the whole city)
 for S seconds and samples each worker's resident memory (``VmRSS``) every ``--soak-every``
 seconds: the goal is a flat RSS (±10 %) after the first minute of warm-up.
@@ -38,6 +45,7 @@ import contextlib
 import json
 import os
 import platform
+import shutil
 import socket
 import subprocess
 import sys
@@ -55,7 +63,9 @@ GOALS = {
     "batch_vehicles_per_s": 200_000,
     "ws_p99_vs_http_p99": 1.0,
     "rss_growth_after_warmup": 0.10,
+    "page_load_ms": 1000.0,
 }
+PAGE_VIEWPORT = {"width": 390, "height": 844}  # a phone, as the client is meant for
 
 
 # --------------------------------------------------------------------------- request bodies
@@ -499,6 +509,68 @@ def _is_worker(pid: int) -> bool:
     return b"resource_tracker" not in cmd
 
 
+# --------------------------------------------------------------------------- page load
+def page_loads(port: int, n: int) -> dict:
+    """Load the web client ``n`` times cold and ``n`` times warm in headless Chromium; the time
+    from navigation start to the network drawn (ms), as the page measures it.
+
+    Cold: each load in a new browser context (its own empty HTTP cache).  Warm: reloads in one
+    context after a first load (files revalidated by ETag, the network from the cache).  One
+    load before the measured ones is discarded: it starts the browser's own processes."""
+    chromium = shutil.which("chromium") or shutil.which("chromium-browser")
+    if chromium is None:
+        return {"skipped": "no chromium on PATH (Debian: apt-get install chromium)"}
+    try:
+        from playwright.sync_api import sync_playwright
+    except ImportError:
+        return {"skipped": "playwright is not installed (pip install -e '.[dev]')"}
+    url = f"http://127.0.0.1:{port}/?mute=1&lang=en"
+    ready = "() => window.greenwave && (window.greenwave.ready || window.greenwave.errors.length)"
+
+    def load(page, reload=False) -> float:
+        if reload:
+            page.reload()
+        else:
+            page.goto(url)
+        page.wait_for_function(ready, timeout=60_000)
+        state = page.evaluate("({ms: window.greenwave.loadMs, errors: window.greenwave.errors})")
+        if state["errors"] or state["ms"] is None:
+            raise RuntimeError(f"the web client did not load: {state['errors']}")
+        return float(state["ms"])
+
+    cold: list[float] = []
+    warm: list[float] = []
+    with sync_playwright() as p:
+        browser = p.chromium.launch(executable_path=chromium)
+        try:
+            for k in range(n + 1):
+                ctx = browser.new_context(viewport=PAGE_VIEWPORT)
+                try:
+                    ms = load(ctx.new_page())
+                finally:
+                    ctx.close()
+                if k:  # the first load starts the browser's processes: not counted
+                    cold.append(ms)
+            ctx = browser.new_context(viewport=PAGE_VIEWPORT)
+            try:
+                page = ctx.new_page()
+                load(page)
+                warm = [load(page, reload=True) for _ in range(n)]
+            finally:
+                ctx.close()
+        finally:
+            browser.close()
+
+    def summary(values: list[float]) -> dict:
+        return {
+            "median": float(np.median(values)),
+            "max": float(np.max(values)),
+            "all": [round(v, 1) for v in values],
+        }
+
+    return {"loads": n, "cold_ms": summary(cold), "warm_ms": summary(warm)}
+
+
 # --------------------------------------------------------------------------- server
 def free_port() -> int:
     with socket.socket() as s:
@@ -593,6 +665,8 @@ def bench(a) -> dict:
                     r[kind]["vehicles_per_s"] = r[kind]["req_per_s"] * a.batch_size
                 r["single_vs_trivial"] = r["single"]["req_per_s"] / r["trivial"]["req_per_s"]
                 r["ws_p99_vs_http_p99"] = r["stream"]["p99_ms"] / r["single"]["p99_ms"]
+                if a.page_loads > 0:
+                    r["page"] = page_loads(port, a.page_loads)
                 if a.soak and workers == a.workers[-1]:
                     r["soak"] = soak(
                         port, pid, a.soak, a.soak_every, a.connections, min(60.0, a.soak / 3)
@@ -620,6 +694,13 @@ def main(argv=None):
         "no soak)",
     )
     ap.add_argument("--soak-every", type=float, default=10.0, help="RSS sample interval (s)")
+    ap.add_argument(
+        "--page-loads",
+        type=int,
+        default=10,
+        help="cold and warm loads of the web client in headless Chromium per server (default "
+        "10; 0: none)",
+    )
     ap.add_argument("--json", action="store_true")
     ap.add_argument(
         "--client",
@@ -669,6 +750,19 @@ def main(argv=None):
                 f"{w:>7} {name:<30} {s['req_per_s']:>8.0f} {s['p50_ms']:>7.2f} "
                 f"{s['p99_ms']:>7.2f} {vps} {srv} {gen:>6.0f} {bad:>7}"
             )
+    pages = {w: r["page"] for w, r in res.items() if "page" in r}
+    if pages:
+        print(
+            f"web client page load, navigation start → network drawn (headless Chromium, "
+            f"{a.page_loads} loads each):"
+        )
+        print(f"{'workers':>7} {'load':<30} {'median ms':>10} {'max ms':>8}")
+        for w, page in pages.items():
+            if "skipped" in page:
+                print(f"{w:>7} not measured: {page['skipped']}")
+                continue
+            for name, key in (("cold (new context)", "cold_ms"), ("warm (reload)", "warm_ms")):
+                print(f"{w:>7} {name:<30} {page[key]['median']:>10.0f} {page[key]['max']:>8.0f}")
     print("goals:")
     summary = {}
     for w, r in res.items():
@@ -689,6 +783,13 @@ def main(argv=None):
             f"{r['ws_p99_vs_http_p99']:.2f} × the single advisory's at the same load (goal <= "
             f"{GOALS['ws_p99_vs_http_p99']:.2f})"
         )
+        page = r.get("page")
+        if page is not None and "skipped" not in page:
+            worst = max(page["cold_ms"]["max"], page["warm_ms"]["max"])
+            print(
+                f"  {w} worker(s): web client usable after {worst:.0f} ms at worst of "
+                f"{2 * page['loads']} loads (goal < {GOALS['page_load_ms']:.0f} ms)"
+            )
         if "soak" in r:
             k = r["soak"]
             growth = k["rss_growth_after_warmup"]
@@ -709,6 +810,10 @@ def main(argv=None):
             "batch_vehicles_per_s": r["batch"]["vehicles_per_s"],
             "columns_vehicles_per_s": r["columns"]["vehicles_per_s"],
             "rss_growth_after_warmup": r.get("soak", {}).get("rss_growth_after_warmup"),
+            "page_cold_median_ms": _page(r, "cold_ms", "median"),
+            "page_cold_max_ms": _page(r, "cold_ms", "max"),
+            "page_warm_median_ms": _page(r, "warm_ms", "median"),
+            "page_warm_max_ms": _page(r, "warm_ms", "max"),
         }
     if a.json:
         print(
@@ -723,6 +828,11 @@ def main(argv=None):
                 }
             )
         )
+
+
+def _page(r: dict, kind: str, stat: str) -> float | None:
+    page = r.get("page") or {}
+    return page[kind][stat] if kind in page else None
 
 
 def _mb(values) -> str:
