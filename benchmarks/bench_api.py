@@ -696,7 +696,7 @@ def main(argv=None):
     ap.add_argument("--soak-every", type=float, default=10.0, help="RSS sample interval (s)")
     ap.add_argument(
         "--page-loads",
-        type=int,
+        type=_count,
         default=10,
         help="cold and warm loads of the web client in headless Chromium per server (default "
         "10; 0: none)",
@@ -828,6 +828,17 @@ def main(argv=None):
                 }
             )
         )
+
+
+def _count(text: str) -> int:
+    """A whole number >= 0 (argparse type: anything else exits 2 naming the flag)."""
+    try:
+        n = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a whole number: {text!r}") from None
+    if n < 0:
+        raise argparse.ArgumentTypeError(f"must be >= 0, got {n}")
+    return n
 
 
 def _page(r: dict, kind: str, stat: str) -> float | None:
