@@ -653,7 +653,9 @@ def _print_city_sweep(res: dict) -> None:
         "as in the scenario; the after plan as optimised at the design demand): change % "
         "city-wide, and which reported figures it reaches"
     )
-    print(f"  {'setting':<24}{'value':>12}{'speed':>22}{'fuel':>22}{'CO2':>22}{'stops':>9}  reaches")
+    print(
+        f"  {'setting':<24}{'value':>12}{'speed':>22}{'fuel':>22}{'CO2':>22}{'stops':>9}  reaches"
+    )
     for r in res["sweep"]:
         cells = "".join(
             f"{_f(r[n]):>7} {_ci(r[f'{n}_ci95']):<14}" for n in ("speed", "fuel", "co2")
@@ -754,18 +756,20 @@ def _plot_by_arterial(res: dict, out_dir: Path, title: str) -> Path:
         axes, (("speed", "#1f6fb4"), ("fuel", "#2ca02c")), strict=True
     ):
         _bars(ax, arts, lambda k, n=fig_name: by[k][f"{n}_change_pct"], 0.7, 0.0, colour,
-              "system change")  # fmt: skip
+              f"system change, {PLOT_NAMES[fig_name]}")  # fmt: skip
         ax.axhline(
             REPORTED[fig_name],
             color=ps.SPEED_LIMIT,
             ls="--",
             lw=1,
-            label=f"reported ({REPORTED[fig_name]:+g} %)",
+            label=f"reported {PLOT_NAMES[fig_name]} ({REPORTED[fig_name]:+g} %)",
         )
         ax.axhline(0, color="0.3", lw=0.6)
         ax.set_ylabel(f"{PLOT_NAMES[fig_name]} change (%)")
         ax.grid(axis="y")
-        ax.legend(loc="center right")
+    handles = [h for ax in axes for h in ax.get_legend_handles_labels()[0]]
+    labels = [t for ax in axes for t in ax.get_legend_handles_labels()[1]]
+    fig.legend(handles, labels, loc="outside lower center", ncol=len(labels))
     axes[-1].set_xticks(np.arange(len(arts)), arts, rotation=90)
     axes[-1].set_xlabel("arterial (row: east–west street, col: north–south street)")
     fig.suptitle(f"zibo_city, {title}: system change per arterial (95 % CI over seeds)")

