@@ -9,6 +9,7 @@ from greenwave.api.settings import Settings
 
 # Headers a HEAD answer must share with the GET answer (volatile ones, such as a Date, aside).
 SAME = ("content-type", "content-length", "etag", "cache-control", "content-security-policy")
+VOLATILE = {"/healthz", "/metrics", "/v1/intersections/xisi"}
 
 
 @pytest.fixture(scope="module")
@@ -43,7 +44,9 @@ def test_head_is_get_without_the_body(client, path):
     for name in SAME:
         if name in get.headers and name != "content-length":
             assert head.headers.get(name) == get.headers[name], name
-    if path not in ("/healthz", "/metrics"):  # their bodies change from one call to the next
+    if path in VOLATILE:  # state and times: the body changes from one call to the next
+        assert int(head.headers["content-length"]) > 0
+    else:
         assert head.headers["content-length"] == str(len(get.content))
 
 
