@@ -7,7 +7,8 @@ For every corridor of a ``glosa_generated.py --json`` run (its last line), the c
 again from its seed (:func:`greenwave.sumo.corridorgen.generate_corridor`, plain files only) and
 greenwave's simulator runs it without advice and with greenwave's advice for every vehicle: the
 drivers of the SUMO route file (its vType mapped as ``greenwave import-sumo`` maps it: Krauss,
-sigma, a, b, tau, minGap, speed factors), HBEFA3 fuel as SUMO computes it, the same matched
+sigma, a, b, tau, minGap, speed factors), SUMO's step length (``corridor.sumocfg``; Krauss's
+dynamics depend on it), HBEFA3 fuel as SUMO computes it, the same matched
 freedom and policy as the SUMO run (``glosa_vs_sumo._with_freedom``), the same departure
 horizon, every trip drained and counted.  The advice's effect on stops, fuel and travel time
 (paired per seed, mean in %) is printed beside SUMO's, with the difference in percentage points
@@ -25,6 +26,7 @@ import io
 import json
 import sys
 import tempfile
+import xml.etree.ElementTree as ET
 from pathlib import Path
 from types import SimpleNamespace
 
@@ -64,7 +66,12 @@ def own_effect(folder: Path, seeds: list[int], sumo: dict) -> dict:
             lanes[eid] = int(n)
     drivers, sim, _notes = route_drivers(folder / "corridor.rou.xml", lanes)
     drv = DriversModel.model_validate({**sc.drivers.model_dump(), **drivers})
-    simulation = sc.simulation.model_copy(update={**sim, "warmup_s": 0.0})
+    # SUMO's step (corridor.sumocfg): Krauss's dynamics depend on it.
+    step = ET.parse(folder / "corridor.sumocfg").getroot().find("time/step-length")
+    dt = float(step.get("value")) if step is not None else 1.0
+    if drivers.get("car_following") != "krauss":
+        dt = min(dt, 0.5)
+    simulation = sc.simulation.model_copy(update={**sim, "warmup_s": 0.0, "dt_s": dt})
     sc = sc.model_copy(update={"drivers": drv, "simulation": simulation})
     args = SimpleNamespace(net_scenario=folder / "corridor.toml", net=None)
     sc, _band, _limit = glosa_vs_sumo._with_freedom(

@@ -104,6 +104,11 @@ class DemandModel(_Strict):
     )
 
 
+IDM_MAX_DT_S = 0.5
+"""Longest physics step for IDM drivers (ballistic update; Treiber & Kanagaraj 2015 find
+larger steps distort it); Krauss drivers run at up to SUMO's default 1 s."""
+
+
 class DriversModel(_Strict):
     """Driver population. Desired speed = factor × speed limit, factor ~ truncated normal."""
 
@@ -239,7 +244,12 @@ class SimulationModel(_Strict):
     )
     duration_s: FiniteFloat = Field(3600.0, gt=0.0, le=86400.0)
     warmup_s: FiniteFloat = Field(600.0, ge=0.0, le=86400.0)
-    dt_s: FiniteFloat = Field(0.5, gt=0.0, le=0.5)
+    dt_s: FiniteFloat = Field(
+        0.5,
+        gt=0.0,
+        le=1.0,
+        description="Physics step (s); up to 0.5 with IDM, up to 1 with Krauss (SUMO's default)",
+    )
     seed: int = Field(1, ge=0)
     fuel_model: Literal["vtmicro", "hbefa3"] = Field(
         "vtmicro",
@@ -280,6 +290,11 @@ class Scenario(_Strict):
     def _references(self):
         if not self.intersections and self.grid is None:
             raise ValueError("intersections: a scenario needs intersections or a [grid]")
+        if self.simulation.dt_s > IDM_MAX_DT_S and self.drivers.car_following != "krauss":
+            raise ValueError(
+                f"simulation.dt_s: above {IDM_MAX_DT_S:g} s only with drivers.car_following = "
+                f"'krauss' (SUMO's step is 1 s; IDM needs <= {IDM_MAX_DT_S:g} s)"
+            )
         expand_links(self)  # raises ValueError naming the field path on a bad reference
         return self
 

@@ -23,20 +23,21 @@ leader's own emergency stopping distance added to the gap.  9 m/s² is SUMO's de
 ``emergencyDecel`` for passenger cars.  In normal operation IDM never reaches this bound; it
 guarantees that a standing obstacle (a red stop line) is never passed.
 
-Krauss (``drivers.car_following = "krauss"``; S. Krauss 1998, DLR report 98-08, ch. 4, as in
-SUMO's ``MSCFModel_KraussOrig1::vsafe``): the speed after a step is the smallest of the
-desired speed, ``v + a dt`` and the safe speed
-
-    v_safe = -b τ + sqrt((b τ)² + v_l² + 2 b g)
-
-with gap ``g`` (bumper to bumper minus the jam distance), leader speed ``v_l``, deceleration
-``b`` and reaction time τ; at equal speeds the gap settles at ``v τ`` (headway ``v τ + s0``).
-A stop line is a standing leader with no jam distance.  Driver imperfection σ ("dawdling")
-lowers the speed by ``σ a dt u``, ``u ~ U(0, 1)``, but not below ``v - b dt`` (SUMO's
-``dawdle``/``minNextSpeed``).  SUMO's defaults for passenger cars: a 2.6 m/s², b 4.5 m/s²,
-τ 1 s, s0 2.5 m, σ 0.5 (sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes).
-Positions advance with the Euler update SUMO uses by default (``x += v_new dt``), for which
-the safe speed is derived.
+Krauss (``drivers.car_following = "krauss"``; S. Krauss 1998, DLR report 98-08, ch. 4): the
+speed after a step is the smallest of the desired speed, ``v + a dt`` and the safe speed, the
+largest speed from which the driver, keeping it for the reaction time τ and then braking at
+``b``, still stops behind the point where the leader, braking at ``b`` now, would stop.  In
+continuous time that is Krauss's ``-b τ + sqrt((b τ)² + v_l² + 2 b g)`` (:func:`krauss_safe_speed`,
+the published formula, also SUMO's ``KraussOrig1``); the simulator uses its discrete form for
+the Euler steps it takes (:func:`euler_safe_speed`, :func:`euler_brake_gap`; the form SUMO's
+default Krauss integrates), which tends to it as ``dt -> 0``; at a stop line the driver brakes
+with no reaction time.  The gap ``g`` is bumper to bumper minus the jam distance.  Driver
+imperfection σ ("dawdling") lowers the speed by ``σ a dt u``, ``u ~ U(0, 1)``, but not below
+``v - b dt`` (SUMO's ``dawdle``/``minNextSpeed``).  SUMO's defaults for passenger cars:
+a 2.6 m/s², b 4.5 m/s², τ 1 s, s0 2.5 m, σ 0.5
+(sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes); its default step is
+1 s, which Krauss drivers may use (``simulation.dt_s`` up to 1).
+Positions advance with the Euler update SUMO uses by default (``x += v_new dt``).
 """
 
 from __future__ import annotations
@@ -106,6 +107,49 @@ def krauss_safe_speed(gap, v_leader, decel, tau):
     bt = decel * tau
     root = np.sqrt(np.maximum(bt * bt + v_leader * v_leader + 2.0 * decel * gap, 0.0))
     return np.where((v_leader <= 0.0) & (gap < 0.01), 0.0, np.maximum(root - bt, 0.0))
+
+
+def euler_brake_gap(speed, decel, dt):
+    """Distance (m) a vehicle at ``speed`` (m/s) covers while braking by ``decel`` (m/s²) in
+    Euler steps of ``dt`` (s): speeds ``v - b dt, v - 2 b dt, ...`` each held for one step,
+    ``dt (m v - b dt m (m + 1) / 2)`` with ``m = floor(v / (b dt))``.  Tends to ``v² / 2b`` as
+    ``dt -> 0``.  Shapes broadcast."""
+    v = np.maximum(np.asarray(speed, dtype=float), 0.0)
+    step = decel * dt
+    m = np.floor(v / step)
+    return dt * (m * v - step * m * (m + 1.0) / 2.0)
+
+
+def euler_safe_speed(gap, decel, dt, hold_s=None):
+    """Largest speed (m/s) for the next Euler step from which the vehicle still stops within
+    ``gap`` (m) if it keeps that speed for ``hold_s`` (s, at least one step ``dt``; default
+    ``dt``) and then brakes by ``decel`` (m/s²) per second in steps of ``dt`` (s).
+
+    Speed ``v`` held for ``R = hold_s``, then ``v - b dt, ..., v - m b dt`` (``m = floor(v /
+    (b dt))``) cover ``v R + dt (m v - b dt m (m + 1) / 2)``; setting that to ``gap`` gives
+    ``v = (gap + b dt² m (m + 1) / 2) / (m dt + R)`` for the ``m`` with ``m b dt <= v <
+    (m + 1) b dt``.  ``R = dt`` is a stop at an obstacle (Krauss's stop speed at a stop line);
+    ``R = tau`` is Krauss's safe speed behind a leader whose braking distance
+    (:func:`euler_brake_gap`) is added to the gap, the discrete-time form SUMO integrates; as
+    ``dt -> 0`` it tends to Krauss's ``-b tau + sqrt((b tau)² + v_l² + 2 b g)``.  Shapes
+    broadcast; 0 for ``gap <= 0``, inf for an infinite gap.
+    """
+    hold = dt if hold_s is None else max(float(hold_s), dt)
+    raw = np.asarray(gap, dtype=float)
+    finite = np.isfinite(raw)
+    g = np.where(finite, np.maximum(raw, 0.0), 0.0)
+    step = decel * dt
+    # The continuous estimate (v²/2b + v (R - dt/2) = gap) lands within one step of the right m.
+    bt = decel * (hold - 0.5 * dt)
+    est = -bt + np.sqrt(bt * bt + 2.0 * decel * g)
+    m0 = np.floor(est / step)
+    best = np.zeros_like(g)
+    for dm in (-1.0, 0.0, 1.0):
+        m = np.maximum(m0 + dm, 0.0)
+        v = (g + step * dt * m * (m + 1.0) / 2.0) / (m * dt + hold)
+        ok = (v >= m * step - 1e-12) & (v < (m + 1.0) * step + 1e-12)
+        best = np.where(ok, np.maximum(best, v), best)
+    return np.where(finite, best, np.inf)
 
 
 def euler_step(x, v, v_new, dt):

@@ -26,7 +26,8 @@ the signal is an obstacle, against the stop line; a safe-speed bound; ballistic 
 with Krauss, as SUMO).  A signal is an obstacle on red, and on amber
 for a driver who can still stop at ``AMBER_DECEL_MS2`` (the ITE kinematic rule: stop if
 ``v² / (2 d) <= 3.0 m/s²``, ITE "Guidelines for Determining Traffic Signal Change and Clearance
-Intervals", 2020, 10 ft/s²); a driver who cannot is committed and clears during amber or the
+Intervals", 2020, 10 ft/s²; Krauss drivers, as SUMO's, at their ``decel_ms2``); a driver who
+cannot is committed and clears during amber or the
 all-red interval, which is what all-red is for.  A crossing on red by a driver who was not
 committed is a violation (counted; the tests require none).
 
@@ -47,15 +48,17 @@ import simpy
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
+from greenwave.scenario import IDM_MAX_DT_S
 from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import (
     EMERGENCY_DECEL_MS2,
     ballistic_step,
+    euler_brake_gap,
+    euler_safe_speed,
     euler_step,
     idm_free,
     idm_interaction,
-    krauss_safe_speed,
     safe_accel,
 )
 from .demand import Arrivals, draw_arrivals
@@ -238,8 +241,9 @@ class Simulation:
         self.dt = float(dt_s if dt_s is not None else sc.simulation.dt_s)
         self.duration = float(duration_s if duration_s is not None else sc.simulation.duration_s)
         self.warmup = float(warmup_s if warmup_s is not None else sc.simulation.warmup_s)
-        if not 0.0 < self.dt <= 0.5:
-            raise ValueError("dt_s must be in (0, 0.5]")
+        max_dt = 1.0 if sc.drivers.car_following == "krauss" else IDM_MAX_DT_S
+        if not 0.0 < self.dt <= max_dt:
+            raise ValueError(f"dt_s must be in (0, {max_dt:g}] with {sc.drivers.car_following}")
         if drain_s is not None and not (math.isfinite(drain_s) and drain_s >= 0.0):
             raise ValueError(f"drain_s must be finite and >= 0, got {drain_s}")
         self.drain = float(drain_s or 0.0)
@@ -255,6 +259,8 @@ class Simulation:
         drv = sc.drivers
         self.drv = drv
         self.krauss = drv.car_following == "krauss"
+        # Krauss drivers are SUMO's: they stop on amber whenever their deceleration allows.
+        self.amber_decel = drv.decel_ms2 if self.krauss else AMBER_DECEL_MS2
         # Dawdling draws come from their own stream so that arrivals stay common to all runs.
         self.dawdle_rng = np.random.default_rng([seed, 0x6B7261])
         self.fuel_model = sc.simulation.fuel_model
@@ -655,8 +661,12 @@ class Simulation:
             acc = np.where(has_t, np.where(track > 0, np.minimum(track, free_up), track), acc)
 
         if krauss:
-            v_safe = krauss_safe_speed(
-                gap_l - drv.min_gap_m, v_l, drv.decel_ms2, drv.time_headway_s
+            # Stop behind the leader's own stop (its braking distance) after the reaction time.
+            v_safe = euler_safe_speed(
+                gap_l - drv.min_gap_m + euler_brake_gap(v_l, drv.decel_ms2, dt),
+                drv.decel_ms2,
+                dt,
+                drv.time_headway_s,
             )
             inter = np.where(has_l, np.minimum((v_safe - v) / dt - acc, 0.0), 0.0)
         else:
@@ -684,7 +694,7 @@ class Simulation:
         committed = self.committed[:n]
         committed[st == GREEN] = False
         amber = st == AMBER
-        cannot_stop = v * v > 2.0 * AMBER_DECEL_MS2 * np.maximum(dist, 1e-9)
+        cannot_stop = v * v > 2.0 * self.amber_decel * np.maximum(dist, 1e-9)
         committed |= amber & cannot_stop & ~committed & (dist > 0)
         obstacle = has_sig & ((st == RED) | amber) & ~committed
         # A driver following advice trusts it: a red that turns green before they can reach
@@ -697,7 +707,9 @@ class Simulation:
             obstacle &= ~(trusting & (eta >= to_green + 1.0))
         if obstacle.any():
             if krauss:
-                v_stop = krauss_safe_speed(dist, 0.0, drv.decel_ms2, drv.time_headway_s)
+                # SUMO stops at a stop line with no reaction time (Krauss's stopSpeed):
+                # braking at b in whole Euler steps, ending at the line.
+                v_stop = euler_safe_speed(dist, drv.decel_ms2, dt)
                 inter_o = np.minimum((v_stop - v) / dt - acc, 0.0)
             else:
                 inter_o = idm_interaction(

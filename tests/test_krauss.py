@@ -9,8 +9,14 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from simkit import arrivals, corridor
 
-from greenwave.scenario import DriversModel
-from greenwave.sim.carfollow import euler_step, krauss_safe_speed
+from greenwave.network import World
+from greenwave.scenario import DriversModel, ScenarioError
+from greenwave.sim.carfollow import (
+    euler_brake_gap,
+    euler_safe_speed,
+    euler_step,
+    krauss_safe_speed,
+)
 from greenwave.sim.engine import Simulation
 
 # SUMO's passenger-car defaults (sumo.dlr.de/docs/Definition_of_Vehicles,...): a, b, tau, s0.
@@ -42,16 +48,53 @@ def test_equilibrium_gap_is_speed_times_tau(v):
 
 
 @settings(max_examples=300, deadline=None)
+@given(st.floats(0.0, 150.0), st.sampled_from([0.1, 0.25, 0.5, 1.0]), st.floats(0.0, 2.0))
+def test_euler_safe_speed_stops_exactly_within_the_gap(gap, dt, hold):
+    # Holding the safe speed for the hold time, then braking by b dt per step, covers the gap
+    # (exactly: it is the largest such speed) and never more.
+    b = 4.5
+    v = float(euler_safe_speed(gap, b, dt, hold))
+    covered, speed = v * max(hold, dt), v - b * dt
+    while speed > 0.0:
+        covered += speed * dt
+        speed -= b * dt
+    assert covered == pytest.approx(gap, abs=1e-6)
+
+
+@settings(max_examples=300, deadline=None)
 @given(st.floats(0.0, 20.0), st.floats(0.0, 150.0), st.sampled_from([0.1, 0.25, 0.5, 1.0]))
-def test_euler_steps_at_the_safe_speed_never_pass_a_standing_obstacle(v, gap, dt):
-    # Repeatedly driving at Krauss's safe speed towards a stop line (Euler update) never
-    # crosses it, for any step up to tau.
+def test_driving_at_the_stop_speed_never_passes_a_standing_obstacle(v, gap, dt):
     x = np.array(0.0)
     speed = np.array(v)
     for _ in range(400):
-        v_next = np.minimum(krauss_safe_speed(gap - x, 0.0, 4.5, 1.0), speed + 2.6 * dt)
+        v_next = np.minimum(euler_safe_speed(gap - x, 4.5, dt), speed + 2.6 * dt)
         x, speed, _a = euler_step(x, speed, v_next, dt)
         assert float(x) <= gap + 1e-9
+
+
+@settings(max_examples=200, deadline=None)
+@given(
+    st.floats(0.0, 20.0), st.floats(0.0, 20.0), st.floats(0.0, 80.0), st.sampled_from([0.5, 1.0])
+)
+def test_follower_never_hits_a_leader_braking_to_a_stop(v, v_lead, gap, dt):
+    # The leader brakes at b from now on; the follower drives at its safe speed (hold tau).
+    b, tau = 4.5, 1.0
+    xf, xl = 0.0, gap
+    vf, vl = v, v_lead
+    for _ in range(200):
+        v_safe = float(euler_safe_speed(xl - xf + float(euler_brake_gap(vl, b, dt)), b, dt, tau))
+        vf = max(min(v_safe, vf + 2.6 * dt), 0.0)
+        vl = max(vl - b * dt, 0.0)
+        xf += vf * dt
+        xl += vl * dt
+        assert xf <= xl + 1e-9
+
+
+def test_discrete_safe_speed_tends_to_krauss_formula():
+    # As dt -> 0 the discrete safe speed behind a leader is Krauss's continuous one.
+    dt = 1e-4
+    got = float(euler_safe_speed(20.0 + float(euler_brake_gap(10.0, 4.5, dt)), 4.5, dt, 1.0))
+    assert got == pytest.approx(float(krauss_safe_speed(20.0, 10.0, 4.5, 1.0)), abs=1e-3)
 
 
 def _krauss_world(**kw):
@@ -115,13 +158,12 @@ def test_queue_discharge_matches_krauss_headway():
     assert res.collisions == 0 and res.min_gap_m >= 2.5 - 1e-6
 
 
-@pytest.mark.parametrize("sigma", [0.0, 0.5])
-def test_conservation_and_safety_with_advice(arterial, sigma):
+@pytest.mark.parametrize(("sigma", "dt"), [(0.0, 0.5), (0.5, 0.5), (0.0, 1.0), (0.5, 1.0)])
+def test_conservation_and_safety_with_advice(arterial, sigma, dt):
     sc = arterial.scenario
     drivers = sc.drivers.model_copy(update={**SUMO_KRAUSS, "sigma": sigma})
-    from greenwave.network import World
-
-    w = World.build(sc.model_copy(update={"drivers": drivers}))
+    simulation = sc.simulation.model_copy(update={"dt_s": dt})
+    w = World.build(sc.model_copy(update={"drivers": drivers, "simulation": simulation}))
     for adv in (False, True):
         res = Simulation(w, seed=3, advisory=adv, duration_s=900.0).run()
         assert res.arrived == res.entered + res.waiting
@@ -151,3 +193,9 @@ def test_sigma_belongs_to_krauss():
     with pytest.raises(ValueError, match="sigma"):
         DriversModel(sigma=0.5)
     assert DriversModel(car_following="krauss", sigma=0.5).sigma == 0.5
+
+
+def test_steps_above_half_a_second_are_for_krauss_only():
+    with pytest.raises(ScenarioError, match=r"simulation.dt_s"):
+        corridor(simulation={"dt_s": 1.0})
+    assert corridor(simulation={"dt_s": 1.0}, drivers=SUMO_KRAUSS).scenario.simulation.dt_s == 1.0

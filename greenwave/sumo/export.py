@@ -128,7 +128,8 @@ def export_sumo(
     arrivals : {"uniform", "poisson"}
         ``vehsPerHour`` (equally spaced) or ``period="exp(rate)"`` (Poisson, as greenwave).
     car_following : {"krauss", "idm"}
-        SUMO's Krauss with ``sigma=0`` (no dawdling; deterministic like greenwave) or SUMO's IDM
+        SUMO's Krauss (``sigma`` = ``drivers.sigma`` for Krauss drivers, else 0: no dawdling,
+        deterministic like greenwave's IDM) or SUMO's IDM
         with greenwave's IDM parameters.
     lane_change : bool
         False: vehicles keep their departure lane (:data:`NO_LANE_CHANGE`), like greenwave's
@@ -425,7 +426,9 @@ def _write_routes(
     if car_following == "idm":
         vt.update(carFollowModel="IDM", delta="4")
     else:
-        vt.update(carFollowModel="Krauss", sigma="0")
+        # Greenwave's Krauss drivers keep their dawdling; IDM drivers have none.
+        sigma = drv.sigma if drv.car_following == "krauss" else 0.0
+        vt.update(carFollowModel="Krauss", sigma=num_text(sigma, 4))
     if not lane_change:
         vt.update(NO_LANE_CHANGE)
     ET.SubElement(routes, "vType", vt)
