@@ -780,33 +780,41 @@ def _plot_by_arterial(res: dict, out_dir: Path, title: str) -> Path:
 
 
 def _plot_sweep(res: dict, out_dir: Path, title: str) -> Path:
+    """Speed (top) and fuel/CO2 (bottom, their own scale: the reported lines are close) against
+    each numeric sweep key, with the 95 % CI shaded."""
     import matplotlib.pyplot as plt
 
     numeric = [r for r in res["sweep"] if not isinstance(r["value"], str)]
     keys = list(dict.fromkeys(r["key"] for r in numeric))
     fig, axes = plt.subplots(
-        1, len(keys), figsize=(6 * len(keys), 4.8), layout="constrained", squeeze=False
+        2, len(keys), figsize=(6 * len(keys), 7.5), layout="constrained", squeeze=False
     )
     colours = {"speed": "#1f6fb4", "fuel": "#2ca02c", "co2": "#7b3fa0"}
     # Fuel and CO2 changes nearly coincide: different markers and lines.
     fmts = {"speed": "o-", "fuel": "s-", "co2": "^:"}
-    for ax, key in zip(axes[0], keys, strict=True):
+    for col, key in enumerate(keys):
         pts = [r for r in numeric if r["key"] == key]
         x = np.array([r["value"] for r in pts], dtype=float)
         for n, colour in colours.items():
+            ax = axes[0][col] if n == "speed" else axes[1][col]
             m = np.array([r[n] for r in pts])
             ci = np.array([r[f"{n}_ci95"] for r in pts], dtype=float)
             ax.plot(x, m, fmts[n], color=colour, label=f"{PLOT_NAMES[n]} (simulated)")
-            ax.fill_between(x, ci[:, 0], ci[:, 1], color=colour, alpha=0.15, lw=0)
+            ax.fill_between(x, ci[:, 0], ci[:, 1], color=colour, alpha=0.2, lw=0)
             ax.axhline(REPORTED[n], color=colour, ls="--", lw=1,
                        label=f"{PLOT_NAMES[n]} reported ({REPORTED[n]:+g} %)")  # fmt: skip
-        ax.axhline(0, color="0.3", lw=0.6)
-        ax.set_xlabel(key)
-        ax.set_ylabel("system change, city-wide (%)")
-        ax.grid()
-    handles, labels = axes[0][0].get_legend_handles_labels()
+        axes[0][col].set_ylabel("speed change, city-wide (%)")
+        axes[1][col].set_ylabel("fuel / CO2 change, city-wide (%)")
+        axes[1][col].set_xlabel(key)
+        for ax in axes[:, col]:
+            ax.grid()
+    handles = [h for ax in axes[:, 0] for h in ax.get_legend_handles_labels()[0]]
+    labels = [t for ax in axes[:, 0] for t in ax.get_legend_handles_labels()[1]]
     fig.legend(handles, labels, loc="outside lower center", ncol=3)
-    fig.suptitle(f"zibo_city, {title}: system change against penetration and demand")
+    fig.suptitle(
+        f"zibo_city, {title}: system change against penetration and demand "
+        f"(seeds {res['sweep'][0]['seeds'][0]}–{res['sweep'][0]['seeds'][-1]}, 95 % CI)"
+    )
     path = out_dir / "city_sweep.png"
     fig.savefig(path)
     plt.close(fig)
