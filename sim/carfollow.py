@@ -32,9 +32,10 @@ the published formula, also SUMO's ``KraussOrig1``); the simulator uses its disc
 the Euler steps it takes (:func:`euler_safe_speed`, :func:`euler_brake_gap`; the form SUMO's
 default Krauss integrates), which tends to it as ``dt -> 0``; at a stop line the driver brakes
 with no reaction time.  The gap ``g`` is bumper to bumper minus the jam distance.  Driver
-imperfection σ ("dawdling") lowers the speed by ``σ a dt u``, ``u ~ U(0, 1)``, but not below
-``v - b dt`` (SUMO's ``dawdle``/``minNextSpeed``).  SUMO's defaults for passenger cars:
-a 2.6 m/s², b 4.5 m/s², τ 1 s, s0 2.5 m, σ 0.5
+imperfection σ ("dawdling") lowers the speed by ``σ min(v, a) dt u``, ``u ~ U(0, 1)`` (a slow
+driver dawdles in proportion to its speed, so that dawdling never keeps anyone from starting),
+but not below ``v - b dt`` (SUMO's Krauss ``dawdle``/``minNextSpeed``).  SUMO's defaults for
+passenger cars: a 2.6 m/s², b 4.5 m/s², τ 1 s, s0 2.5 m, σ 0.5
 (sumo.dlr.de/docs/Definition_of_Vehicles,_Vehicle_Types,_and_Routes); its default step is
 1 s, which Krauss drivers may use (``simulation.dt_s`` up to 1).
 Positions advance with the Euler update SUMO uses by default (``x += v_new dt``).

@@ -725,12 +725,14 @@ class Simulation:
             amax = np.where(obstacle, np.minimum(amax, safe_accel(v, dist, 0.0, dt)), amax)
         acc = acc + inter
         if krauss and drv.sigma > 0.0:
-            # Dawdling (drivers not holding an advised speed): up to σ a dt slower, never below
-            # the comfortable deceleration's reach nor below zero.
+            # Dawdling (drivers not holding an advised speed): up to σ min(v, a) dt slower (a
+            # slow driver dawdles in proportion to its speed, so that nobody is kept from
+            # starting), never below the comfortable deceleration's reach nor below zero.
             u = self.dawdle_rng.random(n)
             v_max = np.maximum(v + acc * dt, 0.0)
             floor = np.minimum(np.maximum(v - drv.decel_ms2 * dt, 0.0), v_max)
-            v_dawdle = np.maximum(v_max - drv.sigma * drv.accel_ms2 * dt * u, floor)
+            dawdle = drv.sigma * np.minimum(v_max, drv.accel_ms2) * dt * u
+            v_dawdle = np.maximum(v_max - dawdle, floor)
             acc = np.where(has_t, acc, (v_dawdle - v) / dt)
         acc = np.minimum(acc, amax)
         acc = np.maximum(acc, -EMERGENCY_DECEL_MS2)
