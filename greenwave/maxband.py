@@ -477,7 +477,9 @@ def solve_bands(
 
     obj: dict[int, float] = {}
     b_vars, t_vars, y_vars = [], [], []
-    optional = len(bands) > 1
+    # A band may be empty (y = 0) when there are others, or when offsets are tied (measuring a
+    # given plan): then a direction nobody can progress through is a band of 0, not infeasible.
+    optional = len(bands) > 1 or off.group is not None
     for spec in bands:
         k_n = spec.n_stops
         if k_n < 2:

@@ -182,13 +182,6 @@ def test_network_weights_count_what_enters_upstream(root, generated):
         network_problem(parse_scenario(data))
 
 
-@pytest.mark.xfail(
-    strict=True,
-    raises=CoordinationError,
-    reason="greenwave/maxband.py makes a lone band mandatory (optional = len(bands) > 1), so "
-    "measuring an uncoordinated plan's one weighted direction with its offsets fixed is "
-    "'infeasible' instead of a band of 0 (hook asked for in maxband.solve_bands)",
-)
 def test_network_with_demand_in_one_direction_only(generated):
     optimize_network(parse_scenario(_one_way_demand(generated, [])), speed_ms=V45)
 
