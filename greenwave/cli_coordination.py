@@ -338,9 +338,14 @@ def cmd_optimize(args) -> int:
 
 
 def _speed_limit_kmh(sc, corridor_id: str) -> float | None:
+    """The corridor's speed limit: its own, or the lowest of the links it is declared over."""
     for c in sc.corridors:
         if c.id == corridor_id:
-            return c.speed_limit_kmh
+            if c.speed_limit_kmh is not None:
+                return c.speed_limit_kmh
+            ids = set(c.links_forward or []) | set(c.links_backward or [])
+            limits = [ln.speed_limit_kmh for ln in sc.links if ln.id in ids]
+            return min(limits) if limits else None
     return None
 
 

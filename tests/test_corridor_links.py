@@ -315,3 +315,16 @@ def test_cli_optimize_on_a_declared_corridor(generated, tmp_path, capsys):
     sc = load_scenario(out)
     assert sc.corridors[0].links_backward is not None
     assert main(["optimize", str(path), "--speed-kmh", "45", "--network", "--out", str(out)]) == 0
+
+
+def test_progression_above_the_links_limit_is_warned(generated, tmp_path, capsys):
+    import tomli_w
+
+    data = as_links(generated)
+    ids = set(data["corridors"][0]["links_forward"])
+    limit = min(ln["speed_limit_kmh"] for ln in data["links"] if ln["id"] in ids)
+    path = tmp_path / "links.toml"
+    path.write_text(tomli_w.dumps(data))
+    argv = ["optimize", str(path), "--speed-kmh", f"{limit + 5:g}", "--out", str(tmp_path / "o")]
+    assert main([*argv, "--speed-tolerance-kmh", "1"]) == 0
+    assert f"above the corridor's speed limit {limit:g} km/h" in capsys.readouterr().err
