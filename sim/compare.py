@@ -18,7 +18,8 @@ from greenwave.network import World
 
 from .demand import draw_arrivals
 from .engine import SimResult, Simulation
-from .measures import aggregate, paired_changes, summarize
+from .groups import GROUPS, SUBGROUPS, vehicle_masks
+from .measures import paired_block, summarize
 
 
 def _settings(world: World, duration_s, penetration, compliance):
@@ -37,6 +38,33 @@ def check_same_network(a: World, b: World) -> None:
         raise ValueError("scenarios differ in network or signal groups; only timings may differ")
     if a.timing.plans.group_keys != b.timing.plans.group_keys:
         raise ValueError("scenarios differ in signal groups; only timings may differ")
+
+
+GroupRuns = dict[str, dict[str, list[dict]]]
+"""Per-seed summaries of each group (and subgroup) by case: ``{group: {case: [summary]}}``."""
+
+
+def _add_group_summaries(world: World, res: SimResult, case: str, into: GroupRuns) -> None:
+    """Append ``res``'s summary of every group and subgroup to ``into[group][case]``."""
+    v = res.vehicles
+    for name, mask in vehicle_masks(
+        world.network, res.extra["entry_links"], v["entry_link"]
+    ).items():
+        into.setdefault(name, {}).setdefault(case, []).append(summarize(res, mask))
+
+
+def _group_blocks(group_runs: GroupRuns, changes: dict[str, tuple[str, str]]) -> dict:
+    """``{"groups": ..., "subgroups": ...}``: :func:`~sim.measures.paired_block` of every group
+    and subgroup with a counted vehicle in some run (an empty group is left out, not NaN)."""
+    blocks = {
+        name: paired_block(runs, changes)
+        for name, runs in group_runs.items()
+        if any(r["vehicles"] for case_runs in runs.values() for r in case_runs)
+    }
+    return {
+        "groups": {n: blocks[n] for n in GROUPS if n in blocks},
+        "subgroups": {n: blocks[n] for n in SUBGROUPS if n in blocks},
+    }
 
 
 def run_pair(
@@ -119,6 +147,7 @@ def compare(
     """
     kw = _settings(world, duration_s, penetration, compliance)
     base_runs, adv_runs, kept = [], [], []
+    group_runs: GroupRuns = {}
     steps, wall = 0, 0.0
     for i, seed in enumerate(seeds):
         b, a = run_pair(
@@ -134,23 +163,23 @@ def compare(
             progress(2)
         base_runs.append(summarize(b))
         adv_runs.append(summarize(a))
+        _add_group_summaries(world, b, "baseline", group_runs)
+        _add_group_summaries(world, a, "advisory", group_runs)
         steps += b.vehicle_steps + a.vehicle_steps
         wall += b.wall_s + a.wall_s
         if keep or (record_first and i == 0):
             kept.append((seed, b, a))
-    change, change_ci = paired_changes(base_runs, adv_runs)
+    changes = {"": ("baseline", "advisory")}
     out = {
         "scenario": name or world.scenario.name,
         "seeds": list(seeds),
         "penetration": kw["penetration"],
         "duration_s": kw["duration_s"],
         "drain_s": drain_s,
-        "baseline": aggregate(base_runs),
-        "advisory": aggregate(adv_runs),
-        "change_pct": change,
-        "change_ci95": change_ci,
+        **paired_block({"baseline": base_runs, "advisory": adv_runs}, changes),
         "per_seed": {"baseline": base_runs, "advisory": adv_runs},
         "vehicle_steps_per_s": steps / wall if wall > 0 else math.nan,
+        **_group_blocks(group_runs, changes),
     }
     if keep or record_first:
         out["_runs"] = kept
@@ -186,6 +215,7 @@ def compare_before_after(
         "after": (after.timing, True),
     }
     runs: dict[str, list[dict]] = {k: [] for k in cases}
+    group_runs: GroupRuns = {}
     kept = []
     for i, seed in enumerate(seeds):
         arr = draw_arrivals(after.scenario, after.network, seed, kw["duration_s"])
@@ -207,6 +237,7 @@ def compare_before_after(
             if progress is not None:
                 progress(1)
             runs[k].append(summarize(res))
+            _add_group_summaries(after, res, k, group_runs)
             results[k] = res
         if keep or record:
             kept.append((seed, results))
@@ -218,13 +249,10 @@ def compare_before_after(
         "duration_s": kw["duration_s"],
         "drain_s": drain_s,
     }
-    for k in cases:
-        out[k] = aggregate(runs[k])
-    for k in ("retiming_only", "advice_only", "after"):
-        mean, ci = paired_changes(runs["before"], runs[k])
-        out[f"change_pct_{k}"] = mean
-        out[f"change_ci95_{k}"] = ci
+    changes = {f"_{k}": ("before", k) for k in ("retiming_only", "advice_only", "after")}
+    out.update(paired_block(runs, changes))
     out["per_seed"] = runs
+    out.update(_group_blocks(group_runs, changes))
     if keep or record_first:
         out["_runs"] = kept
     return out

@@ -154,3 +154,20 @@ def paired_changes(base_runs: list[dict], other_runs: list[dict]) -> tuple[dict,
         m, lo, hi = mean_ci(per_seed)
         mean[k], ci[k] = m, [lo, hi]
     return mean, ci
+
+
+def paired_block(runs: dict[str, list[dict]], changes: dict[str, tuple[str, str]]) -> dict:
+    """Each case's :func:`aggregate` and the paired changes between cases.
+
+    ``runs`` maps a case name to its per-seed summaries (the same seeds, in the same order, in
+    every case); ``changes`` maps a key suffix to ``(reference case, other case)``.  Returns
+    ``{case: aggregate, "change_pct<suffix>": ..., "change_ci95<suffix>": ...}``, e.g. with
+    ``{"": ("baseline", "advisory")}`` the ``baseline``, ``advisory``, ``change_pct`` and
+    ``change_ci95`` of ``compare --json``.
+    """
+    out: dict = {case: aggregate(r) for case, r in runs.items()}
+    for suffix, (base, other) in changes.items():
+        mean, ci = paired_changes(runs[base], runs[other])
+        out[f"change_pct{suffix}"] = mean
+        out[f"change_ci95{suffix}"] = ci
+    return out
