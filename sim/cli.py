@@ -42,6 +42,7 @@ from greenwave.scenario import DEFAULT_SCENARIO, load_scenario
 
 from .compare import check_same_network, compare, compare_before_after, vehicles_table
 from .engine import SimResult
+from .groups import GROUPS, SUBGROUPS
 from .measures import CHANGE_MEASURES
 
 ROWS = [  # (key, format)
@@ -59,6 +60,9 @@ ROWS = [  # (key, format)
 BEFORE_AFTER_CASES = ("before", "retiming_only", "advice_only", "after")
 """compare --before: (before timing, no advice), (after timing, no advice), (before timing,
 advice), (after timing, advice), as in :func:`greenwave.sim.compare.compare_before_after`."""
+
+GROUP_MEASURES = ("mean_speed_kmh", "travel_time_s", "stops_per_veh", "fuel_l_per_100km")
+"""The changes shown per vehicle group in the text table (the JSON has them all)."""
 
 TEXT: dict[str, dict[str, Any]] = {
     "en": {
@@ -84,6 +88,16 @@ TEXT: dict[str, dict[str, Any]] = {
         "plots": "plots",
         "csv": "per-vehicle results",
         "report": "report",
+        "by_group": "by group: change % (95% CI)",
+        "by_group_ba": "by group: after against before, change % (95% CI)",
+        "group_header": ("group", "vehicles", "speed", "travel time", "stops", "fuel"),
+        "groups": {
+            "arterial": "arterial",
+            "side_street": "side street",
+            "arterial_forward": "  forward",
+            "arterial_backward": "  backward",
+        },
+        "one_group": "(every counted vehicle drives on a declared corridor: one group)",
     },
     "zh": {
         "labels": {
@@ -108,6 +122,16 @@ TEXT: dict[str, dict[str, Any]] = {
         "plots": "图",
         "csv": "逐车结果",
         "report": "报告",
+        "by_group": "分组:变化 %(95% 置信区间)",
+        "by_group_ba": "分组:改造后相对改造前的变化 %(95% 置信区间)",
+        "group_header": ("车辆组", "车辆数", "车速", "行程时间", "停车次数", "油耗"),
+        "groups": {
+            "arterial": "干道",
+            "side_street": "支路",
+            "arterial_forward": "  正向",
+            "arterial_backward": "  反向",
+        },
+        "one_group": "(所有统计车辆都行驶在已声明的干道上:只有一个组)",
     },
 }
 
@@ -269,6 +293,7 @@ def cmd_compare(args) -> int:
             plot_dir = args.plots if args.plots is not None else Path(tmp)
             with _writing("--plots", plot_dir):
                 files = _write_plots(world, before, first, plot_dir, seeds[0])
+                files += _write_group_plot(res, plot_dir)
         if args.out is not None:
             with _writing("--out", args.out):
                 _write_csv(args.out, tables)
@@ -315,6 +340,8 @@ JSON_KEYS = (
     "duration_s",
     "drain_s",
     "vehicle_steps_per_s",
+    "groups",
+    "subgroups",
 )
 """Keys of ``compare --json`` (without --before, which prints the whole object)."""
 
@@ -437,6 +464,13 @@ def _write_plots(world: World, before: World | None, first, out_dir: Path, seed:
     )
 
 
+def _write_group_plot(res: dict, out_dir: Path) -> list[Path]:
+    """The paired change per vehicle group (all seeds), when the result has groups."""
+    from .plots import write_group_plot
+
+    return write_group_plot(res, out_dir)
+
+
 @contextlib.contextmanager
 def _writing(flag: str, path: Path):
     """An OSError while writing ``path`` becomes a :class:`CliError` naming ``flag``."""
@@ -500,7 +534,41 @@ def _print_table(res, tr):
             f"{pad(tr['labels'][key], 22)}{_fmt(fmt, b):>12}{_fmt(fmt, a):>12}"
             f"{_fmt('{:+.2f}', ch) if key in CHANGE_MEASURES else '':>10}  {ci}"
         )
+    _print_groups(res, tr, ba=False)
     print(tr["throughput"].format(v=res["vehicle_steps_per_s"] / 1e6))
+
+
+def _print_groups(res, tr, *, ba: bool) -> None:
+    """The per-group block: counted vehicles of the reference run and the change of
+    :data:`GROUP_MEASURES` with its interval, for each group and, indented, each subgroup
+    (``ba``: the after-against-before change of ``compare --before``)."""
+    groups, subgroups = res.get("groups") or {}, res.get("subgroups") or {}
+    if not groups:
+        return
+    ref, suffix = ("before", "_after") if ba else ("baseline", "")
+    print(tr["by_group_ba" if ba else "by_group"])
+    h = tr["group_header"]
+    print("  " + pad(h[0], 14) + pad(h[1], 9, ">") + "".join("  " + pad(x, 22, ">") for x in h[2:]))
+    rows = []
+    for name in GROUPS:
+        if name in groups:
+            rows.append((name, groups[name]))
+            rows += [
+                (s, subgroups[s]) for s, of in SUBGROUPS.items() if of == name and s in subgroups
+            ]
+    for name, g in rows:
+        cells = []
+        for key in GROUP_MEASURES:
+            ch, ci = g[f"change_pct{suffix}"].get(key), g[f"change_ci95{suffix}"].get(key)
+            cells.append(f"{_fmt('{:+.2f}', ch)} {_ci(ci) if ci else ''}".rstrip())
+        print(
+            "  "
+            + pad(tr["groups"][name], 14)
+            + f"{_fmt('{:.0f}', g[ref]['vehicles']):>9}"
+            + "".join("  " + pad(c, 22, ">") for c in cells)
+        )
+    if len(groups) == 1:
+        print("  " + tr["one_group"])
 
 
 def _print_before_after(res, tr):
@@ -530,3 +598,4 @@ def _print_before_after(res, tr):
                 for c in BEFORE_AFTER_CASES[1:]
             )
         )
+    _print_groups(res, tr, ba=True)

@@ -507,3 +507,132 @@ def write_plots(
                 plt.close(fig)
                 written.append(p)
     return written
+
+
+# ---------------------------------------------------------------------------------- by group
+GROUP_FILE = "change_by_group.png"
+GROUP_PLOT_MEASURES = (  # (key, panel title): the changes drawn per group
+    ("mean_speed_kmh", "mean speed"),
+    ("travel_time_s", "travel time"),
+    ("stops_per_veh", "stops per vehicle"),
+    ("fuel_l_per_100km", "fuel per km"),
+)
+GROUP_LABELS = {
+    "all": "all vehicles",
+    "arterial": "arterial",
+    "arterial_forward": "arterial,\nforward",
+    "arterial_backward": "arterial,\nbackward",
+    "side_street": "side street",
+}
+# The comparisons of a result, each (change-key suffix, legend label, colour): advisory
+# against baseline for ``compare``; each case against before for ``compare --before``.
+_COMPARE = (("", "advisory against baseline", ps.EQUIPPED),)
+_BEFORE_AFTER = (
+    ("_retiming_only", "retiming only", ps.DESIGN_BAND_EDGE),
+    ("_advice_only", "advice only", ps.EQUIPPED),
+    ("_after", "after (retiming + advice)", ps.ADVICE_BAND_FILL),
+)
+
+
+def _group_columns(result: dict) -> list[tuple[str, dict]]:
+    """``(name, block)`` of the whole and of every group, each group followed by its
+    subgroups, in the order of :data:`sim.groups.GROUPS`."""
+    from .groups import GROUPS, SUBGROUPS
+
+    groups, subgroups = result.get("groups") or {}, result.get("subgroups") or {}
+    cols = [("all", result)]
+    for g in GROUPS:
+        if g in groups:
+            cols.append((g, groups[g]))
+            cols += [(s, subgroups[s]) for s, of in SUBGROUPS.items() if of == g and s in subgroups]
+    return cols
+
+
+def _value(block: dict, key: str) -> float:
+    """A number of a result block, NaN where missing or null (the JSON round trip)."""
+    v = block.get(key) if block else None
+    return float(v) if isinstance(v, (int, float)) else np.nan
+
+
+def group_change_figure(result: dict) -> Figure:
+    """Paired change (%) of :data:`GROUP_PLOT_MEASURES` for all vehicles and each group, one
+    panel per measure, bars with their 95 % CI over seeds as whiskers.
+
+    ``result`` is what :func:`sim.compare.compare` or :func:`sim.compare.compare_before_after`
+    returns (or its JSON round trip); the latter draws the three changes against before.
+    """
+    from .groups import SUBGROUPS
+
+    comps = _BEFORE_AFTER if "before_scenario" in result else _COMPARE
+    cols = _group_columns(result)
+    x = np.arange(len(cols))
+    width = 0.8 / len(comps)
+    is_sub = [n in SUBGROUPS for n, _ in cols]
+    fig, axes = plt.subplots(
+        1, len(GROUP_PLOT_MEASURES), figsize=(3.4 * len(GROUP_PLOT_MEASURES) + 1.5, 4.8)
+    )
+    fig.set_layout_engine("constrained")
+    for ax, (key, title) in zip(axes, GROUP_PLOT_MEASURES, strict=True):
+        for j, (suffix, label, colour) in enumerate(comps):
+            mean = np.array([_value(b[f"change_pct{suffix}"], key) for _, b in cols])
+            ci = [b[f"change_ci95{suffix}"].get(key) or [None, None] for _, b in cols]
+            lo = np.array([_value({"v": c[0]}, "v") for c in ci])
+            hi = np.array([_value({"v": c[1]}, "v") for c in ci])
+            # Whiskers only where there is an interval (two or more seeds).
+            err = np.vstack([mean - lo, hi - mean])
+            err = np.where(np.isfinite(err), err, 0.0)
+            bars = ax.bar(
+                x + (j - (len(comps) - 1) / 2) * width,
+                np.nan_to_num(mean),
+                width * 0.92,
+                yerr=err,
+                color=colour,
+                ecolor="0.15",
+                capsize=3,
+                error_kw={"lw": 0.9},
+                label=label,
+            )
+            # Subgroups are parts of the group to their left: drawn lighter and hatched.
+            for bar, sub in zip(bars, is_sub, strict=True):
+                if sub:
+                    bar.set_alpha(0.6)
+                    bar.set_hatch("//")
+        ax.axhline(0.0, color="0.3", lw=0.8)
+        ax.set_title(f"{title} (%)")
+        ax.set_xticks(x, [GROUP_LABELS.get(n, n) for n, _ in cols], rotation=0)
+        ax.grid(axis="y")
+    axes[0].set_ylabel("change (%), mean and 95 % CI over seeds")
+    n_seeds = len(result.get("seeds", []))
+    counts = ", ".join(
+        f"{GROUP_LABELS.get(n, n).replace(chr(10), ' ')} {int(_value(_ref(result, b), 'vehicles'))}"
+        for n, b in cols
+    )
+    what = "paired change by vehicle group" + ("" if len(comps) > 1 else f", {comps[0][1]}")
+    fig.suptitle(
+        ps.figure_title(str(result.get("scenario", "")), what)
+        + f" — {n_seeds} seed(s)\nvehicles counted (reference run, all seeds): {counts}"
+    )
+    if len(comps) > 1:
+        handles, labels = axes[0].get_legend_handles_labels()
+        fig.legend(handles, labels, loc="outside lower center", ncol=len(comps))
+    return fig
+
+
+def _ref(result: dict, block: dict) -> dict:
+    """The reference run's aggregate in a result block (baseline, or before)."""
+    return block.get("before" if "before_scenario" in result else "baseline") or {}
+
+
+def write_group_plot(result: dict, out_dir: Path) -> list[Path]:
+    """:func:`group_change_figure` as ``change_by_group.png`` in ``out_dir``; nothing when
+    the result has no groups (returns the written files)."""
+    if not result.get("groups"):
+        return []
+    out_dir = Path(out_dir)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    with ps.style():
+        fig = group_change_figure(result)
+        p = out_dir / GROUP_FILE
+        fig.savefig(p, dpi=ps.DPI)
+        plt.close(fig)
+    return [p]

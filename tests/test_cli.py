@@ -270,6 +270,7 @@ def test_compare_writes_plots_and_csv_and_matches_the_library(small, tmp_path, c
     assert main(argv) == 0
     got = _json_out(capsys)
     assert sorted(p.name for p in plots.glob("*.png")) == [
+        "change_by_group.png",
         "speed_profiles_eastbound.png",
         "speed_profiles_westbound.png",
         "time_space_eastbound.png",
@@ -299,6 +300,7 @@ def test_compare_before_honours_plots_and_out(small, tmp_path, capsys):
     got = _json_out(capsys)
     assert len(list(plots.glob("time_space_*.png"))) == 2
     assert len(list(plots.glob("speed_profiles_*.png"))) == 2
+    assert (plots / "change_by_group.png").is_file()
     with out.open(newline="", encoding="utf-8") as f:
         rows = list(csv.DictReader(f))
     assert {r["run"] for r in rows} == {"before", "retiming_only", "advice_only", "after"}
