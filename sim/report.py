@@ -21,6 +21,7 @@ from pathlib import Path
 
 from greenwave.network import World
 
+from .groups import GROUPS, SUBGROUPS
 from .measures import CHANGE_MEASURES, change_pct
 
 # (key, label, format): the rows of the results tables, in order (as ``greenwave compare``).
@@ -52,6 +53,14 @@ BEFORE_AFTER_CASES = (
     ("advice_only", "advice only"),
     ("after", "after (retiming + advice)"),
 )
+GROUP_MEASURES = ("mean_speed_kmh", "travel_time_s", "stops_per_veh", "fuel_l_per_100km")
+"""The changes of the group table (all of them are in ``compare --json``)."""
+GROUP_NAMES = {
+    "arterial": "arterial",
+    "arterial_forward": "arterial, forward direction",
+    "arterial_backward": "arterial, backward direction",
+    "side_street": "side street",
+}
 IMAGE_TYPES = {
     ".png": "image/png",
     ".jpg": "image/jpeg",
@@ -289,6 +298,7 @@ def _compare_tables(result: dict) -> str:
         "<h3>Baseline (no advice) and advisory, mean over seeds</h3>",
         _table(head, rows, "results"),
     ]
+    out.append(_group_table(result, ("baseline", "advisory"), ""))
     per_seed = result.get("per_seed") or {}
     b_runs, a_runs = per_seed.get("baseline") or [], per_seed.get("advisory") or []
     if b_runs and len(b_runs) == len(a_runs):
@@ -343,12 +353,61 @@ def _before_after_tables(result: dict) -> str:
         _table(head, level_rows, "results levels"),
         "<h3>Change % against before (no retiming, no advice)</h3>",
         _table(chead, change_rows, "results changes"),
+        _group_table(result, ("before", "after"), "_after"),
     ]
     per_seed = result.get("per_seed") or {}
     if per_seed.get("before") and len(per_seed["before"]) == len(per_seed.get("after") or []):
         out.append("<h3>After against before: change % per seed</h3>")
         out.append(_per_seed_table(result.get("seeds", []), per_seed["before"], per_seed["after"]))
     return "".join(out)
+
+
+GROUP_INTRO = (
+    "Vehicles by the street they drive: arterial (along a declared corridor, and each of its "
+    "directions, a part of the arterial row above it) and side street (every other vehicle). "
+    "Every vehicle drives straight on (no turning traffic is simulated); a group without "
+    "counted vehicles is not shown."
+)
+
+
+def _group_table(result: dict, cases: tuple[str, str], suffix: str) -> str:
+    """Counted vehicles of ``cases`` and the paired change ``change_pct<suffix>`` (with its
+    95 % CI) of every change measure, per vehicle group and subgroup; empty without groups."""
+    groups, subgroups = result.get("groups") or {}, result.get("subgroups") or {}
+    if not groups:
+        return ""
+    names = []
+    for g in GROUPS:
+        if g in groups:
+            names.append((g, groups[g]))
+            names += [
+                (n, subgroups[n]) for n, of in SUBGROUPS.items() if of == g and n in subgroups
+            ]
+    rows = []
+    for name, block in names:
+        cells = [(GROUP_NAMES.get(name, name), "")]
+        counts = [fmt("{:.0f}", (block.get(c) or {}).get("vehicles")) for c in cases]
+        cells.append((" / ".join(counts), "num"))
+        for key in GROUP_MEASURES:
+            mean = (block.get(f"change_pct{suffix}") or {}).get(key)
+            ci = (block.get(f"change_ci95{suffix}") or {}).get(key)
+            ci_text = fmt_ci(CHANGE_FMT, ci)
+            text = fmt(CHANGE_FMT, mean) + (f" {ci_text}" if ci_text != "–" else "")
+            cells.append((text, f"num {_verdict(key, mean, ci)}".strip()))
+        rows.append((name, cells))
+    what = "after against before" if suffix else "advisory against baseline"
+    head = ["group", f"vehicles ({cases[0]} / {cases[1]})"]
+    head += [f"{NAMES[m]}: change % [95 % CI]" for m in GROUP_MEASURES]
+    note = ""
+    if len(groups) == 1:
+        note = (
+            "<p class='muted'>Every counted vehicle is in one group: all its streets are "
+            "declared corridors.</p>"
+        )
+    return (
+        f"<h3>By vehicle group: {_e(what)}, change %</h3>"
+        f"<p class='muted'>{_e(GROUP_INTRO)}</p>" + _table(head, rows, "results groups") + note
+    )
 
 
 def _key_results(result: dict) -> str:
@@ -405,6 +464,17 @@ def caption(path: Path, before_after: bool = False) -> str:
             f"Speed profiles, {where}: speed against distance of the same sample of vehicles, "
             f"{panels}; dotted lines are the stop lines, the red line the speed limit, the "
             "shaded strip the advisory speed band."
+        )
+    if stem == "change_by_group":
+        what = (
+            "retiming only, advice only and both against before"
+            if before_after
+            else "advisory against baseline"
+        )
+        return (
+            f"Paired change by vehicle group ({what}): mean change % over seeds with its 95 % "
+            "CI as whiskers, for all vehicles, the arterial (hatched: each of its directions) "
+            "and the side streets."
         )
     m = _SWEEP_LINE.match(stem)
     if m:

@@ -198,3 +198,26 @@ def test_group_plot(side_result, grid_result, tmp_path):
     files = write_group_plot(grid_result, tmp_path)
     assert [p.name for p in files] == ["change_by_group.png"] and files[0].stat().st_size > 0
     assert write_group_plot({k: v for k, v in grid_result.items() if k != "groups"}, tmp_path) == []
+
+
+def test_report_shows_the_group_table(side_result, grid_result, side_streets, grid, tmp_path):
+    from pathlib import Path
+
+    from greenwave.cli import _nan_to_none
+    from greenwave.sim.report import caption, write_report
+
+    res = {k: v for k, v in side_result.items() if k != "_runs"}
+    text = write_report(tmp_path / "r.html", world=side_streets, result=res, figures=[]).read_text(
+        encoding="utf-8"
+    )
+    assert "By vehicle group: advisory against baseline" in text
+    for name in ("arterial", "arterial_forward", "arterial_backward", "side_street"):
+        assert f'data-measure="{name}"' in text
+    art = side_result["groups"]["arterial"]
+    assert f"{art['baseline']['vehicles']} / {art['advisory']['vehicles']}" in text
+    # The JSON round trip (NaN as null) renders too; the grid says it has one group.
+    one = write_report(
+        tmp_path / "g.html", world=grid, result=_nan_to_none(grid_result), figures=[]
+    ).read_text(encoding="utf-8")
+    assert 'data-measure="side_street"' not in one and "in one group" in one
+    assert caption(Path("change_by_group.png")).startswith("Paired change by vehicle group")
