@@ -290,8 +290,10 @@ def arterial_figure(
     w0, w1 = window_s(art)
     t0 = w0 if t0 is None else t0
     t1 = w1 if t1 is None else t1
+    # Wider for longer windows, taller for more stop lines (a 34-signal street stays readable).
     width = float(np.clip(6.0 + (t1 - t0) / 60.0, 10.0, 22.0))
-    fig, ax = plt.subplots(figsize=(width, 7.2), layout="constrained")
+    height = float(np.clip(2.4 + 0.34 * len(art.stop_names), 7.2, 16.0))
+    fig, ax = plt.subplots(figsize=(width, height), layout="constrained")
     handles = draw_arterial(ax, world, art, t0, t1)
     ax.set_yticks(art.intersection_pos_m, art.stop_names)
     ax.set_ylabel("stop line (intersection)")
