@@ -159,3 +159,33 @@ def two_signal_toml(
         warmup_s=warmup_s,
         signals=signals,
     )
+
+
+def run_recorded(world: World, times, duration_s: float, **kw):
+    """One baseline run of hand-made arrivals at the first entry, trajectories recorded."""
+    from greenwave.sim.engine import Simulation
+
+    return Simulation(
+        world,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(world, times, **kw),
+        duration_s=duration_s,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+    ).run()
+
+
+def crossing_times(trajectories: dict, line_m: float) -> np.ndarray:
+    """Sorted times (s) at which recorded vehicles pass ``line_m``, interpolated between ticks."""
+    tr = trajectories
+    cross = []
+    for vid in np.unique(tr["vid"]):
+        k = tr["vid"] == vid
+        t, x = tr["t"][k], tr["pos"][k]
+        i = np.flatnonzero(x > line_m)
+        if i.size and i[0] > 0:
+            a, b = i[0] - 1, i[0]
+            cross.append(t[a] + (line_m - x[a]) / (x[b] - x[a]) * (t[b] - t[a]))
+    return np.sort(cross)

@@ -7,7 +7,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from simkit import arrivals, corridor
+from simkit import arrivals, corridor, crossing_times, run_recorded
 
 from greenwave.network import World
 from greenwave.scenario import DriversModel, ScenarioError
@@ -103,16 +103,7 @@ def _krauss_world(**kw):
 
 def test_vehicle_stops_at_red_and_leaves_on_green():
     w = _krauss_world(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=600.0, green=(0.0, 45.0))
-    res = Simulation(
-        w,
-        seed=0,
-        advisory=False,
-        arrivals=arrivals(w, [20.0]),
-        duration_s=300.0,
-        warmup_s=0.0,
-        record=True,
-        record_routes=[0],
-    ).run()
+    res = run_recorded(w, [20.0], 300.0)
     tr = res.trajectories
     stopped = tr["v"] <= 0.1
     assert stopped.any()
@@ -134,25 +125,8 @@ def test_queue_discharge_matches_krauss_headway():
         n=2, spacing=3000.0, offsets=[0.0, 0.0], cycle=200.0, green=(0.0, 100.0), entry=1000.0
     )
     times = np.arange(40) * 1.0 + 100.0
-    res = Simulation(
-        w,
-        seed=0,
-        advisory=False,
-        arrivals=arrivals(w, times),
-        duration_s=400.0,
-        warmup_s=0.0,
-        record=True,
-        record_routes=[0],
-    ).run()
-    tr = res.trajectories
-    cross = []
-    for vid in np.unique(tr["vid"]):
-        k = tr["vid"] == vid
-        t, x = tr["t"][k], tr["pos"][k]
-        i = np.flatnonzero(x > 1000.0)
-        if i.size and i[0] > 0:
-            a, b = i[0] - 1, i[0]
-            cross.append(t[a] + (1000.0 - x[a]) / (x[b] - x[a]) * (t[b] - t[a]))
+    res = run_recorded(w, times, 400.0)
+    cross = crossing_times(res.trajectories, 1000.0)
     headway = np.diff(np.sort(cross)[4:30]).mean()
     assert 7.5 / (50 / 3.6) + 1.0 - 1e-6 <= headway <= 2.2, headway
     assert res.collisions == 0 and res.min_gap_m >= 2.5 - 1e-6

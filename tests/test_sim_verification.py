@@ -4,7 +4,7 @@ import re
 
 import numpy as np
 import pytest
-from simkit import arrivals, corridor
+from simkit import arrivals, corridor, crossing_times, run_recorded
 
 from greenwave.network import World
 from greenwave.sim.engine import Simulation
@@ -75,27 +75,7 @@ def test_saturation_flow_is_plausible():
         limit_kmh=50.0,
     )
     times = np.arange(40) * 1.0 + 100.0  # 40 cars arrive during red (100–140 s)
-    sim = Simulation(
-        w,
-        seed=0,
-        advisory=False,
-        arrivals=arrivals(w, times, factor=1.0),
-        duration_s=400.0,
-        warmup_s=0.0,
-        record=True,
-        record_routes=[0],
-    )
-    res = sim.run()
-    tr = res.trajectories
-    cross = []
-    for vid in np.unique(tr["vid"]):
-        k = tr["vid"] == vid
-        t, x = tr["t"][k], tr["pos"][k]
-        i = np.flatnonzero(x > 1000.0)
-        if i.size and i[0] > 0:  # interpolate the crossing time
-            a, b = i[0] - 1, i[0]
-            cross.append(t[a] + (1000.0 - x[a]) / (x[b] - x[a]) * (t[b] - t[a]))
-    cross = np.sort(cross)
+    cross = crossing_times(run_recorded(w, times, 400.0).trajectories, 1000.0)
     assert len(cross) >= 30
     headway = np.diff(cross[4:30]).mean()  # after the start-up vehicles, as the HCM counts
     flow = 3600.0 / headway
