@@ -558,18 +558,20 @@ def _start_live(tab, server, lon0, lat0):
     page.wait_for_function("() => window.greenwave.last?.request?.vehicle_id === 'live'")
 
 
-def _same_advice(a, b, tol_s=0.002):
-    """Two advisories equal but for when each was generated, times to a signal change within
-    ``tol_s`` (a pushed advice is for an instant with more digits than its ISO ``timestamp``,
-    which has milliseconds)."""
+def _same_advice(a, b, tol_s=0.002, key=""):
+    """Two advisories equal but for when each was generated: a pushed advice is for an instant
+    with more digits than its ISO ``timestamp`` (milliseconds), so times may differ by
+    ``tol_s`` and what follows from them by as much as 1 ms makes at up to 50 m/s: distances
+    by 0.05 m, speeds by 0.01 km/h."""
     if isinstance(a, dict) and isinstance(b, dict):
         keys = (a.keys() | b.keys()) - {"generated_at"}
-        return all(k in a and k in b and _same_advice(a[k], b[k], tol_s) for k in keys)
+        return all(k in a and k in b and _same_advice(a[k], b[k], tol_s, k) for k in keys)
     if isinstance(a, list) and isinstance(b, list):
         pairs = zip(a, b, strict=False)
-        return len(a) == len(b) and all(_same_advice(x, y, tol_s) for x, y in pairs)
+        return len(a) == len(b) and all(_same_advice(x, y, tol_s, key) for x, y in pairs)
     if isinstance(a, float | int) and isinstance(b, float | int):
-        return abs(a - b) <= tol_s
+        tol = 0.05 if key.endswith("_m") else 0.01 if key.endswith("_kmh") else tol_s
+        return abs(a - b) <= tol
     return a == b
 
 
