@@ -106,7 +106,14 @@ class DemandModel(_Strict):
 
 IDM_MAX_DT_S = 0.5
 """Longest physics step for IDM drivers (ballistic update; Treiber & Kanagaraj 2015 find
-larger steps distort it); Krauss drivers run at up to SUMO's default 1 s."""
+larger steps distort it)."""
+KRAUSS_MAX_DT_S = 1.0
+"""Longest physics step for Krauss drivers: SUMO's default step."""
+
+
+def max_dt_s(car_following: str) -> float:
+    """Longest physics step (s) for a car-following model (``drivers.car_following``)."""
+    return KRAUSS_MAX_DT_S if car_following == "krauss" else IDM_MAX_DT_S
 
 
 class DriversModel(_Strict):
@@ -247,7 +254,7 @@ class SimulationModel(_Strict):
     dt_s: FiniteFloat = Field(
         0.5,
         gt=0.0,
-        le=1.0,
+        le=KRAUSS_MAX_DT_S,
         description="Physics step (s); up to 0.5 with IDM, up to 1 with Krauss (SUMO's default)",
     )
     seed: int = Field(1, ge=0)
@@ -290,7 +297,7 @@ class Scenario(_Strict):
     def _references(self):
         if not self.intersections and self.grid is None:
             raise ValueError("intersections: a scenario needs intersections or a [grid]")
-        if self.simulation.dt_s > IDM_MAX_DT_S and self.drivers.car_following != "krauss":
+        if self.simulation.dt_s > max_dt_s(self.drivers.car_following):
             raise ValueError(
                 f"simulation.dt_s: above {IDM_MAX_DT_S:g} s only with drivers.car_following = "
                 f"'krauss' (SUMO's step is 1 s; IDM needs <= {IDM_MAX_DT_S:g} s)"

@@ -48,7 +48,7 @@ import simpy
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.network import World
-from greenwave.scenario import IDM_MAX_DT_S
+from greenwave.scenario import max_dt_s
 from greenwave.timing import AMBER, GREEN, RED
 
 from .carfollow import (
@@ -241,7 +241,7 @@ class Simulation:
         self.dt = float(dt_s if dt_s is not None else sc.simulation.dt_s)
         self.duration = float(duration_s if duration_s is not None else sc.simulation.duration_s)
         self.warmup = float(warmup_s if warmup_s is not None else sc.simulation.warmup_s)
-        max_dt = 1.0 if sc.drivers.car_following == "krauss" else IDM_MAX_DT_S
+        max_dt = max_dt_s(sc.drivers.car_following)
         if not 0.0 < self.dt <= max_dt:
             raise ValueError(f"dt_s must be in (0, {max_dt:g}] with {sc.drivers.car_following}")
         if drain_s is not None and not (math.isfinite(drain_s) and drain_s >= 0.0):
