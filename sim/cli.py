@@ -42,7 +42,7 @@ from greenwave.scenario import DEFAULT_SCENARIO, load_scenario
 
 from .compare import check_same_network, compare, compare_before_after, vehicles_table
 from .engine import SimResult
-from .groups import GROUPS, SUBGROUPS
+from .groups import group_rows
 from .measures import CHANGE_MEASURES
 
 ROWS = [  # (key, format)
@@ -542,20 +542,13 @@ def _print_groups(res, tr, *, ba: bool) -> None:
     """The per-group block: counted vehicles of the reference run and the change of
     :data:`GROUP_MEASURES` with its interval, for each group and, indented, each subgroup
     (``ba``: the after-against-before change of ``compare --before``)."""
-    groups, subgroups = res.get("groups") or {}, res.get("subgroups") or {}
-    if not groups:
+    rows = group_rows(res)
+    if not rows:
         return
     ref, suffix = ("before", "_after") if ba else ("baseline", "")
     print(tr["by_group_ba" if ba else "by_group"])
     h = tr["group_header"]
     print("  " + pad(h[0], 14) + pad(h[1], 9, ">") + "".join("  " + pad(x, 22, ">") for x in h[2:]))
-    rows = []
-    for name in GROUPS:
-        if name in groups:
-            rows.append((name, groups[name]))
-            rows += [
-                (s, subgroups[s]) for s, of in SUBGROUPS.items() if of == name and s in subgroups
-            ]
     for name, g in rows:
         cells = []
         for key in GROUP_MEASURES:
@@ -567,7 +560,7 @@ def _print_groups(res, tr, *, ba: bool) -> None:
             + f"{_fmt('{:.0f}', g[ref]['vehicles']):>9}"
             + "".join("  " + pad(c, 22, ">") for c in cells)
         )
-    if len(groups) == 1:
+    if len(res["groups"]) == 1:
         print("  " + tr["one_group"])
 
 

@@ -107,3 +107,17 @@ def vehicle_masks(net, entry_links, vehicle_entry_link) -> dict[str, np.ndarray]
     for k, name in enumerate(SUBGROUPS):
         masks[name] = d == k
     return masks
+
+
+def group_rows(result: dict) -> list[tuple[str, dict]]:
+    """``(name, block)`` of a ``compare`` result's groups in :data:`GROUPS` order, each followed
+    by its subgroups: the rows of the tables that show them."""
+    groups, subgroups = result.get("groups") or {}, result.get("subgroups") or {}
+    rows = []
+    for name in GROUPS:
+        if name in groups:
+            rows.append((name, groups[name]))
+            rows += [
+                (s, subgroups[s]) for s, of in SUBGROUPS.items() if of == name and s in subgroups
+            ]
+    return rows

@@ -537,15 +537,9 @@ _BEFORE_AFTER = (
 def _group_columns(result: dict) -> list[tuple[str, dict]]:
     """``(name, block)`` of the whole and of every group, each group followed by its
     subgroups, in the order of :data:`sim.groups.GROUPS`."""
-    from .groups import GROUPS, SUBGROUPS
+    from .groups import group_rows
 
-    groups, subgroups = result.get("groups") or {}, result.get("subgroups") or {}
-    cols = [("all", result)]
-    for g in GROUPS:
-        if g in groups:
-            cols.append((g, groups[g]))
-            cols += [(s, subgroups[s]) for s, of in SUBGROUPS.items() if of == g and s in subgroups]
-    return cols
+    return [("all", result), *group_rows(result)]
 
 
 def _value(block: dict, key: str) -> float:

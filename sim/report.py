@@ -21,7 +21,7 @@ from pathlib import Path
 
 from greenwave.network import World
 
-from .groups import GROUPS, SUBGROUPS
+from .groups import group_rows
 from .measures import CHANGE_MEASURES, change_pct
 
 # (key, label, format): the rows of the results tables, in order (as ``greenwave compare``).
@@ -373,16 +373,9 @@ GROUP_INTRO = (
 def _group_table(result: dict, cases: tuple[str, str], suffix: str) -> str:
     """Counted vehicles of ``cases`` and the paired change ``change_pct<suffix>`` (with its
     95 % CI) of every change measure, per vehicle group and subgroup; empty without groups."""
-    groups, subgroups = result.get("groups") or {}, result.get("subgroups") or {}
-    if not groups:
+    names = group_rows(result)
+    if not names:
         return ""
-    names = []
-    for g in GROUPS:
-        if g in groups:
-            names.append((g, groups[g]))
-            names += [
-                (n, subgroups[n]) for n, of in SUBGROUPS.items() if of == g and n in subgroups
-            ]
     rows = []
     for name, block in names:
         cells = [(GROUP_NAMES.get(name, name), "")]
@@ -399,7 +392,7 @@ def _group_table(result: dict, cases: tuple[str, str], suffix: str) -> str:
     head = ["group", f"vehicles ({cases[0]} / {cases[1]})"]
     head += [f"{NAMES[m]}: change % [95 % CI]" for m in GROUP_MEASURES]
     note = ""
-    if len(groups) == 1:
+    if len(result["groups"]) == 1:
         note = (
             "<p class='muted'>Every counted vehicle is in one group: all its streets are "
             "declared corridors.</p>"
