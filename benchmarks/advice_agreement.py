@@ -58,12 +58,8 @@ def own_effect(folder: Path, seeds: list[int], sumo: dict) -> dict:
     import glosa_vs_sumo
 
     sc = load_scenario(folder / "corridor.toml")
-    lanes = {}
-    for line in (folder / "corridor.edg.xml").read_text().splitlines():
-        if "<edge " in line and 'id="' in line:
-            eid = line.split('id="', 1)[1].split('"', 1)[0]
-            n = line.split('numLanes="', 1)[1].split('"', 1)[0] if "numLanes" in line else "1"
-            lanes[eid] = int(n)
+    edges = ET.parse(folder / "corridor.edg.xml").getroot().iter("edge")
+    lanes = {e.get("id", ""): int(e.get("numLanes", "1")) for e in edges}
     drivers, sim, _notes = route_drivers(folder / "corridor.rou.xml", lanes)
     drv = DriversModel.model_validate({**sc.drivers.model_dump(), **drivers})
     # SUMO's step (corridor.sumocfg): Krauss's dynamics depend on it.
