@@ -1,5 +1,6 @@
-"""A scenario's network written out: generated corridors and grid expanded into plain links,
-and every corridor (generated, or declared over existing links) as chains of link ids.
+"""A scenario's network written out: generated corridors (with their cross streets) and grid
+expanded into plain links, every corridor (generated, or declared over existing links) as chains
+of link ids, and the turning movements at every stop line (:mod:`greenwave.movements`).
 
 Also the scenario's reference check (unknown intersections, groups and links, duplicates,
 corridors that do not chain), with errors naming the field path;
@@ -13,26 +14,34 @@ from typing import Any
 
 import numpy as np
 
-from .elements import CorridorModel, IntersectionModel, LinkModel
+from .elements import CorridorModel, IntersectionModel, LinkModel, TurnGroupsModel
 from .geo import LocalProjection, polyline_length_m
 from .grid import grid_city
+from .movements import MovementSpec, find_movements
 
 
 @dataclass(frozen=True)
 class Expanded:
-    """A scenario's network written out: all intersections, all links, corridor chains."""
+    """A scenario's network written out: all intersections, all links, corridor chains, and the
+    turning movements at the links' stop lines."""
 
     intersections: list[IntersectionModel]
     links: list[LinkModel]
     corridors: list[tuple[str, str, list[str]]]  # (corridor id, name, link ids in order)
+    movements: MovementSpec
 
 
 def corridor_links(
-    c: CorridorModel, pos: dict[str, tuple[float, float]], path: str
+    c: CorridorModel,
+    pos: dict[str, tuple[float, float]],
+    path: str,
+    groups: dict[str, list[str]] | None = None,
 ) -> tuple[list[LinkModel], list[tuple[str, str, list[str]]]]:
-    """Links and chains of one generated corridor, both directions.
+    """Links and chains of one generated corridor, both directions, and its cross streets.
 
-    ``pos`` maps intersection ids to (lon, lat).  Raises ValueError naming ``path``.
+    ``pos`` maps intersection ids to (lon, lat), ``groups`` to the signal group ids of their
+    plans (needed for cross streets without ``cross_group``).  Raises ValueError naming
+    ``path``.
     """
     if c.links_forward is not None:
         raise ValueError(f"{path}: declared over existing links, it generates none")
@@ -43,6 +52,7 @@ def corridor_links(
     for k, iid in enumerate(c.intersections):
         if iid not in pos:
             raise ValueError(f"{path}.intersections[{k}]: unknown intersection '{iid}'")
+    turn_groups = None if c.left_group is None else TurnGroupsModel(left=c.left_group)
     dirs = [("f", c.intersections, c.forward_group)]
     if c.both_directions:
         dirs.append(("b", c.intersections[::-1], c.backward_group or c.forward_group))
@@ -74,10 +84,85 @@ def corridor_links(
                     speed_limit_kmh=speed_limit_kmh,
                     lanes=c.lanes,
                     next=None if last else ids[k + 1],
+                    turn_groups=None if last else turn_groups,
                 )
             )
         chains.append((f"{c.id}_{tag}", c.name, ids))
+    if c.cross_streets:
+        links += _cross_streets(c, pos, _cross_groups(c, groups, path))
     return links, chains
+
+
+def _cross_groups(c: CorridorModel, groups: dict[str, list[str]] | None, path: str) -> list[str]:
+    """The signal group of the cross street at each intersection of a generated corridor."""
+    if c.cross_group is not None:
+        return [c.cross_group] * len(c.intersections)
+    if groups is None:
+        raise ValueError(f"{path}.cross_group: required here (the plans are not known)")
+    own = {c.forward_group, c.backward_group, c.left_group}
+    out = []
+    for iid in c.intersections:
+        rest = [g for g in groups[iid] if g not in own]
+        if len(rest) != 1:
+            which = f"it has {', '.join(rest)}" if rest else "it has none"
+            raise ValueError(
+                f"{path}.cross_group: required with cross_streets: intersection '{iid}' has no "
+                "single signal group besides forward_group, backward_group and left_group to "
+                f"serve the cross street ({which})"
+            )
+        out.append(rest[0])
+    return out
+
+
+def _cross_streets(
+    c: CorridorModel, pos: dict[str, tuple[float, float]], cross_groups: list[str]
+) -> list[LinkModel]:
+    """Two-way cross streets of a generated corridor, perpendicular to it at each intersection.
+
+    The local corridor direction at intersection k is that from intersection k-1 to k+1 (the
+    neighbouring one at the ends); ``n`` is the side to its left (north of an eastbound
+    corridor), ``s`` the other.
+    """
+    pts = np.array([pos[i] for i in c.intersections], dtype=float)
+    proj = LocalProjection(*pts[0])
+    x, y = proj.to_xy(pts[:, 0], pts[:, 1])
+    xy = np.column_stack([x, y])
+    ahead = xy[np.minimum(np.arange(len(xy)) + 1, len(xy) - 1)]
+    behind = xy[np.maximum(np.arange(len(xy)) - 1, 0)]
+    d = ahead - behind
+    d /= np.hypot(d[:, 0], d[:, 1])[:, None]
+    left = np.column_stack([-d[:, 1], d[:, 0]])  # the direction rotated 90° anticlockwise
+    limit_kmh = c.cross_speed_limit_kmh or c.speed_limit_kmh
+    assert limit_kmh is not None  # CorridorModel checks
+    out = []
+    for k, iid in enumerate(c.intersections):
+        centre = (float(pts[k, 0]), float(pts[k, 1]))
+        ends = {}
+        for side, sign in (("n", 1.0), ("s", -1.0)):
+            lon, lat = proj.to_lonlat(*(xy[k] + sign * c.cross_length_m * left[k]))
+            ends[side] = (float(lon), float(lat))
+        for side, other in (("n", "s"), ("s", "n")):
+            out.append(
+                LinkModel(
+                    id=f"{c.id}_{side}{k}",
+                    to=iid,
+                    signal_group=cross_groups[k],
+                    polyline=[ends[side], centre],
+                    speed_limit_kmh=limit_kmh,
+                    lanes=c.cross_lanes,
+                    next=f"{c.id}_{other}x{k}",
+                )
+            )
+        for side in ("n", "s"):
+            out.append(
+                LinkModel(
+                    id=f"{c.id}_{side}x{k}",
+                    polyline=[centre, ends[side]],
+                    speed_limit_kmh=limit_kmh,
+                    lanes=c.cross_lanes,
+                )
+            )
+    return out
 
 
 def _chain_signals(ids: list[str], by_id: dict[str, LinkModel], path: str) -> list[str]:
@@ -161,7 +246,8 @@ def expand_links(scenario: Any) -> Expanded:
             raise ValueError(f"intersections[{k}].id: duplicate intersection id '{it.id}'")
         seen[it.id] = k
     pos = {it.id: (it.lon, it.lat) for it in inters}
-    groups = {it.id: {g.id for g in it.plan.groups} for it in inters}
+    plan_groups = {it.id: [g.id for g in it.plan.groups] for it in inters}
+    groups = {iid: set(names) for iid, names in plan_groups.items()}
     links: list[LinkModel] = []
     chains_of: list[list[tuple[str, str, list[str]]]] = [[] for _ in corridors]
     n_user = len(scenario.corridors)
@@ -180,6 +266,8 @@ def expand_links(scenario: Any) -> Expanded:
         for field_name, grp in (
             ("forward_group", c.forward_group),
             ("backward_group", c.backward_group),
+            ("left_group", c.left_group),
+            ("cross_group", c.cross_group if c.cross_streets else None),
         ):
             if grp is None:
                 continue
@@ -189,7 +277,7 @@ def expand_links(scenario: Any) -> Expanded:
                         f"{path}.{field_name}: no signal group '{grp}' in the plan of "
                         f"intersection '{iid}'"
                     )
-        ls, chains_of[k] = corridor_links(c, pos, path)
+        ls, chains_of[k] = corridor_links(c, pos, path, plan_groups)
         links += ls
     n_gen = len(links)
     links += scenario.links
@@ -237,7 +325,8 @@ def expand_links(scenario: Any) -> Expanded:
     for k, e in enumerate(scenario.demand.entries):
         if e.link not in link_ids:
             raise ValueError(f"demand.entries[{k}].link: unknown link '{e.link}'")
-    exp = Expanded(inters, links, chains)
+    movements = find_movements(inters, links, n_gen, scenario.demand)
+    exp = Expanded(inters, links, chains, movements)
     scenario._expanded = (key, exp)
     return exp
 

@@ -2,7 +2,16 @@
 
 Every crossing is a two-phase signal: group ``EW`` serves both directions of the east–west street,
 group ``NS`` those of the north–south street, and the two conflict.  The EW phase takes
-``ew_green_share`` of the cycle including its amber and all-red.
+``ew_green_share`` of the cycle including its amber and all-red.  Left turns are permitted in
+their street's phase, yielding to the opposing traffic.
+
+With ``left_turn_phase`` the plan has four phases in the order EW, EW_L, NS, NS_L: after each
+street's through phase its left turns (both directions) get a protected phase, ``left_share`` of
+that street's phase time (each phase with its own amber and all-red); the left turns of the
+east–west street run on group ``EW_L``, those of the north–south street on ``NS_L``, and every
+two groups conflict (one phase at a time): lagging protected lefts, as in a four-phase plan.
+The through phases start at the same cycle seconds as in the two-phase plan, so the offsets
+below keep their meaning.
 
 Offsets
 -------
@@ -35,12 +44,8 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
     ys -= ys[0]
     proj = LocalProjection(grid.origin_lon, grid.origin_lat)
     c = grid.cycle_s
-    clearance = grid.amber_s + grid.all_red_s
     ew_end = round(grid.ew_green_share * c, 3)
-    ew_green = [0.0, ew_end - clearance]
-    ns_green = [ew_end, c - clearance]
-    if ew_green[1] <= 0 or ns_green[1] <= ns_green[0]:
-        raise ValueError("grid: cycle too short for the green shares and clearance times")
+    groups = _phase_groups(grid, ew_end)
     v = kmh_to_ms(grid.progression_kmh)
     if grid.offsets == "green_wave":
         offsets = np.mod(xs[None, :] + ys[:, None], v * c) / v
@@ -49,16 +54,6 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
     else:
         offsets = np.zeros((grid.rows, grid.cols))
     offsets = np.round(offsets, 1) % c
-    groups = [
-        {
-            "id": "EW",
-            "greens_s": [ew_green],
-            "amber_s": grid.amber_s,
-            "all_red_s": grid.all_red_s,
-            "conflicts": ["NS"],
-        },
-        {"id": "NS", "greens_s": [ns_green], "amber_s": grid.amber_s, "all_red_s": grid.all_red_s},
-    ]
     # One validated plan per distinct offset: the grid shares a handful of timings.
     plan_cache: dict[float, SignalPlan] = {}
     inters = []
@@ -85,12 +80,14 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
         entry_length_m=grid.entry_length_m,
         exit_length_m=grid.entry_length_m,
     )
+    left = grid.left_turn_phase
     for r in range(grid.rows):
         corridors.append(
             CorridorModel(
                 id=f"row{r}",
                 name=f"纬{r + 1}路",
                 forward_group="EW",
+                **({"left_group": "EW_L"} if left else {}),
                 intersections=[f"g{r}_{col}" for col in range(grid.cols)],
                 **common,
             )
@@ -101,8 +98,44 @@ def grid_city(grid: GridModel) -> tuple[list[IntersectionModel], list[CorridorMo
                 id=f"col{col}",
                 name=f"经{col + 1}路",
                 forward_group="NS",
+                **({"left_group": "NS_L"} if left else {}),
                 intersections=[f"g{r}_{col}" for r in range(grid.rows)],
                 **common,
             )
         )
     return inters, corridors
+
+
+def _phase_groups(grid: GridModel, ew_end: float) -> list[dict]:
+    """Signal groups of every crossing's plan; ``ew_end`` = cycle second the EW street's phase
+    time ends (its clearance included).  Raises ValueError when a green would be empty."""
+    c = grid.cycle_s
+    clearance = grid.amber_s + grid.all_red_s
+    # Phase boundaries (cycle seconds, each phase's clearance inside it).
+    if grid.left_turn_phase:
+        keep = 1.0 - grid.left_share
+        bounds = [0.0, round(ew_end * keep, 3), ew_end, round(ew_end + (c - ew_end) * keep, 3), c]
+        names = ["EW", "EW_L", "NS", "NS_L"]
+    else:
+        bounds = [0.0, ew_end, c]
+        names = ["EW", "NS"]
+    groups = []
+    for k, name in enumerate(names):
+        start, end = bounds[k], bounds[k + 1] - clearance
+        if end <= start:
+            what = ", left_share" if grid.left_turn_phase else ""
+            raise ValueError(
+                f"grid: cycle too short for the green shares{what} and clearance times (phase "
+                f"{name} would have no green)"
+            )
+        groups.append(
+            {
+                "id": name,
+                "greens_s": [[start, end]],
+                "amber_s": grid.amber_s,
+                "all_red_s": grid.all_red_s,
+                # One phase at a time: each group conflicts with every later one.
+                **({"conflicts": names[k + 1 :]} if k + 1 < len(names) else {}),
+            }
+        )
+    return groups

@@ -2,8 +2,9 @@
 
 A link is a directed approach that ends at the stop line of its downstream intersection (the
 intersection centre: intersection width is not modelled) or, for an exit link, leaves the
-network.  ``next`` is its straight-through successor.  Corridors and grids in the scenario are
-expanded into plain links by :mod:`greenwave.expand`.
+network.  ``next`` is its straight-through successor; the turning movements at every stop line
+(:mod:`greenwave.movements`) say where else a vehicle may go.  Corridors and grids in the scenario
+are expanded into plain links by :mod:`greenwave.expand`.
 
 Arrays are indexed by link (L) and intersection (I).  Speeds in m/s, lengths in metres.
 """
@@ -16,6 +17,7 @@ import numpy as np
 
 from .expand import Expanded, expand_links  # noqa: F401  (Expanded re-exported)
 from .geo import LocalProjection, bearing_deg, haversine_m
+from .movements import Movements, build_movements
 from .scenario import Scenario
 from .spat import SignalTiming
 from .timing import PlanTable
@@ -33,7 +35,9 @@ class Network:
     link_ids : list[str], length L
     link_length_m, link_speed_limit_ms : (L,) float64
     link_lanes : (L,) int64
-    link_intersection : (L,) int64, -1 for exit links
+    link_intersection : (L,) int64, intersection at the link's end (stop line), -1 for exit
+        links
+    link_from_intersection : (L,) int64, intersection where the link starts, -1 for entry links
     link_group : (L,) int64, global signal group index (:class:`PlanTable`), -1 = none
     link_next : (L,) int64, straight-through successor, -1 = none
     link_lonlat : list of (P, 2) float64 polylines
@@ -42,6 +46,9 @@ class Network:
         last value equals ``link_length_m`` (great-circle length)
     corridors : list of (id, name, (K,) int64 link indices in order)
     projection : LocalProjection
+    movements : Movements
+        The turning movements at the stop lines, (M,) arrays with CSR offsets by link; a
+        network without turns has one THROUGH movement (share 1) per link with a ``next``.
     """
 
     intersection_ids: list[str]
@@ -52,6 +59,7 @@ class Network:
     link_speed_limit_ms: np.ndarray
     link_lanes: np.ndarray
     link_intersection: np.ndarray
+    link_from_intersection: np.ndarray
     link_group: np.ndarray
     link_next: np.ndarray
     link_lonlat: list[np.ndarray]
@@ -59,6 +67,7 @@ class Network:
     link_cum_m: list[np.ndarray]
     corridors: list[tuple[str, str, np.ndarray]]
     projection: LocalProjection
+    movements: Movements
     link_index: dict[str, int] = field(repr=False)
     intersection_index: dict[str, int] = field(repr=False)
     _ahead: dict = field(default_factory=dict, repr=False, compare=False)
@@ -161,7 +170,10 @@ class Network:
 
 
 def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
-    """Arrays for a validated scenario: the network and its signal plan table."""
+    """Arrays for a validated scenario: the network and its signal plan table.
+
+    The movements' turning speeds come from ``scenario.drivers`` (``turn_*``).
+    """
     exp = expand_links(scenario)
     plans = PlanTable.from_plans((it.id, it.plan) for it in exp.intersections)
     inter_index = {it.id: k for k, it in enumerate(exp.intersections)}
@@ -199,6 +211,7 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
         ),
         link_lanes=np.array([ln.lanes for ln in exp.links], dtype=np.int64),
         link_intersection=inter,
+        link_from_intersection=exp.movements.link_start,
         link_group=grp,
         link_next=nxt,
         link_lonlat=polys,
@@ -208,6 +221,13 @@ def build_network(scenario: Scenario) -> tuple[Network, PlanTable]:
             (cid, name, np.array([link_index[i] for i in ids])) for cid, name, ids in exp.corridors
         ],
         projection=proj,
+        movements=build_movements(
+            exp.movements,
+            plans,
+            lateral_accel_ms2=scenario.drivers.turn_lateral_accel_ms2,
+            radius_left_m=scenario.drivers.turn_radius_left_m,
+            radius_right_m=scenario.drivers.turn_radius_right_m,
+        ),
         link_index=link_index,
         intersection_index=inter_index,
     )

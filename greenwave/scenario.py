@@ -44,6 +44,7 @@ from .elements import (  # noqa: F401  (re-exported: the scenario file's element
     _Strict,
 )
 from .expand import expand_links
+from .movements import SHARE_TOLERANCE
 from .timing import FiniteFloat
 from .units import kmh_to_ms
 
@@ -92,7 +93,42 @@ class VehicleEntry(_Strict):
     )
 
 
+class TurningShares(_Strict):
+    """Shares of the left, through and right movements at every approach (sum 1)."""
+
+    left: FiniteFloat = Field(0.0, ge=0.0, le=1.0)
+    through: FiniteFloat = Field(0.0, ge=0.0, le=1.0)
+    right: FiniteFloat = Field(0.0, ge=0.0, le=1.0)
+
+    @model_validator(mode="after")
+    def _sum_one(self):
+        total = self.left + self.through + self.right
+        if abs(total - 1.0) > SHARE_TOLERANCE:
+            raise ValueError(f"the shares sum to {total:.9g}, not 1 (left + through + right)")
+        return self
+
+
+class TurnEntry(_Strict):
+    """The turning shares of one approach link, replacing ``demand.turning`` there.
+
+    The shares are plain numbers here and checked when the scenario validates
+    (:func:`greenwave.movements.find_movements`), so that a message can name the link's
+    intersection and the movements it has.
+    """
+
+    link: Id = Field(description="Approach link (ends at an intersection)")
+    left: float = 0.0
+    through: float = 0.0
+    right: float = 0.0
+
+
 class DemandModel(_Strict):
+    """Traffic entering the network and what it does at the stop lines.
+
+    Without ``turning`` and ``turns`` every vehicle goes straight through; see
+    :mod:`greenwave.movements` for how shares apply where a movement is missing.
+    """
+
     scale: FiniteFloat = Field(1.0, ge=0.0, le=10.0, description="Multiplies every flow")
     flow_veh_h_per_lane: FiniteFloat = Field(
         0.0, ge=0.0, le=2000.0, description="Default flow on each entry link not listed"
@@ -101,6 +137,14 @@ class DemandModel(_Strict):
     vehicles: list[VehicleEntry] = Field(
         default_factory=list,
         description="Vehicles with explicit departures, in addition to the flows (not scaled)",
+    )
+    turning: TurningShares | None = Field(
+        None,
+        description="Turning shares at every approach with movements, renormalised over the "
+        "movements an approach has (default: straight through)",
+    )
+    turns: list[TurnEntry] = Field(
+        default_factory=list, description="Turning shares of single approaches (sum 1 each)"
     )
 
 
@@ -166,6 +210,27 @@ class DriversModel(_Strict):
         description="How advised drivers use the advice: 'plan' follows the approach plan "
         "(slow down, speed up again, cross at cruise speed; eco-approach when no green is "
         "reachable), 'band' holds one speed of the band to the line (the app's literal advice)",
+    )
+    turn_lateral_accel_ms2: FiniteFloat = Field(
+        5.5,
+        gt=0.5,
+        le=10.0,
+        description="Lateral acceleration on a junction curve: turning speed = sqrt(a R); "
+        "5.5 m/s² is SUMO netconvert's junctions.limit-turn-speed default",
+    )
+    turn_radius_right_m: FiniteFloat = Field(
+        8.0,
+        gt=1.0,
+        le=200.0,
+        description="Radius of a right turn (assumed: a typical urban curb-return radius; SUMO "
+        "computes it from the junction geometry)",
+    )
+    turn_radius_left_m: FiniteFloat = Field(
+        15.0,
+        gt=1.0,
+        le=200.0,
+        description="Radius of a left turn (assumed: a left turn sweeps around the junction "
+        "centre, about twice a right turn's; SUMO computes it from the junction geometry)",
     )
     hold_on_stop: bool = Field(
         False,
