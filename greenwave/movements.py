@@ -225,6 +225,7 @@ def find_movements(
         name = getattr(ln.turn_groups, TURN_NAMES[t]) if ln.turn_groups is not None else None
         name = name or ln.signal_group
         group_key.append(None if name is None or ln.to is None else (ln.to, name))
+    _check_all_or_none_signalised(frm, turn, group_key, links, path)
 
     opposing_of = _opposing(to, head_in)
     opposing = np.where(turn == LEFT, opposing_of[frm], -1).astype(np.int64)
@@ -422,6 +423,31 @@ def _check_turn_groups(
                     f"{path(k)}.turn_groups.{t}: no signal group '{grp}' in the plan of "
                     f"intersection '{ln.to}' (link '{ln.id}'; it has {', '.join(names)})"
                 )
+
+
+def _check_all_or_none_signalised(
+    frm: np.ndarray,
+    turn: np.ndarray,
+    group_key: list[tuple[str, str] | None],
+    links: Sequence[LinkModel],
+    path: Any,
+) -> None:
+    """An approach is unsignalised (no movement has a group) or every movement has one: a
+    vehicle must not find its turn uncontrolled beside signalised ones."""
+    has = np.array([k is not None for k in group_key], dtype=bool)
+    n_with = np.bincount(frm, weights=has, minlength=len(links))
+    n_all = np.bincount(frm, minlength=len(links))
+    mixed = np.flatnonzero((n_with > 0) & (n_with < n_all))
+    if mixed.size:
+        a = int(mixed[0])
+        ln = links[a]
+        rows = np.flatnonzero((frm == a) & ~has)
+        free = ", ".join(TURN_NAMES[int(turn[r])] for r in rows)
+        raise ValueError(
+            f"{path(a)}.turn_groups: link '{ln.id}' has no signal_group at intersection "
+            f"'{ln.to}', so its {free} movement(s) would have no signal group beside signalised "
+            f"ones; give signal_group or turn_groups for them"
+        )
 
 
 def _opposing(to: np.ndarray, head_in: np.ndarray) -> np.ndarray:

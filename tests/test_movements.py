@@ -521,6 +521,21 @@ def test_turn_group_not_in_the_plan():
     assert "links[1]" in errors_of(data)
 
 
+def test_movement_without_a_signal_group_beside_signalised_ones():
+    data = junction()
+    del data["links"][0]["signal_group"]
+    data["links"][0]["turn_groups"] = {"left": "EW_L"}
+    text = errors_of(data)
+    assert "links[0].turn_groups" in text and "intersection 'x'" in text
+    assert "through, right movement(s) would have no signal group" in text
+    # Wholly unsignalised, or a group for every movement, is fine.
+    data["links"][0]["turn_groups"] = {"left": "EW_L", "through": "EW", "right": "EW"}
+    assert movements_by_name(parse_scenario(data))["w_in"] == FOUR_WAY["w_in"]
+    del data["links"][0]["turn_groups"]
+    net = World.build(parse_scenario(data)).network
+    assert np.all(net.movements.group[net.movements.of(0)] == -1)
+
+
 def test_cli_validate_exit_2_on_bad_shares(tmp_path, capsys):
     import tomli_w
 
