@@ -232,6 +232,12 @@ class DriversModel(_Strict):
         description="Radius of a left turn (assumed: a left turn sweeps around the junction "
         "centre, about twice a right turn's; SUMO computes it from the junction geometry)",
     )
+    lane_changing: bool = Field(
+        True,
+        description="Drivers going straight on change lanes on multi-lane links by MOBIL "
+        "(Kesting, Treiber & Helbing 2007); false: every driver keeps the lane it was given "
+        "at the junction",
+    )
     hold_on_stop: bool = Field(
         False,
         description="When the next stop line says 'prepare to stop', keep the last advice "

@@ -48,7 +48,7 @@ def _add_group_summaries(world: World, res: SimResult, case: str, into: GroupRun
     """Append ``res``'s summary of every group and subgroup to ``into[group][case]``."""
     v = res.vehicles
     for name, mask in vehicle_masks(
-        world.network, res.extra["entry_links"], v["entry_link"]
+        world.network, res.extra["entry_links"], v["entry_link"], v.get("turns")
     ).items():
         into.setdefault(name, {}).setdefault(case, []).append(summarize(res, mask))
 

@@ -21,6 +21,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from greenwave.movements import LEFT, RIGHT, THROUGH
 from greenwave.network import Network
 from greenwave.scenario import Scenario
 
@@ -37,6 +38,9 @@ class Arrivals:
     desired_factor : (A,) float, desired speed / speed limit
     u_equip, u_comply : (A,) float in [0, 1), compared with penetration / compliance
     entry_links : (E,) int, network link index of each entry
+    route : (A,) int or None, row of ``route_links`` each vehicle drives (None: straight on
+        from its entry link, row = entry index)
+    route_links : (R, H) int or None, link indices of each route, -1 padding
     """
 
     time_s: np.ndarray
@@ -46,6 +50,8 @@ class Arrivals:
     u_equip: np.ndarray
     u_comply: np.ndarray
     entry_links: np.ndarray
+    route: np.ndarray | None = None
+    route_links: np.ndarray | None = None
 
     @property
     def count(self) -> int:
@@ -130,15 +136,119 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
     # Sorted by entry, then time (explicit vehicles merged in; stable: ties keep draw order).
     time, entry = cat("time"), cat("entry", np.int64)
     order = np.lexsort((time, entry))
+    entry, lane = entry[order], cat("lane", np.int64)[order]
+    route = route_links = None
+    if turns_any(network.movements):
+        route, route_links, lane = draw_routes(network, entry_links, entry, lane, seed)
     return Arrivals(
         time[order],
-        entry[order],
-        cat("lane", np.int64)[order],
+        entry,
+        lane,
         cat("factor")[order],
         cat("ue")[order],
         cat("uc")[order],
         entry_links,
+        route,
+        route_links,
     )
+
+
+def turns_any(mv) -> bool:
+    """Whether any approach splits its traffic over more than one movement."""
+    return bool(np.any((mv.share > 0.0) & (mv.share < 1.0)))
+
+
+def movement_table(mv, n_links: int):
+    """The movements of every link as (L, W) tables, W = most movements of a link.
+
+    Returns ``to`` (next link, -1 padding), ``cum`` (cumulative shares, 2.0 padding: never
+    chosen) and ``turn`` (LEFT / THROUGH / RIGHT).
+    """
+    counts = np.diff(mv.first)
+    width = max(int(counts.max()) if counts.size else 1, 1)
+    to = np.full((n_links, width), -1, dtype=np.int64)
+    share = np.zeros((n_links, width))
+    turn = np.full((n_links, width), THROUGH, dtype=np.int8)
+    row = np.repeat(np.arange(n_links), counts)
+    col = np.arange(mv.from_link.size) - mv.first[row]
+    to[row, col] = mv.to_link
+    share[row, col] = mv.share
+    turn[row, col] = mv.turn
+    cum = np.where(to >= 0, np.cumsum(share, axis=1), 2.0)
+    return to, cum, turn
+
+
+MAX_HOPS = 64
+"""Longest route drawn, in links: beyond it vehicles go straight on (bounds a route that keeps
+turning round the blocks of a grid; with turning shares of 10-30 % one in 10^30 gets there)."""
+
+
+def draw_routes(network: Network, entry_links, entry, lane, seed: int):
+    """Draw every vehicle's route from the turning shares (``network.movements``).
+
+    At the end of each link a vehicle takes one of the link's movements with the movement's
+    share; a movement onto a link the route already drove is not taken (the next one that is
+    new is; none: the route ends there).  The uniform numbers come from one stream per entry
+    (``SeedSequence([seed, entry index, 2])``, ``MAX_HOPS`` per vehicle), so the routes are common
+    to every run with the same seed and adding an entry changes no other entry's routes.
+
+    The entry lane follows the first turn: left turners start in the leftmost lane, right
+    turners in the rightmost (lane 0), through vehicles keep their drawn lane.
+
+    Parameters
+    ----------
+    entry_links : (E,) int; entry : (A,) int, index into it; lane : (A,) int, drawn lane
+
+    Returns
+    -------
+    route : (A,) int, row of ``route_links``
+    route_links : (R, H) int, distinct routes, link indices, -1 padding
+    lane : (A,) int, entry lane
+    """
+    mv = network.movements
+    n = entry.size
+    u = np.empty((n, MAX_HOPS))
+    for e in range(len(entry_links)):
+        sel = np.flatnonzero(entry == e)
+        rng = np.random.default_rng(np.random.SeedSequence([seed, e, 2]))
+        u[sel] = rng.uniform(0.0, 1.0, (sel.size, MAX_HOPS))
+    to, cum, turn_of = movement_table(mv, network.n_links)
+    path = np.full((n, MAX_HOPS + 1), -1, dtype=np.int64)
+    cur = np.asarray(entry_links, dtype=np.int64)[entry]
+    path[:, 0] = cur
+    alive = np.ones(n, dtype=bool)
+    first_turn = np.full(n, THROUGH, dtype=np.int8)
+    for h in range(MAX_HOPS):
+        idx = np.flatnonzero(alive)
+        if idx.size == 0:
+            break
+        c = cur[idx]
+        cand_to = to[c]  # (k, 3) candidate next links, -1 padding
+        # Chosen column, then the first later column (cyclically) onto a link not yet driven.
+        pick = np.minimum((u[idx, h][:, None] >= cum[c]).sum(axis=1), to.shape[1] - 1)
+        seen = (cand_to[:, :, None] == path[idx, None, : h + 1]).any(axis=2)
+        usable = (
+            (cand_to >= 0)
+            & ~seen
+            & (cum[c] > np.concatenate([np.zeros((c.size, 1)), cum[c][:, :-1]], axis=1))
+        )
+        width = to.shape[1]
+        order = (pick[:, None] + np.arange(width)[None, :]) % width
+        ok = np.take_along_axis(usable, order, axis=1)
+        has = ok.any(axis=1)
+        col = np.take_along_axis(order, np.argmax(ok, axis=1)[:, None], axis=1)[:, 0]
+        nxt = np.where(has, cand_to[np.arange(c.size), col], -1)
+        if h == 0:
+            first_turn[idx] = np.where(has, turn_of[c, col], THROUGH)
+        alive[idx[~has]] = False
+        go = idx[has]
+        cur[go] = nxt[has]
+        path[go, h + 1] = nxt[has]
+    routes, route = np.unique(path, axis=0, return_inverse=True)
+    lanes = network.link_lanes[np.asarray(entry_links)[entry]]
+    lane = np.where(first_turn == LEFT, lanes - 1, np.where(first_turn == RIGHT, 0, lane))
+    width = int((routes >= 0).sum(axis=1).max()) if routes.size else 1
+    return route.reshape(-1).astype(np.int64), routes[:, :width], lane
 
 
 def _add_explicit(cols: dict, vehicles: list, e: int, n_lanes: int, drv, seed: int) -> None:

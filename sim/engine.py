@@ -47,6 +47,7 @@ import simpy
 
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
+from greenwave.movements import LEFT, RIGHT, THROUGH
 from greenwave.network import World
 from greenwave.scenario import max_dt_s
 from greenwave.timing import AMBER, GREEN, RED
@@ -76,66 +77,157 @@ AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
 STOP_END_SPEED_MS = 1.0  # ... and ends above this one (hysteresis against creeping in queues)
 CROSS_EPS_M = 1e-6  # a front bumper this far past a stop line has crossed it
+LOOKAHEAD_HOPS = 4  # links searched beyond a lane's end for the next vehicle ahead ...
+LOOKAHEAD_M = 1500.0  # ... up to this far (IDM's pull of a standing queue there is < 1 % of a)
+CRITICAL_GAP_LEFT_S = 4.5
+"""Critical headway of a permitted left turn at a signal (HCM 2010 ch. 31 / HCM 2016: 4.5 s;
+a 45-approach field study (2021) measured 4.87 s on average)."""
+SNEAKER_DIST_M = 1.0  # left turners this close to the line when the amber starts clear it
+# MOBIL (Kesting, Treiber & Helbing 2007; typical values from Treiber's MOBIL page): safe
+# braking bound, incentive threshold and politeness (0-0.5 "realistic"; 0.5: urban drivers
+# who let others in).
+MOBIL_B_SAFE_MS2 = 4.0
+MOBIL_THRESHOLD_MS2 = 0.2
+MOBIL_POLITENESS = 0.5
+LANE_CHANGE_INTERVAL_S = 1.0  # drivers reconsider their lane once a second ...
+LANE_CHANGE_COOLDOWN_S = 3.0  # ... and keep a new lane at least this long
+LANE_CHANGE_MIN_OFFSET_M = 30.0  # no lane changes this close after a junction
+
+
+def straight_links(net, entry_links) -> np.ndarray:
+    """(R, Lmax) int: the links straight on (along ``link_next``) from each entry link, -1
+    padding; a chain that would come back to a link it passed ends before it."""
+    chains = []
+    for e in entry_links:
+        chain, seen = [int(e)], {int(e)}
+        while net.link_next[chain[-1]] >= 0 and int(net.link_next[chain[-1]]) not in seen:
+            chain.append(int(net.link_next[chain[-1]]))
+            seen.add(chain[-1])
+        chains.append(chain)
+    lmax = max((len(c) for c in chains), default=1)
+    links = np.full((len(chains), lmax), -1, dtype=np.int64)
+    for i, c in enumerate(chains):
+        links[i, : len(c)] = c
+    return links
 
 
 @dataclass
 class Routes:
-    """Straight-through routes from each entry link, padded to common widths.
+    """Routes through the network (straight on, or turning), padded to common widths.
 
     Attributes
     ----------
     links : (R, Lmax) int, link indices along each route (-1 padding)
     link_start_m, link_end_m : (R, Lmax) float, position of each link's ends along the route
+    turn : (R, Lmax) int8, movement at the end of each link (LEFT / THROUGH / RIGHT; THROUGH
+        at the route's end and in the padding)
     stop_pos_m : (R, Jmax + 1) float, stop lines along the route (+inf padding)
-    stop_group : (R, Jmax + 1) int, their signal groups (-1 padding)
+    stop_group : (R, Jmax + 1) int, the signal group of the movement the route takes there
+        (-1 padding)
+    stop_turn : (R, Jmax + 1) int8, that movement's turn
+    stop_vmax_ms : (R, Jmax + 1) float, highest speed to cross the line (the turn's speed; inf
+        going straight on)
+    stop_opposing : (R, Jmax + 1) int, for a left turn the opposing approach link it yields to
+        while that approach has green (-1: none)
+    stop_opposing_group : (R, Jmax + 1) int, the group of the opposing approach's through
+        movement (-1: none)
+    straight_stops : (R, Jmax + 1) int, stop lines from each one on that the route passes
+        straight on, up to its next turn (the turn's own stop line not counted)
     length_m, freeflow_s : (R,) float, route length and travel time at the speed limits
+    n_turns : (R,) int, turns along the route
     """
 
     links: np.ndarray
     link_start_m: np.ndarray
     link_end_m: np.ndarray
+    turn: np.ndarray
     stop_pos_m: np.ndarray
     stop_group: np.ndarray
+    stop_turn: np.ndarray
+    stop_vmax_ms: np.ndarray
+    stop_opposing: np.ndarray
+    stop_opposing_group: np.ndarray
+    straight_stops: np.ndarray
     length_m: np.ndarray
     freeflow_s: np.ndarray
+    n_turns: np.ndarray
 
     @classmethod
     def build(cls, net, entry_links) -> Routes:
-        chains = []
-        for e in entry_links:
-            chain, seen = [int(e)], {int(e)}
-            while net.link_next[chain[-1]] >= 0 and int(net.link_next[chain[-1]]) not in seen:
-                chain.append(int(net.link_next[chain[-1]]))
-                seen.add(chain[-1])
-            chains.append(chain)
-        r = len(chains)
-        lmax = max(len(c) for c in chains)
-        links = np.full((r, lmax), -1, dtype=np.int64)
-        start = np.full((r, lmax), np.inf)
-        end = np.full((r, lmax), np.inf)
-        stops = [[] for _ in range(r)]
-        length = np.zeros(r)
-        free = np.zeros(r)
-        for i, c in enumerate(chains):
-            ln = net.link_length_m[c]
-            ends = np.cumsum(ln)
-            links[i, : len(c)] = c
-            start[i, : len(c)] = ends - ln
-            end[i, : len(c)] = ends
-            length[i] = ends[-1]
-            free[i] = float(np.sum(ln / net.link_speed_limit_ms[c]))
-            stops[i] = [
-                (ends[k], int(net.link_group[lk]))
-                for k, lk in enumerate(c)
-                if net.link_group[lk] >= 0
-            ]
-        jmax = max(len(s) for s in stops)
+        """The straight-through route from each entry link (:func:`straight_links`)."""
+        return cls.from_links(net, straight_links(net, entry_links))
+
+    @classmethod
+    def from_links(cls, net, links) -> Routes:
+        """Routes given as link sequences: (R, Lmax) int link indices, -1 padding."""
+        links = np.asarray(links, dtype=np.int64)
+        r = links.shape[0]
+        mv = net.movements
+        valid = links >= 0
+        safe = np.where(valid, links, 0)
+        ln = np.where(valid, net.link_length_m[safe], 0.0)
+        ends = np.cumsum(ln, axis=1)
+        start = np.where(valid, ends - ln, np.inf)
+        end = np.where(valid, ends, np.inf)
+        length = ends[:, -1].copy()
+        free = np.sum(np.where(valid, ln / net.link_speed_limit_ms[safe], 0.0), axis=1)
+        # The movement at the end of each link: (from, to) looked up among the movements.
+        nxt = np.concatenate([links[:, 1:], np.full((r, 1), -1, dtype=np.int64)], axis=1)
+        has_next = valid & (nxt >= 0)
+        n_links = net.n_links
+        codes = mv.from_link * n_links + mv.to_link
+        order = np.argsort(codes, kind="stable")
+        want = np.where(has_next, safe * n_links + np.where(has_next, nxt, 0), -1)
+        at = np.clip(np.searchsorted(codes[order], want), 0, max(codes.size - 1, 0))
+        m = order[at] if codes.size else np.zeros_like(want)
+        found = has_next & (codes.size > 0) & (codes[m] == want) if codes.size else has_next & False
+        turn = np.where(found, mv.turn[m], THROUGH).astype(np.int8)
+        # The last link of a route ends at its own stop line if it has one (a route ending at
+        # a signal); otherwise stop lines are those of the movements taken.
+        group = np.where(found, mv.group[m], np.where(valid & ~has_next, net.link_group[safe], -1))
+        group = np.where(has_next & ~found, net.link_group[safe], group)
+        vmax = np.where(found, mv.turn_speed_ms[m], np.inf)
+        opp = np.where(found, mv.opposing_link[m], -1)
+        opp_group = np.where(opp >= 0, net.link_group[np.where(opp >= 0, opp, 0)], -1)
+        has_stop = valid & (group >= 0)
+        jmax = int(has_stop.sum(axis=1).max()) if r else 0
+        j = np.cumsum(has_stop, axis=1) - 1
+        rows = np.broadcast_to(np.arange(r)[:, None], links.shape)[has_stop]
+        cols = j[has_stop]
         stop_pos = np.full((r, jmax + 1), np.inf)
         stop_grp = np.full((r, jmax + 1), -1, dtype=np.int64)
-        for i, s in enumerate(stops):
-            for j, (p, g) in enumerate(s):
-                stop_pos[i, j], stop_grp[i, j] = p, g
-        return cls(links, start, end, stop_pos, stop_grp, length, free)
+        stop_turn = np.full((r, jmax + 1), THROUGH, dtype=np.int8)
+        stop_vmax = np.full((r, jmax + 1), np.inf)
+        stop_opp = np.full((r, jmax + 1), -1, dtype=np.int64)
+        stop_opp_grp = np.full((r, jmax + 1), -1, dtype=np.int64)
+        stop_pos[rows, cols] = end[has_stop]
+        stop_grp[rows, cols] = group[has_stop]
+        stop_turn[rows, cols] = turn[has_stop]
+        stop_vmax[rows, cols] = vmax[has_stop]
+        stop_opp[rows, cols] = opp[has_stop]
+        stop_opp_grp[rows, cols] = opp_group[has_stop]
+        n_turns = (valid & (turn != THROUGH)).sum(axis=1)
+        straight_stops = np.zeros((r, jmax + 1), dtype=np.int64)
+        run = np.zeros(r, dtype=np.int64)
+        for col in range(jmax - 1, -1, -1):
+            run = np.where((stop_grp[:, col] >= 0) & (stop_turn[:, col] == THROUGH), run + 1, 0)
+            straight_stops[:, col] = run
+        return cls(
+            links,
+            start,
+            end,
+            turn,
+            stop_pos,
+            stop_grp,
+            stop_turn,
+            stop_vmax,
+            stop_opp,
+            stop_opp_grp,
+            straight_stops,
+            length,
+            free,
+            n_turns,
+        )
 
 
 @dataclass
@@ -209,6 +301,10 @@ class Simulation:
         (default: all routes of the first corridor) for plots.
     arrivals : Arrivals, optional
         Reuse an already drawn population (must come from the same scenario and seed).
+    record_crossings : bool
+        Log every stop-line crossing (``SimResult.extra["crossings"]``: columns ``t_s, vid,
+        link, turn, group, state``, the state of the movement's group as the line was
+        crossed), for verification.
     drain_s : float, optional
         After ``duration_s`` (no arrivals after it), keep simulating until every arrived vehicle
         has left the network, for at most this many seconds, so that every trip is counted;
@@ -232,6 +328,7 @@ class Simulation:
         arrivals: Arrivals | None = None,
         timing=None,
         drain_s: float | None = None,
+        record_crossings: bool = False,
     ):
         sc = world.scenario
         self.world = world
@@ -267,14 +364,27 @@ class Simulation:
         self.arr = (
             arrivals if arrivals is not None else draw_arrivals(sc, self.net, seed, self.duration)
         )
-        self.routes = Routes.build(self.net, self.arr.entry_links)
-        # Streams: (entry, lane).
-        lanes = self.net.link_lanes[self.arr.entry_links]
+        a = self.arr
+        # Straight-through routes (one per entry): what trajectories and plots are drawn along.
+        self.straight = Routes.build(self.net, a.entry_links)
+        if a.route is None:
+            self.routes, self.veh_route = self.straight, a.entry
+        else:
+            self.routes, self.veh_route = Routes.from_links(self.net, a.route_links), a.route
+        # Through routes to their entry index, turning routes to -1 (not drawn along a corridor).
+        self.route_entry = np.full(len(self.routes.length_m), -1, dtype=np.int64)
+        straight_veh = self.routes.n_turns[self.veh_route] == 0
+        self.route_entry[self.veh_route[straight_veh]] = a.entry[straight_veh]
+        # Lanes as (link, lane) ids; sorting keys lane id * key_scale + offset on the link.
+        self.max_lanes = int(self.net.link_lanes.max())
+        self.key_scale = float(self.net.link_length_m.max()) + 10.0
+        self.order = np.zeros(0, dtype=np.int64)
+        self.sorted_lanes = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        # Insertion queues: (entry, lane) streams.
+        lanes = self.net.link_lanes[a.entry_links]
         self.stream_first = np.concatenate([[0], np.cumsum(lanes)[:-1]])
         n_streams = int(lanes.sum())
-        self.stream_route = np.repeat(np.arange(len(lanes)), lanes)
         self.n_streams = n_streams
-        a = self.arr
         self.veh_stream = self.stream_first[a.entry] + a.lane
         self.veh_equipped = a.u_equip < self.penetration
         self.veh_complies = self.veh_equipped & (a.u_comply < self.compliance)
@@ -288,12 +398,13 @@ class Simulation:
         self.tail = np.full(n_streams, -1, dtype=np.int64)  # last inserted vehicle's slot
         self.record = record
         if record_routes is None and self.net.corridors:
-            # Routes that drive the first corridor (both directions): those entering on its
-            # first links, else (a corridor over links inside the network) those passing them.
+            # Straight routes that drive the first corridor (both directions): those entering
+            # on its first links, else (a corridor over links inside the network) those passing
+            # them.  Routes are named by their entry index.
             firsts = [int(c[2][0]) for c in self.net.corridors[:2]]
-            rec = np.flatnonzero(np.isin(self.routes.links[:, 0], firsts))
+            rec = np.flatnonzero(np.isin(self.straight.links[:, 0], firsts))
             if rec.size == 0:
-                rec = np.flatnonzero(np.isin(self.routes.links, firsts).any(axis=1))
+                rec = np.flatnonzero(np.isin(self.straight.links, firsts).any(axis=1))
             record_routes = rec.tolist()
         self.record_routes = np.asarray(
             record_routes if record_routes is not None else [], dtype=np.int64
@@ -302,6 +413,14 @@ class Simulation:
         self._init_results()
         self.red_violations = 0
         self.cleared_on_red = 0
+        self.left_yields = 0  # vehicle-steps a permitted left turn waited for a gap
+        self.turn_crossings = 0
+        self.turn_overspeed = 0  # turns crossed faster than the turn's speed (+ one step's b dt)
+        self.record_crossings = record_crossings
+        self.multilane = drv.lane_changing and bool((self.net.link_lanes >= 2).any())
+        self.next_lane_change_t = 0.0
+        self.lane_changes = 0
+        self.crossings: list[tuple] = []
         self.collisions = 0
         self.min_gap = math.inf
         self.vehicle_steps = 0
@@ -326,15 +445,16 @@ class Simulation:
         "fuel",
         "co2",
         "stopped_time",
+        "lc_until",
     )
     _INT = (
         "vid",
         "route",
         "stream",
+        "lane",
+        "lc_count",
         "link_k",
         "stop_k",
-        "leader",
-        "follower",
         "stops",
         "adv_until",
         "queued_until",
@@ -419,13 +539,13 @@ class Simulation:
         if waiting.size == 0:
             return
         drv = self.drv
-        tail = self.tail[waiting]
+        tail = self.rear_vehicles(waiting)
         has = tail >= 0
         tl = np.where(has, tail, 0)
         # Gap from the stream start to the tail vehicle's rear bumper.
         gap = np.where(has, self.pos[tl] - drv.length_m, np.inf)
         vids = np.array([self.stream_arrivals[s][self.queue_head[s]] for s in waiting])
-        route = self.stream_route[waiting]
+        route = self.veh_route[vids]
         lim0 = self.net.link_speed_limit_ms[self.routes.links[route, 0]]
         desired = self.arr.desired_factor[vids] * lim0
         # Enter at the desired speed, or slower if the gap only allows an IDM-equilibrium speed.
@@ -439,6 +559,29 @@ class Simulation:
             self._add_vehicle(int(s), int(vid), float(v_in), t)
         self.queue_head[waiting[ok]] += 1
 
+    def rear_vehicles(self, streams):
+        """The last vehicle (slot, -1: none) on the entry lane of each stream: the one last
+        inserted there, or one that changed into the lane behind it (the lanes as last sorted;
+        vehicles keep their order on a lane, and one that left the lane since has everyone
+        else on it ahead of the stream's start)."""
+        tail = self.tail[streams]
+        order, ks = self.sorted_lanes
+        if order.size == 0:
+            return tail
+        a = self.arr
+        entry = np.searchsorted(self.stream_first, streams, side="right") - 1
+        link = a.entry_links[entry]
+        lane = streams - self.stream_first[entry]
+        tid = link * self.max_lanes + lane
+        at = np.minimum(np.searchsorted(ks, tid * self.key_scale), order.size - 1)
+        rear = order[at]
+        r = self.routes
+        ok = (ks[at] < (tid + 1) * self.key_scale) & self.alive[rear]
+        k = np.minimum(self.link_k[rear], r.links.shape[1] - 1)  # dead slots may point past
+        ok &= (self.lane[rear] == lane) & (r.links[self.route[rear], k] == link)
+        use = ok & ((tail < 0) | (self.pos[rear] < self.pos[np.where(tail >= 0, tail, 0)]))
+        return np.where(use, rear, tail)
+
     def _add_vehicle(self, s, vid, v_in, t):
         if self.free:
             k = self.free.pop()
@@ -447,11 +590,14 @@ class Simulation:
                 self._grow()
             k = self.hw
             self.hw += 1
-        r = int(self.stream_route[s])
+        r = int(self.veh_route[vid])
         self.alive[k] = True
         self.vid[k] = vid
         self.route[k] = r
         self.stream[k] = s
+        self.lane[k] = self.arr.lane[vid]
+        self.lc_until[k] = t + LANE_CHANGE_COOLDOWN_S
+        self.lc_count[k] = 0
         self.pos[k] = 0.0
         self.v[k] = v_in
         self.desired[k] = self.arr.desired_factor[vid]
@@ -474,11 +620,6 @@ class Simulation:
         self.fuel[k] = 0.0
         self.co2[k] = 0.0
         self.t_enter[k] = t
-        lead = int(self.tail[s])
-        self.leader[k] = lead
-        self.follower[k] = -1
-        if lead >= 0:
-            self.follower[lead] = k
         self.tail[s] = k
         self.res["t_enter"][vid] = t
 
@@ -494,7 +635,10 @@ class Simulation:
         sk = np.where(al, self.stop_k[:n], 0)
         stop_pos = r.stop_pos_m[rr, sk]
         has_sig = r.stop_group[rr, sk] >= 0
-        in_range = al & has_sig & (stop_pos - self.pos[:n] <= self.adv.range_m)
+        # The advisory covers straight-on movements (the stop lines along the street): a driver
+        # who turns at the next stop line drives normally up to it.
+        through = r.stop_turn[rr, sk] == THROUGH
+        in_range = al & has_sig & through & (stop_pos - self.pos[:n] <= self.adv.range_m)
         want = in_range & self.complies[:n]
         # Out of range, a driver keeps the last advice while it still covers a stop line ahead
         # (a joint band is valid through all the stop lines it covers); after that, or past the
@@ -550,7 +694,9 @@ class Simulation:
         # speed up towards the red light (the stop line still stops them if it is red).
         keep = cmd.keep & ~np.isnan(self.target[sel])
         upd = sel[~keep]
-        self.adv_until[upd] = self.stop_k[upd] + cmd.valid_stops[~keep]
+        # Advice along the street holds up to the driver's next turn.
+        valid = np.minimum(cmd.valid_stops[~keep], r.straight_stops[route[upd], self.stop_k[upd]])
+        self.adv_until[upd] = self.stop_k[upd] + valid
         new_id = cmd.plan_id[~keep]
         self._schedule(
             upd, cmd.now_ms[~keep], t, reaction_times(self.plan_id[upd], new_id, drv.reaction_s)
@@ -575,13 +721,292 @@ class Simulation:
         )
 
     def _queued_ahead(self, n, sel):
-        """Per vehicle in ``sel``: queued vehicles ahead of it on its stream before the same
+        """Per vehicle in ``sel``: queued vehicles ahead of it on its lane before the link's
         stop line (:func:`greenwave.sim.driver.queued_ahead`)."""
-        width = self.routes.stop_pos_m.shape[1]
-        key = np.where(self.alive[:n], self.stream[:n] * width + self.stop_k[:n], -1)
-        return queued_ahead(key, self.pos[:n], self.v[:n])[sel]
+        r, al = self.routes, self.alive[:n]
+        route = np.where(al, self.route[:n], 0)
+        lk = np.where(al, self.link_k[:n], 0)
+        link = r.links[route, lk]
+        key = np.where(al, link * self.max_lanes + self.lane[:n], -1)
+        offs = self.pos[:n] - r.link_start_m[route, lk]
+        return queued_ahead(key, offs, self.v[:n])[sel]
 
     # ---------------------------------------------------------------- physics
+    def _lane_on(self, link, route, k, lane):
+        """Lane a vehicle takes on link ``k`` of its route (index ``link``), coming from
+        ``lane``: the leftmost before a left turn, the rightmost (0) before a right turn, else
+        the same lane if the link has it (else its leftmost)."""
+        nl = self.net.link_lanes[link]
+        turn = self.routes.turn[route, k]
+        return np.where(turn == LEFT, nl - 1, np.where(turn == RIGHT, 0, np.minimum(lane, nl - 1)))
+
+    def _sort(self, al, lane_id, offs):
+        """Sort the vehicles by (lane, offset on the link); the last order is the starting
+        point, so the stable sort costs about one pass (nobody overtakes on a lane; only
+        vehicles that changed link or lane move in the order).  Returns ``order`` (n,) slots,
+        ``keys`` (n,) sorted keys and the number of alive vehicles (first in the order)."""
+        n = al.size
+        key = np.where(al, lane_id * self.key_scale + offs, np.inf)
+        order = self.order
+        if order.size < n:
+            order = np.concatenate([order, np.arange(order.size, n)])
+        ks = key[order]
+        o = np.argsort(ks, kind="stable")
+        order = order[o]
+        self.order = order
+        ks = ks[o]
+        return order, ks, int(np.searchsorted(ks, np.inf))
+
+    def _change_lanes(self, t, al, route, lk, link, lane_id, offs, v, v_des, obstacle, dist):
+        """Discretionary lane changes by MOBIL (Kesting, Treiber & Helbing 2007, "General
+        lane-changing model MOBIL for car-following models", TRR 1999): a driver whose next
+        movement is straight on moves to an adjacent lane when
+
+        * safety: the new follower would brake at most ``MOBIL_B_SAFE_MS2`` (4 m/s²) and
+          neither gap is negative, and
+        * incentive: ``ã_c - a_c + p (ã_n - a_n + ã_o - a_o) > MOBIL_THRESHOLD_MS2``, with the
+          accelerations of the driver (c), the new follower (n) and the old follower (o) after
+          (~) and before the change, politeness ``p = MOBIL_POLITENESS``.
+
+        Accelerations are IDM's with the drivers' parameters (for Krauss drivers too: MOBIL
+        needs a smooth acceleration), bounded by a red stop line where there is one.  Drivers
+        decide every ``LANE_CHANGE_INTERVAL_S``, not within a car length of the line nor in
+        the first ``LANE_CHANGE_MIN_OFFSET_M`` of a link (where a follower may still be on the
+        link before, unseen by the safety check), and not again for
+        ``LANE_CHANGE_COOLDOWN_S``; of two drivers aiming at the same gap only the
+        one further ahead changes.  Updates ``self.lane`` and ``lane_id`` in place; returns
+        the number of changes.
+        """
+        r, net, drv = self.routes, self.net, self.drv
+        nl = net.link_lanes[link]
+        cand = al & (nl >= 2) & (r.turn[route, lk] == THROUGH) & (self.lc_until[: al.size] <= t)
+        cand &= (r.link_end_m[route, lk] - self.pos[: al.size]) > drv.length_m
+        cand &= offs > LANE_CHANGE_MIN_OFFSET_M
+        if not cand.any():
+            return 0
+        order, ks, n_al = self._sort(al, lane_id, offs)
+        pos_in = np.empty(al.size, dtype=np.int64)
+        pos_in[order] = np.arange(order.size)
+        lane_s = lane_id[order]
+        length, scale = drv.length_m, self.key_scale
+
+        def idm(vv, vd, gap, vl):
+            out = idm_free(vv, vd, drv.accel_ms2)
+            lead = np.isfinite(gap)
+            inter = idm_interaction(
+                vv,
+                vv - vl,
+                np.where(lead, gap, 1.0),
+                drv.accel_ms2,
+                drv.decel_ms2,
+                drv.time_headway_s,
+                drv.min_gap_m,
+            )
+            return out + np.where(lead, inter, 0.0)
+
+        def neighbour(i_sorted, lane_of):
+            """Slot at sorted index ``i_sorted`` if it is alive and on ``lane_of``, else -1."""
+            ok = (i_sorted >= 0) & (i_sorted < n_al)
+            ii = np.clip(i_sorted, 0, max(n_al - 1, 0))
+            ok &= lane_s[ii] == lane_of
+            return np.where(ok, order[ii], -1)
+
+        def gap_to(front, back):
+            """Gap (m) from ``back`` to ``front`` on the same link (inf without ``front``)."""
+            f = front >= 0
+            fi = np.where(f, front, 0)
+            return np.where(f, offs[fi] - offs[back] - length, np.inf)
+
+        c = np.flatnonzero(cand)
+        ic = pos_in[c]
+        lead = neighbour(ic + 1, lane_id[c])
+        back = neighbour(ic - 1, lane_id[c])
+        g_c = gap_to(lead, c)
+        vl_c = np.where(lead >= 0, v[np.where(lead >= 0, lead, 0)], 0.0)
+        stop_acc = np.where(
+            obstacle[c],
+            idm_interaction(
+                v[c],
+                v[c],
+                dist[c] + drv.min_gap_m,
+                drv.accel_ms2,
+                drv.decel_ms2,
+                drv.time_headway_s,
+                drv.min_gap_m,
+            )
+            + idm_free(v[c], v_des[c], drv.accel_ms2),
+            np.inf,
+        )
+        a_c = np.minimum(idm(v[c], v_des[c], g_c, vl_c), stop_acc)
+        # The old follower: behind the driver now, behind the driver's leader after.
+        bo = back >= 0
+        bi = np.where(bo, back, 0)
+        a_o = np.where(bo, idm(v[bi], v_des[bi], gap_to(c, bi), v[c]), 0.0)
+        a_o_new = np.where(
+            bo, idm(v[bi], v_des[bi], g_c + length + np.where(bo, gap_to(c, bi), 0.0), vl_c), 0.0
+        )
+        best_gain = np.full(c.size, -np.inf)
+        best_lane = np.full(c.size, -1, dtype=np.int64)
+        for side in (-1, 1):
+            new_lane = self.lane[c] + side
+            ok = (new_lane >= 0) & (new_lane < nl[c])
+            tid = link[c] * self.max_lanes + new_lane
+            at = np.searchsorted(ks[:n_al], tid * scale + offs[c])
+            nlead = neighbour(at, tid)
+            nback = neighbour(at - 1, tid)
+            g_new = gap_to(nlead, c)
+            nb = nback >= 0
+            ni = np.where(nb, nback, 0)
+            g_back = np.where(nb, offs[c] - offs[ni] - length, np.inf)
+            vl_new = np.where(nlead >= 0, v[np.where(nlead >= 0, nlead, 0)], 0.0)
+            a_c_new = np.minimum(idm(v[c], v_des[c], g_new, vl_new), stop_acc)
+            # The new follower: behind its leader now, behind the driver after.
+            g_n_now = np.where(nb, np.where(nlead >= 0, g_back + length + g_new, np.inf), np.inf)
+            a_n = np.where(nb, idm(v[ni], v_des[ni], g_n_now, vl_new), 0.0)
+            a_n_new = np.where(nb, idm(v[ni], v_des[ni], g_back, v[c]), 0.0)
+            safe = (g_new > 0.0) & (g_back > 0.0) & (a_n_new >= -MOBIL_B_SAFE_MS2)
+            gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n + a_o_new - a_o)
+            good = ok & safe & (gain > MOBIL_THRESHOLD_MS2) & (gain > best_gain)
+            best_gain = np.where(good, gain, best_gain)
+            best_lane = np.where(good, new_lane, best_lane)
+        go = best_lane >= 0
+        if not go.any():
+            return 0
+        movers, new_lane = c[go], best_lane[go]
+        # One driver per target gap: the one further ahead.
+        tkey = link[movers] * self.max_lanes + new_lane
+        at = np.searchsorted(ks[:n_al], tkey * scale + offs[movers])
+        o = np.lexsort((-offs[movers], at, tkey))
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = (tkey[o][1:] != tkey[o][:-1]) | (at[o][1:] != at[o][:-1])
+        movers, new_lane = movers[o][first], new_lane[o][first]
+        self.lane[movers] = new_lane
+        lane_id[movers] = link[movers] * self.max_lanes + new_lane
+        self.lc_until[movers] = t + LANE_CHANGE_COOLDOWN_S
+        self.lc_count[movers] += 1
+        self.lane_changes += movers.size
+        return movers.size
+
+    def _leaders(self, al, route, lk, link, lane_id, pos, offs, v, claims):
+        """Every vehicle's leader: the next vehicle ahead on its lane, or beyond its link's end.
+
+        Vehicles are sorted by (lane, offset on the link) every tick (:meth:`_sort`).  The
+        front vehicle of a lane
+        looks along its route at the lane it will take next (up to ``LOOKAHEAD_HOPS`` links
+        ahead) for the last vehicle there.  Front vehicles that will enter the same lane and may
+        cross their stop line now (``claims``) merge in turn, the one nearest to its link's end
+        first: each follows the one before it (a *virtual* leader: on another lane until the
+        merge, so not counted in the safety check).
+
+        Returns ``leader`` (N,) slot or -1, ``gap`` (N,) bumper-to-bumper gap (m, inf: none),
+        ``v_l`` (N,) leader speed, ``real`` (N,) bool: the leader is on the vehicle's lane
+        (this link or one ahead on its route).
+        """
+        n = al.size
+        r, net, length = self.routes, self.net, self.drv.length_m
+        scale = self.key_scale
+        order, ks, n_al = self._sort(al, lane_id, offs)
+        self.sorted_lanes = (order[:n_al], ks[:n_al])
+        lane_s = lane_id[order[:n_al]]
+        leader = np.full(n, -1, dtype=np.int64)
+        same = lane_s[1:] == lane_s[:-1]
+        leader[order[: n_al - 1][same]] = order[1:n_al][same]
+        has = leader >= 0
+        li = np.where(has, leader, 0)
+        # Vehicles that came the same way in the same lanes (same route and entry lane) measure
+        # along the route (exactly as a single-file stream); others on the link.
+        stream = self.stream[:n]
+        kept = self.lc_count[:n] == 0
+        same_path = has & (route[li] == route) & (stream[li] == stream) & kept & kept[li]
+        gap = np.where(same_path, pos[li] - pos, np.where(has, offs[li] - offs, np.inf)) - np.where(
+            has, length, 0.0
+        )
+        real = has.copy()
+        # Front vehicles: the lane they enter next.
+        heads = np.flatnonzero(al & ~has)
+        lmax = r.links.shape[1]
+        if heads.size:
+            rh = route[heads]
+            k1 = lk[heads] + 1
+            nxt = np.where(k1 < lmax, r.links[rh, np.minimum(k1, lmax - 1)], -1)
+            go = nxt >= 0
+            heads, rh, k1, nxt = heads[go], rh[go], k1[go], nxt[go]
+        if heads.size:
+            dist_end = r.link_end_m[rh, k1 - 1] - pos[heads]
+            lane_next = self._lane_on(nxt, rh, k1, self.lane[heads])
+            target = nxt * self.max_lanes + lane_next
+            # The last vehicle on that lane (or on the lanes after it, along the route).
+            found = np.full(heads.size, -1, dtype=np.int64)
+            extra = dist_end.copy()  # distance to the start of the link being searched
+            cur_link, cur_lane, cur_k = nxt, lane_next, k1
+            todo = np.arange(heads.size)
+            for _ in range(LOOKAHEAD_HOPS):
+                tid = cur_link[todo] * self.max_lanes + cur_lane[todo]
+                at = np.searchsorted(ks[:n_al], tid * scale)
+                atc = np.minimum(at, max(n_al - 1, 0))
+                hit = (at < n_al) & (lane_id[order[atc]] == tid) if n_al else at < 0
+                found[todo[hit]] = order[atc[hit]]
+                todo = todo[~hit]
+                if todo.size == 0:
+                    break
+                # Not found: search the next link of the route (while within range).
+                extra[todo] += net.link_length_m[cur_link[todo]]
+                k2 = cur_k[todo] + 1
+                nx2 = np.where(k2 < lmax, r.links[rh[todo], np.minimum(k2, lmax - 1)], -1)
+                keep = (nx2 >= 0) & (extra[todo] < LOOKAHEAD_M)
+                todo, k2, nx2 = todo[keep], k2[keep], nx2[keep]
+                if todo.size == 0:
+                    break
+                cur_lane = cur_lane.copy()
+                cur_link = cur_link.copy()
+                cur_k = cur_k.copy()
+                cur_lane[todo] = self._lane_on(nx2, rh[todo], k2, cur_lane[todo])
+                cur_link[todo] = nx2
+                cur_k[todo] = k2
+            f = found >= 0
+            fi = np.where(f, found, 0)
+            # Intersections have no width: a leader that came another way (another route or
+            # lane) and has only just entered the link has its rear still on its own approach,
+            # across this vehicle's path at the stop line.  This vehicle may come up to the
+            # line, not beyond, until the leader's rear has cleared it.
+            g_far = np.where(
+                (route[fi] == rh) & (stream[fi] == stream[heads]) & kept[fi] & kept[heads],
+                pos[fi] - pos[heads] - length,
+                extra + np.maximum(offs[fi] - length, 0.0),
+            )
+            g_far = np.where(f, g_far, np.inf)
+            lead_h = found.copy()
+            real_h = f.copy()
+            # Merging: claimants of the same lane follow each other, nearest to the end first.
+            c = claims[heads]
+            if np.count_nonzero(c) > 1:
+                ci = np.flatnonzero(c)
+                srt = ci[np.lexsort((dist_end[ci], target[ci]))]
+                follow = target[srt[1:]] == target[srt[:-1]]
+                me, before = srt[1:][follow], srt[:-1][follow]
+                g_v = dist_end[me] - dist_end[before] - length
+                closer = g_v < g_far[me]
+                me, before, g_v = me[closer], before[closer], g_v[closer]
+                lead_h[me] = heads[before]
+                g_far[me] = g_v
+                real_h[me] = False
+            leader[heads] = lead_h
+            gap[heads] = g_far
+            real[heads] = real_h
+        has = leader >= 0
+        v_l = np.where(has, v[np.where(has, leader, 0)], 0.0)
+        return leader, gap, v_l, real & has
+
+    def _oncoming_eta(self, al, link, dist_end, v, moving):
+        """Per link: the soonest time (s) a vehicle on it reaches its stop line, among those
+        that will cross (``moving``: not held by a red light and not turning left); inf where
+        none.  What a permitted left turn from the opposite approach waits for."""
+        eta = np.full(self.net.n_links, np.inf)
+        sel = al & moving
+        if sel.any():
+            np.minimum.at(eta, link[sel], dist_end[sel] / np.maximum(v[sel], 0.1))
+        return eta
+
     def _step(self, t):
         n = self.hw
         self._sync_signals(t)
@@ -597,6 +1022,9 @@ class Simulation:
         route = np.where(al, self.route[:n], 0)
         lk = np.where(al, self.link_k[:n], 0)
         sk = np.where(al, self.stop_k[:n], 0)
+        link = r.links[route, lk]
+        offs = pos - r.link_start_m[route, lk]
+        lane_id = link * self.max_lanes + self.lane[:n]
 
         # Advice takes effect after the reaction time.
         pend_t = self.pend_t[:n]
@@ -612,22 +1040,72 @@ class Simulation:
             then_t[resume] = np.inf
         target = self.target[:n]
 
-        lim = self.net.link_speed_limit_ms[r.links[route, lk]]
+        lim = self.net.link_speed_limit_ms[link]
         v_des = self.desired[:n] * lim
         krauss = self.krauss
 
-        # Leader.
-        lead = self.leader[:n]
-        has_l = al & (lead >= 0)
-        li = np.where(has_l, lead, 0)
-        gap_l = np.where(has_l, pos[li] - drv.length_m - pos, np.inf)
-        v_l = np.where(has_l, v[li], 0.0)
+        # Stop line: an obstacle on red, and on amber for drivers who can still stop.
+        stop_pos = r.stop_pos_m[route, sk]
+        grp = r.stop_group[route, sk]
+        has_sig = al & (grp >= 0)
+        st = np.where(has_sig, self.sig_state[np.where(has_sig, grp, 0)], GREEN)
+        dist = stop_pos - pos
+        committed = self.committed[:n]
+        committed[st == GREEN] = False
+        amber = st == AMBER
+        cannot_stop = v * v > 2.0 * self.amber_decel * np.maximum(dist, 1e-9)
+        committed |= amber & cannot_stop & ~committed & (dist > 0)
+        stop_turn = np.where(has_sig, r.stop_turn[route, sk], THROUGH)
+        left = has_sig & (stop_turn == LEFT)
+        if left.any():
+            # Left turners waiting at the line when their green ends clear the junction in
+            # the amber and all-red after the oncoming traffic (HCM's "sneakers").
+            committed |= amber & left & (dist < SNEAKER_DIST_M)
+        obstacle = has_sig & ((st == RED) | amber) & ~committed
+        dist_end = r.link_end_m[route, lk] - pos
+        if left.any():
+            # Permitted left turns yield to the oncoming approach while it has green: they
+            # wait at the line until no oncoming vehicle is due within the critical gap.
+            opp = np.where(left, r.stop_opposing[route, sk], -1)
+            opp_g = np.where(left, r.stop_opposing_group[route, sk], -1)
+            permitted = left & (opp >= 0) & (opp_g >= 0)
+            permitted &= self.sig_state[np.where(opp_g >= 0, opp_g, 0)] != RED
+            if permitted.any():
+                moving = has_sig & ~obstacle & (stop_turn != LEFT)
+                eta = self._oncoming_eta(al, link, dist_end, v, moving)
+                yields = permitted & (eta[np.where(opp >= 0, opp, 0)] < CRITICAL_GAP_LEFT_S)
+                obstacle |= yields
+                self.left_yields += int(yields.sum())
+
+        # Lane changes (every LANE_CHANGE_INTERVAL_S), then leaders on the lanes.
+        if self.multilane and t + 1e-9 >= self.next_lane_change_t:
+            self.next_lane_change_t = t + LANE_CHANGE_INTERVAL_S
+            self._change_lanes(
+                t,
+                al,
+                route,
+                lk,
+                link,
+                lane_id,
+                offs,
+                v,
+                self.desired[:n] * self.net.link_speed_limit_ms[link],
+                obstacle,
+                dist,
+            )
+        # Leader (on the lane, or beyond the link's end; merges in turn).
+        claims = al & ~obstacle
+        leader, gap_l, v_l, real_l = self._leaders(
+            al, route, lk, link, lane_id, pos, offs, v, claims
+        )
+        has_l = leader >= 0
+        li = np.where(has_l, leader, 0)
 
         # Who steers towards a target: not drivers released to car following, i.e. those
         # queued before their stop line (until they cross it) and those close behind a leader
         # slower than their target (the driver policy, as in SUMO).
         qu = self.queued_until[:n]
-        on_signal = al & (self.net.link_group[r.links[route, lk]] >= 0)
+        on_signal = al & (self.net.link_group[link] >= 0)
         release_queued(qu, self.stop_k[:n], v, on_signal)
         steer = ~np.isnan(target) & (qu < 0)
         if steer.any():
@@ -685,18 +1163,6 @@ class Simulation:
             )
         amax = np.where(has_l, safe_accel(v, gap_l, v_l, dt), np.inf)
 
-        # Stop line: an obstacle on red, and on amber for drivers who can still stop.
-        stop_pos = r.stop_pos_m[route, sk]
-        grp = r.stop_group[route, sk]
-        has_sig = al & (grp >= 0)
-        st = np.where(has_sig, self.sig_state[np.where(has_sig, grp, 0)], GREEN)
-        dist = stop_pos - pos
-        committed = self.committed[:n]
-        committed[st == GREEN] = False
-        amber = st == AMBER
-        cannot_stop = v * v > 2.0 * self.amber_decel * np.maximum(dist, 1e-9)
-        committed |= amber & cannot_stop & ~committed & (dist > 0)
-        obstacle = has_sig & ((st == RED) | amber) & ~committed
         # A driver following advice trusts it: a red that turns green before they can reach
         # the line (at their current speed, with a 1 s margin) is no reason to brake.  If the
         # light is still red when they get close, the obstacle (and the safe-speed bound) is back.
@@ -734,6 +1200,15 @@ class Simulation:
             dawdle = drv.sigma * np.minimum(v_max, drv.accel_ms2) * dt * u
             v_dawdle = np.maximum(v_max - dawdle, floor)
             acc = np.where(has_t, acc, (v_dawdle - v) / dt)
+        # Turning movements are crossed at the turn's speed: brake at b to reach it at the line
+        # (the distance left after this step at the current speed, so that the line is not
+        # passed above it).
+        vmax_turn = np.where(has_sig, r.stop_vmax_ms[route, sk], np.inf)
+        turning = np.isfinite(vmax_turn)
+        if turning.any():
+            room = np.maximum(dist - v * dt, 0.0)
+            v_allow = np.sqrt(np.where(turning, vmax_turn, 0.0) ** 2 + 2.0 * drv.decel_ms2 * room)
+            amax = np.where(turning, np.minimum(amax, (v_allow - v) / dt), amax)
         acc = np.minimum(acc, amax)
         acc = np.maximum(acc, -EMERGENCY_DECEL_MS2)
         acc = np.where(al, acc, 0.0)
@@ -750,10 +1225,36 @@ class Simulation:
             red = crossed & (st == RED)
             self.red_violations += int((red & ~committed).sum())
             self.cleared_on_red += int((red & committed).sum())
+            if turning.any():
+                self.turn_crossings += int((crossed & turning).sum())
+                over = crossed & turning & (v_new > vmax_turn + drv.decel_ms2 * dt + 1e-9)
+                self.turn_overspeed += int(over.sum())
+            if self.record_crossings:
+                ids = np.flatnonzero(crossed)
+                self.crossings.append(
+                    (
+                        np.full(ids.size, t + dt),
+                        self.vid[ids],
+                        link[ids],
+                        stop_turn[ids],
+                        grp[ids],
+                        st[ids],
+                    )
+                )
             self.stop_k[:n][crossed] += 1
             committed[crossed] = False
-        # Next link.
-        self.link_k[:n] += al & (x_new >= r.link_end_m[route, lk])
+        # Next link, and the lane taken on it.
+        # (as for stop lines: a car stopped exactly at its line is still on its link)
+        moved = al & (x_new > r.link_end_m[route, lk] + CROSS_EPS_M)
+        if moved.any():
+            mv = np.flatnonzero(moved)
+            k_new = lk[mv] + 1
+            self.link_k[mv] = k_new
+            lmax = r.links.shape[1]
+            kk = np.minimum(k_new, lmax - 1)
+            nl = r.links[route[mv], kk]
+            ok = (k_new < lmax) & (nl >= 0)
+            self.lane[mv[ok]] = self._lane_on(nl[ok], route[mv[ok]], kk[ok], self.lane[mv[ok]])
 
         # Measures.
         v_mean = 0.5 * (v + v_new)
@@ -766,24 +1267,26 @@ class Simulation:
         self.stops[:n] += stopped & ~in_stop
         in_stop[:] = np.where(in_stop, al & (v_new <= STOP_END_SPEED_MS), stopped)
 
+        # Safety check: gaps after the step to leaders on the same lane.
+        chk = real_l & al
+        if chk.any():
+            g_after = gap_l[chk] + (x_new[li[chk]] - pos[li[chk]]) - (x_new[chk] - pos[chk])
+            self.min_gap = min(self.min_gap, float(g_after.min()))
+            self.collisions += int((g_after < -CROSS_EPS_M).sum())
+
         pos[:] = np.where(al, x_new, pos)
         v[:] = np.where(al, v_new, v)
 
-        # Safety check: gaps after the step.
-        if has_l.any():
-            g_after = pos[li[has_l]] - drv.length_m - pos[has_l]
-            self.min_gap = min(self.min_gap, float(g_after.min()))
-            self.collisions += int((g_after < 0).sum())
-
         if self.record and self.record_routes.size:
-            rec = al & np.isin(route, self.record_routes)
+            entry = self.route_entry[route]
+            rec = al & (entry >= 0) & np.isin(entry, self.record_routes)
             if rec.any():
                 ids = np.flatnonzero(rec)
                 self.traj.append(
                     (
                         np.full(ids.size, t + dt),
                         self.vid[ids],
-                        route[ids],
+                        entry[ids],
                         pos[ids].copy(),
                         v[ids].copy(),
                         self.equipped[ids].copy(),
@@ -803,15 +1306,10 @@ class Simulation:
         self.res["co2_g"][vid] = self.co2[slots]
         self.res["stops"][vid] = self.stops[slots]
         self.res["stopped_time_s"][vid] = self.stopped_time[slots]
-        f = self.follower[slots]
-        f = f[f >= 0]
-        self.leader[f] = -1
         streams = self.stream[slots]
         gone = np.isin(self.tail[streams], slots)
         self.tail[streams[gone]] = -1
         self.alive[slots] = False
-        self.leader[slots] = -1
-        self.follower[slots] = -1
         self.free.extend(int(s) for s in slots)
 
     # -------------------------------------------------------------------- run
@@ -853,7 +1351,7 @@ class Simulation:
 
     def _result(self, wall) -> SimResult:
         a, res, r = self.arr, self.res, self.routes
-        route = a.entry
+        route = self.veh_route
         t_enter, t_exit = res["t_enter"], res["t_exit"]
         completed = ~np.isnan(t_exit)
         entered = ~np.isnan(t_enter)
@@ -862,6 +1360,8 @@ class Simulation:
         veh = {
             "vid": np.arange(a.count),
             "entry_link": a.entry_links[a.entry],
+            "exit_link": r.links[route, (r.links[route] >= 0).sum(axis=1) - 1],
+            "turns": r.n_turns[route],
             "equipped": self.veh_equipped.copy(),
             "complies": self.veh_complies.copy(),
             "desired_factor": a.desired_factor,
@@ -909,6 +1409,20 @@ class Simulation:
             drained_s=self.drained,
             trajectories=traj,
             extra={
+                "crossings": {
+                    k: np.concatenate(c)
+                    for k, c in zip(
+                        ("t_s", "vid", "link", "turn", "group", "state"),
+                        zip(*self.crossings, strict=True),
+                        strict=True,
+                    )
+                }
+                if self.crossings
+                else None,
+                "left_yield_steps": self.left_yields,
+                "lane_changes": self.lane_changes,
+                "turn_crossings": self.turn_crossings,
+                "turn_overspeed": self.turn_overspeed,
                 "advice_calls": self.n_advice_calls,
                 "advised": self.n_advised,
                 "entry_links": self.arr.entry_links,

@@ -1,7 +1,7 @@
 """Vehicle groups for the measures: arterial traffic against side-street traffic.
 
-Every vehicle drives straight on from its entry link (no turns yet, see :class:`sim.engine.Routes`),
-so its group follows from its route, and the route from its entry link:
+A vehicle that turns somewhere on its route is ``turning``; every other vehicle drives
+straight on from its entry link, so its group follows from the straight route from that link:
 
 * ``arterial`` — the route drives at least two consecutive links of a declared corridor chain
   (``world.network.corridors``; a corridor of a single link: that link).  Two, not one, so that
@@ -12,11 +12,11 @@ so its group follows from its route, and the route from its entry link:
 * ``side_street`` — every other vehicle: the cross streets of generated corridors, streets of
   an imported network that no corridor declares.
 
+* ``turning`` — vehicles whose route turns at an intersection (left or right, at least once;
+  ``SimResult.vehicles["turns"]``), whichever street they came from.
+
 ``GROUPS`` partition the vehicles (every vehicle is in exactly one).  On a ``[grid]`` scenario
-every street is a corridor, so there is only ``arterial``.  Turning traffic will be the third
-group, ``turning`` (vehicles whose route turns at an intersection), once routes can turn; the
-labels are then computed from each vehicle's route instead of its entry link, and a turning
-vehicle leaves ``arterial``/``side_street``, so the groups stay a partition.
+every street is a corridor, so straight-on traffic is all ``arterial``.
 
 ``SUBGROUPS`` split ``arterial`` by the corridor's own direction (``<id>_f`` forward,
 ``<id>_b`` backward, as the scenario declares them): ``arterial_forward``,
@@ -27,9 +27,9 @@ from __future__ import annotations
 
 import numpy as np
 
-from .engine import Routes
+from .engine import straight_links
 
-GROUPS = ("arterial", "side_street")
+GROUPS = ("arterial", "side_street", "turning")
 """Names of the groups, in report order; codes are their indices."""
 
 SUBGROUPS = {"arterial_forward": "arterial", "arterial_backward": "arterial"}
@@ -58,7 +58,7 @@ def route_groups(net, entry_links) -> tuple[np.ndarray, np.ndarray]:
     direction = np.full(r, _NONE, dtype=np.int64)
     if r == 0:
         return np.zeros(0, dtype=np.int64), direction
-    links = Routes.build(net, entry_links).links  # (R, Lmax), -1 padding
+    links = straight_links(net, entry_links)  # (R, Lmax), -1 padding
     n = np.int64(net.n_links)
     # Consecutive link pairs of every route, coded a * n + b (-1 where a pair runs into padding).
     pairs = np.where(
@@ -78,7 +78,9 @@ def route_groups(net, entry_links) -> tuple[np.ndarray, np.ndarray]:
     return group.astype(np.int64), direction
 
 
-def vehicle_masks(net, entry_links, vehicle_entry_link) -> dict[str, np.ndarray]:
+def vehicle_masks(
+    net, entry_links, vehicle_entry_link, vehicle_turns=None
+) -> dict[str, np.ndarray]:
     """Boolean masks of the vehicles in each group and subgroup.
 
     Parameters
@@ -88,6 +90,8 @@ def vehicle_masks(net, entry_links, vehicle_entry_link) -> dict[str, np.ndarray]
         ["entry_links"]``)
     vehicle_entry_link : (A,) int, each vehicle's entry link (``SimResult.vehicles
         ["entry_link"]``)
+    vehicle_turns : (A,) int, optional, turns on each vehicle's route (``SimResult.vehicles
+        ["turns"]``; None: nobody turns)
 
     Returns
     -------
@@ -103,6 +107,10 @@ def vehicle_masks(net, entry_links, vehicle_entry_link) -> dict[str, np.ndarray]
     by_link_dir[entry_links] = direction
     veh = np.asarray(vehicle_entry_link, dtype=np.int64)
     g, d = by_link_group[veh], by_link_dir[veh]
+    if vehicle_turns is not None:
+        turns = np.asarray(vehicle_turns) > 0
+        g = np.where(turns, GROUPS.index("turning"), g)
+        d = np.where(turns, _NONE, d)
     masks = {name: g == k for k, name in enumerate(GROUPS)}
     for k, name in enumerate(SUBGROUPS):
         masks[name] = d == k
