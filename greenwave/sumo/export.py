@@ -19,12 +19,15 @@ from typing import Literal
 import numpy as np
 
 from greenwave.expand import expand_links
-from greenwave.network import build_network
+from greenwave.movements import LEFT, RIGHT, THROUGH
+from greenwave.network import Network, build_network
 from greenwave.scenario import Scenario
+from greenwave.sim.demand import draw_arrivals, turns_any
+from greenwave.timing import PlanTable
 from greenwave.units import kmh_to_ms
 
 from .projection import eqc_proj_string
-from .signals import PARAM, SUMO_CHAR, signal_program, sumo_offset
+from .signals import PARAM, link_states, signal_program, sumo_offset
 from .tools import find_sumo_tool, run_netconvert
 from .xmlio import (
     SumoError,
@@ -55,6 +58,15 @@ NO_LANE_CHANGE = {
     "lcKeepRight": "0",
 }
 """vType attributes that keep every vehicle in its departure lane (``lane_change=False``)."""
+
+STRATEGIC_ONLY = {
+    "lcCooperative": "-1",
+    "lcSpeedGain": "0",
+    "lcKeepRight": "0",
+}
+"""vType attributes of ``lane_change=False`` with turning demand: vehicles change lanes only
+where their route needs it (LC2013's strategic changes stay on; with them off a vehicle on a
+lane without its next turn would wait at the stop line for ever)."""
 
 # SUMO signal characters (sumo.dlr.de/docs/Simulation/Traffic_Lights.html#signal_state_definitions)
 
@@ -133,7 +145,8 @@ def export_sumo(
         with greenwave's IDM parameters.
     lane_change : bool
         False: vehicles keep their departure lane (:data:`NO_LANE_CHANGE`), like greenwave's
-        single-file streams.
+        drivers without ``drivers.lane_changing``; with turning demand they still change
+        lanes where their route needs it (:data:`STRATEGIC_ONLY`).
     build_net : bool
         Run netconvert when it is available.
 
@@ -153,7 +166,7 @@ def export_sumo(
     out = Path(outdir)
     out.mkdir(parents=True, exist_ok=True)
     exp = expand_links(scenario)
-    net, _plans = build_network(scenario)
+    net, plans = build_network(scenario)
     proj = net.projection
     res = SumoExport(out, {}, None)
 
@@ -163,10 +176,13 @@ def export_sumo(
         x, y = proj.to_xy(it.lon, it.lat)
         inter_xy[it.id] = (float(x), float(y))
     link_xy = {lid: net.link_xy[k] for k, lid in enumerate(net.link_ids)}
-    pred_to = {}
-    for ln in exp.links:
-        if ln.next is not None:
-            pred_to[ln.next] = ln.to
+    # Where a link starts: the network's answer (the intersection a predecessor ends at, or
+    # the one within 20 m of its first point), so that its movements' edges meet there.
+    starts_at = {
+        lid: net.intersection_ids[int(i)]
+        for lid, i in zip(net.link_ids, net.link_from_intersection, strict=True)
+        if i >= 0
+    }
     free_nodes: dict[tuple[int, int], str] = {}
     used_ids = set(inter_xy)
 
@@ -194,7 +210,7 @@ def export_sumo(
     ends = {}
     for ln in exp.links:
         xy = link_xy[ln.id]
-        start = pred_to.get(ln.id) or node_at(xy[0, 0], xy[0, 1])
+        start = starts_at.get(ln.id) or node_at(xy[0, 0], xy[0, 1])
         if start is None:
             start = free_node(xy[0, 0], xy[0, 1], f"{ln.id}.start")
         end = ln.to if ln.to is not None else free_node(xy[-1, 0], xy[-1, 1], f"{ln.id}.end")
@@ -202,24 +218,14 @@ def export_sumo(
             raise SumoError(f"link '{ln.id}' starts and ends at node '{start}'")
         ends[ln.id] = (start, end)
 
-    # -- connections and signal link indices per intersection
-    lanes = {ln.id: ln.lanes for ln in exp.links}
-    conns = []  # (from, from_lane, to, to_lane, tl, link_index)
-    tl_links: dict[str, list[str | None]] = {it.id: [] for it in exp.intersections}
-    for ln in exp.links:
-        if ln.next is None or ln.to is None:
-            continue
-        for i in range(ln.lanes):
-            j = min(i, lanes[ln.next] - 1)
-            k = len(tl_links[ln.to])
-            tl_links[ln.to].append(ln.signal_group)
-            conns.append((ln.id, i, ln.next, j, ln.to, k))
+    # -- connections: one per movement and pair of lanes, each its own signal link index
+    conns, tl_links, tl_yields = _connections(net, plans)
     controlled = {iid for iid, lst in tl_links.items() if lst}
     for it in exp.intersections:
         if it.id not in controlled:
             res.notes.append(
-                f"intersection '{it.id}' controls no through connection: it is written as a "
-                "plain node and its plan is not in the SUMO network"
+                f"intersection '{it.id}' controls no connection: it is written as a plain node "
+                "and its plan is not in the SUMO network"
             )
 
     start_iso = sim.start_time.isoformat()
@@ -275,10 +281,11 @@ def export_sumo(
         )
 
     cons = xsd_root("connections", "connections_file.xsd")
+    leads_on = {f for f, *_ in conns} | {ln.id for ln in exp.links if ln.next is not None}
     for ln in exp.links:
-        if ln.next is None:
+        if ln.id not in leads_on:
             ET.SubElement(cons, "connection", {"from": ln.id})  # no successor: guess nothing
-    for f, fl, t, tlane, _, _ in conns:
+    for f, fl, t, tlane, *_ in conns:
         ET.SubElement(
             cons, "connection", {"from": f, "to": t, "fromLane": str(fl), "toLane": str(tlane)}
         )
@@ -290,7 +297,9 @@ def export_sumo(
             continue
         plan = it.plan
         sig = tl_links[it.id]
-        linked = [g.id for g in plan.groups if g.id in set(sig)]
+        yields = tl_yields[it.id]
+        used = set(sig).union(*yields)
+        linked = [g.id for g in plan.groups if g.id in used]
         bounds, colours = signal_program(plan, linked)
         tl = ET.SubElement(
             tlls,
@@ -302,10 +311,7 @@ def export_sumo(
                 "offset": num_text(sumo_offset(plan, epoch)),
             },
         )
-        for p in range(len(bounds) - 1):
-            state = "".join(
-                SUMO_CHAR.get(int(colours[g][p]), "r") if g is not None else "G" for g in sig
-            )
+        for p, state in enumerate(link_states(colours, sig, yields)):
             ET.SubElement(
                 tl, "phase", {"duration": num_text(bounds[p + 1] - bounds[p]), "state": state}
             )
@@ -373,7 +379,18 @@ def export_sumo(
         ET.SubElement(proc, key, {"value": value})
     write_xml(netcfg, files["netccfg"])
 
-    _write_routes(scenario, exp, files["routes"], duration, arrivals, car_following, lane_change)
+    note = write_routes(
+        scenario,
+        files["routes"],
+        duration_s=duration,
+        seed=seed,
+        arrivals=arrivals,
+        car_following=car_following,
+        lane_change=lane_change,
+        network=net,
+    )
+    if note:
+        res.notes.append(note)
     _write_sumocfg(files["sumocfg"], duration, seed)
     res.files = files
 
@@ -392,17 +409,123 @@ def export_sumo(
     return res
 
 
-def _write_routes(
+Connection = tuple[str, int, str, int, str, int]
+"""``(from edge, from lane, to edge, to lane, traffic light, link index)``."""
+
+
+def lane_on(turn: int, lane: int, n_lanes: int) -> int:
+    """The lane a vehicle coming from ``lane`` takes on a link of ``n_lanes`` lanes whose
+    movement at the end is ``turn``: the leftmost before a left turn, the rightmost (0) before a
+    right turn, else the same lane if the link has it (else its leftmost).  The simulator's
+    rule (``sim.engine.Simulation._lane_on``), so that SUMO's vehicles find their lane where
+    greenwave's do."""
+    if turn == LEFT:
+        return n_lanes - 1
+    if turn == RIGHT:
+        return 0
+    return min(lane, n_lanes - 1)
+
+
+def _connections(
+    net: Network, plans: PlanTable
+) -> tuple[list[Connection], dict[str, list[str | None]], dict[str, list[frozenset[str]]]]:
+    """Every movement as SUMO connections, lane by lane as greenwave's vehicles drive them.
+
+    A movement is driven from the lanes a vehicle takes for it (:func:`lane_on`: a left turn
+    from the leftmost lane, a right turn from lane 0, through from every lane), each onto the
+    lane :func:`lane_on` gives on the link it enters for the same turn (through: the same lane
+    where it exists).  Greenwave's vehicles pick their lane for the next turn as they enter a
+    link; SUMO's change lanes on the link where their route needs it (strategic lane changes,
+    which even ``lane_change=False`` keeps for turning demand).  One connection per lane pair
+    (not a fan-out onto every lane a vehicle may need: SUMO does not treat two connections
+    from one edge into one lane as foes, and two vehicles side by side would enter that lane
+    at the same instant).  Each connection has its own link index at the intersection and
+    follows its movement's signal group; a left turn yields to the groups of the opposing
+    approach's other movements (a permitted left: ``g`` while those are green).
+
+    Returns
+    -------
+    conns : list of :data:`Connection`, in link order, then turn, then from lane
+    link_groups : dict
+        Per intersection, the group id of each link index (None: unsignalised approach).
+    yields : dict
+        Per intersection, the groups each link index yields to.
+    """
+    mv = net.movements
+    link_groups: dict[str, list[str | None]] = {iid: [] for iid in net.intersection_ids}
+    yields: dict[str, list[frozenset[str]]] = {iid: [] for iid in net.intersection_ids}
+    conns: list[Connection] = []
+
+    def gid(g: int) -> str | None:
+        return plans.group_keys[g][1] if g >= 0 else None
+
+    for m in range(mv.size):
+        a, b, turn = int(mv.from_link[m]), int(mv.to_link[m]), int(mv.turn[m])
+        tl = net.intersection_ids[int(net.link_intersection[a])]
+        n_from, n_to = int(net.link_lanes[a]), int(net.link_lanes[b])
+        foes: frozenset[str] = frozenset()
+        opp = int(mv.opposing_link[m])
+        if turn == LEFT and opp >= 0:
+            rows = mv.of(opp)
+            foes = frozenset(
+                name
+                for t, g in zip(mv.turn[rows], mv.group[rows], strict=True)
+                if t != LEFT and (name := gid(int(g))) is not None
+            )
+        from_lanes = range(n_from) if turn == THROUGH else [lane_on(turn, 0, n_from)]
+        for i in from_lanes:
+            j = lane_on(turn, i, n_to)
+            conns.append((net.link_ids[a], i, net.link_ids[b], j, tl, len(link_groups[tl])))
+            link_groups[tl].append(gid(int(mv.group[m])))
+            yields[tl].append(foes)
+    return conns, link_groups, yields
+
+
+def write_routes(
     scenario: Scenario,
-    exp,
-    path: Path,
-    duration: float,
-    arrivals: str,
-    car_following: str,
+    path: str | Path,
+    *,
+    duration_s: float,
+    seed: int,
+    arrivals: Literal["uniform", "poisson"] = "uniform",
+    car_following: Literal["krauss", "idm"] = "krauss",
     lane_change: bool = True,
-) -> None:
-    drv = scenario.drivers
+    network: Network | None = None,
+) -> str | None:
+    """Write the scenario's demand as a SUMO route file (see :func:`export_sumo`).
+
+    Without turning demand: one ``<flow>`` per entry link and piece of its profile on the
+    straight-through route (``arrivals`` spaces or draws them), and the ``demand.vehicles`` as
+    ``<vehicle>`` s.  With turning demand (an approach splits its traffic over its movements):
+    the very vehicles greenwave's simulator runs with ``seed``
+    (:func:`greenwave.sim.demand.draw_arrivals` over ``[0, duration_s)``), one ``<vehicle>``
+    each with its departure time, entry lane, route and speed factor, ids ``a<k>`` with ``k``
+    its row in the arrivals (the simulator's vehicle index), so that both simulators run the
+    same trips.  Returns a note on what was written for turning demand, else None.
+    """
+    path = Path(path)
+    net = network if network is not None else build_network(scenario)[0]
     routes = xsd_root("routes", "routes_file.xsd")
+    turning = turns_any(net.movements)
+    ET.SubElement(routes, "vType", _vtype(scenario, car_following, lane_change, turning))
+    if turning:
+        n = _write_turning_vehicles(scenario, net, routes, duration_s, seed)
+        write_xml(routes, path)
+        return (
+            f"turning demand: {n} vehicles written as greenwave draws them with seed {seed} "
+            "(departure, entry lane, route, speed factor), the same trips in both simulators; "
+            f"arrivals='{arrivals}' applies to flows only"
+        )
+    _write_flows(scenario, net, routes, duration_s, arrivals)
+    write_xml(routes, path)
+    return None
+
+
+def _vtype(
+    scenario: Scenario, car_following: str, lane_change: bool, turning: bool
+) -> dict[str, str]:
+    """The one vType: greenwave's drivers in SUMO's car-following model."""
+    drv = scenario.drivers
     vt = {
         "id": VTYPE_ID,
         "vClass": "passenger",
@@ -430,15 +553,58 @@ def _write_routes(
         sigma = drv.sigma if drv.car_following == "krauss" else 0.0
         vt.update(carFollowModel="Krauss", sigma=num_text(sigma, 4))
     if not lane_change:
-        vt.update(NO_LANE_CHANGE)
-    ET.SubElement(routes, "vType", vt)
-    nxt = {ln.id: ln.next for ln in exp.links}
+        vt.update(STRATEGIC_ONLY if turning else NO_LANE_CHANGE)
+    return vt
+
+
+def _write_turning_vehicles(
+    scenario: Scenario, net: Network, routes: ET.Element, duration_s: float, seed: int
+) -> int:
+    """Greenwave's arrivals as ``<route>`` s and ``<vehicle>`` s in departure order; returns
+    the number of vehicles."""
+    arr = draw_arrivals(scenario, net, seed, duration_s)
+    assert arr.route is not None and arr.route_links is not None  # turns_any holds
+    used = np.unique(arr.route)
+    for r in used.tolist():
+        row = arr.route_links[r]
+        edges = " ".join(net.link_ids[int(k)] for k in row[row >= 0])
+        ET.SubElement(routes, "route", {"id": f"r{r}", "edges": edges})
+    # SUMO loads route files incrementally: departures in time order (stable: the arrival
+    # order breaks ties).
+    for k in np.argsort(arr.time_s, kind="stable").tolist():
+        ET.SubElement(
+            routes,
+            "vehicle",
+            {
+                "id": f"a{k}",
+                "type": VTYPE_ID,
+                "route": f"r{int(arr.route[k])}",
+                # greenwave inserts at its first tick at or after the arrival, SUMO at its
+                # first step: 1 µs keeps the two on the same side of every step boundary
+                "depart": num_text(arr.time_s[k], 6),
+                "departLane": str(int(arr.lane[k])),
+                "departSpeed": "desired",
+                "departPos": "base",
+                "speedFactor": num_text(arr.desired_factor[k], 6),
+            },
+        )
+    return arr.count
+
+
+def _write_flows(
+    scenario: Scenario, net: Network, routes: ET.Element, duration: float, arrivals: str
+) -> None:
+    """Flows per entry link on the straight-through route, and the explicit vehicles."""
+    nxt = {
+        lid: (net.link_ids[int(k)] if k >= 0 else None)
+        for lid, k in zip(net.link_ids, net.link_next, strict=True)
+    }
     flows = []
     for lid, (flow, prof) in entry_flows(scenario).items():
         chain, seen = [lid], {lid}
-        while nxt[chain[-1]] is not None and nxt[chain[-1]] not in seen:
-            chain.append(nxt[chain[-1]])
-            seen.add(chain[-1])
+        while (after := nxt[chain[-1]]) is not None and after not in seen:
+            chain.append(after)
+            seen.add(after)
         ET.SubElement(routes, "route", {"id": f"r_{lid}", "edges": " ".join(chain)})
         ends = [t for t, _ in prof[1:]] + [duration]
         pieces = [
@@ -483,7 +649,6 @@ def _write_routes(
     # SUMO loads route files incrementally: departures in time order.
     for _, _, tag, attrs in sorted(flows, key=lambda f: (f[0], f[1])):
         ET.SubElement(routes, tag, attrs)
-    write_xml(routes, path)
 
 
 def _write_sumocfg(path: Path, duration: float, seed: int) -> None:

@@ -70,6 +70,45 @@ def signal_program(plan: SignalPlan, groups: Iterable[str]):
     return bounds, colours
 
 
+def link_states(
+    colours: dict[str, np.ndarray],
+    link_groups: list[str | None],
+    yields_to: list[frozenset[str]],
+) -> list[str]:
+    """SUMO state strings, one per phase, of a traffic light's link indices.
+
+    Parameters
+    ----------
+    colours : dict[str, (P,) int8]
+        State of each group in each phase (:func:`signal_program`).
+    link_groups : list of str or None, one per link index
+        The group each link index follows; None: an unsignalised approach, always ``G``.
+    yields_to : list of frozenset of str, one per link index
+        Groups whose green makes the link a *permitted* movement: while the link is green and
+        one of them is too it shows ``g`` (green, minor: SUMO's vehicles on it yield to the
+        foes that have ``G``), else ``G``.  A permitted left turn yields to the opposing
+        approach's through and right movements; every other link yields to nothing.
+
+    Returns
+    -------
+    list of str, length P
+    """
+    n_phases = len(next(iter(colours.values()))) if colours else 1
+    states = []
+    for p in range(n_phases):
+        chars = []
+        for grp, foes in zip(link_groups, yields_to, strict=True):
+            if grp is None:
+                chars.append("G")
+                continue
+            ch = SUMO_CHAR.get(int(colours[grp][p]), "r")
+            if ch == "G" and any(int(colours[f][p]) == GREEN for f in foes):
+                ch = "g"
+            chars.append(ch)
+        states.append("".join(chars))
+    return states
+
+
 def sumo_offset(plan: SignalPlan, epoch_s: float) -> float:
     """SUMO tlLogic offset for a program starting at cycle second 0 (docs/sumo_bridge.md)."""
     return float((plan.offset_s - epoch_s) % plan.cycle_s)
