@@ -805,8 +805,16 @@ def test_netgenerate_grid_imports_with_corridors_that_optimize(tmp_path, capsys)
     assert row.links_forward == ["left1A1", "A1B1", "B1C1", "C1D1", "D1right1"]
     assert row.links_backward == ["right1D1", "D1C1", "C1B1", "B1A1", "A1left1"]
     assert (col.id, col.links_forward[0], col.links_backward[0]) == ("B0-B3", "bottom1B0", "top1B3")
-    # The turning vehicles enter row 2 at A2 and leave it at B2: a short one-way corridor.
-    assert [(c.id, c.links_backward) for c in rest] == [("A2-B2", None)]
+    # The turning vehicles enter row 2 at A2 and turn right at B2 onto column B: a movement
+    # of link A2B2, not a corridor (A2B2's next is B2C2, straight on, which nobody drives;
+    # its movements are onto the imported links leaving B2).
+    assert rest == []
+    a2b2 = next(ln for ln in sc.links if ln.id == "A2B2")
+    assert a2b2.next is None and [(m.to_link, m.turn) for m in a2b2.movements] == [
+        ("B2B3", "left"),
+        ("B2B1", "right"),
+    ]
+    assert [(t.link, t.right) for t in sc.demand.turns] == [("A2B2", 1.0)]
     ct = corridor_timing(World.build(sc))
     np.testing.assert_allclose(np.diff(ct.forward.distance_m), 250.0, atol=15.0)
     _optimize_and_compare(imported, tmp_path, capsys, "A1-D1")

@@ -19,8 +19,10 @@ from typing import Any
 from greenwave.elements import CorridorModel
 from greenwave.expand import corridor_links
 from greenwave.geo import haversine_m, polyline_length_m
+from greenwave.movements import THROUGH
 
-from .netread import Edge, Net
+from .netread import Conn, Edge, Net
+from .turns import conn_turn
 from .xmlio import SumoError
 
 
@@ -33,21 +35,34 @@ def _angle_change(a: Edge, b: Edge) -> float:
 
 
 def successors(snet: Net) -> dict[str, str]:
-    """Straight-through successor edge of each edge that has one."""
-    cands: dict[str, dict[str, str | None]] = {}
+    """Straight-through successor edge of each edge that has one.
+
+    At a traffic light it is the through connection (SUMO's ``dir="s"``, or within 45° in
+    plain files, :func:`~greenwave.sumo.turns.conn_turn`): the others are turns, which
+    greenwave imports as the approach's movements.  At other nodes, where greenwave joins
+    edges into one link, it is the connection closest to straight that is not a U-turn nor a
+    full left or right turn (``dir`` ``t``, ``l``, ``r``), so that a road bending at a node
+    stays one chain.
+    """
+    cands: dict[str, list[Conn]] = {}
     for c in snet.conns:
-        cands.setdefault(c.from_edge, {})[c.to_edge] = c.direction
+        if c.from_edge in snet.edges and c.to_edge in snet.edges:
+            cands.setdefault(c.from_edge, []).append(c)
     succ = {}
-    for eid, targets in cands.items():
+    for eid, cs in cands.items():
         e = snet.edges[eid]
-        ok = {
-            t: d
-            for t, d in targets.items()
-            if t in snet.edges and snet.edges[t].to_node != e.from_node and d not in ("t", "l", "r")
-        }
-        straight = [t for t, d in ok.items() if d == "s"] or list(ok)
-        if straight:
-            succ[eid] = min(straight, key=lambda t: _angle_change(e, snet.edges[t]))
+        if e.to_node in snet.node_tl:
+            ok = list(dict.fromkeys(c.to_edge for c in cs if conn_turn(c, snet.edges) == THROUGH))
+        else:
+            dirs = {c.to_edge: c.direction for c in cs}
+            ok = [
+                t
+                for t, d in dirs.items()
+                if snet.edges[t].to_node != e.from_node and d not in ("t", "l", "r")
+            ]
+            ok = [t for t in ok if dirs[t] == "s"] or ok
+        if ok:
+            succ[eid] = min(ok, key=lambda t: _angle_change(e, snet.edges[t]))
     return succ
 
 
@@ -148,6 +163,8 @@ def _as_generated(
         ):
             return None, "not every link before the exit ends at a signal"
     links = fwd + (bwd or [])
+    if any("movements" in ln or "turn_groups" in ln for ln in links):
+        return None, "its links have turning movements of their own (from SUMO's connections)"
     for key in ("lanes", "speed_limit_kmh"):
         if len({ln[key] for ln in links}) > 1:
             return None, f"{key} differs along it"

@@ -16,6 +16,7 @@ itself, and greenwave's scenario describes flows by their rate.
 
 from __future__ import annotations
 
+import itertools
 import math
 import re
 import xml.etree.ElementTree as ET
@@ -540,6 +541,21 @@ def _is_number(text: str) -> bool:
     return True
 
 
+def check_connected(streams: list[Stream], connected: set[tuple[str, str]]) -> None:
+    """Every route drives from each edge onto the next over a connection of the network, as
+    SUMO requires (a trip's from/via/to edges are routed by SUMO and not checked); SumoError
+    naming the element and the two edges otherwise."""
+    for s in streams:
+        if s.trip:
+            continue
+        for a, b in itertools.pairwise(s.edges):
+            if (a, b) not in connected:
+                raise SumoError(
+                    f"{s.where}: route goes from edge '{a}' to edge '{b}', but the network has "
+                    "no connection between them (SUMO refuses such a route)"
+                )
+
+
 def route_successors(streams: list[Stream]) -> dict[str, str]:
     """The edge most vehicles drive after each edge (vehicle-weighted over the routes)."""
     counts: dict[str, dict[str, float]] = {}
@@ -585,22 +601,27 @@ def demand_entries(
     link_next: dict[str, str | None],
     link_lanes: dict[str, int],
     notes: list[str],
+    turns_to: Mapping[str, set[str]] | None = None,
 ) -> ImportedDemand:
     """Greenwave's demand on the imported links.
 
     A stream enters on the link of its first edge if that link is an entry (no link leads
-    into it); greenwave drives it straight through, so a route that leaves the link chain is
-    approximated (counted in a note).  Streams that start elsewhere are left out (noted).
-    Explicit departures become ``demand.vehicles`` (:func:`_explicit_vehicles`), flows
+    into it straight on).  Greenwave drives its vehicles straight on and turns them by the
+    approaches' turning shares (``turns_to``: the links each approach's movements lead to),
+    so a route that greenwave's links and movements cannot follow is approximated, and the
+    vehicles that turn drive SUMO's turning volumes but not each their own route (both
+    counted in notes).  Streams that start elsewhere are left out (noted).  Explicit
+    departures become ``demand.vehicles`` (:func:`_explicit_vehicles`), flows
     ``demand.entries`` (:func:`_flow_entries`).
     """
+    turns_to = turns_to or {}
     has_pred = {n for n in link_next.values() if n}
 
     def entry_of(s: Stream) -> str | None:
         lid = link_of.get(s.edges[0])
         return lid if lid is not None and lid not in has_pred else None
 
-    off_net = not_entry = leave = trips = 0.0
+    off_net = not_entry = leave = turned = trips = 0.0
     ends: list[float] = []
     for s in streams:
         lid = link_of.get(s.edges[0])
@@ -610,14 +631,25 @@ def demand_entries(
         if lid in has_pred:
             not_entry += s.vehicles
             continue
-        chain = []
-        cur: str | None = lid
-        while cur is not None and cur not in chain:
-            chain.append(cur)
-            cur = link_next.get(cur)
         driven = [link_of.get(e) for e in s.edges]
-        if any(d is None or d not in chain for d in driven):
+        steps = [(a, b) for a, b in itertools.pairwise(driven) if a != b]
+        if s.trip:
+            # from/via/to: SUMO routes between them, greenwave drives straight on
+            chain = []
+            cur: str | None = lid
+            while cur is not None and cur not in chain:
+                chain.append(cur)
+                cur = link_next.get(cur)
+            if any(d is None or d not in chain for d in driven):
+                leave += s.vehicles
+        elif any(a is None or b is None for a, b in steps):
             leave += s.vehicles
+        else:
+            known = [(str(a), str(b)) for a, b in steps]
+            if any(link_next.get(a) != b and b not in turns_to.get(a, ()) for a, b in known):
+                leave += s.vehicles
+            elif any(link_next.get(a) != b for a, b in known):
+                turned += s.vehicles
         if s.trip:
             trips += s.vehicles
         ends += [t + INSERT_STEP_S for t in s.departs_s] + [e for _, e, _ in s.pieces]
@@ -635,8 +667,14 @@ def demand_entries(
         )
     if leave:
         notes.append(
-            f"demand: {share(leave)} turn off the straight-through chain in SUMO; greenwave "
-            "drives them straight through"
+            f"demand: {share(leave)} leave greenwave's links and movements in SUMO (a turn "
+            "where edges are joined into one link, onto an edge not imported, or a U-turn); "
+            "greenwave drives them on by the turning shares"
+        )
+    if turned:
+        notes.append(
+            f"demand: {share(turned)} turn at the signals; greenwave turns its vehicles by "
+            "each approach's shares (demand.turns), not each by its own route"
         )
     if trips:
         notes.append(

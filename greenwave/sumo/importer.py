@@ -14,6 +14,7 @@ from the net alone in :attr:`SumoImport.warnings`.
 from __future__ import annotations
 
 import itertools
+from collections import Counter
 from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -22,12 +23,14 @@ from typing import Any
 
 import numpy as np
 
+from greenwave.movements import THROUGH, TURN_NAMES
 from greenwave.scenario import Scenario, SimulationModel, parse_scenario
 from greenwave.units import ms_to_kmh
 
 from .corridors import chains, detect_corridors, select_edges, successors
 from .demand import (
     Stream,
+    check_connected,
     demand_entries,
     drivers_from_vtypes,
     edge_use,
@@ -37,6 +40,7 @@ from .demand import (
 from .netread import read_net_xml, read_plain
 from .projection import xy_to_lonlat
 from .signals import PARAM, Program, choose_programs, plan_from_program, read_additional_programs
+from .turns import Movement, approach_movements, turning_shares
 from .xmlio import SumoError
 
 
@@ -117,6 +121,46 @@ def link_passes(
     return out
 
 
+def _signal_groups(
+    link: dict[str, Any], mvs: list[Movement], conns: list[Any], notes: list[str]
+) -> list[Movement]:
+    """Set the approach ``link``'s ``signal_group`` (its through movement's group, else the
+    group most of its movements have), ``turn_groups`` (turns on other groups) and, when it
+    turns, ``movements``; returns the movements kept.
+
+    A movement without a group beside signalised ones (its link indices are always green, a
+    free turn, or never green) is left out, noted: greenwave signalises an approach's
+    movements all or none.  An approach without any group is unsignalised (noted)."""
+    lid, node = link["id"], link["to"]
+    grouped = [m for m in mvs if m.group is not None]
+    if not grouped:
+        if any(c.tl for c in conns):
+            notes.append(
+                f"link '{lid}': its signal is always green or never green at '{node}', "
+                "imported as unsignalised"
+            )
+    else:
+        for m in mvs:
+            if m.group is None:
+                notes.append(
+                    f"link '{lid}': its {TURN_NAMES[m.turn]} movement onto '{m.to_link}' at "
+                    f"'{node}' is always or never green in SUMO (greenwave signalises all "
+                    "movements of an approach or none): left out"
+                )
+                if m.turn == THROUGH:
+                    link.pop("next", None)
+        mvs = grouped
+        through = [m.group for m in mvs if m.turn == THROUGH]
+        group = through[0] if through else Counter(m.group for m in mvs).most_common(1)[0][0]
+        link["signal_group"] = group
+        other = {TURN_NAMES[m.turn]: m.group for m in mvs if m.group != group}
+        if other:
+            link["turn_groups"] = other
+    if any(m.turn != THROUGH for m in mvs):
+        link["movements"] = [{"to_link": m.to_link, "turn": TURN_NAMES[m.turn]} for m in mvs]
+    return mvs
+
+
 def read_sumo(
     path: str | Path,
     *,
@@ -194,6 +238,9 @@ def read_sumo(
     if route_paths:
         demand = read_route_files(route_paths, {e: snet.edges[e].lanes for e in snet.edges})
         notes += demand.notes
+        if path.name.endswith(".net.xml"):
+            # A built net lists every connection (plain files may leave some to netconvert).
+            check_connected(demand.streams, {(c.from_edge, c.to_edge) for c in snet.conns})
         if not demand.streams:
             raise SumoError(
                 f"{', '.join(p.name for p in route_paths)}: no usable demand (no <vehicle>, "
@@ -201,14 +248,17 @@ def read_sumo(
             )
     succ = successors(snet)
     if demand is not None:
-        # The edge most vehicles drive next is the straight-through successor.
+        # Where greenwave joins edges into one link (nodes without a traffic light) the link
+        # follows the edge most vehicles drive next; at a traffic light the through
+        # connection stays the successor and the turns become the approach's movements.
         by_route = route_successors(demand.streams)
-        changed = sum(1 for a, b in by_route.items() if succ.get(a) not in (None, b))
-        succ.update(by_route)
+        joins = {a: b for a, b in by_route.items() if snet.edges[a].to_node not in snet.node_tl}
+        changed = sum(1 for a, b in joins.items() if succ.get(a) not in (None, b))
+        succ.update(joins)
         if changed:
             notes.append(
-                f"successors: on {changed} edge(s) most vehicles do not go straight on; "
-                "greenwave's links follow the vehicles"
+                f"successors: on {changed} edge(s) ending at a node without a traffic light "
+                "most vehicles do not go straight on; greenwave's links follow the vehicles"
             )
     if corridor_edges:
         chosen = select_edges(snet, succ, corridor_edges, notes)
@@ -230,7 +280,15 @@ def read_sumo(
     # Links: runs of chosen edges joined over nodes without a traffic light.
     link_of: dict[str, str] = {}
     runs: list[list[str]] = []
-    for eid in chosen:
+    # A run starts at an edge no chosen edge continues over such a node (one leaving a traffic
+    # light, an entry), so that a ring of streets through signals (a grid's border, joined at
+    # its corners) is cut at its signals; a ring without any is an error below.
+    joined = {
+        b
+        for a, b in succ.items()
+        if a in chosen_set and b in chosen_set and snet.edges[a].to_node not in snet.node_tl
+    }
+    for eid in [e for e in chosen if e not in joined] + chosen:
         if eid in link_of:
             continue
         run = [eid]
@@ -275,7 +333,7 @@ def read_sumo(
         nx = succ.get(run[-1])
         nxt = link_of.get(nx) if nx in chosen_set else None
         to_node = last.to_node
-        link = {
+        link: dict[str, Any] = {
             "id": run[0],
             "polyline": poly,
             # SUMO writes lane speeds in 0.01 m/s (0.036 km/h): 0.1 km/h recovers round limits
@@ -298,22 +356,6 @@ def read_sumo(
                 "lat": round(float(nlat[0]), 8),
                 "plan": plans[tl],
             }
-            through = [c for c in conns_from.get(run[-1], []) if nx is None or c.to_edge == nx]
-            grp = [index_group[tl].get(c.link_index) for c in through if c.tl == tl]
-            grp = [g for g in grp if g is not None]
-            if grp:
-                best = max(set(grp), key=grp.count)
-                if len(set(grp)) > 1:
-                    notes.append(
-                        f"link '{run[0]}': lanes follow different signals "
-                        f"{sorted(set(grp))}, using '{best}'"
-                    )
-                link["signal_group"] = best
-            elif through and all(c.tl == tl for c in through):
-                notes.append(
-                    f"link '{run[0]}': its signal is always green or never green at "
-                    f"'{to_node}', imported as unsignalised"
-                )
         elif nxt is not None:
             raise SumoError(
                 f"edges {', '.join(run)} form a ring without a traffic light: "
@@ -323,6 +365,28 @@ def read_sumo(
             link["next"] = nxt
         links.append(link)
 
+    # Movements and signal groups of the approaches, counting the vehicles on each.
+    streams = demand.streams if demand is not None else []
+    passes = link_passes(streams, link_of, {ln["id"]: ln.get("next") for ln in links})
+    link_heads = {run[0]: run[0] for run in runs}
+    approaches: dict[str, list[Movement]] = {}
+    for run, link in zip(runs, links, strict=True):
+        if "to" in link:
+            tl = tl_node[link["to"]]
+            out_conns = conns_from.get(run[-1], [])
+            mvs = approach_movements(
+                link["id"],
+                run[-1],
+                link.get("next"),
+                out_conns,
+                link_heads,
+                snet.edges,
+                tl,
+                index_group[tl],
+                passes,
+                notes,
+            )
+            approaches[link["id"]] = _signal_groups(link, mvs, out_conns, notes)
     used_tls = {tl for tl in plans}
     from_net = sorted(tl for tl in used_tls if programs[tl].source in net_sources)
     warnings = []
@@ -346,7 +410,10 @@ def read_sumo(
     if demand is not None:
         link_next: dict[str, str | None] = {ln["id"]: ln.get("next") for ln in links}
         link_lanes = {ln["id"]: int(ln["lanes"]) for ln in links}
-        imported = demand_entries(demand.streams, link_of, link_next, link_lanes, notes)
+        turns_to = {a: {m.to_link for m in mvs} for a, mvs in approaches.items()}
+        imported = demand_entries(
+            demand.streams, link_of, link_next, link_lanes, notes, turns_to=turns_to
+        )
         if not imported.entries and not imported.vehicles:
             raise SumoError(
                 f"{', '.join(p.name for p in route_paths)}: no usable demand on the imported "
@@ -358,6 +425,15 @@ def read_sumo(
             "entries": imported.entries,
             "vehicles": imported.vehicles,
         }
+        turns = turning_shares(approaches)
+        if turns:
+            data["demand"]["turns"] = turns
+            notes.append(
+                f"demand: turning shares of {len(turns)} approach(es) from the vehicles the "
+                "routes send over each movement (demand.turns); greenwave draws every vehicle's "
+                "turns from them, so it runs these turning volumes, not each SUMO vehicle's own "
+                "route (a scenario's vehicles carry no route)"
+            )
         drivers, sim = drivers_from_vtypes(demand.streams, demand.vtypes, demand.vtype_dists, notes)
         if drivers:
             data["drivers"] = drivers
@@ -368,11 +444,7 @@ def read_sumo(
             data["simulation"].update(duration_s=end, warmup_s=0.0)
     corridor_text: list[str] = []
     if demand is not None or corridor_edges is None:
-        streams = demand.streams if demand is not None else []
-        link_next = {ln["id"]: ln.get("next") for ln in links}
-        data, corridor_text = detect_corridors(
-            data, link_passes(streams, link_of, link_next), notes
-        )
+        data, corridor_text = detect_corridors(data, passes, notes)
     return SumoImport(parse_scenario(data, str(path)), notes, warnings, corridor_text)
 
 

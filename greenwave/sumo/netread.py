@@ -189,7 +189,12 @@ def read_plain(path: Path) -> Net:
                     attr_str(el, "to"),
                     attr_int(el, "toLane"),
                 )
-                tl_index[key] = (attr_str(el, "tl"), attr_int(el, "linkIndex"))
+                _check_connection(need[".tll.xml"], key, edges)
+                where = f"{need['.tll.xml'].name}: <connection from='{key[0]}' to='{key[2]}'>"
+                k = attr_int(el, "linkIndex")
+                if k < 0:
+                    raise SumoError(f"{where}: linkIndex={k} must be >= 0")
+                tl_index[key] = (attr_str(el, "tl"), k)
     if need[".con.xml"].is_file():
         for el in parse_xml(need[".con.xml"]):
             if el.tag != "connection" or el.get("to") is None:
@@ -200,6 +205,20 @@ def read_plain(path: Path) -> Net:
                 attr_str(el, "to"),
                 attr_int(el, "toLane", "0"),
             )
+            _check_connection(need[".con.xml"], key, edges)
             tl, k = tl_index.get(key, (None, -1))
             conns.append(Conn(*key, None, tl, k))
     return Net(nodes, edges, conns, programs, node_tl, proj_param, net_offset)
+
+
+def _check_connection(path: Path, key: tuple[str, int, str, int], edges: dict[str, Edge]) -> None:
+    """A plain ``<connection>`` joins edges the network has, on lanes they have; SumoError
+    naming the file, the element and the attribute otherwise (netconvert refuses them too)."""
+    f, f_lane, t, t_lane = key
+    where = f"{path.name}: <connection from='{f}' to='{t}'>"
+    for attr, eid in (("from", f), ("to", t)):
+        if eid not in edges:
+            raise SumoError(f"{where}: {attr}: edge '{eid}' is not in the network")
+    for attr, eid, lane in (("fromLane", f, f_lane), ("toLane", t, t_lane)):
+        if not 0 <= lane < edges[eid].lanes:
+            raise SumoError(f"{where}: {attr}={lane}: edge '{eid}' has {edges[eid].lanes} lane(s)")
