@@ -189,3 +189,111 @@ def crossing_times(trajectories: dict, line_m: float) -> np.ndarray:
             a, b = i[0] - 1, i[0]
             cross.append(t[a] + (line_m - x[a]) / (x[b] - x[a]) * (t[b] - t[a]))
     return np.sort(cross)
+
+
+# --------------------------------------------------------------------------- turning (issue 15)
+def grid(
+    rows=2,
+    cols=2,
+    *,
+    spacing=300.0,
+    entry=200.0,
+    lanes=2,
+    cycle=90.0,
+    left_turn_phase=False,
+    flow=300.0,
+    turning=(0.2, 0.5, 0.3),
+    duration=600.0,
+    **sections,
+):
+    """A small grid city (:mod:`greenwave.grid`) with turning shares ``(left, through, right)``
+    at every approach; ``sections`` are merged into the scenario's top-level tables."""
+    left, through, right = turning
+    data = {
+        "name": "test_grid",
+        "grid": {
+            "rows": rows,
+            "cols": cols,
+            "spacing_m": spacing,
+            "entry_length_m": entry,
+            "lanes": lanes,
+            "cycle_s": cycle,
+            "left_turn_phase": left_turn_phase,
+        },
+        "demand": {
+            "flow_veh_h_per_lane": flow,
+            "turning": {"left": left, "through": through, "right": right},
+        },
+        "simulation": {"duration_s": duration, "warmup_s": 0.0},
+    }
+    for k, v in sections.items():
+        data.setdefault(k, {}).update(v)
+    return World.build(parse_scenario(data))
+
+
+def rebuilt(world: World, corridor: dict | None = None, **sections) -> World:
+    """The scenario of ``world`` with fields of its first corridor replaced (e.g.
+    ``{"cross_streets": True}``) and ``sections`` merged into its top-level tables, built
+    again."""
+    data = world.scenario.model_dump(mode="json", exclude_none=True)
+    if corridor:
+        data["corridors"][0].update(corridor)
+    for k, v in sections.items():
+        data.setdefault(k, {}).update(v)
+    return World.build(parse_scenario(data))
+
+
+def routed_arrivals(world: World, trips, factor=1.0) -> Arrivals:
+    """Hand-made arrivals with given routes: ``trips`` is a list of ``(time_s, [link ids from
+    the entry link to the last link], entry lane)``; every driver has desired speed
+    ``factor`` × the limit and no advisory equipment."""
+    net = world.network
+    entries = np.sort(net.entry_links)
+    paths = [tuple(int(net.link_index[lid]) for lid in links) for _, links, _ in trips]
+    entry = np.searchsorted(entries, [p[0] for p in paths])
+    if not np.array_equal(entries[np.minimum(entry, entries.size - 1)], [p[0] for p in paths]):
+        raise ValueError("every route must start on an entry link")
+    order = np.lexsort(([t for t, _, _ in trips], entry))  # by entry, then time
+    unique = sorted(set(paths))
+    route_links = np.full((len(unique), max(len(p) for p in paths)), -1, dtype=np.int64)
+    for i, p in enumerate(unique):
+        route_links[i, : len(p)] = p
+    n = len(trips)
+    return Arrivals(
+        np.array([t for t, _, _ in trips], dtype=float)[order],
+        entry[order].astype(np.int64),
+        np.array([lane for _, _, lane in trips], dtype=np.int64)[order],
+        np.full(n, factor),
+        np.zeros(n),
+        np.zeros(n),
+        entries,
+        np.array([unique.index(p) for p in paths], dtype=np.int64)[order],
+        route_links,
+    )
+
+
+def watch_steps(sim, after) -> None:
+    """Call ``after(sim, before)`` after every physics step of ``sim``, with ``before`` the
+    per-slot state as the step began (copies of ``alive, vid, route, link_k, stop_k, lane,
+    pos, v``), so that tests can check what a step did without touching the engine."""
+    step = sim._step
+
+    def wrapped(t):
+        n = sim.hw
+        before = {
+            k: getattr(sim, k)[:n].copy()
+            for k in ("alive", "vid", "route", "link_k", "stop_k", "lane", "pos", "v")
+        }
+        before["t"] = t
+        step(t)
+        after(sim, before)
+
+    sim._step = wrapped
+
+
+def heading_change_deg(net, from_link: int, to_link: int) -> float:
+    """Heading change (deg, clockwise positive: right turns > 0) from the end of one link to
+    the start of the next, from the link geometry."""
+    _, _, b_in = net.point_at(from_link, float(net.link_length_m[from_link]))
+    _, _, b_out = net.point_at(to_link, 0.0)
+    return (b_out - b_in + 180.0) % 360.0 - 180.0
