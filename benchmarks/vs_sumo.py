@@ -51,6 +51,29 @@ line is ``{"sumo": {...}, "greenwave": {...}, "ratio": {...}, ...}`` (``ratio`` 
 SUMO of the means; goals ±10 % travel time and speed, ±20 % stops).  Bad input (missing files,
 a route over an unknown edge, ...) exits with code 2 and a message.
 
+**A grid with turning demand** (``--grid N``; issue 15): an ``N`` x ``N`` grid city
+(greenwave's grid defaults: 500 m blocks, 2 lanes, 50 km/h, 120 s cycle, diagonal green wave),
+``--flow-per-lane`` veh/h per lane at every entry (default 150), turning 15 / 70 / 15 %
+(left / through / right) at every approach, two cases (``--grid-cases``): two-phase plans with
+permitted lefts and four-phase plans with protected left phases (``left_turn_phase``)::
+
+    python benchmarks/vs_sumo.py --grid 4 [--seeds 1-3] [--duration 1800] [--drain 3600]
+        [--variants idm,idm_ballistic,krauss,idm_lc] [--grid-cases two_phase,left_phase]
+        [--keep DIR] [--json]
+
+Per variant greenwave's drivers match SUMO's (``drivers.car_following`` idm or krauss,
+``drivers.lane_changing`` as the variant's lane changing; without it SUMO still changes lanes
+where a route needs to, :data:`greenwave.sumo.export.STRATEGIC_ONLY`).  Per seed the export
+writes greenwave's own arrivals as SUMO vehicles (departure, lane, route, speed factor), so both
+run the same trips; departures over ``--duration`` (default 1800 s), both drained until every
+trip has ended (at most ``--drain`` s), every trip counted.  Measures: travel time, space-mean
+speed, stops (waitingCount definition on both sides), travel time of vehicles that never turn
+and of those that turn, and the simulated vehicle-seconds per second of each simulator's own
+wall time (SUMO: UPS x its 0.5 s step; greenwave: a plain run's vehicle-steps x dt / wall).
+Goals: ±10 % travel time and speed, ±20 % stops, greenwave's vehicle-seconds per second at
+least SUMO's.  The JSON's ``results[case][variant]`` holds both sides' means, CIs and per-seed
+values, ``diff_pct`` and ``goals``.
+
 Needs the ``[sumo]`` extra (``pip install 'greenwave[sumo]'``).
 """
 
@@ -75,10 +98,10 @@ sys.path.insert(0, str(ROOT))
 
 from greenwave.cli import parse_list, print_json
 from greenwave.network import World
-from greenwave.scenario import load_scenario
+from greenwave.scenario import Scenario, load_scenario, parse_scenario
 from greenwave.sim.engine import STOP_SPEED_MS, Simulation
 from greenwave.sim.measures import mean_ci, summarize
-from greenwave.sumo.export import export_sumo
+from greenwave.sumo.export import STEP_LENGTH_S, export_sumo, write_routes
 from greenwave.sumo.importer import read_sumo
 from greenwave.sumo.tools import find_sumo_tool, parse_sumo_duration_s, parse_ups, tool_env
 from greenwave.sumo.tripinfo import read_tripinfo, trip_summary
@@ -278,9 +301,29 @@ def main(argv=None) -> int:
         default=NET_DRAIN_S,
         help=f"seconds both may run after the last departure (default {NET_DRAIN_S:g})",
     )
+    grid = ap.add_argument_group("a grid with turning demand (--grid)")
+    grid.add_argument(
+        "--grid",
+        type=int,
+        metavar="N",
+        help="compare on an exported N x N grid with turning demand (issue 15)",
+    )
+    grid.add_argument(
+        "--flow-per-lane",
+        type=float,
+        default=150.0,
+        help="veh/h per lane at every grid entry (default 150)",
+    )
+    grid.add_argument(
+        "--grid-cases",
+        default=",".join(GRID_CASES),
+        help=f"grid cases (default {','.join(GRID_CASES)})",
+    )
     a = ap.parse_args(argv)
     if a.net is not None:
         return main_net(a)
+    if a.grid is not None:
+        return main_grid(a)
     if a.routes or a.additional:
         ap.error("--routes and --additional go with --net")
     if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
@@ -593,11 +636,331 @@ def main_net(a) -> int:
     return 0
 
 
+# ----------------------------------------------------------------------------- --grid
+
+
+GRID_TURNING = {"left": 0.15, "through": 0.7, "right": 0.15}
+"""Turning shares at every approach of the ``--grid`` case (a typical urban split)."""
+GRID_CASES = {  # name: (left_turn_phase, legend)
+    "two_phase": (False, "two-phase plans, permitted lefts yielding to the opposing approach"),
+    "left_phase": (True, "four-phase plans, protected left phases (left_turn_phase)"),
+}
+GRID_MEASURES = [  # key, label, format
+    ("vehicles", "trips counted (per seed)", "{:.0f}"),
+    ("travel_time_s", "travel time (s)", "{:.1f}"),
+    ("mean_speed_kmh", "mean speed, space-mean (km/h)", "{:.2f}"),
+    ("stops_per_veh", "stops/veh, waitingCount def.", "{:.3f}"),
+    ("travel_time_straight_s", "  travel time, no turn (s)", "{:.1f}"),
+    ("travel_time_turning_s", "  travel time, turning (s)", "{:.1f}"),
+    ("veh_s_per_s", "simulated veh-s per wall s", "{:,.0f}"),
+    ("steps_per_s", "vehicle-steps per wall s", "{:,.0f}"),
+]
+
+
+def grid_scenario(
+    size: int,
+    flow_per_lane: float,
+    left_turn_phase: bool,
+    car_following: str,
+    lane_changing: bool,
+    duration: float,
+) -> Scenario:
+    """The ``--grid`` scenario: a ``size`` × ``size`` grid city (greenwave's defaults: 500 m
+    blocks, 2 lanes, 50 km/h, 120 s cycle, diagonal green wave), ``flow_per_lane`` veh/h per
+    lane at every entry, :data:`GRID_TURNING` at every approach, the variant's drivers."""
+    return parse_scenario(
+        {
+            "name": f"grid {size}x{size}, turning",
+            "grid": {"rows": size, "cols": size, "left_turn_phase": left_turn_phase},
+            "demand": {"flow_veh_h_per_lane": flow_per_lane, "turning": GRID_TURNING},
+            "drivers": {"car_following": car_following, "lane_changing": lane_changing},
+            "simulation": {"duration_s": duration, "warmup_s": 0.0},
+        }
+    )
+
+
+def _grid_greenwave(world: World, seed: int, duration: float, drain: float) -> dict:
+    """One seed without advice, every trip drained: measures, and throughput from a plain run
+    (the instrumented run costs more per step)."""
+    res = Simulation(
+        world, seed, advisory=False, duration_s=duration, warmup_s=0.0, drain_s=drain
+    ).run()
+    probe = _SumoMeasures(
+        world, seed, advisory=False, duration_s=duration, warmup_s=0.0, drain_s=drain
+    )
+    res2 = probe.run()
+    v = res.vehicles
+    c = v["counted"]
+    assert np.array_equal(c, res2.vehicles["counted"])  # deterministic: the same run
+    s = summarize(res)
+    turned = v["turns"] > 0
+    return {
+        "vehicles": int(c.sum()),
+        "travel_time_s": s["travel_time_s"],
+        "mean_speed_kmh": s["mean_speed_kmh"],
+        "stops_per_veh": float(probe.m_count[c].mean()) if c.any() else math.nan,
+        "travel_time_straight_s": _mean(v["travel_time_s"][c & ~turned]),
+        "travel_time_turning_s": _mean(v["travel_time_s"][c & turned]),
+        "veh_s_per_s": res.vehicle_steps * world_dt(world) / res.wall_s,
+        "steps_per_s": res.vehicle_steps / res.wall_s,
+        "wall_s": res.wall_s,
+        "unfinished": int(s.get("incomplete", 0)),
+        "turns": v["turns"],
+    }
+
+
+def world_dt(world: World) -> float:
+    """The physics step (s) of a world's scenario."""
+    return float(world.scenario.simulation.dt_s)
+
+
+def _mean(x: np.ndarray) -> float:
+    return float(x.mean()) if x.size else math.nan
+
+
+def _grid_sumo(out: Path, routes: Path, seed: int, end_s: float, extra, turns) -> dict:
+    """One SUMO run of the exported grid with one seed's vehicles; every trip of its tripinfo.
+    ``turns``: greenwave's turns per vehicle (SUMO's ids are ``a<k>``, greenwave's index)."""
+    exe = find_sumo_tool("sumo")
+    trip = out / f"tripinfo_{seed}.xml"
+    proc = subprocess.run(
+        [
+            exe,
+            "-c",
+            "scenario.sumocfg",
+            "-r",
+            routes.name,
+            "--seed",
+            str(seed),
+            "--end",
+            f"{end_s:g}",
+            "--tripinfo-output",
+            trip.name,
+            "--duration-log.statistics",
+            "true",
+            "--no-step-log",
+            "true",
+            *extra,
+        ],
+        cwd=out,
+        capture_output=True,
+        text=True,
+        timeout=1800,
+        env=tool_env(exe),
+        check=False,
+    )
+    if proc.returncode != 0:
+        raise RuntimeError(f"sumo failed (seed {seed}): {proc.stderr[-2000:]}")
+    trips = read_tripinfo(trip)
+    s = trip_summary(trips, 0.0)
+    idx = np.array([int(str(i)[1:]) for i in trips["id"]], dtype=np.int64)
+    turned = turns[idx] > 0 if idx.size else np.zeros(0, dtype=bool)
+    running = re.findall(r"Running: (\d+)", proc.stdout)
+    waiting = re.findall(r"Waiting: (\d+)", proc.stdout)
+    ups = parse_ups(proc.stdout)
+    return {
+        "vehicles": s["vehicles"],
+        "travel_time_s": s["travel_time_s"],
+        "mean_speed_kmh": s["mean_speed_kmh"],
+        "stops_per_veh": s["stops_per_veh"],
+        "travel_time_straight_s": _mean(trips["duration"][~turned]),
+        "travel_time_turning_s": _mean(trips["duration"][turned]),
+        "veh_s_per_s": ups * STEP_LENGTH_S,
+        "steps_per_s": ups,
+        "wall_s": parse_sumo_duration_s(proc.stdout),
+        "unfinished": int(running[-1] if running else 0) + int(waiting[-1] if waiting else 0),
+        "collisions": len(re.findall(r"collision", proc.stderr)),
+    }
+
+
+def main_grid(a) -> int:
+    """``--grid``: greenwave's baseline against SUMO on an exported grid with turning."""
+    if find_sumo_tool("sumo") is None or find_sumo_tool("netconvert") is None:
+        print("SUMO not found: pip install 'greenwave[sumo]'", file=sys.stderr)
+        return 2
+    try:
+        seeds = parse_list(a.seeds, int)
+    except ValueError as e:
+        print(f"vs_sumo: error: --seeds: {e}", file=sys.stderr)
+        return 2
+    variants = [v.strip() for v in a.variants.split(",") if v.strip()]
+    unknown = sorted(set(variants) - set(VARIANTS))
+    cases = [c.strip() for c in a.grid_cases.split(",") if c.strip()]
+    bad_cases = sorted(set(cases) - set(GRID_CASES))
+    problems = []
+    if unknown:
+        problems.append(f"--variants: unknown {unknown} (known: {', '.join(VARIANTS)})")
+    if bad_cases:
+        problems.append(f"--grid-cases: unknown {bad_cases} (known: {', '.join(GRID_CASES)})")
+    if not (2 <= a.grid <= 20):
+        problems.append(f"--grid: {a.grid} must be 2..20 streets each way")
+    if not (math.isfinite(a.flow_per_lane) and 0 < a.flow_per_lane <= 2000):
+        problems.append(f"--flow-per-lane: {a.flow_per_lane:g} must be in (0, 2000] veh/h")
+    duration = float(a.duration or 1800.0)
+    if not (math.isfinite(duration) and duration > 0):
+        problems.append(f"--duration: {duration:g} must be > 0 s")
+    if not (math.isfinite(a.drain) and a.drain >= 0):
+        problems.append(f"--drain: {a.drain:g} must be a finite number of seconds >= 0")
+    if problems:
+        for p in problems:
+            print(f"vs_sumo: error: {p}", file=sys.stderr)
+        return 2
+    t_start = time.perf_counter()
+    tmp = None
+    base = a.keep
+    if base is None:
+        tmp = tempfile.TemporaryDirectory(prefix="gw_vs_sumo_grid_")
+        base = Path(tmp.name)
+    results: dict[str, dict] = {}
+    timing: dict[str, float] = {}
+    try:
+        for case in cases:
+            left_phase = GRID_CASES[case][0]
+            results[case] = {}
+            for var in variants:
+                cf, lc, extra, _, _ = VARIANTS[var]
+                sc = grid_scenario(a.grid, a.flow_per_lane, left_phase, cf, lc, duration)
+                world = World.build(sc)
+                out = base / case / var
+                res = export_sumo(
+                    sc,
+                    out,
+                    duration_s=duration,
+                    seed=seeds[0],
+                    car_following=cf,
+                    lane_change=lc,
+                )
+                if not res.net_built:
+                    raise RuntimeError(f"netconvert did not build the net: {res.notes}")
+                runs: dict[str, list[dict]] = {"greenwave": [], "sumo": []}
+                for seed in seeds:
+                    t0 = time.perf_counter()
+                    g = _grid_greenwave(world, seed, duration, a.drain)
+                    timing["greenwave"] = timing.get("greenwave", 0.0) + time.perf_counter() - t0
+                    routes = out / f"routes_{seed}.rou.xml"
+                    write_routes(
+                        sc,
+                        routes,
+                        duration_s=duration,
+                        seed=seed,
+                        car_following=cf,
+                        lane_change=lc,
+                        network=world.network,
+                    )
+                    t0 = time.perf_counter()
+                    s = _grid_sumo(out, routes, seed, duration + a.drain, extra, g.pop("turns"))
+                    timing["sumo"] = timing.get("sumo", 0.0) + time.perf_counter() - t0
+                    runs["greenwave"].append(g)
+                    runs["sumo"].append(s)
+                results[case][var] = _grid_compare(runs)
+    finally:
+        if tmp is not None:
+            tmp.cleanup()
+    _grid_report(a, seeds, duration, cases, variants, results, timing, t_start)
+    return 0
+
+
+def _grid_compare(runs: dict[str, list[dict]]) -> dict:
+    """Means with 95 % CIs of both sides, greenwave − SUMO in % of SUMO, goals."""
+    agg = {}
+    for side, rs in runs.items():
+        agg[side] = {}
+        for k, _, _ in GRID_MEASURES:
+            vals = [r[k] for r in rs]
+            m, lo, hi = mean_ci(vals)
+            agg[side][k] = {"mean": m, "ci95": [lo, hi], "per_seed": vals}
+        agg[side]["unfinished"] = sum(r["unfinished"] for r in rs)
+    agg["sumo"]["collisions"] = sum(r["collisions"] for r in runs["sumo"])
+    diff = {
+        k: _diff_pct(agg["greenwave"][k]["mean"], agg["sumo"][k]["mean"])
+        for k, _, _ in GRID_MEASURES
+    }
+    goals = {
+        k: {"diff_pct": diff[k], "limit_pct": lim, "met": abs(diff[k]) <= lim}
+        for k, lim in GOALS.items()
+    }
+    ratio = agg["greenwave"]["veh_s_per_s"]["mean"] / agg["sumo"]["veh_s_per_s"]["mean"]
+    goals["throughput"] = {"ratio": ratio, "limit": 1.0, "met": ratio >= 1.0}
+    return {**agg, "diff_pct": diff, "goals": goals}
+
+
+def _grid_report(a, seeds, duration, cases, variants, results, timing, t_start) -> None:
+    host = (
+        f"{platform.machine()}, {os.cpu_count()} cpus, {platform.python_implementation()} "
+        f"{platform.python_version()}"
+    )
+    t = GRID_TURNING
+    print(
+        f"greenwave vs SUMO, baselines without advice: grid {a.grid}x{a.grid} (500 m blocks, "
+        f"2 lanes, 50 km/h, 120 s cycle), {a.flow_per_lane:g} veh/h per entry lane, turning "
+        f"{t['left']:g}/{t['through']:g}/{t['right']:g} (left/through/right); seeds {a.seeds}; "
+        f"departures over {duration:g} s, drained up to {a.drain:g} s, every trip counted; "
+        "the same vehicles and routes in both (export-sumo)"
+    )
+    print(f"{host}; {_dt.datetime.now().isoformat(timespec='minutes')}; SUMO {_sumo_version()}")
+    w0, w1 = 31, 14
+    for case in cases:
+        print(f"\n== {case}: {GRID_CASES[case][1]}")
+        for var in variants:
+            r = results[case][var]
+            gw, su = r["greenwave"], r["sumo"]
+            print(
+                f"-- {var}: {VARIANTS[var][4]}; greenwave: drivers.car_following = "
+                f"'{VARIANTS[var][0]}', lane_changing = {VARIANTS[var][1]}"
+            )
+            print(f"{'measure (mean ± 95 % CI)':<{w0}}{'greenwave':>{w1}}{'SUMO':>{w1}}{'diff':>9}")
+            for k, label, fmt in GRID_MEASURES:
+                line = f"{label:<{w0}}{_fmt(fmt, gw[k], k):>{w1}}{_fmt(fmt, su[k], k):>{w1}}"
+                line += f"{_pct(r['diff_pct'][k]):>9}"
+                if k in GOALS:
+                    ok = "ok" if r["goals"][k]["met"] else "MISS"
+                    line += f"   goal ±{GOALS[k]:g} % {ok}"
+                elif k == "veh_s_per_s":
+                    ratio = r["goals"]["throughput"]["ratio"]
+                    line += f"   x{ratio:.2f} {'ok' if ratio >= 1 else 'MISS'}"
+                print(line)
+            print(
+                f"unfinished at the end: greenwave {gw['unfinished']}, SUMO "
+                f"{su['unfinished']}; SUMO collisions {su['collisions']}"
+            )
+    print(
+        "\nstops: SUMO waitingCount = drops of the speed to <= 0.1 m/s, counted the same way "
+        "in greenwave.  veh-s per wall s: simulated vehicle-seconds per second of the "
+        f"simulation's own wall time (SUMO: UPS x its {STEP_LENGTH_S:g} s step; greenwave: "
+        "vehicle-steps x dt / wall, a plain run)."
+    )
+    total = time.perf_counter() - t_start
+    print(
+        "run time: "
+        + ", ".join(f"{k} {v:.0f} s" for k, v in timing.items())
+        + f", total {total:.0f} s"
+    )
+    if a.json:
+        print_json(
+            {
+                "grid": {
+                    "size": a.grid,
+                    "flow_veh_h_per_lane": a.flow_per_lane,
+                    "turning": GRID_TURNING,
+                },
+                "seeds": seeds,
+                "duration_s": duration,
+                "drain_s": a.drain,
+                "host": host,
+                "sumo_version": _sumo_version(),
+                "cases": {c: GRID_CASES[c][1] for c in cases},
+                "variants": {v: VARIANTS[v][4] for v in variants},
+                "results": results,
+                "run_time_s": timing,
+            }
+        )
+
+
 def _fmt(fmt, d, k):
     m, ci = d["mean"], d["ci95"]
     if not math.isfinite(m):
         return "—"
-    if k in ("vehicles", "steps_per_s") or not math.isfinite(ci[0]):
+    if k in ("vehicles", "steps_per_s", "veh_s_per_s") or not math.isfinite(ci[0]):
         return fmt.format(m)
     return f"{fmt.format(m)}±{fmt.format((ci[1] - ci[0]) / 2)}"
 
