@@ -77,6 +77,7 @@ AMBER_DECEL_MS2 = 3.0
 STOP_SPEED_MS = 0.1  # a stop begins at or below this speed (SUMO's waitingCount threshold)
 STOP_END_SPEED_MS = 1.0  # ... and ends above this one (hysteresis against creeping in queues)
 CROSS_EPS_M = 1e-6  # a front bumper this far past a stop line has crossed it
+SIGNAL_EPS_S = 1e-6  # a signal change due this close to now is due now
 LOOKAHEAD_HOPS = 4  # links searched beyond a lane's end for the next vehicle ahead ...
 LOOKAHEAD_M = 1500.0  # ... up to this far (IDM's pull of a standing queue there is < 1 % of a)
 CRITICAL_GAP_LEFT_S = 4.5
@@ -91,7 +92,9 @@ MOBIL_THRESHOLD_MS2 = 0.2
 MOBIL_POLITENESS = 0.5
 LANE_CHANGE_INTERVAL_S = 1.0  # drivers reconsider their lane once a second ...
 LANE_CHANGE_COOLDOWN_S = 3.0  # ... and keep a new lane at least this long
-LANE_CHANGE_MIN_OFFSET_M = 30.0  # no lane changes this close after a junction
+MOBIL_LOOK_M = 100.0  # drivers consider a lane change behind a leader this close ...
+MOBIL_SLOWER_MS = 0.5  # ... and this much slower than they want to drive
+LANE_CHANGE_MIN_OFFSET_M = 30.0  # no lane changes this close to a junction (either end)
 
 
 def straight_links(net, entry_links) -> np.ndarray:
@@ -380,6 +383,7 @@ class Simulation:
         self.key_scale = float(self.net.link_length_m.max()) + 10.0
         self.order = np.zeros(0, dtype=np.int64)
         self.sorted_lanes = (np.zeros(0, dtype=np.int64), np.zeros(0))
+        self.rear_of_lane = np.full(self.net.n_links * self.max_lanes, -1, dtype=np.int64)
         # Insertion queues: (entry, lane) streams.
         lanes = self.net.link_lanes[a.entry_links]
         self.stream_first = np.concatenate([[0], np.cumsum(lanes)[:-1]])
@@ -446,6 +450,16 @@ class Simulation:
         "co2",
         "stopped_time",
         "lc_until",
+        # Per-slot copies of the current link's and next stop line's attributes, refreshed when
+        # a vehicle enters, changes link or crosses a line (cheaper than gathering them from
+        # the (route, index) tables every tick).
+        "link_start",
+        "link_end",
+        "v_des",
+        "stop_pos",
+        "stop_vmax",
+        "gap_prev",
+        "vl_prev",
     )
     _INT = (
         "vid",
@@ -453,6 +467,12 @@ class Simulation:
         "stream",
         "lane",
         "lc_count",
+        "link",
+        "next_turn",
+        "stop_grp",
+        "stop_turn",
+        "stop_opp",
+        "stop_opp_grp",
         "link_k",
         "stop_k",
         "stops",
@@ -507,20 +527,21 @@ class Simulation:
             self.queue_tail[self.veh_stream[i]] += 1
 
     def _signals(self, env):
-        groups = np.arange(self.n_groups)
         while True:
-            self._sync_signals(env.now, groups)
+            self._sync_signals(env.now)
             yield env.timeout(max(self.sig_next_change - env.now, 1e-6))
 
     def _sync_signals(self, t, groups=None):
         if t < self.sig_next_change:
             return
         if groups is None:
-            groups = np.arange(self.n_groups)
+            # Only the groups whose state is due to change (a city's signals change at
+            # different instants: nearly every tick some do, few at a time).
+            groups = np.flatnonzero(self.sig_change_at <= t + SIGNAL_EPS_S)
         state, ttc, _, _ = self.timing.state(groups, self.epoch + t)
-        self.sig_state = state
-        self.sig_change_at = t + ttc  # per group: simulation time of its next change
-        self.sig_next_change = t + float(ttc.min())
+        self.sig_state[groups] = state
+        self.sig_change_at[groups] = t + ttc  # per group: simulation time of its next change
+        self.sig_next_change = float(self.sig_change_at.min())
 
     def _advisory(self, env):
         while True:
@@ -555,9 +576,39 @@ class Simulation:
         )
         ok = gap >= drv.min_gap_m + 0.5
         ok &= v_ins >= 0.0
-        for s, vid, v_in, _d_in in zip(waiting[ok], vids[ok], v_ins[ok], desired[ok], strict=True):
+        slots = [
             self._add_vehicle(int(s), int(vid), float(v_in), t)
+            for s, vid, v_in in zip(waiting[ok], vids[ok], v_ins[ok], strict=True)
+        ]
+        if slots:
+            new = np.asarray(slots, dtype=np.int64)
+            self._refresh_link(new)
+            self._refresh_stop(new)
+            self.gap_prev[new] = np.inf
         self.queue_head[waiting[ok]] += 1
+
+    def _refresh_link(self, slots):
+        """Copy the current link's attributes of ``slots`` from the route tables."""
+        r = self.routes
+        ro = self.route[slots]
+        k = np.minimum(self.link_k[slots], r.links.shape[1] - 1)
+        link = r.links[ro, k]
+        self.link[slots] = link
+        self.link_start[slots] = r.link_start_m[ro, k]
+        self.link_end[slots] = r.link_end_m[ro, k]
+        self.next_turn[slots] = r.turn[ro, k]
+        self.v_des[slots] = self.desired[slots] * self.net.link_speed_limit_ms[link]
+
+    def _refresh_stop(self, slots):
+        """Copy the next stop line's attributes of ``slots`` from the route tables."""
+        r = self.routes
+        ro, sk = self.route[slots], self.stop_k[slots]
+        self.stop_pos[slots] = r.stop_pos_m[ro, sk]
+        self.stop_grp[slots] = r.stop_group[ro, sk]
+        self.stop_turn[slots] = r.stop_turn[ro, sk]
+        self.stop_vmax[slots] = r.stop_vmax_ms[ro, sk]
+        self.stop_opp[slots] = r.stop_opposing[ro, sk]
+        self.stop_opp_grp[slots] = r.stop_opposing_group[ro, sk]
 
     def rear_vehicles(self, streams):
         """The last vehicle (slot, -1: none) on the entry lane of each stream: the one last
@@ -622,6 +673,7 @@ class Simulation:
         self.t_enter[k] = t
         self.tail[s] = k
         self.res["t_enter"][vid] = t
+        return k
 
     # --------------------------------------------------------------- advisory
     def _advise(self, t):
@@ -770,18 +822,24 @@ class Simulation:
 
         Accelerations are IDM's with the drivers' parameters (for Krauss drivers too: MOBIL
         needs a smooth acceleration), bounded by a red stop line where there is one.  Drivers
-        decide every ``LANE_CHANGE_INTERVAL_S``, not within a car length of the line nor in
-        the first ``LANE_CHANGE_MIN_OFFSET_M`` of a link (where a follower may still be on the
-        link before, unseen by the safety check), and not again for
-        ``LANE_CHANGE_COOLDOWN_S``; of two drivers aiming at the same gap only the
+        decide every ``LANE_CHANGE_INTERVAL_S`` when held up (last tick's leader within
+        ``MOBIL_LOOK_M`` and slower than they want to drive: a driver at their desired speed
+        cannot gain, and the politeness terms alone rarely pass the threshold), not within
+        ``LANE_CHANGE_MIN_OFFSET_M`` of
+        either end of a link (solid lines at junctions; there the safety check would not see a
+        follower still on the link before, nor a vehicle just across the junction ahead), and
+        not again for ``LANE_CHANGE_COOLDOWN_S``; of two drivers aiming at the same gap only the
         one further ahead changes.  Updates ``self.lane`` and ``lane_id`` in place; returns
         the number of changes.
         """
-        r, net, drv = self.routes, self.net, self.drv
+        net, drv = self.net, self.drv
         nl = net.link_lanes[link]
-        cand = al & (nl >= 2) & (r.turn[route, lk] == THROUGH) & (self.lc_until[: al.size] <= t)
-        cand &= (r.link_end_m[route, lk] - self.pos[: al.size]) > drv.length_m
+        m = al.size
+        cand = al & (nl >= 2) & (self.next_turn[:m] == THROUGH) & (self.lc_until[:m] <= t)
+        cand &= (self.link_end[:m] - self.pos[:m]) > LANE_CHANGE_MIN_OFFSET_M
         cand &= offs > LANE_CHANGE_MIN_OFFSET_M
+        # Only drivers held up by a slower leader close ahead (last tick's) look for a lane.
+        cand &= (self.gap_prev[:m] < MOBIL_LOOK_M) & (self.vl_prev[:m] < v_des - MOBIL_SLOWER_MS)
         if not cand.any():
             return 0
         order, ks, n_al = self._sort(al, lane_id, offs)
@@ -803,6 +861,18 @@ class Simulation:
                 drv.min_gap_m,
             )
             return out + np.where(lead, inter, 0.0)
+
+        drv_dt = self.dt
+
+        def krauss_safe(gap, vl):
+            """Krauss safe speed behind a leader at ``gap`` driving ``vl`` (as in _step)."""
+            g = np.where(np.isfinite(gap), gap, 1e6)
+            return euler_safe_speed(
+                g - drv.min_gap_m + euler_brake_gap(vl, drv.decel_ms2, drv_dt),
+                drv.decel_ms2,
+                drv_dt,
+                drv.time_headway_s,
+            )
 
         def neighbour(i_sorted, lane_of):
             """Slot at sorted index ``i_sorted`` if it is alive and on ``lane_of``, else -1."""
@@ -865,6 +935,14 @@ class Simulation:
             a_n = np.where(nb, idm(v[ni], v_des[ni], g_n_now, vl_new), 0.0)
             a_n_new = np.where(nb, idm(v[ni], v_des[ni], g_back, v[c]), 0.0)
             safe = (g_new > 0.0) & (g_back > 0.0) & (a_n_new >= -MOBIL_B_SAFE_MS2)
+            if self.krauss:
+                # The criterion in the simulator's own car following: Krauss drivers (the new
+                # follower behind the driver, the driver behind its new leader) must reach
+                # their safe speed braking at most b_safe.
+                safe &= ~nb | (v[ni] - krauss_safe(g_back, v[c]) <= MOBIL_B_SAFE_MS2 * drv_dt)
+                safe &= (nlead < 0) | (
+                    v[c] - krauss_safe(g_new, vl_new) <= MOBIL_B_SAFE_MS2 * drv_dt
+                )
             gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n + a_o_new - a_o)
             good = ok & safe & (gain > MOBIL_THRESHOLD_MS2) & (gain > best_gain)
             best_gain = np.where(good, gain, best_gain)
@@ -899,17 +977,25 @@ class Simulation:
         merge, so not counted in the safety check).
 
         Returns ``leader`` (N,) slot or -1, ``gap`` (N,) bumper-to-bumper gap (m, inf: none),
-        ``v_l`` (N,) leader speed, ``real`` (N,) bool: the leader is on the vehicle's lane
-        (this link or one ahead on its route).
+        ``v_l`` (N,) leader speed (0 for a leader that blocks the junction), ``real`` (N,)
+        bool: the leader is on the vehicle's lane (this link or one ahead on its route), and
+        ``gap_phys`` (N,) the gap along the lane without the junction rule (negative while a
+        leader from another approach still sticks out across the line), for the safety
+        check.
         """
         n = al.size
         r, net, length = self.routes, self.net, self.drv.length_m
-        scale = self.key_scale
         order, ks, n_al = self._sort(al, lane_id, offs)
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         lane_s = lane_id[order[:n_al]]
         leader = np.full(n, -1, dtype=np.int64)
         same = lane_s[1:] == lane_s[:-1]
+        # The last vehicle of every lane (the first of its group in the order), by lane id.
+        rear_of = self.rear_of_lane
+        first = np.ones(n_al, dtype=bool)
+        first[1:] = ~same
+        lanes_here = lane_s[first]
+        rear_of[lanes_here] = order[:n_al][first]
         leader[order[: n_al - 1][same]] = order[1:n_al][same]
         has = leader >= 0
         li = np.where(has, leader, 0)
@@ -922,6 +1008,8 @@ class Simulation:
             has, length, 0.0
         )
         real = has.copy()
+        gap_phys = gap.copy()  # overlap on the lane, for the safety check (not clamped)
+        in_junction = np.zeros(n, dtype=bool)
         # Front vehicles: the lane they enter next.
         heads = np.flatnonzero(al & ~has)
         lmax = r.links.shape[1]
@@ -941,11 +1029,9 @@ class Simulation:
             cur_link, cur_lane, cur_k = nxt, lane_next, k1
             todo = np.arange(heads.size)
             for _ in range(LOOKAHEAD_HOPS):
-                tid = cur_link[todo] * self.max_lanes + cur_lane[todo]
-                at = np.searchsorted(ks[:n_al], tid * scale)
-                atc = np.minimum(at, max(n_al - 1, 0))
-                hit = (at < n_al) & (lane_id[order[atc]] == tid) if n_al else at < 0
-                found[todo[hit]] = order[atc[hit]]
+                rear = rear_of[cur_link[todo] * self.max_lanes + cur_lane[todo]]
+                hit = rear >= 0
+                found[todo[hit]] = rear[hit]
                 todo = todo[~hit]
                 if todo.size == 0:
                     break
@@ -969,12 +1055,14 @@ class Simulation:
             # lane) and has only just entered the link has its rear still on its own approach,
             # across this vehicle's path at the stop line.  This vehicle may come up to the
             # line, not beyond, until the leader's rear has cleared it.
-            g_far = np.where(
-                (route[fi] == rh) & (stream[fi] == stream[heads]) & kept[fi] & kept[heads],
-                pos[fi] - pos[heads] - length,
-                extra + np.maximum(offs[fi] - length, 0.0),
-            )
+            same_h = (route[fi] == rh) & (stream[fi] == stream[heads]) & kept[fi] & kept[heads]
+            g_phys_h = np.where(same_h, pos[fi] - pos[heads], extra + offs[fi]) - length
+            g_phys_h = np.where(f, g_phys_h, np.inf)
+            g_far = np.where(same_h, g_phys_h, extra + np.maximum(offs[fi] - length, 0.0))
             g_far = np.where(f, g_far, np.inf)
+            # Such a leader is, for this vehicle, a standing obstacle at the line (its speed
+            # along its own path is no speed along this one): no credit for its braking.
+            in_junction_h = f & ~same_h & (offs[fi] < length)
             lead_h = found.copy()
             real_h = f.copy()
             # Merging: claimants of the same lane follow each other, nearest to the end first.
@@ -993,18 +1081,29 @@ class Simulation:
             leader[heads] = lead_h
             gap[heads] = g_far
             real[heads] = real_h
+            gap_phys[heads] = np.where(real_h, g_phys_h, np.inf)
+            in_junction[heads] = in_junction_h & real_h
+        rear_of[lanes_here] = -1  # leave the table empty for the next tick
         has = leader >= 0
-        v_l = np.where(has, v[np.where(has, leader, 0)], 0.0)
-        return leader, gap, v_l, real & has
+        v_l = np.where(has & ~in_junction, v[np.where(has, leader, 0)], 0.0)
+        return leader, gap, v_l, real & has, gap_phys
 
     def _oncoming_eta(self, al, link, dist_end, v, moving):
-        """Per link: the soonest time (s) a vehicle on it reaches its stop line, among those
+        """Per link: the soonest time (s) a vehicle on it can reach its stop line, among those
         that will cross (``moving``: not held by a red light and not turning left); inf where
         none.  What a permitted left turn from the opposite approach waits for."""
         eta = np.full(self.net.n_links, np.inf)
         sel = al & moving
         if sel.any():
-            np.minimum.at(eta, link[sel], dist_end[sel] / np.maximum(v[sel], 0.1))
+            # Soonest arrival: accelerating at a from v up to the desired speed (a standing car
+            # 7 m from the line arrives in 3 s, not never; a cruising one at d / v).
+            a = self.drv.accel_ms2
+            vs, d = v[sel], np.maximum(dist_end[sel], 0.0)
+            vd = np.maximum(self.v_des[: al.size][sel], vs)
+            d_acc = (vd * vd - vs * vs) / (2.0 * a)  # distance to reach the desired speed
+            t_acc = (np.sqrt(vs * vs + 2.0 * a * d) - vs) / a
+            t = np.where(d <= d_acc, t_acc, (vd - vs) / a + (d - d_acc) / np.maximum(vd, 0.1))
+            np.minimum.at(eta, link[sel], t)
         return eta
 
     def _step(self, t):
@@ -1019,11 +1118,10 @@ class Simulation:
             return
         dt, drv, r = self.dt, self.drv, self.routes
         pos, v = self.pos[:n], self.v[:n]
-        route = np.where(al, self.route[:n], 0)
-        lk = np.where(al, self.link_k[:n], 0)
-        sk = np.where(al, self.stop_k[:n], 0)
-        link = r.links[route, lk]
-        offs = pos - r.link_start_m[route, lk]
+        route = self.route[:n]  # dead slots keep a valid route; masked by ``al``
+        lk = self.link_k[:n]
+        link = self.link[:n]
+        offs = pos - self.link_start[:n]
         lane_id = link * self.max_lanes + self.lane[:n]
 
         # Advice takes effect after the reaction time.
@@ -1040,66 +1138,63 @@ class Simulation:
             then_t[resume] = np.inf
         target = self.target[:n]
 
-        lim = self.net.link_speed_limit_ms[link]
-        v_des = self.desired[:n] * lim
+        v_des = self.v_des[:n]
         krauss = self.krauss
 
         # Stop line: an obstacle on red, and on amber for drivers who can still stop.
-        stop_pos = r.stop_pos_m[route, sk]
-        grp = r.stop_group[route, sk]
+        stop_pos = self.stop_pos[:n]
+        grp = self.stop_grp[:n]
         has_sig = al & (grp >= 0)
         st = np.where(has_sig, self.sig_state[np.where(has_sig, grp, 0)], GREEN)
         dist = stop_pos - pos
         committed = self.committed[:n]
         committed[st == GREEN] = False
         amber = st == AMBER
-        cannot_stop = v * v > 2.0 * self.amber_decel * np.maximum(dist, 1e-9)
+        if krauss:
+            # Krauss drivers brake as late as they can, in whole Euler steps: judged by the
+            # continuous v² / 2b they would seem unable to stop a step into braking.
+            # Able to stop: braking at b this step reaches a speed from which whole-step braking
+            # stops at the line.
+            v_next = v - drv.decel_ms2 * dt
+            cannot_stop = v_next > euler_safe_speed(np.maximum(dist, 0.0), drv.decel_ms2, dt) + 1e-9
+        else:
+            cannot_stop = v * v > 2.0 * self.amber_decel * np.maximum(dist, 1e-9)
         committed |= amber & cannot_stop & ~committed & (dist > 0)
-        stop_turn = np.where(has_sig, r.stop_turn[route, sk], THROUGH)
+        stop_turn = np.where(has_sig, self.stop_turn[:n], THROUGH)
         left = has_sig & (stop_turn == LEFT)
         if left.any():
             # Left turners waiting at the line when their green ends clear the junction in
             # the amber and all-red after the oncoming traffic (HCM's "sneakers").
             committed |= amber & left & (dist < SNEAKER_DIST_M)
         obstacle = has_sig & ((st == RED) | amber) & ~committed
-        dist_end = r.link_end_m[route, lk] - pos
+        dist_end = self.link_end[:n] - pos
         if left.any():
             # Permitted left turns yield to the oncoming approach while it has green: they
             # wait at the line until no oncoming vehicle is due within the critical gap.
-            opp = np.where(left, r.stop_opposing[route, sk], -1)
-            opp_g = np.where(left, r.stop_opposing_group[route, sk], -1)
+            opp = np.where(left, self.stop_opp[:n], -1)
+            opp_g = np.where(left, self.stop_opp_grp[:n], -1)
             permitted = left & (opp >= 0) & (opp_g >= 0)
             permitted &= self.sig_state[np.where(opp_g >= 0, opp_g, 0)] != RED
             if permitted.any():
                 moving = has_sig & ~obstacle & (stop_turn != LEFT)
                 eta = self._oncoming_eta(al, link, dist_end, v, moving)
                 yields = permitted & (eta[np.where(opp >= 0, opp, 0)] < CRITICAL_GAP_LEFT_S)
+                self.left_yields += int((yields & ~obstacle).sum())
                 obstacle |= yields
-                self.left_yields += int(yields.sum())
 
         # Lane changes (every LANE_CHANGE_INTERVAL_S), then leaders on the lanes.
         if self.multilane and t + 1e-9 >= self.next_lane_change_t:
             self.next_lane_change_t = t + LANE_CHANGE_INTERVAL_S
-            self._change_lanes(
-                t,
-                al,
-                route,
-                lk,
-                link,
-                lane_id,
-                offs,
-                v,
-                self.desired[:n] * self.net.link_speed_limit_ms[link],
-                obstacle,
-                dist,
-            )
+            self._change_lanes(t, al, route, lk, link, lane_id, offs, v, v_des, obstacle, dist)
         # Leader (on the lane, or beyond the link's end; merges in turn).
         claims = al & ~obstacle
-        leader, gap_l, v_l, real_l = self._leaders(
+        leader, gap_l, v_l, real_l, gap_phys = self._leaders(
             al, route, lk, link, lane_id, pos, offs, v, claims
         )
         has_l = leader >= 0
         li = np.where(has_l, leader, 0)
+        self.gap_prev[:n] = gap_l
+        self.vl_prev[:n] = v_l
 
         # Who steers towards a target: not drivers released to car following, i.e. those
         # queued before their stop line (until they cross it) and those close behind a leader
@@ -1161,7 +1256,13 @@ class Simulation:
                 ),
                 0.0,
             )
-        amax = np.where(has_l, safe_accel(v, gap_l, v_l, dt), np.inf)
+        # The ballistic safe-speed bound belongs to IDM's ballistic update; Krauss's safe speeds
+        # are already the Euler-step ones (a ballistic bound on an Euler step brakes harder
+        # than b before a red light, more than the Krauss followers allow for).
+        if krauss:
+            amax = np.full(n, np.inf)
+        else:
+            amax = np.where(has_l, safe_accel(v, gap_l, v_l, dt), np.inf)
 
         # A driver following advice trusts it: a red that turns green before they can reach
         # the line (at their current speed, with a 1 s margin) is no reason to brake.  If the
@@ -1188,7 +1289,8 @@ class Simulation:
                     drv.min_gap_m,
                 )
             inter = np.where(obstacle, np.minimum(inter, inter_o), inter)
-            amax = np.where(obstacle, np.minimum(amax, safe_accel(v, dist, 0.0, dt)), amax)
+            if not krauss:
+                amax = np.where(obstacle, np.minimum(amax, safe_accel(v, dist, 0.0, dt)), amax)
         acc = acc + inter
         if krauss and drv.sigma > 0.0:
             # Dawdling (drivers not holding an advised speed): up to σ min(v, a) dt slower (a
@@ -1203,7 +1305,7 @@ class Simulation:
         # Turning movements are crossed at the turn's speed: brake at b to reach it at the line
         # (the distance left after this step at the current speed, so that the line is not
         # passed above it).
-        vmax_turn = np.where(has_sig, r.stop_vmax_ms[route, sk], np.inf)
+        vmax_turn = np.where(has_sig, self.stop_vmax[:n], np.inf)
         turning = np.isfinite(vmax_turn)
         if turning.any():
             room = np.maximum(dist - v * dt, 0.0)
@@ -1243,9 +1345,10 @@ class Simulation:
                 )
             self.stop_k[:n][crossed] += 1
             committed[crossed] = False
+            self._refresh_stop(np.flatnonzero(crossed))
         # Next link, and the lane taken on it.
         # (as for stop lines: a car stopped exactly at its line is still on its link)
-        moved = al & (x_new > r.link_end_m[route, lk] + CROSS_EPS_M)
+        moved = al & (x_new > self.link_end[:n] + CROSS_EPS_M)
         if moved.any():
             mv = np.flatnonzero(moved)
             k_new = lk[mv] + 1
@@ -1253,8 +1356,9 @@ class Simulation:
             lmax = r.links.shape[1]
             kk = np.minimum(k_new, lmax - 1)
             nl = r.links[route[mv], kk]
-            ok = (k_new < lmax) & (nl >= 0)
+            ok = (k_new < lmax) & (nl >= 0)  # (the others leave the network in this step)
             self.lane[mv[ok]] = self._lane_on(nl[ok], route[mv[ok]], kk[ok], self.lane[mv[ok]])
+            self._refresh_link(mv[ok])
 
         # Measures.
         v_mean = 0.5 * (v + v_new)
@@ -1268,9 +1372,11 @@ class Simulation:
         in_stop[:] = np.where(in_stop, al & (v_new <= STOP_END_SPEED_MS), stopped)
 
         # Safety check: gaps after the step to leaders on the same lane.
-        chk = real_l & al
+        # A leader beyond the link's end counts once this vehicle has crossed onto its lane.
+        chk = real_l & al & (np.isfinite(gap_phys))
+        chk &= (lane_id[li] == lane_id) | (x_new > self.link_end[:n] + CROSS_EPS_M)
         if chk.any():
-            g_after = gap_l[chk] + (x_new[li[chk]] - pos[li[chk]]) - (x_new[chk] - pos[chk])
+            g_after = gap_phys[chk] + (x_new[li[chk]] - pos[li[chk]]) - (x_new[chk] - pos[chk])
             self.min_gap = min(self.min_gap, float(g_after.min()))
             self.collisions += int((g_after < -CROSS_EPS_M).sum())
 
@@ -1310,6 +1416,7 @@ class Simulation:
         gone = np.isin(self.tail[streams], slots)
         self.tail[streams[gone]] = -1
         self.alive[slots] = False
+        self.stop_grp[slots] = -1
         self.free.extend(int(s) for s in slots)
 
     # -------------------------------------------------------------------- run

@@ -8,8 +8,10 @@ signal states recomputed from the plans, speeds at the stop line reconstructed f
 positions before and after each step, gaps between vehicles on the same lane recomputed after
 each step, discharge rates from the stop-line crossing log.
 
-Tests marked ``xfail(strict=True)`` document simulator behaviour that contradicts the model it
-states; each reason says how it goes wrong.  They turn into failures (XPASS) once it is fixed.
+Several tests pin defects found while writing them (fixed in the engine since): permitted lefts
+judging a discharging opposing queue by d / v, Krauss drivers re-deciding the amber with the
+continuous v²/2b while braking in Euler steps, and Krauss followers crediting the braking
+distance of a leader still sticking out across the junction.
 """
 
 from __future__ import annotations
@@ -319,16 +321,6 @@ def test_permitted_lefts_yield_to_heavy_opposing_flow_and_not_to_none():
     assert res.extra["left_yield_steps"] == 0
 
 
-_ETA_REASON = (
-    "sim/engine.py Simulation._oncoming_eta estimates when an opposing vehicle reaches its line "
-    "as distance / max(v, 0.1 m/s), ignoring acceleration: a vehicle starting from standstill "
-    "a few metres before its line (the next of a discharging queue, or one held behind an "
-    "opposing left turner) looks tens of seconds away while it arrives in 1-3 s, so permitted "
-    "lefts turn into the discharging opposing queue (HCM: they filter only after it has cleared)"
-)
-
-
-@pytest.mark.xfail(strict=True, reason=_ETA_REASON)
 def test_permitted_left_does_not_cut_into_the_discharging_opposing_queue():
     # Second signal green when the first is red (offsets 0 / 45 s, green 0–45 s of 90 s): five
     # westbound vehicles pass it and queue at the first signal's red; the left turner arrives
@@ -350,7 +342,6 @@ def test_permitted_left_does_not_cut_into_the_discharging_opposing_queue():
     assert lags.min() >= MIN_LAG_S, lags  # 2.0 s: the next queued vehicle is right behind
 
 
-@pytest.mark.xfail(strict=True, reason=_ETA_REASON)
 def test_permitted_lefts_leave_the_critical_gap_before_opposing_vehicles():
     w = _heavy_opposing_world()
     lags = []
@@ -409,24 +400,6 @@ def test_turns_are_crossed_no_faster_than_the_turn_speed(drivers):
 
 
 # --------------------------------------------------------------------------- 6. safety
-_KRAUSS_AMBER_REASON = (
-    "Krauss drivers brake towards an amber light at the Euler stop speed (as late as possible), "
-    "and Simulation._step re-decides commitment every tick with the continuous v^2 > 2 b d; "
-    "Euler braking stops within about v^2/2b - v dt/2, so one tick into braking the test says "
-    "'cannot stop', the driver commits, speeds up again and crosses on red up to ~1 s into the "
-    "conflicting green (counted as cleared_on_red, not as a violation); a committed turner also "
-    "slows to the turn speed, enters its exit link just behind a cross-street vehicle released "
-    "by that green and the gap goes negative (collisions = 1)"
-)
-_KRAUSS_MERGE_REASON = (
-    "Simulation._leaders measures the gap to a leader that has just crossed into the next link "
-    "from another approach as dist_end + max(offs_leader - length, 0): the leader's rear, still "
-    "in the junction, is put at the stop line.  IDM brakes at that near-zero gap, but Krauss's "
-    "safe speed adds the leader's braking distance (about 11 m at a right turn's 6.6 m/s), so "
-    "the Krauss follower crosses right behind the leader's front bumper and the two overlap on "
-    "the new link (-0.97 m in the test below); the engine's own check starts from the clamped "
-    "gap and counts nothing (collisions = 0, min_gap_m > 0)"
-)
 
 
 def _overlap_watch(sim, worst):
@@ -452,20 +425,7 @@ def _overlap_watch(sim, worst):
     watch_steps(sim, after)
 
 
-_SAFETY_CASES = [("idm", s) for s in (1, 2, 3)] + [
-    pytest.param(
-        "krauss",
-        s,
-        marks=pytest.mark.xfail(
-            strict=True,
-            reason="both Krauss defects below: "
-            + _KRAUSS_AMBER_REASON
-            + "; and "
-            + _KRAUSS_MERGE_REASON,
-        ),
-    )
-    for s in (1, 2, 3)
-]
+_SAFETY_CASES = [(m, s) for m in ("idm", "krauss") for s in (1, 2, 3)]
 
 
 @pytest.mark.parametrize(("model", "seed"), _SAFETY_CASES)
@@ -487,7 +447,6 @@ def test_no_collisions_with_lanes_turns_and_lane_changes(model, seed):
     assert worst[0] >= 0.0
 
 
-@pytest.mark.xfail(strict=True, reason=_KRAUSS_AMBER_REASON)
 def test_krauss_driver_who_can_stop_when_the_amber_begins_stops():
     # Enters at 28 s at the limit (13.9 m/s): 63.9 m before the first line when its amber
     # begins at 45 s; stopping at b = 2 m/s² takes 48.2 m.  Red from 48 s, cross street green
@@ -507,7 +466,6 @@ def test_krauss_driver_who_can_stop_when_the_amber_begins_stops():
     assert c["t_s"][0] >= 90.0  # it waits for the next green (crossed at 50.5 s)
 
 
-@pytest.mark.xfail(strict=True, reason=_KRAUSS_AMBER_REASON)
 def test_krauss_left_turner_on_amber_does_not_run_into_the_cross_street():
     # The left turner (as above, 63.9 m away at the amber's onset) and a cross-street vehicle
     # waiting at its red both enter the northbound exit c_nx0.
@@ -529,10 +487,7 @@ def test_krauss_left_turner_on_amber_does_not_run_into_the_cross_street():
 
 @pytest.mark.parametrize(
     "model",
-    [
-        "idm",
-        pytest.param("krauss", marks=pytest.mark.xfail(strict=True, reason=_KRAUSS_MERGE_REASON)),
-    ],
+    ["idm", "krauss"],
 )
 def test_permitted_left_follows_an_opposing_right_turner_into_the_same_exit(model):
     # A westbound vehicle turning right (north, onto c_nx0) crosses just before the eastbound
