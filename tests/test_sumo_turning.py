@@ -317,6 +317,27 @@ def test_sumo_drives_the_exported_routes_without_collisions(sumo_run):
         assert v.find("route").get("edges").split() == [net.link_ids[i] for i in row[row >= 0]]
 
 
+@needs_sumo
+def test_red_light_monitor_checks_each_movements_own_signal(tmp_path):
+    """In SUMO, a protected left crosses on its own group's green while the approach's through
+    group is red: the controller's red-light monitor judges every crossing by the movement's
+    group, so a run without advice counts no red crossings (and some lefts crossed)."""
+    from greenwave.sumo.runner import run_sumo
+
+    sc = turning_grid(left_phase=True, duration_s=300.0)
+    res = export_sumo(sc, tmp_path, duration_s=300.0, seed=5, lane_change=False)
+    w = World.build(sc)
+    run = run_sumo(res.files["sumocfg"], seed=5, world=w, glosa={"penetration": 0.0}, tag="monitor")
+    ctrl = run.controller
+    assert ctrl.crossings > 100
+    assert ctrl.red_crossings == 0, ctrl.red_crossing_ids[:5]
+    net, mv = w.network, w.network.movements
+    left = mv.turn == LEFT
+    lefts = ctrl.crossing_groups(mv.from_link[left], mv.to_link[left])
+    np.testing.assert_array_equal(lefts, mv.group[left])  # EW_L / NS_L, not EW / NS
+    assert not np.array_equal(lefts, net.link_group[mv.from_link[left]])
+
+
 # ----------------------------------------------------------------------------- import
 
 

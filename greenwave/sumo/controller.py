@@ -263,6 +263,12 @@ class GlosaController:
         self._t_prev: float | None = None
         self.dt = float(api.simulation.getDeltaT())
         self._link = dict(self.net.link_index)
+        # Movements by (from link, to link) code, sorted: a crossing's signal is its movement's
+        # group (a protected left turn runs on its own group, not on the approach's).
+        mv = self.net.movements
+        codes = mv.from_link * self.net.n_links + mv.to_link
+        order = np.argsort(codes, kind="stable")
+        self._mv_codes, self._mv_group = codes[order], mv.group[order]
         self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
         self._lane_len: dict[str, float] = {}
         self._lane_vmax: dict[str, float] = {}
@@ -437,12 +443,22 @@ class GlosaController:
         if self.trust_red:
             self._trust(t, ids, lanes, slots, link, speed, sel, offset)
 
+    def crossing_groups(self, prev: np.ndarray, link: np.ndarray) -> np.ndarray:
+        """(K,) signal group of each crossing from link ``prev`` onto ``link`` (K,): the
+        movement's group, else (onto a link off the network, -1) the approach's."""
+        if self._mv_codes.size == 0:
+            return self.net.link_group[prev]
+        want = prev * self.net.n_links + link
+        at = np.minimum(np.searchsorted(self._mv_codes, want), self._mv_codes.size - 1)
+        found = (link >= 0) & (self._mv_codes[at] == want)
+        return np.where(found, self._mv_group[at], self.net.link_group[prev])
+
     def _check_crossings(self, t, slots, link):
         prev = self.prev_link[slots]
         moved = np.flatnonzero((prev >= 0) & (link != prev))
         if moved.size == 0 or self._t_prev is None:
             return
-        g = self.net.link_group[prev[moved]]
+        g = self.crossing_groups(prev[moved], link[moved])
         sig = g >= 0
         moved, g = moved[sig], g[sig]
         if moved.size == 0:
