@@ -338,6 +338,49 @@ def test_red_light_monitor_checks_each_movements_own_signal(tmp_path):
     assert not np.array_equal(lefts, net.link_group[mv.from_link[left]])
 
 
+def test_controller_advises_only_up_to_a_vehicles_next_turn():
+    """As in the simulator, SUMO's advised drivers get advice for the stop lines they pass
+    straight on: seen from each link of a route, the next stop line's turn and how many stop
+    lines from there on are passed straight before the next turn."""
+    from types import SimpleNamespace
+
+    from greenwave.sumo.controller import GlosaController
+
+    w = World.build(turning_grid(left_phase=True))
+    net = w.network
+    ctrl = SimpleNamespace(net=net, _link=dict(net.link_index), _route_cache={})
+    # Entry row1_f0, straight over g1_0, left at g1_1 onto col1_f2, straight over g2_1, exit.
+    route = ("row1_f0", "row1_f1", "col1_f2", "col1_f3")
+    info = GlosaController._stops_along(ctrl, route)
+    k = net.link_index
+    assert info == {
+        k["row1_f0"]: (THROUGH, 1),  # g1_0 straight, then the turn
+        k["row1_f1"]: (LEFT, 0),  # turns at g1_1: no advice up to it
+        k["col1_f2"]: (THROUGH, 1),  # g2_1 straight, then the exit
+    }
+    assert GlosaController._stops_along(ctrl, ("row1_f0", "not_a_link")) is None
+
+
+@needs_sumo
+def test_advised_turning_vehicles_run_no_red_light(tmp_path):
+    """Every vehicle advised on a left-phase grid: no crossing on red (by its movement's
+    group), advice given."""
+    from greenwave.sumo.runner import run_sumo
+
+    sc = turning_grid(left_phase=True, duration_s=300.0)
+    res = export_sumo(sc, tmp_path, duration_s=300.0, seed=2, lane_change=False)
+    run = run_sumo(
+        res.files["sumocfg"],
+        seed=2,
+        world=World.build(sc),
+        glosa={"penetration": 1.0, "check_red": True},
+        tag="advised",
+    )
+    ctrl = run.controller
+    assert ctrl.log.advised > 100 and ctrl.crossings > 100
+    assert ctrl.red_crossings == 0, ctrl.red_crossing_ids[:5]
+
+
 # ----------------------------------------------------------------------------- import
 
 

@@ -41,6 +41,7 @@ import numpy as np
 
 from greenwave.advice import advise
 from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
+from greenwave.movements import THROUGH
 from greenwave.network import World
 from greenwave.sim.driver import (
     QUEUE_SPEED_MS,
@@ -50,7 +51,7 @@ from greenwave.sim.driver import (
     reaction_times,
     release_queued,
 )
-from greenwave.sim.engine import schedule_targets
+from greenwave.sim.engine import Routes, schedule_targets
 from greenwave.timing import RED
 
 
@@ -269,6 +270,12 @@ class GlosaController:
         codes = mv.from_link * self.net.n_links + mv.to_link
         order = np.argsort(codes, kind="stable")
         self._mv_codes, self._mv_group = codes[order], mv.group[order]
+        # With turns, advice covers the stop lines a vehicle passes straight on, as in the
+        # simulator: per slot the (turn, straight-on stop lines from there) of the next stop
+        # line seen from each link of its route (None: no route information, straight on).
+        self._turning = bool(np.any(mv.turn != THROUGH))
+        self._route_info: dict[int, dict[int, tuple[int, int]] | None] = {}
+        self._route_cache: dict[tuple[str, ...], dict[int, tuple[int, int]] | None] = {}
         self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
         self._lane_len: dict[str, float] = {}
         self._lane_vmax: dict[str, float] = {}
@@ -344,6 +351,8 @@ class GlosaController:
         self.lane_vmax[k] = np.nan
         if self.complies[k]:
             veh = self.api.vehicle
+            if self._turning:
+                self._route_info[k] = self._stops_along(tuple(veh.getRoute(vid)))
             self.sf0[k] = self.sf[k] = veh.getSpeedFactor(vid)
             self.vmax[k] = veh.getMaxSpeed(vid)
             self.accel[k] = veh.getAccel(vid)
@@ -354,6 +363,39 @@ class GlosaController:
             )
         self.slot[vid] = k
         self.slot_id[k] = vid
+
+    def _stops_along(self, edges: tuple[str, ...]) -> dict[int, tuple[int, int]] | None:
+        """For a route (SUMO edge ids): link index → (turn at the next signalised stop line,
+        stop lines from that one on passed straight on before the next turn); None when an
+        edge is not a greenwave link.  Cached per route."""
+        if edges in self._route_cache:
+            return self._route_cache[edges]
+        links = [self._link.get(e, -1) for e in edges]
+        info: dict[int, tuple[int, int]] | None = None
+        if links and min(links) >= 0:
+            r = Routes.from_links(self.net, np.array([links], dtype=np.int64))
+            grp = r.stop_group[0]
+            has = self.net.link_group[np.array(links)] >= 0
+            # The next stop line seen from link p: the first signalised one at or after it.
+            before = np.concatenate([[0], np.cumsum(has)[:-1]])
+            info = {}
+            for p, lk in enumerate(links):
+                j = int(before[p])
+                if j < grp.size and grp[j] >= 0:
+                    info[lk] = (int(r.stop_turn[0, j]), int(r.straight_stops[0, j]))
+        self._route_cache[edges] = info
+        return info
+
+    def _next_stop(self, ks: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """(turn, straight-on stop lines) at the next stop line of slots ``ks`` on links
+        ``link`` (THROUGH and a large count where nothing is known)."""
+        turn = np.full(ks.size, THROUGH, dtype=np.int64)
+        straight = np.full(ks.size, 1 << 30, dtype=np.int64)
+        for j, (k, lk) in enumerate(zip(ks.tolist(), link.tolist(), strict=True)):
+            info = self._route_info.get(k)
+            if info is not None and lk in info:
+                turn[j], straight[j] = info[lk]
+        return turn, straight
 
     def _ramp(self, t, slots):
         """Speed commands for the step after ``t`` of vehicles changing to their target."""
@@ -383,6 +425,7 @@ class GlosaController:
             if k is not None:
                 self.alive[k] = self.complies[k] = self.trusted[k] = False
                 self._trust_lane.pop(k, None)
+                self._route_info.pop(k, None)
                 self.free.append(k)
         if t + 1e-9 >= self._next_update:
             while self._next_update <= t + 1e-9:
@@ -524,6 +567,13 @@ class GlosaController:
         )
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
+        straight = None
+        if self._turning:
+            # The advisory covers straight-on movements (the stop lines along the street): a
+            # driver who turns at the next stop line drives normally up to it; advice along
+            # the street holds up to the driver's next turn (the simulator's rule).
+            next_turn, straight = self._next_stop(ks, link[sel])
+            in_range &= next_turn == THROUGH
         cmd = commands(
             adv,
             speed[sel],
@@ -542,7 +592,8 @@ class GlosaController:
         # keep the last advice until it has expired, then drive normally.
         renew = in_range & ~(cmd.keep & ~np.isnan(self.target[ks]))
         self.log.held += int((in_range & ~renew).sum())
-        self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + cmd.valid_stops[renew]
+        valid = cmd.valid_stops if straight is None else np.minimum(cmd.valid_stops, straight)
+        self.adv_until[ks[renew]] = self.stop_k[ks[renew]] + valid[renew]
         expired = self.stop_k[ks] >= self.adv_until[ks]
         upd = renew | expired
         new_id = np.where(in_range[upd], cmd.plan_id[upd], np.nan)
