@@ -17,9 +17,10 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from test_sumo_io import through_arterial_data
 
 from greenwave.network import World
-from greenwave.scenario import load_scenario, parse_scenario
+from greenwave.scenario import parse_scenario
 from greenwave.sumo.controller import GlosaController, equip_draws, equipped_ids
 from greenwave.sumo.export import export_sumo
 from greenwave.sumo.runner import run_sumo
@@ -89,7 +90,8 @@ def test_read_tripinfo_and_summary(tmp_path):
 def exported(tmp_path_factory):
     if not (HAVE_SUMO and HAVE_API):
         pytest.skip("SUMO not installed (pip install 'greenwave[sumo]'; CI installs the extra)")
-    sc = load_scenario(ROOT / "scenarios" / "zibo_arterial.toml")
+    # The arterial's own traffic as flows (turning is tests/test_sumo_turning.py).
+    sc = parse_scenario(through_arterial_data())
     res = export_sumo(
         sc,
         tmp_path_factory.mktemp("glosa"),

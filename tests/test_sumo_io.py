@@ -48,9 +48,31 @@ needs_sumo = pytest.mark.skipif(
 )
 
 
-def _arterial(start: datetime = ODD_START, **demand) -> Scenario:
-    """The default scenario with another start time and demand settings."""
+def through_arterial_data() -> dict:
+    """The bundled arterial as a corridor without cross streets and turning demand: these
+    tests check the straight export (connections, programs, flows); turning is
+    tests/test_sumo_turning.py.  The same dict whatever the bundled file adds."""
     data = load_scenario(ROOT / "scenarios" / "zibo_arterial.toml").model_dump(mode="json")
+    for c in data["corridors"]:
+        c.update(cross_streets=False, cross_group=None, cross_speed_limit_kmh=None)
+        c.update(left_group=None)
+    data["demand"].update(turning=None, turns=[])
+    entries, data["demand"]["entries"] = data["demand"]["entries"], []
+    links = set(World.build(parse_scenario(data)).network.link_ids)
+    data["demand"]["entries"] = [e for e in entries if e["link"] in links]
+    return data
+
+
+def through_arterial_file(d: Path) -> Path:
+    """:func:`through_arterial_data` as a scenario file in ``d``."""
+    path = d / "through_arterial.toml"
+    path.write_text(dumps_scenario(parse_scenario(through_arterial_data())))
+    return path
+
+
+def _arterial(start: datetime = ODD_START, **demand) -> Scenario:
+    """The through arterial with another start time and demand settings."""
+    data = through_arterial_data()
     data["simulation"]["start_time"] = start.isoformat()
     data["demand"].update(demand)
     return parse_scenario(data)
@@ -247,7 +269,7 @@ def test_cli_errors_exit_2(tmp_path, capsys, monkeypatch):
 
 def test_cli_export_import_plain(tmp_path, capsys):
     out = tmp_path / "sumo"
-    scen = ROOT / "scenarios" / "zibo_arterial.toml"
+    scen = through_arterial_file(tmp_path)
     assert (
         main(
             [
@@ -289,7 +311,7 @@ def test_cli_export_import_plain(tmp_path, capsys):
 
 
 def test_no_lane_change_option(tmp_path):
-    scen = ROOT / "scenarios" / "zibo_arterial.toml"
+    scen = through_arterial_file(tmp_path)
     assert main(["export-sumo", str(scen), str(tmp_path / "lc"), "--no-netconvert"]) == 0
     assert (
         main(
