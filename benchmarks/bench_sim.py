@@ -1,11 +1,15 @@
 """Simulator throughput: vehicle-steps per second (vehicles alive × ticks / wall seconds).
 
-Two cases, each a baseline run (no advisory: the physics alone) and an advisory run (50 %
+Three cases, each a baseline run (no advisory: the physics alone) and an advisory run (50 %
 penetration: physics plus the advisory core calls every second):
 
-* the Zibo arterial at its design demand (a few hundred vehicles alive);
-* the 1190-intersection grid city, counting only ticks with at least ``--min-alive`` vehicles
-  alive (default 10,000).
+* ``corridor``: the Zibo arterial at its design demand, with its cross streets and turning
+  traffic (a few hundred vehicles alive);
+* ``city_turning``: the 1190-intersection grid city as bundled (turning at every approach, two
+  lanes with lane changes), counting only ticks with at least ``--min-alive`` vehicles alive
+  (default 10,000);
+* ``city_through``: the same city with everybody driving straight on (``demand.turning``
+  removed): what turning and lane changes cost.
 
 The physics tick is timed on its own (``tick``) and with the SimPy run around it (``run``).
 
@@ -68,11 +72,17 @@ def main(argv=None):
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
     corridor = World.build(load_scenario(ROOT / "scenarios" / "zibo_arterial.toml"))
-    city = World.build(load_scenario(ROOT / "scenarios" / "zibo_city.toml"))
+    city_sc = load_scenario(ROOT / "scenarios" / "zibo_city.toml")
+    city = World.build(city_sc)
+    through = city_sc.model_copy(
+        update={"demand": city_sc.demand.model_copy(update={"turning": None, "turns": []})}
+    )
+    city_through = World.build(through)
     rows = {}
     for name, world, dur, min_alive in (
         ("corridor", corridor, a.corridor_duration, 0),
-        ("city", city, a.city_duration, a.min_alive),
+        ("city_turning", city, a.city_duration, a.min_alive),
+        ("city_through", city_through, a.city_duration, a.min_alive),
     ):
         for adv in (False, True):
             rows[f"{name}_{'advisory' if adv else 'baseline'}"] = measure(
@@ -91,8 +101,8 @@ def main(argv=None):
             f"{r['ns_per_vehicle_step']:>13.0f}{r['run_steps_per_s'] / 1e6:>14.2f}"
         )
     print(
-        "tick = physics only (IDM, signals, fuel, measures); run = whole SimPy run incl. "
-        "arrivals, signal events and (advisory) core calls"
+        "tick = physics only (car following, lane changes, signals, fuel, measures); run = "
+        "whole SimPy run incl. arrivals, signal events and (advisory) core calls"
     )
     if a.json:
         print(json.dumps({k: v for k, v in rows.items()}))

@@ -95,7 +95,7 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
     explicit: dict[int, list] = {}
     for v in scenario.demand.vehicles:
         explicit.setdefault(network.link_index[v.link], []).append(v)
-    cols = {k: [] for k in ("time", "entry", "lane", "factor", "ue", "uc")}
+    cols = {k: [] for k in ("time", "entry", "lane", "factor", "ue", "uc", "explicit", "given")}
     entry_links = np.array(sorted(flows), dtype=np.int64)
     for e, li in enumerate(entry_links):
         flow, prof = flows[int(li)]
@@ -126,6 +126,8 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
         )
         cols["ue"].append(rng.uniform(0.0, 1.0, n))
         cols["uc"].append(rng.uniform(0.0, 1.0, n))
+        cols["explicit"].append(np.zeros(n, dtype=bool))
+        cols["given"].append(np.zeros(n, dtype=bool))
         mine = [v for v in explicit.get(int(li), []) if v.depart_s < duration_s]
         if mine:
             _add_explicit(cols, mine, e, int(network.link_lanes[li]), drv, seed)
@@ -139,7 +141,11 @@ def draw_arrivals(scenario: Scenario, network: Network, seed: int, duration_s: f
     entry, lane = entry[order], cat("lane", np.int64)[order]
     route = route_links = None
     if turns_any(network.movements):
-        route, route_links, lane = draw_routes(network, entry_links, entry, lane, seed)
+        explicit = cat("explicit", bool)[order]
+        given = cat("given", bool)[order]
+        route, route_links, lane = draw_routes(
+            network, entry_links, entry, lane, seed, explicit=explicit, keep_lane=given
+        )
     return Arrivals(
         time[order],
         entry,
@@ -183,17 +189,21 @@ MAX_HOPS = 64
 turning round the blocks of a grid; with turning shares of 10-30 % one in 10^30 gets there)."""
 
 
-def draw_routes(network: Network, entry_links, entry, lane, seed: int):
+def draw_routes(
+    network: Network, entry_links, entry, lane, seed: int, *, explicit=None, keep_lane=None
+):
     """Draw every vehicle's route from the turning shares (``network.movements``).
 
     At the end of each link a vehicle takes one of the link's movements with the movement's
     share; a movement onto a link the route already drove is not taken (the next one that is
     new is; none: the route ends there).  The uniform numbers come from one stream per entry
-    (``SeedSequence([seed, entry index, 2])``, ``MAX_HOPS`` per vehicle), so the routes are common
-    to every run with the same seed and adding an entry changes no other entry's routes.
+    (``SeedSequence([seed, entry index, 2])``, ``MAX_HOPS`` per vehicle; explicit vehicles,
+    ``explicit``, from ``[seed, entry index, 3]``), so the routes are common to every run with
+    the same seed, and adding an entry, or explicit vehicles, changes no other drawn route.
 
     The entry lane follows the first turn: left turners start in the leftmost lane, right
-    turners in the rightmost (lane 0), through vehicles keep their drawn lane.
+    turners in the rightmost (lane 0), through vehicles keep their drawn lane; a lane the
+    scenario gives (``keep_lane``) is kept.
 
     Parameters
     ----------
@@ -208,10 +218,13 @@ def draw_routes(network: Network, entry_links, entry, lane, seed: int):
     mv = network.movements
     n = entry.size
     u = np.empty((n, MAX_HOPS))
+    explicit = np.zeros(n, dtype=bool) if explicit is None else np.asarray(explicit)
     for e in range(len(entry_links)):
-        sel = np.flatnonzero(entry == e)
-        rng = np.random.default_rng(np.random.SeedSequence([seed, e, 2]))
-        u[sel] = rng.uniform(0.0, 1.0, (sel.size, MAX_HOPS))
+        for tag, which in ((2, ~explicit), (3, explicit)):
+            sel = np.flatnonzero((entry == e) & which)
+            if sel.size:
+                rng = np.random.default_rng(np.random.SeedSequence([seed, e, tag]))
+                u[sel] = rng.uniform(0.0, 1.0, (sel.size, MAX_HOPS))
     to, cum, turn_of = movement_table(mv, network.n_links)
     path = np.full((n, MAX_HOPS + 1), -1, dtype=np.int64)
     cur = np.asarray(entry_links, dtype=np.int64)[entry]
@@ -246,7 +259,8 @@ def draw_routes(network: Network, entry_links, entry, lane, seed: int):
         path[go, h + 1] = nxt[has]
     routes, route = np.unique(path, axis=0, return_inverse=True)
     lanes = network.link_lanes[np.asarray(entry_links)[entry]]
-    lane = np.where(first_turn == LEFT, lanes - 1, np.where(first_turn == RIGHT, 0, lane))
+    by_turn = np.where(first_turn == LEFT, lanes - 1, np.where(first_turn == RIGHT, 0, lane))
+    lane = by_turn if keep_lane is None else np.where(keep_lane, lane, by_turn)
     width = int((routes >= 0).sum(axis=1).max()) if routes.size else 1
     return route.reshape(-1).astype(np.int64), routes[:, :width], lane
 
@@ -274,3 +288,5 @@ def _add_explicit(cols: dict, vehicles: list, e: int, n_lanes: int, drv, seed: i
     cols["factor"].append(np.where(np.isnan(given_factor), factor, given_factor))
     cols["ue"].append(rng.uniform(0.0, 1.0, n))
     cols["uc"].append(rng.uniform(0.0, 1.0, n))
+    cols["explicit"].append(np.ones(n, dtype=bool))
+    cols["given"].append(given_lane >= 0)

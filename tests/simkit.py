@@ -297,3 +297,24 @@ def heading_change_deg(net, from_link: int, to_link: int) -> float:
     _, _, b_in = net.point_at(from_link, float(net.link_length_m[from_link]))
     _, _, b_out = net.point_at(to_link, 0.0)
     return (b_out - b_in + 180.0) % 360.0 - 180.0
+
+
+def through_only(scenario):
+    """``scenario`` (a validated Scenario) without its cross streets and turning demand: the
+    bundled arterials as they were before turning traffic (one two-way corridor, everybody
+    straight on), for tests about the corridor itself."""
+    from greenwave.expand import expand_links
+    from greenwave.scenario import parse_scenario
+
+    data = scenario.model_dump(mode="json", exclude_none=True)
+    for c in data.get("corridors", []):
+        for k in ("cross_streets", "cross_group", "cross_length_m", "cross_lanes"):
+            c.pop(k, None)
+        c.pop("cross_speed_limit_kmh", None)
+    dem = data.get("demand", {})
+    dem.pop("turning", None)
+    dem.pop("turns", None)
+    entries = dem.pop("entries", [])
+    links = {ln.id for ln in expand_links(parse_scenario(data)).links}
+    dem["entries"] = [e for e in entries if e["link"] in links]  # the cross streets' go
+    return parse_scenario(data, f"{scenario.name} (through only)")

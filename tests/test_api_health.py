@@ -16,7 +16,8 @@ def client(tmp_path_factory):
 def test_healthz(client):
     h = client.get("/healthz").json()
     assert h["status"] == "ok" and h["scenario"] == "zibo_arterial"
-    assert h["intersections"] == 8 and h["links"] == 18
+    # 2 × 9 arterial links, 4 cross-street links at each of the 8 signals
+    assert h["intersections"] == 8 and h["links"] == 18 + 4 * 8
     assert h["plans_updated_at"] is None and h["plans_age_s"] >= 0
     assert h["state"]["ok"] is True and h["state"]["file"].endswith("zibo_arterial.state.json")
 

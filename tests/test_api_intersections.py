@@ -32,7 +32,7 @@ def test_list(client):
     assert body["count"] == 8 and len(body["intersections"]) == 8
     first = body["intersections"][0]
     assert first["id"] == "xiliu" and first["signal_groups"] == ["EW", "NS"]
-    assert first["approaches"] == ["renmin_f0", "renmin_b7"]
+    assert first["approaches"] == ["renmin_f0", "renmin_b7", "renmin_n0", "renmin_s0"]
     assert first["plan_source"] == "scenario" and first["cycle_s"] == 120.0
 
 

@@ -20,7 +20,8 @@ def test_geojson(client):
     assert fc["type"] == "FeatureCollection"
     links = [f for f in fc["features"] if f["properties"]["kind"] == "link"]
     points = [f for f in fc["features"] if f["properties"]["kind"] == "intersection"]
-    assert len(links) == 18 and len(points) == 8
+    # 2 × 9 arterial links, 4 cross-street links at each of the 8 signals
+    assert len(links) == 18 + 4 * 8 and len(points) == 8
     f1 = next(f for f in links if f["id"] == "renmin_f1")
     assert f1["geometry"]["type"] == "LineString" and len(f1["geometry"]["coordinates"]) >= 2
     lon, lat = f1["geometry"]["coordinates"][0]

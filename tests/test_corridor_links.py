@@ -8,6 +8,7 @@ import copy
 
 import numpy as np
 import pytest
+from simkit import through_only
 
 from greenwave.cli import main
 from greenwave.coordination import CoordinationError, corridor_timing
@@ -29,7 +30,7 @@ V45 = 45 / 3.6
 @pytest.fixture(scope="module")
 def generated(root):
     """The uncoordinated Zibo arterial: one generated two-way corridor, 8 signals."""
-    return load_scenario(root / "scenarios" / "zibo_arterial_uncoordinated.toml")
+    return through_only(load_scenario(root / "scenarios" / "zibo_arterial_uncoordinated.toml"))
 
 
 def _rename(lid: str) -> str:
@@ -155,7 +156,7 @@ def test_network_weights_count_what_enters_upstream(root, generated):
     """A corridor over links inside the network carries the flow that enters upstream of it
     (MULTIBAND's V/S); explicit vehicles count as a flow; a corridor nobody drives weighs 0
     and still gets its bands measured."""
-    coordinated = load_scenario(root / "scenarios" / "zibo_arterial.toml")
+    coordinated = through_only(load_scenario(root / "scenarios" / "zibo_arterial.toml"))
     sc = parse_scenario(_one_way_demand(coordinated, [MIDDLE, IDLE]))
     prob = network_problem(sc)
     flows = {a.corridor.id: a.flow_veh_h for a in prob.arterials}

@@ -13,6 +13,7 @@ import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
+from simkit import through_only
 
 from greenwave.cli import main
 from greenwave.geo import LocalProjection
@@ -271,7 +272,7 @@ def test_per_approach_turns_override_and_only_they_turn_without_turning():
 
 # --------------------------------------------------------------------------- through-only
 def test_through_only_scenario_keeps_its_links_and_one_through_movement_per_next(arterial):
-    net = arterial.network
+    net = World.build(through_only(arterial.scenario)).network
     ids = [f"renmin_{d}{k}" for d in "fb" for k in range(9)]
     assert net.link_ids == ids
     m = net.movements
@@ -342,7 +343,7 @@ def test_grid_left_share_leaving_no_green_is_an_error():
 
 
 def arterial_data(root, **corridor) -> dict:
-    sc = load_scenario(root / "scenarios" / "zibo_arterial.toml")
+    sc = through_only(load_scenario(root / "scenarios" / "zibo_arterial.toml"))
     data = sc.model_dump(mode="json", exclude_none=True)
     data["corridors"][0].update(corridor)
     return data

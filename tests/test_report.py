@@ -142,7 +142,8 @@ def test_compare_report_is_self_contained_and_matches_the_result(arterial_short,
     assert f"greenwave report: {world.scenario.name}" in text
     for want in (
         "signalised intersections",
-        "1,200 veh/h",  # 2 entries × 2 lanes × 600 veh/h/lane × scale 0.5
+        # (2 entries × 2 lanes × 600 veh/h/lane + 16 cross-street entries × 250 veh/h) × 0.5
+        "3,200 veh/h",
         "660 s",
         "60 s",
         "100%",

@@ -226,7 +226,9 @@ def test_page_loads_small_and_draws_the_network(server, browser, artifacts):
         )
         assert painted > 1000
         routes = page.eval_on_selector_all("#route option", "os => os.map((o) => o.value)")
-        assert sorted(routes) == ["renmin_b0", "renmin_f0"]
+        # both arterial directions and both sides of the 8 cross streets
+        entries = ["renmin_b0", "renmin_f0"] + [f"renmin_{s}{k}" for s in "ns" for k in range(8)]
+        assert sorted(routes) == sorted(entries)
         sizes = page.evaluate(
             """() => performance.getEntriesByType("resource")
                 .concat(performance.getEntriesByType("navigation"))
