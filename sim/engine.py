@@ -94,7 +94,8 @@ LANE_CHANGE_INTERVAL_S = 1.0  # drivers reconsider their lane once a second ...
 LANE_CHANGE_COOLDOWN_S = 3.0  # ... and keep a new lane at least this long
 MOBIL_LOOK_M = 100.0  # drivers consider a lane change behind a leader this close ...
 MOBIL_SLOWER_MS = 0.5  # ... and this much slower than they want to drive
-LANE_CHANGE_MIN_OFFSET_M = 30.0  # no lane changes this close to a junction (either end)
+LANE_CHANGE_MIN_OFFSET_M = 30.0  # no lane changes this close to a junction (either end) ...
+LANE_CHANGE_SLOW_MS = 3.0  # ... except, before the line, at queue speed
 
 
 def straight_links(net, entry_links) -> np.ndarray:
@@ -824,19 +825,25 @@ class Simulation:
         needs a smooth acceleration), bounded by a red stop line where there is one.  Drivers
         decide every ``LANE_CHANGE_INTERVAL_S`` when held up (last tick's leader within
         ``MOBIL_LOOK_M`` and slower than they want to drive: a driver at their desired speed
-        cannot gain, and the politeness terms alone rarely pass the threshold), not within
-        ``LANE_CHANGE_MIN_OFFSET_M`` of
-        either end of a link (solid lines at junctions; there the safety check would not see a
-        follower still on the link before, nor a vehicle just across the junction ahead), and
-        not again for ``LANE_CHANGE_COOLDOWN_S``; of two drivers aiming at the same gap only the
-        one further ahead changes.  Updates ``self.lane`` and ``lane_id`` in place; returns
-        the number of changes.
+        cannot gain, and the politeness terms alone rarely pass the threshold), not within a
+        car length of the line, nor faster than ``LANE_CHANGE_SLOW_MS`` within
+        ``LANE_CHANGE_MIN_OFFSET_M`` of it, nor within ``LANE_CHANGE_MIN_OFFSET_M`` after
+        the junction at the link's start (solid lines at junctions; there the safety check
+        would not see a follower still on the link before, nor a vehicle just across the
+        junction ahead), and not again for ``LANE_CHANGE_COOLDOWN_S``; of two drivers aiming
+        at the same gap only the one further ahead changes.  Updates ``self.lane`` and
+        ``lane_id`` in place; returns the number of changes.
         """
         net, drv = self.net, self.drv
         nl = net.link_lanes[link]
         m = al.size
         cand = al & (nl >= 2) & (self.next_turn[:m] == THROUGH) & (self.lc_until[:m] <= t)
-        cand &= (self.link_end[:m] - self.pos[:m]) > LANE_CHANGE_MIN_OFFSET_M
+        # Near the line only at queue speed: a slow driver (e.g. queued behind a left turner
+        # waiting for its arrow) may still pass, a fast one would cut in just behind a vehicle
+        # crossing into the next link, which the check below does not see.
+        near_end = (self.link_end[:m] - self.pos[:m]) <= LANE_CHANGE_MIN_OFFSET_M
+        cand &= ~near_end | (v < LANE_CHANGE_SLOW_MS)
+        cand &= (self.link_end[:m] - self.pos[:m]) > drv.length_m
         cand &= offs > LANE_CHANGE_MIN_OFFSET_M
         # Only drivers held up by a slower leader close ahead (last tick's) look for a lane.
         cand &= (self.gap_prev[:m] < MOBIL_LOOK_M) & (self.vl_prev[:m] < v_des - MOBIL_SLOWER_MS)
