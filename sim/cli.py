@@ -94,6 +94,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "groups": {
             "arterial": "arterial",
             "side_street": "side street",
+            "turning": "turning",
             "arterial_forward": "  forward",
             "arterial_backward": "  backward",
         },
@@ -128,6 +129,7 @@ TEXT: dict[str, dict[str, Any]] = {
         "groups": {
             "arterial": "干道",
             "side_street": "支路",
+            "turning": "转弯车辆",
             "arterial_forward": "  正向",
             "arterial_backward": "  反向",
         },

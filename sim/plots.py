@@ -523,6 +523,7 @@ GROUP_LABELS = {
     "arterial_forward": "arterial,\nforward",
     "arterial_backward": "arterial,\nbackward",
     "side_street": "side street",
+    "turning": "turning",
 }
 # The comparisons of a result, each (change-key suffix, legend label, colour): advisory
 # against baseline for ``compare``; each case against before for ``compare --before``.

@@ -60,6 +60,7 @@ GROUP_NAMES = {
     "arterial_forward": "arterial, forward direction",
     "arterial_backward": "arterial, backward direction",
     "side_street": "side street",
+    "turning": "turning",
 }
 IMAGE_TYPES = {
     ".png": "image/png",

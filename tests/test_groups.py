@@ -221,3 +221,21 @@ def test_report_shows_the_group_table(side_result, grid_result, side_streets, gr
     ).read_text(encoding="utf-8")
     assert 'data-measure="side_street"' not in one and "in one group" in one
     assert caption(Path("change_by_group.png")).startswith("Paired change by vehicle group")
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_compare_table_names_the_turning_group(tmp_path, capsys, lang):
+    from greenwave.cli import main
+    from greenwave.sumo import corridorgen as cg
+
+    text = cg.scenario_toml(cg.draw_params(27)).replace("warmup_s = 600.0", "warmup_s = 0.0")
+    text += "\n[demand.turning]\nleft = 0.2\nthrough = 0.6\nright = 0.2\n"
+    scen = tmp_path / "turning.toml"
+    scen.write_text(text, encoding="utf-8")
+    argv = ["compare", str(scen), "--seeds", "1", "--duration", "200", "--drain", "600"]
+    assert main([*argv, "--json"]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert "turning" in got["groups"]
+    assert main([*argv, "--lang", lang]) == 0
+    out = capsys.readouterr().out
+    assert ("turning" if lang == "en" else "转弯车辆") in out
