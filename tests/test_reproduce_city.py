@@ -117,7 +117,7 @@ def test_city_run_end_to_end(tmp_path):
         (["--city", "--grid", "40x3"], "35x34"),
         (["--city", "--grid", "twelve"], "expected RxC"),
         (["--city", "--grid", "1x5"], "2..200"),
-        (["--drain", "100"], "--drain applies to --city only"),
+        (["--drain", "-1"], "--drain"),
         (["--city", "--sensitivity-only", "--no-sensitivity"], "exclude each other"),
     ],
 )
