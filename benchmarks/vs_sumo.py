@@ -220,8 +220,10 @@ def run_greenwave(world: World, seed: int, duration: float, warmup: float) -> di
 # ----------------------------------------------------------------------------- SUMO
 
 
-def run_sumo_cli(outdir: Path, seed: int, warmup: float, extra=()) -> dict:
-    """One seed of the exported scenario with the ``sumo`` binary; tripinfo measures and UPS."""
+def _sumo(outdir: Path, seed: int, extra=()) -> tuple[subprocess.CompletedProcess, Path]:
+    """Run ``scenario.sumocfg`` in ``outdir`` with the ``sumo`` binary and one seed (plus
+    ``extra`` options), tripinfo to ``tripinfo_<seed>.xml``; the finished process and that
+    file.  Raises RuntimeError with SUMO's stderr when it fails."""
     exe = find_sumo_tool("sumo")
     trip = outdir / f"tripinfo_{seed}.xml"
     proc = subprocess.run(
@@ -248,6 +250,12 @@ def run_sumo_cli(outdir: Path, seed: int, warmup: float, extra=()) -> dict:
     )
     if proc.returncode != 0:
         raise RuntimeError(f"sumo failed (seed {seed}): {proc.stderr[-2000:]}")
+    return proc, trip
+
+
+def run_sumo_cli(outdir: Path, seed: int, warmup: float, extra=()) -> dict:
+    """One seed of the exported scenario with the ``sumo`` binary; tripinfo measures and UPS."""
+    proc, trip = _sumo(outdir, seed, extra)
     s = trip_summary(read_tripinfo(trip), warmup)
     s["steps_per_s"] = parse_ups(proc.stdout)
     s["wall_s"] = parse_sumo_duration_s(proc.stdout)
@@ -742,36 +750,7 @@ def _mean(x: np.ndarray) -> float:
 def _grid_sumo(out: Path, routes: Path, seed: int, end_s: float, extra, turns) -> dict:
     """One SUMO run of the exported grid with one seed's vehicles; every trip of its tripinfo.
     ``turns``: greenwave's turns per vehicle (SUMO's ids are ``a<k>``, greenwave's index)."""
-    exe = find_sumo_tool("sumo")
-    trip = out / f"tripinfo_{seed}.xml"
-    proc = subprocess.run(
-        [
-            exe,
-            "-c",
-            "scenario.sumocfg",
-            "-r",
-            routes.name,
-            "--seed",
-            str(seed),
-            "--end",
-            f"{end_s:g}",
-            "--tripinfo-output",
-            trip.name,
-            "--duration-log.statistics",
-            "true",
-            "--no-step-log",
-            "true",
-            *extra,
-        ],
-        cwd=out,
-        capture_output=True,
-        text=True,
-        timeout=1800,
-        env=tool_env(exe),
-        check=False,
-    )
-    if proc.returncode != 0:
-        raise RuntimeError(f"sumo failed (seed {seed}): {proc.stderr[-2000:]}")
+    proc, trip = _sumo(out, seed, ("-r", routes.name, "--end", f"{end_s:g}", *extra))
     trips = read_tripinfo(trip)
     s = trip_summary(trips, 0.0)
     idx = np.array([int(str(i)[1:]) for i in trips["id"]], dtype=np.int64)
