@@ -173,3 +173,82 @@ def test_steps_above_half_a_second_are_for_krauss_only():
     with pytest.raises(ScenarioError, match=r"simulation.dt_s"):
         corridor(simulation={"dt_s": 1.0})
     assert corridor(simulation={"dt_s": 1.0}, drivers=SUMO_KRAUSS).scenario.simulation.dt_s == 1.0
+
+
+@pytest.mark.parametrize("model", ["krauss", "idm"])
+def test_a_queue_far_ahead_does_not_slow_the_entry(model):
+    # The first vehicle stops at the red 600 m in; the second enters while it stands there and
+    # enters at its desired speed (SUMO's departSpeed="desired"), not at the queue's speed.
+    drivers = SUMO_KRAUSS if model == "krauss" else {}
+    w = corridor(n=2, spacing=1500.0, offsets=[0.0, 0.0], entry=600.0, drivers=drivers)
+    res = run_recorded(w, [20.0, 82.0], 200.0)
+    tr = res.trajectories
+    first = tr["vid"] == 0
+    assert tr["v"][first & (tr["t"] >= 81.0) & (tr["t"] <= 83.0)].max() <= 0.1  # standing
+    second = (tr["vid"] == 1) & (tr["t"] <= 86.0)
+    assert tr["v"][second].min() >= 13.5  # (IDM feels the standing car 500 m ahead a little)
+    assert tr["v"][second][0] == pytest.approx(50 / 3.6, abs=0.02)
+
+
+@pytest.mark.parametrize("model", ["krauss", "idm"])
+@pytest.mark.parametrize("dt", [0.5, 1.0])
+def test_insertion_speed_stops_behind_the_leaders_stop(model, dt):
+    if model == "idm" and dt > 0.5:
+        pytest.skip("IDM runs at steps up to 0.5 s")
+    drivers = {**SUMO_KRAUSS} if model == "krauss" else {}
+    w = corridor(n=2, drivers=drivers, simulation={"dt_s": dt})
+    sim = Simulation(w, seed=0, advisory=False)
+    d = w.scenario.drivers
+    b, tau, s0 = d.decel_ms2, d.time_headway_s, d.min_gap_m
+    gap = np.array([3.0, 10.0, 25.0, 60.0, 150.0, 10.0, 40.0])
+    v_l = np.array([0.0, 0.0, 0.0, 0.0, 0.0, 8.0, 13.0])
+    v = sim._insertion_safe_speed(gap, v_l)
+    assert np.all(v >= 0.0)
+    if model == "krauss":
+        # Hold v for tau, then brake in Euler steps: stops within the gap plus the leader's
+        # own Euler braking distance, and 0.05 m/s more would not.
+        room = gap - s0 + euler_brake_gap(v_l, b, dt)
+        need = lambda u: u * tau + euler_brake_gap(u, b, dt)  # noqa: E731
+        assert np.all(need(v) <= room + 1e-6)
+        assert np.all(need(v + 0.05)[v > 0] > room[v > 0])
+    else:
+        room = gap - s0 + v_l**2 / (2.0 * b)
+        assert np.allclose(v * tau + v**2 / (2.0 * b), np.maximum(room, 0.0), atol=1e-9)
+    assert np.isinf(sim._insertion_safe_speed(np.array([np.inf]), np.array([0.0]))[0])
+
+
+def test_krauss_fuel_is_evaluated_at_the_new_speed_as_sumo_does():
+    # SUMO evaluates its emission models once per step at the speed the Euler update moves
+    # with (the new one) and the step's acceleration; the engine's HBEFA3 fuel of a Krauss
+    # trip equals that sum over its recorded trajectory (the step's mean speed would give
+    # about 2-3 % less on this stop-and-go trip).
+    from greenwave.sim.fuel import fuel_co2_rates
+
+    w = _krauss_world(
+        n=2,
+        spacing=1500.0,
+        offsets=[0.0, 0.0],
+        entry=600.0,
+        exit_=3000.0,
+        simulation={"dt_s": 1.0, "fuel_model": "hbefa3"},
+    )
+    res = Simulation(
+        w,
+        seed=0,
+        advisory=False,
+        arrivals=arrivals(w, [20.0]),
+        duration_s=400.0,
+        warmup_s=0.0,
+        record=True,
+        record_routes=[0],
+        drain_s=600.0,
+    ).run()
+    assert res.vehicles["stops"][0] >= 1
+    tr = res.trajectories
+    v = np.concatenate([[50 / 3.6], tr["v"]])  # entered at the limit
+    a = np.diff(v)
+    at_new = fuel_co2_rates(v[1:], a, model="hbefa3")[0].sum()
+    at_mean = fuel_co2_rates(0.5 * (v[1:] + v[:-1]), a, model="hbefa3")[0].sum()
+    fuel = res.vehicles["fuel_l"][0]
+    assert fuel == pytest.approx(at_new, rel=2e-3)
+    assert abs(fuel - at_mean) > 10 * abs(fuel - at_new)

@@ -313,3 +313,23 @@ def test_explicit_vehicle_errors_name_the_field(arterial):
         data["demand"]["vehicles"] = [veh]
         with pytest.raises(ScenarioError, match=re.escape(msg)):
             parse_scenario(data)
+
+
+def test_advice_sees_a_vehicle_in_the_update_at_its_entry():
+    # A vehicle on the road at time t is advised by the update at t (as SUMO's controller
+    # advises after the step that inserted it): a vehicle entering at an update instant is
+    # not left unadvised for one more update interval.
+    w = corridor(n=2, spacing=600.0, entry=400.0)
+    sim = Simulation(
+        w, seed=0, advisory=True, penetration=1.0, arrivals=arrivals(w, [10.0]), duration_s=20.0
+    )
+    seen = []
+    advise = sim._advise
+
+    def spy(t):
+        seen.append((t, int(sim.alive[: sim.hw].sum())))
+        advise(t)
+
+    sim._advise = spy
+    sim.run()
+    assert (10.0, 1) in seen and (9.0, 0) in seen
