@@ -136,9 +136,10 @@ from greenwave.scenario import (
     load_scenario,
     parse_scenario,
 )
+from greenwave.sim.demand import turns_any
 from greenwave.sim.measures import mean_ci
 from greenwave.sumo.controller import equip_draws, equipped_ids, flow_vehicle_ids
-from greenwave.sumo.export import export_sumo
+from greenwave.sumo.export import export_sumo, write_routes
 from greenwave.sumo.runner import run_sumo
 from greenwave.sumo.tools import find_sumo_tool, tool_env
 from greenwave.sumo.tripinfo import EMISSION_CLASS, PETROL_DENSITY_G_PER_L, trip_summary
@@ -298,6 +299,8 @@ def _run_case(job: dict) -> dict:
         sc = parse_scenario(data)
     world = World.build(sc)
     args = ["--device.emissions.probability", "1"]
+    if job.get("routes"):
+        args += ["-r", job["routes"]]
     glosa = {"penetration": 0.0}  # watches red-light crossings, advises nobody
     if case["kind"] == "device":
         args += [
@@ -516,18 +519,36 @@ def main(argv=None) -> int:
     if not res.net_built:
         raise RuntimeError(f"netconvert did not build the net: {res.notes}")
     _set_emission_class(res.files["routes"], EMISSION_CLASS)
-    candidates = flow_vehicle_ids(res.files["routes"], _max_per_flow(res.files["routes"]))
     world = World.build(sc)
     entries = [world.network.link_ids[int(k)] for k in world.network.entry_links]
+    # Turning demand is exported as greenwave's own vehicles, which depend on the seed: one
+    # route file per seed (SUMO's -r replaces the configuration's), so that every seed runs
+    # its own trips (as vs_sumo.py does) rather than the export seed's for all.
+    routes = {s: res.files["routes"] for s in seeds}
+    if turns_any(world.network.movements):
+        for s in seeds:
+            routes[s] = base / f"routes_{s}.rou.xml"
+            write_routes(
+                sc,
+                routes[s],
+                duration_s=duration,
+                seed=s,
+                car_following="idm",
+                lane_change=False,
+                network=world.network,
+            )
+            _set_emission_class(routes[s], EMISSION_CLASS)
+    candidates = {s: _candidate_ids(routes[s]) for s in seeds}
     jobs = [
         {
             "case": c,
             "seed": s,
+            "routes": str(routes[s]) if routes[s] != res.files["routes"] else None,
             "cfg": str(res.files["sumocfg"]),
             "scenario": str(a.scenario),
             "duration": duration,
             "warmup": warmup,
-            "candidates": candidates,
+            "candidates": candidates[s],
             "entries": entries,
             "limit_kmh": limit,
         }
@@ -1222,6 +1243,13 @@ def _run_net_job(job: dict) -> dict:
         }
     )
     return s
+
+
+def _candidate_ids(routes: Path) -> list[str]:
+    """Ids of the vehicles a route file will have: its ``<vehicle>`` s and those SUMO gives
+    its ``<flow>`` s (``flowid.N``)."""
+    explicit = [v.get("id", "") for v in ET.parse(routes).getroot().iter("vehicle")]
+    return explicit + flow_vehicle_ids(routes, _max_per_flow(routes))
 
 
 def _glosa_devices(tripinfo: Path) -> int:

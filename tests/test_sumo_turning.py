@@ -692,3 +692,33 @@ def test_vs_sumo_grid_runs_the_same_trips_in_both():
     )
     assert r.returncode == 2 and "Traceback" not in r.stderr
     assert "--grid: 1 must be 2..20" in r.stderr and "--flow-per-lane: nan" in r.stderr
+
+
+@needs_sumo
+def test_glosa_vs_sumo_runs_each_seeds_own_turning_vehicles(tmp_path):
+    # The bundled arterial turns: its demand is exported as greenwave's own vehicles, which
+    # depend on the seed, so every seed needs its own route file (it used to run the export
+    # seed's vehicles for all seeds).
+    script = ROOT / "benchmarks" / "glosa_vs_sumo.py"
+    argv = ["--seeds", "1,2", "--duration", "120", "--warmup", "0", "--penetrations", "1.0"]
+    argv += ["--keep", tmp_path]
+    r = subprocess.run(
+        [sys.executable, str(script), *map(str, argv), "--json"],
+        capture_output=True,
+        text=True,
+        timeout=600,
+    )
+    assert r.returncode == 0, r.stderr[-2000:]
+    depart = {}
+    for s in (1, 2):
+        routes = ET.parse(tmp_path / f"routes_{s}.rou.xml").getroot()
+        depart[s] = {v.get("id"): float(v.get("depart")) for v in routes.iter("vehicle")}
+    assert depart[1] != depart[2] and len(depart[1]) > 20
+    for s in (1, 2):
+        # The trips SUMO finished within the horizon are this seed's vehicles (id and the
+        # departure asked for, SUMO's actual departure less its insertion delay).
+        trips = list(ET.parse(tmp_path / f"tripinfo_none_s{s}.xml").getroot().iter("tripinfo"))
+        assert len(trips) > 10
+        for t in trips:
+            asked = float(t.get("depart")) - float(t.get("departDelay"))
+            assert asked == pytest.approx(depart[s][t.get("id")], abs=0.011)  # 2 decimals
