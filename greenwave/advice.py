@@ -1,6 +1,6 @@
-"""The one advisory call shared by the API and the simulator: position → path → speed bands
-and approach plans.  How the advice is told (records, messages, rounding) is
-:mod:`greenwave.messages`."""
+"""The one advisory call shared by the API and the simulator: position (and the turn taken at
+the next signal) → path → speed bands and approach plans.  How the advice is told (records,
+messages, rounding) is :mod:`greenwave.messages`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bands import BandParams, Bands, speed_bands
+from .movements import THROUGH
 from .network import Network
 from .plans import Plans, approach_plans
 from .spat import SignalTiming
@@ -26,6 +27,8 @@ class Advice:
     limit_ms : (N, M) float64, lowest speed limit before each stop line
     stop_link : (N, M) int64, link ending at each stop line (-1 = none)
     plan : Plans, the approach plan to the next stop line (:mod:`greenwave.plans`)
+    movement : (N,) int64, row of ``network.movements`` taken at the first stop line by a
+        vehicle that turns there (``turn`` LEFT or RIGHT); -1 where the path goes straight on
     """
 
     bands: Bands
@@ -34,6 +37,7 @@ class Advice:
     limit_ms: np.ndarray
     stop_link: np.ndarray
     plan: Plans
+    movement: np.ndarray
 
 
 def advise(
@@ -49,6 +53,7 @@ def advise(
     cruise_ms=None,
     queue_m=None,
     first_dist_m=None,
+    turn=None,
 ) -> Advice:
     """Speed bands and approach plans for vehicles at ``offset_m`` along ``link`` driving at
     ``speed_ms`` at ``t_s``.
@@ -65,16 +70,43 @@ def advise(
     first_dist_m : (N,) float, optional distance to the next stop line measured by the
         caller (e.g. along SUMO's lanes, junction-internal lanes included); replaces the
         network's for the first stop line, and the later ones move with it
+    turn : (N,) int, optional turn each vehicle takes at its next signalised stop line
+        (:data:`greenwave.movements.LEFT`, ``THROUGH``, ``RIGHT``; default THROUGH for all,
+        which is the straight path).  A turner's first stop line is its movement's signal
+        group, its bands and plan cross that line no faster than the movement's turn speed
+        (the plan's speed-up allowance ``max_speed_factor`` included; a turner closer to the
+        line than slowing to the turn speed at ``decel_ms2`` takes gets no plan), and the
+        later stop lines are on the street it turns into (:meth:`Network.path_ahead`).  A
+        turn the approach has no movement for raises ValueError (check first with
+        :meth:`Network.movement_ahead`).
     """
-    dist, group, limit, stop_link = network.path_ahead(link, offset_m, m)
+    dist, group, limit, stop_link = network.path_ahead(link, offset_m, m, turn)
+    n = dist.shape[0]
+    movement = np.full(n, -1, dtype=np.int64)
+    cross_max = None
+    if turn is not None and m > 0:
+        t = np.broadcast_to(np.asarray(turn, dtype=np.int64), (n,))
+        turning = (t != THROUGH) & (stop_link[:, 0] >= 0)
+        if turning.any():
+            movement[turning] = network.movements.find(stop_link[turning, 0], t[turning])
+            cross_max = np.where(
+                turning, network.movements.turn_speed_ms[np.maximum(movement, 0)], np.inf
+            )
     if first_dist_m is not None:
         fd = np.asarray(first_dist_m, dtype=float)
         ok = np.isfinite(fd) & np.isfinite(dist[:, 0])
         dist = dist + np.where(ok, fd - dist[:, 0], 0.0)[:, None]
     v0 = np.asarray(speed_ms, dtype=float)
     bands = speed_bands(dist, v0, t_s, group, limit, timing, params, queue_delay_s)
+    plan_dist = dist[:, 0]
+    if cross_max is not None:
+        # Closer to the line than a comfortable slow-down to the turn speed takes, no plan
+        # crosses the turn slowly enough: the driver brakes for the turn, unadvised.
+        with np.errstate(invalid="ignore"):
+            too_fast = v0 * v0 - 2.0 * params.decel_ms2 * plan_dist > cross_max * cross_max
+        plan_dist = np.where(too_fast, np.nan, plan_dist)
     plan = plan_next(
-        dist[:, 0],
+        plan_dist,
         group[:, 0],
         limit[:, 0],
         v0,
@@ -84,8 +116,9 @@ def advise(
         None if queue_delay_s is None else np.asarray(queue_delay_s)[:, 0],
         cruise_ms,
         queue_m,
+        cross_max,
     )
-    return Advice(bands, dist, group, limit, stop_link, plan)
+    return Advice(bands, dist, group, limit, stop_link, plan, movement)
 
 
 def plan_next(
@@ -99,11 +132,13 @@ def plan_next(
     queue_delay_s=None,
     cruise_ms=None,
     queue_m=None,
+    cross_max_ms=None,
 ) -> Plans:
     """Approach plans to the next stop line (:func:`greenwave.plans.approach_plans`) from the
     signal timing: the conservative green windows of ``group`` (N,), their start delayed by
     ``queue_delay_s`` and their end brought forward by the safety margin; hold speeds in
-    ``[band_min, band_max]`` and below ``limit × max_speed_factor``."""
+    ``[band_min, band_max]`` and below ``limit × max_speed_factor`` and ``cross_max_ms`` (N,),
+    the highest speed at which the line may be crossed (a turn's speed; default: none)."""
     n = len(dist_m)
     g = np.asarray(group, dtype=np.int64)
     sig = g >= 0
@@ -115,6 +150,9 @@ def plan_next(
     we = we - params.safety_margin_s
     dist = np.where(sig, dist_m, np.nan)
     v_max = np.minimum(params.band_max_ms, limit_ms * params.max_speed_factor)
+    if cross_max_ms is not None:
+        # The speed-up allowance is over the road's limit, never over a turn's curve speed.
+        v_max = np.minimum(v_max, cross_max_ms)
     cruise = limit_ms if cruise_ms is None else cruise_ms
     return approach_plans(
         dist,

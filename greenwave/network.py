@@ -17,7 +17,7 @@ import numpy as np
 
 from .expand import Expanded, expand_links  # noqa: F401  (Expanded re-exported)
 from .geo import LocalProjection, bearing_deg, haversine_m
-from .movements import Movements, build_movements
+from .movements import THROUGH, TURN_NAMES, Movements, build_movements
 from .scenario import Scenario
 from .spat import SignalTiming
 from .timing import PlanTable
@@ -84,10 +84,18 @@ class Network:
         has_pred[nxt] = True
         return np.flatnonzero(~has_pred)
 
-    def path_ahead(self, link, offset_m, m: int):
-        """The next ``m`` signalised stop lines along each vehicle's straight-through path.
+    def path_ahead(self, link, offset_m, m: int, turn=None):
+        """The next ``m`` signalised stop lines along each vehicle's path.
 
-        A lookup in a per-link table built once per ``m`` (:meth:`_ahead_table`), so a call
+        The path goes straight on (each link's ``next``), except for a vehicle that turns at its
+        next signalised stop line (``turn`` LEFT or RIGHT): that stop line is controlled by the
+        turning movement's own signal group (a protected left's arrow), its limit is capped at
+        the movement's turn speed (:attr:`Movements.turn_speed_ms`: the stop line is crossed
+        into the curve), and the stop lines after it are those straight on from the movement's
+        target link (none where the target leaves the network).  Unsignalised nodes on the way
+        to the next stop line are passed straight on.
+
+        A lookup in per-link tables built once per ``m`` (:meth:`_ahead_table`), so a call
         costs a few gathers whatever the network.
 
         Parameters
@@ -95,23 +103,82 @@ class Network:
         link : (N,) int
             Current link index.
         offset_m : (N,) float
-            Distance travelled along the link from its start.
+            Distance travelled along the link from its start (m).
         m : int
+        turn : (N,) int, optional
+            Turn taken at the next signalised stop line (:data:`greenwave.movements.LEFT`,
+            ``THROUGH`` or ``RIGHT``); None (the default) or THROUGH: straight on, exactly as
+            without it.  A turn the approach has no movement for is a ValueError: check with
+            :meth:`movement_ahead` first.
 
         Returns
         -------
         dist_m : (N, m) float64, NaN beyond the end of the path
         group : (N, m) int64, global signal group, -1 beyond the end
-        limit_ms : (N, m) float64, lowest limit on the stretch before each stop line
+        limit_ms : (N, m) float64, lowest limit on the stretch before each stop line (m/s)
         stop_link : (N, m) int64, the link whose downstream end is that stop line, -1 beyond
         """
+        dist0, group, limit, stop_link = self._table(m)
+        link = np.asarray(link, dtype=np.int64)
+        dist = dist0[link] - np.asarray(offset_m, dtype=float)[:, None]
+        group, limit, stop_link = group[link], limit[link], stop_link[link]
+        if turn is None or m == 0:
+            return dist, group, limit, stop_link
+        turn = np.broadcast_to(np.asarray(turn, dtype=np.int64), link.shape)
+        turning = (turn != THROUGH) & (stop_link[:, 0] >= 0)
+        if not turning.any():
+            return dist, group, limit, stop_link
+        mvs = self.movements
+        mv = mvs.find(stop_link[:, 0], turn)
+        if (turning & (mv < 0)).any():
+            self._missing_turn(stop_link[:, 0], turn, mv, turning)
+        # Whole-array selects rather than scattering into the turners' rows: cheaper for
+        # batches of thousands (measured), and the straight-on rows keep their values.
+        mv = np.maximum(mv, 0)
+        group[:, 0] = np.where(turning, mvs.group[mv], group[:, 0])
+        limit[:, 0] = np.where(turning, np.minimum(limit[:, 0], mvs.turn_speed_ms[mv]), limit[:, 0])
+        if m > 1:
+            # From the target link's start (the intersection the turn is made at) straight on.
+            d_t, g_t, l_t, s_t = self._table(m - 1)
+            target = mvs.to_link[mv]
+            col = turning[:, None]
+            dist[:, 1:] = np.where(col, dist[:, :1] + d_t[target], dist[:, 1:])
+            group[:, 1:] = np.where(col, g_t[target], group[:, 1:])
+            limit[:, 1:] = np.where(col, l_t[target], limit[:, 1:])
+            stop_link[:, 1:] = np.where(col, s_t[target], stop_link[:, 1:])
+        return dist, group, limit, stop_link
+
+    def movement_ahead(self, link, turn) -> tuple[np.ndarray, np.ndarray]:
+        """Where each vehicle meets its next signalised stop line, and the movement it takes.
+
+        ``link`` : (N,) int, ``turn`` : (N,) int.  Returns ``approach`` (N,) int64, the link
+        ending at that stop line (-1: none ahead on the straight path), and ``movement`` (N,)
+        int64, the row of :attr:`movements` for ``turn`` there (-1: none ahead, or the approach
+        has no such movement).  A LEFT or RIGHT with ``approach >= 0`` and ``movement < 0`` is a
+        turn :meth:`path_ahead` refuses.
+        """
+        approach = self._table(1)[3][np.asarray(link, dtype=np.int64), 0]
+        return approach, self.movements.find(approach, turn)
+
+    def _missing_turn(self, approach, turn, mv, turning) -> None:
+        """Raise the ValueError of :meth:`path_ahead` for the first vehicle whose approach has
+        no movement for its turn; all arguments (N,)."""
+        bad = np.flatnonzero(turning & (mv < 0))
+        k = int(bad[0])
+        a = int(approach[k])
+        inter = self.intersection_ids[self.link_intersection[a]]
+        raise ValueError(
+            f"turn: vehicle {k} turns {TURN_NAMES[int(turn[k])]} at intersection '{inter}' "
+            f"(approach '{self.link_ids[a]}'), which has no such movement (it has: "
+            f"{self.movements.describe(a, self.link_ids)}); {bad.size} vehicle(s) in all"
+        )
+
+    def _table(self, m: int):
+        """The path-ahead table for ``m`` stop lines (:meth:`_ahead_table`), built once."""
         table = self._ahead.get(m)
         if table is None:
             table = self._ahead[m] = self._ahead_table(m)
-        dist0, group, limit, stop_link = table
-        link = np.asarray(link, dtype=np.int64)
-        dist = dist0[link] - np.asarray(offset_m, dtype=float)[:, None]
-        return dist, group[link], limit[link], stop_link[link]
+        return table
 
     def _ahead_table(self, m: int):
         """Path ahead of every link from its start: (L, m) arrays as :meth:`path_ahead`."""
