@@ -311,6 +311,30 @@ def test_net_has_internal_lanes_and_through_connections(built):
         assert {(j, cg.PROGRAM_ID) for j in p.signal_ids} <= progs
 
 
+
+@needs_sumo
+def test_stop_lines_are_as_far_apart_in_sumo_as_in_greenwave(built):
+    # Greenwave's junctions have no width; SUMO puts an internal lane between two edges.  Along
+    # every route the stop lines (edge ends) must be where greenwave's are: the distance from
+    # one stop line to the next is the internal lane plus the next edge, greenwave's link.
+    from greenwave.network import build_network
+
+    for p, d in built.values():
+        net, _ = build_network(cg.corridor_scenario(p))
+        gw = {lid: float(net.link_length_m[k]) for k, lid in enumerate(net.link_ids)}
+        root = ET.parse(d / "corridor.net.xml").getroot()
+        edge_len = {
+            e.get("id"): float(next(e.iter("lane")).get("length"))
+            for e in root.iter("edge")
+            if e.get("function") != "internal"
+        }
+        into = cg.internal_lengths(d / "corridor.net.xml")
+        assert set(edge_len) == set(gw)
+        assert all(v > 5.0 for v in into.values())  # the net does have internal lanes
+        for lid, length in gw.items():
+            assert edge_len[lid] + into.get(lid, 0.0) == pytest.approx(length, abs=0.02), lid
+
+
 def _states(cmd: list[str], tls: list[str], end_s: int) -> tuple[np.ndarray, dict]:
     """SUMO's signal strings at every simulation second ``0 .. end_s - 1`` (TraCI).
 

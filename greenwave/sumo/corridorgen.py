@@ -17,12 +17,14 @@ Every draw is made for every seed in the same order, so ``--coordinated`` and
 ``--uncoordinated`` runs of one seed share everything but offsets and cycles.  Offsets are
 simulation seconds (SUMO tlLogic offsets); :attr:`CorridorParams.plan_offsets_s` are greenwave's.
 
-Files (:data:`FILES`): SUMO plain XML and ``corridor.net.xml`` (netconvert; edge ids and lengths
-are greenwave's link ids and lengths), ``corridor.tll.add.xml`` (one static ``tlLogic`` per
-signal) and ``corridor.merged.net.xml`` (the net with the programs), ``corridor.rou.xml``
-(Poisson flows per entry link), ``corridor.sumocfg``, ``corridor.toml`` (the greenwave scenario)
-and ``params.json`` (the parameters, plan offsets and degree of saturation; some seeds are
-oversaturated).
+Files (:data:`FILES`): SUMO plain XML and ``corridor.net.xml`` (netconvert; edge ids are
+greenwave's link ids, and stop lines are as far apart as greenwave's: an edge is its link less
+the junction-internal lane SUMO puts before it, :func:`internal_lengths`; with
+``build_net=False`` the plain edges keep the links' full lengths), ``corridor.tll.add.xml``
+(one static ``tlLogic`` per signal) and ``corridor.merged.net.xml`` (the net with the
+programs), ``corridor.rou.xml`` (Poisson flows per entry link), ``corridor.sumocfg``,
+``corridor.toml`` (the greenwave scenario) and ``params.json`` (the parameters, plan offsets
+and degree of saturation; some seeds are oversaturated).
 
 Derivations and history: docs/corridor_generator.md.
 """
@@ -540,6 +542,50 @@ def _plain_files(p: CorridorParams, sc: Scenario, out: Path) -> None:
 _DATE = re.compile(r"generated on \S+ by")
 
 
+def internal_lengths(net_file: Path) -> dict[str, float]:
+    """Per edge of a SUMO net (m): the length of the junction-internal lanes a vehicle drives
+    just before entering it (the longest over its incoming connections, ``via`` chains
+    followed; edges entered from no junction are left out)."""
+    root = ET.parse(net_file).getroot()
+    lane_len = {
+        ln.get("id", ""): float(ln.get("length", "0"))
+        for e in root.iter("edge")
+        if e.get("function") == "internal"
+        for ln in e.iter("lane")
+    }
+    via_next: dict[str, str] = {}  # an internal lane -> the internal lane after it
+    for c in root.iter("connection"):
+        frm = c.get("from", "")
+        if frm.startswith(":") and c.get("via"):
+            via_next[f"{frm}_{c.get('fromLane')}"] = c.get("via", "")
+    into: dict[str, float] = {}
+    for c in root.iter("connection"):
+        via, to = c.get("via"), c.get("to", "")
+        if not via or c.get("from", "").startswith(":"):
+            continue
+        total, lane, seen = 0.0, via, set()
+        while lane and lane not in seen:
+            seen.add(lane)
+            total += lane_len.get(lane, 0.0)
+            lane = via_next.get(lane, "")
+        into[to] = max(into.get(to, 0.0), total)
+    return into
+
+
+def _shorten_edges(edg_file: Path, by_m: dict[str, float]) -> None:
+    """Shorten the ``length`` of the edges in a plain edge file by ``by_m`` (m)."""
+    ET.register_namespace("xsi", "http://www.w3.org/2001/XMLSchema-instance")
+    root = ET.parse(edg_file).getroot()
+    for e in root.iter("edge"):
+        cut = by_m.get(e.get("id", ""), 0.0)
+        if cut > 0.0:
+            length = float(e.get("length", "nan")) - cut
+            if not length > 1.0:
+                raise ValueError(f"edge {e.get('id')}: shorter than its junction ({cut:.1f} m)")
+            e.set("length", num_text(length, 3))
+    write_xml(root, edg_file)
+
+
 def _netconvert(exe: str, out: Path, args: list[str], target: str) -> None:
     from .tools import run_netconvert
 
@@ -706,12 +752,18 @@ def generate_corridor(
                 "netconvert not found: pip install 'greenwave[sumo]' (or pass "
                 "build_net=False for the files that need no SUMO)"
             )
-        _netconvert(
-            exe,
-            out,
-            ["-n", f"{PREFIX}.nod.xml", "-e", f"{PREFIX}.edg.xml", "-x", f"{PREFIX}.con.xml"],
-            f"{PREFIX}.net.xml",
-        )
+        plain = ["-n", f"{PREFIX}.nod.xml", "-e", f"{PREFIX}.edg.xml", "-x", f"{PREFIX}.con.xml"]
+        _netconvert(exe, out, plain, f"{PREFIX}.net.xml")
+        # Greenwave's junctions have no width: a link runs from stop line to stop line.  SUMO
+        # adds a junction-internal lane between its edges; shorten every edge by the internal
+        # lane that leads into it, so that stop lines are as far apart in both (built twice:
+        # the internal lanes' lengths are netconvert's).
+        into = internal_lengths(out / f"{PREFIX}.net.xml")
+        _shorten_edges(out / f"{PREFIX}.edg.xml", into)
+        _netconvert(exe, out, plain, f"{PREFIX}.net.xml")
+        again = internal_lengths(out / f"{PREFIX}.net.xml")
+        if any(abs(again.get(e, 0.0) - v) > 0.01 for e, v in into.items()):
+            raise SumoError("netconvert changed the junction-internal lanes with the edge lengths")
         _tll_additional(p, sc, out)
         _netconvert(
             exe,
