@@ -20,17 +20,19 @@ import asyncio
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
 from typing import Any
 
 import numpy as np
 
 from greenwave.advice import advise
-from greenwave.bands import NO_SIGNAL
+from greenwave.bands import NO_SIGNAL, STOP
 from greenwave.mapmatch import NO_ROAD, MapMatcher
 from greenwave.messages import record_columns, round_distance_m
+from greenwave.movements import THROUGH, TURN_NAMES
 from greenwave.network import World
 from greenwave.plans import NONE
-from greenwave.units import kmh_to_ms
+from greenwave.units import kmh_to_ms, ms_to_kmh
 
 from .advisories import STATUS_NAMES, Advisories, scatter
 from .columns import BatchParser, Vehicles
@@ -38,10 +40,25 @@ from .encode import Encoder, iso_column
 from .schemas import iso
 from .state import TimingStore
 
+TURN_NOT_AVAILABLE = "turn_not_available"
+"""Error type of a ``turn`` the approach at the vehicle's position has no movement for."""
+
 ROAD_MARGIN_M = 10.0
 """Added to a fix's reported accuracy to get its search radius (m): the accuracy bounds the
 distance to the true position, which lies up to about half a road's width (a multi-lane arterial
 with a median) from the centre line the network stores."""
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """A vehicle refused after map matching (422): its ``turn`` is no movement of the approach
+    at its position.  :meth:`Advisor.compute_json` answers it instead of the advisory."""
+
+    msg: str
+
+    def errors(self, *loc: str | int) -> list[dict[str, Any]]:
+        """The 422 items, ``loc`` being the path of the vehicle in the body."""
+        return [{"loc": [*loc, "turn"], "msg": self.msg, "type": TURN_NOT_AVAILABLE}]
 
 
 class Advisor:
@@ -78,7 +95,8 @@ class Advisor:
         self.range_m = float(range_m)
         self.valid_for_s = float(valid_for_s)
         self.parse_batch = BatchParser(net, max_batch)
-        self.encoder = Encoder(net, STATUS_NAMES)
+        group_ids = [gid for _, gid in world.timing.plans.group_keys]
+        self.encoder = Encoder(net, STATUS_NAMES, group_ids)
 
     def set_max_radius(self, max_radius_m: float) -> None:
         """Let fixes that report a poor ``accuracy_m`` be matched up to ``max_radius_m`` from
@@ -110,10 +128,18 @@ class Advisor:
         v = Vehicles.from_requests(reqs, now_l, self.network)
         return self.compute(v, max(now_l, default=time.time()))
 
-    def compute_json(self, items: Sequence[tuple[dict, float]]) -> list[bytes]:
-        """``(request, arrival time)`` pairs → each advisory encoded as JSON (micro-batcher)."""
-        adv = self.from_requests([it[0] for it in items], [it[1] for it in items])
-        return self.encoder.items(adv)
+    def compute_json(self, items: Sequence[tuple[dict, float]]) -> list[bytes | Refusal]:
+        """``(request, arrival time)`` pairs → each advisory encoded as JSON, or its
+        :class:`Refusal` (micro-batcher)."""
+        return self.items(self.from_requests([it[0] for it in items], [it[1] for it in items]))
+
+    def items(self, adv: Advisories) -> list[bytes | Refusal]:
+        """Each advisory encoded as JSON (:meth:`api.encode.Encoder.items`), a refused
+        vehicle's :class:`Refusal` in its place."""
+        out: list[bytes | Refusal] = list(self.encoder.items(adv))
+        for i, why in adv.refused.items():
+            out[i] = Refusal(why)
+        return out
 
     def compute(self, v: Vehicles, now_s: float) -> Advisories:
         """Advisories for N vehicles given as columns; ``now_s`` is the generation time."""
@@ -154,6 +180,7 @@ class Advisor:
             snap_lon[lk], snap_lat[lk], _ = self.matcher.locate(link[lk], offset[lk])
 
         on = np.flatnonzero(link >= 0)
+        turn, refused = self._turns(v.turn, link, on)
         adv = advise(
             net,
             timing,
@@ -163,8 +190,14 @@ class Advisor:
             kmh_to_ms(v.speed_kmh[on]),
             v.t_s[on],
             self.ahead,
+            turn=turn,
         )
         cols = scatter(record_columns(adv, net, timing, v.t_s[on], self.params, self.ahead), on, n)
+        group = np.full(n, -1, dtype=np.int64)
+        if on.size:
+            group[on] = adv.group[:, 0]
+        if turn is not None:
+            self._turn_reasons(adv, on, cols)
         with np.errstate(invalid="ignore"):
             far = on[cols["distance_m"][on] > self.range_m]
         if far.size:
@@ -185,9 +218,57 @@ class Advisor:
             timestamp=iso_column(v.t_s),
             valid_for_s=self.valid_for_s,
             generated_at=iso(now_s),
+            turn=v.turn,
+            signal_group=group,
+            refused=refused,
         )
 
     # ------------------------------------------------------------------ helpers
+    def _turns(
+        self, turn: np.ndarray, link: np.ndarray, on: np.ndarray
+    ) -> tuple[np.ndarray | None, dict[int, str]]:
+        """The turns of the vehicles ``on`` the network for :func:`advise` (None when all go
+        straight on), and the refused ones: row → why (a turn the approach at the matched
+        position has no movement for; advised straight on, and not sent)."""
+        if not (turn[on] != THROUGH).any():
+            return None, {}
+        net = self.network
+        t = turn[on].astype(np.int64)
+        approach, movement = net.movement_ahead(link[on], t)
+        bad = np.flatnonzero((t != THROUGH) & (approach >= 0) & (movement < 0))
+        refused = {}
+        for k in bad.tolist():
+            a = int(approach[k])
+            i = int(net.link_intersection[a])
+            refused[int(on[k])] = (
+                f"no {TURN_NAMES[t[k]]} turn at the next intersection '{net.intersection_ids[i]}'"
+                f" ({net.intersection_names[i]}) from approach '{net.link_ids[a]}'; the "
+                f"movements there: {net.movements.describe(a, net.link_ids)}"
+            )
+        t[bad] = THROUGH
+        return t, refused
+
+    def _turn_reasons(self, adv, on: np.ndarray, cols: dict) -> None:
+        """Say why a turner has no band when its turn speed lies below the advisory band: no
+        speed of the band may be held into the turn.  Changes ``cols["reason"]`` (a list of
+        this call's)."""
+        p = self.params
+        mv = adv.movement
+        speed = self.network.movements.turn_speed_ms[np.maximum(mv, 0)]
+        slow = (mv >= 0) & (adv.bands.status[:, 0] == STOP)
+        slow &= speed < p.band_min_ms + p.min_width_ms
+        if not slow.any():
+            return
+        band = f"{ms_to_kmh(p.band_min_ms):g}–{ms_to_kmh(p.band_max_ms):g} km/h"
+        reason = cols["reason"]
+        turns = self.network.movements.turn
+        for k in np.flatnonzero(slow).tolist():
+            reason[int(on[k])] = (
+                f"the {TURN_NAMES[turns[mv[k]]]} turn is taken at up to "
+                f"{ms_to_kmh(speed[k]):.0f} km/h, below the advisory band of {band}: no "
+                "speed of the band can be held into it (see plan)"
+            )
+
     def _beyond_range(self, far: np.ndarray, cols: dict) -> None:
         """No band, option or plan for a stop line beyond ``range_m`` (they rest on the signal
         prediction there): say how far it is instead.  Changes ``cols`` (copies its arrays

@@ -40,6 +40,12 @@ class Advisories(RecordColumns):
     timestamp : list of N str, time each advisory is for (ISO 8601)
     valid_for_s : float
     generated_at : str
+    turn : (N,) int8, the movement the advice is for (:data:`greenwave.movements.TURN_NAMES`)
+    signal_group : (N,) int64, global signal group whose green the advice targets (index into
+        ``PlanTable.group_keys``), -1 when no signal is ahead
+    refused : dict of row → reason, the vehicles whose ``turn`` the approach at their
+        position does not have (their other columns are the straight-on advice and must not be
+        sent: the request is a 422, see :func:`api.advisor.refusal`)
     """
 
     vehicle_id: list
@@ -51,9 +57,16 @@ class Advisories(RecordColumns):
     timestamp: list
     valid_for_s: float
     generated_at: str
+    turn: np.ndarray
+    signal_group: np.ndarray
+    refused: dict[int, str]
 
     def status_counts(self) -> dict[str, int]:
-        counts = np.bincount(self.status, minlength=len(STATUS_NAMES)).tolist()
+        """Advisories answered per status name (refused vehicles are not answered)."""
+        status = self.status
+        if self.refused:
+            status = np.delete(status, list(self.refused))
+        counts = np.bincount(status, minlength=len(STATUS_NAMES)).tolist()
         return {name: c for name, c in zip(STATUS_NAMES, counts, strict=True) if c}
 
 

@@ -26,6 +26,7 @@ import numpy as np
 import orjson
 from fastapi import HTTPException
 
+from greenwave.movements import THROUGH, TURN_NAMES
 from greenwave.network import Network
 
 from .clock import WALL, Clock
@@ -38,6 +39,11 @@ _TEXT = {str, type(None)}
 _MAX_TEXT = 128  # max_length of link_id and vehicle_id in AdvisoryRequest
 _ABSENT = object()  # a key a vehicle does not have (null is a value)
 _NULLABLE = {float, int, type(None), object}  # JSON number or null, or _ABSENT
+_TURNS = {str, object}  # a turn's name, or _ABSENT
+TURN_CODE = {name: code for code, name in enumerate(TURN_NAMES)}
+"""Turn name of a request → :data:`greenwave.movements.LEFT`, ``THROUGH`` or ``RIGHT``."""
+_TURN_OR_ABSENT: dict[object, int] = {_ABSENT: THROUGH}
+_TURN_OR_ABSENT.update(TURN_CODE)
 # AdvisoryRequest's optional numbers that may be null (unknown): their ranges, ends included.
 _PHONE_FIELDS = {
     "accuracy_m": (0.0, MAX_ACCURACY_M),
@@ -59,6 +65,8 @@ class Vehicles:
     t_s : (N,) float64, time of each fix (s since the epoch; server time when not given)
     vehicle_id : list of N str or None
     accuracy_m : (N,) float64, reported accuracy of the fix (NaN: unknown)
+    turn : (N,) int8, turn at the next signal (:data:`greenwave.movements.LEFT`, ``THROUGH``,
+        ``RIGHT``; THROUGH where not given)
     """
 
     lat: np.ndarray
@@ -70,6 +78,7 @@ class Vehicles:
     t_s: np.ndarray
     vehicle_id: list
     accuracy_m: np.ndarray
+    turn: np.ndarray
 
     def __len__(self) -> int:
         return len(self.link)
@@ -100,6 +109,7 @@ class Vehicles:
             ),
             vehicle_id=[r.get("vehicle_id") for r in reqs],
             accuracy_m=np.array([_nan_if_none(r.get("accuracy_m")) for r in reqs], dtype=float),
+            turn=np.array([TURN_CODE[r.get("turn", "through")] for r in reqs], dtype=np.int8),
         )
 
 
@@ -194,13 +204,25 @@ class BatchParser:
                     [_NAN if x is _ABSENT or x is None else x for x in col], dtype=np.float64
                 )
 
+        turn = np.full(n, THROUGH, dtype=np.int8)
+        col = column("turn", _ABSENT)
+        keys_turn = n - col.count(_ABSENT)
+        if keys_turn:
+            if not set(map(type, col)) <= _TURNS:
+                return None
+            codes = list(map(_TURN_OR_ABSENT.get, col, repeat(-1, n)))
+            if min(codes) < 0:  # a name that is no turn: the model says which
+                return None
+            turn[:] = codes
+
         lat, lon, heading = numbers["lat"], numbers["lon"], numbers["heading_deg"]
         offset, speed = numbers["offset_m"], numbers["speed_kmh"]
         present = {k: ~np.isnan(v) for k, v in numbers.items()}
         for k, col in texts.items():
             present[k] = np.array(list(map(operator.is_not, col, repeat(None, n))), dtype=bool)
         # An unknown field, or a null where none is allowed, is a key that no column holds.
-        if sum(map(len, vs)) != sum(int(p.sum()) for p in present.values()) + keys_phone:
+        keys = sum(int(p.sum()) for p in present.values()) + keys_phone + keys_turn
+        if sum(map(len, vs)) != keys:
             return None
         if not present["speed_kmh"].all():
             return None
@@ -252,4 +274,4 @@ class BatchParser:
             except ValueError:
                 return None
             t[rows] = [parsed[s] for s in given]
-        return Vehicles(lat, lon, heading, link, offset, speed, t, vid, accuracy)
+        return Vehicles(lat, lon, heading, link, offset, speed, t, vid, accuracy, turn)

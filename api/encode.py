@@ -21,6 +21,7 @@ import numpy as np
 import orjson
 
 from greenwave.messages import PLAN_FIELDS
+from greenwave.movements import TURN_NAMES
 from greenwave.plans import PLAN_NAMES
 from greenwave.timing import STATE_NAMES
 from greenwave.units import ms_to_kmh
@@ -102,9 +103,10 @@ class Encoder:
     ----------
     network : Network
     status_names : names of the status codes of :class:`api.advisories.Advisories`
+    group_ids : id of each global signal group (``PlanTable.group_keys``), for ``signal_group``
     """
 
-    def __init__(self, network, status_names: tuple[str, ...]):
+    def __init__(self, network, status_names: tuple[str, ...], group_ids=()):
         self.status_names = status_names
         self._status = [exact(orjson.dumps(s)) for s in status_names]
         # Index -1 (no link / no intersection) picks the trailing null.
@@ -120,6 +122,11 @@ class Encoder:
         self._inter_ids = np.array([*list(network.intersection_ids), None], dtype=object)
         self._inter_names = np.array([*list(network.intersection_names), None], dtype=object)
         self._states = np.array([*list(STATE_NAMES), None], dtype=object)
+        self._turn = [exact(orjson.dumps(t)) for t in TURN_NAMES]
+        self._turn_names = np.array(TURN_NAMES, dtype=object)
+        # Index -1 (no signal ahead) picks the trailing null.
+        self._group = [exact(orjson.dumps(g)) for g in group_ids] + [_NULL]
+        self._group_ids = np.array([*list(group_ids), None], dtype=object)
         self._signal = [
             _template(b'{"state":%s,' % orjson.dumps(s))
             + b'"time_to_change_s":%s,"time_to_change_min_s":%s,'
@@ -172,6 +179,8 @@ class Encoder:
             list(map(self._status.__getitem__, a.status.tolist())),
             texts(a.reason),
             list(map(self._inter.__getitem__, a.intersection.tolist())),
+            list(map(self._turn.__getitem__, a.turn.tolist())),
+            list(map(self._group.__getitem__, a.signal_group.tolist())),
             pieces(a.distance_m),
             pieces(a.time_to_change_s),
             pieces(a.time_to_change_min_s),
@@ -250,7 +259,8 @@ class Encoder:
                 options.append(b"%.0s%.0s")
         snapped = b'{"lat":%s,"lon":%s}' if on else b"null%.0s%.0s"
         t = self._rows[(k, pattern)] = (
-            b'{"status":%s,"reason":%s,"intersection":%s,"distance_m":%s,"signal":'
+            b'{"status":%s,"reason":%s,"intersection":%s,"turn":%s,"signal_group":%s,'
+            b'"distance_m":%s,"signal":'
             + signal
             + b',"band":'
             + band
@@ -284,6 +294,8 @@ class Encoder:
             "snapped_lon": arr(a.snapped_lon),
             "intersection_id": self._inter_ids[a.intersection].tolist(),
             "intersection_name": self._inter_names[a.intersection].tolist(),
+            "turn": self._turn_names[a.turn].tolist(),
+            "signal_group": self._group_ids[a.signal_group].tolist(),
             "distance_m": arr(a.distance_m),
             "signal_state": self._states[a.signal_state].tolist(),
             "time_to_change_s": arr(a.time_to_change_s),

@@ -99,6 +99,10 @@ class _Request(BaseModel):
 
 
 # --------------------------------------------------------------------------- advisory
+Turn = Literal["left", "through", "right"]
+"""A movement at the next signalised intersection (:data:`greenwave.movements.TURN_NAMES`)."""
+
+
 def _check_vehicle(v: dict, info: ValidationInfo) -> dict:
     """Cross-field and network checks of one vehicle (one Python call per vehicle: batches of
     10,000 are validated in a few milliseconds)."""
@@ -167,6 +171,7 @@ ADVISORY_EXAMPLES: list[dict[str, Any]] = [
         "vehicle_id": "veh-17",
     },
     {"link_id": "renmin_f2", "offset_m": 120.0, "speed_kmh": 38.0},
+    {"link_id": "renmin_f3", "offset_m": 300.0, "speed_kmh": 45.0, "turn": "left"},
     {
         "lat": 36.81052,
         "lon": 118.0265,
@@ -188,10 +193,12 @@ def _advisory_schema(schema: dict[str, Any]) -> None:
 
 class AdvisoryRequest(TypedDict, total=False):
     """One vehicle: a GPS fix (``lat``, ``lon``, ``heading_deg``) or a position on a link
-    (``link_id``, ``offset_m``), plus its speed; optionally what a phone knows besides
-    (``accuracy_m``, used by map matching; ``altitude_m`` and ``bearing_accuracy_deg``, accepted
-    and not used; ``null`` for any of the three means unknown).  No other field is accepted.
-    Validated as a plain dict (see :data:`ADVISORY`)."""
+    (``link_id``, ``offset_m``), plus its speed; optionally the ``turn`` it takes at the next
+    signal, and what a phone knows besides (``accuracy_m``, used by map matching; ``altitude_m``
+    and ``bearing_accuracy_deg``, accepted and not used; ``null`` for any of the three means
+    unknown).  No other field is accepted.  Validated as a plain dict (see :data:`ADVISORY`);
+    whether the approach has the turn is checked after map matching
+    (:meth:`api.advisor.Advisor.compute`)."""
 
     __pydantic_config__ = ConfigDict(  # type: ignore[misc]
         extra="forbid",
@@ -246,6 +253,19 @@ class AdvisoryRequest(TypedDict, total=False):
         Timestamp, Field(description=f"Time of the fix (default: server time). {TIME_DOC}")
     ]
     vehicle_id: Annotated[str, Field(max_length=128, description="Echoed back")]
+    turn: Annotated[
+        Turn,
+        Field(
+            description="What the driver does at the next signalised intersection (default "
+            "`through`).  A turn is advised on its own signal group (a protected left's arrow), "
+            "crossing the stop line no faster than the turn's speed, and the intersections "
+            "after it are those of the street turned into.  A `left` or `right` that the "
+            "approach at the matched position has no movement for is a 422 (type "
+            "`turn_not_available`, naming the intersection, the approach and the movements "
+            "there); `through` is always accepted (where the approach has no through "
+            "movement, the advice ends at its stop line)",
+        ),
+    ]
     accuracy_m: Annotated[
         float | None,
         Field(
@@ -414,6 +434,8 @@ class Advisory(BaseModel):
                     "lateral_m": 1.8,
                     "snapped": {"lat": 36.81052, "lon": 118.0265},
                     "intersection": {"id": "xisi", "name": "人民路/西四路"},
+                    "turn": "through",
+                    "signal_group": "EW",
                     "distance_m": 481.0,
                     "signal": {
                         "state": "red",
@@ -459,6 +481,15 @@ class Advisory(BaseModel):
     lateral_m: float | None = Field(None, description="Distance of the fix from the link")
     snapped: LatLon | None = Field(description="The position on the link")
     intersection: IntersectionRef | None
+    turn: Turn = Field(
+        description="The movement at `intersection` the advice is for: the request's `turn` "
+        "(default `through`)"
+    )
+    signal_group: str | None = Field(
+        description="The signal group at `intersection` whose green the advice targets (the "
+        "`signal_group` of GET /v1/intersections/{id}): the turn's own group where it has one "
+        "(a protected left's arrow), else the approach's; null when no signal is ahead"
+    )
     distance_m: float | None = Field(description="Distance to the next stop line (m)")
     signal: SignalState | None
     band: Band | None
@@ -500,6 +531,8 @@ class AdvisoryColumns(BaseModel):
     snapped_lon: list[float | None]
     intersection_id: list[str | None]
     intersection_name: list[str | None]
+    turn: list[Turn]
+    signal_group: list[str | None]
     distance_m: list[float | None]
     signal_state: list[Literal["red", "amber", "green"] | None]
     time_to_change_s: list[float | None]
@@ -547,6 +580,8 @@ class BatchColumns(BaseModel):
                         "snapped_lon": [118.0265, None],
                         "intersection_id": ["xisi", None],
                         "intersection_name": ["人民路/西四路", None],
+                        "turn": ["through", "through"],
+                        "signal_group": ["EW", None],
                         "distance_m": [481.0, None],
                         "signal_state": ["red", None],
                         "time_to_change_s": [21.0, None],

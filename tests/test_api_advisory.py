@@ -370,3 +370,231 @@ def test_fast_path_replays_what_it_read(svc):
     big = b" " * 20000
     asyncio.run(run([big[:9000], big[9000:18000], big[18000:]]))
     assert seen[-1] == big
+
+
+# --------------------------------------------------------------------------- turns
+PROTECTED_LEFT = {
+    "cycle_s": 90.0,
+    "groups": [
+        {
+            "id": "EW",
+            "greens_s": [[0.0, 40.0]],
+            "amber_s": 3.0,
+            "all_red_s": 2.0,
+            "conflicts": ["L", "NS"],
+        },
+        {
+            "id": "L",
+            "greens_s": [[45.0, 55.0]],
+            "amber_s": 3.0,
+            "all_red_s": 2.0,
+            "conflicts": ["NS"],
+        },
+        {"id": "NS", "greens_s": [[62.0, 85.0]], "amber_s": 3.0, "all_red_s": 2.0},
+    ],
+}
+
+
+def turns_scenario_file(path):
+    """Corridor 'a' (a0, a1) with cross streets and a protected left arrow 'L' for its left
+    turns; corridor 'b' (b0, b1), 2 km north, without cross streets: through movements only.
+    A 20 km/h band floor, below both turn speeds, so that turners get bands."""
+    from greenwave.geo import LocalProjection
+    from greenwave.scenario import dumps_scenario, parse_scenario
+
+    proj = LocalProjection(118.0, 36.8)
+    two_phase = {
+        "cycle_s": 90.0,
+        "groups": [
+            {"id": "EW", "greens_s": [[0.0, 45.0]], "conflicts": ["NS"]},
+            {"id": "NS", "greens_s": [[50.0, 85.0]]},
+        ],
+    }
+    inters = []
+    for name, north, plan in (("a", 0.0, PROTECTED_LEFT), ("b", 2000.0, two_phase)):
+        for k in range(2):
+            lon, lat = proj.to_lonlat(400.0 * k, north)
+            inters.append({"id": f"{name}{k}", "lon": float(lon), "lat": float(lat), "plan": plan})
+    common = {"forward_group": "EW", "backward_group": "EW", "speed_limit_kmh": 50.0}
+    data = {
+        "name": "turns",
+        "intersections": inters,
+        "corridors": [
+            {
+                "id": "a",
+                "intersections": ["a0", "a1"],
+                "left_group": "L",
+                "cross_streets": True,
+                "cross_group": "NS",
+                **common,
+            },
+            {"id": "b", "intersections": ["b0", "b1"], **common},
+        ],
+        "advisory": {"band_min_kmh": 20.0},
+    }
+    path.write_text(dumps_scenario(parse_scenario(data)))
+    return path
+
+
+@pytest.fixture(scope="module")
+def turns(tmp_path_factory):
+    d = tmp_path_factory.mktemp("turns")
+    app = create_app(
+        Settings(scenario=turns_scenario_file(d / "turns.toml"), state_dir=d / "state")
+    )
+    with TestClient(app) as c:
+        yield c
+
+
+def test_turn_defaults_to_through_and_is_echoed(client):
+    a = client.post("/v1/advisory", json=fix(client.app.state.service, "renmin_f3", 100.0)).json()
+    assert a["turn"] == "through" and a["signal_group"] == "EW"
+    off = client.post(
+        "/v1/advisory",
+        json={"lat": 36.9, "lon": 118.3, "heading_deg": 90.0, "speed_kmh": 30.0, "turn": "left"},
+    ).json()
+    assert off["status"] == "off_network" and off["turn"] == "left" and off["signal_group"] is None
+
+
+def test_left_turn_is_advised_on_its_arrow(turns):
+    """The left turner's advice is the core's for that turn: the arrow's group, a band no faster
+    than the turn speed; through on the same approach is advised on EW, as without a turn."""
+    from greenwave.advice import advise
+    from greenwave.movements import LEFT
+
+    svc = turns.app.state.service
+    net = svc.world.network
+    t = float(int(time.time()))
+    iso = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(t))
+    body = {"link_id": "a_f1", "offset_m": 150.0, "speed_kmh": 35.0, "timestamp": iso}
+    straight = turns.post("/v1/advisory", json=body).json()
+    through = turns.post("/v1/advisory", json={**body, "turn": "through"}).json()
+    assert through == {**straight, "turn": "through", "generated_at": through["generated_at"]}
+    assert straight["signal_group"] == "EW" and straight["intersection"]["id"] == "a1"
+    left = turns.post("/v1/advisory", json={**body, "turn": "left"}).json()
+    assert left["turn"] == "left" and left["signal_group"] == "L"
+    assert left["intersection"]["id"] == "a1" and left["distance_m"] == straight["distance_m"]
+    link = net.link_index["a_f1"]
+    adv = advise(
+        net,
+        svc.store.timing,
+        svc.advisor.params,
+        [link],
+        [150.0],
+        [kmh_to_ms(35.0)],
+        t,
+        svc.advisor.ahead,
+        turn=[LEFT],
+    )
+    v_turn_kmh = net.movements.turn_speed_ms[adv.movement[0]] * 3.6
+    if np.isnan(adv.bands.lo_ms[0, 0]):
+        assert left["band"] is None
+    else:
+        assert left["band"]["min_kmh"] == pytest.approx(adv.bands.lo_ms[0, 0] * 3.6)
+        assert left["band"]["max_kmh"] == pytest.approx(adv.bands.hi_ms[0, 0] * 3.6)
+        assert left["band"]["max_kmh"] <= v_turn_kmh + 1e-6
+    if left["plan"] is not None:
+        assert left["plan"]["cross_kmh"] <= v_turn_kmh + 1e-3
+    # The signal state shown is the arrow's.
+    g = svc.world.timing.plans.group_index("a1", "L")
+    state, ttc, *_ = svc.store.timing.state(np.array([g]), np.array([t]))
+    assert left["signal"]["state"] == ["red", "amber", "green"][int(state[0])]
+    assert left["signal"]["time_to_change_s"] == pytest.approx(ttc[0], abs=1e-6)
+    # Matched from a GPS fix, the same.
+    gps = fix(svc, "a_f1", 150.0, speed_kmh=35.0, timestamp=iso, turn="left")
+    by_gps = turns.post("/v1/advisory", json=gps).json()
+    assert by_gps["link_id"] == "a_f1" and by_gps["signal_group"] == "L"
+
+
+def test_turn_speed_below_the_band_is_the_reason_for_no_band(client):
+    """With the app's 35 km/h floor a right turn (24 km/h) has no band, and says why."""
+    a = client.post(
+        "/v1/advisory",
+        json={"link_id": "renmin_f3", "offset_m": 100.0, "speed_kmh": 30.0, "turn": "right"},
+    ).json()
+    assert a["turn"] == "right" and a["band"] is None and a["options"] == []
+    assert "right turn is taken at up to 24 km/h" in a["reason"]
+
+
+@pytest.mark.parametrize("fast_path", [True, False])
+def test_turns_that_do_not_exist_are_422_naming_the_field(tmp_path, fast_path):
+    app = create_app(
+        Settings(
+            scenario=turns_scenario_file(tmp_path / "turns.toml"),
+            state_dir=tmp_path / "state",
+            fast_path=fast_path,
+        )
+    )
+    with TestClient(app) as c:
+        svc = c.app.state.service
+        body = {"link_id": "b_f0", "offset_m": 100.0, "speed_kmh": 40.0}
+        for turn in ("u-turn", "LEFT", "", None, 1):
+            r = c.post("/v1/advisory", json={**body, "turn": turn})
+            assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "turn"]
+        for bad in (
+            {**body, "turn": "left"},
+            fix(svc, "b_f0", 100.0, turn="right"),  # a GPS fix: refused after matching
+        ):
+            r = c.post("/v1/advisory", json=bad)
+            assert r.status_code == 422, r.text
+            (d,) = r.json()["detail"]
+            assert d["loc"] == ["body", "turn"] and d["type"] == "turn_not_available"
+            assert "intersection 'b0'" in d["msg"] and "approach 'b_f0'" in d["msg"]
+            assert "through onto 'b_f1'" in d["msg"]
+        # Other errors come first, as before.
+        r = c.post(
+            "/v1/advisory",
+            json={"link_id": "nope", "offset_m": 1.0, "speed_kmh": 4.0, "turn": "left"},
+        )
+        assert r.status_code == 422 and r.json()["detail"][0]["loc"] == ["body", "link_id"]
+        ok = c.post("/v1/advisory", json={**body, "turn": "through"})
+        assert ok.status_code == 200 and ok.json()["signal_group"] == "EW"
+        metrics = c.get("/metrics").text
+        assert 'route="/v1/advisory",status="422"} 8.0' in metrics
+
+
+def test_batch_and_columns_carry_turns_and_refuse_missing_ones(turns):
+    svc = turns.app.state.service
+    vs = [
+        {"link_id": "a_f1", "offset_m": 100.0, "speed_kmh": 40.0, "turn": "left"},
+        {"link_id": "a_f1", "offset_m": 100.0, "speed_kmh": 40.0},
+        fix(svc, "a_f1", 100.0, turn="right"),
+        {"link_id": "b_f0", "offset_m": 10.0, "speed_kmh": 40.0, "turn": "through"},
+    ]
+    items = turns.post("/v1/advisories/batch", json={"vehicles": vs}).json()["advisories"]
+    assert [a["turn"] for a in items] == ["left", "through", "right", "through"]
+    assert [a["signal_group"] for a in items] == ["L", "EW", "EW", "EW"]
+    cols = turns.post("/v1/advisories/batch?format=columns", json={"vehicles": vs}).json()
+    assert cols["columns"]["turn"] == ["left", "through", "right", "through"]
+    assert cols["columns"]["signal_group"] == ["L", "EW", "EW", "EW"]
+    # The column-wise check and the model read the same turns.
+    parsed = svc.advisor.parse_batch(json.dumps({"vehicles": vs}).encode())
+    assert parsed.turn.tolist() == [0, 1, 2, 1]
+    bad = [*vs, {**vs[3], "turn": "left"}, fix(svc, "b_f1", 50.0, turn="right")]
+    r = turns.post("/v1/advisories/batch", json={"vehicles": bad})
+    assert r.status_code == 422
+    detail = r.json()["detail"]
+    assert [d["loc"] for d in detail] == [
+        ["body", "vehicles", 4, "turn"],
+        ["body", "vehicles", 5, "turn"],
+    ]
+    assert all(d["type"] == "turn_not_available" for d in detail)
+    assert "intersection 'b1'" in detail[1]["msg"]
+    r = turns.post("/v1/advisories/batch", json={"vehicles": [{**vs[0], "turn": "north"}]})
+    assert r.status_code == 422
+    assert r.json()["detail"][0]["loc"] == ["body", "vehicles", 0, "turn"]
+
+
+def test_stream_refuses_a_missing_turn_and_stays_open(turns):
+    with turns.websocket_connect("/v1/advisory/stream") as ws:
+        ws.send_text(
+            json.dumps({"link_id": "b_f0", "offset_m": 5.0, "speed_kmh": 30.0, "turn": "left"})
+        )
+        m = ws.receive_json()
+        assert m["type"] == "error" and m["status"] == 422
+        assert m["detail"][0]["loc"] == ["body", "turn"]
+        ws.send_text(
+            json.dumps({"link_id": "a_f1", "offset_m": 5.0, "speed_kmh": 30.0, "turn": "left"})
+        )
+        m = ws.receive_json()
+        assert m["type"] == "advisory" and m["advisory"]["signal_group"] == "L"

@@ -8,8 +8,8 @@ import pytest
 from greenwave.api.advisor import ROAD_MARGIN_M
 
 ALLOWED = (
-    "lat, lon, heading_deg, link_id, offset_m, speed_kmh, timestamp, vehicle_id, accuracy_m, "
-    "altitude_m, bearing_accuracy_deg"
+    "lat, lon, heading_deg, link_id, offset_m, speed_kmh, timestamp, vehicle_id, turn, "
+    "accuracy_m, altitude_m, bearing_accuracy_deg"
 )
 
 

@@ -185,6 +185,11 @@ def api_reference(svc, body_vehicles, now):
             strict=True,
         )
     )
+    keys = adv.store.timing.plans.group_keys
+    group = {
+        i: None if g < 0 else keys[g][1]
+        for i, g in zip(on.tolist(), a.group[:, 0].tolist(), strict=True)
+    }
     limit = np.round(ms_to_kmh(net.link_speed_limit_ms), 6)
     rng = f"{adv.range_m:g}"
     out = []
@@ -229,6 +234,8 @@ def api_reference(svc, body_vehicles, now):
                 speed_limit_kmh=float(limit[k]),
             )
         r.update(
+            turn="through",
+            signal_group=group.get(i),
             vehicle_id=v.vehicle_id[i],
             lateral_m=None if np.isnan(lateral[i]) else float(lateral[i]),
             valid_for_s=adv.valid_for_s,

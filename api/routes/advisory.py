@@ -22,8 +22,10 @@ import asyncio
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.exceptions import RequestValidationError
 from starlette.responses import Response
 
+from ..advisor import Refusal
 from ..deps import Service
 from ..errors import R413, R415, R422, body_doc, is_json_media_type, parse, read_body
 from ..schemas import ADVISORY, BATCH, Advisory, BatchColumns, BatchResponse
@@ -50,11 +52,16 @@ async def advisory(request: Request):
     """Map-match the position (respecting the heading), then the band of speeds that reaches
     the next stop line on green, the signal state, multi-intersection options and the spoken
     message.  ``status`` is ``off_network`` (with a ``reason``) when no road of the right
-    direction is within the matching radius."""
+    direction is within the matching radius.  With ``turn``, the advice is for that movement
+    at the next signal; a turn the approach at the matched position does not have is a 422
+    (``turn_not_available``)."""
     svc: Service = request.app.state.service
     body = await read_body(request, SINGLE_BODY_LIMIT)
     req = parse(ADVISORY, body, svc.context)
-    return Response(await svc.batcher.submit((req, svc.clock.now())), media_type=_JSON)
+    out = await svc.batcher.submit((req, svc.clock.now()))
+    if isinstance(out, Refusal):
+        raise RequestValidationError(out.errors("body"))
+    return Response(out, media_type=_JSON)
 
 
 @router.post(
@@ -75,7 +82,9 @@ async def batch(
     ] = "items",
 ):
     """The same advisory per vehicle, in request order, computed for all vehicles by one
-    vectorised call.  More vehicles than the server's ``max_batch``: 413."""
+    vectorised call.  More vehicles than the server's ``max_batch``: 413.  A ``turn`` that the
+    approach at a vehicle's matched position does not have makes the batch a 422 naming every
+    such vehicle (``["body", "vehicles", i, "turn"]``, type ``turn_not_available``)."""
     svc: Service = request.app.state.service
     body = await read_body(request, svc.settings.body_limit)
     out = await asyncio.get_running_loop().run_in_executor(
@@ -88,6 +97,14 @@ def _batch(svc: Service, body: bytes, format: str) -> bytes:
     now = svc.clock.now()
     adv = svc.advisor
     result = adv.compute(adv.parse_batch(body, now, svc.clock), now)
+    if result.refused:
+        raise RequestValidationError(
+            [
+                e
+                for i, why in sorted(result.refused.items())
+                for e in Refusal(why).errors("body", "vehicles", i)
+            ]
+        )
     svc.metrics.count_statuses("batch", result.status_counts())
     if format == "columns":
         return adv.encoder.columns(result)
@@ -99,7 +116,9 @@ class AdvisoryFastPath:
 
     Same validation (:data:`api.schemas.ADVISORY`), same micro-batcher and the same response
     bytes as :func:`advisory`; a request it does not answer goes on to the app unchanged (the
-    body it read is replayed).  ``scope["route"]`` is set to the route, for the metrics.
+    body it read is replayed): an invalid body, and a :class:`~api.advisor.Refusal` (a turn
+    the matched approach does not have, rare enough to be computed again by the route, which
+    answers the 422).  ``scope["route"]`` is set to the route, for the metrics.
     """
 
     def __init__(self, app):
@@ -134,6 +153,9 @@ class AdvisoryFastPath:
             return
         scope["route"] = self.route
         out = await svc.batcher.submit((req, svc.clock.now()))
+        if isinstance(out, Refusal):
+            await self.app(scope, _replay(messages, receive), send)
+            return
         await send(
             {
                 "type": "http.response.start",

@@ -16,8 +16,9 @@ Protocol (text frames of JSON; binary frames holding JSON are read the same way)
     link at its last speed to now (never past the stop line), and for now (the fix's timestamp
     moved on by the time since it arrived, when it had one);
   - ``{"type": "error", "seq": n, "status": 422, "detail": [{loc, msg, type}]}``: the n-th fix
-    was invalid (``detail`` as the HTTP 422 body, field paths from ``body``); 413 for a frame
-    over 16 KiB.  The connection stays open.
+    was invalid (``detail`` as the HTTP 422 body, field paths from ``body``; a ``turn`` the
+    approach at the fix's position does not have included); 413 for a frame over 16 KiB.  The
+    connection stays open.
 
 Same rules as HTTP: no token (a read); a browser page of another origin must be allowed by
 ``GREENWAVE_CORS_ORIGINS`` (:func:`api.cors.origin_allowed`), otherwise the handshake is refused
@@ -46,6 +47,7 @@ from starlette.websockets import WebSocketDisconnect, WebSocketState
 
 from greenwave.units import kmh_to_ms
 
+from ..advisor import Refusal
 from ..cors import origin_allowed
 from ..deps import Service
 from ..errors import clean_errors
@@ -178,6 +180,9 @@ class StreamHub:
             return
         now = svc.clock.now()
         out = await svc.batcher.submit((req, now))
+        if isinstance(out, Refusal):  # a turn the approach at the position does not have
+            await self._error(conn, 422, out.errors("body"))
+            return
         conn.last, conn.last_seq, conn.received_s = req, conn.seq, time.time()
         conn.answer = out
         await self._send(conn, b"fix", conn.seq, out)
@@ -233,6 +238,8 @@ class StreamHub:
             req, now = self.reckon(conn)
             seq = conn.last_seq
             out = await self.svc.batcher.submit((req, now))
+            if isinstance(out, Refusal):  # (cannot happen: the fix's link, whose turns held)
+                return
             # The fix stays the base of the next push (its link, offset and arrival time): the
             # vehicle is dead-reckoned from the fix, never from a reckoned position again.
             await self._send(conn, b"timing", seq, out)
@@ -259,8 +266,9 @@ class StreamHub:
             "offset_m": min(conn.offset_m + ahead_m, float(net.link_length_m[conn.link])),
             "speed_kmh": last["speed_kmh"],
         }
-        if "vehicle_id" in last:
-            req["vehicle_id"] = last["vehicle_id"]
+        for key in ("vehicle_id", "turn"):
+            if key in last:
+                req[key] = last[key]
         if "timestamp" in last:
             t = last["timestamp"].timestamp() + elapsed
             req["timestamp"] = datetime.fromtimestamp(t, tz=UTC)
