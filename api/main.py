@@ -72,7 +72,7 @@ def build_service(settings: Settings) -> Service:
         metrics.group_size.observe(len(items))
         result = advisor.from_requests([it[0] for it in items], [it[1] for it in items])
         metrics.count_statuses("single", result.status_counts())
-        return advisor.encoder.items(result)
+        return advisor.items(result)
 
     batcher = MicroBatcher(compute, settings.batch_window_ms / 1000.0, settings.max_microbatch)
     body, etag = network_geojson(world.network, world.timing, scenario.name)
