@@ -488,3 +488,42 @@ def test_traci_fallback_gives_the_same_advice(exported):
         )
         got.append([(t, v, round(tg, 9)) for t, v, _, _, tg in run.controller.log.records])
     assert got[0] and got[0] == got[1]
+
+
+@pytest.mark.skipif(not (HAVE_SUMO and HAVE_API), reason="SUMO not installed")
+def test_junction_internal_lanes_belong_to_the_link_they_lead_onto(tmp_path):
+    # Generated corridors keep SUMO's junction-internal lanes (exports have none).  A driver
+    # crossing a junction stays on the advice of the link ahead (greenwave's junctions have no
+    # width), with the distance to its next stop line along the rest of the junction and that
+    # link: internal lanes map to the edge they lead onto, not to "off the network".
+    import xml.etree.ElementTree as ET
+
+    from greenwave.scenario import load_scenario
+    from greenwave.sumo.corridorgen import generate_corridor
+
+    generate_corridor(14, tmp_path, duration_s=300.0)
+    world = World.build(load_scenario(tmp_path / "corridor.toml"))
+    run = run_sumo(
+        tmp_path / "corridor.sumocfg",
+        seed=1,
+        end_s=300.0,
+        world=world,
+        glosa={"penetration": 1.0},
+        tag="internal",
+    )
+    ctrl = run.controller
+    root = ET.parse(tmp_path / "corridor.net.xml").getroot()
+    lane_len = {ln.get("id"): float(ln.get("length")) for ln in root.iter("lane")}
+    onto = {
+        f"{c.get('from')}_{c.get('fromLane')}": f"{c.get('to')}_{c.get('toLane')}"
+        for c in root.iter("connection")
+        if c.get("from", "").startswith(":")
+    }
+    internal = [ln for ln in ctrl._lane_link if ln.startswith(":")]
+    assert len(internal) >= 4  # vehicles were seen crossing junctions
+    for ln in internal:
+        nxt = onto[ln]
+        assert ctrl._lane_link[ln] == world.network.link_index[nxt.rsplit("_", 1)[0]], ln
+        assert ctrl._lane_rest[ln] == pytest.approx(lane_len[nxt]), ln
+    assert all(ctrl._lane_rest[ln] == 0.0 for ln in ctrl._lane_link if not ln.startswith(":"))
+    assert run.controller.red_crossings == 0
