@@ -75,9 +75,13 @@ def own_effect(folder: Path, seeds: list[int], sumo: dict) -> dict:
     )
     world = World.build(sc)
     with contextlib.redirect_stderr(io.StringIO()):
-        r = compare(world, seeds, duration_s=sumo["duration_s"], drain_s=sumo["drain_s"])
+        r = compare(world, seeds, duration_s=sumo["duration_s"], drain_s=sumo["drain_s"], keep=True)
+    runs = [res for _seed, b, a in r["_runs"] for res in (b, a)]
     return {
         "change_pct": {m: float(r["change_pct"][m]) for m in MEASURES},
+        # Both arms, every seed (greenwave's simulator never teleports a vehicle).
+        "red_light_crossings": sum(res.red_violations for res in runs),
+        "collisions": sum(res.collisions for res in runs),
         "car_following": drv.car_following,
         "sigma": drv.sigma,
         "fuel_model": world.scenario.simulation.fuel_model,
@@ -133,6 +137,9 @@ def main(argv=None) -> int:
                 "greenwave_sim_pct": own["change_pct"],
                 "difference_pp": diff,
                 "within": {m: abs(diff[m]) <= b for m, b in BOUNDS_PP.items()},
+                "greenwave_sim_counters": {
+                    k: own[k] for k in ("red_light_crossings", "collisions")
+                },
             }
             print(
                 f"corridor {cid}: "
@@ -147,12 +154,18 @@ def main(argv=None) -> int:
     mean_abs = {
         m: float(np.mean([abs(r["difference_pp"][m]) for r in rows.values()])) for m in MEASURES
     }
+    counters = {
+        k: sum(r["greenwave_sim_counters"][k] for r in rows.values())
+        for k in ("red_light_crossings", "collisions")
+    }
     print(
         f"agreement over {len(rows)} corridors (sigma {ref['sigma']:g}; greenwave seeds "
         f"{a.seeds}, SUMO seeds {ref.get('seeds')}): stops within 10 pp on "
         f"{within['stops_per_veh']}, fuel within 3 pp on {within['fuel_l_per_100km']}; mean "
         f"|difference| stops {mean_abs['stops_per_veh']:.1f} pp, fuel "
-        f"{mean_abs['fuel_l_per_100km']:.1f} pp, travel time {mean_abs['travel_time_s']:.1f} pp"
+        f"{mean_abs['fuel_l_per_100km']:.1f} pp, travel time {mean_abs['travel_time_s']:.1f} pp; "
+        f"greenwave's runs: {counters['red_light_crossings']} red-light crossings, "
+        f"{counters['collisions']} collisions, no teleports"
     )
     if a.json:
         print_json(
@@ -164,6 +177,7 @@ def main(argv=None) -> int:
                 "within": within,
                 "corridors": len(rows),
                 "mean_abs_difference_pp": mean_abs,
+                "greenwave_sim_counters": counters,
             }
         )
     return 0
