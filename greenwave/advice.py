@@ -88,10 +88,10 @@ def advise(
         t = np.broadcast_to(np.asarray(turn, dtype=np.int64), (n,))
         turning = (t != THROUGH) & (stop_link[:, 0] >= 0)
         if turning.any():
-            movement[turning] = network.movements.find(stop_link[turning, 0], t[turning])
-            cross_max = np.where(
-                turning, network.movements.turn_speed_ms[np.maximum(movement, 0)], np.inf
-            )
+            found = network.movements.find(stop_link[:, 0], t)
+            movement = np.where(turning, found, -1)
+            speed = np.take(network.movements.turn_speed_ms, np.maximum(found, 0))
+            cross_max = np.where(turning, speed, np.inf)
     if first_dist_m is not None:
         fd = np.asarray(first_dist_m, dtype=float)
         ok = np.isfinite(fd) & np.isfinite(dist[:, 0])
