@@ -57,6 +57,13 @@ def main(argv=None) -> int:
     ap.add_argument("--drain", default="1800", help="seconds SUMO may run after them")
     ap.add_argument("--jobs", default="2", help="SUMO processes")
     ap.add_argument("--work", type=Path, help="folder for the corridors and SUMO outputs")
+    ap.add_argument(
+        "--set",
+        action="append",
+        default=[],
+        metavar="KEY=VALUE",
+        help="a setting of greenwave's arm, passed to glosa_vs_sumo.py (repeatable)",
+    )
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
     a = ap.parse_args(argv)
     from greenwave.cli import parse_list
@@ -103,6 +110,7 @@ def main(argv=None) -> int:
             "--work",
             str(d / "runs"),
             "--json",
+            *(f"--set={kv}" for kv in a.set),
         ]
         out = io.StringIO()
         with contextlib.redirect_stdout(out):

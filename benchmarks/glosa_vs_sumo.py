@@ -448,6 +448,13 @@ def main(argv=None) -> int:
         f"(default {DRAIN_S:g})",
     )
     net.add_argument(
+        "--set",
+        action="append",
+        metavar="KEY=VALUE",
+        help="a setting of greenwave's arm (scenario key, e.g. advisory.plan_start_margin_s=1); "
+        "repeatable; for choosing parameters on training networks",
+    )
+    net.add_argument(
         "--work",
         type=Path,
         metavar="DIR",
@@ -467,6 +474,7 @@ def main(argv=None) -> int:
         "--drain": a.drain,
         "--work": a.work,
         "--device-range": a.device_range,
+        "--set": a.set,
     }
     if a.net is not None:
         given = [
@@ -946,6 +954,7 @@ def _net_setup(a, tmp_dir: Path | None) -> dict:
         notes += [f"import: {n}" for n in inotes]
         source = "imported from the net"
     sc, band, limit = _with_freedom(sc, min_kmh, msf, a)
+    sc = _with_settings(sc, a.set or [])
     world = World.build(sc)
     notes += _check_world(world, edges, a)
     try:
@@ -1553,6 +1562,32 @@ def _with_freedom(sc, min_kmh: float, msf: float, a):
             f"{where}: the advisory with band {band[0]:g}–{band[1]:g} km/h is not valid: {e}"
         ) from None
     return sc.model_copy(update={"advisory": adv, "drivers": drv}), band, limit
+
+
+def _with_settings(sc, settings: list[str]):
+    """The scenario with ``--set KEY=VALUE`` settings (dotted scenario keys, one TOML scalar
+    each), applied after the matched freedom and policy, validated like a scenario file."""
+    from greenwave.sim.sweep import parse_values
+
+    if not settings:
+        return sc
+    data = sc.model_dump(mode="json")
+    for text in settings:
+        key, sep, rest = text.partition("=")
+        try:
+            values = parse_values(rest) if sep and key.strip() else []
+        except ValueError as e:
+            raise InputError(f"--set {text}: {e}") from None
+        if len(values) != 1:
+            raise InputError(f"--set {text}: expected KEY=VALUE (one value)")
+        try:
+            data = apply_override(data, key.strip(), values[0])
+        except KeyError:
+            raise InputError(f"--set {text}: {key.strip()} is not a scenario setting") from None
+    try:
+        return parse_scenario(data)
+    except ValueError as e:
+        raise InputError(f"--set: {e}") from None
 
 
 def _check_world(world: World, edges: dict[str, float], a) -> list[str]:
