@@ -311,7 +311,6 @@ def test_net_has_internal_lanes_and_through_connections(built):
         assert {(j, cg.PROGRAM_ID) for j in p.signal_ids} <= progs
 
 
-
 @needs_sumo
 def test_stop_lines_are_as_far_apart_in_sumo_as_in_greenwave(built):
     # Greenwave's junctions have no width; SUMO puts an internal lane between two edges.  Along

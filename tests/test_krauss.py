@@ -190,11 +190,8 @@ def test_a_queue_far_ahead_does_not_slow_the_entry(model):
     assert tr["v"][second][0] == pytest.approx(50 / 3.6, abs=0.02)
 
 
-@pytest.mark.parametrize("model", ["krauss", "idm"])
-@pytest.mark.parametrize("dt", [0.5, 1.0])
+@pytest.mark.parametrize(("model", "dt"), [("krauss", 0.5), ("krauss", 1.0), ("idm", 0.5)])
 def test_insertion_speed_stops_behind_the_leaders_stop(model, dt):
-    if model == "idm" and dt > 0.5:
-        pytest.skip("IDM runs at steps up to 0.5 s")
     drivers = {**SUMO_KRAUSS} if model == "krauss" else {}
     w = corridor(n=2, drivers=drivers, simulation={"dt_s": dt})
     sim = Simulation(w, seed=0, advisory=False)
