@@ -45,7 +45,7 @@ class Advisories(RecordColumns):
         ``PlanTable.group_keys``), -1 when no signal is ahead
     refused : dict of row → reason, the vehicles whose ``turn`` the approach at their
         position does not have (their other columns are the straight-on advice and must not be
-        sent: the request is a 422, see :func:`api.advisor.refusal`)
+        sent: the request is a 422, see :class:`api.advisor.Refusal`)
     """
 
     vehicle_id: list

@@ -9,7 +9,6 @@ from dataclasses import dataclass
 import numpy as np
 
 from .bands import BandParams, Bands, speed_bands
-from .movements import THROUGH
 from .network import Network
 from .plans import Plans, approach_plans
 from .spat import SignalTiming
@@ -80,18 +79,14 @@ def advise(
         turn the approach has no movement for raises ValueError (check first with
         :meth:`Network.movement_ahead`).
     """
-    dist, group, limit, stop_link = network.path_ahead(link, offset_m, m, turn)
-    n = dist.shape[0]
-    movement = np.full(n, -1, dtype=np.int64)
+    dist, group, limit, stop_link, movement = network.path_ahead(
+        link, offset_m, m, turn, return_movement=True
+    )
     cross_max = None
-    if turn is not None and m > 0:
-        t = np.broadcast_to(np.asarray(turn, dtype=np.int64), (n,))
-        turning = (t != THROUGH) & (stop_link[:, 0] >= 0)
-        if turning.any():
-            found = network.movements.find(stop_link[:, 0], t)
-            movement = np.where(turning, found, -1)
-            speed = np.take(network.movements.turn_speed_ms, np.maximum(found, 0))
-            cross_max = np.where(turning, speed, np.inf)
+    turning = movement >= 0
+    if turning.any():
+        speed = np.take(network.movements.turn_speed_ms, np.maximum(movement, 0))
+        cross_max = np.where(turning, speed, np.inf)
     if first_dist_m is not None:
         fd = np.asarray(first_dist_m, dtype=float)
         ok = np.isfinite(fd) & np.isfinite(dist[:, 0])

@@ -84,7 +84,7 @@ class Network:
         has_pred[nxt] = True
         return np.flatnonzero(~has_pred)
 
-    def path_ahead(self, link, offset_m, m: int, turn=None):
+    def path_ahead(self, link, offset_m, m: int, turn=None, *, return_movement=False):
         """The next ``m`` signalised stop lines along each vehicle's path.
 
         The path goes straight on (each link's ``next``), except for a vehicle that turns at its
@@ -110,6 +110,10 @@ class Network:
             ``THROUGH`` or ``RIGHT``); None (the default) or THROUGH: straight on, exactly as
             without it.  A turn the approach has no movement for is a ValueError: check with
             :meth:`movement_ahead` first.
+        return_movement : bool
+            Also return ``movement`` (N,) int64: the row of :attr:`movements` each turner takes
+            at its next stop line, -1 for vehicles going straight on (as ``numpy.unique``'s
+            ``return_index``).
 
         Returns
         -------
@@ -126,16 +130,19 @@ class Network:
         group = np.take(group, link, axis=0)
         limit = np.take(limit, link, axis=0)
         stop_link = np.take(stop_link, link, axis=0)
+        movement = np.full(link.shape, -1, dtype=np.int64)
+        out = (dist, group, limit, stop_link, movement) if return_movement else None
         if turn is None or m == 0:
-            return dist, group, limit, stop_link
+            return out or (dist, group, limit, stop_link)
         turn = np.broadcast_to(np.asarray(turn, dtype=np.int64), link.shape)
         turning = (turn != THROUGH) & (stop_link[:, 0] >= 0)
         if not turning.any():
-            return dist, group, limit, stop_link
+            return out or (dist, group, limit, stop_link)
         mvs = self.movements
         mv = mvs.find(stop_link[:, 0], turn)
         if (turning & (mv < 0)).any():
             self._missing_turn(stop_link[:, 0], turn, mv, turning)
+        np.copyto(movement, mv, where=turning)
         # Whole-array selects rather than scattering into the turners' rows: the straight-on
         # rows keep their values bit for bit.
         mv = np.maximum(mv, 0)
@@ -154,7 +161,7 @@ class Network:
             np.copyto(group[:, 1:], np.take(g_t, target, axis=0), where=col)
             np.copyto(limit[:, 1:], np.take(l_t, target, axis=0), where=col)
             np.copyto(stop_link[:, 1:], np.take(s_t, target, axis=0), where=col)
-        return dist, group, limit, stop_link
+        return out or (dist, group, limit, stop_link)
 
     def movement_ahead(self, link, turn) -> tuple[np.ndarray, np.ndarray]:
         """Where each vehicle meets its next signalised stop line, and the movement it takes.
