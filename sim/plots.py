@@ -594,7 +594,9 @@ def group_change_figure(result: dict) -> Figure:
                     bar.set_hatch("//")
         ax.axhline(0.0, color="0.3", lw=0.8)
         ax.set_title(f"{title} (%)")
-        ax.set_xticks(x, [GROUP_LABELS.get(n, n) for n, _ in cols], rotation=0)
+        # Six groups with a turning network: slanted labels, or they run into each other.
+        labels = [GROUP_LABELS.get(n, n) for n, _ in cols]
+        ax.set_xticks(x, labels, rotation=30, ha="right", rotation_mode="anchor")
         ax.grid(axis="y")
     axes[0].set_ylabel("change (%), mean and 95 % CI over seeds")
     n_seeds = len(result.get("seeds", []))
