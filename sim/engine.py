@@ -286,6 +286,25 @@ def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
     pend_t[slots[fresh]] = t + (reaction_s[fresh] if np.ndim(reaction_s) else reaction_s)
 
 
+KERNELS = ("auto", "numpy", "numba")
+
+
+def _pick_kernel(kernel: str) -> str:
+    """The physics tick to run: ``"numba"`` (:mod:`sim.fastpath`, compiled; needs the ``fast``
+    extra), ``"numpy"`` (the reference) or ``"auto"`` (numba where installed)."""
+    if kernel not in KERNELS:
+        raise ValueError(f"kernel must be one of {', '.join(KERNELS)}, got {kernel!r}")
+    if kernel == "numpy":
+        return kernel
+    try:
+        import numba  # noqa: F401
+    except ImportError:
+        if kernel == "numba":
+            raise ValueError("kernel 'numba' needs numba: pip install 'greenwave[fast]'") from None
+        return "numpy"
+    return "numba"
+
+
 class Simulation:
     """One run of a scenario.
 
@@ -333,6 +352,7 @@ class Simulation:
         timing=None,
         drain_s: float | None = None,
         record_crossings: bool = False,
+        kernel: str = "auto",
     ):
         sc = world.scenario
         self.world = world
@@ -434,6 +454,14 @@ class Simulation:
         self.sig_state = np.zeros(self.n_groups, dtype=np.int8)
         self.sig_change_at = np.zeros(self.n_groups)
         self.sig_next_change = -math.inf
+        self.kernel = _pick_kernel(kernel)
+        if self.kernel == "numba":
+            from . import fastpath
+
+            self._fastpath = fastpath
+            self._fast = fastpath.kernels()
+            self._eta_scratch = np.empty(self.net.n_links)
+            self._claim_count = np.zeros(self.net.n_links * self.max_lanes, dtype=np.int64)
 
     # ----------------------------------------------------------------- storage
     _FLOAT = (
@@ -470,6 +498,8 @@ class Simulation:
         "lc_count",
         "link",
         "next_turn",
+        "next_link",
+        "next_link_turn",
         "stop_grp",
         "stop_turn",
         "stop_opp",
@@ -627,6 +657,12 @@ class Simulation:
         self.link_end[slots] = r.link_end_m[ro, k]
         self.next_turn[slots] = r.turn[ro, k]
         self.v_des[slots] = self.desired[slots] * self.net.link_speed_limit_ms[link]
+        # The link after (-1: none) and the turn at its end: what a front vehicle looks along
+        # for its leader (the route tables are megabytes on a city; these stay in cache).
+        lmax = r.links.shape[1]
+        k1 = np.minimum(k + 1, lmax - 1)
+        self.next_link[slots] = np.where(k + 1 < lmax, r.links[ro, k1], -1)
+        self.next_link_turn[slots] = r.turn[ro, k1]
 
     def _refresh_stop(self, slots):
         """Copy the next stop line's attributes of ``slots`` from the route tables."""
@@ -985,10 +1021,14 @@ class Simulation:
         go = best_lane >= 0
         if not go.any():
             return 0
-        movers, new_lane = c[go], best_lane[go]
-        # One driver per target gap: the one further ahead.
+        return self._apply_lane_changes(t, c[go], best_lane[go], link, lane_id, offs, ks, n_al)
+
+    def _apply_lane_changes(self, t, movers, new_lane, link, lane_id, offs, ks, n_al):
+        """Move ``movers`` (slots) to ``new_lane``, one driver per target gap (the one further
+        ahead); ``ks[:n_al]`` the sorted lane keys.  Updates ``lane_id`` in place; returns the
+        number of changes."""
         tkey = link[movers] * self.max_lanes + new_lane
-        at = np.searchsorted(ks[:n_al], tkey * scale + offs[movers])
+        at = np.searchsorted(ks[:n_al], tkey * self.key_scale + offs[movers])
         o = np.lexsort((-offs[movers], at, tkey))
         first = np.ones(o.size, dtype=bool)
         first[1:] = (tkey[o][1:] != tkey[o][:-1]) | (at[o][1:] != at[o][:-1])
@@ -1142,6 +1182,9 @@ class Simulation:
         return eta
 
     def _step(self, t):
+        if self.kernel == "numba":
+            self._step_compiled(t)
+            return
         n = self.hw
         self._sync_signals(t)
         if n == 0:
@@ -1366,34 +1409,12 @@ class Simulation:
                 self.turn_crossings += int((crossed & turning).sum())
                 over = crossed & turning & (v_new > vmax_turn + drv.decel_ms2 * dt + 1e-9)
                 self.turn_overspeed += int(over.sum())
-            if self.record_crossings:
-                ids = np.flatnonzero(crossed)
-                self.crossings.append(
-                    (
-                        np.full(ids.size, t + dt),
-                        self.vid[ids],
-                        link[ids],
-                        stop_turn[ids],
-                        grp[ids],
-                        st[ids],
-                    )
-                )
-            self.stop_k[:n][crossed] += 1
-            committed[crossed] = False
-            self._refresh_stop(np.flatnonzero(crossed))
+            self._crossed(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
         # Next link, and the lane taken on it.
         # (as for stop lines: a car stopped exactly at its line is still on its link)
         moved = al & (x_new > self.link_end[:n] + CROSS_EPS_M)
         if moved.any():
-            mv = np.flatnonzero(moved)
-            k_new = lk[mv] + 1
-            self.link_k[mv] = k_new
-            lmax = r.links.shape[1]
-            kk = np.minimum(k_new, lmax - 1)
-            nl = r.links[route[mv], kk]
-            ok = (k_new < lmax) & (nl >= 0)  # (the others leave the network in this step)
-            self.lane[mv[ok]] = self._lane_on(nl[ok], route[mv[ok]], kk[ok], self.lane[mv[ok]])
-            self._refresh_link(mv[ok])
+            self._moved(np.flatnonzero(moved))
 
         # Measures: emissions at the speed the position update moves with over the step (the
         # step's mean for the ballistic update; the new speed for Krauss's Euler update, as
@@ -1422,24 +1443,144 @@ class Simulation:
         v[:] = np.where(al, v_new, v)
 
         if self.record and self.record_routes.size:
-            entry = self.route_entry[route]
-            rec = al & (entry >= 0) & np.isin(entry, self.record_routes)
-            if rec.any():
-                ids = np.flatnonzero(rec)
-                self.traj.append(
-                    (
-                        np.full(ids.size, t + dt),
-                        self.vid[ids],
-                        entry[ids],
-                        pos[ids].copy(),
-                        v[ids].copy(),
-                        self.equipped[ids].copy(),
-                        ~np.isnan(target[ids]),
-                    )
-                )
+            self._record(t, al, route, pos, v, target)
 
         # Exits.
         done = al & (pos >= r.length_m[route])
+        if done.any():
+            self._exit(np.flatnonzero(done), t + dt)
+
+    def _crossed(self, t, ids, link, stop_turn, grp, st):
+        """Vehicles ``ids`` crossed their stop line in the step from ``t``: on to the next."""
+        if self.record_crossings:
+            self.crossings.append(
+                (
+                    np.full(ids.size, t + self.dt),
+                    self.vid[ids],
+                    link[ids],
+                    stop_turn[ids],
+                    grp[ids],
+                    st[ids],
+                )
+            )
+        self.stop_k[ids] += 1
+        self.committed[ids] = False
+        self._refresh_stop(ids)
+
+    def _moved(self, mv):
+        """Vehicles ``mv`` passed their link's end: onto the next link of the route, and the
+        lane taken on it (the others leave the network in this step)."""
+        r = self.routes
+        k_new = self.link_k[mv] + 1
+        self.link_k[mv] = k_new
+        lmax = r.links.shape[1]
+        kk = np.minimum(k_new, lmax - 1)
+        route = self.route[mv]
+        nl = r.links[route, kk]
+        ok = (k_new < lmax) & (nl >= 0)
+        self.lane[mv[ok]] = self._lane_on(nl[ok], route[ok], kk[ok], self.lane[mv[ok]])
+        self._refresh_link(mv[ok])
+
+    def _record(self, t, al, route, pos, v, target):
+        """Trajectory samples at ``t + dt`` of the vehicles on the recorded routes."""
+        entry = self.route_entry[route]
+        rec = al & (entry >= 0) & np.isin(entry, self.record_routes)
+        if rec.any():
+            ids = np.flatnonzero(rec)
+            self.traj.append(
+                (
+                    np.full(ids.size, t + self.dt),
+                    self.vid[ids],
+                    entry[ids],
+                    pos[ids].copy(),
+                    v[ids].copy(),
+                    self.equipped[ids].copy(),
+                    ~np.isnan(target[ids]),
+                )
+            )
+
+    def _step_compiled(self, t):
+        """:meth:`_step` with its per-vehicle work in the compiled kernels of
+        :mod:`sim.fastpath` (same arithmetic, same order: the same motion bit for bit)."""
+        n = self.hw
+        self._sync_signals(t)
+        if n == 0:
+            return
+        al = self.alive[:n]
+        n_alive = int(np.count_nonzero(al))
+        self.vehicle_steps += n_alive
+        if n_alive == 0:
+            return
+        fp, dt, drv, r, net = self._fast, self.dt, self.drv, self.routes, self.net
+        pos, v = self.pos[:n], self.v[:n]
+        route, lk, link = self.route[:n], self.link_k[:n], self.link[:n]
+        offs = pos - self.link_start[:n]
+        lane_id = link * self.max_lanes + self.lane[:n]
+        grp, committed, target = self.stop_grp[:n], self.committed[:n], self.target[:n]
+        v_des = self.v_des[:n]
+        st, dist, _dist_end, stop_turn, obstacle, yielded = fp.prepare(
+            t, dt, self.krauss, drv.decel_ms2, self.amber_decel, al, pos, v, v_des, target,
+            self.pend_v[:n], self.pend_t[:n], self.then_v[:n], self.then_t[:n],
+            self.stop_pos[:n], grp, self.stop_turn[:n], self.stop_opp[:n],
+            self.stop_opp_grp[:n], link, self.link_end[:n], self.sig_state, committed,
+            drv.accel_ms2, net.n_links, self._eta_scratch,
+        )  # fmt: skip
+        self.left_yields += yielded
+        if self.multilane and t + 1e-9 >= self.next_lane_change_t:
+            self.next_lane_change_t = t + LANE_CHANGE_INTERVAL_S
+            cand = fp.lane_change_candidates(
+                t, al, link, self.next_turn[:n], self.lc_until[:n], net.link_lanes,
+                self.link_end[:n], pos, offs, v, v_des, self.gap_prev[:n], self.vl_prev[:n],
+                drv.length_m,
+            )  # fmt: skip
+            if cand.any():
+                order, ks, n_al = self._sort(al, lane_id, offs)
+                best = fp.lane_change_choice(
+                    cand, order, ks, n_al, lane_id, self.lane[:n], link, net.link_lanes, offs,
+                    v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
+                    drv.accel_ms2, drv.decel_ms2, drv.time_headway_s, drv.min_gap_m,
+                    drv.length_m,
+                )  # fmt: skip
+                movers = np.flatnonzero(best >= 0)
+                if movers.size:
+                    self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
+        order, ks, n_al = self._sort(al, lane_id, offs)
+        self.sorted_lanes = (order[:n_al], ks[:n_al])
+        leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
+            al, order, n_al, lane_id, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
+            self.lc_count[:n], al & ~obstacle, self.next_link[:n], self.next_link_turn[:n],
+            self.link_end[:n], r.links, r.turn,
+            net.link_length_m, net.link_lanes, self.rear_of_lane, self._claim_count, self.max_lanes,
+            drv.length_m,
+        )  # fmt: skip
+        self.gap_prev[:n] = gap_l
+        self.vl_prev[:n] = v_l
+        u = self.dawdle_rng.random(n) if self.krauss and drv.sigma > 0.0 else np.zeros(0)
+        x_new, v_new, a_real, crossed, moved, _has_t, counts = fp.advance(
+            t, dt, self.krauss, al, pos, v, v_des, target, self.queued_until[:n],
+            self.stop_k[:n], link, net.link_group, leader, gap_l, v_l, obstacle, st, dist, grp,
+            self.sig_change_at, self.stop_vmax[:n], self.stop_pos[:n], self.link_end[:n],
+            committed, u, drv.sigma if self.krauss else 0.0, drv.accel_ms2, drv.decel_ms2,
+            drv.time_headway_s, drv.min_gap_m, self.adv.accel_ms2, self.adv.decel_ms2,
+        )  # fmt: skip
+        self.red_violations += counts[0]
+        self.cleared_on_red += counts[1]
+        self.turn_crossings += counts[2]
+        self.turn_overspeed += counts[3]
+        if crossed.any():
+            self._crossed(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
+        if moved.any():
+            self._moved(np.flatnonzero(moved))
+        done, min_gap, collisions = fp.finish(
+            dt, self.krauss, self.fuel_model == "vtmicro", al, pos, v, x_new, v_new, a_real,
+            self.fuel[:n], self.co2[:n], self.stopped_time[:n], self.stops[:n],
+            self.in_stop[:n], leader, real_l, gap_phys, lane_id, self.link_end[:n], route,
+            r.length_m,
+        )  # fmt: skip
+        self.min_gap = min(self.min_gap, min_gap)
+        self.collisions += collisions
+        if self.record and self.record_routes.size:
+            self._record(t, al, route, pos, v, target)
         if done.any():
             self._exit(np.flatnonzero(done), t + dt)
 
@@ -1468,6 +1609,8 @@ class Simulation:
         """
         self.n_advice_calls = 0
         self.n_advised = 0
+        if self.kernel == "numba":
+            self._fast = self._fastpath.kernels()  # per thread that runs the simulation
         env = simpy.Environment()
         for e in range(len(self.arr.entry_links)):
             env.process(self._arrivals(env, e))

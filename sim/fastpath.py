@@ -1,0 +1,761 @@
+"""The physics tick compiled with numba: the numpy tick of :mod:`sim.engine`, fused into loops.
+
+Why: the numpy tick costs ~150 array operations per step; at 10k+ vehicles each is a pass over
+memory, and numpy's per-element cost caps the tick near 2-3 M vehicle-steps/s.  Here the same
+steps run as a few loops over the vehicles (``numba.njit``), each vehicle's quantities staying
+in registers.
+
+Contract: every kernel evaluates the same expressions in the same order as its numpy
+counterpart (named in its docstring), with no fast-math, so the compiled tick moves every
+vehicle exactly as the numpy tick does, bit for bit (``tests/test_fastpath.py`` runs both on
+the same scenarios and compares positions, speeds and counters).  The fuel and CO2 rates
+differ only in ``exp``'s last bit (numpy's vectorised ``exp`` vs libm's), which never feeds back
+into the motion.
+
+What stays in numpy / Python (in :meth:`sim.engine.Simulation._step`): the stable sort of the
+vehicles by lane (numpy's timsort is close to one pass over the nearly sorted order), the
+signal states, and the rare per-event updates (vehicles that crossed a stop line, changed link
+or left; lane-change conflicts).
+
+numba is an optional extra (``pip install greenwave[fast]``); without it the numpy tick runs.
+Model sources are in :mod:`sim.carfollow` and :mod:`sim.fuel`; the scalar functions below are
+their one-vehicle forms.
+"""
+
+from __future__ import annotations
+
+import math
+import threading
+import types
+
+import numpy as np
+
+try:  # optional: the numpy tick is the reference and the fallback
+    from numba import njit, prange
+
+    AVAILABLE = True
+except ImportError:  # pragma: no cover - exercised where numba is not installed
+    AVAILABLE = False
+
+    prange = range
+
+    def njit(*args, **kwargs):
+        def wrap(f):
+            return f
+
+        return wrap if not (args and callable(args[0])) else args[0]
+
+
+from greenwave.movements import LEFT, RIGHT, THROUGH
+from greenwave.timing import AMBER, GREEN, RED
+
+from .carfollow import EMERGENCY_DECEL_MS2
+from .driver import FOLLOW_GAP_FACTOR, QUEUE_SPEED_MS, SAME_ADVICE_MS
+from .engine import (  # sim.engine imports this module only when a simulation uses it
+    CRITICAL_GAP_LEFT_S,
+    CROSS_EPS_M,
+    LANE_CHANGE_MIN_OFFSET_M,
+    LANE_CHANGE_SLOW_MS,
+    LOOKAHEAD_HOPS,
+    LOOKAHEAD_M,
+    MOBIL_B_SAFE_MS2,
+    MOBIL_LOOK_M,
+    MOBIL_POLITENESS,
+    MOBIL_SLOWER_MS,
+    MOBIL_THRESHOLD_MS2,
+    SNEAKER_DIST_M,
+    STOP_END_SPEED_MS,
+    STOP_SPEED_MS,
+)
+from .fuel import (
+    _HBEFA3_CO2_G_S,
+    _HBEFA3_FUEL_L_S,
+    _VTMICRO_PAIR_COLUMNS,
+    _VTMICRO_POWER_KNEE_MS,
+    _VTMICRO_SPEED_MAX_MS,
+    HBEFA3_COAST_DECEL_COEFFS,
+    HBEFA3_COAST_MIN_SPEED_MS,
+    HBEFA3_ZERO_SPEED_MS,
+    VTMICRO_ACCEL_MIN_MS2,
+    VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG,
+)
+
+INF = math.inf
+
+# VT-Micro fuel and CO2 surfaces (rows 0-7 fuel, 8-15 CO2: matrix L/M x power of a), speed
+# polynomial coefficients by power of v: (16, 4).
+_VT_COEF = np.ascontiguousarray(np.hstack([c.reshape(-1, 1) for c in _VTMICRO_PAIR_COLUMNS]))
+_HB_FUEL = np.asarray(_HBEFA3_FUEL_L_S, dtype=np.float64)
+_HB_CO2 = np.asarray(_HBEFA3_CO2_G_S, dtype=np.float64)
+_HB_COAST = np.asarray(HBEFA3_COAST_DECEL_COEFFS, dtype=np.float64)
+
+
+# ----------------------------------------------------------------- one-vehicle model forms
+@njit(cache=True, error_model="numpy")
+def idm_free(v, v0, a_max):
+    """:func:`sim.carfollow.idm_free` for one vehicle."""
+    r = v / v0
+    r *= r
+    return a_max * (1.0 - r * r)
+
+
+@njit(cache=True, error_model="numpy")
+def idm_interaction(v, dv, gap, a_max, b, T, s0):
+    """:func:`sim.carfollow.idm_interaction` for one vehicle."""
+    s_star = s0 + max(v * T + v * dv / (2.0 * math.sqrt(a_max * b)), 0.0)
+    ratio = s_star / max(gap, 1e-3)
+    return -a_max * ratio * ratio
+
+
+@njit(cache=True, error_model="numpy")
+def safe_speed(v, gap, v_leader, dt, decel):
+    """:func:`sim.carfollow.safe_speed` for one vehicle."""
+    room = gap + v_leader * v_leader / (2.0 * decel) - v * dt / 2.0
+    half = decel * dt / 2.0
+    return max(-half + math.sqrt(max(half * half + 2.0 * decel * room, 0.0)), 0.0)
+
+
+@njit(cache=True, error_model="numpy")
+def safe_accel(v, gap, v_leader, dt, decel):
+    """:func:`sim.carfollow.safe_accel` for one vehicle."""
+    room = max(gap + v_leader * v_leader / (2.0 * decel), 0.0)
+    a = (safe_speed(v, gap, v_leader, dt, decel) - v) / dt
+    if v * dt > 2.0 * room:
+        return min(a, -v * v / (2.0 * max(room, 1e-12)))
+    return a
+
+
+@njit(cache=True, error_model="numpy")
+def euler_brake_gap(speed, decel, dt):
+    """:func:`sim.carfollow.euler_brake_gap` for one vehicle."""
+    v = max(speed, 0.0)
+    step = decel * dt
+    m = math.floor(v / step)
+    return dt * (m * v - step * m * (m + 1.0) / 2.0)
+
+
+@njit(cache=True, error_model="numpy")
+def euler_safe_speed(gap, decel, dt, hold):
+    """:func:`sim.carfollow.euler_safe_speed` for one vehicle; ``hold`` (s) >= ``dt``."""
+    if not math.isfinite(gap):
+        return INF
+    g = max(gap, 0.0)
+    step = decel * dt
+    bt = decel * (hold - 0.5 * dt)
+    est = -bt + math.sqrt(bt * bt + 2.0 * decel * g)
+    m0 = math.floor(est / step)
+    best = 0.0
+    for dm in (-1.0, 0.0, 1.0):
+        m = max(m0 + dm, 0.0)
+        v = (g + step * dt * m * (m + 1.0) / 2.0) / (m * dt + hold)
+        if (v >= m * step - 1e-12) and (v < (m + 1.0) * step + 1e-12):
+            best = max(best, v)
+    return best
+
+
+@njit(cache=True, error_model="numpy")
+def lane_on(link, turn, lane, link_lanes):
+    """:meth:`sim.engine.Simulation._lane_on` for one vehicle (``turn`` at that link)."""
+    nl = link_lanes[link]
+    if turn == LEFT:
+        return nl - 1
+    if turn == RIGHT:
+        return 0
+    return min(lane, nl - 1)
+
+
+@njit(cache=True, error_model="numpy")
+def idm_acc(vv, vd, gap, vl, a, b, T, s0):
+    """IDM with or without a leader (``gap`` inf: none), as ``idm`` in ``_change_lanes``."""
+    out = idm_free(vv, vd, a)
+    if math.isfinite(gap):
+        return out + idm_interaction(vv, vv - vl, gap, a, b, T, s0)
+    return out + 0.0
+
+
+# ----------------------------------------------------------------------------- the tick
+def prepare(
+    t, dt, krauss, decel, amber_decel, al, pos, v, v_des, target, pend_v, pend_t, then_v,
+    then_t, stop_pos, grp, stop_turn_slot, stop_opp, stop_opp_grp, link, link_end, sig_state,
+    committed, accel, n_links, eta_scratch,
+):  # fmt: skip
+    """Signals and obstacles: the part of ``_step`` before lane changes and leaders.
+
+    Activates pending targets (reaction time) and plan resumptions, works out each vehicle's
+    signal state, amber commitment, stop-line obstacle and permitted-left yields.  Arrays (n,)
+    updated in place: ``target, pend_t, then_t, committed``.  Returns ``st`` (n,) int8,
+    ``dist`` (n,) m to the stop line, ``dist_end`` (n,) m to the link's end, ``stop_turn``
+    (n,), ``obstacle`` (n,) bool and the number of vehicles that yielded this step.
+    """
+    n = al.size
+    st = np.empty(n, dtype=np.int8)
+    dist = np.empty(n)
+    dist_end = np.empty(n)
+    stop_turn = np.empty(n, dtype=np.int64)
+    obstacle = np.zeros(n, dtype=np.bool_)
+    n_left = 0
+    for i in prange(n):
+        if al[i] and pend_t[i] <= t:
+            target[i] = pend_v[i]
+            pend_t[i] = INF
+        if al[i] and then_t[i] <= t and math.isinf(pend_t[i]):
+            target[i] = then_v[i]
+            then_t[i] = INF
+        has_sig = al[i] and grp[i] >= 0
+        s = sig_state[grp[i]] if has_sig else np.int8(GREEN)
+        st[i] = s
+        d = stop_pos[i] - pos[i]
+        dist[i] = d
+        if s == GREEN:
+            committed[i] = False
+        amber = s == AMBER
+        if krauss:
+            v_next = v[i] - decel * dt
+            cannot_stop = v_next > euler_safe_speed(max(d, 0.0), decel, dt, dt) + 1e-9
+        else:
+            cannot_stop = v[i] * v[i] > 2.0 * amber_decel * max(d, 1e-9)
+        if amber and cannot_stop and not committed[i] and d > 0:
+            committed[i] = True
+        turn = stop_turn_slot[i] if has_sig else THROUGH
+        stop_turn[i] = turn
+        if has_sig and turn == LEFT:
+            n_left += 1
+            if amber and d < SNEAKER_DIST_M:
+                committed[i] = True
+        obstacle[i] = has_sig and (s == RED or amber) and not committed[i]
+        dist_end[i] = link_end[i] - pos[i]
+    yielded = 0
+    if n_left == 0:
+        return st, dist, dist_end, stop_turn, obstacle, yielded
+    any_permitted = False
+    for i in range(n):
+        if (
+            al[i]
+            and grp[i] >= 0
+            and stop_turn[i] == LEFT
+            and stop_opp[i] >= 0
+            and stop_opp_grp[i] >= 0
+            and sig_state[stop_opp_grp[i]] != RED
+        ):
+            any_permitted = True
+            break
+    if not any_permitted:
+        return st, dist, dist_end, stop_turn, obstacle, yielded
+    # Soonest arrival at the stop line per link among vehicles that will cross (Simulation.
+    # _oncoming_eta): what a permitted left turn from the opposite approach waits for.
+    eta = eta_scratch
+    eta[:] = INF
+    for i in range(n):
+        moving = al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT
+        if not moving:
+            continue
+        vs = v[i]
+        dd = max(dist_end[i], 0.0)
+        vd = max(v_des[i], vs)
+        d_acc = (vd * vd - vs * vs) / (2.0 * accel)
+        if dd <= d_acc:
+            tt = (math.sqrt(vs * vs + 2.0 * accel * dd) - vs) / accel
+        else:
+            tt = (vd - vs) / accel + (dd - d_acc) / max(vd, 0.1)
+        if tt < eta[link[i]]:
+            eta[link[i]] = tt
+    for i in range(n):
+        if (
+            al[i]
+            and grp[i] >= 0
+            and stop_turn[i] == LEFT
+            and stop_opp[i] >= 0
+            and stop_opp_grp[i] >= 0
+            and sig_state[stop_opp_grp[i]] != RED
+            and eta[stop_opp[i]] < CRITICAL_GAP_LEFT_S
+        ):
+            if not obstacle[i]:
+                yielded += 1
+            obstacle[i] = True
+    return st, dist, dist_end, stop_turn, obstacle, yielded
+
+
+def lane_change_candidates(
+    t, al, link, next_turn, lc_until, link_lanes, link_end, pos, offs, v, v_des, gap_prev,
+    vl_prev, length,
+):  # fmt: skip
+    """Drivers who look for another lane this step (``_change_lanes``'s ``cand``), (n,) bool."""
+    n = al.size
+    cand = np.zeros(n, dtype=np.bool_)
+    for i in prange(n):
+        if not al[i] or link_lanes[link[i]] < 2 or next_turn[i] != THROUGH or lc_until[i] > t:
+            continue
+        to_end = link_end[i] - pos[i]
+        if to_end <= LANE_CHANGE_MIN_OFFSET_M and not v[i] < LANE_CHANGE_SLOW_MS:
+            continue
+        if not (to_end > length) or not (offs[i] > LANE_CHANGE_MIN_OFFSET_M):
+            continue
+        cand[i] = gap_prev[i] < MOBIL_LOOK_M and vl_prev[i] < v_des[i] - MOBIL_SLOWER_MS
+    return cand
+
+
+@njit(cache=True, error_model="numpy")
+def _neighbour(i_sorted, lane_of, order, lane_s, n_al):
+    if i_sorted < 0 or i_sorted >= n_al or n_al == 0:
+        return -1
+    return order[i_sorted] if lane_s[i_sorted] == lane_of else -1
+
+
+@njit(cache=True, error_model="numpy")
+def _gap_to(front, back, offs, length):
+    return offs[front] - offs[back] - length if front >= 0 else INF
+
+
+@njit(cache=True, error_model="numpy")
+def _krauss_safe(gap, vl, min_gap, decel, dt, tau):
+    g = gap if math.isfinite(gap) else 1e6
+    return euler_safe_speed(g - min_gap + euler_brake_gap(vl, decel, dt), decel, dt, max(tau, dt))
+
+
+def lane_change_choice(
+    cand, order, ks, n_al, lane_id, lane, link, link_lanes, offs, v, v_des, obstacle, dist,
+    key_scale, max_lanes, krauss, dt, a, b, T, s0, length,
+):  # fmt: skip
+    """MOBIL's choice per candidate (``_change_lanes`` up to ``best_lane``): the new lane
+    (n,) int, -1 where the driver stays."""
+    n = cand.size
+    best_lane = np.full(n, -1, dtype=np.int64)
+    pos_in = np.empty(order.size, dtype=np.int64)
+    for j in prange(order.size):
+        pos_in[order[j]] = j
+    lane_s = np.empty(n_al, dtype=np.int64)
+    for j in prange(n_al):
+        lane_s[j] = lane_id[order[j]]
+    ks_al = ks[:n_al]
+    for c in prange(n):
+        if not cand[c]:
+            continue
+        ic = pos_in[c]
+        lead = _neighbour(ic + 1, lane_id[c], order, lane_s, n_al)
+        back = _neighbour(ic - 1, lane_id[c], order, lane_s, n_al)
+        g_c = _gap_to(lead, c, offs, length)
+        vl_c = v[lead] if lead >= 0 else 0.0
+        vc, vdc = v[c], v_des[c]
+        if obstacle[c]:
+            stop_acc = idm_interaction(vc, vc, dist[c] + s0, a, b, T, s0) + idm_free(vc, vdc, a)
+        else:
+            stop_acc = INF
+        a_c = min(idm_acc(vc, vdc, g_c, vl_c, a, b, T, s0), stop_acc)
+        if back >= 0:
+            g_oc = _gap_to(c, back, offs, length)
+            a_o = idm_acc(v[back], v_des[back], g_oc, vc, a, b, T, s0)
+            a_o_new = idm_acc(v[back], v_des[back], g_c + length + g_oc, vl_c, a, b, T, s0)
+        else:
+            a_o = 0.0
+            a_o_new = 0.0
+        best_gain = -INF
+        for side in (-1, 1):
+            new_lane = lane[c] + side
+            ok = new_lane >= 0 and new_lane < link_lanes[link[c]]
+            tid = link[c] * max_lanes + new_lane
+            at = np.searchsorted(ks_al, tid * key_scale + offs[c])
+            nlead = _neighbour(at, tid, order, lane_s, n_al)
+            nback = _neighbour(at - 1, tid, order, lane_s, n_al)
+            g_new = _gap_to(nlead, c, offs, length)
+            nb = nback >= 0
+            g_back = offs[c] - offs[nback] - length if nb else INF
+            vl_new = v[nlead] if nlead >= 0 else 0.0
+            a_c_new = min(idm_acc(vc, vdc, g_new, vl_new, a, b, T, s0), stop_acc)
+            if nb:
+                g_n_now = g_back + length + g_new if nlead >= 0 else INF
+                a_n = idm_acc(v[nback], v_des[nback], g_n_now, vl_new, a, b, T, s0)
+                a_n_new = idm_acc(v[nback], v_des[nback], g_back, vc, a, b, T, s0)
+            else:
+                a_n = 0.0
+                a_n_new = 0.0
+            safe = g_new > 0.0 and g_back > 0.0 and a_n_new >= -MOBIL_B_SAFE_MS2
+            if krauss:
+                if nb and not (
+                    v[nback] - _krauss_safe(g_back, vc, s0, b, dt, T) <= MOBIL_B_SAFE_MS2 * dt
+                ):
+                    safe = False
+                if nlead >= 0 and not (
+                    vc - _krauss_safe(g_new, vl_new, s0, b, dt, T) <= MOBIL_B_SAFE_MS2 * dt
+                ):
+                    safe = False
+            gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n + a_o_new - a_o)
+            if ok and safe and gain > MOBIL_THRESHOLD_MS2 and gain > best_gain:
+                best_gain = gain
+                best_lane[c] = new_lane
+    return best_lane
+
+
+def leaders(
+    al, order, n_al, lane_id, route, lk, pos, offs, v, lane, stream, lc_count, claims,
+    next_link, next_link_turn, link_end, route_links, route_turn, link_length, link_lanes, rear_of,
+    claim_count, max_lanes,
+    length,
+):  # fmt: skip
+    """Every vehicle's leader (:meth:`sim.engine.Simulation._leaders`, same returns):
+    ``leader, gap, v_l, real, gap_phys`` (n,)."""
+    n = al.size
+    leader = np.full(n, -1, dtype=np.int64)
+    gap = np.full(n, INF)
+    real = np.zeros(n, dtype=np.bool_)
+    gap_phys = np.full(n, INF)
+    in_junction = np.zeros(n, dtype=np.bool_)
+    for j in prange(n_al):
+        i = order[j]
+        if j == 0 or lane_id[order[j - 1]] != lane_id[i]:
+            rear_of[lane_id[i]] = i
+        if j + 1 < n_al and lane_id[order[j + 1]] == lane_id[i]:
+            leader[i] = order[j + 1]
+    # Vehicles with a leader on their lane; front vehicles: the last vehicle on the lane they
+    # enter next (up to LOOKAHEAD_HOPS links), per slot (``head``: a front vehicle with a next
+    # link, ``h_dist``: its distance to the link's end, ``h_target``: the lane it enters).
+    lmax = route_links.shape[1]
+    head = np.zeros(n, dtype=np.bool_)
+    h_dist = np.empty(n)
+    h_target = np.empty(n, dtype=np.int64)
+    for i in prange(n):
+        li = leader[i]
+        if li >= 0:
+            same_path = (
+                route[li] == route[i] and stream[li] == stream[i] and lc_count[i] == 0
+                and lc_count[li] == 0
+            )  # fmt: skip
+            gap[i] = (pos[li] - pos[i] if same_path else offs[li] - offs[i]) - length
+            real[i] = True
+            gap_phys[i] = gap[i]
+            continue
+        if not al[i]:
+            continue
+        nxt = next_link[i]  # route_links[route, link_k + 1], -1 past the route's end
+        if nxt < 0:
+            continue
+        rh = route[i]
+        dist_end = link_end[i] - pos[i]
+        lane_next = lane_on(nxt, next_link_turn[i], lane[i], link_lanes)
+        found = -1
+        extra = dist_end
+        cur_link, cur_lane, cur_k = nxt, lane_next, lk[i] + 1
+        for _ in range(LOOKAHEAD_HOPS):
+            rear = rear_of[cur_link * max_lanes + cur_lane]
+            if rear >= 0:
+                found = rear
+                break
+            extra += link_length[cur_link]
+            k2 = cur_k + 1
+            nx2 = route_links[rh, k2] if k2 < lmax else -1
+            if not (nx2 >= 0 and extra < LOOKAHEAD_M):
+                break
+            cur_lane = lane_on(nx2, route_turn[rh, k2], cur_lane, link_lanes)
+            cur_link = nx2
+            cur_k = k2
+        head[i] = True
+        h_dist[i] = dist_end
+        h_target[i] = nxt * max_lanes + lane_next
+        leader[i] = found
+        if found >= 0:
+            fi = found
+            same_h = (
+                route[fi] == rh and stream[fi] == stream[i] and lc_count[fi] == 0
+                and lc_count[i] == 0
+            )  # fmt: skip
+            g_phys = (pos[fi] - pos[i] if same_h else extra + offs[fi]) - length
+            gap_phys[i] = g_phys
+            gap[i] = g_phys if same_h else extra + max(offs[fi] - length, 0.0)
+            # Another approach's vehicle just across the line: a standing obstacle there.
+            in_junction[i] = not same_h and offs[fi] < length
+            real[i] = True
+    # Merging: front vehicles that may cross now and enter the same lane follow each other,
+    # the one nearest to its link's end first (by target lane, then distance; ties in slot
+    # order).  Only lanes claimed by two or more take part, counted in ``claim_count`` (zero
+    # outside this function).
+    n_multi = 0
+    for i in range(n):
+        if head[i] and claims[i]:
+            claim_count[h_target[i]] += 1
+    for i in range(n):
+        if head[i] and claims[i] and claim_count[h_target[i]] > 1:
+            n_multi += 1
+    if n_multi > 1:
+        ci = np.empty(n_multi, dtype=np.int64)
+        k = 0
+        for i in range(n):
+            if head[i] and claims[i] and claim_count[h_target[i]] > 1:
+                ci[k] = i
+                k += 1
+        by_dist = ci[np.argsort(h_dist[ci], kind="mergesort")]
+        srt = by_dist[np.argsort(h_target[by_dist], kind="mergesort")]
+        for k in range(1, n_multi):
+            me, before = srt[k], srt[k - 1]
+            if h_target[me] != h_target[before]:
+                continue
+            g_v = h_dist[me] - h_dist[before] - length
+            if g_v < gap[me]:
+                # A virtual leader: on another lane until the merge, not in the safety check.
+                leader[me] = before
+                gap[me] = g_v
+                real[me] = False
+                gap_phys[me] = INF
+                in_junction[me] = False
+    for i in range(n):
+        if head[i] and claims[i]:
+            claim_count[h_target[i]] = 0
+    # Leave the table empty for the next tick.
+    for j in prange(n_al):
+        rear_of[lane_id[order[j]]] = -1
+    v_l = np.zeros(n)
+    for i in prange(n):
+        if leader[i] >= 0:
+            if not in_junction[i]:
+                v_l[i] = v[leader[i]]
+        else:
+            real[i] = False
+    return leader, gap, v_l, real, gap_phys
+
+
+def advance(
+    t, dt, krauss, al, pos, v, v_des, target, queued_until, stop_k, link, link_group, leader, gap_l,
+    v_l, obstacle, st, dist, grp, sig_change_at, stop_vmax, stop_pos, link_end, committed,
+    u_dawdle, sigma, a, b, T, s0, adv_accel, adv_decel,
+):  # fmt: skip
+    """Accelerations and the position update (``_step`` from the driver policy to the stop
+    lines crossed).  Updates ``queued_until`` in place (:func:`sim.driver.release_queued`).
+    Returns ``x_new, v_new, a_real, crossed, moved`` (n,), ``has_t`` (n,) bool (steering to a
+    target) and counters ``(red_violations, cleared_on_red, turn_crossings, turn_overspeed)``."""
+    n = al.size
+    x_new = np.empty(n)
+    v_new = np.empty(n)
+    a_real = np.empty(n)
+    crossed = np.zeros(n, dtype=np.bool_)
+    moved = np.zeros(n, dtype=np.bool_)
+    has_t = np.zeros(n, dtype=np.bool_)
+    red_viol = 0
+    cleared = 0
+    turn_cross = 0
+    turn_over = 0
+    sqrt_ab = 2.0 * math.sqrt(a * b)
+    for i in prange(n):
+        # release_queued
+        qu = queued_until[i]
+        if qu >= 0 and stop_k[i] >= qu:
+            qu = -1
+        if al[i] and link_group[link[i]] >= 0 and v[i] < QUEUE_SPEED_MS and qu < 0:
+            qu = stop_k[i] + 1
+        queued_until[i] = qu
+    for i in prange(n):
+        vi = v[i]
+        has_l = leader[i] >= 0
+        vli = v_l[i]
+        gi = gap_l[i]
+        tg = target[i]
+        steer = not math.isnan(tg) and queued_until[i] < 0
+        if steer and has_l:
+            # follows_leader
+            dv = max(vi - vli, 0.0)
+            s_star = s0 + T * vi + vi * dv / sqrt_ab
+            if vli < tg - SAME_ADVICE_MS and gi <= FOLLOW_GAP_FACTOR * s_star:
+                steer = False
+        has_t[i] = steer
+        acc = min(max((v_des[i] - vi) / dt, -b), a) if krauss else idm_free(vi, v_des[i], a)
+        if steer:
+            track = min(max((tg - vi) / dt, -adv_decel), adv_accel)
+            free_up = a if krauss else idm_free(vi, max(v_des[i], tg), a)
+            acc = min(track, free_up) if track > 0 else track
+        if krauss:
+            if has_l:
+                v_safe = euler_safe_speed(gi - s0 + euler_brake_gap(vli, b, dt), b, dt, max(T, dt))
+                inter = min((v_safe - vi) / dt - acc, 0.0)
+            else:
+                inter = 0.0
+            amax = INF
+        else:
+            inter = idm_interaction(vi, vi - vli, gi, a, b, T, s0) if has_l else 0.0
+            amax = safe_accel(vi, gi, vli, dt, EMERGENCY_DECEL_MS2) if has_l else INF
+        obs = obstacle[i]
+        has_sig = al[i] and grp[i] >= 0
+        d = dist[i]
+        if obs and steer and st[i] == RED:
+            # A driver following advice trusts it: a red that turns green before they can
+            # reach the line (1 s margin) is no reason to brake.
+            to_green = sig_change_at[grp[i] if has_sig else 0] - t
+            eta = d / max(vi, 0.1)
+            if eta >= to_green + 1.0:
+                obs = False
+        if obs:
+            if krauss:
+                v_stop = euler_safe_speed(d, b, dt, dt)
+                inter_o = min((v_stop - vi) / dt - acc, 0.0)
+            else:
+                inter_o = idm_interaction(vi, vi, d + s0, a, b, T, s0)
+            inter = min(inter, inter_o)
+            if not krauss:
+                amax = min(amax, safe_accel(vi, d, 0.0, dt, EMERGENCY_DECEL_MS2))
+        acc = acc + inter
+        if krauss and sigma > 0.0 and not steer:
+            v_max = max(vi + acc * dt, 0.0)
+            floor = min(max(vi - b * dt, 0.0), v_max)
+            dawdle = sigma * min(v_max, a) * dt * u_dawdle[i]
+            acc = (max(v_max - dawdle, floor) - vi) / dt
+        vmax_turn = stop_vmax[i] if has_sig else INF
+        turning = math.isfinite(vmax_turn)
+        if turning:
+            room = max(d - vi * dt, 0.0)
+            v_allow = math.sqrt(vmax_turn * vmax_turn + 2.0 * b * room)
+            amax = min(amax, (v_allow - vi) / dt)
+        acc = min(acc, amax)
+        acc = max(acc, -EMERGENCY_DECEL_MS2)
+        if not al[i]:
+            acc = 0.0
+        if krauss:
+            vn = max(vi + acc * dt, 0.0)
+            xn = pos[i] + vn * dt
+        else:
+            vn = vi + acc * dt
+            if vn < 0.0:
+                xn = pos[i] - vi * vi / (2.0 * acc)
+                vn = 0.0
+            else:
+                xn = pos[i] + vi * dt + 0.5 * acc * dt * dt
+        x_new[i] = xn
+        v_new[i] = vn
+        a_real[i] = (vn - vi) / dt
+        if has_sig and xn > stop_pos[i] + CROSS_EPS_M:
+            crossed[i] = True
+            if st[i] == RED:
+                if committed[i]:
+                    cleared += 1
+                else:
+                    red_viol += 1
+            if turning:
+                turn_cross += 1
+                if vn > vmax_turn + b * dt + 1e-9:
+                    turn_over += 1
+        moved[i] = al[i] and xn > link_end[i] + CROSS_EPS_M
+    return x_new, v_new, a_real, crossed, moved, has_t, (red_viol, cleared, turn_cross, turn_over)
+
+
+@njit(cache=True, error_model="numpy")
+def _vtmicro_surface(v, a, row0):
+    """exp of one VT-Micro surface's polynomial for one clipped vehicle; ``row0`` = 8 s + 4 m
+    (surface s, matrix L/M) in the stacked coefficient table."""
+    c = _VT_COEF
+    p0 = ((c[row0, 3] * v + c[row0, 2]) * v + c[row0, 1]) * v + c[row0, 0]
+    p1 = ((c[row0 + 1, 3] * v + c[row0 + 1, 2]) * v + c[row0 + 1, 1]) * v + c[row0 + 1, 0]
+    p2 = ((c[row0 + 2, 3] * v + c[row0 + 2, 2]) * v + c[row0 + 2, 1]) * v + c[row0 + 2, 0]
+    p3 = ((c[row0 + 3, 3] * v + c[row0 + 3, 2]) * v + c[row0 + 3, 1]) * v + c[row0 + 3, 0]
+    return math.exp(((p3 * a + p2) * a + p1) * a + p0)
+
+
+@njit(cache=True, error_model="numpy")
+def _vtmicro_pair(v, a):
+    """Fuel (L/s) and CO2 (g/s) of VT-Micro for one vehicle (:func:`sim.fuel.fuel_co2_rates`:
+    the same clipping and Horner order)."""
+    v = min(max(v, 0.0), _VTMICRO_SPEED_MAX_MS)
+    a_ceiling = VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG / max(v, _VTMICRO_POWER_KNEE_MS)
+    a = min(max(a, VTMICRO_ACCEL_MIN_MS2), a_ceiling)
+    m = 4 if a < 0.0 else 0
+    return _vtmicro_surface(v, a, m), _vtmicro_surface(v, a, 8 + m)
+
+
+@njit(cache=True, error_model="numpy")
+def _hbefa3(v, accel, c):
+    """SUMO's HBEFA3 rate for one vehicle (:func:`sim.fuel._hbefa3_rate`), units of ``c``."""
+    v = max(v, 0.0)
+    inner = ((accel * c[2] + c[1]) * accel + c[3] + (v * c[5] + c[4]) * v) * v + c[0]
+    inner = max(inner, 0.0)
+    if v >= HBEFA3_COAST_MIN_SPEED_MS:
+        coast = _HB_COAST[0] + _HB_COAST[1] * v
+    else:
+        vm = HBEFA3_COAST_MIN_SPEED_MS
+        coast = (_HB_COAST[0] + _HB_COAST[1] * vm) * max(v, 0.0) / vm
+    if v > HBEFA3_ZERO_SPEED_MS and accel < -coast:
+        return 0.0
+    return inner
+
+
+def finish(
+    dt, krauss, vtmicro, al, pos, v, x_new, v_new, a_real, fuel, co2, stopped_time, stops,
+    in_stop, leader, real_l, gap_phys, lane_id, link_end, route, route_length,
+):  # fmt: skip
+    """Emissions, stops, the safety check and the move (``_step`` after the link changes).
+    Updates ``fuel, co2, stopped_time, stops, in_stop, pos, v`` in place; returns ``done``
+    (n,) bool (reached the route's end), the smallest gap after the step (m) and the number
+    of collisions."""
+    n = al.size
+    done = np.zeros(n, dtype=np.bool_)
+    g_after = np.full(n, INF)
+    collisions = 0
+    for i in prange(n):
+        if not al[i]:
+            in_stop[i] = False
+            continue
+        vn = v_new[i]
+        v_move = vn if krauss else 0.5 * (v[i] + vn)
+        if vtmicro:
+            f, c = _vtmicro_pair(v_move, a_real[i])
+        else:
+            f, c = _hbefa3(v_move, a_real[i], _HB_FUEL), _hbefa3(v_move, a_real[i], _HB_CO2)
+        fuel[i] += f * dt
+        co2[i] += c * dt
+        stopped = vn <= STOP_SPEED_MS
+        if stopped:
+            stopped_time[i] += dt
+            if not in_stop[i]:
+                stops[i] += 1
+            in_stop[i] = True
+        elif in_stop[i]:
+            in_stop[i] = vn <= STOP_END_SPEED_MS
+        li = leader[i]
+        if (
+            real_l[i]
+            and math.isfinite(gap_phys[i])
+            and (lane_id[li] == lane_id[i] or x_new[i] > link_end[i] + CROSS_EPS_M)
+        ):
+            g = gap_phys[i] + (x_new[li] - pos[li]) - (x_new[i] - pos[i])
+            g_after[i] = g
+            if g < -CROSS_EPS_M:
+                collisions += 1
+    # Positions move only once every gap has been measured from the old ones.
+    for i in prange(n):
+        if al[i]:
+            pos[i] = x_new[i]
+            v[i] = v_new[i]
+            done[i] = pos[i] >= route_length[route[i]]
+    return done, g_after.min() if n else INF, collisions
+
+
+# ------------------------------------------------------------------------ compiled sets
+KERNELS = (
+    "prepare",
+    "lane_change_candidates",
+    "lane_change_choice",
+    "leaders",
+    "advance",
+    "finish",
+)
+
+
+def _compile(parallel: bool) -> types.SimpleNamespace:
+    """The tick's kernels compiled as one set: ``parallel`` spreads their per-vehicle loops
+    (``prange``) over numba's threads (``NUMBA_NUM_THREADS``, default all cores); otherwise
+    they run in the calling thread.  Each set is its own function object (own name, own
+    on-disk cache entry); both compile lazily, on first use."""
+    suffix = "_parallel" if parallel else "_serial"
+    out = {}
+    for name in KERNELS:
+        py = globals()[name]
+        f = types.FunctionType(py.__code__, py.__globals__, name + suffix, py.__defaults__)
+        f.__qualname__ = name + suffix
+        f.__doc__ = py.__doc__
+        out[name] = njit(cache=True, error_model="numpy", parallel=parallel)(f)
+    return types.SimpleNamespace(**out)
+
+
+PARALLEL = _compile(True)
+SERIAL = _compile(False)
+
+
+def kernels() -> types.SimpleNamespace:
+    """The kernel set for the calling thread: the parallel one on the main thread, the serial
+    one elsewhere (simulations run in worker threads, e.g. a sweep on a thread pool: numba's
+    default thread pool may not be entered from two threads at once, and the sweep already
+    uses the cores)."""
+    return PARALLEL if threading.current_thread() is threading.main_thread() else SERIAL
