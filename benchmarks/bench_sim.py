@@ -12,8 +12,12 @@ penetration: physics plus the advisory core calls every second):
   removed): what turning and lane changes cost.
 
 The physics tick is timed on its own (``tick``) and with the SimPy run around it (``run``).
+Each case runs with the compiled tick (``sim/fastpath.py``, numba; the default where numba
+is installed) and with the numpy tick it replaces, in the same process one after the other, so
+that the speed-up is measured in one run; ``--kernel numpy`` runs the numpy tick only.  The
+compiled kernels spread their loops over ``NUMBA_NUM_THREADS`` threads (default: all cores).
 
-    python benchmarks/bench_sim.py [--json] [--city-duration 900]
+    python benchmarks/bench_sim.py [--json] [--city-duration 900] [--kernel numba|numpy]
 """
 
 from __future__ import annotations
@@ -38,6 +42,9 @@ def measure(world, duration, advisory, min_alive=0, **kw):
     sim = Simulation(
         world, seed=1, advisory=advisory, penetration=0.5, duration_s=duration, warmup_s=0.0, **kw
     )
+    if sim.kernel == "numba":
+        # Compile (or load from numba's cache) outside the timed run.
+        Simulation(world, seed=1, advisory=False, duration_s=5.0, warmup_s=0.0, **kw).run()
     ticks = []
     step = sim._step
 
@@ -69,8 +76,21 @@ def main(argv=None):
     ap.add_argument("--corridor-duration", type=float, default=1800.0)
     ap.add_argument("--city-duration", type=float, default=900.0)
     ap.add_argument("--min-alive", type=int, default=10_000)
+    ap.add_argument(
+        "--kernel",
+        choices=("numba", "numpy"),
+        default="numba",
+        help="numba: the compiled tick, and the numpy tick for the speed-up (default); numpy: "
+        "the numpy tick only",
+    )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
+    if a.kernel == "numba":
+        try:
+            import numba  # noqa: F401
+        except ImportError:
+            ap.exit(2, "error: --kernel numba needs numba: pip install 'greenwave[fast]'\n")
+    kernels = ("numba", "numpy") if a.kernel == "numba" else ("numpy",)
     corridor = World.build(load_scenario(ROOT / "scenarios" / "zibo_arterial.toml"))
     city_sc = load_scenario(ROOT / "scenarios" / "zibo_city.toml")
     city = World.build(city_sc)
@@ -85,24 +105,41 @@ def main(argv=None):
         ("city_through", city_through, a.city_duration, a.min_alive),
     ):
         for adv in (False, True):
-            rows[f"{name}_{'advisory' if adv else 'baseline'}"] = measure(
-                world, dur, adv, min_alive
-            )
+            row = {}
+            for k in kernels:
+                m = measure(world, dur, adv, min_alive, kernel=k)
+                row.update(m if k == kernels[0] else {f"numpy_{key}": x for key, x in m.items()})
+            row["kernel"] = kernels[0]
+            if len(kernels) == 2:
+                row["tick_speedup"] = row["tick_steps_per_s"] / row["numpy_tick_steps_per_s"]
+                row["run_speedup"] = row["run_steps_per_s"] / row["numpy_run_steps_per_s"]
+            rows[f"{name}_{'advisory' if adv else 'baseline'}"] = row
+    threads = os.environ.get("NUMBA_NUM_THREADS", str(os.cpu_count()))
     print(
-        f"greenwave simulator throughput ({platform.machine()}, {os.cpu_count()} cpus, one process)"
+        f"greenwave simulator throughput ({platform.machine()}, {os.cpu_count()} cpus, one "
+        f"process; tick: {kernels[0]}" + (f", {threads} threads)" if kernels[0] == "numba" else ")")
     )
+    both = len(kernels) == 2
     print(
         f"{'case':<22}{'alive (mean)':>13}{'tick Msteps/s':>15}{'ns/veh-step':>13}"
         f"{'run Msteps/s':>14}"
+        + (f"{'numpy tick':>12}{'numpy run':>11}{'x tick':>8}" if both else "")
     )
     for k, r in rows.items():
-        print(
+        line = (
             f"{k:<22}{r['mean_alive']:>13.0f}{r['tick_steps_per_s'] / 1e6:>15.2f}"
             f"{r['ns_per_vehicle_step']:>13.0f}{r['run_steps_per_s'] / 1e6:>14.2f}"
         )
+        if both:
+            line += (
+                f"{r['numpy_tick_steps_per_s'] / 1e6:>12.2f}"
+                f"{r['numpy_run_steps_per_s'] / 1e6:>11.2f}{r['tick_speedup']:>8.1f}"
+            )
+        print(line)
     print(
         "tick = physics only (car following, lane changes, signals, fuel, measures); run = "
-        "whole SimPy run incl. arrivals, signal events and (advisory) core calls"
+        "whole SimPy run incl. arrivals, signal events and (advisory) core calls; numpy = the "
+        "reference tick, same motion"
     )
     if a.json:
         print(json.dumps({k: v for k, v in rows.items()}))

@@ -862,12 +862,25 @@ class Simulation:
         point, so the stable sort costs about one pass (nobody overtakes on a lane; only
         vehicles that changed link or lane move in the order).  Returns ``order`` (n,) slots,
         ``keys`` (n,) sorted keys and the number of alive vehicles (first in the order)."""
-        n = al.size
-        key = np.where(al, lane_id * self.key_scale + offs, np.inf)
+        order = self._order_for(al.size)
+        ks = np.where(al, lane_id * self.key_scale + offs, np.inf)[order]
+        return self._sorted(order, ks)
+
+    def _order_for(self, n):
+        """The last order, extended by slots new since (at its end)."""
         order = self.order
         if order.size < n:
             order = np.concatenate([order, np.arange(order.size, n)])
-        ks = key[order]
+        return order
+
+    def _sort_compiled(self, al, lane_id, offs):
+        """:meth:`_sort` with the keys gathered by a kernel."""
+        order = self._order_for(al.size)
+        return self._sorted(order, self._fast.sort_keys(al, lane_id, offs, order, self.key_scale))
+
+    def _sorted(self, order, ks):
+        """Stable-sort ``order`` by ``ks`` (the keys in that order); keeps the order for the
+        next sort.  Returns what :meth:`_sort` returns."""
         o = np.argsort(ks, kind="stable")
         order = order[o]
         self.order = order
@@ -1514,16 +1527,15 @@ class Simulation:
         fp, dt, drv, r, net = self._fast, self.dt, self.drv, self.routes, self.net
         pos, v = self.pos[:n], self.v[:n]
         route, lk, link = self.route[:n], self.link_k[:n], self.link[:n]
-        offs = pos - self.link_start[:n]
-        lane_id = link * self.max_lanes + self.lane[:n]
         grp, committed, target = self.stop_grp[:n], self.committed[:n], self.target[:n]
         v_des = self.v_des[:n]
-        st, dist, _dist_end, stop_turn, obstacle, yielded = fp.prepare(
+        offs, lane_id, st, dist, _dist_end, stop_turn, obstacle, yielded = fp.prepare(
             t, dt, self.krauss, drv.decel_ms2, self.amber_decel, al, pos, v, v_des, target,
             self.pend_v[:n], self.pend_t[:n], self.then_v[:n], self.then_t[:n],
             self.stop_pos[:n], grp, self.stop_turn[:n], self.stop_opp[:n],
-            self.stop_opp_grp[:n], link, self.link_end[:n], self.sig_state, committed,
-            drv.accel_ms2, net.n_links, self._eta_scratch,
+            self.stop_opp_grp[:n], link, self.link_start[:n], self.link_end[:n], self.lane[:n],
+            self.max_lanes, self.sig_state, committed, drv.accel_ms2, net.n_links,
+            self._eta_scratch,
         )  # fmt: skip
         self.left_yields += yielded
         if self.multilane and t + 1e-9 >= self.next_lane_change_t:
@@ -1534,7 +1546,7 @@ class Simulation:
                 drv.length_m,
             )  # fmt: skip
             if cand.any():
-                order, ks, n_al = self._sort(al, lane_id, offs)
+                order, ks, n_al = self._sort_compiled(al, lane_id, offs)
                 best = fp.lane_change_choice(
                     cand, order, ks, n_al, lane_id, self.lane[:n], link, net.link_lanes, offs,
                     v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
@@ -1544,7 +1556,7 @@ class Simulation:
                 movers = np.flatnonzero(best >= 0)
                 if movers.size:
                     self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
-        order, ks, n_al = self._sort(al, lane_id, offs)
+        order, ks, n_al = self._sort_compiled(al, lane_id, offs)
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
             al, order, n_al, lane_id, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
@@ -1592,7 +1604,7 @@ class Simulation:
         self.res["stops"][vid] = self.stops[slots]
         self.res["stopped_time_s"][vid] = self.stopped_time[slots]
         streams = self.stream[slots]
-        gone = np.isin(self.tail[streams], slots)
+        gone = self.tail[streams] == slots  # the streams whose last vehicle leaves
         self.tail[streams[gone]] = -1
         self.alive[slots] = False
         self.stop_grp[slots] = -1

@@ -176,25 +176,31 @@ def idm_acc(vv, vd, gap, vl, a, b, T, s0):
 # ----------------------------------------------------------------------------- the tick
 def prepare(
     t, dt, krauss, decel, amber_decel, al, pos, v, v_des, target, pend_v, pend_t, then_v,
-    then_t, stop_pos, grp, stop_turn_slot, stop_opp, stop_opp_grp, link, link_end, sig_state,
-    committed, accel, n_links, eta_scratch,
+    then_t, stop_pos, grp, stop_turn_slot, stop_opp, stop_opp_grp, link, link_start, link_end,
+    lane, max_lanes, sig_state, committed, accel, n_links, eta_scratch,
 ):  # fmt: skip
     """Signals and obstacles: the part of ``_step`` before lane changes and leaders.
 
     Activates pending targets (reaction time) and plan resumptions, works out each vehicle's
     signal state, amber commitment, stop-line obstacle and permitted-left yields.  Arrays (n,)
-    updated in place: ``target, pend_t, then_t, committed``.  Returns ``st`` (n,) int8,
+    updated in place: ``target, pend_t, then_t, committed``.  Returns ``offs`` (n,) m along
+    the link, ``lane_id`` (n,) link * max_lanes + lane, ``st`` (n,) int8,
     ``dist`` (n,) m to the stop line, ``dist_end`` (n,) m to the link's end, ``stop_turn``
     (n,), ``obstacle`` (n,) bool and the number of vehicles that yielded this step.
     """
     n = al.size
+    offs = np.empty(n)
+    lane_id = np.empty(n, dtype=np.int64)
     st = np.empty(n, dtype=np.int8)
     dist = np.empty(n)
     dist_end = np.empty(n)
     stop_turn = np.empty(n, dtype=np.int64)
     obstacle = np.zeros(n, dtype=np.bool_)
-    n_left = 0
+    permitted = np.zeros(n, dtype=np.bool_)
+    n_permitted = 0
     for i in prange(n):
+        offs[i] = pos[i] - link_start[i]
+        lane_id[i] = link[i] * max_lanes + lane[i]
         if al[i] and pend_t[i] <= t:
             target[i] = pend_v[i]
             pend_t[i] = INF
@@ -219,60 +225,52 @@ def prepare(
         turn = stop_turn_slot[i] if has_sig else THROUGH
         stop_turn[i] = turn
         if has_sig and turn == LEFT:
-            n_left += 1
             if amber and d < SNEAKER_DIST_M:
                 committed[i] = True
+            og = stop_opp_grp[i]
+            if stop_opp[i] >= 0 and og >= 0 and sig_state[og] != RED:
+                permitted[i] = True
+                n_permitted += 1
         obstacle[i] = has_sig and (s == RED or amber) and not committed[i]
         dist_end[i] = link_end[i] - pos[i]
     yielded = 0
-    if n_left == 0:
-        return st, dist, dist_end, stop_turn, obstacle, yielded
-    any_permitted = False
-    for i in range(n):
-        if (
-            al[i]
-            and grp[i] >= 0
-            and stop_turn[i] == LEFT
-            and stop_opp[i] >= 0
-            and stop_opp_grp[i] >= 0
-            and sig_state[stop_opp_grp[i]] != RED
-        ):
-            any_permitted = True
-            break
-    if not any_permitted:
-        return st, dist, dist_end, stop_turn, obstacle, yielded
+    if n_permitted == 0:
+        return offs, lane_id, st, dist, dist_end, stop_turn, obstacle, yielded
     # Soonest arrival at the stop line per link among vehicles that will cross (Simulation.
     # _oncoming_eta): what a permitted left turn from the opposite approach waits for.
-    eta = eta_scratch
-    eta[:] = INF
-    for i in range(n):
-        moving = al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT
-        if not moving:
+    tt = np.full(n, INF)
+    for i in prange(n):
+        if not (al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT):
             continue
         vs = v[i]
         dd = max(dist_end[i], 0.0)
         vd = max(v_des[i], vs)
         d_acc = (vd * vd - vs * vs) / (2.0 * accel)
         if dd <= d_acc:
-            tt = (math.sqrt(vs * vs + 2.0 * accel * dd) - vs) / accel
+            tt[i] = (math.sqrt(vs * vs + 2.0 * accel * dd) - vs) / accel
         else:
-            tt = (vd - vs) / accel + (dd - d_acc) / max(vd, 0.1)
-        if tt < eta[link[i]]:
-            eta[link[i]] = tt
+            tt[i] = (vd - vs) / accel + (dd - d_acc) / max(vd, 0.1)
+    eta = eta_scratch
+    eta[:] = INF
     for i in range(n):
-        if (
-            al[i]
-            and grp[i] >= 0
-            and stop_turn[i] == LEFT
-            and stop_opp[i] >= 0
-            and stop_opp_grp[i] >= 0
-            and sig_state[stop_opp_grp[i]] != RED
-            and eta[stop_opp[i]] < CRITICAL_GAP_LEFT_S
-        ):
+        if tt[i] < eta[link[i]]:
+            eta[link[i]] = tt[i]
+    for i in prange(n):
+        if permitted[i] and eta[stop_opp[i]] < CRITICAL_GAP_LEFT_S:
             if not obstacle[i]:
                 yielded += 1
             obstacle[i] = True
-    return st, dist, dist_end, stop_turn, obstacle, yielded
+    return offs, lane_id, st, dist, dist_end, stop_turn, obstacle, yielded
+
+
+def sort_keys(al, lane_id, offs, order, key_scale):
+    """The sort keys (:meth:`sim.engine.Simulation._sort`) gathered in the last order: lane id
+    * ``key_scale`` + offset, inf for empty slots."""
+    ks = np.empty(order.size)
+    for j in prange(order.size):
+        i = order[j]
+        ks[j] = lane_id[i] * key_scale + offs[i] if al[i] else INF
+    return ks
 
 
 def lane_change_candidates(
@@ -725,6 +723,7 @@ def finish(
 # ------------------------------------------------------------------------ compiled sets
 KERNELS = (
     "prepare",
+    "sort_keys",
     "lane_change_candidates",
     "lane_change_choice",
     "leaders",
