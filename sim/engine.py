@@ -4,13 +4,14 @@ Processes (SimPy)
 -----------------
 * ``_arrivals`` — one per entry link: vehicles arrive (pre-drawn, :mod:`sim.demand`) and join
   the entry queue of their lane.
-* ``_signals`` — wakes at every signal change of any group and refreshes the state array.
 * ``_advisory`` — every ``advisory.update_interval_s``: equipped, complying drivers within
   ``advisory.range_m`` of their next stop line ask the core (:func:`greenwave.advice.advise`,
   the same call as the API) for bands and pick a target speed: their desired speed clipped
   into the joint band they take (``drivers.option_*``, :meth:`greenwave.bands.Bands.choose_joint`;
   with ``drivers.hold_on_stop`` a "prepare to stop" keeps the target they have).
 * ``_physics`` — every ``dt``: inserts waiting vehicles, then moves all vehicles at once.
+  Signal states are refreshed at the start of each step for the groups whose change is due
+  (one batched call per step; nothing else reads them between steps).
 
 Streams
 -------
@@ -557,11 +558,6 @@ class Simulation:
                 yield env.timeout(dt)
             self.queue_tail[self.veh_stream[i]] += 1
 
-    def _signals(self, env):
-        while True:
-            self._sync_signals(env.now)
-            yield env.timeout(max(self.sig_next_change - env.now, 1e-6))
-
     def _sync_signals(self, t, groups=None):
         if t < self.sig_next_change:
             return
@@ -649,6 +645,14 @@ class Simulation:
     def _refresh_link(self, slots):
         """Copy the current link's attributes of ``slots`` from the route tables."""
         r = self.routes
+        if self.kernel == "numba":
+            self._fastpath.refresh_link(
+                np.asarray(slots, dtype=np.int64), self.route, self.link_k, self.desired,
+                r.links, r.link_start_m, r.link_end_m, r.turn, self.net.link_speed_limit_ms,
+                self.link, self.link_start, self.link_end, self.next_turn, self.v_des,
+                self.next_link, self.next_link_turn,
+            )  # fmt: skip
+            return
         ro = self.route[slots]
         k = np.minimum(self.link_k[slots], r.links.shape[1] - 1)
         link = r.links[ro, k]
@@ -667,6 +671,14 @@ class Simulation:
     def _refresh_stop(self, slots):
         """Copy the next stop line's attributes of ``slots`` from the route tables."""
         r = self.routes
+        if self.kernel == "numba":
+            self._fastpath.refresh_stop(
+                np.asarray(slots, dtype=np.int64), self.route, self.stop_k, r.stop_pos_m,
+                r.stop_group, r.stop_turn, r.stop_vmax_ms, r.stop_opposing,
+                r.stop_opposing_group, self.stop_pos, self.stop_grp, self.stop_turn,
+                self.stop_vmax, self.stop_opp, self.stop_opp_grp,
+            )  # fmt: skip
+            return
         ro, sk = self.route[slots], self.stop_k[slots]
         self.stop_pos[slots] = r.stop_pos_m[ro, sk]
         self.stop_grp[slots] = r.stop_group[ro, sk]
@@ -1626,7 +1638,6 @@ class Simulation:
         env = simpy.Environment()
         for e in range(len(self.arr.entry_links)):
             env.process(self._arrivals(env, e))
-        env.process(self._signals(env))
         if self.penetration > 0:
             env.process(self._advisory(env))
         env.process(self._physics(env))

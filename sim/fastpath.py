@@ -720,6 +720,43 @@ def finish(
     return done, g_after.min() if n else INF, collisions
 
 
+@njit(cache=True, error_model="numpy")
+def refresh_link(
+    slots, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
+    link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+):  # fmt: skip
+    """:meth:`sim.engine.Simulation._refresh_link` for ``slots`` (few per step: serial)."""
+    lmax = r_links.shape[1]
+    for s in slots:
+        ro = route[s]
+        k = min(link_k[s], lmax - 1)
+        li = r_links[ro, k]
+        link[s] = li
+        link_start[s] = r_link_start[ro, k]
+        link_end[s] = r_link_end[ro, k]
+        next_turn[s] = r_turn[ro, k]
+        v_des[s] = desired[s] * speed_limit[li]
+        k1 = min(k + 1, lmax - 1)
+        next_link[s] = r_links[ro, k1] if k + 1 < lmax else -1
+        next_link_turn[s] = r_turn[ro, k1]
+
+
+@njit(cache=True, error_model="numpy")
+def refresh_stop(
+    slots, route, stop_k, r_pos, r_group, r_turn, r_vmax, r_opp, r_opp_group, stop_pos, stop_grp,
+    stop_turn, stop_vmax, stop_opp, stop_opp_grp,
+):  # fmt: skip
+    """:meth:`sim.engine.Simulation._refresh_stop` for ``slots`` (few per step: serial)."""
+    for s in slots:
+        ro, sk = route[s], stop_k[s]
+        stop_pos[s] = r_pos[ro, sk]
+        stop_grp[s] = r_group[ro, sk]
+        stop_turn[s] = r_turn[ro, sk]
+        stop_vmax[s] = r_vmax[ro, sk]
+        stop_opp[s] = r_opp[ro, sk]
+        stop_opp_grp[s] = r_opp_group[ro, sk]
+
+
 # ------------------------------------------------------------------------ compiled sets
 KERNELS = (
     "prepare",
