@@ -197,7 +197,7 @@ class Advisor:
         if on.size:
             group[on] = adv.group[:, 0]
         if turn is not None:
-            self._turn_reasons(adv, on, cols)
+            self._turn_reasons(adv, on, cols, kmh_to_ms(v.speed_kmh[on]))
         with np.errstate(invalid="ignore"):
             far = on[cols["distance_m"][on] > self.range_m]
         if far.size:
@@ -248,25 +248,28 @@ class Advisor:
         t[bad] = THROUGH
         return t, refused
 
-    def _turn_reasons(self, adv, on: np.ndarray, cols: dict) -> None:
-        """Say why a turner has no band when its turn speed lies below the advisory band: no
-        speed of the band may be held into the turn.  Changes ``cols["reason"]`` (a list of
-        this call's)."""
+    def _turn_reasons(self, adv, on: np.ndarray, cols: dict, speed_ms: np.ndarray) -> None:
+        """Say why a turner has no band when it is too close (or too fast) to slow down to its
+        turn speed at the comfortable deceleration: a band is what may be held now and still
+        braked into the turn (:func:`greenwave.advice.turn_band_limits`).  Changes
+        ``cols["reason"]`` (a list of this call's)."""
         p = self.params
         mv = adv.movement
-        speed = self.network.movements.turn_speed_ms[np.maximum(mv, 0)]
+        turn_ms = self.network.movements.turn_speed_ms[np.maximum(mv, 0)]
+        d = np.nan_to_num(adv.dist_m[:, 0], nan=np.inf)
         slow = (mv >= 0) & (adv.bands.status[:, 0] == STOP)
-        slow &= speed < p.band_min_ms + p.min_width_ms
+        slow &= turn_ms < p.band_min_ms + p.min_width_ms
+        slow &= speed_ms * speed_ms - 2.0 * p.decel_ms2 * d > turn_ms * turn_ms
         if not slow.any():
             return
-        band = f"{ms_to_kmh(p.band_min_ms):g}–{ms_to_kmh(p.band_max_ms):g} km/h"
         reason = cols["reason"]
         turns = self.network.movements.turn
         for k in np.flatnonzero(slow).tolist():
             reason[int(on[k])] = (
                 f"the {TURN_NAMES[turns[mv[k]]]} turn is taken at up to "
-                f"{ms_to_kmh(speed[k]):.0f} km/h, below the advisory band of {band}: no "
-                "speed of the band can be held into it (see plan)"
+                f"{ms_to_kmh(turn_ms[k]):.0f} km/h: too close to slow down to it at "
+                f"{p.decel_ms2:g} m/s², and no speed of the advisory band "
+                f"({ms_to_kmh(p.band_min_ms):g} km/h and up) is slow enough to cross it"
             )
 
     def _beyond_range(self, far: np.ndarray, cols: dict) -> None:

@@ -80,19 +80,26 @@ def advise(
         :meth:`Network.movement_ahead`).
     """
     dist, group, limit, stop_link, movement = network.path_ahead(
-        link, offset_m, m, turn, return_movement=True
+        link, offset_m, m, turn, return_movement=True, cap_turn_speed=False
     )
     cross_max = None
     turning = movement >= 0
-    if turning.any():
-        speed = np.take(network.movements.turn_speed_ms, np.maximum(movement, 0))
-        cross_max = np.where(turning, speed, np.inf)
     if first_dist_m is not None:
         fd = np.asarray(first_dist_m, dtype=float)
         ok = np.isfinite(fd) & np.isfinite(dist[:, 0])
         dist = dist + np.where(ok, fd - dist[:, 0], 0.0)[:, None]
     v0 = np.asarray(speed_ms, dtype=float)
-    bands = speed_bands(dist, v0, t_s, group, limit, timing, params, queue_delay_s)
+    band_limit, end_margin = limit, None
+    if turning.any():
+        speed = np.take(network.movements.turn_speed_ms, np.maximum(movement, 0))
+        cross_max = np.where(turning, speed, np.inf)
+        band_limit, end_margin = turn_band_limits(dist[:, 0], v0, cross_max, limit, params)
+        # The path's limit before the turn's stop line is the turn speed (as path_ahead's).
+        limit = limit.copy()
+        np.minimum(limit[:, 0], cross_max, out=limit[:, 0])
+    bands = speed_bands(
+        dist, v0, t_s, group, band_limit, timing, params, queue_delay_s, end_margin_s=end_margin
+    )
     plan_dist = dist[:, 0]
     if cross_max is not None:
         # Closer to the line than a comfortable slow-down to the turn speed takes, no plan
@@ -114,6 +121,44 @@ def advise(
         cross_max,
     )
     return Advice(bands, dist, group, limit, stop_link, plan, movement)
+
+
+def turn_band_limits(dist_m, speed_ms, turn_ms, limit_ms, params: BandParams):
+    """Band limits and window-end margins for drivers who turn at the next stop line.
+
+    A turner's band is what they may hold now and still slow down to the turn speed
+    ``turn_ms`` (N,) at ``decel_ms2`` by the line (the app's band floor, 35 km/h, is above
+    most turn speeds: capping the band at the turn speed left turners with no band while their
+    green was long enough).  Holding ``v`` then braking to ``v_t`` takes ``(v - v_t)² / (2 b
+    v)`` longer than holding ``v`` to the line (the braking stretch ``(v² - v_t²) / 2b``
+    driven at the mean speed ``(v + v_t) / 2`` instead of ``v``), the most at the band's top
+    speed (the delay grows with ``v``): the first window's end is brought forward by that
+    much, so that every speed in the band reaches the line in the green.
+
+    The top speed is the highest from which speeding up at ``accel_ms2`` (from ``speed_ms``)
+    and braking at ``decel_ms2`` to ``v_t`` fit in ``dist_m``: ``v² = (2abd + b v0² + a v_t²)
+    / (a + b)``; a driver too close or too fast to slow to ``v_t`` comfortably keeps the turn
+    speed as the cap.  Returns ``limit`` (N, M) with column 0 capped for turners (others
+    unchanged) and ``end_margin_s`` (N, M), zero except for turners' first stop lines.
+    """
+    d = np.maximum(np.asarray(dist_m, dtype=float), 0.0)
+    v0 = np.asarray(speed_ms, dtype=float)
+    a, b = params.accel_ms2, params.decel_ms2
+    vt = np.asarray(turn_ms, dtype=float)
+    turning = np.isfinite(vt)
+    vt_f = np.where(turning, vt, 0.0)
+    with np.errstate(invalid="ignore"):
+        too_fast = v0 * v0 - 2.0 * b * d > vt_f * vt_f
+        top = np.sqrt((2.0 * a * b * d + b * v0 * v0 + a * vt_f * vt_f) / (a + b))
+    cap = np.where(turning, np.where(too_fast, vt_f, np.fmax(top, vt_f)), np.inf)
+    limit = np.array(limit_ms, dtype=float)
+    np.fmin(limit[:, 0], cap, out=limit[:, 0])
+    v_top = np.minimum(limit[:, 0], params.band_max_ms)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        delay = np.where(turning & (v_top > vt_f), (v_top - vt_f) ** 2 / (2.0 * b * v_top), 0.0)
+    end = np.zeros(limit.shape)
+    end[:, 0] = delay
+    return limit, end
 
 
 def plan_next(

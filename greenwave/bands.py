@@ -214,6 +214,7 @@ def speed_bands(
     timing: SignalTiming | PlanTable,
     params: BandParams = BandParams(),
     queue_delay_s=None,
+    end_margin_s=None,
 ) -> Bands:
     """Speed bands for N vehicles and their next M stop lines, in one vectorised call.
 
@@ -235,6 +236,9 @@ def speed_bands(
     params : BandParams
     queue_delay_s : (N, M) float, optional
         Queue discharge delay added to the start of green (see :func:`queue_discharge_delay_s`).
+    end_margin_s : (N, M) float, optional
+        Time (s) taken off the end of green on top of ``safety_margin_s`` (a turner's braking
+        into the turn, :func:`greenwave.advice.turn_band_limits`).
 
     Returns
     -------
@@ -257,6 +261,7 @@ def speed_bands(
     grp = np.asarray(group, dtype=np.int64).reshape(n, m)
     lim = np.asarray(limit_ms, dtype=float).reshape(n, m)
     qd = None if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float).reshape(n, m)
+    em = None if end_margin_s is None else np.asarray(end_margin_s, dtype=float).reshape(n, m)
     if grp.size and grp.max() >= timing.plans.n_groups:
         raise IndexError(
             f"signal group {grp.max()} out of range: the timing has {timing.plans.n_groups} groups"
@@ -279,6 +284,7 @@ def speed_bands(
             grp[sl],
             lim[sl],
             None if qd is None else qd[sl],
+            None if em is None else em[sl],
             timing,
             params,
             {f: a[:, sl] for f, a in out.items()},
@@ -367,7 +373,7 @@ def _first_true(masks):
     return f
 
 
-def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
+def _block(dist, v0, t, grp, lim, qd, em, timing, params, out, new):
     """Bands for one block of vehicles, written to the (M, n) views ``out``.
 
     Layout: stop-line-major (M, n) arrays, per-vehicle ``v0`` and ``t`` broadcast along stop
@@ -379,8 +385,12 @@ def _block(dist, v0, t, grp, lim, qd, timing, params, out, new):
     """
     d, present, g, signal, vmax = _inputs(dist, grp, lim, params.band_max_ms, new)
     kin, t_early, t_late = _arrival_range(d, v0, vmax, params, new)
-    ws, we = _windows(g, t, signal, t_early, t_late, timing, params, out, new)
-    lo, hi = _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new)
+    # Time before a green's end by which arrivals must be: a scalar, or (M, n) per pair.
+    margin = params.safety_margin_s
+    if em is not None:
+        margin = np.add(em.T, margin, out=new(d.shape))
+    ws, we = _windows(g, t, signal, t_early, t_late, timing, params, margin, out, new)
+    lo, hi = _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, margin, new)
     _select(lo, hi, ws, we, v0, t, signal, out, new)
     # Unsignalised but present stop lines constrain only the limit: one full-band interval.
     first_lo, first_hi = out["lo_ms"][0], out["hi_ms"][0]
@@ -446,7 +456,7 @@ def _arrival_range(d, v0, vmax, params, new):
     return kin, t_early, t_late
 
 
-def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
+def _windows(g, t, signal, t_early, t_late, timing, params, margin, out, new):
     """Window rows ``ws, we`` (R, M, n), relative to ``t``, from the first reachable window.
 
     The first reachable window is the first whose end, less the safety margin, is not before
@@ -456,7 +466,7 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     ``timing.windows_by_k``.  Also writes time to green / red of the current (or next) green.
     """
     m, n = g.shape
-    k, margin = params.n_windows, params.safety_margin_s
+    k = params.n_windows
     rows, we_rows = new((k, m, n)), new((k, m, n))
     mark = new.mark()
     now_ws, now_we, cyc = timing.plans.first_window(g, t, alloc=new)
@@ -479,8 +489,9 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     gen = _generic_pairs(timing, g, t, signal)
     if gen.size:
         _flat(first)[gen] = np.nan  # their rows come from below
+        g_margin = margin if np.ndim(margin) == 0 else margin.ravel()[gen]
         g_ws0, g_we0, g_ws, g_we = _generic_rows(
-            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], margin, k
+            timing, g.ravel()[gen], t[gen % n], t_early.ravel()[gen], g_margin, k
         )
         _flat(now_ws)[gen] = g_ws0
         _flat(now_we)[gen] = g_we0
@@ -510,7 +521,7 @@ def _windows(g, t, signal, t_early, t_late, timing, params, out, new):
     return ws, we
 
 
-def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
+def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, margin, new):
     """Band of each window row, ``lo, hi`` (R, M, n); ``lo`` is NaN where there is none.
 
     Arrival must be in ``[rel_a, rel_b]``: after the green starts (plus the queue discharge
@@ -525,7 +536,7 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, new):
     else:
         rel_a = np.maximum(ws, np.float64(0.0), out=new(shape))
         rel_a += qd.T
-    rel_b = np.subtract(we, params.safety_margin_s, out=new(shape))
+    rel_b = np.subtract(we, margin, out=new(shape))
     ok = np.less_equal(rel_a, t_late, out=new(shape, np.bool_))
     mask = new(shape, np.bool_)
     ok &= np.greater_equal(rel_b, t_early, out=mask)

@@ -8,6 +8,7 @@ import numpy as np
 
 from .advice import advise
 from .cli import (
+    CliError,
     finite_float,
     int_range,
     json_arg,
@@ -18,6 +19,7 @@ from .cli import (
     warn_unencodable,
 )
 from .messages import records
+from .movements import THROUGH, TURN_NAMES
 from .network import World
 from .scenario import load_scenario
 from .units import kmh_to_ms
@@ -56,6 +58,14 @@ def add_parser(sub) -> None:
         metavar="N",
         help="seed of the vehicles' links, positions and speeds (default 1)",
     )
+    p.add_argument(
+        "--turn",
+        choices=TURN_NAMES,
+        default="through",
+        help="the turn every sample vehicle takes at its next signal: vehicles are placed on "
+        "approaches that have it, and the advice follows that movement's signal group and turn "
+        "speed (default through)",
+    )
     lang_arg(p, "table and the drivers' messages (--json has both)")
     json_arg(p)
     p.set_defaults(func=cmd_advise)
@@ -85,16 +95,33 @@ def cmd_advise(args) -> int:
     net = w.network
     params = sc.band_params()
     rng = np.random.default_rng(args.seed)
+    turn = TURN_NAMES.index(args.turn)
     candidates = np.flatnonzero(net.link_group >= 0)
+    if turn != THROUGH:
+        # Approaches ending at a signal that have this turn (the straight path may have none).
+        candidates = candidates[net.movements.find(candidates, turn) >= 0]
+        if candidates.size == 0:
+            raise CliError(f"--turn {args.turn}: no signalised approach of '{sc.name}' has one")
     link = rng.choice(candidates, args.vehicles)
     offset = rng.uniform(0.0, 1.0, args.vehicles) * net.link_length_m[link]
     speed = kmh_to_ms(rng.uniform(20.0, 60.0, args.vehicles))
     t = w.epoch_s + args.at_s
-    adv = advise(net, w.timing, params, link, offset, speed, t, sc.advisory.intersections_ahead)
+    adv = advise(
+        net,
+        w.timing,
+        params,
+        link,
+        offset,
+        speed,
+        t,
+        sc.advisory.intersections_ahead,
+        turn=np.full(args.vehicles, turn) if turn != THROUGH else None,
+    )
     recs = records(adv, net, w.timing, t, params, sc.advisory.intersections_ahead)
     for r, li, v in zip(recs, link, speed, strict=True):
         r["link_id"] = net.link_ids[li]
         r["speed_kmh"] = float(v * 3.6)
+        r["turn"] = args.turn
     if args.json:
         print_json(
             {
@@ -110,7 +137,11 @@ def cmd_advise(args) -> int:
     band_t = f"{sc.advisory.band_min_kmh:g}–{sc.advisory.band_max_kmh:g} km/h"
     print(
         tr["title"].format(
-            name=sc.name, time=sc.simulation.start_time.isoformat(), at=args.at_s, band=band_t
+            name=sc.name,
+            time=sc.simulation.start_time.isoformat(),
+            at=args.at_s,
+            band=band_t,
+            turn=tr["turn"][args.turn],
         )
     )
     *cols, last = tr["header"]
@@ -143,7 +174,7 @@ def cmd_advise(args) -> int:
 
 TEXT: dict[str, dict[str, Any]] = {
     "en": {
-        "title": "{name}: advice at {time} + {at:g} s (band {band})",
+        "title": "{name}: advice at {time} + {at:g} s (band {band}; {turn})",
         "header": (
             "veh",
             "link",
@@ -157,9 +188,10 @@ TEXT: dict[str, dict[str, Any]] = {
         ),
         "signal": {},
         "status": {},
+        "turn": {"left": "turning left", "through": "straight on", "right": "turning right"},
     },
     "zh": {
-        "title": "{name}:{time} 后 {at:g} 秒的车速引导(速度区间 {band})",
+        "title": "{name}:{time} 后 {at:g} 秒的车速引导(速度区间 {band};{turn})",
         "header": (
             "车辆",
             "路段",
@@ -178,6 +210,7 @@ TEXT: dict[str, dict[str, Any]] = {
             "advice": "建议车速",
             "prepare_to_stop": "准备停车",
         },
+        "turn": {"left": "左转", "through": "直行", "right": "右转"},
     },
 }
 """Table texts of ``advise --lang``; the messages come from :mod:`greenwave.messages`."""

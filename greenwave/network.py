@@ -84,7 +84,9 @@ class Network:
         has_pred[nxt] = True
         return np.flatnonzero(~has_pred)
 
-    def path_ahead(self, link, offset_m, m: int, turn=None, *, return_movement=False):
+    def path_ahead(
+        self, link, offset_m, m: int, turn=None, *, return_movement=False, cap_turn_speed=True
+    ):
         """The next ``m`` signalised stop lines along each vehicle's path.
 
         The path goes straight on (each link's ``next``), except for a vehicle that turns at its
@@ -110,6 +112,9 @@ class Network:
             ``THROUGH`` or ``RIGHT``); None (the default) or THROUGH: straight on, exactly as
             without it.  A turn the approach has no movement for is a ValueError: check with
             :meth:`movement_ahead` first.
+        cap_turn_speed : bool
+            Cap the turners' first limit at the turn speed (default); False leaves the street's
+            limit (the bands of :func:`greenwave.advice.advise` brake into the turn themselves).
         return_movement : bool
             Also return ``movement`` (N,) int64: the row of :attr:`movements` each turner takes
             at its next stop line, -1 for vehicles going straight on (as ``numpy.unique``'s
@@ -147,9 +152,10 @@ class Network:
         # rows keep their values bit for bit.
         mv = np.maximum(mv, 0)
         np.copyto(group[:, 0], np.take(mvs.group, mv), where=turning)
-        np.copyto(
-            limit[:, 0], np.minimum(limit[:, 0], np.take(mvs.turn_speed_ms, mv)), where=turning
-        )
+        if cap_turn_speed:
+            np.copyto(
+                limit[:, 0], np.minimum(limit[:, 0], np.take(mvs.turn_speed_ms, mv)), where=turning
+            )
         if m > 1:
             # From the target link's start (the intersection the turn is made at) straight on.
             d_t, g_t, l_t, s_t = self._table(m - 1)

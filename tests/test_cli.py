@@ -22,6 +22,7 @@ from importlib.metadata import EntryPoint
 from pathlib import Path
 
 import pytest
+import tomli_w
 from simkit import two_signal_toml
 
 import greenwave.cli as cli
@@ -345,6 +346,28 @@ def test_advise_message_column_follows_lang(capsys):
     assert main(["advise", "--vehicles", "5", "--lang", "zh"]) == 0
     zh = capsys.readouterr().out
     assert "距离前方路口" in zh and "to the next intersection" not in zh
+
+
+def test_advise_turn_places_turners_on_approaches_that_have_the_turn(capsys):
+    assert main(["advise", "--vehicles", "40", "--turn", "left", "--json"]) == 0
+    rows = json.loads(capsys.readouterr().out)["vehicles"]
+    assert {r["turn"] for r in rows} == {"left"}
+    # Under the 35 km/h floor a left turner (32.7 km/h turn) still gets bands: hold, then brake.
+    assert any(r["band"] is not None and r["band"]["min_kmh"] >= 35.0 for r in rows)
+    assert main(["advise", "--vehicles", "3", "--turn", "right"]) == 0
+    assert "turning right" in capsys.readouterr().out
+
+
+def test_advise_turn_nobody_can_take_is_exit_2(tmp_path, capsys):
+    # A through-only corridor (no movements across it): nobody can turn left.
+    from simkit import corridor
+
+    sc = corridor(n=2).scenario
+    path = tmp_path / "through.toml"
+    path.write_text(tomli_w.dumps(sc.model_dump(mode="json", exclude_none=True)))
+    assert main(["advise", str(path), "--turn", "left"]) == 2
+    err = capsys.readouterr().err
+    assert "--turn left: no signalised approach of" in err and "has one" in err
 
 
 def _run(*args, encoding="cp1252"):
