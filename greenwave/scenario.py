@@ -272,6 +272,12 @@ class AdvisoryModel(_Strict):
     n_windows: int = Field(3, ge=1, le=16)
     intersections_ahead: int = Field(3, ge=1, le=10)
     queue_aware: bool = True
+    advise_turners: bool = Field(
+        True,
+        description="The simulators advise a driver who turns at the next signal on that "
+        "movement (its group, braking into the turn: the API's 'turn'); false: straight-on "
+        "movements only, turners drive normally up to their turn",
+    )
     max_speed_factor: FiniteFloat = Field(
         1.0,
         ge=1.0,

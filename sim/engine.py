@@ -288,6 +288,8 @@ def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
 
 
 KERNELS = ("auto", "numpy", "numba")
+PARALLEL_MIN_SLOTS = 2048
+"""Below this many vehicle slots the compiled tick runs its serial kernels (same results)."""
 
 
 def _pick_kernel(kernel: str) -> str:
@@ -764,10 +766,14 @@ class Simulation:
         sk = np.where(al, self.stop_k[:n], 0)
         stop_pos = r.stop_pos_m[rr, sk]
         has_sig = r.stop_group[rr, sk] >= 0
-        # The advisory covers straight-on movements (the stop lines along the street): a driver
-        # who turns at the next stop line drives normally up to it.
-        through = r.stop_turn[rr, sk] == THROUGH
-        in_range = al & has_sig & through & (stop_pos - self.pos[:n] <= self.adv.range_m)
+        turn_next = r.stop_turn[rr, sk]
+        in_range = al & has_sig & (stop_pos - self.pos[:n] <= self.adv.range_m)
+        if self.adv.advise_turners:
+            in_range &= self._turn_advisable(turn_next, stop_pos, in_range)
+        else:
+            # Straight-on movements only: a driver who turns at the next stop line drives
+            # normally up to it.
+            in_range &= turn_next == THROUGH
         want = in_range & self.complies[:n]
         # Out of range, a driver keeps the last advice while it still covers a stop line ahead
         # (a joint band is valid through all the stop lines it covers); after that, or past the
@@ -794,6 +800,7 @@ class Simulation:
             queue_m = queued * JAM_SPACING_M
         lim = self.net.link_speed_limit_ms[link]
         desired = self.desired[sel] * lim
+        turn = turn_next[sel]
         adv = advise(
             self.net,
             self.timing,
@@ -806,6 +813,7 @@ class Simulation:
             qd,
             cruise_ms=desired,
             queue_m=queue_m,
+            turn=turn if (turn != THROUGH).any() else None,
         )
         drv = self.drv
         cmd = commands(
@@ -823,8 +831,11 @@ class Simulation:
         # speed up towards the red light (the stop line still stops them if it is red).
         keep = cmd.keep & ~np.isnan(self.target[sel])
         upd = sel[~keep]
-        # Advice along the street holds up to the driver's next turn.
-        valid = np.minimum(cmd.valid_stops[~keep], r.straight_stops[route[upd], self.stop_k[upd]])
+        # Advice holds along the path it was given for: straight on up to the driver's next
+        # turn, or through a turn and on along the street turned into, up to the turn after.
+        valid = np.minimum(
+            cmd.valid_stops[~keep], self._stops_on_path(route[upd], self.stop_k[upd])
+        )
         self.adv_until[upd] = self.stop_k[upd] + valid
         new_id = cmd.plan_id[~keep]
         self._schedule(
@@ -835,6 +846,27 @@ class Simulation:
         self.then_t[upd] = cmd.then_t_s[~keep]
         self.n_advice_calls += 1
         self.n_advised += int((cmd.valid_stops > 0).sum())
+
+    def _turn_advisable(self, turn_next, stop_pos, cand):
+        """Turners among ``cand`` (N,) the core can advise on their turn: the next stop line
+        of their route is the one straight ahead (their route turns at no unsignalised node
+        before it) and its approach has their movement.  (N,) bool, True for everyone else."""
+        ok = np.ones(turn_next.size, dtype=bool)
+        ts = np.flatnonzero(cand & (turn_next != THROUGH))
+        if ts.size == 0:
+            return ok
+        link, pos = self.link[ts], self.pos[ts]
+        dist, _, _, _ = self.net.path_ahead(link, pos - self.link_start[ts], 1)
+        _, mv = self.net.movement_ahead(link, turn_next[ts])
+        ok[ts] = (np.abs(dist[:, 0] - (stop_pos[ts] - pos)) < 0.01) & (mv >= 0)
+        return ok
+
+    def _stops_on_path(self, route, k):
+        """Stop lines from the ``k``-th of ``route`` on that the advice's path (straight on,
+        or through the turn at ``k`` and then straight on) shares with the route."""
+        r = self.routes
+        after = r.straight_stops[route, np.minimum(k + 1, r.straight_stops.shape[1] - 1)]
+        return np.where(r.stop_turn[route, k] == THROUGH, r.straight_stops[route, k], 1 + after)
 
     def _schedule(self, slots, new, t, reaction_s=None):
         """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
@@ -885,10 +917,10 @@ class Simulation:
             order = np.concatenate([order, np.arange(order.size, n)])
         return order
 
-    def _sort_compiled(self, al, lane_id, offs):
-        """:meth:`_sort` with the keys gathered by a kernel."""
+    def _sort_compiled(self, fp, al, lane_id, offs):
+        """:meth:`_sort` with the keys gathered by a kernel of the set ``fp``."""
         order = self._order_for(al.size)
-        return self._sorted(order, self._fast.sort_keys(al, lane_id, offs, order, self.key_scale))
+        return self._sorted(order, fp.sort_keys(al, lane_id, offs, order, self.key_scale))
 
     def _sorted(self, order, ks):
         """Stable-sort ``order`` by ``ks`` (the keys in that order); keeps the order for the
@@ -1536,7 +1568,9 @@ class Simulation:
         self.vehicle_steps += n_alive
         if n_alive == 0:
             return
-        fp, dt, drv, r, net = self._fast, self.dt, self.drv, self.routes, self.net
+        # Threads pay off only with many vehicles (a parallel launch costs ~10 us per kernel).
+        fp = self._fast if n >= PARALLEL_MIN_SLOTS else self._fastpath.SERIAL
+        dt, drv, r, net = self.dt, self.drv, self.routes, self.net
         pos, v = self.pos[:n], self.v[:n]
         route, lk, link = self.route[:n], self.link_k[:n], self.link[:n]
         grp, committed, target = self.stop_grp[:n], self.committed[:n], self.target[:n]
@@ -1558,7 +1592,7 @@ class Simulation:
                 drv.length_m,
             )  # fmt: skip
             if cand.any():
-                order, ks, n_al = self._sort_compiled(al, lane_id, offs)
+                order, ks, n_al = self._sort_compiled(fp, al, lane_id, offs)
                 best = fp.lane_change_choice(
                     cand, order, ks, n_al, lane_id, self.lane[:n], link, net.link_lanes, offs,
                     v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
@@ -1568,7 +1602,7 @@ class Simulation:
                 movers = np.flatnonzero(best >= 0)
                 if movers.size:
                     self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
-        order, ks, n_al = self._sort_compiled(al, lane_id, offs)
+        order, ks, n_al = self._sort_compiled(fp, al, lane_id, offs)
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
             al, order, n_al, lane_id, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],

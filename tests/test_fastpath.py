@@ -13,7 +13,7 @@ import pytest
 
 from greenwave.network import World
 from greenwave.scenario import load_scenario
-from greenwave.sim import carfollow, fuel
+from greenwave.sim import carfollow, engine, fuel
 from greenwave.sim.engine import Simulation
 
 fp = pytest.importorskip("greenwave.sim.fastpath")
@@ -72,7 +72,11 @@ def test_idm_arterial_with_turns_lanes_and_advice(arterial):
     assert_same(ref, rr, fast, rf)
 
 
-def test_krauss_dawdling_hbefa3(arterial):
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+def test_krauss_dawdling_hbefa3(arterial, threads, monkeypatch):
+    # A few hundred vehicles run the serial kernels; force the parallel ones too.
+    if threads == "parallel":
+        monkeypatch.setattr(engine, "PARALLEL_MIN_SLOTS", 0)
     ref, rr, fast, rf = run_both(World.build(krauss(arterial)), duration_s=600.0)
     assert ref.lane_changes > 0 and ref.left_yields > 0
     assert_same(ref, rr, fast, rf)

@@ -338,10 +338,11 @@ def test_red_light_monitor_checks_each_movements_own_signal(tmp_path):
     assert not np.array_equal(lefts, net.link_group[mv.from_link[left]])
 
 
-def test_controller_advises_only_up_to_a_vehicles_next_turn():
-    """As in the simulator, SUMO's advised drivers get advice for the stop lines they pass
-    straight on: seen from each link of a route, the next stop line's turn and how many stop
-    lines from there on are passed straight before the next turn."""
+def test_controller_advice_holds_along_the_path_it_was_given_for():
+    """As in the simulator, SUMO's advised drivers keep advice for the stop lines of the path it
+    was given for: seen from each link of a route, the next stop line's turn, how many stop
+    lines from there on the advice's path shares with the route (straight on up to the next
+    turn, or through the turn and on up to the turn after) and the approach link."""
     from types import SimpleNamespace
 
     from greenwave.sumo.controller import GlosaController
@@ -354,9 +355,9 @@ def test_controller_advises_only_up_to_a_vehicles_next_turn():
     info = GlosaController._stops_along(ctrl, route)
     k = net.link_index
     assert info == {
-        k["row1_f0"]: (THROUGH, 1),  # g1_0 straight, then the turn
-        k["row1_f1"]: (LEFT, 0),  # turns at g1_1: no advice up to it
-        k["col1_f2"]: (THROUGH, 1),  # g2_1 straight, then the exit
+        k["row1_f0"]: (THROUGH, 1, k["row1_f0"]),  # g1_0 straight, then the turn
+        k["row1_f1"]: (LEFT, 2, k["row1_f1"]),  # the left at g1_1, then g2_1 straight on
+        k["col1_f2"]: (THROUGH, 1, k["col1_f2"]),  # g2_1 straight, then the exit
     }
     assert GlosaController._stops_along(ctrl, ("row1_f0", "not_a_link")) is None
 

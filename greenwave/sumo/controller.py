@@ -236,6 +236,7 @@ class GlosaController:
         self.range_m = float(adv.range_m if range_m is None else range_m)
         self.reaction_s = float(sc.drivers.reaction_s if reaction_s is None else reaction_s)
         self.m = int(adv.intersections_ahead)
+        self.advise_turners = bool(adv.advise_turners)
         self.acc = float(self.params.accel_ms2 if steer_accel_ms2 is None else steer_accel_ms2)
         self.dec = float(self.params.decel_ms2 if steer_decel_ms2 is None else steer_decel_ms2)
         self.trust_red = bool(trust_red)
@@ -270,12 +271,12 @@ class GlosaController:
         codes = mv.from_link * self.net.n_links + mv.to_link
         order = np.argsort(codes, kind="stable")
         self._mv_codes, self._mv_group = codes[order], mv.group[order]
-        # With turns, advice covers the stop lines a vehicle passes straight on, as in the
-        # simulator: per slot the (turn, straight-on stop lines from there) of the next stop
-        # line seen from each link of its route (None: no route information, straight on).
+        # With turns, advice covers the stop lines of the path it was given for, as in the
+        # simulator: per slot the (turn, stop lines on the advice's path, approach link) of the
+        # next stop line seen from each link of its route (None: no route information).
         self._turning = bool(np.any(mv.turn != THROUGH))
-        self._route_info: dict[int, dict[int, tuple[int, int]] | None] = {}
-        self._route_cache: dict[tuple[str, ...], dict[int, tuple[int, int]] | None] = {}
+        self._route_info: dict[int, dict[int, tuple[int, int, int]] | None] = {}
+        self._route_cache: dict[tuple[str, ...], dict[int, tuple[int, int, int]] | None] = {}
         self._lane_link: dict[str, int] = {}  # SUMO lane id → link index (-1: unknown)
         self._lane_len: dict[str, float] = {}
         # Beyond a lane's end, how far its next stop line is (m): 0 on an approach lane; on a
@@ -367,38 +368,44 @@ class GlosaController:
         self.slot[vid] = k
         self.slot_id[k] = vid
 
-    def _stops_along(self, edges: tuple[str, ...]) -> dict[int, tuple[int, int]] | None:
+    def _stops_along(self, edges: tuple[str, ...]) -> dict[int, tuple[int, int, int]] | None:
         """For a route (SUMO edge ids): link index → (turn at the next signalised stop line,
-        stop lines from that one on passed straight on before the next turn); None when an
-        edge is not a greenwave link.  Cached per route."""
+        stop lines from that one on that the advice's path shares with the route, the link
+        ending at that stop line); None when an edge is not a greenwave link.  The advice's
+        path goes straight on, or through the turn and then straight on (the simulator's
+        ``Simulation._stops_on_path``).  Cached per route."""
         if edges in self._route_cache:
             return self._route_cache[edges]
         links = [self._link.get(e, -1) for e in edges]
-        info: dict[int, tuple[int, int]] | None = None
+        info: dict[int, tuple[int, int, int]] | None = None
         if links and min(links) >= 0:
             r = Routes.from_links(self.net, np.array([links], dtype=np.int64))
-            grp = r.stop_group[0]
+            grp, turn, straight = r.stop_group[0], r.stop_turn[0], r.straight_stops[0]
             has = self.net.link_group[np.array(links)] >= 0
+            approach = [lk for lk, h in zip(links, has.tolist(), strict=True) if h]
             # The next stop line seen from link p: the first signalised one at or after it.
             before = np.concatenate([[0], np.cumsum(has)[:-1]])
             info = {}
             for p, lk in enumerate(links):
                 j = int(before[p])
                 if j < grp.size and grp[j] >= 0:
-                    info[lk] = (int(r.stop_turn[0, j]), int(r.straight_stops[0, j]))
+                    on_path = straight[j] if turn[j] == THROUGH else 1 + straight[j + 1]
+                    info[lk] = (int(turn[j]), int(on_path), approach[j])
         self._route_cache[edges] = info
         return info
 
-    def _next_stop(self, ks: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-        """(turn, straight-on stop lines) at the next stop line of slots ``ks`` on links
-        ``link`` (THROUGH and a large count where nothing is known)."""
+    def _next_stop(self, ks: np.ndarray, link: np.ndarray) -> tuple[np.ndarray, ...]:
+        """(turn, stop lines on the advice's path, approach link) at the next stop line of
+        slots ``ks`` on links ``link`` (THROUGH, a large count and -1 where nothing is
+        known)."""
         turn = np.full(ks.size, THROUGH, dtype=np.int64)
-        straight = np.full(ks.size, 1 << 30, dtype=np.int64)
+        on_path = np.full(ks.size, 1 << 30, dtype=np.int64)
+        approach = np.full(ks.size, -1, dtype=np.int64)
         for j, (k, lk) in enumerate(zip(ks.tolist(), link.tolist(), strict=True)):
             info = self._route_info.get(k)
             if info is not None and lk in info:
-                turn[j], straight[j] = info[lk]
-        return turn, straight
+                turn[j], on_path[j], approach[j] = info[lk]
+        return turn, on_path, approach
 
     def _ramp(self, t, slots):
         """Speed commands for the step after ``t`` of vehicles changing to their target."""
@@ -577,6 +584,21 @@ class GlosaController:
             qd = np.zeros((sel.size, self.m))
             qd[:, 0] = queue_discharge_delay_s(ahead)
             queue_m = ahead * JAM_SPACING_M
+        turn = straight = None
+        if self._turning:
+            # As in the simulator: a driver who turns at the next stop line is advised on that
+            # movement (advise_turners) where the core can (their route reaches the stop line
+            # straight ahead and its approach has the movement), else drives normally up to
+            # it; advice holds along the path it was given for (straight on up to the next
+            # turn, or through the turn and on up to the turn after).
+            next_turn, straight, approach = self._next_stop(ks, link[sel])
+            if self.advise_turners:
+                ahead, mv = self.net.movement_ahead(link[sel], next_turn)
+                advisable = (next_turn == THROUGH) | ((ahead == approach) & (mv >= 0))
+            else:
+                advisable = next_turn == THROUGH
+            turning = advisable & (next_turn != THROUGH)
+            turn = np.where(turning, next_turn, THROUGH) if turning.any() else None
         adv = advise(
             self.net,
             self.timing,
@@ -590,16 +612,12 @@ class GlosaController:
             cruise_ms=desired,
             queue_m=queue_m,
             first_dist_m=first,
+            turn=turn,
         )
         self.log.advice_calls += 1
         in_range = (adv.group[:, 0] >= 0) & (adv.dist_m[:, 0] <= self.range_m)
-        straight = None
         if self._turning:
-            # The advisory covers straight-on movements (the stop lines along the street): a
-            # driver who turns at the next stop line drives normally up to it; advice along
-            # the street holds up to the driver's next turn (the simulator's rule).
-            next_turn, straight = self._next_stop(ks, link[sel])
-            in_range &= next_turn == THROUGH
+            in_range &= advisable
         cmd = commands(
             adv,
             speed[sel],
