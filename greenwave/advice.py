@@ -186,7 +186,13 @@ def plan_next(
     ws, we = timing.green_windows(np.where(sig, g, 0), t, params.n_windows)
     green_now = sig & (ws[:, 0] <= t) & (t < we[:, 0])
     qd = 0.0 if queue_delay_s is None else np.asarray(queue_delay_s, dtype=float)[:, None]
-    ws = ws + qd + params.plan_start_margin_s
+    ws = ws + qd
+    margin = params.plan_start_margin_s
+    if params.plan_start_margin_horizon_s > 0.0:
+        # Less margin for a green start close ahead, whose arrival is better predicted.
+        ahead = np.maximum(ws - t[:, None], 0.0)
+        margin = margin * np.minimum(ahead / params.plan_start_margin_horizon_s, 1.0)
+    ws = ws + margin
     we = we - params.safety_margin_s
     dist = np.where(sig, dist_m, np.nan)
     v_max = np.minimum(params.band_max_ms, limit_ms * params.max_speed_factor)

@@ -76,6 +76,9 @@ class BandParams:
         Deceleration of the eco-approach when no green is reachable (:mod:`greenwave.plans`).
     plan_start_margin_s : float
         Approach plans aim this long after the green start (and the queue's discharge).
+    plan_start_margin_horizon_s : float
+        The margin shrinks in proportion as the green start comes closer than this (s): an
+        arrival predicted further ahead is less certain; 0 keeps the whole margin always.
     """
 
     band_min_ms: float = kmh_to_ms(35.0)
@@ -88,6 +91,7 @@ class BandParams:
     max_speed_factor: float = 1.0
     eco_decel_ms2: float = 1.0
     plan_start_margin_s: float = 2.0
+    plan_start_margin_horizon_s: float = 0.0
 
     def __post_init__(self):
         for f in fields(self):
@@ -105,6 +109,8 @@ class BandParams:
                 raise ValueError(f"{name} must be > 0")
         if self.safety_margin_s < 0 or self.min_width_ms < 0 or self.plan_start_margin_s < 0:
             raise ValueError("safety_margin_s and min_width_ms must be >= 0")
+        if self.plan_start_margin_horizon_s < 0:
+            raise ValueError("plan_start_margin_horizon_s must be >= 0")
         if not 1 <= self.n_windows <= 16 or int(self.n_windows) != self.n_windows:
             raise ValueError("n_windows must be an integer in 1..16")
 

@@ -208,3 +208,39 @@ def test_no_eco_approach_while_green():
     adv = SimpleNamespace(plan=plan, dist_m=d[:, None])
     c = commands(adv, v, v, 0.0, update_s=1.0)
     assert 0.0 < c.now_ms[0] <= 12.0 and np.isnan(c.now_ms[1])
+
+
+def test_start_margin_shrinks_as_the_green_start_comes_closer(arterial):
+    """advisory.plan_start_margin_horizon_s: a plan aims ``plan_start_margin_s`` after the
+    green start when that start is at least the horizon ahead, proportionally less closer (0:
+    the whole margin always, as before)."""
+    from dataclasses import replace
+
+    from greenwave.advice import plan_next
+
+    net, timing = arterial.network, arterial.timing
+    base = arterial.scenario.band_params()
+    rng = np.random.default_rng(4)
+    signalised = np.flatnonzero(net.link_group >= 0)
+    link = rng.choice(signalised, 4000)
+    offset = rng.uniform(0.0, 1.0, link.size) * net.link_length_m[link]
+    dist, group, limit, _ = net.path_ahead(link, offset, 1)
+    v0 = rng.uniform(3.0, 14.0, link.size)
+    t = arterial.epoch_s + rng.uniform(0.0, 300.0, link.size)
+    args = (dist[:, 0], group[:, 0], limit[:, 0], v0, t, timing)
+    whole = plan_next(*args, base)
+    near = plan_next(*args, replace(base, plan_start_margin_horizon_s=20.0))
+    same_window = np.isfinite(whole.window_start_s) & (near.window_start_s == whole.window_start_s)
+    moved = np.isfinite(whole.window_start_s) & (near.window_start_s != whole.window_start_s)
+    raw = whole.window_start_s - base.plan_start_margin_s  # the green start (no queue given)
+    ahead = raw - t
+    # Far ahead the plans are the same; closer, the margin is 2 s × (time ahead / 20 s).
+    assert (ahead[same_window] >= 20.0 - 1e-9).all() or not same_window.any()
+    m = moved & (near.window_start_s - raw >= 0)
+    np.testing.assert_allclose(
+        near.window_start_s[m] - raw[m], 2.0 * np.clip(ahead[m] / 20.0, 0.0, 1.0), atol=1e-6
+    )  # (absolute times near 1.8e9 s: their last bit is 2.4e-7 s)
+    assert m.sum() > 100 and same_window.sum() > 100
+    # Arrivals move earlier, never later.
+    both = np.isfinite(whole.arrival_in_s) & np.isfinite(near.arrival_in_s)
+    assert (near.arrival_in_s[both] <= whole.arrival_in_s[both] + 1e-9).all()

@@ -208,9 +208,9 @@ def test_turning_vehicles_obey_their_movements_signal(left_turn_phase):
 
 
 def test_turners_are_advised_on_their_movement():
-    """advisory.advise_turners (the default): drivers who turn at the next signal are advised on
-    that movement (its arrow, a band held and then braked into the turn), as the API advises a
-    client that gives its turn; off, they drive normally up to the turn (the rule before).
+    """advisory.advise_turners: drivers who turn at the next signal are advised on that
+    movement (its arrow, a band held and then braked into the turn), as the API advises a
+    client that gives its turn; off (the default), they drive normally up to the turn.
     Every driver equipped, two seeds: more advice given, no red-light crossing, no turn
     crossed above its turn speed, no collision, and the turners stop no more often."""
     w = grid(rows=3, cols=3, left_turn_phase=True, flow=300.0, turning=(0.3, 0.5, 0.2))
