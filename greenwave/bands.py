@@ -91,7 +91,7 @@ class BandParams:
     max_speed_factor: float = 1.0
     eco_decel_ms2: float = 1.0
     plan_start_margin_s: float = 2.0
-    plan_start_margin_horizon_s: float = 0.0
+    plan_start_margin_horizon_s: float = 10.0
 
     def __post_init__(self):
         for f in fields(self):

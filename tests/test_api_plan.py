@@ -32,11 +32,15 @@ def direct_plans(svc, link, offset_m, speed_kmh, t_s):
     t = np.broadcast_to(np.asarray(t_s, dtype=float), d.shape)
     ws, we = timing.green_windows(np.where(sig, g, 0), t, p.n_windows)
     green_now = sig & (ws[:, 0] <= t) & (t < we[:, 0])
+    # The start margin, less for a green start closer than the horizon.
+    ahead = np.maximum(ws - t[:, None], 0.0)
+    h = p.plan_start_margin_horizon_s
+    margin = p.plan_start_margin_s * (np.minimum(ahead / h, 1.0) if h > 0 else 1.0)
     plans = approach_plans(
         np.where(sig, d, np.nan),
         kmh_to_ms(speed_kmh),
         lim,
-        ws + p.plan_start_margin_s,
+        ws + margin,
         we - p.safety_margin_s,
         t,
         accel_ms2=p.accel_ms2,
