@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 
-from greenwave.advice import advise
+from greenwave.advice import advise, too_fast_to_turn
 from greenwave.bands import NO_SIGNAL, STOP
 from greenwave.mapmatch import NO_ROAD, MapMatcher
 from greenwave.messages import record_columns, round_distance_m
@@ -259,7 +259,7 @@ class Advisor:
         d = np.nan_to_num(adv.dist_m[:, 0], nan=np.inf)
         slow = (mv >= 0) & (adv.bands.status[:, 0] == STOP)
         slow &= turn_ms < p.band_min_ms + p.min_width_ms
-        slow &= speed_ms * speed_ms - 2.0 * p.decel_ms2 * d > turn_ms * turn_ms
+        slow &= too_fast_to_turn(d, speed_ms, turn_ms, p.decel_ms2)
         if not slow.any():
             return
         reason = cols["reason"]

@@ -105,7 +105,7 @@ def advise(
         # Closer to the line than a comfortable slow-down to the turn speed takes, no plan
         # crosses the turn slowly enough: the driver brakes for the turn, unadvised.
         with np.errstate(invalid="ignore"):
-            too_fast = v0 * v0 - 2.0 * params.decel_ms2 * plan_dist > cross_max * cross_max
+            too_fast = too_fast_to_turn(plan_dist, v0, cross_max, params.decel_ms2)
         plan_dist = np.where(too_fast, np.nan, plan_dist)
     plan = plan_next(
         plan_dist,
@@ -121,6 +121,14 @@ def advise(
         cross_max,
     )
     return Advice(bands, dist, group, limit, stop_link, plan, movement)
+
+
+def too_fast_to_turn(dist_m, speed_ms, turn_ms, decel_ms2):
+    """Drivers (N,) too close to their turn, or too fast, to slow from ``speed_ms`` to
+    ``turn_ms`` at ``decel_ms2`` within ``dist_m``: ``v0² - 2 b d > v_t²``.  (N,) bool."""
+    v0 = np.asarray(speed_ms, dtype=float)
+    vt = np.asarray(turn_ms, dtype=float)
+    return v0 * v0 - 2.0 * decel_ms2 * np.asarray(dist_m, dtype=float) > vt * vt
 
 
 def turn_band_limits(dist_m, speed_ms, turn_ms, limit_ms, params: BandParams):
@@ -148,7 +156,7 @@ def turn_band_limits(dist_m, speed_ms, turn_ms, limit_ms, params: BandParams):
     turning = np.isfinite(vt)
     vt_f = np.where(turning, vt, 0.0)
     with np.errstate(invalid="ignore"):
-        too_fast = v0 * v0 - 2.0 * b * d > vt_f * vt_f
+        too_fast = too_fast_to_turn(d, v0, vt_f, b)
         top = np.sqrt((2.0 * a * b * d + b * v0 * v0 + a * vt_f * vt_f) / (a + b))
     cap = np.where(turning, np.where(too_fast, vt_f, np.fmax(top, vt_f)), np.inf)
     limit = np.array(limit_ms, dtype=float)

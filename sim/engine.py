@@ -138,6 +138,10 @@ class Routes:
         movement (-1: none)
     straight_stops : (R, Jmax + 1) int, stop lines from each one on that the route passes
         straight on, up to its next turn (the turn's own stop line not counted)
+    stop_link : (R, Jmax + 1) int, the link ending at each stop line (-1 padding)
+    advice_stops : (R, Jmax + 1) int, stop lines from each one on that the path of advice
+        given there shares with the route: straight on, ``straight_stops``; for a turn there,
+        the turn's stop line and then straight on from the street turned into
     length_m, freeflow_s : (R,) float, route length and travel time at the speed limits
     n_turns : (R,) int, turns along the route
     """
@@ -153,6 +157,8 @@ class Routes:
     stop_opposing: np.ndarray
     stop_opposing_group: np.ndarray
     straight_stops: np.ndarray
+    stop_link: np.ndarray
+    advice_stops: np.ndarray
     length_m: np.ndarray
     freeflow_s: np.ndarray
     n_turns: np.ndarray
@@ -205,6 +211,8 @@ class Routes:
         stop_vmax = np.full((r, jmax + 1), np.inf)
         stop_opp = np.full((r, jmax + 1), -1, dtype=np.int64)
         stop_opp_grp = np.full((r, jmax + 1), -1, dtype=np.int64)
+        stop_link = np.full((r, jmax + 1), -1, dtype=np.int64)
+        stop_link[rows, cols] = links[has_stop]
         stop_pos[rows, cols] = end[has_stop]
         stop_grp[rows, cols] = group[has_stop]
         stop_turn[rows, cols] = turn[has_stop]
@@ -217,6 +225,8 @@ class Routes:
         for col in range(jmax - 1, -1, -1):
             run = np.where((stop_grp[:, col] >= 0) & (stop_turn[:, col] == THROUGH), run + 1, 0)
             straight_stops[:, col] = run
+        after = np.concatenate([straight_stops[:, 1:], np.zeros((r, 1), dtype=np.int64)], axis=1)
+        advice_stops = np.where(stop_turn == THROUGH, straight_stops, 1 + after)
         return cls(
             links,
             start,
@@ -229,6 +239,8 @@ class Routes:
             stop_opp,
             stop_opp_grp,
             straight_stops,
+            stop_link,
+            advice_stops,
             length,
             free,
             n_turns,
@@ -769,7 +781,7 @@ class Simulation:
         turn_next = r.stop_turn[rr, sk]
         in_range = al & has_sig & (stop_pos - self.pos[:n] <= self.adv.range_m)
         if self.adv.advise_turners:
-            in_range &= self._turn_advisable(turn_next, stop_pos, in_range)
+            in_range &= self._turn_advisable(turn_next, r.stop_link[rr, sk], in_range)
         else:
             # Straight-on movements only: a driver who turns at the next stop line drives
             # normally up to it.
@@ -833,9 +845,7 @@ class Simulation:
         upd = sel[~keep]
         # Advice holds along the path it was given for: straight on up to the driver's next
         # turn, or through a turn and on along the street turned into, up to the turn after.
-        valid = np.minimum(
-            cmd.valid_stops[~keep], self._stops_on_path(route[upd], self.stop_k[upd])
-        )
+        valid = np.minimum(cmd.valid_stops[~keep], r.advice_stops[route[upd], self.stop_k[upd]])
         self.adv_until[upd] = self.stop_k[upd] + valid
         new_id = cmd.plan_id[~keep]
         self._schedule(
@@ -847,26 +857,17 @@ class Simulation:
         self.n_advice_calls += 1
         self.n_advised += int((cmd.valid_stops > 0).sum())
 
-    def _turn_advisable(self, turn_next, stop_pos, cand):
-        """Turners among ``cand`` (N,) the core can advise on their turn: the next stop line
-        of their route is the one straight ahead (their route turns at no unsignalised node
-        before it) and its approach has their movement.  (N,) bool, True for everyone else."""
+    def _turn_advisable(self, turn_next, approach, cand):
+        """Turners among ``cand`` (N,) the core can advise on their turn: the stop line the
+        straight path from their link meets ends their route's ``approach`` (N,) (the route
+        turns at no unsignalised node before it) and that approach has their movement.  (N,)
+        bool, True for everyone else."""
         ok = np.ones(turn_next.size, dtype=bool)
         ts = np.flatnonzero(cand & (turn_next != THROUGH))
-        if ts.size == 0:
-            return ok
-        link, pos = self.link[ts], self.pos[ts]
-        dist, _, _, _ = self.net.path_ahead(link, pos - self.link_start[ts], 1)
-        _, mv = self.net.movement_ahead(link, turn_next[ts])
-        ok[ts] = (np.abs(dist[:, 0] - (stop_pos[ts] - pos)) < 0.01) & (mv >= 0)
+        if ts.size:
+            ahead, mv = self.net.movement_ahead(self.link[ts], turn_next[ts])
+            ok[ts] = (ahead == approach[ts]) & (mv >= 0)
         return ok
-
-    def _stops_on_path(self, route, k):
-        """Stop lines from the ``k``-th of ``route`` on that the advice's path (straight on,
-        or through the turn at ``k`` and then straight on) shares with the route."""
-        r = self.routes
-        after = r.straight_stops[route, np.minimum(k + 1, r.straight_stops.shape[1] - 1)]
-        return np.where(r.stop_turn[route, k] == THROUGH, r.straight_stops[route, k], 1 + after)
 
     def _schedule(self, slots, new, t, reaction_s=None):
         """Hand new target speeds (NaN = drive normally) to drivers after their reaction time
@@ -1575,7 +1576,7 @@ class Simulation:
         route, lk, link = self.route[:n], self.link_k[:n], self.link[:n]
         grp, committed, target = self.stop_grp[:n], self.committed[:n], self.target[:n]
         v_des = self.v_des[:n]
-        offs, lane_id, st, dist, _dist_end, stop_turn, obstacle, yielded = fp.prepare(
+        offs, lane_id, st, dist, stop_turn, obstacle, yielded = fp.prepare(
             t, dt, self.krauss, drv.decel_ms2, self.amber_decel, al, pos, v, v_des, target,
             self.pend_v[:n], self.pend_t[:n], self.then_v[:n], self.then_t[:n],
             self.stop_pos[:n], grp, self.stop_turn[:n], self.stop_opp[:n],
@@ -1614,7 +1615,7 @@ class Simulation:
         self.gap_prev[:n] = gap_l
         self.vl_prev[:n] = v_l
         u = self.dawdle_rng.random(n) if self.krauss and drv.sigma > 0.0 else np.zeros(0)
-        x_new, v_new, a_real, crossed, moved, _has_t, counts = fp.advance(
+        x_new, v_new, a_real, crossed, moved, counts = fp.advance(
             t, dt, self.krauss, al, pos, v, v_des, target, self.queued_until[:n],
             self.stop_k[:n], link, net.link_group, leader, gap_l, v_l, obstacle, st, dist, grp,
             self.sig_change_at, self.stop_vmax[:n], self.stop_pos[:n], self.link_end[:n],

@@ -185,8 +185,8 @@ def prepare(
     signal state, amber commitment, stop-line obstacle and permitted-left yields.  Arrays (n,)
     updated in place: ``target, pend_t, then_t, committed``.  Returns ``offs`` (n,) m along
     the link, ``lane_id`` (n,) link * max_lanes + lane, ``st`` (n,) int8,
-    ``dist`` (n,) m to the stop line, ``dist_end`` (n,) m to the link's end, ``stop_turn``
-    (n,), ``obstacle`` (n,) bool and the number of vehicles that yielded this step.
+    ``dist`` (n,) m to the stop line, ``stop_turn`` (n,), ``obstacle`` (n,) bool and the
+    number of vehicles that yielded this step.
     """
     n = al.size
     offs = np.empty(n)
@@ -235,7 +235,7 @@ def prepare(
         dist_end[i] = link_end[i] - pos[i]
     yielded = 0
     if n_permitted == 0:
-        return offs, lane_id, st, dist, dist_end, stop_turn, obstacle, yielded
+        return offs, lane_id, st, dist, stop_turn, obstacle, yielded
     # Soonest arrival at the stop line per link among vehicles that will cross (Simulation.
     # _oncoming_eta): what a permitted left turn from the opposite approach waits for.
     tt = np.full(n, INF)
@@ -260,7 +260,7 @@ def prepare(
             if not obstacle[i]:
                 yielded += 1
             obstacle[i] = True
-    return offs, lane_id, st, dist, dist_end, stop_turn, obstacle, yielded
+    return offs, lane_id, st, dist, stop_turn, obstacle, yielded
 
 
 def sort_keys(al, lane_id, offs, order, key_scale):
@@ -516,15 +516,14 @@ def advance(
 ):  # fmt: skip
     """Accelerations and the position update (``_step`` from the driver policy to the stop
     lines crossed).  Updates ``queued_until`` in place (:func:`sim.driver.release_queued`).
-    Returns ``x_new, v_new, a_real, crossed, moved`` (n,), ``has_t`` (n,) bool (steering to a
-    target) and counters ``(red_violations, cleared_on_red, turn_crossings, turn_overspeed)``."""
+    Returns ``x_new, v_new, a_real, crossed, moved`` (n,) and counters ``(red_violations,
+    cleared_on_red, turn_crossings, turn_overspeed)``."""
     n = al.size
     x_new = np.empty(n)
     v_new = np.empty(n)
     a_real = np.empty(n)
     crossed = np.zeros(n, dtype=np.bool_)
     moved = np.zeros(n, dtype=np.bool_)
-    has_t = np.zeros(n, dtype=np.bool_)
     red_viol = 0
     cleared = 0
     turn_cross = 0
@@ -551,7 +550,6 @@ def advance(
             s_star = s0 + T * vi + vi * dv / sqrt_ab
             if vli < tg - SAME_ADVICE_MS and gi <= FOLLOW_GAP_FACTOR * s_star:
                 steer = False
-        has_t[i] = steer
         acc = min(max((v_des[i] - vi) / dt, -b), a) if krauss else idm_free(vi, v_des[i], a)
         if steer:
             track = min(max((tg - vi) / dt, -adv_decel), adv_accel)
@@ -627,7 +625,7 @@ def advance(
                 if vn > vmax_turn + b * dt + 1e-9:
                     turn_over += 1
         moved[i] = al[i] and xn > link_end[i] + CROSS_EPS_M
-    return x_new, v_new, a_real, crossed, moved, has_t, (red_viol, cleared, turn_cross, turn_over)
+    return x_new, v_new, a_real, crossed, moved, (red_viol, cleared, turn_cross, turn_over)
 
 
 @njit(cache=True, error_model="numpy")

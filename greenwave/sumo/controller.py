@@ -372,25 +372,27 @@ class GlosaController:
         """For a route (SUMO edge ids): link index → (turn at the next signalised stop line,
         stop lines from that one on that the advice's path shares with the route, the link
         ending at that stop line); None when an edge is not a greenwave link.  The advice's
-        path goes straight on, or through the turn and then straight on (the simulator's
-        ``Simulation._stops_on_path``).  Cached per route."""
+        path goes straight on, or through the turn and then straight on
+        (:attr:`Routes.advice_stops`, as in the simulator).  Cached per route."""
         if edges in self._route_cache:
             return self._route_cache[edges]
         links = [self._link.get(e, -1) for e in edges]
         info: dict[int, tuple[int, int, int]] | None = None
         if links and min(links) >= 0:
             r = Routes.from_links(self.net, np.array([links], dtype=np.int64))
-            grp, turn, straight = r.stop_group[0], r.stop_turn[0], r.straight_stops[0]
+            grp = r.stop_group[0]
             has = self.net.link_group[np.array(links)] >= 0
-            approach = [lk for lk, h in zip(links, has.tolist(), strict=True) if h]
             # The next stop line seen from link p: the first signalised one at or after it.
             before = np.concatenate([[0], np.cumsum(has)[:-1]])
             info = {}
             for p, lk in enumerate(links):
                 j = int(before[p])
                 if j < grp.size and grp[j] >= 0:
-                    on_path = straight[j] if turn[j] == THROUGH else 1 + straight[j + 1]
-                    info[lk] = (int(turn[j]), int(on_path), approach[j])
+                    info[lk] = (
+                        int(r.stop_turn[0, j]),
+                        int(r.advice_stops[0, j]),
+                        int(r.stop_link[0, j]),
+                    )
         self._route_cache[edges] = info
         return info
 
