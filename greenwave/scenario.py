@@ -308,6 +308,15 @@ class AdvisoryModel(_Strict):
         "than this (s; 0: the whole margin always); 10 s chosen on training corridors "
         "1001-1008 among 0, 10, 20 (glosa_generated.py)",
     )
+    plan_hold_clear_m: FiniteFloat = Field(
+        150.0,
+        ge=0.0,
+        le=1000.0,
+        description="While a queue is still discharging over the stop line behind them, the "
+        "simulators' drivers start no hold for a later green within this distance past that "
+        "line (m; 0: off): slowing there slows the discharge (sim/driver.py); 150 m chosen on "
+        "training corridors 1001-1008 and 8 oversaturated ones (2002-2033) among 0, 150, 300",
+    )
 
     @model_validator(mode="after")
     def _band(self):

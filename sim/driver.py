@@ -80,12 +80,23 @@ def commands(
     max_signals=None,
     min_speed_ratio=0.0,
     hold_on_stop=False,
+    past_line_m=None,
+    hold_clear_m=0.0,
 ) -> Commands:
     """Speed commands from ``advice`` (:class:`greenwave.advice.Advice` of N drivers) for
     drivers at ``speed_ms`` (N,) who want ``desired_ms`` (N,), at absolute time ``t_s``.
 
     ``update_s`` is the time until the next advice: the eco-approach commands the speed its
     deceleration curve has at the position the driver reaches by then.
+
+    ``past_line_m`` (N,) m, optional: how far each driver is past the stop line their link
+    starts at while a queue behind them is still discharging over it
+    (:func:`past_discharging_line_m`; inf: no such queue).  Within ``hold_clear_m`` of that
+    line a plan does not hold the driver back yet: a driver slowing down just past it slows
+    everyone crossing behind them, a moving bottleneck that costs the upstream signal its
+    saturation flow (on an oversaturated training corridor such holds cost 16 % travel time
+    and 9 % fuel in greenwave's simulator).  They drive normally until they are clear of it
+    or the queue has gone; later updates give them the plan that still fits.
     """
     v = np.asarray(speed_ms, dtype=float)
     n = v.shape[0]
@@ -108,6 +119,11 @@ def commands(
     t_arr = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
     now[(kind == P.CRUISE) & (p.window_start_s <= t_arr)] = np.nan
     slow = kind == P.SLOW
+    clearing = np.zeros(n, dtype=bool)
+    if past_line_m is not None and hold_clear_m > 0.0:
+        clearing = slow & (np.asarray(past_line_m, dtype=float) < hold_clear_m)
+        now[clearing] = np.nan
+        slow &= ~clearing
     resume_now = slow & (d <= p.resume_dist_m + 1e-6)
     now[resume_now] = p.cross_ms[resume_now]
     later = slow & ~resume_now & (p.resume_dist_m > 0)
@@ -129,12 +145,41 @@ def commands(
     queued = v < QUEUE_SPEED_MS
     now[queued] = np.nan
     then_v[queued], then_t[queued] = np.nan, np.inf
-    valid = (kind != P.NONE).astype(np.int64)
+    valid = ((kind != P.NONE) & ~clearing).astype(np.int64)
     # Window starts rounded to 0.1 s: the same green seen from successive updates.
     plan_id = np.where(
         np.isnan(now), np.nan, np.round(np.nan_to_num(p.window_start_s, nan=-1.0), 1) * 8.0 + kind
     )
     return Commands(now, then_v, then_t, valid, keep, plan_id)
+
+
+def past_discharging_line_m(net, link, offset_m, queued_on_link, group_green):
+    """(N,) m: how far drivers on ``link`` (N,) at ``offset_m`` (N,) m along it are past the
+    stop line their link starts at while a queue is still discharging over that line onto
+    their link; inf elsewhere.
+
+    ``queued_on_link`` (L,): vehicles slower than ``QUEUE_SPEED_MS`` on each link;
+    ``group_green`` (G,) bool: each signal group's state now.  A queue discharges onto a link
+    over a movement (``net.movements``) that is green now from an approach with queued
+    vehicles.  ``net``: :class:`greenwave.network.Network`.
+    """
+    mv = net.movements
+    into = (mv.to_link >= 0) & (mv.group >= 0)
+    green = np.zeros(mv.group.size, dtype=bool)
+    green[into] = np.asarray(group_green, dtype=bool)[mv.group[into]]
+    queued = np.asarray(queued_on_link)[mv.from_link] > 0
+    hit = mv.to_link[into & green & queued]
+    discharging = np.zeros(len(net.link_ids), dtype=bool)
+    discharging[hit] = True
+    return np.where(discharging[np.asarray(link)], np.asarray(offset_m, dtype=float), np.inf)
+
+
+def queued_on_links(n_links, link, speed_ms):
+    """(L,) vehicles slower than ``QUEUE_SPEED_MS`` per link, from vehicles on ``link`` (N,)
+    (negative: off the network's links) at ``speed_ms`` (N,)."""
+    link = np.asarray(link)
+    q = (link >= 0) & (np.asarray(speed_ms) < QUEUE_SPEED_MS)
+    return np.bincount(link[q], minlength=n_links)
 
 
 def reaction_times(old_id, new_id, reaction_s):

@@ -68,7 +68,9 @@ from .driver import (
     SAME_ADVICE_MS,
     commands,
     follows_leader,
+    past_discharging_line_m,
     queued_ahead,
+    queued_on_links,
     reaction_times,
     release_queued,
 )
@@ -838,6 +840,8 @@ class Simulation:
             max_signals=drv.option_max_signals,
             min_speed_ratio=drv.option_min_speed_ratio,
             hold_on_stop=drv.hold_on_stop,
+            past_line_m=self._past_discharging_line(n, link, offset),
+            hold_clear_m=self.adv.plan_hold_clear_m,
         )
         # "Prepare to stop" with hold_on_stop: a driver following advice keeps it rather than
         # speed up towards the red light (the stop line still stops them if it is red).
@@ -856,6 +860,15 @@ class Simulation:
         self.then_t[upd] = cmd.then_t_s[~keep]
         self.n_advice_calls += 1
         self.n_advised += int((cmd.valid_stops > 0).sum())
+
+    def _past_discharging_line(self, n, link, offset):
+        """:func:`greenwave.sim.driver.past_discharging_line_m` for drivers on ``link`` at
+        ``offset`` (None while ``advisory.plan_hold_clear_m`` is 0)."""
+        if self.adv.plan_hold_clear_m <= 0.0:
+            return None
+        on = np.where(self.alive[:n], self.link[:n], -1)
+        queued = queued_on_links(self.net.n_links, on, self.v[:n])
+        return past_discharging_line_m(self.net, link, offset, queued, self.sig_state == GREEN)
 
     def _turn_advisable(self, turn_next, approach, cand):
         """Turners among ``cand`` (N,) the core can advise on their turn: the stop line the

@@ -47,12 +47,14 @@ from greenwave.sim.driver import (
     QUEUE_SPEED_MS,
     commands,
     follows_leader,
+    past_discharging_line_m,
     queued_ahead,
+    queued_on_links,
     reaction_times,
     release_queued,
 )
 from greenwave.sim.engine import Routes, schedule_targets
-from greenwave.timing import RED
+from greenwave.timing import GREEN, RED
 
 
 def equip_draws(seed: int, vid: str) -> tuple[float, float]:
@@ -630,6 +632,8 @@ class GlosaController:
             max_signals=self.max_signals,
             min_speed_ratio=self.min_speed_ratio,
             hold_on_stop=self.hold_on_stop,
+            past_line_m=self._past_discharging_line(t, link, speed, sel, offset),
+            hold_clear_m=self.adv.plan_hold_clear_m,
         )
         tgt = np.where(in_range, cmd.now_ms, np.nan)
         ok = in_range & ~np.isnan(tgt)
@@ -653,6 +657,16 @@ class GlosaController:
             lo, hi = adv.bands.lo_ms[:, 0], adv.bands.hi_ms[:, 0]
             for k in np.flatnonzero(ok):
                 self.log.records.append((t, ids[sel[k]], float(lo[k]), float(hi[k]), float(tgt[k])))
+
+    def _past_discharging_line(self, t, link, speed, sel, offset):
+        """:func:`greenwave.sim.driver.past_discharging_line_m` for the drivers ``sel``, from
+        every vehicle on greenwave's links (None while ``advisory.plan_hold_clear_m`` is 0)."""
+        if self.adv.plan_hold_clear_m <= 0.0:
+            return None
+        queued = queued_on_links(self.net.n_links, link, speed)
+        groups = np.arange(self.timing.plans.n_groups)
+        state, _, _, _ = self.timing.state(groups, np.full(groups.size, self.epoch + t))
+        return past_discharging_line_m(self.net, link[sel], offset, queued, state == GREEN)
 
     def _resume(self, t, slots):
         """Plans that speed up again before the stop line: their next target is due (no
