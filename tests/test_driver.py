@@ -109,10 +109,11 @@ def test_the_simulator_holds_nobody_back_just_past_a_discharging_queue(monkeypat
     queue still discharges over (uncoordinated signals 250 m apart, 800 veh/h): drivers that
     a plan would slow down there drive normally instead; with ``plan_hold_clear_m = 0`` the
     policy gets no distances and plans hold them as before."""
+    from simkit import corridor
+
     import greenwave.sim.engine as engine
     from greenwave import plans as P
     from greenwave.sim.driver import commands
-    from simkit import corridor
 
     seen = []
 
