@@ -18,9 +18,11 @@ Policies (``drivers.policy``):
   eco-approach — hold the speed until the lift-off point, then follow the gentle
   deceleration curve to the queue's tail.  Drivers on time for a green that has begun, and
   drivers slower than ``QUEUE_SPEED_MS`` (queued, or pulling away), drive normally: queues
-  discharge at the car-following model's own pace.  A correction of the manoeuvre a driver
-  already follows applies at once; a new manoeuvre (another plan kind or green window)
-  after their reaction time.
+  discharge at the car-following model's own pace.  While a queue still discharges over the
+  stop line a driver has just crossed, no plan holds them back within
+  ``advisory.plan_hold_clear_m`` of it (a slow driver there throttles that discharge).  A
+  correction of the manoeuvre a driver already follows applies at once; a new manoeuvre
+  (another plan kind or green window) after their reaction time.
 * ``"band"``: the app's literal advice, one constant speed held to the line: the driver's
   desired speed clipped into the joint band they take
   (:meth:`greenwave.bands.Bands.choose_joint`); no band means driving normally, except that
@@ -169,7 +171,7 @@ def past_discharging_line_m(net, link, offset_m, queued_on_link, group_green):
     green[into] = np.asarray(group_green, dtype=bool)[mv.group[into]]
     queued = np.asarray(queued_on_link)[mv.from_link] > 0
     hit = mv.to_link[into & green & queued]
-    discharging = np.zeros(len(net.link_ids), dtype=bool)
+    discharging = np.zeros(net.n_links, dtype=bool)
     discharging[hit] = True
     return np.where(discharging[np.asarray(link)], np.asarray(offset_m, dtype=float), np.inf)
 
