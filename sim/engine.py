@@ -430,10 +430,11 @@ class Simulation:
         self.veh_stream = self.stream_first[a.entry] + a.lane
         self.veh_equipped = a.u_equip < self.penetration
         self.veh_complies = self.veh_equipped & (a.u_comply < self.compliance)
-        # Per stream, arrivals in time order (indices into the arrival arrays).
-        order = np.lexsort((a.time_s, self.veh_stream))
-        self.stream_arrivals = np.split(
-            order, np.cumsum(np.bincount(self.veh_stream, minlength=n_streams))[:-1]
+        # Per stream, arrivals in time order (indices into the arrival arrays): stream s's
+        # are ``stream_arrivals[stream_start[s]:stream_start[s + 1]]``.
+        self.stream_arrivals = np.lexsort((a.time_s, self.veh_stream))
+        self.stream_start = np.concatenate(
+            [[0], np.cumsum(np.bincount(self.veh_stream, minlength=n_streams))]
         )
         self.queue_head = np.zeros(n_streams, dtype=np.int64)  # next to insert
         self.queue_tail = np.zeros(n_streams, dtype=np.int64)  # arrived so far
@@ -613,7 +614,7 @@ class Simulation:
         tl = np.where(has, tail, 0)
         # Gap from the stream start to the tail vehicle's rear bumper.
         gap = np.where(has, self.pos[tl] - drv.length_m, np.inf)
-        vids = np.array([self.stream_arrivals[s][self.queue_head[s]] for s in waiting])
+        vids = self.stream_arrivals[self.stream_start[waiting] + self.queue_head[waiting]]
         route = self.veh_route[vids]
         lim0 = self.net.link_speed_limit_ms[self.routes.links[route, 0]]
         desired = self.arr.desired_factor[vids] * lim0
@@ -630,12 +631,8 @@ class Simulation:
         v_ins = np.minimum(desired, np.maximum(np.minimum(v_gap, v_safe), 0.0))
         ok = gap >= drv.min_gap_m + 0.5
         ok &= v_ins >= 0.0
-        slots = [
-            self._add_vehicle(int(s), int(vid), float(v_in), t)
-            for s, vid, v_in in zip(waiting[ok], vids[ok], v_ins[ok], strict=True)
-        ]
-        if slots:
-            new = np.asarray(slots, dtype=np.int64)
+        if ok.any():
+            new = self._add_vehicles(waiting[ok], vids[ok], v_ins[ok], t)
             self._refresh_link(new)
             self._refresh_stop(new)
             self.gap_prev[new] = np.inf
@@ -726,30 +723,41 @@ class Simulation:
         use = ok & ((tail < 0) | (self.pos[rear] < self.pos[np.where(tail >= 0, tail, 0)]))
         return np.where(use, rear, tail)
 
-    def _add_vehicle(self, s, vid, v_in, t):
-        if self.free:
-            k = self.free.pop()
-        else:
-            if self.hw >= self.cap:
-                self._grow()
-            k = self.hw
-            self.hw += 1
-        r = int(self.veh_route[vid])
+    def _take_slots(self, m):
+        """``m`` slots for new vehicles, in the order one-at-a-time insertion would take them:
+        freed slots last-freed first, then new ones above the high-water mark."""
+        k = min(m, len(self.free))
+        reused = self.free[len(self.free) - k :][::-1]
+        del self.free[len(self.free) - k :]
+        rest = m - k
+        while self.hw + rest > self.cap:
+            self._grow()
+        slots = np.concatenate(
+            [np.asarray(reused, dtype=np.int64), np.arange(self.hw, self.hw + rest)]
+        )
+        self.hw += rest
+        return slots
+
+    def _add_vehicles(self, streams, vids, v_in, t):
+        """Put vehicles ``vids`` (arrival indices, (m,)) on the network at the start of their
+        ``streams`` (distinct, (m,)) at ``v_in`` (m/s, (m,)) at time ``t`` (s).  Returns their
+        slots (m,)."""
+        k = self._take_slots(vids.size)
         self.alive[k] = True
-        self.vid[k] = vid
-        self.route[k] = r
-        self.stream[k] = s
-        self.lane[k] = self.arr.lane[vid]
+        self.vid[k] = vids
+        self.route[k] = self.veh_route[vids]
+        self.stream[k] = streams
+        self.lane[k] = self.arr.lane[vids]
         self.lc_until[k] = t + LANE_CHANGE_COOLDOWN_S
         self.lc_count[k] = 0
         self.pos[k] = 0.0
         self.v[k] = v_in
-        self.desired[k] = self.arr.desired_factor[vid]
+        self.desired[k] = self.arr.desired_factor[vids]
         self.link_k[k] = 0
         self.stop_k[k] = 0
         self.adv_until[k] = 0
-        self.equipped[k] = self.veh_equipped[vid]
-        self.complies[k] = self.veh_complies[vid]
+        self.equipped[k] = self.veh_equipped[vids]
+        self.complies[k] = self.veh_complies[vids]
         self.target[k] = np.nan
         self.pend_v[k] = np.nan
         self.pend_t[k] = np.inf
@@ -764,8 +772,8 @@ class Simulation:
         self.fuel[k] = 0.0
         self.co2[k] = 0.0
         self.t_enter[k] = t
-        self.tail[s] = k
-        self.res["t_enter"][vid] = t
+        self.tail[streams] = k
+        self.res["t_enter"][vids] = t
         return k
 
     # --------------------------------------------------------------- advisory
