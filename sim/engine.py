@@ -784,14 +784,12 @@ class Simulation:
         al = self.alive[:n]
         r = self.routes
         route = self.route[:n]
-        rr = np.where(al, route, 0)
-        sk = np.where(al, self.stop_k[:n], 0)
-        stop_pos = r.stop_pos_m[rr, sk]
-        has_sig = r.stop_group[rr, sk] >= 0
-        turn_next = r.stop_turn[rr, sk]
-        in_range = al & has_sig & (stop_pos - self.pos[:n] <= self.adv.range_m)
+        # The next stop line's attributes: the per-slot copies of the route tables' entries.
+        turn_next = self.stop_turn[:n]
+        in_range = al & (self.stop_grp[:n] >= 0)
+        in_range &= self.stop_pos[:n] - self.pos[:n] <= self.adv.range_m
         if self.adv.advise_turners:
-            in_range &= self._turn_advisable(turn_next, r.stop_link[rr, sk], in_range)
+            in_range &= self._turn_advisable(turn_next, route, in_range)
         else:
             # Straight-on movements only: a driver who turns at the next stop line drives
             # normally up to it.
@@ -809,10 +807,8 @@ class Simulation:
         sel = np.flatnonzero(want)
         if sel.size == 0:
             return
-        lk = self.link_k[sel]
-        rs = route[sel]
-        link = r.links[rs, lk]
-        offset = self.pos[sel] - r.link_start_m[rs, lk]
+        link = self.link[sel]
+        offset = self.pos[sel] - self.link_start[sel]
         m = self.adv.intersections_ahead
         qd = queue_m = None
         if self.adv.queue_aware:
@@ -878,16 +874,17 @@ class Simulation:
         queued = queued_on_links(self.net.n_links, on, self.v[:n])
         return past_discharging_line_m(self.net, link, offset, queued, self.sig_state == GREEN)
 
-    def _turn_advisable(self, turn_next, approach, cand):
+    def _turn_advisable(self, turn_next, route, cand):
         """Turners among ``cand`` (N,) the core can advise on their turn: the stop line the
-        straight path from their link meets ends their route's ``approach`` (N,) (the route
-        turns at no unsignalised node before it) and that approach has their movement.  (N,)
-        bool, True for everyone else."""
+        straight path from their link meets ends the approach their ``route`` (N,) takes to
+        its next stop line (the route turns at no unsignalised node before it) and that
+        approach has their movement.  (N,) bool, True for everyone else."""
         ok = np.ones(turn_next.size, dtype=bool)
         ts = np.flatnonzero(cand & (turn_next != THROUGH))
         if ts.size:
             ahead, mv = self.net.movement_ahead(self.link[ts], turn_next[ts])
-            ok[ts] = (ahead == approach[ts]) & (mv >= 0)
+            approach = self.routes.stop_link[route[ts], self.stop_k[ts]]
+            ok[ts] = (ahead == approach) & (mv >= 0)
         return ok
 
     def _schedule(self, slots, new, t, reaction_s=None):
@@ -906,13 +903,19 @@ class Simulation:
     def _queued_ahead(self, n, sel):
         """Per vehicle in ``sel``: queued vehicles ahead of it on its lane before the link's
         stop line (:func:`greenwave.sim.driver.queued_ahead`)."""
-        r, al = self.routes, self.alive[:n]
-        route = np.where(al, self.route[:n], 0)
-        lk = np.where(al, self.link_k[:n], 0)
-        link = r.links[route, lk]
-        key = np.where(al, link * self.max_lanes + self.lane[:n], -1)
-        offs = self.pos[:n] - r.link_start_m[route, lk]
-        return queued_ahead(key, offs, self.v[:n])[sel]
+        al = self.alive[:n]
+        lane_id = self.link[:n] * self.max_lanes + self.lane[:n]
+        offs = self.pos[:n] - self.link_start[:n]
+        # The lanes sorted back to front as the physics tick sorts them, from its last order
+        # (vehicles have moved since, few of them across a link's end or into a lane): about
+        # one pass, where sorting from scratch costs n log n.  Not kept as the tick's order.
+        order = self._order_for(n)
+        ks = np.where(al, lane_id * self.key_scale + offs, np.inf)[order]
+        o = np.argsort(ks, kind="stable")
+        n_al = int(np.count_nonzero(al))
+        front_first = order[o[:n_al][::-1]]
+        key = np.where(al, lane_id, -1)
+        return queued_ahead(key, offs, self.v[:n], order=front_first)[sel]
 
     # ---------------------------------------------------------------- physics
     def _lane_on(self, link, route, k, lane):
