@@ -605,6 +605,9 @@ class Simulation:
 
     # ------------------------------------------------------------- insertion
     def _insert(self, t):
+        if self.kernel == "numba":
+            self._insert_compiled(t)
+            return
         waiting = np.flatnonzero(self.queue_tail > self.queue_head)
         if waiting.size == 0:
             return
@@ -637,6 +640,26 @@ class Simulation:
             self._refresh_stop(new)
             self.gap_prev[new] = np.inf
         self.queue_head[waiting[ok]] += 1
+
+    def _insert_compiled(self, t):
+        """:meth:`_insert` with the choice of who enters in a kernel (same arithmetic)."""
+        if not (self.queue_tail > self.queue_head).any():
+            return
+        drv, a = self.drv, self.arr
+        order, ks = self.sorted_lanes
+        streams, vids, v_ins = self._fastpath.insertion(
+            self.queue_head, self.queue_tail, self.stream_start, self.stream_arrivals, self.tail,
+            self.stream_first, a.entry_links, order, ks, self.key_scale, self.max_lanes,
+            self.alive, self.link_k, self.lane, self.route, self.routes.links, self.pos, self.v,
+            self.veh_route, self.net.link_speed_limit_ms, a.desired_factor, self.krauss,
+            drv.length_m, drv.min_gap_m, drv.time_headway_s, drv.decel_ms2, self.dt,
+        )  # fmt: skip
+        if streams.size:
+            new = self._add_vehicles(streams, vids, v_ins, t)
+            self._refresh_link(new)
+            self._refresh_stop(new)
+            self.gap_prev[new] = np.inf
+            self.queue_head[streams] += 1
 
     def _insertion_safe_speed(self, gap_m, leader_ms):
         """Largest entry speed (m/s) from which a driver, after their reaction time

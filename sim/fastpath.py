@@ -755,6 +755,65 @@ def refresh_stop(
         stop_opp_grp[s] = r_opp_group[ro, sk]
 
 
+@njit(cache=True, error_model="numpy")
+def insertion(
+    queue_head, queue_tail, stream_start, stream_arrivals, tail, stream_first, entry_links,
+    order, ks, key_scale, max_lanes, alive, link_k, lane, route, r_links, pos, v, veh_route,
+    speed_limit, desired_factor, krauss, length, min_gap, tau, b, dt,
+):  # fmt: skip
+    """Who enters now (:meth:`sim.engine.Simulation._insert` up to the new slots, with
+    :meth:`~sim.engine.Simulation.rear_vehicles`; few streams per step: serial).  ``order,
+    ks``: the lanes as last sorted.  Returns the streams that insert, their vehicles (arrival
+    indices) and entry speeds (m/s), in stream order."""
+    n_streams = queue_head.size
+    lmax = r_links.shape[1]
+    out_s = np.empty(n_streams, dtype=np.int64)
+    out_vid = np.empty(n_streams, dtype=np.int64)
+    out_v = np.empty(n_streams)
+    m = 0
+    for s in range(n_streams):
+        if queue_tail[s] <= queue_head[s]:
+            continue
+        rear = tail[s]
+        if order.size:
+            # The last vehicle on the stream's entry lane, if it is behind the last inserted.
+            entry = np.searchsorted(stream_first, s, side="right") - 1
+            link = entry_links[entry]
+            ln = s - stream_first[entry]
+            tid = link * max_lanes + ln
+            at = min(np.searchsorted(ks, tid * key_scale), order.size - 1)
+            r = order[at]
+            ok = ks[at] < (tid + 1) * key_scale and alive[r]
+            k = min(link_k[r], lmax - 1)
+            ok = ok and lane[r] == ln and r_links[route[r], k] == link
+            if ok and (rear < 0 or pos[r] < pos[rear if rear >= 0 else 0]):
+                rear = r
+        vid = stream_arrivals[stream_start[s] + queue_head[s]]
+        desired = desired_factor[vid] * speed_limit[r_links[veh_route[vid], 0]]
+        if rear >= 0:
+            gap = pos[rear] - length
+            v_gap = (gap - min_gap) / tau
+            g = gap - min_gap
+            if krauss:
+                v_safe = euler_safe_speed(g + euler_brake_gap(v[rear], b, dt), b, dt, max(tau, dt))
+            elif math.isfinite(g):
+                room = max(2.0 * b * g + v[rear] ** 2, 0.0)
+                v_safe = max(-b * tau + math.sqrt((b * tau) ** 2 + room), 0.0)
+            else:
+                v_safe = INF
+        else:
+            gap = INF
+            v_gap = INF
+            v_safe = INF
+        v_in = min(desired, max(min(v_gap, v_safe), 0.0))
+        if gap >= min_gap + 0.5 and v_in >= 0.0:
+            out_s[m] = s
+            out_vid[m] = vid
+            out_v[m] = v_in
+            m += 1
+    return out_s[:m], out_vid[:m], out_v[:m]
+
+
 # ------------------------------------------------------------------------ compiled sets
 KERNELS = (
     "prepare",
