@@ -15,7 +15,8 @@ into the motion.
 What stays in numpy / Python (in :meth:`sim.engine.Simulation._step`): the stable sort of the
 vehicles by lane (numpy's timsort is close to one pass over the nearly sorted order), the
 signal states, and the rare per-event updates (vehicles that crossed a stop line, changed link
-or left; lane-change conflicts).
+or left; lane-change conflicts; the new vehicles' state, once :func:`insertion` has chosen
+who enters).
 
 numba is an optional extra (``pip install greenwave[fast]``); without it the numpy tick runs.
 Model sources are in :mod:`sim.carfollow` and :mod:`sim.fuel`; the scalar functions below are
