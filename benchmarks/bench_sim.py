@@ -18,6 +18,7 @@ that the speed-up is measured in one run; ``--kernel numpy`` runs the numpy tick
 compiled kernels spread their loops over ``NUMBA_NUM_THREADS`` threads (default: all cores).
 
     python benchmarks/bench_sim.py [--json] [--city-duration 900] [--kernel numba|numpy]
+        [--breakdown]
 """
 
 from __future__ import annotations
@@ -28,6 +29,7 @@ import json
 import os
 import platform
 import time
+import types
 from pathlib import Path
 
 import numpy as np
@@ -38,6 +40,7 @@ from greenwave.sim import engine
 from greenwave.sim.engine import Simulation
 
 ROOT = Path(__file__).resolve().parent.parent
+BREAKDOWN = "breakdown_ns_per_vehicle_step"
 
 
 @contextlib.contextmanager
@@ -50,10 +53,55 @@ def _parallel_from(slots):
         engine.PARALLEL_MIN_SLOTS = saved
 
 
-def measure(world, duration, advisory, min_alive=0, **kw):
+# What ``--breakdown`` times apart: the compiled tick's kernels and the engine's steps around
+# them (``_sort_compiled`` includes the ``sort_keys`` kernel; insertion and the advisory update
+# run outside the tick).
+_ENGINE_SECTIONS = (
+    "_sync_signals", "_sort_compiled", "_apply_lane_changes", "_crossed", "_moved", "_exit",
+    "_insert", "_advise",
+)  # fmt: skip
+
+
+def _timed_sections(sim, acc, counting):
+    """Wrap ``sim``'s kernels and engine steps so that their wall time adds up in ``acc``
+    (name -> s) while ``counting[0]`` is true."""
+    from greenwave.sim import fastpath
+
+    def wrap(name, f):
+        def timed(*args, **kw):
+            if not counting[0]:
+                return f(*args, **kw)
+            t0 = time.perf_counter()
+            out = f(*args, **kw)
+            acc[name] = acc.get(name, 0.0) + time.perf_counter() - t0
+            return out
+
+        return timed
+
+    def kernel_set(ks):
+        return types.SimpleNamespace(
+            **{k: wrap(k, f) if k != "sort_keys" else f for k, f in vars(ks).items()}
+        )
+
+    serial, parallel = kernel_set(fastpath.SERIAL), kernel_set(fastpath.PARALLEL)
+    sim._fastpath = types.SimpleNamespace(
+        SERIAL=serial,
+        kernels=lambda: parallel if fastpath.kernels() is fastpath.PARALLEL else serial,
+        insertion=wrap("insertion", fastpath.insertion),
+        refresh_link=fastpath.refresh_link,
+        refresh_stop=fastpath.refresh_stop,
+    )
+    for name in _ENGINE_SECTIONS:
+        setattr(sim, name, wrap(name, getattr(sim, name)))
+
+
+def measure(world, duration, advisory, min_alive=0, breakdown=False, **kw):
     sim = Simulation(
         world, seed=1, advisory=advisory, penetration=0.5, duration_s=duration, warmup_s=0.0, **kw
     )
+    sections, counting = {}, [False]
+    if breakdown and sim.kernel == "numba":
+        _timed_sections(sim, sections, counting)
     if sim.kernel == "numba":
         # Compile (or load from numba's cache) outside the timed run, both kernel sets: the
         # parallel one runs only above PARALLEL_MIN_SLOTS vehicles, and the lane-change kernels
@@ -68,6 +116,7 @@ def measure(world, duration, advisory, min_alive=0, **kw):
 
     def timed(t):
         n = int(sim.alive[: sim.hw].sum())
+        counting[0] = n >= min_alive  # until the next tick: its insertion and advice too
         t0 = time.perf_counter()
         step(t)
         ticks.append((n, time.perf_counter() - t0))
@@ -77,6 +126,16 @@ def measure(world, duration, advisory, min_alive=0, **kw):
     alive = np.array([a for a, _ in ticks])
     wall = np.array([w for _, w in ticks])
     keep = alive >= min_alive
+    steps = alive[keep].sum()
+    extra = {}
+    if sections and steps:
+        tick_s = wall[keep].sum()
+        inside = {k: v for k, v in sections.items() if k not in ("_insert", "_advise")}
+        extra["breakdown_ns_per_vehicle_step"] = {
+            **{k: v / steps * 1e9 for k, v in sorted(inside.items(), key=lambda kv: -kv[1])},
+            "rest of the tick": (tick_s - sum(inside.values())) / steps * 1e9,
+            **{k: sections[k] / steps * 1e9 for k in ("_insert", "_advise") if k in sections},
+        }
     return {
         "run_steps_per_s": res.vehicle_steps / res.wall_s,
         "tick_steps_per_s": float(alive[keep].sum() / wall[keep].sum()) if keep.any() else 0.0,
@@ -86,6 +145,7 @@ def measure(world, duration, advisory, min_alive=0, **kw):
         if keep.any()
         else float("nan"),
         "wall_s": res.wall_s,
+        **extra,
     }
 
 
@@ -100,6 +160,13 @@ def main(argv=None):
         default="numba",
         help="numba: the compiled tick, and the numpy tick for the speed-up (default); numpy: "
         "the numpy tick only",
+    )
+    ap.add_argument(
+        "--breakdown",
+        action="store_true",
+        help="also time the compiled tick's kernels and the engine's steps apart (ns per "
+        "vehicle-step over the counted ticks; the insertion and the advisory update listed "
+        "after the tick's rest)",
     )
     ap.add_argument("--json", action="store_true")
     a = ap.parse_args(argv)
@@ -125,7 +192,7 @@ def main(argv=None):
         for adv in (False, True):
             row = {}
             for k in kernels:
-                m = measure(world, dur, adv, min_alive, kernel=k)
+                m = measure(world, dur, adv, min_alive, breakdown=a.breakdown, kernel=k)
                 row.update(m if k == kernels[0] else {f"numpy_{key}": x for key, x in m.items()})
             row["kernel"] = kernels[0]
             if len(kernels) == 2:
@@ -159,6 +226,15 @@ def main(argv=None):
         "whole SimPy run incl. arrivals, signal events and (advisory) core calls; numpy = the "
         "reference tick, same motion"
     )
+    if a.breakdown and kernels[0] == "numba":
+        names = list(dict.fromkeys(n for r in rows.values() for n in r.get(BREAKDOWN, {})))
+        print(f"\nns per vehicle-step (counted ticks), compiled tick\n{'section':<22}", end="")
+        print(
+            "".join(f"{k.replace('_baseline', '').replace('_advisory', '+adv'):>17}" for k in rows)
+        )
+        for n in names:
+            vals = (r.get(BREAKDOWN, {}).get(n, float("nan")) for r in rows.values())
+            print(f"{n.lstrip('_'):<22}" + "".join(f"{x:>17.1f}" for x in vals))
     if a.json:
         print(json.dumps({k: v for k, v in rows.items()}))
 
