@@ -43,6 +43,32 @@ def arrival_time_s(dist_m, v0_ms, v_ms, accel_ms2, decel_ms2):
     return Arrival(d, v0_ms, accel_ms2, decel_ms2).time_for(v_ms)
 
 
+def arrival_times_s(dist_m, v0_ms, speeds_ms, accel_ms2, decel_ms2):
+    """:func:`arrival_time_s` for several target-speed arrays ``speeds_ms`` at the same
+    ``dist_m`` and ``v0_ms``: a list of times (s), each equal to that of
+    ``arrival_time_s(dist_m, v0_ms, speed, ...)`` bit for bit.
+
+    The speeds positive everywhere share one evaluation of the cruise formula (one pass
+    instead of one per speed: the calls cost more than their arithmetic for a few hundred
+    vehicles); any other goes the general way on its own, as it would alone.
+    """
+    arrival = Arrival(np.asarray(dist_m, dtype=float), v0_ms, accel_ms2, decel_ms2)
+    together = [
+        i
+        for i, v in enumerate(speeds_ms)
+        if not isinstance(v, (int, float)) and bool(np.all(np.greater(v, 0.0)))
+    ]
+    out = [None] * len(speeds_ms)
+    if together:
+        times = arrival.times_for(tuple(speeds_ms[i] for i in together))
+        for i, t in zip(together, times, strict=True):
+            out[i] = t
+    for i, v in enumerate(speeds_ms):
+        if out[i] is None:
+            out[i] = arrival.time_for(v)
+    return out
+
+
 def _new_array(shape, dtype=np.float64):
     return np.empty(shape, dtype)
 
@@ -288,7 +314,7 @@ def speed_for_arrival_ms(dist_m, v0_ms, t_s, accel_ms2, decel_ms2):
     return Arrival(dist_m, v0_ms, accel_ms2, decel_ms2).speed_for(t_s)
 
 
-def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms=0.0):
+def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms=0.0, t_go_s=None):
     """Speed to drive now to reach the stop line no earlier than ``t_s`` and at ``v_exit``.
 
     A constant band speed reaches the line at the green start slowly and speeds up after it.
@@ -322,6 +348,8 @@ def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms
         Comfortable rates (m/s²), the ones the bands assume.
     v_min_ms : float or array_like
         Lowest cruise speed allowed (the advisory band's minimum).
+    t_go_s : array_like, optional
+        ``arrival_time_s(dist_m, v0_ms, v_exit_ms, ...)`` where the caller has it already.
 
     Returns
     -------
@@ -331,7 +359,7 @@ def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms
         *(np.asarray(x, dtype=float) for x in (dist_m, v0_ms, v_exit_ms, t_s))
     )
     a, b = float(accel_ms2), float(decel_ms2)
-    t_go = arrival_time_s(d, v0, ve, a, b)
+    t_go = arrival_time_s(d, v0, ve, a, b) if t_go_s is None else t_go_s
     c2 = 0.5 * (1.0 / a + 1.0 / b)
     c0 = v0 * v0 / (2.0 * b) + ve * ve / (2.0 * a) - d
     q = v0 / b + ve / a - t

@@ -42,7 +42,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from .kinematics import arrival_time_s, paced_speed_ms, speed_for_arrival_ms
+from .kinematics import Arrival, arrival_times_s, paced_speed_ms
 
 NONE, CRUISE, SLOW, FAST, ECO = 0, 1, 2, 3, 4
 PLAN_NAMES = ("none", "cruise", "slow_down", "speed_up", "eco_stop")
@@ -146,9 +146,9 @@ def approach_plans(
     dd = np.where(valid, d, 1.0)
     vmin_eff = np.minimum(vmin, vc)
     with np.errstate(invalid="ignore", divide="ignore", over="ignore"):
-        t_go = arrival_time_s(dd, v0, vc, a, b)
-        t_fast = arrival_time_s(dd, v0, np.maximum(vmax, vc), a, b)
-        t_slowest = arrival_time_s(dd, v0, vmin_eff, a, b)
+        t_go, t_fast, t_slowest = arrival_times_s(
+            dd, v0, (vc, np.maximum(vmax, vc), vmin_eff), a, b
+        )
     open_ = valid.copy()
     for k in range(ws.shape[1]):
         s, e = ws[:, k], we[:, k]
@@ -171,7 +171,7 @@ def approach_plans(
 
         if slow.any():
             i = np.flatnonzero(slow)
-            u = paced_speed_ms(dd[i], v0[i], vc[i], s[i], a, b, vmin_eff[i])
+            u = paced_speed_ms(dd[i], v0[i], vc[i], s[i], a, b, vmin_eff[i], t_go_s=t_go[i])
             paced = np.isfinite(u) & (u < vc[i])
             # Paced: change to u, hold, re-accelerate to vc (see kinematics.paced_speed_ms).
             j, uj = i[paced], u[paced]
@@ -185,23 +185,25 @@ def approach_plans(
             arrival[j] = t1 + t2 + (vc[j] - uj) / a
             # Too close to re-accelerate: one constant speed to the line (the band's profile).
             c = i[~paced]
+            arr = Arrival(dd[c], v0[c], a, b)  # speed for an arrival time, then its time
             with np.errstate(invalid="ignore", divide="ignore"):
-                uc = speed_for_arrival_ms(dd[c], v0[c], s[c], a, b)
+                uc = arr.speed_for(s[c])
             uc = np.clip(np.nan_to_num(uc, nan=vmin_eff[c]), vmin_eff[c], vc[c])
             hold[c] = uc
             cross[c] = _speed_at_line(dd[c], v0[c], uc, a, b)
-            arrival[c] = arrival_time_s(dd[c], v0[c], uc, a, b)
+            arrival[c] = arr.time_for(uc)
 
         if fast.any():
             i = np.flatnonzero(fast)
             lo = np.maximum(t_fast[i], s[i])
             goal = 0.5 * (lo + e[i])
+            arr = Arrival(dd[i], v0[i], a, b)
             with np.errstate(invalid="ignore", divide="ignore"):
-                u = speed_for_arrival_ms(dd[i], v0[i], goal, a, b)
+                u = arr.speed_for(goal)
             u = np.clip(np.where(np.isnan(u), vmax[i], u), vc[i], np.maximum(vmax[i], vc[i]))
             hold[i] = u
             cross[i] = _speed_at_line(dd[i], v0[i], u, a, b)
-            arrival[i] = arrival_time_s(dd[i], v0[i], u, a, b)
+            arrival[i] = arr.time_for(u)
 
     # No window reached in the K looked at (all end before the earliest arrival): stop.
     eco = np.flatnonzero(open_)

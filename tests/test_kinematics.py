@@ -129,3 +129,35 @@ def test_paced_speed_cases():
     # Vectorised.
     out = paced_speed_ms(np.array([300.0, 300.0]), 15.0, 15.0, np.array([40.0, 5.0]), 1.5, 2.0)
     np.testing.assert_allclose(out, [45.0 / 7.0, 15.0])
+
+
+def test_several_speeds_at_once_equal_one_at_a_time_bit_for_bit():
+    from greenwave.kinematics import arrival_times_s
+
+    rng = np.random.default_rng(7)
+    n = 300
+    d = np.concatenate([rng.uniform(0.0, 600.0, n - 3), [0.0, -5.0, np.nan]])
+    v0 = np.concatenate([rng.uniform(0.0, 20.0, n - 1), [0.0]])
+    fast = rng.uniform(1.0, 25.0, n)  # within reach and not: both formulas
+    slow = rng.uniform(0.5, 8.0, n)
+    with_zero = np.where(rng.random(n) < 0.1, 0.0, fast)  # the general way, alone
+    with_nan = np.where(rng.random(n) < 0.1, np.nan, slow)
+    speeds = (fast, with_zero, slow, with_nan)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        got = arrival_times_s(d, v0, speeds, 1.5, 2.0)
+        want = [arrival_time_s(d, v0, v, 1.5, 2.0) for v in speeds]
+    for g, w in zip(got, want, strict=True):
+        assert np.array_equal(g, w, equal_nan=True)
+
+
+def test_paced_speed_with_the_callers_arrival_time_is_the_same():
+    from greenwave.kinematics import paced_speed_ms
+
+    rng = np.random.default_rng(3)
+    d, v0 = rng.uniform(50.0, 500.0, 200), rng.uniform(0.0, 16.0, 200)
+    ve, t = rng.uniform(8.0, 16.0, 200), rng.uniform(5.0, 80.0, 200)
+    t_go = arrival_time_s(d, v0, ve, 1.5, 2.0)
+    with np.errstate(invalid="ignore", divide="ignore"):
+        a = paced_speed_ms(d, v0, ve, t, 1.5, 2.0, 3.0)
+        b = paced_speed_ms(d, v0, ve, t, 1.5, 2.0, 3.0, t_go_s=t_go)
+    assert np.array_equal(a, b, equal_nan=True) and np.isfinite(a).any()
