@@ -279,7 +279,9 @@ def speed_bands(
     floats = np.empty((len(names) - 1, m, n))
     out = dict(zip([f for f in names if f != "status"], floats, strict=True))
     out["status"] = np.empty((m, n), dtype=np.int8)
-    scratch = _Scratch(max(32 * m * min(n, _BLOCK) * 8, 1 << 16))
+    # Small calls (a corridor's vehicles, one phone) take fresh arrays: for a few kilobytes
+    # numpy's allocator is quicker than the bump allocator's bookkeeping.
+    scratch = _Scratch(max(32 * m * min(n, _BLOCK) * 8, 1 << 16)) if m * n > _SMALL else _Fresh()
     for s in range(0, n if m else 0, _BLOCK):
         sl = slice(s, min(s + _BLOCK, n))
         scratch.reset()
@@ -300,6 +302,7 @@ def speed_bands(
 
 
 _BLOCK = 8192
+_SMALL = 2048  # stop lines × vehicles up to which a call allocates afresh (see speed_bands)
 
 
 class _Scratch:
@@ -365,6 +368,25 @@ class _Scratch:
             chunk = np.empty(max(self._chunk_bytes, size), dtype=np.uint8)
             self._chunks[self._chunk : self._chunk + 1] = [(chunk, {})]
         self._offset, self._free = 0, self._chunks[self._chunk][0].size
+
+
+class _Fresh:
+    """:class:`_Scratch`'s interface over fresh arrays (``np.empty``): no bookkeeping."""
+
+    def __call__(self, shape, dtype=np.float64):
+        return np.empty(shape, dtype)
+
+    def reset(self):
+        pass
+
+    def arange(self, count):
+        return np.arange(count)
+
+    def mark(self):
+        return None
+
+    def release(self, mark):
+        pass
 
 
 def _first_true(masks):
@@ -565,8 +587,8 @@ def _window_bands(ws, we, qd, kin, v0, t_early, t_late, vmax, params, margin, ne
         _pair_index(at_a, m * n, r, out=pair[:n_a])
         _pair_index(at_b, m * n, r, out=pair[n_a:])
         edge = new((n_edges,))
-        np.take(_flat(rel_a), at_a, out=edge[:n_a], mode="clip")
-        np.take(_flat(rel_b), at_b, out=edge[n_a:], mode="clip")
+        _flat(rel_a).take(at_a, out=edge[:n_a], mode="clip")
+        _flat(rel_b).take(at_b, out=edge[n_a:], mode="clip")
         v0_pair = new((m, n))
         np.copyto(v0_pair, kin.v0)
         sub = Arrival.of_clamped(
@@ -605,7 +627,7 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
         pick = np.where(f_hold < r, f_hold, np.minimum(f_ok, r - 1))
         flat = np.multiply(pick, m * n, out=new((m, n), np.intp), dtype=np.intp)
         flat += new.arange(m * n).reshape(m, n)
-        sel = [np.take(_flat(a), flat, out=new((m, n)), mode="clip") for a in (lo, hi, ws, we)]
+        sel = [_flat(a).take(flat, out=new((m, n)), mode="clip") for a in (lo, hi, ws, we)]
     np.copyto(o_lo, sel[0])
     np.copyto(o_hi, sel[1])
     np.add(sel[2], t, out=o_ws)
@@ -625,7 +647,7 @@ def _select(lo, hi, ws, we, v0, t, signal, out, new):
 
 def _take(a, idx, new):
     """``a.ravel()[idx]`` into scratch memory (``a`` C-contiguous, ``idx`` valid)."""
-    return np.take(_flat(a), idx, out=new(idx.shape), mode="clip")
+    return _flat(a).take(idx, out=new(idx.shape), mode="clip")
 
 
 # Windows that end up to this long before the earliest arrival are looked at too (a row that

@@ -54,9 +54,7 @@ def arrival_times_s(dist_m, v0_ms, speeds_ms, accel_ms2, decel_ms2):
     """
     arrival = Arrival(np.asarray(dist_m, dtype=float), v0_ms, accel_ms2, decel_ms2)
     together = [
-        i
-        for i, v in enumerate(speeds_ms)
-        if not isinstance(v, (int, float)) and bool(np.all(np.greater(v, 0.0)))
+        i for i, v in enumerate(speeds_ms) if not isinstance(v, (int, float)) and _positive(v)
     ]
     out = [None] * len(speeds_ms)
     if together:
@@ -67,6 +65,21 @@ def arrival_times_s(dist_m, v0_ms, speeds_ms, accel_ms2, decel_ms2):
         if out[i] is None:
             out[i] = arrival.time_for(v)
     return out
+
+
+def _shape_of(*shapes):
+    """``np.broadcast_shapes`` with the common case (all alike) first: the numpy function
+    costs microseconds, a tuple comparison nanoseconds, and the band code asks thousands of
+    times a second."""
+    first = shapes[0]
+    if all(s == first for s in shapes[1:]):
+        return first
+    return np.broadcast_shapes(*shapes)
+
+
+def _positive(v) -> bool:
+    """Every element of ``v`` > 0 (NaN is not)."""
+    return bool(np.greater(v, 0.0).all())
 
 
 def _new_array(shape, dtype=np.float64):
@@ -94,7 +107,7 @@ class Arrival:
 
     def __init__(self, dist_m, v0_ms, accel_ms2, decel_ms2, alloc=None):
         new = alloc or _new_array
-        shape = np.broadcast_shapes(np.shape(dist_m), np.shape(v0_ms))
+        shape = _shape_of(np.shape(dist_m), np.shape(v0_ms))
         self.a, self.b, self._new, self._shape = accel_ms2, decel_ms2, new, shape
         self.d = np.maximum(dist_m, 0.0, out=new(shape))
         self.v0 = np.maximum(v0_ms, _V_TINY, out=new(np.shape(v0_ms)))
@@ -106,7 +119,7 @@ class Arrival:
         used as they are, without copies."""
         self = cls.__new__(cls)
         self.a, self.b, self._new = accel_ms2, decel_ms2, alloc or _new_array
-        self._shape = np.broadcast_shapes(np.shape(dist_m), np.shape(v0_ms))
+        self._shape = _shape_of(np.shape(dist_m), np.shape(v0_ms))
         self.d, self.v0 = dist_m, v0_ms
         return self
 
@@ -179,8 +192,8 @@ class Arrival:
             part = (k,) + (1,) * (len(shape) - v0.ndim) + v0.shape  # against t
             t = new((k, *shape)) if out is None else out
             dv = np.subtract(v, v0, out=new((k, *v0.shape)))
-        elif not scalar and all(np.all(np.greater(v, 0.0)) for v in speeds):
-            shape = np.broadcast_shapes(self._shape, *(np.shape(v) for v in speeds))
+        elif not scalar and all(_positive(v) for v in speeds):
+            shape = _shape_of(self._shape, *(np.shape(v) for v in speeds))
             v = v_all = new((k, *shape))
             for i, speed in enumerate(speeds):
                 v_all[i] = speed
@@ -210,7 +223,7 @@ class Arrival:
             if scalar:
                 v_flat = np.full(flat.shape, float(speeds[0]))
             else:
-                v_flat = np.take(v_all.reshape(-1), flat)
+                v_flat = v_all.reshape(-1).take(flat)
             for i, c in enumerate(np.searchsorted(flat, size * np.arange(1, k)), start=1):
                 pair[c:] -= size
                 if scalar:
@@ -240,7 +253,7 @@ class Arrival:
     def _time_clipped(self, v_ms):
         """``T(v) = T(clip(v, v_floor, v_reach))`` by the cruise formula (any ``v``)."""
         new = self._new
-        shape = np.broadcast_shapes(self._shape, np.shape(v_ms))
+        shape = _shape_of(self._shape, np.shape(v_ms))
         ve = np.maximum(v_ms, self.v_floor, out=new(shape))
         np.minimum(ve, self.v_reach, out=ve)  # the speed actually held: T is flat beyond
         dv = np.subtract(ve, self.v0, out=new(shape))
@@ -300,9 +313,9 @@ def _take_flat(a, shape, flat, new):
     """Elements ``flat`` of ``a`` broadcast to ``shape`` (without materialising it)."""
     a = np.asarray(a)
     if a.shape == shape and a.flags.c_contiguous:
-        return np.take(a.reshape(-1), flat, out=new(flat.shape))
+        return a.reshape(-1).take(flat, out=new(flat.shape))
     if a.ndim == 1 and len(shape) == 2 and a.shape[0] == shape[1]:  # per column (vehicle)
-        return np.take(a, flat % shape[1], out=new(flat.shape))
+        return a.take(flat % shape[1], out=new(flat.shape))
     return np.broadcast_to(a, shape)[np.unravel_index(flat, shape)]
 
 

@@ -127,13 +127,13 @@ def approach_plans(
     d = np.asarray(dist_m, dtype=float)
     n = d.shape[0]
     v0 = np.maximum(np.asarray(v0_ms, dtype=float), 0.0)
-    vmax = np.broadcast_to(np.asarray(v_max_ms, dtype=float), (n,))
-    vmin = np.broadcast_to(np.asarray(v_min_ms, dtype=float), (n,))
+    vmax = _per_vehicle(v_max_ms, n)
+    vmin = _per_vehicle(v_min_ms, n)
     vc = np.minimum(np.asarray(cruise_ms, dtype=float), vmax)
-    t = np.broadcast_to(np.asarray(t_s, dtype=float), (n,))
+    t = _per_vehicle(t_s, n)
     ws = np.asarray(win_start_s, dtype=float).reshape(n, -1 if n else 0) - t[:, None]
     we = np.asarray(win_end_s, dtype=float).reshape(n, -1 if n else 0) - t[:, None]
-    queue = np.broadcast_to(np.asarray(queue_m, dtype=float), (n,))
+    queue = _per_vehicle(queue_m, n)
     a, b = float(accel_ms2), float(decel_ms2)
 
     kind = np.zeros(n, dtype=np.int8)
@@ -232,6 +232,12 @@ def approach_plans(
         green_now=np.zeros(n, bool) if green_now is None else np.asarray(green_now),
         eco_decel_ms2=float(eco_decel_ms2),
     )
+
+
+def _per_vehicle(x, n):
+    """``x`` (scalar or (n,)) as an (n,) float array, read-only where broadcast."""
+    x = np.asarray(x, dtype=float)
+    return x if x.shape == (n,) else np.broadcast_to(x, (n,))
 
 
 def _speed_at_line(d, v0, u, a, b):

@@ -370,7 +370,7 @@ class PlanTable:
         else:
 
             def gather(table, idx):
-                return np.take(table, idx, out=alloc(idx.shape), mode="clip")
+                return table.take(idx, out=alloc(idx.shape), mode="clip")
 
             new = alloc
         cycle = gather(self.cycle_s, g)

@@ -476,7 +476,8 @@ def test_batch_equals_one_vehicle_at_a_time(monkeypatch, with_queue):
     dist, v0, t, group, limit, timing, qd = _mixed_batch()
     qd = qd if with_queue else None
     p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0), n_windows=3)
-    whole = speed_bands(dist, v0, t, group, limit, timing, p, qd)
+    whole = speed_bands(dist, v0, t, group, limit, timing, p, qd)  # small: fresh arrays
+    monkeypatch.setattr(bands_mod, "_SMALL", 0)  # from here on the block allocator
     monkeypatch.setattr(bands_mod, "_BLOCK", 37)
     _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), whole)
     for i in range(0, len(v0), 7):
@@ -543,18 +544,23 @@ def test_fast_and_generic_windows_agree(monkeypatch):
     np.testing.assert_array_equal(fast.status, slow.status)
 
 
-def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
-    """Scratch memory handed out by the block allocator, or handed back by a stage, is filled
-    with garbage: results must not change (nothing reads memory it did not write, or after
-    releasing it), and plan-driven bands of a mixed batch arrive on green by the scalar
-    reference."""
+@pytest.mark.parametrize("allocator", ["_Scratch", "_Fresh"])
+def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch, allocator):
+    """Scratch memory handed out by the block allocator (or, for small calls, fresh arrays),
+    or handed back by a stage, is filled with garbage: results must not change (nothing reads
+    memory it did not write, or after releasing it), and plan-driven bands of a mixed batch
+    arrive on green by the scalar reference."""
     import greenwave.bands as bands_mod
 
     dist, v0, t, group, limit, timing, qd = _mixed_batch(n=300, seed=11)
     p = BandParams(band_min_ms=kmh_to_ms(20.0), band_max_ms=kmh_to_ms(60.0), n_windows=3)
     clean = speed_bands(dist, v0, t, group, limit, timing, p, qd)
     rng = np.random.default_rng(0)
-    take = bands_mod._Scratch.__call__
+    # 4 stop lines x 300 vehicles: below the fresh-array threshold unless it is lowered.
+    monkeypatch.setattr(bands_mod, "_SMALL", 0 if allocator == "_Scratch" else 10**9)
+    cls = getattr(bands_mod, allocator)
+    take = cls.__call__
+    used = []
 
     def poisoned(self, shape, dtype=np.float64):
         a = take(self, shape, dtype)
@@ -563,6 +569,7 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
         )
         if a.dtype == np.float64:
             a[...] = rng.uniform(-200.0, 400.0, a.shape)
+        used.append(a.size)
         return a
 
     def release(self, mark):  # what a stage hands back is garbage too
@@ -574,11 +581,13 @@ def test_mixed_batch_is_valid_and_reads_no_stale_scratch(monkeypatch):
             stop = state[1] if c == state[0] else chunk.size
             chunk[start:stop] = rng.integers(0, 256, stop - start, dtype=np.uint8)
 
-    monkeypatch.setattr(bands_mod._Scratch, "__call__", poisoned)
-    monkeypatch.setattr(bands_mod._Scratch, "_release", bands_mod._Scratch.release, raising=False)
-    monkeypatch.setattr(bands_mod._Scratch, "release", release)
+    monkeypatch.setattr(cls, "__call__", poisoned)
+    if allocator == "_Scratch":
+        monkeypatch.setattr(cls, "_release", cls.release, raising=False)
+        monkeypatch.setattr(cls, "release", release)
     monkeypatch.setattr(bands_mod, "_BLOCK", 64)
     _assert_same_bands(speed_bands(dist, v0, t, group, limit, timing, p, qd), clean)
+    assert len(used) > 20  # the poisoned allocator served the call
 
     tab = timing.plans
     live = timing.spat.active(np.maximum(group, 0), t[:, None])
