@@ -25,6 +25,7 @@ All functions broadcast over numpy arrays; distances ``d <= 0`` mean the line is
 
 from __future__ import annotations
 
+import math
 from functools import cached_property
 
 import numpy as np
@@ -43,18 +44,25 @@ def arrival_time_s(dist_m, v0_ms, v_ms, accel_ms2, decel_ms2):
     return Arrival(d, v0_ms, accel_ms2, decel_ms2).time_for(v_ms)
 
 
+_TOGETHER_MAX = 4096  # elements up to which arrival_times_s evaluates its speeds in one pass
+
+
 def arrival_times_s(dist_m, v0_ms, speeds_ms, accel_ms2, decel_ms2):
     """:func:`arrival_time_s` for several target-speed arrays ``speeds_ms`` at the same
     ``dist_m`` and ``v0_ms``: a list of times (s), each equal to that of
     ``arrival_time_s(dist_m, v0_ms, speed, ...)`` bit for bit.
 
-    The speeds positive everywhere share one evaluation of the cruise formula (one pass
-    instead of one per speed: the calls cost more than their arithmetic for a few hundred
-    vehicles); any other goes the general way on its own, as it would alone.
+    For up to ``_TOGETHER_MAX`` elements, the speeds positive everywhere share one evaluation
+    of the cruise formula (one pass instead of one per speed: the calls cost more than their
+    arithmetic for a few hundred vehicles); any other speed, and every speed of larger arrays
+    (whose temporaries stay in cache one speed at a time), goes on its own, as it would alone.
     """
     arrival = Arrival(np.asarray(dist_m, dtype=float), v0_ms, accel_ms2, decel_ms2)
+    small = math.prod(arrival._shape) <= _TOGETHER_MAX
     together = [
-        i for i, v in enumerate(speeds_ms) if not isinstance(v, (int, float)) and _positive(v)
+        i
+        for i, v in enumerate(speeds_ms)
+        if small and not isinstance(v, (int, float)) and _positive(v)
     ]
     out = [None] * len(speeds_ms)
     if together:

@@ -131,8 +131,12 @@ def test_paced_speed_cases():
     np.testing.assert_allclose(out, [45.0 / 7.0, 15.0])
 
 
-def test_several_speeds_at_once_equal_one_at_a_time_bit_for_bit():
+@pytest.mark.parametrize("together_max", [0, 4096])  # one pass per speed, or one for all
+def test_several_speeds_at_once_equal_one_at_a_time_bit_for_bit(monkeypatch, together_max):
+    import greenwave.kinematics as kin
     from greenwave.kinematics import arrival_times_s
+
+    monkeypatch.setattr(kin, "_TOGETHER_MAX", together_max)
 
     rng = np.random.default_rng(7)
     n = 300
