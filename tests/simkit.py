@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+import importlib.util
+from pathlib import Path
+
 import numpy as np
 
 from greenwave.geo import LocalProjection
@@ -318,3 +321,12 @@ def through_only(scenario):
     links = {ln.id for ln in expand_links(parse_scenario(data)).links}
     dem["entries"] = [e for e in entries if e["link"] in links]  # the cross streets' go
     return parse_scenario(data, f"{scenario.name} (through only)")
+
+
+def load_script(name: str):
+    """A script of ``benchmarks/`` (``name`` without ``.py``) as a module, for its functions."""
+    path = Path(__file__).resolve().parent.parent / "benchmarks" / f"{name}.py"
+    spec = importlib.util.spec_from_file_location(f"{name}_under_test", path)
+    mod = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(mod)
+    return mod

@@ -5,24 +5,17 @@ is the bookkeeping: every kernel and engine step of the compiled tick is named, 
 counted twice, and the named sections plus the rest of the tick add up to the tick's time.
 """
 
-import importlib.util
-from pathlib import Path
-
 import pytest
+from simkit import load_script
 
 from greenwave.sim import fastpath
-
-SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "bench_sim.py"
 
 pytestmark = pytest.mark.skipif(not fastpath.AVAILABLE, reason="needs numba")
 
 
 @pytest.fixture(scope="module")
 def bench():
-    spec = importlib.util.spec_from_file_location("bench_sim_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("bench_sim")
 
 
 def test_breakdown_sections_add_up_to_the_tick(bench, arterial):

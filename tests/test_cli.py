@@ -10,7 +10,6 @@ from __future__ import annotations
 
 import argparse
 import csv
-import importlib.util
 import inspect
 import io
 import json
@@ -23,7 +22,7 @@ from pathlib import Path
 
 import pytest
 import tomli_w
-from simkit import two_signal_toml
+from simkit import load_script, two_signal_toml
 
 import greenwave.cli as cli
 from greenwave.cli import main
@@ -77,11 +76,7 @@ def test_every_flag_of_every_subcommand_has_help():
 
 
 def test_every_flag_of_reproduce_claims_has_help():
-    spec = importlib.util.spec_from_file_location(
-        "reproduce_claims", ROOT / "benchmarks" / "reproduce_claims.py"
-    )
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
+    mod = load_script("reproduce_claims")
     assert _missing_help(mod.build_parser(), "reproduce_claims") == set()
 
 

@@ -6,7 +6,6 @@ at the plan's cycle; every case of a seed drives the same vehicles, all of them 
 the parts (axes, directions, arterials) partition the vehicles; bad flags exit 2.
 """
 
-import importlib.util
 import json
 import subprocess
 import sys
@@ -15,6 +14,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
+from simkit import load_script
 
 from greenwave.netband import grid_blocks, loop_residuals_s
 from greenwave.network import World
@@ -25,10 +25,7 @@ SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "reproduce_clai
 
 @pytest.fixture(scope="module")
 def rc():
-    spec = importlib.util.spec_from_file_location("reproduce_claims_under_test", SCRIPT)
-    mod = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(mod)
-    return mod
+    return load_script("reproduce_claims")
 
 
 @pytest.fixture(scope="module")
