@@ -635,11 +635,7 @@ class Simulation:
         ok = gap >= drv.min_gap_m + 0.5
         ok &= v_ins >= 0.0
         if ok.any():
-            new = self._add_vehicles(waiting[ok], vids[ok], v_ins[ok], t)
-            self._refresh_link(new)
-            self._refresh_stop(new)
-            self.gap_prev[new] = np.inf
-        self.queue_head[waiting[ok]] += 1
+            self._enter(waiting[ok], vids[ok], v_ins[ok], t)
 
     def _insert_compiled(self, t):
         """:meth:`_insert` with the choice of who enters in a kernel (same arithmetic)."""
@@ -655,11 +651,15 @@ class Simulation:
             drv.length_m, drv.min_gap_m, drv.time_headway_s, drv.decel_ms2, self.dt,
         )  # fmt: skip
         if streams.size:
-            new = self._add_vehicles(streams, vids, v_ins, t)
-            self._refresh_link(new)
-            self._refresh_stop(new)
-            self.gap_prev[new] = np.inf
-            self.queue_head[streams] += 1
+            self._enter(streams, vids, v_ins, t)
+
+    def _enter(self, streams, vids, v_in, t):
+        """The first waiting vehicle ``vids`` of each of ``streams`` enters at ``v_in``."""
+        new = self._add_vehicles(streams, vids, v_in, t)
+        self._refresh_link(new)
+        self._refresh_stop(new)
+        self.gap_prev[new] = np.inf
+        self.queue_head[streams] += 1
 
     def _insertion_safe_speed(self, gap_m, leader_ms):
         """Largest entry speed (m/s) from which a driver, after their reaction time
