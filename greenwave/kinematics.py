@@ -376,9 +376,9 @@ def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms
     -------
     ndarray of float (broadcast shape), m/s
     """
-    d, v0, ve, t = np.broadcast_arrays(
-        *(np.asarray(x, dtype=float) for x in (dist_m, v0_ms, v_exit_ms, t_s))
-    )
+    d, v0, ve, t = (np.asarray(x, dtype=float) for x in (dist_m, v0_ms, v_exit_ms, t_s))
+    if not d.shape == v0.shape == ve.shape == t.shape:
+        d, v0, ve, t = np.broadcast_arrays(d, v0, ve, t)
     a, b = float(accel_ms2), float(decel_ms2)
     t_go = arrival_time_s(d, v0, ve, a, b) if t_go_s is None else t_go_s
     c2 = 0.5 * (1.0 / a + 1.0 / b)
@@ -390,5 +390,5 @@ def paced_speed_ms(dist_m, v0_ms, v_exit_ms, t_s, accel_ms2, decel_ms2, v_min_ms
         u_up = cruise_up / (t - (ve - v0) / a)
     down = (u_down < np.minimum(v0, ve)) & (c0 <= c2 * u_down * u_down)
     up = ~down & (v0 <= ve) & (cruise_up >= 0.0) & (u_up >= v0) & (u_up <= ve)
-    u = np.select([t <= t_go, down, up], [ve, u_down, u_up], np.nan)
+    u = np.where(t <= t_go, ve, np.where(down, u_down, np.where(up, u_up, np.nan)))
     return np.where(u >= v_min_ms, u, np.nan)

@@ -162,9 +162,10 @@ def approach_plans(
         late = usable & (t_go > e)
         fast = late & (t_fast <= e)
         for m, kk in ((on_time, CRUISE), (slow, SLOW), (fast, FAST), (eco, ECO)):
-            kind[m] = kk
-            wsel_s[m], wsel_e[m] = s[m] + t[m], e[m] + t[m]
-        open_ &= ~(on_time | slow | fast | eco)
+            kind[m] = kk  # (the four are disjoint)
+        hit = on_time | slow | fast | eco
+        wsel_s[hit], wsel_e[hit] = (s + t)[hit], (e + t)[hit]
+        open_ &= ~hit
 
         hold[on_time], arrival[on_time] = vc[on_time], t_go[on_time]
         cross[on_time] = _speed_at_line(dd[on_time], v0[on_time], vc[on_time], a, b)
@@ -188,7 +189,7 @@ def approach_plans(
             arr = Arrival(dd[c], v0[c], a, b)  # speed for an arrival time, then its time
             with np.errstate(invalid="ignore", divide="ignore"):
                 uc = arr.speed_for(s[c])
-            uc = np.clip(np.nan_to_num(uc, nan=vmin_eff[c]), vmin_eff[c], vc[c])
+            uc = np.clip(np.where(np.isnan(uc), vmin_eff[c], uc), vmin_eff[c], vc[c])
             hold[c] = uc
             cross[c] = _speed_at_line(dd[c], v0[c], uc, a, b)
             arrival[c] = arr.time_for(uc)
