@@ -929,16 +929,12 @@ class Simulation:
         al = self.alive[:n]
         lane_id = self.link[:n] * self.max_lanes + self.lane[:n]
         offs = self.pos[:n] - self.link_start[:n]
-        # The lanes sorted back to front as the physics tick sorts them, from its last order
-        # (vehicles have moved since, few of them across a link's end or into a lane): about
-        # one pass, where sorting from scratch costs n log n.  Not kept as the tick's order.
-        order = self._order_for(n)
-        ks = np.where(al, lane_id * self.key_scale + offs, np.inf)[order]
-        o = np.argsort(ks, kind="stable")
-        n_al = int(np.count_nonzero(al))
-        front_first = order[o[:n_al][::-1]]
+        # The lanes as the physics tick sorts them, from its last order (vehicles have moved
+        # since, few of them across a link's end or into a lane): about one pass, where
+        # sorting from scratch costs n log n.  Not kept as the tick's order; front first.
+        order, _, n_al = self._sort(al, lane_id, offs, keep=False)
         key = np.where(al, lane_id, -1)
-        return queued_ahead(key, offs, self.v[:n], order=front_first)[sel]
+        return queued_ahead(key, offs, self.v[:n], order=order[:n_al][::-1])[sel]
 
     # ---------------------------------------------------------------- physics
     def _lane_on(self, link, route, k, lane):
@@ -949,14 +945,15 @@ class Simulation:
         turn = self.routes.turn[route, k]
         return np.where(turn == LEFT, nl - 1, np.where(turn == RIGHT, 0, np.minimum(lane, nl - 1)))
 
-    def _sort(self, al, lane_id, offs):
+    def _sort(self, al, lane_id, offs, keep=True):
         """Sort the vehicles by (lane, offset on the link); the last order is the starting
         point, so the stable sort costs about one pass (nobody overtakes on a lane; only
         vehicles that changed link or lane move in the order).  Returns ``order`` (n,) slots,
-        ``keys`` (n,) sorted keys and the number of alive vehicles (first in the order)."""
+        ``keys`` (n,) sorted keys and the number of alive vehicles (first in the order);
+        ``keep``: the order is the next sort's starting point (the physics tick's sorts)."""
         order = self._order_for(al.size)
         ks = np.where(al, lane_id * self.key_scale + offs, np.inf)[order]
-        return self._sorted(order, ks)
+        return self._sorted(order, ks, keep)
 
     def _order_for(self, n):
         """The last order, extended by slots new since (at its end)."""
@@ -970,12 +967,13 @@ class Simulation:
         order = self._order_for(al.size)
         return self._sorted(order, fp.sort_keys(al, lane_id, offs, order, self.key_scale))
 
-    def _sorted(self, order, ks):
+    def _sorted(self, order, ks, keep=True):
         """Stable-sort ``order`` by ``ks`` (the keys in that order); keeps the order for the
-        next sort.  Returns what :meth:`_sort` returns."""
+        next sort if ``keep``.  Returns what :meth:`_sort` returns."""
         o = np.argsort(ks, kind="stable")
         order = order[o]
-        self.order = order
+        if keep:
+            self.order = order
         ks = ks[o]
         return order, ks, int(np.searchsorted(ks, np.inf))
 
