@@ -54,7 +54,7 @@ def _parallel_from(slots):
 
 
 # What ``--breakdown`` times apart: the compiled tick's kernels and the engine's steps around
-# them (``_sort_compiled`` includes the ``sort_keys`` kernel; insertion and the advisory update
+# them (``_sort_compiled`` includes the ``sort_lanes`` kernel; insertion and the advisory update
 # run outside the tick).
 _ENGINE_SECTIONS = (
     "_sync_signals", "_sort_compiled", "_apply_lane_changes", "_crossed", "_moved", "_exit",
@@ -79,15 +79,14 @@ def _timed_sections(sim, acc, counting):
         return timed
 
     def kernel_set(ks):
-        return types.SimpleNamespace(
-            **{k: wrap(k, f) if k != "sort_keys" else f for k, f in vars(ks).items()}
-        )
+        return types.SimpleNamespace(**{k: wrap(k, f) for k, f in vars(ks).items()})
 
     serial, parallel = kernel_set(fastpath.SERIAL), kernel_set(fastpath.PARALLEL)
     sim._fastpath = types.SimpleNamespace(
         SERIAL=serial,
         kernels=lambda: parallel if fastpath.kernels() is fastpath.PARALLEL else serial,
         insertion=fastpath.insertion,  # inside _insert, which runs outside the tick
+        sort_lanes=fastpath.sort_lanes,  # inside _sort_compiled
         refresh_link=fastpath.refresh_link,
         refresh_stop=fastpath.refresh_stop,
     )

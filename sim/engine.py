@@ -510,6 +510,8 @@ class Simulation:
     )
     _INT = (
         "vid",
+        # The lane id each slot had at the last compiled sort (-1: none; sim.fastpath.sort_lanes).
+        "sorted_lane",
         "route",
         "stream",
         "lane",
@@ -962,10 +964,22 @@ class Simulation:
             order = np.concatenate([order, np.arange(order.size, n)])
         return order
 
-    def _sort_compiled(self, fp, al, lane_id, offs):
-        """:meth:`_sort` with the keys gathered by a kernel of the set ``fp``."""
-        order = self._order_for(al.size)
-        return self._sorted(order, fp.sort_keys(al, lane_id, offs, order, self.key_scale))
+    def _sort_compiled(self, al, lane_id, offs):
+        """:meth:`_sort` by the kernel :func:`sim.fastpath.sort_lanes` (merges the few
+        vehicles that changed lane into the last order; serial); numpy's stable sort when the
+        kernel gives up."""
+        n = al.size
+        order = self._order_for(n)
+        ok, new, ks, n_al = self._fastpath.sort_lanes(
+            al, lane_id, offs, order, self.key_scale, self.sorted_lane
+        )
+        if ok:
+            self.order = new
+            return new, ks, n_al
+        order, ks, n_al = self._sorted(order, ks)
+        self.sorted_lane[:n] = -1
+        self.sorted_lane[order[:n_al]] = lane_id[order[:n_al]]
+        return order, ks, n_al
 
     def _sorted(self, order, ks, keep=True):
         """Stable-sort ``order`` by ``ks`` (the keys in that order); keeps the order for the
@@ -1638,7 +1652,7 @@ class Simulation:
                 drv.length_m,
             )  # fmt: skip
             if cand.any():
-                order, ks, n_al = self._sort_compiled(fp, al, lane_id, offs)
+                order, ks, n_al = self._sort_compiled(al, lane_id, offs)
                 best = fp.lane_change_choice(
                     cand, order, ks, n_al, lane_id, self.lane[:n], link, net.link_lanes, offs,
                     v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
@@ -1648,7 +1662,7 @@ class Simulation:
                 movers = np.flatnonzero(best >= 0)
                 if movers.size:
                     self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
-        order, ks, n_al = self._sort_compiled(fp, al, lane_id, offs)
+        order, ks, n_al = self._sort_compiled(al, lane_id, offs)
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
             al, order, n_al, lane_id, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
@@ -1700,6 +1714,7 @@ class Simulation:
         self.tail[streams[gone]] = -1
         self.alive[slots] = False
         self.stop_grp[slots] = -1
+        self.sorted_lane[slots] = -1
         self.free.extend(int(s) for s in slots)
 
     # -------------------------------------------------------------------- run

@@ -84,8 +84,11 @@ from .fuel import (
 INF = math.inf
 
 # VT-Micro fuel and CO2 surfaces (rows 0-7 fuel, 8-15 CO2: matrix L/M x power of a), speed
-# polynomial coefficients by power of v: (16, 4).
-_VT_COEF = np.ascontiguousarray(np.hstack([c.reshape(-1, 1) for c in _VTMICRO_PAIR_COLUMNS]))
+# polynomial coefficients by power of v, flattened row by row (64,): a tuple, which numba
+# compiles in as constants.
+_VT_ROWS = tuple(
+    float(x) for x in np.hstack([c.reshape(-1, 1) for c in _VTMICRO_PAIR_COLUMNS]).ravel()
+)
 _HB_FUEL = np.asarray(_HBEFA3_FUEL_L_S, dtype=np.float64)
 _HB_CO2 = np.asarray(_HBEFA3_CO2_G_S, dtype=np.float64)
 _HB_COAST = np.asarray(HBEFA3_COAST_DECEL_COEFFS, dtype=np.float64)
@@ -264,14 +267,83 @@ def prepare(
     return offs, lane_id, st, dist, stop_turn, obstacle, yielded
 
 
-def sort_keys(al, lane_id, offs, order, key_scale):
-    """The sort keys (:meth:`sim.engine.Simulation._sort`) gathered in the last order: lane id
-    * ``key_scale`` + offset, inf for empty slots."""
-    ks = np.empty(order.size)
-    for j in prange(order.size):
+@njit(cache=True, error_model="numpy")
+def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
+    """:meth:`sim.engine.Simulation._sort` by merging: the same order, keys and count.
+
+    Between two sorts few vehicles change lane or link (or enter); the others keep their lane
+    and, nobody overtaking on a lane, their order.  So the vehicles still on the lane they had
+    at the last sort (``sorted_lane`` (cap,), per slot, -1 if none; updated here) are taken in
+    the last order, checked to be sorted, and merged with the few others sorted apart: a
+    stable argsort's result (by key, then position in ``order``; empty slots last) in two
+    passes instead of a timsort (7 against 12 ns per slot at 9,000 vehicles).  Should the
+    check fail (vehicles on one lane out of order) it gives up: ``ok`` False, and the caller
+    sorts.  Returns ``ok``, the new order (n,), the keys in it (n,; with ``ok`` False the keys
+    in ``order``'s order) and the number of alive vehicles (first in the order).
+    """
+    n = order.size
+    ks = np.empty(n)
+    keep = np.empty(n, dtype=np.int64)
+    move = np.empty(n, dtype=np.int64)
+    dead = np.empty(n, dtype=np.int64)
+    n_keep = 0
+    n_move = 0
+    n_dead = 0
+    last = -INF
+    ok = True
+    for j in range(n):
         i = order[j]
-        ks[j] = lane_id[i] * key_scale + offs[i] if al[i] else INF
-    return ks
+        if al[i]:
+            li = lane_id[i]
+            k = li * key_scale + offs[i]
+            ks[j] = k
+            if sorted_lane[i] == li:
+                ok = ok and k >= last  # False for NaN too
+                last = k
+                keep[n_keep] = j
+                n_keep += 1
+            else:
+                move[n_move] = j
+                n_move += 1
+        else:
+            ks[j] = INF
+            dead[n_dead] = j
+            n_dead += 1
+    if not ok:
+        return False, order, ks, 0
+    mv = move[:n_move]
+    mv = mv[np.argsort(ks[mv], kind="mergesort")]  # stable: ties stay in order's order
+    out = np.empty(n, dtype=np.int64)
+    ks_out = np.empty(n)
+    a = 0
+    b = 0
+    kb = ks[mv[0]] if n_move else INF
+    for w in range(n_keep + n_move):
+        if b < n_move:
+            ka = ks[keep[a]] if a < n_keep else INF
+            if a < n_keep and (ka < kb or (ka == kb and keep[a] < mv[b])):
+                j = keep[a]
+                a += 1
+                kj = ka
+            else:
+                j = mv[b]
+                b += 1
+                kj = kb
+                kb = ks[mv[b]] if b < n_move else INF
+                sorted_lane[order[j]] = lane_id[order[j]]
+        else:
+            j = keep[a]
+            a += 1
+            kj = ks[j]
+        out[w] = order[j]
+        ks_out[w] = kj
+    w = n_keep + n_move
+    for q in range(n_dead):
+        i = order[dead[q]]
+        out[w + q] = i
+        ks_out[w + q] = INF
+        sorted_lane[i] = -1
+    return True, out, ks_out, n_keep + n_move
 
 
 def lane_change_candidates(
@@ -629,27 +701,41 @@ def advance(
     return x_new, v_new, a_real, crossed, moved, (red_viol, cleared, turn_cross, turn_over)
 
 
-@njit(cache=True, error_model="numpy")
-def _vtmicro_surface(v, a, row0):
-    """exp of one VT-Micro surface's polynomial for one clipped vehicle; ``row0`` = 8 s + 4 m
-    (surface s, matrix L/M) in the stacked coefficient table."""
-    c = _VT_COEF
-    p0 = ((c[row0, 3] * v + c[row0, 2]) * v + c[row0, 1]) * v + c[row0, 0]
-    p1 = ((c[row0 + 1, 3] * v + c[row0 + 1, 2]) * v + c[row0 + 1, 1]) * v + c[row0 + 1, 0]
-    p2 = ((c[row0 + 2, 3] * v + c[row0 + 2, 2]) * v + c[row0 + 2, 1]) * v + c[row0 + 2, 0]
-    p3 = ((c[row0 + 3, 3] * v + c[row0 + 3, 2]) * v + c[row0 + 3, 1]) * v + c[row0 + 3, 0]
-    return math.exp(((p3 * a + p2) * a + p1) * a + p0)
+@njit(cache=True, error_model="numpy", inline="always")
+def _vt_cubic(v, row):
+    """Row ``row`` of the stacked coefficient table (:data:`_VT_ROWS`) as a cubic in ``v``."""
+    c = _VT_ROWS
+    return ((c[4 * row + 3] * v + c[4 * row + 2]) * v + c[4 * row + 1]) * v + c[4 * row]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _vt_exponent(v, a, neg, row0):
+    """One VT-Micro surface's polynomial (the argument of its exp) for one clipped vehicle:
+    rows ``row0``..+3 (matrix L, ``a`` >= 0) or +4..+7 (matrix M, ``neg``) of the table.
+    Branch-free selects, so that a loop of them vectorises."""
+    p0 = _vt_cubic(v, row0 + 4) if neg else _vt_cubic(v, row0)
+    p1 = _vt_cubic(v, row0 + 5) if neg else _vt_cubic(v, row0 + 1)
+    p2 = _vt_cubic(v, row0 + 6) if neg else _vt_cubic(v, row0 + 2)
+    p3 = _vt_cubic(v, row0 + 7) if neg else _vt_cubic(v, row0 + 3)
+    return ((p3 * a + p2) * a + p1) * a + p0
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _vtmicro_exponents(v, a):
+    """VT-Micro's fuel and CO2 exponents for one vehicle (:func:`sim.fuel.fuel_co2_rates`:
+    the same clipping and Horner order); the rates are their exps (L/s, g/s)."""
+    v = min(max(v, 0.0), _VTMICRO_SPEED_MAX_MS)
+    a_ceiling = VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG / max(v, _VTMICRO_POWER_KNEE_MS)
+    a = min(max(a, VTMICRO_ACCEL_MIN_MS2), a_ceiling)
+    neg = a < 0.0
+    return _vt_exponent(v, a, neg, 0), _vt_exponent(v, a, neg, 8)
 
 
 @njit(cache=True, error_model="numpy")
 def _vtmicro_pair(v, a):
-    """Fuel (L/s) and CO2 (g/s) of VT-Micro for one vehicle (:func:`sim.fuel.fuel_co2_rates`:
-    the same clipping and Horner order)."""
-    v = min(max(v, 0.0), _VTMICRO_SPEED_MAX_MS)
-    a_ceiling = VTMICRO_SPECIFIC_POWER_MAX_W_PER_KG / max(v, _VTMICRO_POWER_KNEE_MS)
-    a = min(max(a, VTMICRO_ACCEL_MIN_MS2), a_ceiling)
-    m = 4 if a < 0.0 else 0
-    return _vtmicro_surface(v, a, m), _vtmicro_surface(v, a, 8 + m)
+    """Fuel (L/s) and CO2 (g/s) of VT-Micro for one vehicle."""
+    x_fuel, x_co2 = _vtmicro_exponents(v, a)
+    return math.exp(x_fuel), math.exp(x_co2)
 
 
 @njit(cache=True, error_model="numpy")
@@ -680,6 +766,14 @@ def finish(
     done = np.zeros(n, dtype=np.bool_)
     g_after = np.full(n, INF)
     collisions = 0
+    # VT-Micro's polynomials in a loop of their own, which vectorises (its exps, calls, do
+    # not): ~40 % less time for the rates than one loop doing both per vehicle.
+    x_fuel = np.empty(n if vtmicro else 0)
+    x_co2 = np.empty(n if vtmicro else 0)
+    if vtmicro:
+        for i in prange(n):
+            vn = v_new[i]
+            x_fuel[i], x_co2[i] = _vtmicro_exponents(vn if krauss else 0.5 * (v[i] + vn), a_real[i])
     for i in prange(n):
         if not al[i]:
             in_stop[i] = False
@@ -687,7 +781,7 @@ def finish(
         vn = v_new[i]
         v_move = vn if krauss else 0.5 * (v[i] + vn)
         if vtmicro:
-            f, c = _vtmicro_pair(v_move, a_real[i])
+            f, c = math.exp(x_fuel[i]), math.exp(x_co2[i])
         else:
             f, c = _hbefa3(v_move, a_real[i], _HB_FUEL), _hbefa3(v_move, a_real[i], _HB_CO2)
         fuel[i] += f * dt
@@ -818,7 +912,6 @@ def insertion(
 # ------------------------------------------------------------------------ compiled sets
 KERNELS = (
     "prepare",
-    "sort_keys",
     "lane_change_candidates",
     "lane_change_choice",
     "leaders",

@@ -23,7 +23,7 @@ def test_breakdown_sections_add_up_to_the_tick(bench, arterial):
     parts = row[bench.BREAKDOWN]
     for name in ("prepare", "leaders", "advance", "finish", "_sort_compiled", "_sync_signals"):
         assert parts[name] > 0.0, name
-    assert "sort_keys" not in parts  # inside _sort_compiled, not counted twice
+    assert "sort_lanes" not in parts  # inside _sort_compiled, not counted twice
     assert "insertion" not in parts  # inside _insert, outside the tick
     assert parts["_advise"] > 0.0 and parts["_insert"] > 0.0  # outside the tick, listed apart
     inside = sum(v for k, v in parts.items() if k not in ("_advise", "_insert"))

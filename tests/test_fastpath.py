@@ -91,6 +91,21 @@ def test_city_grid_multi_hop_leaders_and_merges(root):
     assert_same(ref, rr, fast, rf)
 
 
+def test_the_sort_falls_back_when_the_merge_gives_up(arterial, monkeypatch):
+    # Every merge refused (as when vehicles on a lane are out of order): numpy's stable sort
+    # takes over and the lane records are rebuilt, with the same motion.
+    gave_up = []
+
+    def refuse(al, lane_id, offs, order, key_scale, sorted_lane):
+        gave_up.append(order.size)
+        return False, order, np.where(al, lane_id * key_scale + offs, np.inf)[order], 0
+
+    monkeypatch.setattr(fp, "sort_lanes", refuse)
+    ref, rr, fast, rf = run_both(World.build(arterial), duration_s=300.0)
+    assert gave_up and ref.lane_changes > 0
+    assert_same(ref, rr, fast, rf)
+
+
 def test_worker_threads_use_the_serial_kernels(arterial):
     world = World.build(arterial)
 
@@ -171,3 +186,59 @@ def test_scalar_fuel_matches_the_vectorised_models(model):
         tol = 4e-16 if model == "vtmicro" else 0.0
         assert f == pytest.approx(want_f[i], rel=tol, abs=0.0)
         assert c == pytest.approx(want_c[i], rel=tol, abs=0.0)
+
+
+def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
+    """sort_lanes against the engine's sort (stable argsort of the keys in the last order):
+    vehicles that stay on their lane, movers, ties, empty slots, stale lane records and a
+    lane out of order (where the kernel must give up rather than return a wrong order)."""
+    sort_lanes = fp.sort_lanes
+    gen = np.random.default_rng(7)
+    key_scale = 1e4
+    n = 3000
+    lane_id = gen.integers(0, 60, n)
+    offs = np.round(gen.uniform(0.0, 500.0, n), 1)  # rounded: many equal keys
+    al = gen.random(n) < 0.8
+    ks0 = np.where(al, lane_id * key_scale + offs, np.inf)
+    order = np.argsort(ks0, kind="stable")
+    sorted_lane = np.where(al, lane_id, -1)
+    # One step: everybody moves forward by the same amount except a few lane changers, new
+    # vehicles (no lane record) and a stale record left by a slot's previous vehicle.
+    offs = offs + 3.0
+    movers = gen.choice(np.flatnonzero(al), 40, replace=False)
+    lane_id[movers] = gen.integers(0, 60, movers.size)
+    offs[movers] = np.round(gen.uniform(0.0, 500.0, movers.size), 1)
+    new = np.flatnonzero(~al)[:30]
+    al[new] = True
+    lane_id[new[:10]] = 5
+    offs[new] = 0.0
+    sorted_lane[new[:10]] = 5  # stale: a new vehicle on the lane its slot's last vehicle had
+    died = np.flatnonzero(al)[100:110]
+    al[died] = False
+    ks = np.where(al, lane_id * key_scale + offs, np.inf)[order]
+    o = np.argsort(ks, kind="stable")
+    sl = sorted_lane.copy()
+    ok, out, ks_out, n_al = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    if ok:
+        np.testing.assert_array_equal(out, order[o])
+        np.testing.assert_array_equal(ks_out, ks[o])
+        assert n_al == np.count_nonzero(al)
+        np.testing.assert_array_equal(sl[out[:n_al]], lane_id[out[:n_al]])
+        assert (sl[out[n_al:]] == -1).all()
+    else:  # only a stale record may make it give up here
+        np.testing.assert_array_equal(ks_out, ks)
+    # Cleanly recorded lanes: it must merge, and give the argsort's order.
+    sl = np.where(al, sorted_lane, -1)
+    sl[new] = -1
+    ok, out, ks_out, n_al = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    assert ok
+    np.testing.assert_array_equal(out, order[o])
+    np.testing.assert_array_equal(ks_out, ks[o])
+    # Two vehicles of one lane out of order (one ran into the other): it gives up.
+    stay = [i for i in order if al[i] and sl[i] == lane_id[i]]
+    back = stay[0]
+    front = next(i for i in stay[1:] if lane_id[i] == lane_id[back])
+    offs[back] = offs[front] + 1.0
+    ok, _, ks_out, _ = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    assert not ok
+    np.testing.assert_array_equal(ks_out, np.where(al, lane_id * key_scale + offs, np.inf)[order])
