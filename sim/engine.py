@@ -51,7 +51,7 @@ from greenwave.bands import JAM_SPACING_M, queue_discharge_delay_s
 from greenwave.movements import LEFT, RIGHT, THROUGH
 from greenwave.network import World
 from greenwave.scenario import max_dt_s
-from greenwave.timing import AMBER, GREEN, RED
+from greenwave.timing import AMBER, GREEN, RED, PlanTable
 
 from .carfollow import (
     EMERGENCY_DECEL_MS2,
@@ -580,6 +580,14 @@ class Simulation:
     def _sync_signals(self, t, groups=None):
         if t < self.sig_next_change:
             return
+        if groups is None and self.kernel == "numba" and self._fixed_time():
+            tm = self.timing.plans
+            soonest = self._fastpath.sync_plan_signals(
+                t, self.epoch + t, SIGNAL_EPS_S, self.sig_state, self.sig_change_at, tm.cycle_s,
+                tm.offset_s, tm.amber_s, tm.n_greens, tm.green_start_s, tm.green_end_s,
+            )  # fmt: skip
+            self.sig_next_change = float(soonest)
+            return
         if groups is None:
             # Only the groups whose state is due to change (a city's signals change at
             # different instants: nearly every tick some do, few at a time).
@@ -588,6 +596,12 @@ class Simulation:
         self.sig_state[groups] = state
         self.sig_change_at[groups] = t + ttc  # per group: simulation time of its next change
         self.sig_next_change = float(self.sig_change_at.min())
+
+    def _fixed_time(self):
+        """Whether the signals follow their plans alone (a :class:`PlanTable`, no live SPaT):
+        then a kernel works their states out (:func:`sim.fastpath.sync_plan_signals`)."""
+        tm = self.timing
+        return getattr(tm, "spat", True) is None and type(getattr(tm, "plans", None)) is PlanTable
 
     def _advisory(self, env):
         while True:
@@ -1588,6 +1602,13 @@ class Simulation:
         """Vehicles ``mv`` passed their link's end: onto the next link of the route, and the
         lane taken on it (the others leave the network in this step)."""
         r = self.routes
+        if self.kernel == "numba":
+            self._refresh_link(
+                self._fastpath.move_on(
+                    mv, self.route, self.link_k, self.lane, r.links, r.turn, self.net.link_lanes
+                )
+            )
+            return
         k_new = self.link_k[mv] + 1
         self.link_k[mv] = k_new
         lmax = r.links.shape[1]

@@ -814,6 +814,58 @@ def finish(
 
 
 @njit(cache=True, error_model="numpy")
+def _plan_window(q, n, cycle, base, starts, ends):
+    """:meth:`greenwave.timing.PlanTable._window` for one group: start and end (s) of window
+    ``q`` counted from the first window of the previous cycle."""
+    j = q // n
+    slot = q - j * n
+    start0 = base + (j - 1) * cycle
+    return start0 + starts[slot], start0 + ends[slot]
+
+
+@njit(cache=True, error_model="numpy")
+def sync_plan_signals(
+    t, t_abs, eps, sig_state, sig_change_at, cycle_s, offset_s, amber_s, n_greens, green_start_s,
+    green_end_s,
+):  # fmt: skip
+    """The engine's ``_sync_signals`` for fixed-time plans (no live SPaT): every group whose
+    change is due by ``t + eps`` (s, simulation time) gets its state at ``t_abs`` (s, the
+    plans' clock) and the simulation time of its next change, by
+    :meth:`greenwave.timing.PlanTable.state`'s arithmetic in the same order (the same numbers).
+    Updates ``sig_state, sig_change_at`` (G,) in place; returns the soonest next change (s)."""
+    width = green_end_s.shape[1]
+    for g in range(sig_state.size):
+        if not sig_change_at[g] <= t + eps:
+            continue
+        cycle = cycle_s[g]
+        off = offset_s[g]
+        base = off + np.floor((t_abs - off) / cycle) * cycle
+        n = n_greens[g]
+        ends = green_end_s[g]
+        s = 0
+        for w in range(width):
+            if w < n:
+                if base - cycle + ends[w] <= t_abs:
+                    s += 1
+                if base + ends[w] <= t_abs:
+                    s += 1
+        starts = green_start_s[g]
+        nxt_start, nxt_end = _plan_window(s, n, cycle, base, starts, ends)
+        amber_end = _plan_window(s - 1, n, cycle, base, starts, ends)[1] + amber_s[g]
+        if nxt_start <= t_abs:
+            sig_state[g] = GREEN
+            change = nxt_end - t_abs
+        elif t_abs < amber_end:
+            sig_state[g] = AMBER
+            change = amber_end - t_abs
+        else:
+            sig_state[g] = RED
+            change = nxt_start - t_abs
+        sig_change_at[g] = t + change
+    return sig_change_at.min()
+
+
+@njit(cache=True, error_model="numpy")
 def refresh_link(
     slots, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
     link_start, link_end, next_turn, v_des, next_link, next_link_turn,
@@ -832,6 +884,26 @@ def refresh_link(
         k1 = min(k + 1, lmax - 1)
         next_link[s] = r_links[ro, k1] if k + 1 < lmax else -1
         next_link_turn[s] = r_turn[ro, k1]
+
+
+@njit(cache=True, error_model="numpy")
+def move_on(slots, route, link_k, lane, r_links, r_turn, link_lanes):
+    """:meth:`sim.engine.Simulation._moved` up to the link refresh, for ``slots`` (few per
+    step: serial): the next link of the route and the lane taken on it.  Returns the slots
+    still on the network (the others leave it in this step)."""
+    lmax = r_links.shape[1]
+    on = np.empty(slots.size, dtype=np.int64)
+    m = 0
+    for s in slots:
+        k_new = link_k[s] + 1
+        link_k[s] = k_new
+        kk = min(k_new, lmax - 1)
+        nl = r_links[route[s], kk]
+        if k_new < lmax and nl >= 0:
+            lane[s] = lane_on(nl, r_turn[route[s], kk], lane[s], link_lanes)
+            on[m] = s
+            m += 1
+    return on[:m]
 
 
 @njit(cache=True, error_model="numpy")

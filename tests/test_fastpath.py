@@ -242,3 +242,48 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     ok, _, ks_out, _ = sort_lanes(al, lane_id, offs, order, key_scale, sl)
     assert not ok
     np.testing.assert_array_equal(ks_out, np.where(al, lane_id * key_scale + offs, np.inf)[order])
+
+
+def test_fixed_time_signal_states_equal_the_plan_table():
+    """sync_plan_signals against PlanTable.state: plans with one or several greens, greens
+    that wrap around the cycle end, offsets and ambers, queried at random times, at every
+    change instant and just either side of it (bit-equal states and change times)."""
+    from greenwave.timing import PlanTable, SignalPlan
+
+    gen = np.random.default_rng(11)
+    plans = []
+    for k in range(40):
+        cycle = float(gen.choice([60.0, 90.0, 97.5, 120.0]))
+        n_g = int(gen.integers(1, 4))
+        cuts = np.sort(gen.choice(np.arange(1, int(cycle) - 1), 2 * n_g, replace=False))
+        greens = [[float(cuts[2 * i]), float(cuts[2 * i + 1])] for i in range(n_g)]
+        if k % 3 == 0 and n_g > 1:  # green over the cycle's end
+            greens = [[0.0, greens[0][1]], *greens[1:-1], [greens[-1][0], cycle]]
+        offset = float(gen.uniform(0.0, cycle))
+        amber = float(gen.choice([0.0, 3.0, 4.5]))
+        group = {"id": "A", "greens_s": greens, "amber_s": amber}
+        plans.append((f"i{k}", SignalPlan(cycle_s=cycle, offset_s=offset, groups=[group])))
+    tab = PlanTable.from_plans(plans)
+    assert (tab.green_end_s > tab.cycle_s[:, None]).any()  # wrapping greens, merged
+    assert (tab.n_greens > 1).any()
+    g_all = np.arange(tab.n_groups)
+    epoch = 1234.5
+    times = list(np.sort(gen.uniform(0.0, 400.0, 150)))
+    _, ttc = tab.state(g_all, epoch + 100.0)
+    edges = 100.0 + ttc
+    times += list(edges) + list(np.nextafter(edges, -np.inf)) + list(np.nextafter(edges, np.inf))
+    for t in times:
+        state = np.zeros(tab.n_groups, dtype=np.int8)
+        change_at = np.full(tab.n_groups, -1.0)  # every group due
+        change_at[::7] = np.inf  # ... but these: untouched
+        soonest = fp.sync_plan_signals(
+            t, epoch + t, 1e-6, state, change_at, tab.cycle_s, tab.offset_s, tab.amber_s,
+            tab.n_greens, tab.green_start_s, tab.green_end_s,
+        )  # fmt: skip
+        due = np.ones(tab.n_groups, dtype=bool)
+        due[::7] = False
+        want_state, want_ttc = tab.state(g_all[due], epoch + t)
+        np.testing.assert_array_equal(state[due], want_state)
+        np.testing.assert_array_equal(change_at[due], t + want_ttc)
+        assert (state[~due] == 0).all() and np.isinf(change_at[~due]).all()
+        assert soonest == change_at.min()
