@@ -981,19 +981,22 @@ class Simulation:
     def _sort_compiled(self, al, lane_id, offs):
         """:meth:`_sort` by the kernel :func:`sim.fastpath.sort_lanes` (merges the few
         vehicles that changed lane into the last order; serial); numpy's stable sort when the
-        kernel gives up."""
+        kernel gives up.  Returns what :meth:`_sort` returns and the lane ids in the order
+        (n,; -1 after the alive)."""
         n = al.size
         order = self._order_for(n)
-        ok, new, ks, n_al = self._fastpath.sort_lanes(
+        ok, new, ks, n_al, lane_s = self._fastpath.sort_lanes(
             al, lane_id, offs, order, self.key_scale, self.sorted_lane
         )
         if ok:
             self.order = new
-            return new, ks, n_al
+            return new, ks, n_al, lane_s
         order, ks, n_al = self._sorted(order, ks)
+        lane_s = np.full(n, -1, dtype=np.int64)
+        lane_s[:n_al] = lane_id[order[:n_al]]
         self.sorted_lane[:n] = -1
-        self.sorted_lane[order[:n_al]] = lane_id[order[:n_al]]
-        return order, ks, n_al
+        self.sorted_lane[order[:n_al]] = lane_s[:n_al]
+        return order, ks, n_al, lane_s
 
     def _sorted(self, order, ks, keep=True):
         """Stable-sort ``order`` by ``ks`` (the keys in that order); keeps the order for the
@@ -1665,6 +1668,7 @@ class Simulation:
             self._eta_scratch,
         )  # fmt: skip
         self.left_yields += yielded
+        lanes = None  # this step's lane order, once sorted
         if self.multilane and t + 1e-9 >= self.next_lane_change_t:
             self.next_lane_change_t = t + LANE_CHANGE_INTERVAL_S
             cand = fp.lane_change_candidates(
@@ -1673,20 +1677,31 @@ class Simulation:
                 drv.length_m,
             )  # fmt: skip
             if cand.any():
-                order, ks, n_al = self._sort_compiled(al, lane_id, offs)
+                lanes = self._sort_compiled(al, lane_id, offs)
+                order, ks, n_al, lane_s = lanes
                 best = fp.lane_change_choice(
-                    cand, order, ks, n_al, lane_id, self.lane[:n], link, net.link_lanes, offs,
-                    v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
+                    cand, order, ks, n_al, lane_s, lane_id, self.lane[:n], link, net.link_lanes,
+                    offs, v, v_des, obstacle, dist, self.key_scale, self.max_lanes, self.krauss, dt,
                     drv.accel_ms2, drv.decel_ms2, drv.time_headway_s, drv.min_gap_m,
                     drv.length_m,
                 )  # fmt: skip
                 movers = np.flatnonzero(best >= 0)
                 if movers.size:
                     self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
-        order, ks, n_al = self._sort_compiled(al, lane_id, offs)
+                    # Only those who changed lane move in the order: no new sort.
+                    moved = lane_id != self.sorted_lane[:n]
+                    order, ks, lane_s = self._fastpath.resort_lanes(
+                        order, ks, lane_s, n_al, moved, lane_id, offs, self.key_scale,
+                        self.sorted_lane,
+                    )  # fmt: skip
+                    self.order = order
+                    lanes = order, ks, n_al, lane_s
+        if lanes is None:
+            lanes = self._sort_compiled(al, lane_id, offs)
+        order, ks, n_al, lane_s = lanes
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
-            al, order, n_al, lane_id, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
+            al, order, n_al, lane_s, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
             self.lc_count[:n], al & ~obstacle, self.next_link[:n], self.next_link_turn[:n],
             self.link_end[:n], r.links, r.turn,
             net.link_length_m, net.link_lanes, self.rear_of_lane, self._claim_count, self.max_lanes,

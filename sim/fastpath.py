@@ -279,11 +279,13 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
     passes instead of a timsort (7 against 12 ns per slot at 9,000 vehicles).  Should the
     check fail (vehicles on one lane out of order) it gives up: ``ok`` False, and the caller
     sorts.  Returns ``ok``, the new order (n,), the keys in it (n,; with ``ok`` False the keys
-    in ``order``'s order) and the number of alive vehicles (first in the order).
+    in ``order``'s order), the number of alive vehicles (first in the order) and their lane
+    ids in it (n,; -1 after them), which spare the kernels after it gathering them.
     """
     n = order.size
     ks = np.empty(n)
     keep = np.empty(n, dtype=np.int64)
+    keep_lane = np.empty(n, dtype=np.int64)
     move = np.empty(n, dtype=np.int64)
     dead = np.empty(n, dtype=np.int64)
     n_keep = 0
@@ -301,6 +303,7 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
                 ok = ok and k >= last  # False for NaN too
                 last = k
                 keep[n_keep] = j
+                keep_lane[n_keep] = li
                 n_keep += 1
             else:
                 move[n_move] = j
@@ -310,40 +313,91 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
             dead[n_dead] = j
             n_dead += 1
     if not ok:
-        return False, order, ks, 0
+        return False, order, ks, 0, keep
     mv = move[:n_move]
     mv = mv[np.argsort(ks[mv], kind="mergesort")]  # stable: ties stay in order's order
-    out = np.empty(n, dtype=np.int64)
-    ks_out = np.empty(n)
-    a = 0
-    b = 0
-    kb = ks[mv[0]] if n_move else INF
-    for w in range(n_keep + n_move):
-        if b < n_move:
-            ka = ks[keep[a]] if a < n_keep else INF
-            if a < n_keep and (ka < kb or (ka == kb and keep[a] < mv[b])):
-                j = keep[a]
-                a += 1
-                kj = ka
-            else:
-                j = mv[b]
-                b += 1
-                kj = kb
-                kb = ks[mv[b]] if b < n_move else INF
-                sorted_lane[order[j]] = lane_id[order[j]]
-        else:
-            j = keep[a]
-            a += 1
-            kj = ks[j]
-        out[w] = order[j]
-        ks_out[w] = kj
+    out, ks_out, lane_s = _merge(
+        order, ks, keep[:n_keep], keep_lane[:n_keep], mv, lane_id, sorted_lane
+    )
     w = n_keep + n_move
     for q in range(n_dead):
         i = order[dead[q]]
         out[w + q] = i
         ks_out[w + q] = INF
+        lane_s[w + q] = -1
         sorted_lane[i] = -1
-    return True, out, ks_out, n_keep + n_move
+    return True, out, ks_out, w, lane_s
+
+
+@njit(cache=True, error_model="numpy")
+def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
+    """Merge the positions ``keep`` (lane ids ``keep_lane``) and ``move`` of ``order`` (each
+    sorted by ``ks``, then position) into the first ``keep.size + move.size`` places of a new
+    order, with their keys and lane ids; records the movers' lanes in ``sorted_lane``."""
+    n = order.size
+    n_keep, n_move = keep.size, move.size
+    out = np.empty(n, dtype=np.int64)
+    ks_out = np.empty(n)
+    lane_s = np.empty(n, dtype=np.int64)
+    a = 0
+    b = 0
+    kb = ks[move[0]] if n_move else INF
+    for w in range(n_keep + n_move):
+        if b < n_move:
+            ka = ks[keep[a]] if a < n_keep else INF
+            if a < n_keep and (ka < kb or (ka == kb and keep[a] < move[b])):
+                j = keep[a]
+                lane_s[w] = keep_lane[a]
+                a += 1
+                kj = ka
+            else:
+                j = move[b]
+                b += 1
+                kj = kb
+                kb = ks[move[b]] if b < n_move else INF
+                sorted_lane[order[j]] = lane_s[w] = lane_id[order[j]]
+        else:
+            j = keep[a]
+            lane_s[w] = keep_lane[a]
+            a += 1
+            kj = ks[j]
+        out[w] = order[j]
+        ks_out[w] = kj
+    return out, ks_out, lane_s
+
+
+@njit(cache=True, error_model="numpy")
+def resort_lanes(order, ks, lane_s, n_al, moved, lane_id, offs, key_scale, sorted_lane):
+    """:func:`sort_lanes` right after it, once ``moved`` (bool per slot) changed lane: the
+    others keep their keys and places, so only the movers' keys are new (no gathering).
+    ``order, ks, lane_s, n_al``: the last sort's result.  Returns the new ``order, ks,
+    lane_s``."""
+    n_move = 0
+    for j in range(n_al):
+        if moved[order[j]]:
+            n_move += 1
+    keep = np.empty(n_al - n_move, dtype=np.int64)
+    keep_lane = np.empty(n_al - n_move, dtype=np.int64)
+    move = np.empty(n_move, dtype=np.int64)
+    ks_new = ks.copy()
+    a = 0
+    b = 0
+    for j in range(n_al):
+        i = order[j]
+        if moved[i]:
+            move[b] = j
+            ks_new[j] = lane_id[i] * key_scale + offs[i]
+            b += 1
+        else:
+            keep[a] = j
+            keep_lane[a] = lane_s[j]
+            a += 1
+    move = move[np.argsort(ks_new[move], kind="mergesort")]
+    out, ks_out, lane_out = _merge(order, ks_new, keep, keep_lane, move, lane_id, sorted_lane)
+    out[n_al:] = order[n_al:]
+    ks_out[n_al:] = ks[n_al:]
+    lane_out[n_al:] = lane_s[n_al:]
+    return out, ks_out, lane_out
 
 
 def lane_change_candidates(
@@ -384,7 +438,7 @@ def _krauss_safe(gap, vl, min_gap, decel, dt, tau):
 
 
 def lane_change_choice(
-    cand, order, ks, n_al, lane_id, lane, link, link_lanes, offs, v, v_des, obstacle, dist,
+    cand, order, ks, n_al, lane_s, lane_id, lane, link, link_lanes, offs, v, v_des, obstacle, dist,
     key_scale, max_lanes, krauss, dt, a, b, T, s0, length,
 ):  # fmt: skip
     """MOBIL's choice per candidate (``_change_lanes`` up to ``best_lane``): the new lane
@@ -394,9 +448,6 @@ def lane_change_choice(
     pos_in = np.empty(order.size, dtype=np.int64)
     for j in prange(order.size):
         pos_in[order[j]] = j
-    lane_s = np.empty(n_al, dtype=np.int64)
-    for j in prange(n_al):
-        lane_s[j] = lane_id[order[j]]
     ks_al = ks[:n_al]
     for c in prange(n):
         if not cand[c]:
@@ -457,7 +508,7 @@ def lane_change_choice(
 
 
 def leaders(
-    al, order, n_al, lane_id, route, lk, pos, offs, v, lane, stream, lc_count, claims,
+    al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, claims,
     next_link, next_link_turn, link_end, route_links, route_turn, link_length, link_lanes, rear_of,
     claim_count, max_lanes,
     length,
@@ -472,9 +523,9 @@ def leaders(
     in_junction = np.zeros(n, dtype=np.bool_)
     for j in prange(n_al):
         i = order[j]
-        if j == 0 or lane_id[order[j - 1]] != lane_id[i]:
-            rear_of[lane_id[i]] = i
-        if j + 1 < n_al and lane_id[order[j + 1]] == lane_id[i]:
+        if j == 0 or lane_s[j - 1] != lane_s[j]:
+            rear_of[lane_s[j]] = i
+        if j + 1 < n_al and lane_s[j + 1] == lane_s[j]:
             leader[i] = order[j + 1]
     # Vehicles with a leader on their lane; front vehicles: the last vehicle on the lane they
     # enter next (up to LOOKAHEAD_HOPS links), per slot (``head``: a front vehicle with a next
@@ -571,7 +622,7 @@ def leaders(
             claim_count[h_target[i]] = 0
     # Leave the table empty for the next tick.
     for j in prange(n_al):
-        rear_of[lane_id[order[j]]] = -1
+        rear_of[lane_s[j]] = -1
     v_l = np.zeros(n)
     for i in prange(n):
         if leader[i] >= 0:

@@ -98,7 +98,8 @@ def test_the_sort_falls_back_when_the_merge_gives_up(arterial, monkeypatch):
 
     def refuse(al, lane_id, offs, order, key_scale, sorted_lane):
         gave_up.append(order.size)
-        return False, order, np.where(al, lane_id * key_scale + offs, np.inf)[order], 0
+        ks = np.where(al, lane_id * key_scale + offs, np.inf)[order]
+        return False, order, ks, 0, np.zeros(0, dtype=np.int64)
 
     monkeypatch.setattr(fp, "sort_lanes", refuse)
     ref, rr, fast, rf = run_both(World.build(arterial), duration_s=300.0)
@@ -191,7 +192,8 @@ def test_scalar_fuel_matches_the_vectorised_models(model):
 def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     """sort_lanes against the engine's sort (stable argsort of the keys in the last order):
     vehicles that stay on their lane, movers, ties, empty slots, stale lane records and a
-    lane out of order (where the kernel must give up rather than return a wrong order)."""
+    lane out of order (where the kernel must give up rather than return a wrong order); and
+    resort_lanes after lane changes."""
     sort_lanes = fp.sort_lanes
     gen = np.random.default_rng(7)
     key_scale = 1e4
@@ -218,11 +220,13 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     ks = np.where(al, lane_id * key_scale + offs, np.inf)[order]
     o = np.argsort(ks, kind="stable")
     sl = sorted_lane.copy()
-    ok, out, ks_out, n_al = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    ok, out, ks_out, n_al, lane_s = sort_lanes(al, lane_id, offs, order, key_scale, sl)
     if ok:
         np.testing.assert_array_equal(out, order[o])
         np.testing.assert_array_equal(ks_out, ks[o])
         assert n_al == np.count_nonzero(al)
+        np.testing.assert_array_equal(lane_s[:n_al], lane_id[out[:n_al]])
+        assert (lane_s[n_al:] == -1).all()
         np.testing.assert_array_equal(sl[out[:n_al]], lane_id[out[:n_al]])
         assert (sl[out[n_al:]] == -1).all()
     else:  # only a stale record may make it give up here
@@ -230,16 +234,31 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     # Cleanly recorded lanes: it must merge, and give the argsort's order.
     sl = np.where(al, sorted_lane, -1)
     sl[new] = -1
-    ok, out, ks_out, n_al = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    ok, out, ks_out, n_al, lane_s = sort_lanes(al, lane_id, offs, order, key_scale, sl)
     assert ok
     np.testing.assert_array_equal(out, order[o])
     np.testing.assert_array_equal(ks_out, ks[o])
+    # Then lane changes: the re-sort of the movers alone equals a stable argsort from there.
+    moved = np.zeros(n, dtype=bool)
+    moved[gen.choice(out[:n_al], 25, replace=False)] = True
+    lane_id2 = np.where(moved, (lane_id + gen.choice([-1, 1], n)) % 60, lane_id)
+    ks2 = np.where(al, lane_id2 * key_scale + offs, np.inf)[out]
+    o2 = np.argsort(ks2, kind="stable")
+    sl2 = sl.copy()
+    out2, ks_out2, lane_s2 = fp.resort_lanes(
+        out, ks_out, lane_s, n_al, moved, lane_id2, offs, key_scale, sl2
+    )
+    np.testing.assert_array_equal(out2, out[o2])
+    np.testing.assert_array_equal(ks_out2, ks2[o2])
+    np.testing.assert_array_equal(lane_s2[:n_al], lane_id2[out2[:n_al]])
+    np.testing.assert_array_equal(sl2[out2[:n_al]], lane_id2[out2[:n_al]])
+    assert (lane_s2[n_al:] == -1).all()
     # Two vehicles of one lane out of order (one ran into the other): it gives up.
     stay = [i for i in order if al[i] and sl[i] == lane_id[i]]
     back = stay[0]
     front = next(i for i in stay[1:] if lane_id[i] == lane_id[back])
     offs[back] = offs[front] + 1.0
-    ok, _, ks_out, _ = sort_lanes(al, lane_id, offs, order, key_scale, sl)
+    ok, _, ks_out, _, _ = sort_lanes(al, lane_id, offs, order, key_scale, sl)
     assert not ok
     np.testing.assert_array_equal(ks_out, np.where(al, lane_id * key_scale + offs, np.inf)[order])
 
