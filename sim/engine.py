@@ -1155,12 +1155,12 @@ class Simulation:
         go = best_lane >= 0
         if not go.any():
             return 0
-        return self._apply_lane_changes(t, c[go], best_lane[go], link, lane_id, offs, ks, n_al)
+        return self._apply_lane_changes(t, c[go], best_lane[go], link, lane_id, offs, ks, n_al).size
 
     def _apply_lane_changes(self, t, movers, new_lane, link, lane_id, offs, ks, n_al):
         """Move ``movers`` (slots) to ``new_lane``, one driver per target gap (the one further
         ahead); ``ks[:n_al]`` the sorted lane keys.  Updates ``lane_id`` in place; returns the
-        number of changes."""
+        slots that changed lane."""
         tkey = link[movers] * self.max_lanes + new_lane
         at = np.searchsorted(ks[:n_al], tkey * self.key_scale + offs[movers])
         o = np.lexsort((-offs[movers], at, tkey))
@@ -1172,7 +1172,7 @@ class Simulation:
         self.lc_until[movers] = t + LANE_CHANGE_COOLDOWN_S
         self.lc_count[movers] += 1
         self.lane_changes += movers.size
-        return movers.size
+        return movers
 
     def _leaders(self, al, route, lk, link, lane_id, pos, offs, v, claims):
         """Every vehicle's leader: the next vehicle ahead on its lane, or beyond its link's end.
@@ -1687,11 +1687,12 @@ class Simulation:
                 )  # fmt: skip
                 movers = np.flatnonzero(best >= 0)
                 if movers.size:
-                    self._apply_lane_changes(t, movers, best[movers], link, lane_id, offs, ks, n_al)
+                    movers = self._apply_lane_changes(
+                        t, movers, best[movers], link, lane_id, offs, ks, n_al
+                    )
                     # Only those who changed lane move in the order: no new sort.
-                    moved = lane_id != self.sorted_lane[:n]
                     order, ks, lane_s = self._fastpath.resort_lanes(
-                        order, ks, lane_s, n_al, moved, lane_id, offs, self.key_scale,
+                        order, ks, lane_s, n_al, movers, lane_id, offs, self.key_scale,
                         self.sorted_lane,
                     )  # fmt: skip
                     self.order = order
@@ -1702,13 +1703,11 @@ class Simulation:
         self.sorted_lanes = (order[:n_al], ks[:n_al])
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
             al, order, n_al, lane_s, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
-            self.lc_count[:n], al & ~obstacle, self.next_link[:n], self.next_link_turn[:n],
+            self.lc_count[:n], obstacle, self.next_link[:n], self.next_link_turn[:n],
             self.link_end[:n], r.links, r.turn,
             net.link_length_m, net.link_lanes, self.rear_of_lane, self._claim_count, self.max_lanes,
-            drv.length_m,
+            drv.length_m, self.gap_prev[:n], self.vl_prev[:n],
         )  # fmt: skip
-        self.gap_prev[:n] = gap_l
-        self.vl_prev[:n] = v_l
         u = self.dawdle_rng.random(n) if self.krauss and drv.sigma > 0.0 else np.zeros(0)
         x_new, v_new, a_real, crossed, moved, counts = fp.advance(
             t, dt, self.krauss, al, pos, v, v_des, target, self.queued_until[:n],

@@ -367,11 +367,12 @@ def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
 
 
 @njit(cache=True, error_model="numpy")
-def resort_lanes(order, ks, lane_s, n_al, moved, lane_id, offs, key_scale, sorted_lane):
-    """:func:`sort_lanes` right after it, once ``moved`` (bool per slot) changed lane: the
-    others keep their keys and places, so only the movers' keys are new (no gathering).
-    ``order, ks, lane_s, n_al``: the last sort's result.  Returns the new ``order, ks,
-    lane_s``."""
+def resort_lanes(order, ks, lane_s, n_al, movers, lane_id, offs, key_scale, sorted_lane):
+    """:func:`sort_lanes` right after it, once ``movers`` (slots) changed lane: the others
+    keep their keys and places, so only the movers' keys are new (no gathering).  ``order,
+    ks, lane_s, n_al``: the last sort's result.  Returns the new ``order, ks, lane_s``."""
+    moved = np.zeros(order.size, dtype=np.bool_)
+    moved[movers] = True
     n_move = 0
     for j in range(n_al):
         if moved[order[j]]:
@@ -508,16 +509,18 @@ def lane_change_choice(
 
 
 def leaders(
-    al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, claims,
+    al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, obstacle,
     next_link, next_link_turn, link_end, route_links, route_turn, link_length, link_lanes, rear_of,
     claim_count, max_lanes,
-    length,
+    length, gap, v_l,
 ):  # fmt: skip
     """Every vehicle's leader (:meth:`sim.engine.Simulation._leaders`, same returns):
-    ``leader, gap, v_l, real, gap_phys`` (n,)."""
+    ``leader, gap, v_l, real, gap_phys`` (n,); ``gap`` and ``v_l`` are filled in the arrays
+    given (the engine's per-slot copies for the next step's lane-change candidates).  Front
+    vehicles claim the lane ahead unless they stop (``obstacle``)."""
     n = al.size
     leader = np.full(n, -1, dtype=np.int64)
-    gap = np.full(n, INF)
+    gap[:] = INF
     real = np.zeros(n, dtype=np.bool_)
     gap_phys = np.full(n, INF)
     in_junction = np.zeros(n, dtype=np.bool_)
@@ -591,16 +594,16 @@ def leaders(
     # outside this function).
     n_multi = 0
     for i in range(n):
-        if head[i] and claims[i]:
+        if head[i] and not obstacle[i]:
             claim_count[h_target[i]] += 1
     for i in range(n):
-        if head[i] and claims[i] and claim_count[h_target[i]] > 1:
+        if head[i] and not obstacle[i] and claim_count[h_target[i]] > 1:
             n_multi += 1
     if n_multi > 1:
         ci = np.empty(n_multi, dtype=np.int64)
         k = 0
         for i in range(n):
-            if head[i] and claims[i] and claim_count[h_target[i]] > 1:
+            if head[i] and not obstacle[i] and claim_count[h_target[i]] > 1:
                 ci[k] = i
                 k += 1
         by_dist = ci[np.argsort(h_dist[ci], kind="mergesort")]
@@ -618,12 +621,12 @@ def leaders(
                 gap_phys[me] = INF
                 in_junction[me] = False
     for i in range(n):
-        if head[i] and claims[i]:
+        if head[i] and not obstacle[i]:
             claim_count[h_target[i]] = 0
     # Leave the table empty for the next tick.
     for j in prange(n_al):
         rear_of[lane_s[j]] = -1
-    v_l = np.zeros(n)
+    v_l[:] = 0.0
     for i in prange(n):
         if leader[i] >= 0:
             if not in_junction[i]:

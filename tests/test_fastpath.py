@@ -239,14 +239,15 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     np.testing.assert_array_equal(out, order[o])
     np.testing.assert_array_equal(ks_out, ks[o])
     # Then lane changes: the re-sort of the movers alone equals a stable argsort from there.
+    movers = gen.choice(out[:n_al], 25, replace=False)
     moved = np.zeros(n, dtype=bool)
-    moved[gen.choice(out[:n_al], 25, replace=False)] = True
+    moved[movers] = True
     lane_id2 = np.where(moved, (lane_id + gen.choice([-1, 1], n)) % 60, lane_id)
     ks2 = np.where(al, lane_id2 * key_scale + offs, np.inf)[out]
     o2 = np.argsort(ks2, kind="stable")
     sl2 = sl.copy()
     out2, ks_out2, lane_s2 = fp.resort_lanes(
-        out, ks_out, lane_s, n_al, moved, lane_id2, offs, key_scale, sl2
+        out, ks_out, lane_s, n_al, movers, lane_id2, offs, key_scale, sl2
     )
     np.testing.assert_array_equal(out2, out[o2])
     np.testing.assert_array_equal(ks_out2, ks2[o2])
