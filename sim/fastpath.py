@@ -428,6 +428,21 @@ def _neighbour(i_sorted, lane_of, order, lane_s, n_al):
 
 
 @njit(cache=True, error_model="numpy")
+def _place_in(ks, start, stop, key):
+    """``np.searchsorted(ks, key)`` for a key of the lane whose block in the sorted keys
+    ``ks`` is [start, stop) (start -1: no vehicle on it, and any place will do): searched
+    within the block, checked against its neighbours (the whole array if they disagree)."""
+    if start < 0:
+        return 0
+    at = start + np.searchsorted(ks[start:stop], key)
+    if (at == start and start > 0 and ks[start - 1] >= key) or (
+        at == stop and stop < ks.size and ks[stop] < key
+    ):
+        return np.searchsorted(ks, key)
+    return at
+
+
+@njit(cache=True, error_model="numpy")
 def _gap_to(front, back, offs, length):
     return offs[front] - offs[back] - length if front >= 0 else INF
 
@@ -446,14 +461,22 @@ def lane_change_choice(
     (n,) int, -1 where the driver stays."""
     n = cand.size
     best_lane = np.full(n, -1, dtype=np.int64)
-    pos_in = np.empty(order.size, dtype=np.int64)
-    for j in prange(order.size):
-        pos_in[order[j]] = j
+    # Each lane's block [first, end) in the order: a driver's place and the gap on a lane
+    # beside are searched for within one block (a few vehicles) instead of all of them.
+    first = np.full(link_lanes.size * max_lanes, -1, dtype=np.int64)
+    end = np.empty(link_lanes.size * max_lanes, dtype=np.int64)
+    for j in prange(n_al):
+        if j == 0 or lane_s[j - 1] != lane_s[j]:
+            first[lane_s[j]] = j
+        if j == n_al - 1 or lane_s[j + 1] != lane_s[j]:
+            end[lane_s[j]] = j + 1
     ks_al = ks[:n_al]
     for c in prange(n):
         if not cand[c]:
             continue
-        ic = pos_in[c]
+        ic = _place_in(ks_al, first[lane_id[c]], end[lane_id[c]], lane_id[c] * key_scale + offs[c])
+        while order[ic] != c:  # equal keys: the driver is among them
+            ic += 1
         lead = _neighbour(ic + 1, lane_id[c], order, lane_s, n_al)
         back = _neighbour(ic - 1, lane_id[c], order, lane_s, n_al)
         g_c = _gap_to(lead, c, offs, length)
@@ -475,8 +498,10 @@ def lane_change_choice(
         for side in (-1, 1):
             new_lane = lane[c] + side
             ok = new_lane >= 0 and new_lane < link_lanes[link[c]]
+            if not ok:
+                continue
             tid = link[c] * max_lanes + new_lane
-            at = np.searchsorted(ks_al, tid * key_scale + offs[c])
+            at = _place_in(ks_al, first[tid], end[tid], tid * key_scale + offs[c])
             nlead = _neighbour(at, tid, order, lane_s, n_al)
             nback = _neighbour(at - 1, tid, order, lane_s, n_al)
             g_new = _gap_to(nlead, c, offs, length)
