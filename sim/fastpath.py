@@ -849,6 +849,9 @@ def finish(
     # not): ~40 % less time for the rates than one loop doing both per vehicle.
     x_fuel = np.empty(n if vtmicro else 0)
     x_co2 = np.empty(n if vtmicro else 0)
+    # A standing vehicle's rates (v = a = 0: a fifth of a city's vehicles) are the same exps.
+    x_f0, x_c0 = _vtmicro_exponents(0.0, 0.0)
+    f0, c0 = math.exp(x_f0), math.exp(x_c0)
     if vtmicro:
         for i in prange(n):
             vn = v_new[i]
@@ -860,7 +863,9 @@ def finish(
         vn = v_new[i]
         v_move = vn if krauss else 0.5 * (v[i] + vn)
         if vtmicro:
-            f, c = math.exp(x_fuel[i]), math.exp(x_co2[i])
+            xf, xc = x_fuel[i], x_co2[i]
+            f = f0 if xf == x_f0 else math.exp(xf)
+            c = c0 if xc == x_c0 else math.exp(xc)
         else:
             f, c = _hbefa3(v_move, a_real[i], _HB_FUEL), _hbefa3(v_move, a_real[i], _HB_CO2)
         fuel[i] += f * dt
