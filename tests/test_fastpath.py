@@ -107,6 +107,35 @@ def test_the_sort_falls_back_when_the_merge_gives_up(arterial, monkeypatch):
     assert_same(ref, rr, fast, rf)
 
 
+def test_live_spat_keeps_the_numpy_signal_states(arterial, monkeypatch):
+    # With live SPaT the signal states come from SignalTiming.state (the SPaT events), not
+    # from the fixed-time kernel: both ticks still move every vehicle the same.
+    from greenwave.spat import SpatMessage
+
+    world = World.build(arterial)
+    t0 = world.epoch_s + 30.0
+    msg = SpatMessage(
+        timestamp_s=t0,
+        events=[
+            {"state": "red", "min_end_s": t0 + 40.0, "max_end_s": t0 + 40.0},
+            {"state": "green", "min_end_s": t0 + 90.0, "max_end_s": t0 + 90.0},
+        ],
+    )
+    timing = world.timing.with_spat({g: msg for g in range(world.timing.plans.n_groups)})
+    calls = []
+    real = fp.sync_plan_signals
+    monkeypatch.setattr(fp, "sync_plan_signals", lambda *a: calls.append(1) or real(*a))
+    ref, rr, fast, rf = run_both(world, duration_s=200.0, timing=timing)
+    assert not calls
+    assert (
+        fast.sig_state == timing.state(np.arange(fast.n_groups), world.epoch_s + 199.5)[0]
+    ).all()
+    assert_same(ref, rr, fast, rf)
+    # Without it the kernel works the states out.
+    run_both(world, duration_s=20.0)
+    assert calls
+
+
 def test_worker_threads_use_the_serial_kernels(arterial):
     world = World.build(arterial)
 
