@@ -231,21 +231,26 @@ def test_ctrl_c_loses_only_cases_in_flight(reference, scenario_file, tmp_path):
         sys.executable,
         "-m",
         "greenwave",
-        # One worker: the cases after the first run one at a time, so that the signal (sent
-        # once the first row is in) finds cases in flight even when they take well under a
-        # second each, as they do since the tick got faster (two workers finished all eight
-        # before a loaded CI machine let the test send it).
+        # One worker, at low priority: the cases after the first run one at a time and yield
+        # the CPU to this test, so that the signal (sent once the first row is in) finds cases
+        # in flight even when each takes well under a second, as they do since the tick got
+        # faster (on a loaded CI machine the sweep once finished all eight first).
         *cli_args(scenario_file, out, "--workers", "1", "--no-plots"),
     ]
     proc = subprocess.Popen(
-        cmd, cwd=ROOT, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        cmd,
+        cwd=ROOT,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        preexec_fn=lambda: os.nice(15),
     )
     journal = out / "rows.jsonl"
     deadline = time.monotonic() + 90
     while time.monotonic() < deadline and proc.poll() is None:
         if journal.exists() and journal.read_text().count("\n") >= 1:
             break
-        time.sleep(0.05)
+        time.sleep(0.01)
     assert proc.poll() is None, proc.communicate()
     t0 = time.monotonic()
     proc.send_signal(signal.SIGINT)
