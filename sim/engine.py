@@ -1750,7 +1750,7 @@ class Simulation:
         self.alive[slots] = False
         self.stop_grp[slots] = -1
         self.sorted_lane[slots] = -1
-        self.free.extend(int(s) for s in slots)
+        self.free.extend(slots.tolist())
 
     # -------------------------------------------------------------------- run
     def run(self) -> SimResult:
