@@ -473,6 +473,14 @@ class Simulation:
         self.sig_change_at = np.zeros(self.n_groups)
         self.sig_next_change = -math.inf
         self.kernel = _pick_kernel(kernel)
+        # Signals that follow their plans alone (a PlanTable, no live SPaT): a kernel works
+        # their states out (sim.fastpath.sync_plan_signals); otherwise timing.state does.
+        tm = self.timing
+        self._plan_kernel = (
+            self.kernel == "numba"
+            and getattr(tm, "spat", True) is None
+            and type(getattr(tm, "plans", None)) is PlanTable
+        )
         if self.kernel == "numba":
             from . import fastpath
 
@@ -580,7 +588,7 @@ class Simulation:
     def _sync_signals(self, t, groups=None):
         if t < self.sig_next_change:
             return
-        if groups is None and self.kernel == "numba" and self._fixed_time():
+        if groups is None and self._plan_kernel:
             tm = self.timing.plans
             soonest = self._fastpath.sync_plan_signals(
                 t, self.epoch + t, SIGNAL_EPS_S, self.sig_state, self.sig_change_at, tm.cycle_s,
@@ -596,12 +604,6 @@ class Simulation:
         self.sig_state[groups] = state
         self.sig_change_at[groups] = t + ttc  # per group: simulation time of its next change
         self.sig_next_change = float(self.sig_change_at.min())
-
-    def _fixed_time(self):
-        """Whether the signals follow their plans alone (a :class:`PlanTable`, no live SPaT):
-        then a kernel works their states out (:func:`sim.fastpath.sync_plan_signals`)."""
-        tm = self.timing
-        return getattr(tm, "spat", True) is None and type(getattr(tm, "plans", None)) is PlanTable
 
     def _advisory(self, env):
         while True:
