@@ -545,26 +545,26 @@ def leaders(
     given (the engine's per-slot copies for the next step's lane-change candidates).  Front
     vehicles claim the lane ahead unless they stop (``obstacle``)."""
     n = al.size
-    leader = np.full(n, -1, dtype=np.int64)
-    gap[:] = INF
-    real = np.zeros(n, dtype=np.bool_)
-    gap_phys = np.full(n, INF)
-    in_junction = np.zeros(n, dtype=np.bool_)
+    leader = np.empty(n, dtype=np.int64)  # every slot's written below, as are the others
+    real = np.empty(n, dtype=np.bool_)
+    gap_phys = np.empty(n)
+    in_junction = np.empty(n, dtype=np.bool_)
     for j in prange(n_al):
         i = order[j]
         if j == 0 or lane_s[j - 1] != lane_s[j]:
             rear_of[lane_s[j]] = i
-        if j + 1 < n_al and lane_s[j + 1] == lane_s[j]:
-            leader[i] = order[j + 1]
+        leader[i] = order[j + 1] if j + 1 < n_al and lane_s[j + 1] == lane_s[j] else -1
     # Vehicles with a leader on their lane; front vehicles: the last vehicle on the lane they
     # enter next (up to LOOKAHEAD_HOPS links), per slot (``head``: a front vehicle with a next
     # link, ``h_dist``: its distance to the link's end, ``h_target``: the lane it enters).
     lmax = route_links.shape[1]
-    head = np.zeros(n, dtype=np.bool_)
+    head = np.empty(n, dtype=np.bool_)
     h_dist = np.empty(n)
     h_target = np.empty(n, dtype=np.int64)
     for i in prange(n):
-        li = leader[i]
+        in_junction[i] = False
+        head[i] = False
+        li = leader[i] if al[i] else -1  # empty slots are not in the order
         if li >= 0:
             same_path = (
                 route[li] == route[i] and stream[li] == stream[i] and lc_count[i] == 0
@@ -573,7 +573,13 @@ def leaders(
             gap[i] = (pos[li] - pos[i] if same_path else offs[li] - offs[i]) - length
             real[i] = True
             gap_phys[i] = gap[i]
+            v_l[i] = v[li]
             continue
+        leader[i] = -1
+        gap[i] = INF
+        real[i] = False
+        gap_phys[i] = INF
+        v_l[i] = 0.0
         if not al[i]:
             continue
         nxt = next_link[i]  # route_links[route, link_k + 1], -1 past the route's end
@@ -614,30 +620,51 @@ def leaders(
             # Another approach's vehicle just across the line: a standing obstacle there.
             in_junction[i] = not same_h and offs[fi] < length
             real[i] = True
+    # The lane table is not needed any more: leave it empty for the next tick.
+    for j in prange(n_al):
+        rear_of[lane_s[j]] = -1
     # Merging: front vehicles that may cross now and enter the same lane follow each other,
-    # the one nearest to its link's end first (by target lane, then distance; ties in slot
-    # order).  Only lanes claimed by two or more take part, counted in ``claim_count`` (zero
-    # outside this function).
-    n_multi = 0
-    for i in range(n):
-        if head[i] and not obstacle[i]:
-            claim_count[h_target[i]] += 1
-    for i in range(n):
-        if head[i] and not obstacle[i] and claim_count[h_target[i]] > 1:
-            n_multi += 1
-    if n_multi > 1:
-        ci = np.empty(n_multi, dtype=np.int64)
-        k = 0
-        for i in range(n):
-            if head[i] and not obstacle[i] and claim_count[h_target[i]] > 1:
-                ci[k] = i
-                k += 1
-        by_dist = ci[np.argsort(h_dist[ci], kind="mergesort")]
-        srt = by_dist[np.argsort(h_target[by_dist], kind="mergesort")]
-        for k in range(1, n_multi):
-            me, before = srt[k], srt[k - 1]
-            if h_target[me] != h_target[before]:
-                continue
+    # the one nearest to its link's end first (by distance, ties in slot order).  Front
+    # vehicles are the last of their lane's block in the order, so only those are visited.
+    # Each claimed lane counts its claimants in ``claim_count`` (zero outside this function);
+    # the claimants of a lane claimed twice or more are kept in a list sorted by (distance,
+    # slot), threaded through ``nxt_c`` from ``rear_of`` (the lane's first claimant), which
+    # is empty again afterwards.  Lists are short (the approaches feeding one lane).
+    claimant = np.empty(n_al, dtype=np.int64)
+    n_c = 0
+    for j in range(n_al):
+        if j + 1 == n_al or lane_s[j + 1] != lane_s[j]:
+            i = order[j]
+            if head[i] and not obstacle[i]:
+                claimant[n_c] = i
+                n_c += 1
+                claim_count[h_target[i]] += 1
+    nxt_c = np.empty(n, dtype=np.int64)
+    for k in range(n_c):
+        i = claimant[k]
+        tg = h_target[i]
+        if claim_count[tg] < 2:
+            continue
+        di = h_dist[i]
+        prev = -1
+        p = rear_of[tg]
+        while p >= 0 and (h_dist[p] < di or (h_dist[p] == di and p < i)):
+            prev = p
+            p = nxt_c[p]
+        nxt_c[i] = p
+        if prev < 0:
+            rear_of[tg] = i
+        else:
+            nxt_c[prev] = i
+    for k in range(n_c):
+        tg = h_target[claimant[k]]
+        before = rear_of[tg]
+        claim_count[tg] = 0
+        if before < 0:
+            continue
+        rear_of[tg] = -1
+        me = nxt_c[before]
+        while me >= 0:
             g_v = h_dist[me] - h_dist[before] - length
             if g_v < gap[me]:
                 # A virtual leader: on another lane until the merge, not in the safety check.
@@ -646,19 +673,13 @@ def leaders(
                 real[me] = False
                 gap_phys[me] = INF
                 in_junction[me] = False
-    for i in range(n):
-        if head[i] and not obstacle[i]:
-            claim_count[h_target[i]] = 0
-    # Leave the table empty for the next tick.
-    for j in prange(n_al):
-        rear_of[lane_s[j]] = -1
-    v_l[:] = 0.0
+            before = me
+            me = nxt_c[me]
+    # The front vehicles' leader speeds (the others' are set above).
     for i in prange(n):
-        if leader[i] >= 0:
-            if not in_junction[i]:
-                v_l[i] = v[leader[i]]
-        else:
-            real[i] = False
+        if head[i]:
+            li = leader[i]
+            v_l[i] = v[li] if li >= 0 and not in_junction[i] else 0.0
     return leader, gap, v_l, real, gap_phys
 
 
