@@ -472,12 +472,12 @@ def lane_change_choice(
         if j == n_al - 1 or lane_s[j + 1] != lane_s[j]:
             end[lane_s[j]] = j + 1
     ks_al = ks[:n_al]
-    for c in prange(n):
+    # In the order, so that a driver's place is where the loop is and the drivers beside are
+    # near the last one's (the same choices as in slot order: each is the driver's own).
+    for ic in prange(n_al):
+        c = order[ic]
         if not cand[c]:
             continue
-        ic = _place_in(ks_al, first[lane_id[c]], end[lane_id[c]], lane_id[c] * key_scale + offs[c])
-        while order[ic] != c:  # equal keys: the driver is among them
-            ic += 1
         lead = _neighbour(ic + 1, lane_id[c], order, lane_s, n_al)
         back = _neighbour(ic - 1, lane_id[c], order, lane_s, n_al)
         g_c = _gap_to(lead, c, offs, length)
