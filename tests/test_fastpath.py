@@ -218,6 +218,39 @@ def test_scalar_fuel_matches_the_vectorised_models(model):
         assert c == pytest.approx(want_c[i], rel=tol, abs=0.0)
 
 
+@pytest.mark.parametrize("kset", ["SERIAL", "PARALLEL"])
+def test_merging_front_vehicles_follow_by_distance_ties_in_slot_order(kset):
+    """Four front vehicles, one per approach, all entering the same empty lane (link 4): each
+    follows the one before it in (distance to its link's end, slot) order, the engine's
+    lexsort of the claimants in slot order.  Slots and lanes are numbered so that the lane
+    order (the kernel's visiting order) is not the slot order, and three distances tie."""
+    links = [3, 1, 2, 0]  # slot -> approach link (and route); slot 4 is empty
+    dist = np.array([10.0, 10.0, 5.0, 10.0, 0.0])
+    n, length = 5, 5.0
+    al = np.array([True, True, True, True, False])
+    lane_s = np.array([0, 1, 2, 3, -1])  # lane id = link (one lane each)
+    order = np.array([3, 1, 2, 0, 4])
+    link_end = np.full(n, 100.0)
+    pos = link_end - dist
+    gap, v_l = np.empty(n), np.empty(n)
+    rear_of, claim_count = np.full(5, -1), np.zeros(5, dtype=np.int64)
+    v = np.array([3.0, 4.0, 5.0, 6.0, 0.0])
+    leader, gap, v_l, real, gap_phys = getattr(fp, kset).leaders(
+        al, order, 4, lane_s, np.array(links + [0]), np.zeros(n, dtype=np.int64), pos,
+        pos.copy(), v, np.zeros(n, dtype=np.int64), np.arange(n), np.zeros(n, dtype=np.int64),
+        np.zeros(n, dtype=bool), np.full(n, 4), np.full(n, fp.THROUGH), link_end,
+        np.array([[0, 4], [1, 4], [2, 4], [3, 4]]), np.full((4, 2), fp.THROUGH),
+        np.full(5, 100.0), np.ones(5, dtype=np.int64), rear_of, claim_count, 1, length, gap, v_l,
+    )  # fmt: skip
+    # (distance, slot) order: 2 (5 m), then 0, 1, 3 (10 m each).
+    np.testing.assert_array_equal(leader, [2, 0, -1, 1, -1])
+    np.testing.assert_array_equal(gap, [5.0 - length, -length, np.inf, -length, np.inf])
+    np.testing.assert_array_equal(v_l, [5.0, 3.0, 0.0, 4.0, 0.0])
+    assert not real.any()  # virtual leaders: not in the safety check
+    assert np.isinf(gap_phys).all()
+    assert (rear_of == -1).all() and (claim_count == 0).all()  # tables left empty
+
+
 def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     """sort_lanes against the engine's sort (stable argsort of the keys in the last order):
     vehicles that stay on their lane, movers, ties, empty slots, stale lane records and a
