@@ -12,11 +12,12 @@ the same scenarios and compares positions, speeds and counters).  The fuel and C
 differ only in ``exp``'s last bit (numpy's vectorised ``exp`` vs libm's), which never feeds back
 into the motion.
 
-What stays in numpy / Python (in :meth:`sim.engine.Simulation._step`): the stable sort of the
-vehicles by lane (numpy's timsort is close to one pass over the nearly sorted order), the
-signal states, and the rare per-event updates (vehicles that crossed a stop line, changed link
-or left; lane-change conflicts; the new vehicles' state, once :func:`insertion` has chosen
-who enters).
+What stays in numpy / Python (in :meth:`sim.engine.Simulation._step_compiled`): numpy's stable
+sort of the vehicles by lane where :func:`sort_lanes`'s merge gives up, the signal states under
+live SPaT (fixed-time plans: :func:`sync_plan_signals`), and the rare per-event updates
+(lane-change conflicts, exits, the new vehicles' state once :func:`insertion` has chosen who
+enters); vehicles that crossed a stop line or changed link are updated by small kernels
+(:func:`refresh_stop`, :func:`move_on`, :func:`refresh_link`).
 
 numba is an optional extra (``pip install greenwave[fast]``); without it the numpy tick runs.
 Model sources are in :mod:`sim.carfollow` and :mod:`sim.fuel`; the scalar functions below are
