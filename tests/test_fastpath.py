@@ -236,7 +236,7 @@ def test_merging_front_vehicles_follow_by_distance_ties_in_slot_order(kset):
     rear_of, claim_count = np.full(5, -1), np.zeros(5, dtype=np.int64)
     v = np.array([3.0, 4.0, 5.0, 6.0, 0.0])
     leader, gap, v_l, real, gap_phys = getattr(fp, kset).leaders(
-        al, order, 4, lane_s, np.array(links + [0]), np.zeros(n, dtype=np.int64), pos,
+        al, order, 4, lane_s, np.array([*links, 0]), np.zeros(n, dtype=np.int64), pos,
         pos.copy(), v, np.zeros(n, dtype=np.int64), np.arange(n), np.zeros(n, dtype=np.int64),
         np.zeros(n, dtype=bool), np.full(n, 4), np.full(n, fp.THROUGH), link_end,
         np.array([[0, 4], [1, 4], [2, 4], [3, 4]]), np.full((4, 2), fp.THROUGH),
