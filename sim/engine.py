@@ -1722,10 +1722,21 @@ class Simulation:
         self.cleared_on_red += counts[1]
         self.turn_crossings += counts[2]
         self.turn_overspeed += counts[3]
-        if crossed.any():
-            self._crossed(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
-        if moved.any():
-            self._moved(np.flatnonzero(moved))
+        if self.record_crossings:
+            if crossed.any():
+                self._crossed(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
+            if moved.any():
+                self._moved(np.flatnonzero(moved))
+        else:
+            fp.cross_and_move(
+                crossed, moved, self.route, self.stop_k, self.committed, r.stop_pos_m,
+                r.stop_group, r.stop_turn, r.stop_vmax_ms, r.stop_opposing, r.stop_opposing_group,
+                self.stop_pos, self.stop_grp, self.stop_turn, self.stop_vmax, self.stop_opp,
+                self.stop_opp_grp, self.link_k, self.lane, self.desired, r.links, r.link_start_m,
+                r.link_end_m, r.turn, net.link_lanes, net.link_speed_limit_ms, self.link,
+                self.link_start, self.link_end, self.next_turn, self.v_des, self.next_link,
+                self.next_link_turn,
+            )  # fmt: skip
         done, min_gap, collisions = fp.finish(
             dt, self.krauss, self.fuel_model == "vtmicro", al, pos, v, x_new, v_new, a_real,
             self.fuel[:n], self.co2[:n], self.stopped_time[:n], self.stops[:n],

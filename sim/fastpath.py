@@ -972,25 +972,50 @@ def sync_plan_signals(
     return sig_change_at.min()
 
 
+@njit(cache=True, error_model="numpy", inline="always")
+def _refresh_link_one(
+    s, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
+    link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+):  # fmt: skip
+    lmax = r_links.shape[1]
+    ro = route[s]
+    k = min(link_k[s], lmax - 1)
+    li = r_links[ro, k]
+    link[s] = li
+    link_start[s] = r_link_start[ro, k]
+    link_end[s] = r_link_end[ro, k]
+    next_turn[s] = r_turn[ro, k]
+    v_des[s] = desired[s] * speed_limit[li]
+    k1 = min(k + 1, lmax - 1)
+    next_link[s] = r_links[ro, k1] if k + 1 < lmax else -1
+    next_link_turn[s] = r_turn[ro, k1]
+
+
 @njit(cache=True, error_model="numpy")
 def refresh_link(
     slots, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
     link_start, link_end, next_turn, v_des, next_link, next_link_turn,
 ):  # fmt: skip
     """:meth:`sim.engine.Simulation._refresh_link` for ``slots`` (few per step: serial)."""
-    lmax = r_links.shape[1]
     for s in slots:
-        ro = route[s]
-        k = min(link_k[s], lmax - 1)
-        li = r_links[ro, k]
-        link[s] = li
-        link_start[s] = r_link_start[ro, k]
-        link_end[s] = r_link_end[ro, k]
-        next_turn[s] = r_turn[ro, k]
-        v_des[s] = desired[s] * speed_limit[li]
-        k1 = min(k + 1, lmax - 1)
-        next_link[s] = r_links[ro, k1] if k + 1 < lmax else -1
-        next_link_turn[s] = r_turn[ro, k1]
+        _refresh_link_one(
+            s, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit,
+            link, link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+        )  # fmt: skip
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _move_on_one(s, route, link_k, lane, r_links, r_turn, link_lanes):
+    """One vehicle onto the next link of its route; False if it leaves the network."""
+    lmax = r_links.shape[1]
+    k_new = link_k[s] + 1
+    link_k[s] = k_new
+    kk = min(k_new, lmax - 1)
+    nl = r_links[route[s], kk]
+    if k_new < lmax and nl >= 0:
+        lane[s] = lane_on(nl, r_turn[route[s], kk], lane[s], link_lanes)
+        return True
+    return False
 
 
 @njit(cache=True, error_model="numpy")
@@ -998,19 +1023,27 @@ def move_on(slots, route, link_k, lane, r_links, r_turn, link_lanes):
     """:meth:`sim.engine.Simulation._moved` up to the link refresh, for ``slots`` (few per
     step: serial): the next link of the route and the lane taken on it.  Returns the slots
     still on the network (the others leave it in this step)."""
-    lmax = r_links.shape[1]
     on = np.empty(slots.size, dtype=np.int64)
     m = 0
     for s in slots:
-        k_new = link_k[s] + 1
-        link_k[s] = k_new
-        kk = min(k_new, lmax - 1)
-        nl = r_links[route[s], kk]
-        if k_new < lmax and nl >= 0:
-            lane[s] = lane_on(nl, r_turn[route[s], kk], lane[s], link_lanes)
+        if _move_on_one(s, route, link_k, lane, r_links, r_turn, link_lanes):
             on[m] = s
             m += 1
     return on[:m]
+
+
+@njit(cache=True, error_model="numpy", inline="always")
+def _refresh_stop_one(
+    s, route, stop_k, r_pos, r_group, r_turn, r_vmax, r_opp, r_opp_group, stop_pos, stop_grp,
+    stop_turn, stop_vmax, stop_opp, stop_opp_grp,
+):  # fmt: skip
+    ro, sk = route[s], stop_k[s]
+    stop_pos[s] = r_pos[ro, sk]
+    stop_grp[s] = r_group[ro, sk]
+    stop_turn[s] = r_turn[ro, sk]
+    stop_vmax[s] = r_vmax[ro, sk]
+    stop_opp[s] = r_opp[ro, sk]
+    stop_opp_grp[s] = r_opp_group[ro, sk]
 
 
 @njit(cache=True, error_model="numpy")
@@ -1020,13 +1053,36 @@ def refresh_stop(
 ):  # fmt: skip
     """:meth:`sim.engine.Simulation._refresh_stop` for ``slots`` (few per step: serial)."""
     for s in slots:
-        ro, sk = route[s], stop_k[s]
-        stop_pos[s] = r_pos[ro, sk]
-        stop_grp[s] = r_group[ro, sk]
-        stop_turn[s] = r_turn[ro, sk]
-        stop_vmax[s] = r_vmax[ro, sk]
-        stop_opp[s] = r_opp[ro, sk]
-        stop_opp_grp[s] = r_opp_group[ro, sk]
+        _refresh_stop_one(
+            s, route, stop_k, r_pos, r_group, r_turn, r_vmax, r_opp, r_opp_group, stop_pos,
+            stop_grp, stop_turn, stop_vmax, stop_opp, stop_opp_grp,
+        )  # fmt: skip
+
+
+def cross_and_move(
+    crossed, moved, route, stop_k, committed, rs_pos, rs_group, rs_turn, rs_vmax, rs_opp,
+    rs_opp_group, stop_pos, stop_grp, stop_turn, stop_vmax, stop_opp, stop_opp_grp, link_k, lane,
+    desired, r_links, r_link_start, r_link_end, r_turn, link_lanes, speed_limit, link, link_start,
+    link_end, next_turn, v_des, next_link, next_link_turn,
+):  # fmt: skip
+    """The step's stop-line crossings and link changes (:meth:`sim.engine.Simulation._crossed`
+    without its record, then ``_moved``) for the vehicles flagged in ``crossed`` and ``moved``
+    (n,) bool, straight from :func:`advance`'s masks: each vehicle's update touches its own
+    slot only, so one pass over the masks does it (no index lists, no numpy gathers)."""
+    for i in prange(crossed.size):
+        if crossed[i]:
+            stop_k[i] += 1
+            committed[i] = False
+            _refresh_stop_one(
+                i, route, stop_k, rs_pos, rs_group, rs_turn, rs_vmax, rs_opp, rs_opp_group,
+                stop_pos, stop_grp, stop_turn, stop_vmax, stop_opp, stop_opp_grp,
+            )  # fmt: skip
+        if moved[i] and _move_on_one(i, route, link_k, lane, r_links, r_turn, link_lanes):
+            _refresh_link_one(
+                i, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn,
+                speed_limit, link, link_start, link_end, next_turn, v_des, next_link,
+                next_link_turn,
+            )  # fmt: skip
 
 
 @njit(cache=True, error_model="numpy")
@@ -1095,6 +1151,7 @@ KERNELS = (
     "lane_change_choice",
     "leaders",
     "advance",
+    "cross_and_move",
     "finish",
 )
 
