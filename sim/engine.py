@@ -1176,6 +1176,15 @@ class Simulation:
         self.lane_changes += movers.size
         return movers
 
+    def _apply_lane_changes_compiled(self, t, best, link, lane_id, offs, ks, n_al):
+        """:meth:`_apply_lane_changes` in a kernel, from MOBIL's choice ``best`` (n,)."""
+        movers = self._fastpath.apply_lane_changes(
+            t, best, ks, n_al, link, self.lane, lane_id, offs, self.lc_until, self.lc_count,
+            self.key_scale, self.max_lanes,
+        )  # fmt: skip
+        self.lane_changes += movers.size
+        return movers
+
     def _leaders(self, al, route, lk, link, lane_id, pos, offs, v, claims):
         """Every vehicle's leader: the next vehicle ahead on its lane, or beyond its link's end.
 
@@ -1687,11 +1696,8 @@ class Simulation:
                     drv.accel_ms2, drv.decel_ms2, drv.time_headway_s, drv.min_gap_m,
                     drv.length_m,
                 )  # fmt: skip
-                movers = np.flatnonzero(best >= 0)
+                movers = self._apply_lane_changes_compiled(t, best, link, lane_id, offs, ks, n_al)
                 if movers.size:
-                    movers = self._apply_lane_changes(
-                        t, movers, best[movers], link, lane_id, offs, ks, n_al
-                    )
                     # Only those who changed lane move in the order: no new sort.
                     order, ks, lane_s = self._fastpath.resort_lanes(
                         order, ks, lane_s, n_al, movers, lane_id, offs, self.key_scale,

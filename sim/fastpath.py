@@ -56,6 +56,7 @@ from .driver import FOLLOW_GAP_FACTOR, QUEUE_SPEED_MS, SAME_ADVICE_MS
 from .engine import (  # sim.engine imports this module only when a simulation uses it
     CRITICAL_GAP_LEFT_S,
     CROSS_EPS_M,
+    LANE_CHANGE_COOLDOWN_S,
     LANE_CHANGE_MIN_OFFSET_M,
     LANE_CHANGE_SLOW_MS,
     LOOKAHEAD_HOPS,
@@ -366,6 +367,46 @@ def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
         out[w] = order[j]
         ks_out[w] = kj
     return out, ks_out, lane_s
+
+
+@njit(cache=True, error_model="numpy")
+def apply_lane_changes(
+    t, best, ks, n_al, link, lane, lane_id, offs, lc_until, lc_count, key_scale, max_lanes,
+):  # fmt: skip
+    """:meth:`sim.engine.Simulation._apply_lane_changes` for MOBIL's choice ``best`` (n,; new
+    lane, -1: stay): one driver per target gap, the one further ahead (ties: the lower slot).
+    Updates ``lane, lane_id, lc_until, lc_count`` in place; returns the slots that changed
+    lane, in the engine's order (by target lane, gap, then position from the front)."""
+    n_m = 0
+    for i in range(best.size):
+        if best[i] >= 0:
+            n_m += 1
+    movers = np.empty(n_m, dtype=np.int64)
+    k = 0
+    for i in range(best.size):
+        if best[i] >= 0:
+            movers[k] = i
+            k += 1
+    new_lane = best[movers]
+    tkey = link[movers] * max_lanes + new_lane
+    at = np.searchsorted(ks[:n_al], tkey * key_scale + offs[movers])
+    # np.lexsort((-offs, at, tkey)) as stable sorts from the last key to the first.
+    o = np.argsort(-offs[movers], kind="mergesort")
+    o = o[np.argsort(at[o], kind="mergesort")]
+    o = o[np.argsort(tkey[o], kind="mergesort")]
+    out = np.empty(n_m, dtype=np.int64)
+    m = 0
+    for q in range(n_m):
+        if q > 0 and tkey[o[q]] == tkey[o[q - 1]] and at[o[q]] == at[o[q - 1]]:
+            continue
+        s = movers[o[q]]
+        lane[s] = new_lane[o[q]]
+        lane_id[s] = link[s] * max_lanes + new_lane[o[q]]
+        lc_until[s] = t + LANE_CHANGE_COOLDOWN_S
+        lc_count[s] += 1
+        out[m] = s
+        m += 1
+    return out[:m]
 
 
 @njit(cache=True, error_model="numpy")

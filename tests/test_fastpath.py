@@ -251,6 +251,44 @@ def test_merging_front_vehicles_follow_by_distance_ties_in_slot_order(kset):
     assert (rear_of == -1).all() and (claim_count == 0).all()  # tables left empty
 
 
+def test_lane_changes_applied_in_the_kernel_equal_the_engines():
+    """apply_lane_changes against Simulation._apply_lane_changes: one driver per target gap
+    (the one further ahead, ties in slot order), the same updates and the same movers in the
+    same order; many drivers aim at the same gaps, some at the same offsets."""
+    import types
+
+    gen = np.random.default_rng(11)
+    n, max_lanes, key_scale, t = 2000, 3, 1e4, 12.5
+    link = gen.integers(0, 40, n)
+    lane = gen.integers(0, max_lanes, n)
+    lane_id = link * max_lanes + lane
+    offs = np.round(gen.uniform(0.0, 300.0, n), 0)  # coarse: equal offsets and gaps
+    ks = np.sort(lane_id * key_scale + offs)
+    best = np.where(gen.random(n) < 0.2, gen.integers(0, max_lanes, n), -1)
+
+    def state():
+        return types.SimpleNamespace(
+            lane=lane.copy(), lc_until=np.zeros(n), lc_count=np.zeros(n, dtype=np.int64),
+            max_lanes=max_lanes, key_scale=key_scale, lane_changes=0,
+        )  # fmt: skip
+
+    ref, got = state(), state()
+    ref_lane_id, got_lane_id = lane_id.copy(), lane_id.copy()
+    movers = np.flatnonzero(best >= 0)
+    want = Simulation._apply_lane_changes(
+        ref, t, movers, best[movers], link, ref_lane_id, offs, ks, n
+    )
+    out = fp.apply_lane_changes(
+        t, best, ks, n, link, got.lane, got_lane_id, offs, got.lc_until, got.lc_count,
+        key_scale, max_lanes,
+    )  # fmt: skip
+    assert 0 < want.size < movers.size  # some drivers lost their gap to one further ahead
+    np.testing.assert_array_equal(out, want)
+    np.testing.assert_array_equal(got_lane_id, ref_lane_id)
+    for name in ("lane", "lc_until", "lc_count"):
+        np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)
+
+
 def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     """sort_lanes against the engine's sort (stable argsort of the keys in the last order):
     vehicles that stay on their lane, movers, ties, empty slots, stale lane records and a
