@@ -57,8 +57,8 @@ def _parallel_from(slots):
 # them (``_sort_compiled`` includes the ``sort_lanes`` kernel; insertion and the advisory update
 # run outside the tick).
 _ENGINE_SECTIONS = (
-    "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_crossed", "_moved", "_exit",
-    "_insert", "_advise",
+    "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_crossed", "_moved",
+    "_exit", "_insert", "_advise",
 )  # fmt: skip
 
 
