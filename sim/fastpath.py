@@ -520,28 +520,19 @@ def lane_change_choice(
         c = order[ic]
         if not cand[c]:
             continue
-        lead = _neighbour(ic + 1, lane_id[c], order, lane_s, n_al)
-        back = _neighbour(ic - 1, lane_id[c], order, lane_s, n_al)
-        g_c = _gap_to(lead, c, offs, length)
-        vl_c = v[lead] if lead >= 0 else 0.0
         vc, vdc = v[c], v_des[c]
-        if obstacle[c]:
-            stop_acc = idm_interaction(vc, vc, dist[c] + s0, a, b, T, s0) + idm_free(vc, vdc, a)
-        else:
-            stop_acc = INF
-        a_c = min(idm_acc(vc, vdc, g_c, vl_c, a, b, T, s0), stop_acc)
-        if back >= 0:
-            g_oc = _gap_to(c, back, offs, length)
-            a_o = idm_acc(v[back], v_des[back], g_oc, vc, a, b, T, s0)
-            a_o_new = idm_acc(v[back], v_des[back], g_c + length + g_oc, vl_c, a, b, T, s0)
-        else:
-            a_o = 0.0
-            a_o_new = 0.0
+        # The terms of the driver's own lane, worked out once a side turns out safe: most
+        # sides are not (a gap too small or a follower that would brake too hard), and an
+        # unsafe side's gain is never looked at.
+        own = False
+        stop_acc = INF
+        a_c = 0.0
+        a_o = 0.0
+        a_o_new = 0.0
         best_gain = -INF
         for side in (-1, 1):
             new_lane = lane[c] + side
-            ok = new_lane >= 0 and new_lane < link_lanes[link[c]]
-            if not ok:
+            if not (new_lane >= 0 and new_lane < link_lanes[link[c]]):
                 continue
             tid = link[c] * max_lanes + new_lane
             at = _place_in(ks_al, first[tid], end[tid], tid * key_scale + offs[c])
@@ -550,27 +541,44 @@ def lane_change_choice(
             g_new = _gap_to(nlead, c, offs, length)
             nb = nback >= 0
             g_back = offs[c] - offs[nback] - length if nb else INF
+            if not (g_new > 0.0 and g_back > 0.0):
+                continue
             vl_new = v[nlead] if nlead >= 0 else 0.0
-            a_c_new = min(idm_acc(vc, vdc, g_new, vl_new, a, b, T, s0), stop_acc)
-            if nb:
-                g_n_now = g_back + length + g_new if nlead >= 0 else INF
-                a_n = idm_acc(v[nback], v_des[nback], g_n_now, vl_new, a, b, T, s0)
-                a_n_new = idm_acc(v[nback], v_des[nback], g_back, vc, a, b, T, s0)
-            else:
-                a_n = 0.0
-                a_n_new = 0.0
-            safe = g_new > 0.0 and g_back > 0.0 and a_n_new >= -MOBIL_B_SAFE_MS2
+            a_n_new = idm_acc(v[nback], v_des[nback], g_back, vc, a, b, T, s0) if nb else 0.0
+            if not a_n_new >= -MOBIL_B_SAFE_MS2:
+                continue
             if krauss:
                 if nb and not (
                     v[nback] - _krauss_safe(g_back, vc, s0, b, dt, T) <= MOBIL_B_SAFE_MS2 * dt
                 ):
-                    safe = False
+                    continue
                 if nlead >= 0 and not (
                     vc - _krauss_safe(g_new, vl_new, s0, b, dt, T) <= MOBIL_B_SAFE_MS2 * dt
                 ):
-                    safe = False
+                    continue
+            if not own:
+                own = True
+                lead = _neighbour(ic + 1, lane_id[c], order, lane_s, n_al)
+                back = _neighbour(ic - 1, lane_id[c], order, lane_s, n_al)
+                g_c = _gap_to(lead, c, offs, length)
+                vl_c = v[lead] if lead >= 0 else 0.0
+                if obstacle[c]:
+                    stop_acc = idm_interaction(vc, vc, dist[c] + s0, a, b, T, s0) + idm_free(
+                        vc, vdc, a
+                    )
+                a_c = min(idm_acc(vc, vdc, g_c, vl_c, a, b, T, s0), stop_acc)
+                if back >= 0:
+                    g_oc = _gap_to(c, back, offs, length)
+                    a_o = idm_acc(v[back], v_des[back], g_oc, vc, a, b, T, s0)
+                    a_o_new = idm_acc(v[back], v_des[back], g_c + length + g_oc, vl_c, a, b, T, s0)
+            a_c_new = min(idm_acc(vc, vdc, g_new, vl_new, a, b, T, s0), stop_acc)
+            if nb:
+                g_n_now = g_back + length + g_new if nlead >= 0 else INF
+                a_n = idm_acc(v[nback], v_des[nback], g_n_now, vl_new, a, b, T, s0)
+            else:
+                a_n = 0.0
             gain = a_c_new - a_c + MOBIL_POLITENESS * (a_n_new - a_n + a_o_new - a_o)
-            if ok and safe and gain > MOBIL_THRESHOLD_MS2 and gain > best_gain:
+            if gain > MOBIL_THRESHOLD_MS2 and gain > best_gain:
                 best_gain = gain
                 best_lane[c] = new_lane
     return best_lane
