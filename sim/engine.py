@@ -487,7 +487,6 @@ class Simulation:
             self._fastpath = fastpath
             self._fast = fastpath.kernels()
             self._eta_scratch = np.empty(self.net.n_links)
-            self._claim_count = np.zeros(self.net.n_links * self.max_lanes, dtype=np.int64)
 
     # ----------------------------------------------------------------- storage
     _FLOAT = (
@@ -1713,7 +1712,7 @@ class Simulation:
             al, order, n_al, lane_s, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
             self.lc_count[:n], obstacle, self.next_link[:n], self.next_link_turn[:n],
             self.link_end[:n], r.links, r.turn,
-            net.link_length_m, net.link_lanes, self.rear_of_lane, self._claim_count, self.max_lanes,
+            net.link_length_m, net.link_lanes, self.rear_of_lane, self.max_lanes,
             drv.length_m, self.gap_prev[:n], self.vl_prev[:n],
         )  # fmt: skip
         u = self.dawdle_rng.random(n) if self.krauss and drv.sigma > 0.0 else np.zeros(0)

@@ -587,8 +587,7 @@ def lane_change_choice(
 def leaders(
     al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, obstacle,
     next_link, next_link_turn, link_end, route_links, route_turn, link_length, link_lanes, rear_of,
-    claim_count, max_lanes,
-    length, gap, v_l,
+    max_lanes, length, gap, v_l,
 ):  # fmt: skip
     """Every vehicle's leader (:meth:`sim.engine.Simulation._leaders`, same returns):
     ``leader, gap, v_l, real, gap_phys`` (n,); ``gap`` and ``v_l`` are filled in the arrays
@@ -673,28 +672,21 @@ def leaders(
     # The lane table is not needed any more: leave it empty for the next tick.
     for j in prange(n_al):
         rear_of[lane_s[j]] = -1
-    # Merging: front vehicles that may cross now and enter the same lane follow each other,
-    # the one nearest to its link's end first (by distance, ties in slot order).  Front
-    # vehicles are the last of their lane's block in the order, so only those are visited.
-    # Each claimed lane counts its claimants in ``claim_count`` (zero outside this function);
-    # the claimants of a lane claimed twice or more are kept in a list sorted by (distance,
-    # slot), threaded through ``nxt_c`` from ``rear_of`` (the lane's first claimant), which
-    # is empty again afterwards.  Lists are short (the approaches feeding one lane).
-    claimant = np.empty(n_al, dtype=np.int64)
-    n_c = 0
-    for j in range(n_al):
-        if j + 1 == n_al or lane_s[j + 1] != lane_s[j]:
-            i = order[j]
-            if head[i] and not obstacle[i]:
-                claimant[n_c] = i
-                n_c += 1
-                claim_count[h_target[i]] += 1
+    # Merging: front vehicles that may cross now and enter the same lane (claimants) follow
+    # each other, the one nearest to its link's end first (by distance, ties in slot order).
+    # Each lane's claimants are kept in a list sorted by (distance, slot), threaded through
+    # ``nxt_c`` from ``rear_of`` (the lane's first claimant; empty again afterwards).  A
+    # scan of two byte arrays finds them (a few per cent of the slots); lists are short
+    # (the approaches feeding one lane; most have one claimant).
+    claimant = np.empty(n, dtype=np.int64)
     nxt_c = np.empty(n, dtype=np.int64)
-    for k in range(n_c):
-        i = claimant[k]
-        tg = h_target[i]
-        if claim_count[tg] < 2:
+    n_c = 0
+    for i in range(n):
+        if not head[i] or obstacle[i]:
             continue
+        claimant[n_c] = i
+        n_c += 1
+        tg = h_target[i]
         di = h_dist[i]
         prev = -1
         p = rear_of[tg]
@@ -707,10 +699,9 @@ def leaders(
         else:
             nxt_c[prev] = i
     for k in range(n_c):
-        tg = h_target[claimant[k]]
-        before = rear_of[tg]
-        claim_count[tg] = 0
-        if before < 0:
+        before = claimant[k]
+        tg = h_target[before]
+        if rear_of[tg] != before:
             continue
         rear_of[tg] = -1
         me = nxt_c[before]
