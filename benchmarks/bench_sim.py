@@ -58,7 +58,7 @@ def _parallel_from(slots):
 # run outside the tick).
 _ENGINE_SECTIONS = (
     "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_crossed", "_moved",
-    "_exit", "_insert", "_advise",
+    "_exit", "_exit_compiled", "_insert", "_advise",
 )  # fmt: skip
 
 

@@ -1752,8 +1752,17 @@ class Simulation:
         self.collisions += collisions
         if self.record and self.record_routes.size:
             self._record(t, al, route, pos, v, target)
-        if done.any():
-            self._exit(np.flatnonzero(done), t + dt)
+        self._exit_compiled(done, t + dt)
+
+    def _exit_compiled(self, done, t_exit):
+        """:meth:`_exit` in a kernel, for the slots flagged in ``done`` (n,)."""
+        res = self.res
+        slots = self._fastpath.exit_done(
+            done, t_exit, self.vid, self.fuel, self.co2, self.stops, self.stopped_time,
+            self.stream, self.tail, self.alive, self.stop_grp, self.sorted_lane, res["t_exit"],
+            res["fuel_l"], res["co2_g"], res["stops"], res["stopped_time_s"],
+        )  # fmt: skip
+        self.free.extend(slots.tolist())
 
     def _exit(self, slots, t_exit):
         vid = self.vid[slots]

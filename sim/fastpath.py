@@ -1126,6 +1126,39 @@ def cross_and_move(
 
 
 @njit(cache=True, error_model="numpy")
+def exit_done(
+    done, t_exit, vid, fuel, co2, stops, stopped_time, stream, tail, alive, stop_grp,
+    sorted_lane, res_t_exit, res_fuel, res_co2, res_stops, res_stopped,
+):  # fmt: skip
+    """:meth:`sim.engine.Simulation._exit` for the slots flagged in ``done`` (n,): their
+    results by vehicle id, their streams' tails, and the slots emptied.  Returns the slots,
+    ascending (serial: a few per step)."""
+    m = 0
+    for s in range(done.size):
+        if done[s]:
+            m += 1
+    out = np.empty(m, dtype=np.int64)
+    k = 0
+    for s in range(done.size):
+        if not done[s]:
+            continue
+        out[k] = s
+        k += 1
+        w = vid[s]
+        res_t_exit[w] = t_exit
+        res_fuel[w] = fuel[s]
+        res_co2[w] = co2[s]
+        res_stops[w] = stops[s]
+        res_stopped[w] = stopped_time[s]
+        if tail[stream[s]] == s:  # the stream's last vehicle leaves
+            tail[stream[s]] = -1
+        alive[s] = False
+        stop_grp[s] = -1
+        sorted_lane[s] = -1
+    return out
+
+
+@njit(cache=True, error_model="numpy")
 def insertion(
     queue_head, queue_tail, stream_start, stream_arrivals, tail, stream_first, entry_links,
     order, ks, key_scale, max_lanes, alive, link_k, lane, route, r_links, pos, v, veh_route,
