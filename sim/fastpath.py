@@ -199,7 +199,6 @@ def prepare(
     lane_id = np.empty(n, dtype=np.int64)
     st = np.empty(n, dtype=np.int8)
     dist = np.empty(n)
-    dist_end = np.empty(n)
     stop_turn = np.empty(n, dtype=np.int64)
     obstacle = np.zeros(n, dtype=np.bool_)
     permitted = np.zeros(n, dtype=np.bool_)
@@ -238,7 +237,6 @@ def prepare(
                 permitted[i] = True
                 n_permitted += 1
         obstacle[i] = has_sig and (s == RED or amber) and not committed[i]
-        dist_end[i] = link_end[i] - pos[i]
     yielded = 0
     if n_permitted == 0:
         return offs, lane_id, st, dist, stop_turn, obstacle, yielded
@@ -249,7 +247,7 @@ def prepare(
         if not (al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT):
             continue
         vs = v[i]
-        dd = max(dist_end[i], 0.0)
+        dd = max(link_end[i] - pos[i], 0.0)
         vd = max(v_des[i], vs)
         d_acc = (vd * vd - vs * vs) / (2.0 * accel)
         if dd <= d_acc:
