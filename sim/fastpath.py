@@ -15,10 +15,11 @@ within 0.6 ulp; the rates never feed back into the motion.
 
 What stays in numpy / Python (in :meth:`sim.engine.Simulation._step_compiled`): numpy's stable
 sort of the vehicles by lane where :func:`sort_lanes`'s merge gives up, the signal states under
-live SPaT (fixed-time plans: :func:`sync_plan_signals`), and the rare per-event updates
-(lane-change conflicts, exits, the new vehicles' state once :func:`insertion` has chosen who
-enters); vehicles that crossed a stop line or changed link are updated by small kernels
-(:func:`refresh_stop`, :func:`move_on`, :func:`refresh_link`).
+live SPaT (fixed-time plans: :func:`sync_plan_signals`), the record of stop-line crossings when
+one is kept, and the new vehicles' state once :func:`insertion` has chosen who enters.  The
+per-event updates run in small kernels: stop lines crossed and link changes
+(:func:`cross_and_move`), lane changes (:func:`apply_lane_changes`, :func:`resort_lanes`) and
+exits (:func:`exit_done`).
 
 numba is an optional extra (``pip install greenwave[fast]``); without it the numpy tick runs.
 Model sources are in :mod:`sim.carfollow` and :mod:`sim.fuel`; the scalar functions below are
@@ -706,7 +707,7 @@ def leaders(
     # each other, the one nearest to its link's end first (by distance, ties in slot order).
     # Each lane's claimants are kept in a list sorted by (distance, slot), threaded through
     # ``nxt_c`` from ``rear_of`` (the lane's first claimant; empty again afterwards).  A
-    # scan of two byte arrays finds them (a few per cent of the slots); lists are short
+    # scan of two byte arrays finds them (one slot in seven on the city); lists are short
     # (the approaches feeding one lane; most have one claimant).
     claimant = np.empty(n, dtype=np.int64)
     nxt_c = np.empty(n, dtype=np.int64)
