@@ -481,6 +481,7 @@ class Simulation:
             and getattr(tm, "spat", True) is None
             and type(getattr(tm, "plans", None)) is PlanTable
         )
+        self._ran = False
         if self.kernel == "numba":
             from . import fastpath
 
@@ -1787,7 +1788,15 @@ class Simulation:
         t_arrival, t_enter, t_exit, completed, counted`` (entered after warm-up and completed),
         ``travel_time_s, distance_m, speed_ms, stops, stopped_time_s, delay_s,
         entry_wait_s, fuel_l, co2_g``.
+
+        A simulation runs once (its vehicles, queues and results are its state): running it
+        again raises ``RuntimeError``; build a new one for another run.
         """
+        if self._ran:
+            raise RuntimeError(
+                "this Simulation has already run; build a new Simulation for another run"
+            )
+        self._ran = True
         self.n_advice_calls = 0
         self.n_advised = 0
         if self.kernel == "numba":

@@ -94,6 +94,15 @@ def test_conservation_and_safety_on_default_arterial(arterial):
         assert np.all(np.isnan(v["t_exit"][~v["completed"]]))
 
 
+def test_a_simulation_runs_once(arterial):
+    # Its vehicles, queues and results are its state: a second run says so instead of failing
+    # somewhere inside with an index error.
+    sim = Simulation(arterial, seed=3, advisory=False, duration_s=60.0)
+    sim.run()
+    with pytest.raises(RuntimeError, match="already run; build a new Simulation"):
+        sim.run()
+
+
 def test_entry_queue_holds_vehicles_not_drops_them():
     w = corridor(n=2, spacing=500.0, offsets=[0.0, 0.0])
     times = np.zeros(50)  # 50 cars at once: they must wait at the entry, not vanish
