@@ -528,6 +528,8 @@ class Simulation:
         "next_turn",
         "next_link",
         "next_link_turn",
+        "next2_link",
+        "next2_link_turn",
         "stop_grp",
         "stop_turn",
         "stop_opp",
@@ -704,7 +706,7 @@ class Simulation:
                 np.asarray(slots, dtype=np.int64), self.route, self.link_k, self.desired,
                 r.links, r.link_start_m, r.link_end_m, r.turn, self.net.link_speed_limit_ms,
                 self.link, self.link_start, self.link_end, self.next_turn, self.v_des,
-                self.next_link, self.next_link_turn,
+                self.next_link, self.next_link_turn, self.next2_link, self.next2_link_turn,
             )  # fmt: skip
             return
         ro = self.route[slots]
@@ -715,12 +717,15 @@ class Simulation:
         self.link_end[slots] = r.link_end_m[ro, k]
         self.next_turn[slots] = r.turn[ro, k]
         self.v_des[slots] = self.desired[slots] * self.net.link_speed_limit_ms[link]
-        # The link after (-1: none) and the turn at its end: what a front vehicle looks along
-        # for its leader (the route tables are megabytes on a city; these stay in cache).
+        # The next two links (-1: none) and the turns at their ends: what a front vehicle looks
+        # along for its leader (the route tables are megabytes on a city; these stay in cache).
         lmax = r.links.shape[1]
         k1 = np.minimum(k + 1, lmax - 1)
         self.next_link[slots] = np.where(k + 1 < lmax, r.links[ro, k1], -1)
         self.next_link_turn[slots] = r.turn[ro, k1]
+        k2 = np.minimum(k + 2, lmax - 1)
+        self.next2_link[slots] = np.where(k + 2 < lmax, r.links[ro, k2], -1)
+        self.next2_link_turn[slots] = r.turn[ro, k2]
 
     def _refresh_stop(self, slots):
         """Copy the next stop line's attributes of ``slots`` from the route tables."""
@@ -1712,7 +1717,7 @@ class Simulation:
         leader, gap_l, v_l, real_l, gap_phys = fp.leaders(
             al, order, n_al, lane_s, route, lk, pos, offs, v, self.lane[:n], self.stream[:n],
             self.lc_count[:n], obstacle, self.next_link[:n], self.next_link_turn[:n],
-            self.link_end[:n], r.links, r.turn,
+            self.next2_link[:n], self.next2_link_turn[:n], self.link_end[:n], r.links, r.turn,
             net.link_length_m, net.link_lanes, self.rear_of_lane, self.max_lanes,
             drv.length_m, self.gap_prev[:n], self.vl_prev[:n],
         )  # fmt: skip
@@ -1741,7 +1746,7 @@ class Simulation:
                 self.stop_opp_grp, self.link_k, self.lane, self.desired, r.links, r.link_start_m,
                 r.link_end_m, r.turn, net.link_lanes, net.link_speed_limit_ms, self.link,
                 self.link_start, self.link_end, self.next_turn, self.v_des, self.next_link,
-                self.next_link_turn,
+                self.next_link_turn, self.next2_link, self.next2_link_turn,
             )  # fmt: skip
         done, min_gap, collisions = fp.finish(
             dt, self.krauss, self.fuel_model == "vtmicro", al, pos, v, x_new, v_new, a_real,

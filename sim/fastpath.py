@@ -617,8 +617,8 @@ def lane_change_choice(
 
 def leaders(
     al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, obstacle,
-    next_link, next_link_turn, link_end, route_links, route_turn, link_length, link_lanes, rear_of,
-    max_lanes, length, gap, v_l,
+    next_link, next_link_turn, next2_link, next2_link_turn, link_end, route_links, route_turn,
+    link_length, link_lanes, rear_of, max_lanes, length, gap, v_l,
 ):  # fmt: skip
     """Every vehicle's leader (:meth:`sim.engine.Simulation._leaders`, same returns):
     ``leader, gap, v_l, real, gap_phys`` (n,); ``gap`` and ``v_l`` are filled in the arrays
@@ -671,17 +671,19 @@ def leaders(
         found = -1
         extra = dist_end
         cur_link, cur_lane, cur_k = nxt, lane_next, lk[i] + 1
-        for _ in range(LOOKAHEAD_HOPS):
+        for hop in range(LOOKAHEAD_HOPS):
             rear = rear_of[cur_link * max_lanes + cur_lane]
             if rear >= 0:
                 found = rear
                 break
             extra += link_length[cur_link]
             k2 = cur_k + 1
-            nx2 = route_links[rh, k2] if k2 < lmax else -1
+            # The link after next from the per-slot copy (the route tables are megabytes).
+            nx2 = next2_link[i] if hop == 0 else (route_links[rh, k2] if k2 < lmax else -1)
             if not (nx2 >= 0 and extra < LOOKAHEAD_M):
                 break
-            cur_lane = lane_on(nx2, route_turn[rh, k2], cur_lane, link_lanes)
+            turn2 = next2_link_turn[i] if hop == 0 else route_turn[rh, k2]
+            cur_lane = lane_on(nx2, turn2, cur_lane, link_lanes)
             cur_link = nx2
             cur_k = k2
         head[i] = True
@@ -1074,7 +1076,7 @@ def sync_plan_signals(
 @njit(cache=True, error_model="numpy", inline="always")
 def _refresh_link_one(
     s, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
-    link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+    link_start, link_end, next_turn, v_des, next_link, next_link_turn, next2_link, next2_link_turn,
 ):  # fmt: skip
     lmax = r_links.shape[1]
     ro = route[s]
@@ -1088,18 +1090,22 @@ def _refresh_link_one(
     k1 = min(k + 1, lmax - 1)
     next_link[s] = r_links[ro, k1] if k + 1 < lmax else -1
     next_link_turn[s] = r_turn[ro, k1]
+    k2 = min(k + 2, lmax - 1)
+    next2_link[s] = r_links[ro, k2] if k + 2 < lmax else -1
+    next2_link_turn[s] = r_turn[ro, k2]
 
 
 @njit(cache=True, error_model="numpy")
 def refresh_link(
     slots, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit, link,
-    link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+    link_start, link_end, next_turn, v_des, next_link, next_link_turn, next2_link, next2_link_turn,
 ):  # fmt: skip
     """:meth:`sim.engine.Simulation._refresh_link` for ``slots`` (few per step: serial)."""
     for s in slots:
         _refresh_link_one(
             s, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn, speed_limit,
-            link, link_start, link_end, next_turn, v_des, next_link, next_link_turn,
+            link, link_start, link_end, next_turn, v_des, next_link, next_link_turn, next2_link,
+            next2_link_turn,
         )  # fmt: skip
 
 
@@ -1162,7 +1168,7 @@ def cross_and_move(
     crossed, moved, route, stop_k, committed, rs_pos, rs_group, rs_turn, rs_vmax, rs_opp,
     rs_opp_group, stop_pos, stop_grp, stop_turn, stop_vmax, stop_opp, stop_opp_grp, link_k, lane,
     desired, r_links, r_link_start, r_link_end, r_turn, link_lanes, speed_limit, link, link_start,
-    link_end, next_turn, v_des, next_link, next_link_turn,
+    link_end, next_turn, v_des, next_link, next_link_turn, next2_link, next2_link_turn,
 ):  # fmt: skip
     """The step's stop-line crossings and link changes (:meth:`sim.engine.Simulation._crossed`
     without its record, then ``_moved``) for the vehicles flagged in ``crossed`` and ``moved``
@@ -1180,7 +1186,7 @@ def cross_and_move(
             _refresh_link_one(
                 i, route, link_k, desired, r_links, r_link_start, r_link_end, r_turn,
                 speed_limit, link, link_start, link_end, next_turn, v_des, next_link,
-                next_link_turn,
+                next_link_turn, next2_link, next2_link_turn,
             )  # fmt: skip
 
 
