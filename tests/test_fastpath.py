@@ -261,7 +261,8 @@ def test_merging_front_vehicles_follow_by_distance_ties_in_slot_order(kset):
     leader, gap, v_l, real, gap_phys = getattr(fp, kset).leaders(
         al, order, 4, lane_s, np.array([*links, 0]), np.zeros(n, dtype=np.int64), pos,
         pos.copy(), v, np.zeros(n, dtype=np.int64), np.arange(n), np.zeros(n, dtype=np.int64),
-        np.zeros(n, dtype=bool), np.full(n, 4), np.full(n, fp.THROUGH), link_end,
+        np.zeros(n, dtype=bool), np.full(n, 4), np.full(n, fp.THROUGH), np.full(n, -1),
+        np.full(n, fp.THROUGH), link_end,
         np.array([[0, 4], [1, 4], [2, 4], [3, 4]]), np.full((4, 2), fp.THROUGH),
         np.full(5, 100.0), np.ones(5, dtype=np.int64), rear_of, 1, length, gap, v_l,
     )  # fmt: skip
