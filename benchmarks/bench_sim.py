@@ -57,8 +57,8 @@ def _parallel_from(slots):
 # them (``_sort_compiled`` includes the ``sort_lanes`` kernel; insertion and the advisory update
 # run outside the tick).
 _ENGINE_SECTIONS = (
-    "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_crossed", "_moved",
-    "_exit", "_exit_compiled", "_insert", "_advise",
+    "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_exit_compiled",
+    "_insert", "_advise",
 )  # fmt: skip
 
 
@@ -82,7 +82,7 @@ def _timed_sections(sim, acc, counting):
         return types.SimpleNamespace(**{k: wrap(k, f) for k, f in vars(ks).items()})
 
     serial, parallel = kernel_set(fastpath.SERIAL), kernel_set(fastpath.PARALLEL)
-    # The serial helpers (insertion, sort_lanes, sync_plan_signals, move_on, refresh_*) are
+    # The serial helpers (insertion, sort_lanes, sync_plan_signals, refresh_*) are
     # timed inside the engine steps that call them; resort_lanes, called by the tick itself,
     # counts in its rest.
     timed_sets = {

@@ -1602,6 +1602,13 @@ class Simulation:
 
     def _crossed(self, t, ids, link, stop_turn, grp, st):
         """Vehicles ``ids`` crossed their stop line in the step from ``t``: on to the next."""
+        self._record_crossings(t, ids, link, stop_turn, grp, st)
+        self.stop_k[ids] += 1
+        self.committed[ids] = False
+        self._refresh_stop(ids)
+
+    def _record_crossings(self, t, ids, link, stop_turn, grp, st):
+        """Keep who crossed which stop line when, on what signal (``record_crossings``)."""
         if self.record_crossings:
             self.crossings.append(
                 (
@@ -1613,21 +1620,11 @@ class Simulation:
                     st[ids],
                 )
             )
-        self.stop_k[ids] += 1
-        self.committed[ids] = False
-        self._refresh_stop(ids)
 
     def _moved(self, mv):
         """Vehicles ``mv`` passed their link's end: onto the next link of the route, and the
         lane taken on it (the others leave the network in this step)."""
         r = self.routes
-        if self.kernel == "numba":
-            self._refresh_link(
-                self._fastpath.move_on(
-                    mv, self.route, self.link_k, self.lane, r.links, r.turn, self.net.link_lanes
-                )
-            )
-            return
         k_new = self.link_k[mv] + 1
         self.link_k[mv] = k_new
         lmax = r.links.shape[1]
@@ -1733,21 +1730,18 @@ class Simulation:
         self.cleared_on_red += counts[1]
         self.turn_crossings += counts[2]
         self.turn_overspeed += counts[3]
-        if self.record_crossings:
-            if crossed.any():
-                self._crossed(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
-            if moved.any():
-                self._moved(np.flatnonzero(moved))
-        else:
-            fp.cross_and_move(
-                crossed, moved, self.route, self.stop_k, self.committed, r.stop_pos_m,
-                r.stop_group, r.stop_turn, r.stop_vmax_ms, r.stop_opposing, r.stop_opposing_group,
-                self.stop_pos, self.stop_grp, self.stop_turn, self.stop_vmax, self.stop_opp,
-                self.stop_opp_grp, self.link_k, self.lane, self.desired, r.links, r.link_start_m,
-                r.link_end_m, r.turn, net.link_lanes, net.link_speed_limit_ms, self.link,
-                self.link_start, self.link_end, self.next_turn, self.v_des, self.next_link,
-                self.next_link_turn, self.next2_link, self.next2_link_turn,
-            )  # fmt: skip
+        if self.record_crossings and crossed.any():
+            # Before the update below: the record wants the link and group crossed.
+            self._record_crossings(t, np.flatnonzero(crossed), link, stop_turn, grp, st)
+        fp.cross_and_move(
+            crossed, moved, self.route, self.stop_k, self.committed, r.stop_pos_m,
+            r.stop_group, r.stop_turn, r.stop_vmax_ms, r.stop_opposing, r.stop_opposing_group,
+            self.stop_pos, self.stop_grp, self.stop_turn, self.stop_vmax, self.stop_opp,
+            self.stop_opp_grp, self.link_k, self.lane, self.desired, r.links, r.link_start_m,
+            r.link_end_m, r.turn, net.link_lanes, net.link_speed_limit_ms, self.link,
+            self.link_start, self.link_end, self.next_turn, self.v_des, self.next_link,
+            self.next_link_turn, self.next2_link, self.next2_link_turn,
+        )  # fmt: skip
         done, min_gap, collisions = fp.finish(
             dt, self.krauss, self.fuel_model == "vtmicro", al, pos, v, x_new, v_new, a_real,
             self.fuel[:n], self.co2[:n], self.stopped_time[:n], self.stops[:n],

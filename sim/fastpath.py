@@ -1123,20 +1123,6 @@ def _move_on_one(s, route, link_k, lane, r_links, r_turn, link_lanes):
     return False
 
 
-@njit(cache=True, error_model="numpy")
-def move_on(slots, route, link_k, lane, r_links, r_turn, link_lanes):
-    """:meth:`sim.engine.Simulation._moved` up to the link refresh, for ``slots`` (few per
-    step: serial): the next link of the route and the lane taken on it.  Returns the slots
-    still on the network (the others leave it in this step)."""
-    on = np.empty(slots.size, dtype=np.int64)
-    m = 0
-    for s in slots:
-        if _move_on_one(s, route, link_k, lane, r_links, r_turn, link_lanes):
-            on[m] = s
-            m += 1
-    return on[:m]
-
-
 @njit(cache=True, error_model="numpy", inline="always")
 def _refresh_stop_one(
     s, route, stop_k, r_pos, r_group, r_turn, r_vmax, r_opp, r_opp_group, stop_pos, stop_grp,

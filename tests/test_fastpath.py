@@ -91,6 +91,20 @@ def test_city_grid_multi_hop_leaders_and_merges(root):
     assert_same(ref, rr, fast, rf)
 
 
+def test_the_crossings_record_is_the_numpy_ticks(arterial):
+    # The compiled tick records the crossings before its kernel moves the vehicles on (the
+    # record wants the link and signal group crossed): the same record as the numpy tick's.
+    ref, rr, fast, rf = run_both(World.build(arterial), duration_s=300.0, record_crossings=True)
+    assert_same(ref, rr, fast, rf)
+    assert len(ref.crossings) > 0
+    for a, b in zip(
+        (np.concatenate(c) for c in zip(*ref.crossings, strict=True)),
+        (np.concatenate(c) for c in zip(*fast.crossings, strict=True)),
+        strict=True,
+    ):
+        np.testing.assert_array_equal(a, b)
+
+
 def test_the_sort_falls_back_when_the_merge_gives_up(arterial, monkeypatch):
     # Every merge refused (as when vehicles on a lane are out of order): numpy's stable sort
     # takes over and the lane records are rebuilt, with the same motion.
