@@ -428,47 +428,30 @@ def resort_lanes(order, ks, lane_s, n_al, movers, lane_id, offs, key_scale, sort
     """:func:`sort_lanes` right after it, once ``movers`` (slots) changed lane: the others
     keep their keys and places, so only the movers' keys are new (no gathering).  ``order,
     ks, lane_s, n_al``: the last sort's result.  Returns the new ``order, ks, lane_s``."""
-    n = order.size
-    moved = np.zeros(n, dtype=np.bool_)
+    moved = np.zeros(order.size, dtype=np.bool_)
     moved[movers] = True
-    # The movers' places and new keys, then one merge of the others (in the last order, keys
-    # unchanged) with the movers sorted by (key, place): _merge's order, without copying the
-    # others apart first.
-    m_at = np.empty(movers.size, dtype=np.int64)
-    m_key = np.empty(movers.size)
     n_move = 0
+    for j in range(n_al):
+        if moved[order[j]]:
+            n_move += 1
+    keep = np.empty(n_al - n_move, dtype=np.int64)
+    keep_lane = np.empty(n_al - n_move, dtype=np.int64)
+    move = np.empty(n_move, dtype=np.int64)
+    ks_new = ks.copy()
+    a = 0
+    b = 0
     for j in range(n_al):
         i = order[j]
         if moved[i]:
-            m_at[n_move] = j
-            m_key[n_move] = lane_id[i] * key_scale + offs[i]
-            n_move += 1
-    srt = np.argsort(m_key[:n_move], kind="mergesort")  # stable: ties stay in order's order
-    out = np.empty(n, dtype=np.int64)
-    ks_out = np.empty(n)
-    lane_out = np.empty(n, dtype=np.int64)
-    w = 0
-    q = 0
-    kj = INF
-    for j in range(n_al + 1):
-        if j < n_al:
-            if moved[order[j]]:
-                continue
-            kj = ks[j]
-        while q < n_move and (
-            j == n_al or m_key[srt[q]] < kj or (m_key[srt[q]] == kj and m_at[srt[q]] < j)
-        ):
-            i = order[m_at[srt[q]]]
-            out[w] = i
-            ks_out[w] = m_key[srt[q]]
-            sorted_lane[i] = lane_out[w] = lane_id[i]
-            w += 1
-            q += 1
-        if j < n_al:
-            out[w] = order[j]
-            ks_out[w] = kj
-            lane_out[w] = lane_s[j]
-            w += 1
+            move[b] = j
+            ks_new[j] = lane_id[i] * key_scale + offs[i]
+            b += 1
+        else:
+            keep[a] = j
+            keep_lane[a] = lane_s[j]
+            a += 1
+    move = move[np.argsort(ks_new[move], kind="mergesort")]
+    out, ks_out, lane_out = _merge(order, ks_new, keep, keep_lane, move, lane_id, sorted_lane)
     out[n_al:] = order[n_al:]
     ks_out[n_al:] = ks[n_al:]
     lane_out[n_al:] = lane_s[n_al:]
