@@ -304,6 +304,9 @@ def schedule_targets(target, pend_v, pend_t, slots, new, t, reaction_s):
 KERNELS = ("auto", "numpy", "numba")
 PARALLEL_MIN_SLOTS = 2048
 """Below this many vehicle slots the compiled tick runs its serial kernels (same results)."""
+RELABEL_INTERVAL_S = 30.0
+"""How often the compiled tick stores its vehicles in lane order again (:meth:`Simulation.
+_relabel`), from ``PARALLEL_MIN_SLOTS`` slots up.  Only speed depends on it."""
 
 
 def _pick_kernel(kernel: str) -> str:
@@ -482,6 +485,9 @@ class Simulation:
             and type(getattr(tm, "plans", None)) is PlanTable
         )
         self._ran = False
+        self.relabel_interval_s = RELABEL_INTERVAL_S
+        self.relabel_min_slots = PARALLEL_MIN_SLOTS
+        self.next_relabel_t = 0.0
         if self.kernel == "numba":
             from . import fastpath
 
@@ -551,6 +557,9 @@ class Simulation:
             setattr(self, k, np.full(cap, -1, dtype=np.int64))
         for k in self._BOOL:
             setattr(self, k, np.zeros(cap, dtype=bool))
+        # The slot each vehicle would have without relabelling (_relabel): what ties between
+        # vehicles and the dawdling draws go by, so that relabelling changes no result.
+        self.vslot = np.arange(cap, dtype=np.int64)
         self.free: list[int] = []
 
     def _grow(self):
@@ -564,6 +573,7 @@ class Simulation:
             )
             arr[: self.cap] = old
             setattr(self, k, arr)
+        self.vslot = np.concatenate([self.vslot, np.arange(self.cap, new, dtype=np.int64)])
         self.cap = new
 
     def _init_results(self):
@@ -1185,7 +1195,7 @@ class Simulation:
         """:meth:`_apply_lane_changes` in a kernel, from MOBIL's choice ``best`` (n,)."""
         movers = self._fastpath.apply_lane_changes(
             t, best, ks, n_al, link, self.lane, lane_id, offs, self.lc_until, self.lc_count,
-            self.key_scale, self.max_lanes,
+            self.key_scale, self.max_lanes, self.vslot,
         )  # fmt: skip
         self.lane_changes += movers.size
         return movers
@@ -1610,6 +1620,7 @@ class Simulation:
     def _record_crossings(self, t, ids, link, stop_turn, grp, st):
         """Keep who crossed which stop line when, on what signal (``record_crossings``)."""
         if self.record_crossings:
+            ids = self._in_vslot_order(ids)
             self.crossings.append(
                 (
                     np.full(ids.size, t + self.dt),
@@ -1640,7 +1651,7 @@ class Simulation:
         entry = self.route_entry[route]
         rec = al & (entry >= 0) & np.isin(entry, self.record_routes)
         if rec.any():
-            ids = np.flatnonzero(rec)
+            ids = self._in_vslot_order(np.flatnonzero(rec))
             self.traj.append(
                 (
                     np.full(ids.size, t + self.dt),
@@ -1653,10 +1664,45 @@ class Simulation:
                 )
             )
 
+    def _relabel(self):
+        """Store the vehicles in the last lane order: slot j takes the vehicle at place j of
+        ``order`` (empty slots after the alive ones), in every per-slot array, and the slot
+        numbers kept elsewhere (stream tails, the free list, the orders) follow.
+
+        Why: a vehicle's leader, its neighbours in the lanes beside it and the vehicles it
+        merges with are then near it in memory (most often the next slot), and the two threads'
+        halves of each per-vehicle loop read mostly their own half, where slots in the order
+        they were taken (entries, reuse of freed slots) send every leader lookup to a random
+        place, half of them in the other core's cache.  The order drifts as vehicles change
+        link, so it is redone every ``relabel_interval_s``.
+
+        Nothing else changes: ties between vehicles and the dawdling draws go by ``vslot``,
+        the slot a vehicle would have had without relabelling, which moves with it."""
+        n = self.hw
+        perm = self._order_for(n)  # a permutation of range(n), alive vehicles first
+        inv = np.empty(n, dtype=np.int64)
+        inv[perm] = np.arange(n)
+        for k in self._FLOAT + self._INT + self._BOOL + ("vslot",):
+            a = getattr(self, k)
+            a[:n] = a[perm]
+        self.tail = np.where(self.tail >= 0, inv[np.maximum(self.tail, 0)], -1)
+        if self.free:
+            self.free = inv[np.asarray(self.free, dtype=np.int64)].tolist()
+        o, ks = self.sorted_lanes
+        self.sorted_lanes = (inv[o], ks)
+        self.order = np.arange(n, dtype=np.int64)
+
+    def _in_vslot_order(self, slots):
+        """``slots`` in the order they would have had without relabelling."""
+        return slots[np.argsort(self.vslot[slots], kind="stable")]
+
     def _step_compiled(self, t):
         """:meth:`_step` with its per-vehicle work in the compiled kernels of
         :mod:`sim.fastpath` (same arithmetic, same order: the same motion bit for bit)."""
         n = self.hw
+        if n > 0 and n >= self.relabel_min_slots and t + 1e-9 >= self.next_relabel_t:
+            self.next_relabel_t = t + self.relabel_interval_s
+            self._relabel()
         self._sync_signals(t)
         if n == 0:
             return
@@ -1716,9 +1762,13 @@ class Simulation:
             self.lc_count[:n], obstacle, self.next_link[:n], self.next_link_turn[:n],
             self.next2_link[:n], self.next2_link_turn[:n], self.link_end[:n], r.links, r.turn,
             net.link_length_m, net.link_lanes, self.rear_of_lane, self.max_lanes,
-            drv.length_m, self.gap_prev[:n], self.vl_prev[:n],
+            drv.length_m, self.gap_prev[:n], self.vl_prev[:n], self.vslot,
         )  # fmt: skip
-        u = self.dawdle_rng.random(n) if self.krauss and drv.sigma > 0.0 else np.zeros(0)
+        # Each vehicle's draw is the one its slot would take without relabelling.
+        if self.krauss and drv.sigma > 0.0:
+            u = self.dawdle_rng.random(n)[self.vslot[:n]]
+        else:
+            u = np.zeros(0)
         x_new, v_new, a_real, crossed, moved, counts = fp.advance(
             t, dt, self.krauss, al, pos, v, v_des, target, self.queued_until[:n],
             self.stop_k[:n], link, net.link_group, leader, gap_l, v_l, obstacle, st, dist, grp,
@@ -1760,7 +1810,7 @@ class Simulation:
         slots = self._fastpath.exit_done(
             done, t_exit, self.vid, self.fuel, self.co2, self.stops, self.stopped_time,
             self.stream, self.tail, self.alive, self.stop_grp, self.sorted_lane, res["t_exit"],
-            res["fuel_l"], res["co2_g"], res["stops"], res["stopped_time_s"],
+            res["fuel_l"], res["co2_g"], res["stops"], res["stopped_time_s"], self.vslot,
         )  # fmt: skip
         self.free.extend(slots.tolist())
 

@@ -386,11 +386,13 @@ def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
 @njit(cache=True, error_model="numpy")
 def apply_lane_changes(
     t, best, ks, n_al, link, lane, lane_id, offs, lc_until, lc_count, key_scale, max_lanes,
+    vslot,
 ):  # fmt: skip
     """:meth:`sim.engine.Simulation._apply_lane_changes` for MOBIL's choice ``best`` (n,; new
-    lane, -1: stay): one driver per target gap, the one further ahead (ties: the lower slot).
-    Updates ``lane, lane_id, lc_until, lc_count`` in place; returns the slots that changed
-    lane, in the engine's order (by target lane, gap, then position from the front)."""
+    lane, -1: stay): one driver per target gap, the one further ahead (ties: the lower
+    ``vslot``, the slot without relabelling).  Updates ``lane, lane_id, lc_until, lc_count``
+    in place; returns the slots that changed lane, in the engine's order (by target lane, gap,
+    then position from the front)."""
     n_m = 0
     for i in range(best.size):
         if best[i] >= 0:
@@ -401,6 +403,7 @@ def apply_lane_changes(
         if best[i] >= 0:
             movers[k] = i
             k += 1
+    movers = movers[np.argsort(vslot[movers])]  # distinct: any sort gives their order
     new_lane = best[movers]
     tkey = link[movers] * max_lanes + new_lane
     at = np.searchsorted(ks[:n_al], tkey * key_scale + offs[movers])
@@ -601,12 +604,13 @@ def lane_change_choice(
 def leaders(
     al, order, n_al, lane_s, route, lk, pos, offs, v, lane, stream, lc_count, obstacle,
     next_link, next_link_turn, next2_link, next2_link_turn, link_end, route_links, route_turn,
-    link_length, link_lanes, rear_of, max_lanes, length, gap, v_l,
+    link_length, link_lanes, rear_of, max_lanes, length, gap, v_l, vslot,
 ):  # fmt: skip
     """Every vehicle's leader (:meth:`sim.engine.Simulation._leaders`, same returns):
     ``leader, gap, v_l, real, gap_phys`` (n,); ``gap`` and ``v_l`` are filled in the arrays
     given (the engine's per-slot copies for the next step's lane-change candidates).  Front
-    vehicles claim the lane ahead unless they stop (``obstacle``)."""
+    vehicles claim the lane ahead unless they stop (``obstacle``); ties between claimants go
+    by ``vslot`` (the slots they would have without relabelling; ``np.arange`` for none)."""
     n = al.size
     leader = np.empty(n, dtype=np.int64)  # every slot's written below, as are the others
     real = np.empty(n, dtype=np.bool_)
@@ -689,8 +693,8 @@ def leaders(
     for j in prange(n_al):
         rear_of[lane_s[j]] = -1
     # Merging: front vehicles that may cross now and enter the same lane (claimants) follow
-    # each other, the one nearest to its link's end first (by distance, ties in slot order).
-    # Each lane's claimants are kept in a list sorted by (distance, slot), threaded through
+    # each other, the one nearest to its link's end first (by distance, ties in vslot order).
+    # Each lane's claimants are kept in a list sorted by (distance, vslot), threaded through
     # ``nxt_c`` from ``rear_of`` (the lane's first claimant; empty again afterwards).  A
     # scan of two byte arrays finds them (one slot in seven on the city); lists are short
     # (the approaches feeding one lane; most have one claimant).
@@ -704,9 +708,10 @@ def leaders(
         n_c += 1
         tg = h_target[i]
         di = h_dist[i]
+        vi = vslot[i]
         prev = -1
         p = rear_of[tg]
-        while p >= 0 and (h_dist[p] < di or (h_dist[p] == di and p < i)):
+        while p >= 0 and (h_dist[p] < di or (h_dist[p] == di and vslot[p] < vi)):
             prev = p
             p = nxt_c[p]
         nxt_c[i] = p
@@ -1162,11 +1167,12 @@ def cross_and_move(
 @njit(cache=True, error_model="numpy")
 def exit_done(
     done, t_exit, vid, fuel, co2, stops, stopped_time, stream, tail, alive, stop_grp,
-    sorted_lane, res_t_exit, res_fuel, res_co2, res_stops, res_stopped,
+    sorted_lane, res_t_exit, res_fuel, res_co2, res_stops, res_stopped, vslot,
 ):  # fmt: skip
     """:meth:`sim.engine.Simulation._exit` for the slots flagged in ``done`` (n,): their
-    results by vehicle id, their streams' tails, and the slots emptied.  Returns the slots,
-    ascending (serial: a few per step)."""
+    results by vehicle id, their streams' tails, and the slots emptied.  Returns the slots
+    in ``vslot`` order (as the engine frees them without relabelling; serial: a few per
+    step)."""
     m = 0
     for s in range(done.size):
         if done[s]:
@@ -1189,7 +1195,7 @@ def exit_done(
         alive[s] = False
         stop_grp[s] = -1
         sorted_lane[s] = -1
-    return out
+    return out[np.argsort(vslot[out])]  # distinct: any sort gives their order
 
 
 @njit(cache=True, error_model="numpy")

@@ -47,15 +47,23 @@ def run_both(world, **kw):
     return ref, ref.run(), fast, fast.run()
 
 
+def by_vslot(sim, name):
+    """A per-slot array of ``sim`` with each vehicle in the slot it would have had without
+    relabelling (the compiled tick stores vehicles in lane order; the numpy tick never)."""
+    a = getattr(sim, name)[: sim.hw]
+    out = np.empty_like(a)
+    out[sim.vslot[: sim.hw]] = a
+    return out
+
+
 def assert_same(ref, res_ref, fast, res_fast):
     assert ref.hw == fast.hw
     for name in STATE:
-        a, b = getattr(ref, name)[: ref.hw], getattr(fast, name)[: fast.hw]
-        np.testing.assert_array_equal(a, b, err_msg=name)
+        np.testing.assert_array_equal(by_vslot(ref, name), by_vslot(fast, name), err_msg=name)
     for name in COUNTERS:
         assert getattr(ref, name) == getattr(fast, name), name
     for name in ("fuel", "co2"):
-        a, b = getattr(ref, name)[: ref.hw], getattr(fast, name)[: fast.hw]
+        a, b = by_vslot(ref, name), by_vslot(fast, name)
         np.testing.assert_allclose(b, a, rtol=1e-13, atol=0.0, err_msg=name)
     va, vb = res_ref.vehicles, res_fast.vehicles
     for col in ("t_exit", "stops", "stopped_time_s", "travel_time_s"):
@@ -89,6 +97,35 @@ def test_city_grid_multi_hop_leaders_and_merges(root):
     ref, rr, fast, rf = run_both(world, duration_s=240.0, advisory=False)
     assert ref.alive[: ref.hw].sum() > 2000
     assert_same(ref, rr, fast, rf)
+
+
+@pytest.mark.parametrize("threads", ["serial", "parallel"])
+def test_storing_vehicles_in_lane_order_changes_nothing(arterial, threads, monkeypatch):
+    # The compiled tick moves its vehicles to other slots (into lane order; here every tick
+    # from the first vehicle, in the city every 30 s from 2,048 slots): ties between vehicles,
+    # dawdling draws, the reuse of freed slots and the records go by the slot a vehicle would
+    # have had, so the run stays the numpy tick's, which never moves them.
+    if threads == "parallel":
+        monkeypatch.setattr(engine, "PARALLEL_MIN_SLOTS", 0)
+    world = World.build(krauss(arterial))
+    kw = {"seed": 3, "advisory": True, "penetration": 0.5, "warmup_s": 0.0, "duration_s": 400.0}
+    kw |= {"record_crossings": True, "record": True}
+    ref = Simulation(world, kernel="numpy", **kw)
+    rr = ref.run()
+    fast = Simulation(world, kernel="numba", **kw)
+    fast.relabel_min_slots, fast.relabel_interval_s = 1, 0.0
+    rf = fast.run()
+    assert not np.array_equal(fast.vslot[: fast.hw], np.arange(fast.hw))  # they did move
+    assert ref.lane_changes > 0 and ref.left_yields > 0 and len(fast.free) > 0
+    assert_same(ref, rr, fast, rf)
+    for log in ("crossings", "traj"):
+        assert len(getattr(ref, log)) > 0
+        for a, b in zip(
+            (np.concatenate(c) for c in zip(*getattr(ref, log), strict=True)),
+            (np.concatenate(c) for c in zip(*getattr(fast, log), strict=True)),
+            strict=True,
+        ):
+            np.testing.assert_array_equal(a, b, err_msg=log)
 
 
 def test_the_crossings_record_is_the_numpy_ticks(arterial):
@@ -279,6 +316,7 @@ def test_merging_front_vehicles_follow_by_distance_ties_in_slot_order(kset):
         np.full(n, fp.THROUGH), link_end,
         np.array([[0, 4], [1, 4], [2, 4], [3, 4]]), np.full((4, 2), fp.THROUGH),
         np.full(5, 100.0), np.ones(5, dtype=np.int64), rear_of, 1, length, gap, v_l,
+        np.arange(n),
     )  # fmt: skip
     # (distance, slot) order: 2 (5 m), then 0, 1, 3 (10 m each).
     np.testing.assert_array_equal(leader, [2, 0, -1, 1, -1])
@@ -318,13 +356,28 @@ def test_lane_changes_applied_in_the_kernel_equal_the_engines():
     )
     out = fp.apply_lane_changes(
         t, best, ks, n, link, got.lane, got_lane_id, offs, got.lc_until, got.lc_count,
-        key_scale, max_lanes,
+        key_scale, max_lanes, np.arange(n),
     )  # fmt: skip
     assert 0 < want.size < movers.size  # some drivers lost their gap to one further ahead
     np.testing.assert_array_equal(out, want)
     np.testing.assert_array_equal(got_lane_id, ref_lane_id)
     for name in ("lane", "lc_until", "lc_count"):
         np.testing.assert_array_equal(getattr(got, name), getattr(ref, name), err_msg=name)
+
+    # The same drivers stored in other slots (relabelled, vslot = their slots above): the
+    # same drivers change lane, in the same order, ties still going by the old slots.
+    perm = gen.permutation(n)  # new slot j holds old slot perm[j]
+    moved = state()
+    moved.lane = lane[perm].copy()
+    moved_lane_id = lane_id[perm].copy()
+    out = fp.apply_lane_changes(
+        t, best[perm], ks, n, link[perm], moved.lane, moved_lane_id, offs[perm],
+        moved.lc_until, moved.lc_count, key_scale, max_lanes, perm,
+    )  # fmt: skip
+    np.testing.assert_array_equal(perm[out], want)
+    np.testing.assert_array_equal(moved_lane_id, ref_lane_id[perm])
+    for name in ("lane", "lc_until", "lc_count"):
+        np.testing.assert_array_equal(getattr(moved, name), getattr(ref, name)[perm], err_msg=name)
 
 
 def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
