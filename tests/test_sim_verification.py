@@ -103,6 +103,31 @@ def test_a_simulation_runs_once(arterial):
         sim.run()
 
 
+@pytest.mark.parametrize("enabled", [True, False])
+def test_a_run_leaves_the_cycle_collector_as_it_found_it(arterial, enabled):
+    # A run pauses Python's cycle collector (a speed matter) and must give it back as it was,
+    # also when the run fails.
+    import gc
+
+    was = gc.isenabled()
+    try:
+        (gc.enable if enabled else gc.disable)()
+        seen = []
+        sim = Simulation(arterial, seed=3, advisory=False, duration_s=30.0)
+        step = sim._step
+        sim._step = lambda t: (seen.append(gc.isenabled()), step(t))
+        sim.run()
+        assert seen and not any(seen)  # paused during the run
+        assert gc.isenabled() is enabled
+        broken = Simulation(arterial, seed=3, advisory=False, duration_s=30.0)
+        broken._step = lambda t: 1 / 0
+        with pytest.raises(ZeroDivisionError):
+            broken.run()
+        assert gc.isenabled() is enabled
+    finally:
+        (gc.enable if was else gc.disable)()
+
+
 def test_entry_queue_holds_vehicles_not_drops_them():
     w = corridor(n=2, spacing=500.0, offsets=[0.0, 0.0])
     times = np.zeros(50)  # 50 cars at once: they must wait at the entry, not vanish
