@@ -1750,7 +1750,7 @@ class Simulation:
                     # Only those who changed lane move in the order: no new sort.
                     order, ks, lane_s = self._fastpath.resort_lanes(
                         order, ks, lane_s, n_al, movers, lane_id, offs, self.key_scale,
-                        self.sorted_lane,
+                        self.sorted_lane, self.max_lanes,
                     )  # fmt: skip
                     self.order = order
                     lanes = order, ks, n_al, lane_s

@@ -427,38 +427,40 @@ def apply_lane_changes(
 
 
 @njit(cache=True, error_model="numpy")
-def resort_lanes(order, ks, lane_s, n_al, movers, lane_id, offs, key_scale, sorted_lane):
-    """:func:`sort_lanes` right after it, once ``movers`` (slots) changed lane: the others
-    keep their keys and places, so only the movers' keys are new (no gathering).  ``order,
-    ks, lane_s, n_al``: the last sort's result.  Returns the new ``order, ks, lane_s``."""
-    moved = np.zeros(order.size, dtype=np.bool_)
-    moved[movers] = True
-    n_move = 0
-    for j in range(n_al):
-        if moved[order[j]]:
-            n_move += 1
-    keep = np.empty(n_al - n_move, dtype=np.int64)
-    keep_lane = np.empty(n_al - n_move, dtype=np.int64)
-    move = np.empty(n_move, dtype=np.int64)
-    ks_new = ks.copy()
-    a = 0
-    b = 0
-    for j in range(n_al):
-        i = order[j]
-        if moved[i]:
-            move[b] = j
-            ks_new[j] = lane_id[i] * key_scale + offs[i]
-            b += 1
-        else:
-            keep[a] = j
-            keep_lane[a] = lane_s[j]
-            a += 1
-    move = move[np.argsort(ks_new[move], kind="mergesort")]
-    out, ks_out, lane_out = _merge(order, ks_new, keep, keep_lane, move, lane_id, sorted_lane)
-    out[n_al:] = order[n_al:]
-    ks_out[n_al:] = ks[n_al:]
-    lane_out[n_al:] = lane_s[n_al:]
-    return out, ks_out, lane_out
+def resort_lanes(order, ks, lane_s, n_al, movers, lane_id, offs, key_scale, sorted_lane, max_lanes):
+    """:func:`sort_lanes` right after it, once ``movers`` (slots) changed lane, in place:
+    ``order, ks, lane_s`` (n,), the last sort's result with ``n_al`` alive vehicles, become
+    the new sort's (returned).  The same result as a stable argsort of the new keys.
+
+    A lane change keeps a vehicle on its link, and a link's lanes are one block of the order
+    (lane id = link * ``max_lanes`` + lane; keys lane id * ``key_scale`` + offset, offsets
+    below ``key_scale``), so only the blocks of the movers' links change: each is sorted again
+    by insertion (its other vehicles are in order already; ties keep their places), a few
+    dozen vehicles instead of a pass over all.  Records the movers' lanes in
+    ``sorted_lane``."""
+    links = np.unique(lane_id[movers] // max_lanes)
+    lanes = lane_s[:n_al]  # ascending: the blocks are found by lane id, not by float keys
+    for q in range(links.size):
+        lo = np.searchsorted(lanes, links[q] * max_lanes)
+        hi = np.searchsorted(lanes, (links[q] + 1) * max_lanes)
+        for j in range(lo, hi):
+            i = order[j]
+            if sorted_lane[i] != lane_id[i]:  # a mover (the others kept their lane)
+                ks[j] = lane_id[i] * key_scale + offs[i]
+        for j in range(lo + 1, hi):
+            i = order[j]
+            k = ks[j]
+            w = j
+            while w > lo and ks[w - 1] > k:
+                order[w] = order[w - 1]
+                ks[w] = ks[w - 1]
+                w -= 1
+            order[w] = i
+            ks[w] = k
+        for j in range(lo, hi):
+            i = order[j]
+            lane_s[j] = sorted_lane[i] = lane_id[i]
+    return order, ks, lane_s
 
 
 def lane_change_candidates(

@@ -429,19 +429,28 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     assert ok
     np.testing.assert_array_equal(out, order[o])
     np.testing.assert_array_equal(ks_out, ks[o])
-    # Then lane changes: the re-sort of the movers alone equals a stable argsort from there.
+    # Then lane changes on their links (three lanes each, lane ids 0-59: 20 links), some onto
+    # a key another vehicle has: the re-sort of the movers' links alone equals a stable
+    # argsort from there.
+    max_lanes = 3
     movers = gen.choice(out[:n_al], 25, replace=False)
     moved = np.zeros(n, dtype=bool)
     moved[movers] = True
-    lane_id2 = np.where(moved, (lane_id + gen.choice([-1, 1], n)) % 60, lane_id)
+    side = (lane_id % max_lanes + gen.choice([1, 2], n)) % max_lanes
+    lane_id2 = np.where(moved, lane_id - lane_id % max_lanes + side, lane_id)
+    twin = movers[0]  # onto the very key of a vehicle on the lane it enters
+    other = next(i for i in out[:n_al] if lane_id[i] == lane_id2[twin] and not moved[i])
+    offs = offs.copy()
+    offs[twin] = offs[other]
     ks2 = np.where(al, lane_id2 * key_scale + offs, np.inf)[out]
     o2 = np.argsort(ks2, kind="stable")
+    want_order, want_ks = out[o2], ks2[o2]
     sl2 = sl.copy()
     out2, ks_out2, lane_s2 = fp.resort_lanes(
-        out, ks_out, lane_s, n_al, movers, lane_id2, offs, key_scale, sl2
+        out, ks_out, lane_s, n_al, movers, lane_id2, offs, key_scale, sl2, max_lanes
     )
-    np.testing.assert_array_equal(out2, out[o2])
-    np.testing.assert_array_equal(ks_out2, ks2[o2])
+    np.testing.assert_array_equal(out2, want_order)
+    np.testing.assert_array_equal(ks_out2, want_ks)
     np.testing.assert_array_equal(lane_s2[:n_al], lane_id2[out2[:n_al]])
     np.testing.assert_array_equal(sl2[out2[:n_al]], lane_id2[out2[:n_al]])
     assert (lane_s2[n_al:] == -1).all()
