@@ -258,18 +258,18 @@ def prepare(
         return offs, lane_id, st, dist, stop_turn, obstacle, yielded
     # Soonest arrival at the stop line per link among vehicles that will cross (Simulation.
     # _oncoming_eta): what a permitted left turn from the opposite approach waits for.
-    tt = np.full(n, INF)
+    # Both branches' times worked out and one picked (selects, not jumps: the loop vectorises;
+    # each time is the same arithmetic as before, so the same bits).
+    tt = np.empty(n)
     for i in prange(n):
-        if not (al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT):
-            continue
+        use = al[i] and grp[i] >= 0 and not obstacle[i] and stop_turn[i] != LEFT
         vs = v[i]
         dd = max(link_end[i] - pos[i], 0.0)
         vd = max(v_des[i], vs)
         d_acc = (vd * vd - vs * vs) / (2.0 * accel)
-        if dd <= d_acc:
-            tt[i] = (math.sqrt(vs * vs + 2.0 * accel * dd) - vs) / accel
-        else:
-            tt[i] = (vd - vs) / accel + (dd - d_acc) / max(vd, 0.1)
+        t_acc = (math.sqrt(vs * vs + 2.0 * accel * dd) - vs) / accel
+        t_cruise = (vd - vs) / accel + (dd - d_acc) / max(vd, 0.1)
+        tt[i] = (t_acc if dd <= d_acc else t_cruise) if use else INF
     eta = eta_scratch
     eta[:] = INF
     for i in range(n):
