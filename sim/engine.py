@@ -1002,13 +1002,16 @@ class Simulation:
         kernel gives up.  Returns what :meth:`_sort` returns and the lane ids in the order
         (n,; -1 after the alive)."""
         n = al.size
-        order = self._order_for(n)
+        # The last order as it is: the kernel takes slots new since as following it (no
+        # concatenation each step while the network fills).
         ok, new, ks, n_al, lane_s = self._fastpath.sort_lanes(
-            al, lane_id, offs, order, self.key_scale, self.sorted_lane
+            al, lane_id, offs, self.order, self.key_scale, self.sorted_lane
         )
         if ok:
             self.order = new
             return new, ks, n_al, lane_s
+        order = self._order_for(n)
+        ks = np.where(al, lane_id * self.key_scale + offs, np.inf)[order]
         order, ks, n_al = self._sorted(order, ks)
         lane_s = np.full(n, -1, dtype=np.int64)
         lane_s[:n_al] = lane_id[order[:n_al]]

@@ -297,9 +297,11 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
     ``ok`` False, and the caller sorts.  Returns ``ok``, the new order (n,), the keys in it
     (n,; with ``ok`` False the keys in ``order``'s order), the number of alive vehicles (first
     in the order) and their lane ids in it (n,; -1 after them; meaningless with ``ok``
-    False), which spare the kernels after it gathering them.
+    False), which spare the kernels after it gathering them.  ``order`` may be shorter than
+    the n = ``al.size`` slots: the slots taken since it was made follow it in slot order.
     """
-    n = order.size
+    n = al.size
+    n_o = order.size
     ks = np.empty(n)
     keep = np.empty(n, dtype=np.int64)
     keep_lane = np.empty(n, dtype=np.int64)
@@ -311,7 +313,7 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
     last = -INF
     ok = True
     for j in range(n):
-        i = order[j]
+        i = order[j] if j < n_o else j
         if al[i]:
             li = lane_id[i]
             k = li * key_scale + offs[i]
@@ -338,7 +340,8 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
     )
     w = n_keep + n_move
     for q in range(n_dead):
-        i = order[dead[q]]
+        j = dead[q]
+        i = order[j] if j < n_o else j
         out[w + q] = i
         ks_out[w + q] = INF
         lane_s[w + q] = -1
@@ -349,9 +352,11 @@ def sort_lanes(al, lane_id, offs, order, key_scale, sorted_lane):
 @njit(cache=True, error_model="numpy")
 def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
     """Merge the positions ``keep`` (lane ids ``keep_lane``) and ``move`` of ``order`` (each
-    sorted by ``ks``, then position) into the first ``keep.size + move.size`` places of a new
-    order, with their keys and lane ids; records the movers' lanes in ``sorted_lane``."""
-    n = order.size
+    sorted by ``ks``, then position; positions past ``order``'s end are the slots of the same
+    number) into the first ``keep.size + move.size`` places of a new order, with their keys
+    and lane ids; records the movers' lanes in ``sorted_lane``."""
+    n = ks.size
+    n_o = order.size
     n_keep, n_move = keep.size, move.size
     out = np.empty(n, dtype=np.int64)
     ks_out = np.empty(n)
@@ -372,13 +377,14 @@ def _merge(order, ks, keep, keep_lane, move, lane_id, sorted_lane):
                 b += 1
                 kj = kb
                 kb = ks[move[b]] if b < n_move else INF
-                sorted_lane[order[j]] = lane_s[w] = lane_id[order[j]]
+                i = order[j] if j < n_o else j
+                sorted_lane[i] = lane_s[w] = lane_id[i]
         else:
             j = keep[a]
             lane_s[w] = keep_lane[a]
             a += 1
             kj = ks[j]
-        out[w] = order[j]
+        out[w] = order[j] if j < n_o else j
         ks_out[w] = kj
     return out, ks_out, lane_s
 

@@ -392,6 +392,7 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     lane_id = gen.integers(0, 60, n)
     offs = np.round(gen.uniform(0.0, 500.0, n), 1)  # rounded: many equal keys
     al = gen.random(n) < 0.8
+    al[n - 20 :] = False  # slots not taken yet at the last sort (see the end)
     ks0 = np.where(al, lane_id * key_scale + offs, np.inf)
     order = np.argsort(ks0, kind="stable")
     sorted_lane = np.where(al, lane_id, -1)
@@ -408,6 +409,10 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     sorted_lane[new[:10]] = 5  # stale: a new vehicle on the lane its slot's last vehicle had
     died = np.flatnonzero(al)[100:110]
     al[died] = False
+    late = np.arange(n - 5, n)  # new vehicles in slots taken since the last sort
+    al[late] = True
+    lane_id[late] = 7
+    offs[late] = late * 0.01
     ks = np.where(al, lane_id * key_scale + offs, np.inf)[order]
     o = np.argsort(ks, kind="stable")
     sl = sorted_lane.copy()
@@ -425,10 +430,18 @@ def test_merge_sort_of_the_lanes_equals_a_stable_argsort():
     # Cleanly recorded lanes: it must merge, and give the argsort's order.
     sl = np.where(al, sorted_lane, -1)
     sl[new] = -1
+    sl_short = sl.copy()
     ok, out, ks_out, n_al, lane_s = sort_lanes(al, lane_id, offs, order, key_scale, sl)
     assert ok
     np.testing.assert_array_equal(out, order[o])
     np.testing.assert_array_equal(ks_out, ks[o])
+    # The same from the order without the slots taken since (they follow it in slot order).
+    np.testing.assert_array_equal(order[n - 20 :], np.arange(n - 20, n))
+    short = sort_lanes(al, lane_id, offs, order[: n - 20], key_scale, sl_short)
+    assert short[0] and short[3] == n_al
+    for a, b in zip(short[1:3] + short[4:], (out, ks_out, lane_s), strict=True):
+        np.testing.assert_array_equal(a, b)
+    np.testing.assert_array_equal(sl_short, sl)
     # Then lane changes on their links (three lanes each, lane ids 0-59: 20 links), some onto
     # a key another vehicle has: the re-sort of the movers' links alone equals a stable
     # argsort from there.
