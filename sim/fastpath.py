@@ -709,11 +709,11 @@ def leaders(
     claimant = np.empty(n, dtype=np.int64)
     nxt_c = np.empty(n, dtype=np.int64)
     n_c = 0
-    for i in range(n):
-        if not head[i] or obstacle[i]:
-            continue
+    for i in range(n):  # branch-free compaction: which slots claim is hard to predict
         claimant[n_c] = i
-        n_c += 1
+        n_c += head[i] > obstacle[i]  # head and not obstacle
+    for k in range(n_c):
+        i = claimant[k]
         tg = h_target[i]
         di = h_dist[i]
         vi = vslot[i]
