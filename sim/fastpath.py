@@ -273,8 +273,8 @@ def prepare(
     eta = eta_scratch
     eta[:] = INF
     for i in range(n):
-        if tt[i] < eta[link[i]]:
-            eta[link[i]] = tt[i]
+        li = link[i]
+        eta[li] = min(eta[li], tt[i])
     for i in prange(n):
         if permitted[i] and eta[stop_opp[i]] < CRITICAL_GAP_LEFT_S:
             if not obstacle[i]:
