@@ -51,6 +51,12 @@ def test_state_matches_scalar_reference(plan, t):
     ref = windows_scalar(
         plan.cycle_s, plan.offset_s, g.greens_s, t - 2 * plan.cycle_s, t + 2 * plan.cycle_s
     )
+    if min(abs(t - x) for w in ref for x in w) < 1e-9:
+        # Within float width of a green's start or end: either side's state is right (a
+        # green wrapped around the cycle's end is kept as one window running past it, e.g.
+        # [1, 166.0) in a 165.7 s cycle, and 166.0 - 165.7 is not exactly the 0.3 the
+        # reference has).
+        return
     cur = [w for w in ref if w[0] <= t < w[1]]
     if cur:
         assert state[0] == GREEN
