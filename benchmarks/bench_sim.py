@@ -54,11 +54,11 @@ def _parallel_from(slots):
 
 
 # What ``--breakdown`` times apart: the compiled tick's kernels and the engine's steps around
-# them (``_sort_compiled`` includes the ``sort_lanes`` kernel; insertion and the advisory update
-# run outside the tick).
+# them (``_sort_compiled`` includes the ``sort_lanes`` kernel; ``_relabel``, the storage in
+# lane order every 30 s, is inside the tick; insertion and the advisory update run outside it).
 _ENGINE_SECTIONS = (
     "_sync_signals", "_sort_compiled", "_apply_lane_changes_compiled", "_exit_compiled",
-    "_insert", "_advise",
+    "_relabel", "_insert", "_advise",
 )  # fmt: skip
 
 
