@@ -23,12 +23,13 @@ and completed are measured the same way on both sides:
 SUMO variants: IDM without lane changing (the row the goals are checked on; greenwave's
 drivers are the scenario's), the same with SUMO's ballistic position update
 (greenwave integrates ballistically; SUMO's default is Euler), Krauss (sigma 0) without lane
-changing, and IDM with SUMO's lane changing.  Goals: travel time and mean speed within 10 %,
+changing, and IDM with SUMO's lane changing, Euler or ballistic (the latter like for like with
+greenwave's defaults).  Goals: travel time and mean speed within 10 %,
 stops within 20 % of SUMO IDM; greenwave at least as many vehicle-steps per second as SUMO.
 
     python benchmarks/vs_sumo.py [SCENARIO] [--seeds 1-5] [--duration S] [--warmup S]
-                                 [--variants idm,idm_ballistic,krauss,idm_lc] [--keep DIR]
-                                 [--json]
+                                 [--variants idm,idm_ballistic,krauss,idm_lc,idm_lc_ballistic]
+                                 [--keep DIR] [--json]
 
 **Any SUMO files** (``--net``; issue 11): greenwave's imported baseline against SUMO on the
 same files, both counting every trip::
@@ -59,8 +60,8 @@ a route over an unknown edge, ...) exits with code 2 and a message.
 permitted lefts and four-phase plans with protected left phases (``left_turn_phase``)::
 
     python benchmarks/vs_sumo.py --grid 4 [--seeds 1-3] [--duration 1800] [--drain 3600]
-        [--variants idm,idm_ballistic,krauss,idm_lc] [--grid-cases two_phase,left_phase]
-        [--keep DIR] [--json]
+        [--variants idm,idm_ballistic,krauss,idm_lc,idm_lc_ballistic]
+        [--grid-cases two_phase,left_phase] [--keep DIR] [--json]
 
 Per variant greenwave's drivers match SUMO's (``drivers.car_following`` idm or krauss,
 ``drivers.lane_changing`` as the variant's lane changing; without it SUMO still changes lanes
@@ -126,6 +127,14 @@ VARIANTS = {  # name: (car following, lane changing, more SUMO options, column, 
     ),
     "krauss": ("krauss", False, (), "Krauss", "SUMO Krauss (sigma 0), no lane changes"),
     "idm_lc": ("idm", True, (), "IDM + LC", "SUMO IDM with SUMO's lane changing (LC2013)"),
+    "idm_lc_ballistic": (
+        "idm",
+        True,
+        ("--step-method.ballistic", "true"),
+        "IDM + LC ball.",
+        "SUMO IDM with LC2013 and --step-method.ballistic: like for like with greenwave's "
+        "defaults (IDM, ballistic update, lane changes)",
+    ),
 }
 GOALS = {"travel_time_s": 10.0, "mean_speed_kmh": 10.0, "stops_per_veh": 20.0}
 NET_DRAIN_S = 3600.0
@@ -291,8 +300,9 @@ def main(argv=None) -> int:
     ap.add_argument("--warmup", type=float, help="warm-up seconds (default: scenario's)")
     ap.add_argument(
         "--variants",
-        default="idm,idm_ballistic,krauss,idm_lc",
-        help="SUMO variants: idm (like for like), idm_ballistic, krauss, idm_lc",
+        default="idm,idm_ballistic,krauss,idm_lc,idm_lc_ballistic",
+        help="SUMO variants: idm (like for like without lane changes), idm_ballistic, krauss, "
+        "idm_lc, idm_lc_ballistic (like for like with greenwave's defaults)",
     )
     ap.add_argument("--keep", type=Path, help="keep the SUMO files in this directory")
     ap.add_argument("--json", action="store_true", help="one JSON object on the last line")
