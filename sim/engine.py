@@ -1863,7 +1863,9 @@ class Simulation:
         # Python's cycle collector paused for the run: a run makes short-lived objects by the
         # million (events, tuples, array views), nearly all freed by reference counting (a
         # city run leaves a few hundred in cycles), and the collections they set off, which
-        # walk every tracked object, cost a few per cent of the tick.  Back on afterwards.
+        # walk every tracked object, cost about 2 % of the tick.  Back on afterwards (the
+        # switch is process-wide: with runs in several threads, as in a sweep, a run that saw
+        # it on turns it back on when it ends).
         gc_was_on = gc.isenabled()
         gc.disable()
         try:
