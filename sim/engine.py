@@ -306,8 +306,9 @@ KERNELS = ("auto", "numpy", "numba")
 PARALLEL_MIN_SLOTS = 2048
 """Below this many vehicle slots the compiled tick runs its serial kernels (same results)."""
 RELABEL_INTERVAL_S = 30.0
-"""How often the compiled tick stores its vehicles in lane order again (:meth:`Simulation.
-_relabel`), from ``PARALLEL_MIN_SLOTS`` slots up.  Only speed depends on it."""
+"""How often (s) a run with the compiled tick stores its vehicles in lane order again, between
+physics steps (:meth:`Simulation._relabel`), from ``PARALLEL_MIN_SLOTS`` slots up.  Only speed
+depends on it."""
 
 
 def _pick_kernel(kernel: str) -> str:
@@ -630,6 +631,8 @@ class Simulation:
 
     def _physics(self, env):
         while True:
+            if self.kernel == "numba":
+                self._maybe_relabel(env.now)  # between steps: a step never renumbers slots
             self._insert(env.now)
             self._step(env.now)
             yield env.timeout(self.dt)
@@ -1696,6 +1699,14 @@ class Simulation:
         self.sorted_lanes = (inv[o], ks)
         self.order = np.arange(n, dtype=np.int64)
 
+    def _maybe_relabel(self, t):
+        """:meth:`_relabel` when due (every ``relabel_interval_s`` from ``relabel_min_slots``
+        slots), before the physics step at ``t`` and its insertion."""
+        n = self.hw
+        if n > 0 and n >= self.relabel_min_slots and t + 1e-9 >= self.next_relabel_t:
+            self.next_relabel_t = t + self.relabel_interval_s
+            self._relabel()
+
     def _in_vslot_order(self, slots):
         """``slots`` in the order they would have had without relabelling."""
         return slots[np.argsort(self.vslot[slots], kind="stable")]
@@ -1704,9 +1715,6 @@ class Simulation:
         """:meth:`_step` with its per-vehicle work in the compiled kernels of
         :mod:`sim.fastpath` (same arithmetic, same order: the same motion bit for bit)."""
         n = self.hw
-        if n > 0 and n >= self.relabel_min_slots and t + 1e-9 >= self.next_relabel_t:
-            self.next_relabel_t = t + self.relabel_interval_s
-            self._relabel()
         self._sync_signals(t)
         if n == 0:
             return

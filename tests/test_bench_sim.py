@@ -31,6 +31,19 @@ def test_breakdown_sections_add_up_to_the_tick(bench, arterial):
     assert parts["rest of the tick"] >= 0.0
 
 
+def test_the_relabelling_counts_as_the_ticks(bench, arterial, monkeypatch):
+    # The storage in lane order runs between steps; the tick's time includes it, and the
+    # breakdown lists it among the tick's sections (here from the first vehicle on).
+    from greenwave.sim import engine
+
+    monkeypatch.setattr(engine, "PARALLEL_MIN_SLOTS", 1)
+    row = bench.measure(arterial, 120.0, False, breakdown=True, kernel="numba")
+    parts = row[bench.BREAKDOWN]
+    assert parts["_relabel"] > 0.0
+    inside = sum(v for k, v in parts.items() if k not in ("_advise", "_insert"))
+    assert inside == pytest.approx(row["ns_per_vehicle_step"], rel=1e-9)
+
+
 def test_without_breakdown_the_row_has_none(bench, arterial):
     row = bench.measure(arterial, 30.0, False, kernel="numba")
     assert bench.BREAKDOWN not in row and row["tick_steps_per_s"] > 0.0
