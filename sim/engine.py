@@ -1672,9 +1672,11 @@ class Simulation:
             )
 
     def _relabel(self):
-        """Store the vehicles in the last lane order: slot j takes the vehicle at place j of
-        ``order`` (empty slots after the alive ones), in every per-slot array, and the slot
-        numbers kept elsewhere (stream tails, the free list, the orders) follow.
+        """Store the vehicles in the last lane order: slot j takes what slot ``order[j]`` of
+        the last sort holds (the vehicles then alive in lane order, then the slots empty then,
+        then those taken since; exits and entries since that sort sit where their slots were),
+        in every per-slot array, and the slot numbers kept elsewhere (stream tails, the free
+        list, the orders) follow.
 
         Why: a vehicle's leader, its neighbours in the lanes beside it and the vehicles it
         merges with are then near it in memory (most often the next slot), and the two threads'
@@ -1686,7 +1688,7 @@ class Simulation:
         Nothing else changes: ties between vehicles and the dawdling draws go by ``vslot``,
         the slot a vehicle would have had without relabelling, which moves with it."""
         n = self.hw
-        perm = self._order_for(n)  # a permutation of range(n), alive vehicles first
+        perm = self._order_for(n)  # a permutation of range(n)
         inv = np.empty(n, dtype=np.int64)
         inv[perm] = np.arange(n)
         for k in self._FLOAT + self._INT + self._BOOL + ("vslot",):
